@@ -1,0 +1,354 @@
+//! Checkpoints: one `.safetensors` file per checkpoint. The weights are stored in PyTorch's
+//! layout (Linear weights `[out, in]`, names like `model.encoder.body.layers.0.weight`), so
+//! `safetensors.torch.load_file` reads them; the JSON header (architecture, variant,
+//! hyperparameters, dataset, epoch, metrics, crate version) is stored in the file's
+//! `__metadata__` under the key [`META_KEY`]. Files are written atomically; loading checks
+//! the architecture and names the first mismatching tensor.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::atomic::atomic_write_bytes;
+use crate::data::Dataset;
+use crate::model::Vae;
+use crate::train::{EvalMetrics, TrainConfig};
+use crate::variant::AuxModules;
+
+/// Metadata key holding the JSON header.
+pub const META_KEY: &str = "latent_explorer";
+/// Format tag written into every header.
+pub const FORMAT: &str = "latent-explorer-checkpoint/1";
+
+/// Checkpoint failures; each names the file.
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid safetensors file.
+    #[error("{path}: not a valid safetensors file: {msg}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The header is missing or unreadable.
+    #[error("{path}: bad checkpoint header: {msg}")]
+    Header {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A tensor has the wrong shape for the architecture in the header.
+    #[error("{path}: tensor {tensor}: expected shape {expected:?}, found {found:?}")]
+    ShapeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Tensor name.
+        tensor: String,
+        /// Shape the architecture needs.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor the architecture needs is absent.
+    #[error("{path}: tensor {tensor} (shape {expected:?}) is missing")]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// Tensor name.
+        tensor: String,
+        /// Shape the architecture needs.
+        expected: Vec<usize>,
+    },
+    /// The file holds a tensor the architecture does not have.
+    #[error("{path}: unexpected tensor {tensor} (shape {found:?}) not in the architecture")]
+    Unexpected {
+        /// The file.
+        path: PathBuf,
+        /// Tensor name.
+        tensor: String,
+        /// Its shape.
+        found: Vec<usize>,
+    },
+    /// burn's store failed.
+    #[error("{path}: {msg}")]
+    Store {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        msg: String,
+    },
+}
+
+/// Where the training data came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Dataset name or directory.
+    pub name: String,
+    /// Training images.
+    pub train_images: usize,
+    /// Test images.
+    pub test_images: usize,
+    /// Image height.
+    pub rows: usize,
+    /// Image width.
+    pub cols: usize,
+}
+
+impl DatasetInfo {
+    /// Describe `data`.
+    pub fn of(data: &Dataset) -> Self {
+        Self {
+            name: data.name.clone(),
+            train_images: data.train.len(),
+            test_images: data.test.len(),
+            rows: data.rows(),
+            cols: data.cols(),
+        }
+    }
+}
+
+/// The JSON header of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Version of latent-explorer that wrote it.
+    pub crate_version: String,
+    /// Architecture, variant and hyperparameters.
+    pub train: TrainConfig,
+    /// Data it was trained on.
+    pub dataset: DatasetInfo,
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Global steps taken.
+    pub step: u64,
+    /// Latest test metrics, if evaluated.
+    pub metrics: Option<EvalMetrics>,
+}
+
+impl CheckpointMeta {
+    /// A header for the current crate version.
+    pub fn new(
+        train: TrainConfig,
+        dataset: DatasetInfo,
+        epoch: usize,
+        step: u64,
+        metrics: Option<EvalMetrics>,
+    ) -> Self {
+        Self {
+            format: FORMAT.into(),
+            crate_version: env!("CARGO_PKG_VERSION").into(),
+            train,
+            dataset,
+            epoch,
+            step,
+            metrics,
+        }
+    }
+}
+
+/// Everything a checkpoint holds, as one module so both parts share one file.
+#[derive(Module, Debug)]
+struct Bundle {
+    model: Vae,
+    aux: AuxModules,
+}
+
+/// A loaded checkpoint.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The VAE.
+    pub model: Vae,
+    /// The variant's extra modules.
+    pub aux: AuxModules,
+    /// The header.
+    pub meta: CheckpointMeta,
+}
+
+/// Serialise a checkpoint to bytes.
+pub fn to_bytes(
+    model: &Vae,
+    aux: &AuxModules,
+    meta: &CheckpointMeta,
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
+    let store_err = |msg: String| CheckpointError::Store {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let json = serde_json::to_string(meta).map_err(|e| store_err(e.to_string()))?;
+    let bundle = Bundle {
+        model: model.clone(),
+        aux: aux.clone(),
+    };
+    let mut store = SafetensorsStore::from_bytes(None)
+        .metadata(META_KEY, json)
+        .skip_enum_variants(true)
+        .with_to_adapter(BurnToPyTorchAdapter);
+    bundle
+        .save_into(&mut store)
+        .map_err(|e| store_err(e.to_string()))?;
+    store.get_bytes().map_err(|e| store_err(e.to_string()))
+}
+
+/// Write a checkpoint to `path` atomically (temporary file, then rename).
+pub fn save(
+    path: &Path,
+    model: &Vae,
+    aux: &AuxModules,
+    meta: &CheckpointMeta,
+) -> Result<(), CheckpointError> {
+    let bytes = to_bytes(model, aux, meta, path)?;
+    atomic_write_bytes(path, &bytes).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Read only the header of a checkpoint file's bytes.
+pub fn read_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointError> {
+    let (_, md) =
+        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| CheckpointError::Format {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })?;
+    let header = |msg: String| CheckpointError::Header {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let json = md
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| header(format!("no `{META_KEY}` entry in __metadata__")))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(json).map_err(|e| header(format!("invalid JSON: {e}")))?;
+    if meta.format != FORMAT {
+        return Err(header(format!(
+            "format {:?}, this build reads {FORMAT:?}",
+            meta.format
+        )));
+    }
+    meta.train.validate().map_err(|e| header(e.to_string()))?;
+    Ok(meta)
+}
+
+/// Load a checkpoint onto `device`, checking the weights against the header's architecture.
+pub fn load(path: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_bytes(path, bytes, device)
+}
+
+/// Load a checkpoint from its bytes (`path` is used in messages).
+pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded, CheckpointError> {
+    let meta = read_meta(path, &bytes)?;
+    let header = |msg: String| CheckpointError::Header {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let model = meta
+        .train
+        .model
+        .init(device)
+        .map_err(|e| header(e.to_string()))?;
+    let aux = meta
+        .train
+        .variant
+        .build()
+        .init_aux(&meta.train.model, device);
+    let mut bundle = Bundle { model, aux };
+    check_architecture(path, &bundle, &bytes)?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .skip_enum_variants(true)
+        .with_from_adapter(PyTorchToBurnAdapter);
+    let result = bundle
+        .load_from(&mut store)
+        .map_err(|e| CheckpointError::Store {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })?;
+    if let Some(e) = result.errors.first() {
+        return Err(CheckpointError::Store {
+            path: path.to_path_buf(),
+            msg: format!("{e:?}"),
+        });
+    }
+    if let Some((name, _)) = result.missing.first() {
+        return Err(CheckpointError::Missing {
+            path: path.to_path_buf(),
+            tensor: name.clone(),
+            expected: Vec::new(),
+        });
+    }
+    Ok(Loaded {
+        model: bundle.model,
+        aux: bundle.aux,
+        meta,
+    })
+}
+
+/// Compare the file's tensor names and shapes with what the architecture needs; report the
+/// first difference in name order.
+fn check_architecture(path: &Path, bundle: &Bundle, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })?;
+    let mut found: std::collections::BTreeMap<String, Vec<usize>> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec()))
+        .collect();
+    let mut expected: Vec<(String, Vec<usize>)> = bundle
+        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
+        .into_iter()
+        .map(|t| (t.name.clone(), t.shape.to_vec()))
+        .collect();
+    expected.sort();
+    for (name, shape) in expected {
+        match found.remove(&name) {
+            None => {
+                return Err(CheckpointError::Missing {
+                    path: path.to_path_buf(),
+                    tensor: name,
+                    expected: shape,
+                });
+            }
+            Some(f) if f != shape => {
+                return Err(CheckpointError::ShapeMismatch {
+                    path: path.to_path_buf(),
+                    tensor: name,
+                    expected: shape,
+                    found: f,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((name, shape)) = found.into_iter().next() {
+        return Err(CheckpointError::Unexpected {
+            path: path.to_path_buf(),
+            tensor: name,
+            found: shape,
+        });
+    }
+    Ok(())
+}

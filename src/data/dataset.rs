@@ -1,0 +1,231 @@
+//! Image datasets in memory: the bundled MNIST subset and any MNIST-format directory.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::idx::{self, IdxError, IdxImages};
+
+/// The four standard file names of an MNIST-format dataset (without `.gz`).
+pub const FILE_NAMES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// The bundled 10,000-digit MNIST subset (8,000 train / 2,000 test), embedded in the binary.
+const BUNDLED: [&[u8]; 4] = [
+    include_bytes!("../../assets/mnist-10k/train-images-idx3-ubyte.gz"),
+    include_bytes!("../../assets/mnist-10k/train-labels-idx1-ubyte.gz"),
+    include_bytes!("../../assets/mnist-10k/t10k-images-idx3-ubyte.gz"),
+    include_bytes!("../../assets/mnist-10k/t10k-labels-idx1-ubyte.gz"),
+];
+
+/// Errors from loading a dataset.
+#[derive(Debug, Error)]
+pub enum DatasetError {
+    /// One of the IDX files is bad.
+    #[error(transparent)]
+    Idx(#[from] IdxError),
+    /// A standard file is missing from the directory.
+    #[error("{dir}: no {name} or {name}.gz (an MNIST-format directory holds {all})")]
+    Missing {
+        /// The directory searched.
+        dir: PathBuf,
+        /// The missing file's base name.
+        name: &'static str,
+        /// All four expected names.
+        all: String,
+    },
+    /// Train and test images differ in size.
+    #[error(
+        "train images are {train_rows}x{train_cols} but test images are {test_rows}x{test_cols}"
+    )]
+    SizeMismatch {
+        /// Train image height.
+        train_rows: usize,
+        /// Train image width.
+        train_cols: usize,
+        /// Test image height.
+        test_rows: usize,
+        /// Test image width.
+        test_cols: usize,
+    },
+}
+
+/// One split of a dataset: images as `f32` in `[0, 1]`, row-major, plus labels.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// Image height.
+    pub rows: usize,
+    /// Image width.
+    pub cols: usize,
+    /// `len * rows * cols` pixel intensities in `[0, 1]`.
+    pub pixels: Vec<f32>,
+    /// One label per image.
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    /// Pair validated images with labels, checking counts agree.
+    pub fn from_idx(
+        images: IdxImages,
+        labels: Vec<u8>,
+        images_file: &Path,
+        labels_file: &Path,
+    ) -> Result<Self, IdxError> {
+        if images.count != labels.len() {
+            return Err(IdxError::CountMismatch {
+                images_file: images_file.to_path_buf(),
+                labels_file: labels_file.to_path_buf(),
+                images: images.count,
+                labels: labels.len(),
+            });
+        }
+        let pixels = images.pixels.iter().map(|&p| p as f32 / 255.0).collect();
+        Ok(Self {
+            rows: images.rows,
+            cols: images.cols,
+            pixels,
+            labels,
+        })
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the split holds no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels per image (`rows * cols`).
+    pub fn image_len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// The pixels of image `i`.
+    pub fn image(&self, i: usize) -> &[f32] {
+        let n = self.image_len();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// The first `n` images (or all, if fewer) as a new split.
+    pub fn take(&self, n: usize) -> Self {
+        let n = n.min(self.len());
+        Self {
+            rows: self.rows,
+            cols: self.cols,
+            pixels: self.pixels[..n * self.image_len()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+}
+
+/// A dataset: train and test splits of same-sized images.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Human-readable name (e.g. "bundled MNIST 10k" or the directory).
+    pub name: String,
+    /// Training split.
+    pub train: Split,
+    /// Test split.
+    pub test: Split,
+}
+
+impl Dataset {
+    /// The MNIST subset embedded in the binary: 8,000 train and 2,000 test digits.
+    pub fn bundled() -> Result<Self, DatasetError> {
+        let names: Vec<PathBuf> = FILE_NAMES
+            .iter()
+            .map(|n| PathBuf::from(format!("<bundled>/{n}.gz")))
+            .collect();
+        Self::from_bytes("bundled MNIST 10k".into(), &names, BUNDLED)
+    }
+
+    /// Read a directory holding the four standard MNIST file names, each raw or `.gz`.
+    pub fn from_dir(dir: &Path) -> Result<Self, DatasetError> {
+        let mut paths = Vec::with_capacity(4);
+        for name in FILE_NAMES {
+            let raw = dir.join(name);
+            let gz = dir.join(format!("{name}.gz"));
+            let path = if gz.is_file() {
+                gz
+            } else if raw.is_file() {
+                raw
+            } else {
+                return Err(DatasetError::Missing {
+                    dir: dir.to_path_buf(),
+                    name,
+                    all: FILE_NAMES.join(", "),
+                });
+            };
+            paths.push(path);
+        }
+        let bytes = paths
+            .iter()
+            .map(|p| idx::read_file(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_bytes(
+            dir.display().to_string(),
+            &paths,
+            [&bytes[0], &bytes[1], &bytes[2], &bytes[3]],
+        )
+    }
+
+    /// Parse the four files (train images, train labels, test images, test labels).
+    pub fn from_bytes(
+        name: String,
+        paths: &[PathBuf],
+        bytes: [&[u8]; 4],
+    ) -> Result<Self, DatasetError> {
+        let split = |i: usize| -> Result<Split, IdxError> {
+            let images = idx::parse_images(&paths[i], bytes[i])?;
+            let labels = idx::parse_labels(&paths[i + 1], bytes[i + 1])?;
+            Split::from_idx(images, labels, &paths[i], &paths[i + 1])
+        };
+        let train = split(0)?;
+        let test = split(2)?;
+        if (train.rows, train.cols) != (test.rows, test.cols) {
+            return Err(DatasetError::SizeMismatch {
+                train_rows: train.rows,
+                train_cols: train.cols,
+                test_rows: test.rows,
+                test_cols: test.cols,
+            });
+        }
+        Ok(Self { name, train, test })
+    }
+
+    /// Load from `dir` if given, else the bundled subset.
+    pub fn load(dir: Option<&Path>) -> Result<Self, DatasetError> {
+        match dir {
+            Some(d) => Self::from_dir(d),
+            None => Self::bundled(),
+        }
+    }
+
+    /// Image height.
+    pub fn rows(&self) -> usize {
+        self.train.rows
+    }
+
+    /// Image width.
+    pub fn cols(&self) -> usize {
+        self.train.cols
+    }
+
+    /// Number of classes: one more than the largest label seen.
+    pub fn num_classes(&self) -> usize {
+        self.train
+            .labels
+            .iter()
+            .chain(&self.test.labels)
+            .map(|&l| l as usize + 1)
+            .max()
+            .unwrap_or(0)
+    }
+}

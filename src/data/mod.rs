@@ -1,0 +1,9 @@
+//! Datasets and batching: IDX (MNIST-format) files, the bundled MNIST subset, deterministic
+//! shuffling, and batches as tensors. No autodiff and no UI here.
+
+mod batch;
+mod dataset;
+pub mod idx;
+
+pub use batch::{Batch, Batcher, epoch_permutation};
+pub use dataset::{Dataset, DatasetError, FILE_NAMES, Split};

@@ -1,0 +1,22 @@
+//! Latent Explorer: train and explore variational autoencoders.
+//!
+//! The engine, from the bottom up:
+//! - [`data`]: IDX (MNIST-format) datasets, the bundled MNIST subset, batching.
+//! - [`model`]: encoder/decoder architectures with configs and `init(&device)`.
+//! - [`variant`]: training objectives behind one trait, and KL schedules.
+//! - [`train`]: the training core, the background worker, and test metrics.
+//! - [`checkpoint`]: safetensors checkpoints with a JSON header, written atomically.
+//! - [`backend`]: choosing burn's CPU (flex) or wgpu device.
+//! - [`export`]: image grids as PNG; [`bench`]: throughput and latency figures.
+//! - [`cli`]: the command-line edge.
+
+pub mod atomic;
+pub mod backend;
+pub mod bench;
+pub mod checkpoint;
+pub mod cli;
+pub mod data;
+pub mod export;
+pub mod model;
+pub mod train;
+pub mod variant;

@@ -1,0 +1,541 @@
+//! The synchronous training core: one [`Trainer`] owns the model, the variant's extra
+//! modules and one optimiser per phase, and advances one batch per [`Trainer::step`]. The
+//! background [`super::Worker`] and the CLI both drive it.
+
+use std::sync::Arc;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::metrics::{EvalMetrics, evaluate, host_vec};
+use crate::data::{Batcher, Dataset, epoch_permutation};
+use crate::model::{ModelError, Vae, VaeConfig};
+use crate::variant::{
+    AuxModules, KlSchedule, Objective, ParamGroup, StepContext, VariantKind, l1_norm,
+};
+
+/// Adam and parameter-penalty settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Adam β₁.
+    pub beta1: f32,
+    /// Adam β₂.
+    pub beta2: f32,
+    /// L2 weight decay (added to the gradient by Adam); 0 disables it.
+    pub weight_decay: f32,
+    /// Weight of the L1 penalty Σ|θ| on the model's parameters; 0 disables it.
+    pub l1: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            weight_decay: 0.0,
+            l1: 0.0,
+        }
+    }
+}
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Model architecture (image size is overwritten from the data).
+    pub model: VaeConfig,
+    /// Objective.
+    pub variant: VariantKind,
+    /// Optimiser.
+    pub optim: OptimConfig,
+    /// β: the KL weight (β-VAE; held at 1 by the plain VAE).
+    pub beta: f64,
+    /// KL-weight schedule.
+    pub schedule: KlSchedule,
+    /// Free-bits floor per latent dimension (nats), if any.
+    pub free_bits: Option<f64>,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Epochs to train.
+    pub epochs: usize,
+    /// Seed for initialisation, shuffling and sampling.
+    pub seed: u64,
+    /// Importance samples for the per-epoch IWAE bound (0: skip it).
+    pub eval_iwae_k: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            model: VaeConfig::default(),
+            variant: VariantKind::Vae,
+            optim: OptimConfig::default(),
+            beta: 1.0,
+            schedule: KlSchedule::Constant,
+            free_bits: None,
+            batch_size: 128,
+            epochs: 10,
+            seed: 0,
+            eval_iwae_k: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Check every hyperparameter; the message names the bad one.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::InvalidConfig(m));
+        self.model.validate()?;
+        let o = &self.optim;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return bad(format!("learning rate {} must be finite and > 0", o.lr));
+        }
+        if !(0.0..1.0).contains(&o.beta1) || !(0.0..1.0).contains(&o.beta2) {
+            return bad(format!(
+                "Adam betas ({}, {}) must be in [0, 1)",
+                o.beta1, o.beta2
+            ));
+        }
+        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+            return bad(format!("weight decay {} must be ≥ 0", o.weight_decay));
+        }
+        if !(o.l1.is_finite() && o.l1 >= 0.0) {
+            return bad(format!("L1 weight {} must be ≥ 0", o.l1));
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return bad(format!("β {} must be finite and ≥ 0", self.beta));
+        }
+        if let Some(fb) = self.free_bits
+            && !(fb.is_finite() && fb >= 0.0)
+        {
+            return bad(format!("free bits {fb} must be finite and ≥ 0"));
+        }
+        if self.batch_size == 0 {
+            return bad("batch size must be > 0".into());
+        }
+        self.schedule.validate().map_err(TrainError::InvalidConfig)
+    }
+
+    /// Steps in one epoch over `n` training images (the last batch may be short).
+    pub fn steps_per_epoch(&self, n: usize) -> u64 {
+        n.div_ceil(self.batch_size.max(1)) as u64
+    }
+}
+
+/// Training failures.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    /// A hyperparameter is invalid.
+    #[error("invalid training config: {0}")]
+    InvalidConfig(String),
+    /// The model config is invalid.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The dataset has no training images.
+    #[error("the dataset has no training images")]
+    EmptyData,
+    /// A loss term or the gradient went NaN or infinite; the weights were kept.
+    #[error("{term} became {value} at step {step}; training paused with the last finite weights")]
+    NonFinite {
+        /// Global step at which it happened.
+        step: u64,
+        /// Which term ("total", "rec", "kl", "grad_norm", …), prefixed by phase if several.
+        term: String,
+        /// The value seen (NaN or ±inf).
+        value: f64,
+    },
+}
+
+/// Metrics of one training step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// Global 0-based step that was just taken.
+    pub step: u64,
+    /// 0-based epoch it belongs to.
+    pub epoch: usize,
+    /// Images in the batch.
+    pub batch: usize,
+    /// Named loss terms: "loss" (the optimised total), the variant's terms, "grad_norm".
+    pub terms: Vec<(String, f64)>,
+    /// KL schedule weight at this step.
+    pub kl_weight: f64,
+    /// Learning rate used.
+    pub lr: f64,
+}
+
+impl StepMetrics {
+    /// The value of a named term.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.terms.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+    }
+}
+
+/// What a step did.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    /// The step's metrics.
+    pub metrics: StepMetrics,
+    /// Whether this step finished an epoch.
+    pub epoch_done: bool,
+}
+
+/// Sum of squared gradients over a module's float parameters.
+struct GradSquares<'a> {
+    grads: &'a GradientsParams,
+    total: Option<Tensor<1>>,
+}
+
+impl ModuleVisitor for GradSquares<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            let s = g.square().sum();
+            self.total = Some(match self.total.take() {
+                Some(t) => t + s,
+                None => s,
+            });
+        }
+    }
+}
+
+fn grad_sq_sum<M: Module>(module: &M, grads: &GradientsParams) -> Option<Tensor<1>> {
+    let mut v = GradSquares { grads, total: None };
+    module.visit(&mut v);
+    v.total
+}
+
+fn adam(cfg: &OptimConfig) -> ModuleOptimizer {
+    let mut c = AdamConfig::new()
+        .with_beta_1(cfg.beta1)
+        .with_beta_2(cfg.beta2)
+        .with_epsilon(1e-8);
+    if cfg.weight_decay > 0.0 {
+        c = c.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay)));
+    }
+    c.init()
+}
+
+/// All finite?
+fn all_finite<M: Module>(module: &M) -> bool {
+    struct Check {
+        sums: Vec<Tensor<1>>,
+    }
+    impl ModuleVisitor for Check {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.sums.push(param.val().sum());
+        }
+    }
+    let mut c = Check { sums: Vec::new() };
+    module.visit(&mut c);
+    if c.sums.is_empty() {
+        return true;
+    }
+    host_vec(Tensor::cat(c.sums, 0))
+        .iter()
+        .all(|v| v.is_finite())
+}
+
+/// The training state machine for one run.
+pub struct Trainer {
+    cfg: TrainConfig,
+    objective: Box<dyn Objective>,
+    model: Vae,
+    aux: AuxModules,
+    optims: Vec<ModuleOptimizer>,
+    device: Device,
+    data: Arc<Dataset>,
+    batcher: Batcher,
+    step: u64,
+    epoch: usize,
+    cursor: usize,
+    order: Vec<usize>,
+    /// Weights at the start of the previous successful step: the fallback if its update
+    /// left a non-finite weight.
+    previous: Option<(Vae, AuxModules)>,
+}
+
+impl Trainer {
+    /// Build a fresh model and optimisers for `cfg` on `device` (autodiff is added here).
+    pub fn new(cfg: TrainConfig, data: Arc<Dataset>, device: &Device) -> Result<Self, TrainError> {
+        let objective = cfg.variant.build();
+        Self::with_objective(cfg, objective, data, device)
+    }
+
+    /// Like [`Trainer::new`] with an explicit objective (for objectives outside
+    /// [`VariantKind`], e.g. while developing a new variant).
+    pub fn with_objective(
+        mut cfg: TrainConfig,
+        objective: Box<dyn Objective>,
+        data: Arc<Dataset>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        cfg.model.rows = data.rows();
+        cfg.model.cols = data.cols();
+        cfg.validate()?;
+        if data.train.is_empty() {
+            return Err(TrainError::EmptyData);
+        }
+        let device = device.clone().autodiff();
+        device.seed(cfg.seed);
+        let model = cfg.model.init(&device)?;
+        let aux = objective.init_aux(&cfg.model, &device);
+        let optims = objective
+            .phases()
+            .iter()
+            .map(|_| adam(&cfg.optim))
+            .collect();
+        let order = epoch_permutation(cfg.seed, 0, data.train.len());
+        Ok(Self {
+            batcher: Batcher::new(device.clone()),
+            cfg,
+            objective,
+            model,
+            aux,
+            optims,
+            device,
+            data,
+            step: 0,
+            epoch: 0,
+            cursor: 0,
+            order,
+            previous: None,
+        })
+    }
+
+    /// Resume from loaded weights (optimiser state starts fresh).
+    pub fn with_weights(mut self, model: Vae, aux: AuxModules, step: u64, epoch: usize) -> Self {
+        self.model = model.to_device(&self.device);
+        self.aux = aux.to_device(&self.device);
+        self.step = step;
+        self.epoch = epoch;
+        self.order = epoch_permutation(self.cfg.seed, epoch, self.data.train.len());
+        self.cursor = 0;
+        self
+    }
+
+    /// The run's configuration (with live changes applied).
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    /// The dataset.
+    pub fn data(&self) -> &Arc<Dataset> {
+        &self.data
+    }
+
+    /// Global steps taken.
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    /// Completed epochs.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Steps per epoch.
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.cfg.steps_per_epoch(self.data.train.len())
+    }
+
+    /// Set the learning rate for the following steps.
+    pub fn set_lr(&mut self, lr: f64) -> Result<(), TrainError> {
+        let mut c = self.cfg.clone();
+        c.optim.lr = lr;
+        c.validate()?;
+        self.cfg = c;
+        Ok(())
+    }
+
+    /// Set β for the following steps.
+    pub fn set_beta(&mut self, beta: f64) -> Result<(), TrainError> {
+        let mut c = self.cfg.clone();
+        c.beta = beta;
+        c.validate()?;
+        self.cfg = c;
+        Ok(())
+    }
+
+    /// Set the KL schedule for the following steps.
+    pub fn set_schedule(&mut self, schedule: KlSchedule) -> Result<(), TrainError> {
+        let mut c = self.cfg.clone();
+        c.schedule = schedule;
+        c.validate()?;
+        self.cfg = c;
+        Ok(())
+    }
+
+    /// Set the free-bits floor for the following steps.
+    pub fn set_free_bits(&mut self, free_bits: Option<f64>) -> Result<(), TrainError> {
+        let mut c = self.cfg.clone();
+        c.free_bits = free_bits;
+        c.validate()?;
+        self.cfg = c;
+        Ok(())
+    }
+
+    /// An inference copy of the model (no autodiff), cheap to take.
+    pub fn inference_model(&self) -> Vae {
+        self.model.valid()
+    }
+
+    /// The training model (autodiff device).
+    pub fn model(&self) -> &Vae {
+        &self.model
+    }
+
+    /// The variant's extra modules.
+    pub fn aux(&self) -> &AuxModules {
+        &self.aux
+    }
+
+    /// The training device (with autodiff).
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Evaluate the current model on the test split.
+    pub fn evaluate(&self, iwae_k: usize) -> EvalMetrics {
+        let model = self.inference_model();
+        let device = self.device.clone().inner();
+        evaluate(
+            &model,
+            self.cfg.model.likelihood,
+            &self.data.test,
+            &device,
+            500,
+            iwae_k,
+        )
+    }
+
+    /// Take one optimisation step on the next batch.
+    ///
+    /// If any loss term or the gradient norm is NaN or infinite, no update is applied and
+    /// [`TrainError::NonFinite`] names the term; the weights stay the last finite ones.
+    pub fn step(&mut self) -> Result<StepOutcome, TrainError> {
+        let n = self.data.train.len();
+        let end = (self.cursor + self.cfg.batch_size).min(n);
+        let batch = self
+            .batcher
+            .batch(&self.data.train, &self.order[self.cursor..end]);
+        let ctx = StepContext {
+            step: self.step,
+            beta: self.cfg.beta,
+            kl_weight: self.cfg.schedule.weight(self.step),
+            free_bits: self.cfg.free_bits,
+            likelihood: self.cfg.model.likelihood,
+        };
+        let start = (self.model.clone(), self.aux.clone());
+        let phases = self.objective.phases().to_vec();
+        let multi = phases.len() > 1;
+        let mut terms: Vec<(String, f64)> = Vec::new();
+        for (i, phase) in phases.iter().enumerate() {
+            let out = self.objective.loss(&self.model, &self.aux, &batch, i, &ctx);
+            let mut total = out.total;
+            if phase.group == ParamGroup::Model
+                && self.cfg.optim.l1 > 0.0
+                && let Some(l1) = l1_norm(&self.model)
+            {
+                total = total + l1.mul_scalar(self.cfg.optim.l1);
+            }
+            let grads = total.backward();
+            let (gp, gsq) = match phase.group {
+                ParamGroup::Model => {
+                    let gp = GradientsParams::from_grads(grads, &self.model);
+                    let s = grad_sq_sum(&self.model, &gp);
+                    (gp, s)
+                }
+                ParamGroup::Aux => {
+                    let gp = GradientsParams::from_grads(grads, &self.aux);
+                    let s = grad_sq_sum(&self.aux, &gp);
+                    (gp, s)
+                }
+            };
+            // One read-back per phase: total, the variant's terms, and the squared grad norm.
+            let mut names: Vec<&str> = vec!["loss"];
+            let mut values: Vec<Tensor<1>> = vec![total.inner()];
+            for (name, t) in out.terms {
+                names.push(name);
+                values.push(t.inner());
+            }
+            if let Some(g) = gsq {
+                names.push("grad_norm");
+                values.push(g);
+            }
+            let host = host_vec(Tensor::cat(values, 0));
+            for (name, &v) in names.iter().zip(&host) {
+                let v = if *name == "grad_norm" {
+                    (v as f64).sqrt()
+                } else {
+                    v as f64
+                };
+                let full = if multi {
+                    format!("{}/{}", phase.name, name)
+                } else {
+                    name.to_string()
+                };
+                if !v.is_finite() {
+                    // No update of this step is applied. If the previous update itself
+                    // produced a non-finite weight, roll back to the weights before it,
+                    // which gave a finite loss.
+                    self.model = start.0;
+                    self.aux = start.1;
+                    if !self.weights_finite()
+                        && let Some((m, a)) = self.previous.take()
+                    {
+                        self.model = m;
+                        self.aux = a;
+                    }
+                    return Err(TrainError::NonFinite {
+                        step: self.step,
+                        term: full,
+                        value: v,
+                    });
+                }
+                terms.push((full, v));
+            }
+            let lr = self.cfg.optim.lr;
+            match phase.group {
+                ParamGroup::Model => {
+                    let m = self.model.clone();
+                    self.model = self.optims[i].step(lr, m, gp);
+                }
+                ParamGroup::Aux => {
+                    let a = self.aux.clone();
+                    self.aux = self.optims[i].step(lr, a, gp);
+                }
+            }
+        }
+        let metrics = StepMetrics {
+            step: self.step,
+            epoch: self.epoch,
+            batch: end - self.cursor,
+            terms,
+            kl_weight: ctx.kl_weight,
+            lr: self.cfg.optim.lr,
+        };
+        self.previous = Some(start);
+        self.step += 1;
+        self.cursor = end;
+        let epoch_done = self.cursor >= n;
+        if epoch_done {
+            self.epoch += 1;
+            self.cursor = 0;
+            self.order = epoch_permutation(self.cfg.seed, self.epoch, n);
+        }
+        Ok(StepOutcome {
+            metrics,
+            epoch_done,
+        })
+    }
+
+    /// Whether every parameter of the model is finite (one read-back).
+    pub fn weights_finite(&self) -> bool {
+        all_finite(&self.model) && all_finite(&self.aux)
+    }
+}

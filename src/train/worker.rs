@@ -1,0 +1,397 @@
+//! The training worker: a background thread that owns a [`Trainer`], takes [`Command`]s and
+//! emits [`Event`]s through bounded channels, calling a waker after each event (the UI's
+//! `request_repaint`). The latest inference copy of the weights sits in a [`LatestSlot`]
+//! for the UI to decode from without waiting on the worker.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+
+use super::metrics::EvalMetrics;
+use super::trainer::{StepMetrics, TrainConfig, TrainError, Trainer};
+use crate::data::Dataset;
+use crate::model::{Vae, VaeConfig};
+use crate::variant::KlSchedule;
+
+/// Commands the worker accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Begin training (from Idle).
+    Start,
+    /// Pause after the current step.
+    Pause,
+    /// Resume after a pause.
+    Resume,
+    /// Take exactly one step while paused or idle.
+    Step,
+    /// Stop and end the thread.
+    Stop,
+    /// Change the learning rate.
+    SetLr(f64),
+    /// Change β.
+    SetBeta(f64),
+    /// Change the KL schedule.
+    SetSchedule(KlSchedule),
+    /// Change the free-bits floor.
+    SetFreeBits(Option<f64>),
+    /// Panic inside the training thread with this message: exercises the failure path
+    /// (the panic becomes [`Event::Error`] and [`WorkerState::Failed`]).
+    #[doc(hidden)]
+    DebugPanic(String),
+}
+
+/// The worker's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerState {
+    /// Created, waiting for Start.
+    Idle,
+    /// Training.
+    Running,
+    /// Paused by a command or a non-finite value.
+    Paused,
+    /// All epochs done.
+    Finished,
+    /// Stopped by command; the thread has ended.
+    Stopped,
+    /// Ended by an error or panic; the thread has ended.
+    Failed,
+}
+
+/// Events the worker emits.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The state changed.
+    State(WorkerState),
+    /// One training step's loss terms.
+    Step(StepMetrics),
+    /// End-of-epoch test metrics (`epoch` is 1-based: epochs completed).
+    Epoch {
+        /// Epochs completed.
+        epoch: usize,
+        /// Global steps taken.
+        step: u64,
+        /// Test metrics.
+        metrics: EvalMetrics,
+    },
+    /// Training speed over the last interval.
+    Throughput {
+        /// Images per second.
+        samples_per_sec: f64,
+        /// Steps per second.
+        steps_per_sec: f64,
+    },
+    /// A hyperparameter changed (a description).
+    Changed(String),
+    /// A loss term or gradient went non-finite; the worker paused with finite weights.
+    NonFinite {
+        /// Step at which it happened.
+        step: u64,
+        /// Which term.
+        term: String,
+        /// The value seen.
+        value: f64,
+    },
+    /// An error: a rejected command, or a failure (followed by `State(Failed)` if fatal).
+    Error(String),
+}
+
+/// An inference copy of the weights with where it came from.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The model (no autodiff), on the training device.
+    pub model: Vae,
+    /// Its configuration.
+    pub config: VaeConfig,
+    /// Global step at which it was taken.
+    pub step: u64,
+    /// Completed epochs.
+    pub epoch: usize,
+}
+
+/// A latest-value slot: writers replace, readers take the newest without blocking long.
+#[derive(Debug, Clone, Default)]
+pub struct LatestSlot<T>(Arc<Mutex<Option<Arc<T>>>>);
+
+impl<T> LatestSlot<T> {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self(Arc::new(Mutex::new(None)))
+    }
+
+    /// Replace the value.
+    pub fn set(&self, value: T) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *g = Some(Arc::new(value));
+    }
+
+    /// The newest value, if any.
+    pub fn get(&self) -> Option<Arc<T>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A callback invoked after each event is sent (e.g. `egui::Context::request_repaint`).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// The caller's side of a running worker.
+pub struct WorkerHandle {
+    commands: SyncSender<Command>,
+    events: Receiver<Event>,
+    snapshot: LatestSlot<Snapshot>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// Send a command. Returns false if the worker has ended.
+    pub fn send(&self, cmd: Command) -> bool {
+        self.commands.send(cmd).is_ok()
+    }
+
+    /// All events available now, without waiting.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// Wait up to `timeout` for the next event.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// The latest inference snapshot.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.get()
+    }
+
+    /// The snapshot slot, to share with a decoder thread.
+    pub fn snapshot_slot(&self) -> LatestSlot<Snapshot> {
+        self.snapshot.clone()
+    }
+
+    /// Stop the worker and wait for its thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+        // Unblock a worker waiting on a full event channel.
+        while self.events.try_recv().is_ok() {}
+        if let Some(t) = self.thread.take() {
+            // Drain while joining so a blocked send can complete.
+            while !t.is_finished() {
+                while self.events.try_recv().is_ok() {}
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Capacity of the event channel.
+pub const EVENT_CAPACITY: usize = 4096;
+
+/// How often the snapshot slot is refreshed while running.
+pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Validate `cfg` and start a worker thread. Training begins on [`Command::Start`].
+pub fn spawn(
+    cfg: TrainConfig,
+    data: Arc<Dataset>,
+    device: Device,
+    waker: Option<Waker>,
+) -> Result<WorkerHandle, TrainError> {
+    let trainer = Trainer::new(cfg, data, &device)?;
+    let (cmd_tx, cmd_rx) = sync_channel::<Command>(64);
+    let (ev_tx, ev_rx) = sync_channel::<Event>(EVENT_CAPACITY);
+    let snapshot = LatestSlot::new();
+    let slot = snapshot.clone();
+    let thread = std::thread::Builder::new()
+        .name("latent-explorer-trainer".into())
+        .spawn(move || {
+            let out = Outbox { tx: ev_tx, waker };
+            let result = catch_unwind(AssertUnwindSafe(|| run(trainer, &cmd_rx, &out, &slot)));
+            if let Err(panic) = result {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                out.send(Event::Error(format!("training panicked: {msg}")));
+                out.send(Event::State(WorkerState::Failed));
+            }
+        })
+        .map_err(|e| TrainError::InvalidConfig(format!("cannot start worker thread: {e}")))?;
+    Ok(WorkerHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        snapshot,
+        thread: Some(thread),
+    })
+}
+
+struct Outbox {
+    tx: SyncSender<Event>,
+    waker: Option<Waker>,
+}
+
+impl Outbox {
+    /// Send and wake; false if the receiver is gone.
+    fn send(&self, ev: Event) -> bool {
+        let ok = self.tx.send(ev).is_ok();
+        if let Some(w) = &self.waker {
+            w();
+        }
+        ok
+    }
+}
+
+fn publish(trainer: &Trainer, slot: &LatestSlot<Snapshot>) {
+    slot.set(Snapshot {
+        model: trainer.inference_model(),
+        config: trainer.config().model.clone(),
+        step: trainer.step_count(),
+        epoch: trainer.epoch(),
+    });
+}
+
+/// The worker loop: apply commands, step while running, report.
+fn run(
+    mut trainer: Trainer,
+    commands: &Receiver<Command>,
+    out: &Outbox,
+    slot: &LatestSlot<Snapshot>,
+) {
+    publish(&trainer, slot);
+    let mut state = WorkerState::Idle;
+    if !out.send(Event::State(state)) {
+        return;
+    }
+    let mut last_snapshot = Instant::now();
+    let mut window_start = Instant::now();
+    let (mut window_steps, mut window_samples) = (0u64, 0usize);
+    loop {
+        let cmd = if state == WorkerState::Running {
+            match commands.try_recv() {
+                Ok(c) => Some(c),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match commands.recv() {
+                Ok(c) => Some(c),
+                Err(_) => return,
+            }
+        };
+        let mut step_once = false;
+        if let Some(cmd) = cmd {
+            let set = |r: Result<(), TrainError>, what: String| match r {
+                Ok(()) => out.send(Event::Changed(what)),
+                Err(e) => out.send(Event::Error(e.to_string())),
+            };
+            let mut new_state = state;
+            match cmd {
+                Command::Start | Command::Resume => {
+                    if matches!(state, WorkerState::Idle | WorkerState::Paused) {
+                        new_state = WorkerState::Running;
+                        window_start = Instant::now();
+                        (window_steps, window_samples) = (0, 0);
+                    }
+                }
+                Command::Pause => {
+                    if state == WorkerState::Running {
+                        new_state = WorkerState::Paused;
+                    }
+                }
+                Command::Step => {
+                    if matches!(state, WorkerState::Idle | WorkerState::Paused) {
+                        new_state = WorkerState::Paused;
+                        step_once = true;
+                    }
+                }
+                Command::Stop => {
+                    publish(&trainer, slot);
+                    out.send(Event::State(WorkerState::Stopped));
+                    return;
+                }
+                Command::SetLr(lr) => {
+                    set(trainer.set_lr(lr), format!("learning rate = {lr}"));
+                }
+                Command::SetBeta(b) => {
+                    set(trainer.set_beta(b), format!("β = {b}"));
+                }
+                Command::SetSchedule(s) => {
+                    set(trainer.set_schedule(s), format!("KL schedule = {s}"));
+                }
+                Command::SetFreeBits(fb) => {
+                    set(trainer.set_free_bits(fb), format!("free bits = {fb:?}"));
+                }
+                Command::DebugPanic(msg) => panic!("{msg}"),
+            }
+            if new_state != state {
+                state = new_state;
+                if !out.send(Event::State(state)) {
+                    return;
+                }
+            }
+        }
+        if state != WorkerState::Running && !step_once {
+            continue;
+        }
+        match trainer.step() {
+            Ok(outcome) => {
+                window_steps += 1;
+                window_samples += outcome.metrics.batch;
+                if !out.send(Event::Step(outcome.metrics)) {
+                    return;
+                }
+                let elapsed = window_start.elapsed();
+                if elapsed >= Duration::from_secs(1) {
+                    let s = elapsed.as_secs_f64();
+                    out.send(Event::Throughput {
+                        samples_per_sec: window_samples as f64 / s,
+                        steps_per_sec: window_steps as f64 / s,
+                    });
+                    window_start = Instant::now();
+                    (window_steps, window_samples) = (0, 0);
+                }
+                if step_once || outcome.epoch_done || last_snapshot.elapsed() >= SNAPSHOT_INTERVAL {
+                    publish(&trainer, slot);
+                    last_snapshot = Instant::now();
+                }
+                if outcome.epoch_done {
+                    let metrics = trainer.evaluate(trainer.config().eval_iwae_k);
+                    out.send(Event::Epoch {
+                        epoch: trainer.epoch(),
+                        step: trainer.step_count(),
+                        metrics,
+                    });
+                    if trainer.epoch() >= trainer.config().epochs {
+                        state = WorkerState::Finished;
+                        out.send(Event::State(state));
+                    }
+                }
+            }
+            Err(TrainError::NonFinite { step, term, value }) => {
+                publish(&trainer, slot);
+                out.send(Event::NonFinite { step, term, value });
+                state = WorkerState::Paused;
+                out.send(Event::State(state));
+            }
+            Err(e) => {
+                out.send(Event::Error(e.to_string()));
+                out.send(Event::State(WorkerState::Failed));
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Training objectives ("variants") behind one trait, and the KL schedules they share.
+//!
+//! # How a new variant plugs in
+//!
+//! A variant is a type implementing [`Objective`], in its own file here, plus one entry in
+//! [`VariantKind`] (name, CLI value, and `build`). The trainer owns the [`Vae`] (encoder and
+//! decoder), an [`AuxModules`] holding whatever extra trainable parts the variant asks for
+//! in [`Objective::init_aux`] (discriminator networks, codebooks, …), and one optimiser per
+//! [`Phase`] the variant declares. Each training step runs the phases in order: for phase
+//! `i` the trainer calls [`Objective::loss`] with `phase = i`, back-propagates the returned
+//! `total`, and steps only the parameters of that phase's [`ParamGroup`] with that phase's
+//! own optimiser. So the plain VAE has one phase over the model; an AAE declares
+//! `[discriminator on Aux, generator on Model]` and alternates the two; a VAE-GAN adds a
+//! third. The `terms` a loss returns are named scalars that the trainer reports as metrics
+//! (prefixed by the phase name when there is more than one phase). Everything here is pure
+//! tensor code and is tested on the CPU backend.
+
+mod regularize;
+mod schedule;
+mod vae;
+
+pub use regularize::l1_norm;
+pub use schedule::{CycleShape, KlSchedule};
+pub use vae::{Elbo, elbo_parts, kl_term};
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::data::Batch;
+use crate::model::{Likelihood, ReluStack, Vae, VaeConfig};
+
+/// Which parameters an optimisation phase updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamGroup {
+    /// The VAE's encoder and decoder (and learned σ).
+    Model,
+    /// The variant's extra modules ([`AuxModules`]).
+    Aux,
+}
+
+/// One optimisation phase of a training step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phase {
+    /// Short name, used to prefix metric names ("disc", "gen").
+    pub name: &'static str,
+    /// What this phase's optimiser updates.
+    pub group: ParamGroup,
+}
+
+/// The single phase of a one-optimiser objective.
+pub const MODEL_PHASE: [Phase; 1] = [Phase {
+    name: "model",
+    group: ParamGroup::Model,
+}];
+
+/// Extra trainable parts a variant may need beside the VAE: networks (e.g. discriminators)
+/// and free parameter matrices (e.g. codebooks). Empty for the VAE and β-VAE.
+#[derive(Module, Debug)]
+pub struct AuxModules {
+    /// Extra networks, in the order the variant created them.
+    pub nets: Vec<ReluStack>,
+    /// Extra parameter matrices.
+    pub tables: Vec<Param<Tensor<2>>>,
+}
+
+impl AuxModules {
+    /// No extra parts.
+    pub fn empty() -> Self {
+        Self {
+            nets: Vec::new(),
+            tables: Vec::new(),
+        }
+    }
+}
+
+/// Read-only per-step inputs to an objective.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext {
+    /// Global 0-based step.
+    pub step: u64,
+    /// β (weight on the KL term for β-VAE; 1 for the VAE).
+    pub beta: f64,
+    /// The KL schedule's weight at this step, in `[0, 1]`.
+    pub kl_weight: f64,
+    /// Free-bits floor λ per latent dimension, in nats.
+    pub free_bits: Option<f64>,
+    /// Observation model.
+    pub likelihood: Likelihood,
+}
+
+/// What an objective returns for one phase: the scalar to minimise and named terms to report.
+#[derive(Debug, Clone)]
+pub struct LossTerms {
+    /// The loss to back-propagate, `[1]`.
+    pub total: Tensor<1>,
+    /// Named scalar terms `[1]` for metrics (e.g. "rec", "kl").
+    pub terms: Vec<(&'static str, Tensor<1>)>,
+}
+
+/// A VAE training objective. See the module docs for how variants plug in.
+pub trait Objective: Send {
+    /// Which variant this is.
+    fn kind(&self) -> VariantKind;
+
+    /// The optimisation phases of one step, in order.
+    fn phases(&self) -> &[Phase] {
+        &MODEL_PHASE
+    }
+
+    /// Build the variant's extra trainable modules.
+    fn init_aux(&self, _model: &VaeConfig, _device: &Device) -> AuxModules {
+        AuxModules::empty()
+    }
+
+    /// The loss for `phase` of the step described by `ctx`.
+    fn loss(
+        &self,
+        model: &Vae,
+        aux: &AuxModules,
+        batch: &Batch,
+        phase: usize,
+        ctx: &StepContext,
+    ) -> LossTerms;
+}
+
+/// The variants this build knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum VariantKind {
+    /// Kingma & Welling's VAE (ELBO, β = 1).
+    Vae,
+    /// β-VAE: KL weighted by β.
+    BetaVae,
+}
+
+impl VariantKind {
+    /// Every variant, in menu order.
+    pub const ALL: [VariantKind; 2] = [VariantKind::Vae, VariantKind::BetaVae];
+
+    /// Display name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Vae => "VAE",
+            Self::BetaVae => "β-VAE",
+        }
+    }
+
+    /// The paper default for β.
+    pub fn default_beta(self) -> f64 {
+        match self {
+            Self::Vae => 1.0,
+            Self::BetaVae => 4.0,
+        }
+    }
+
+    /// Whether the variant's test loss is a bound on −log p(x) (so IWAE NLL is meaningful).
+    pub fn has_likelihood_bound(self) -> bool {
+        true
+    }
+
+    /// Build the objective.
+    pub fn build(self) -> Box<dyn Objective> {
+        match self {
+            Self::Vae => Box::new(Elbo::vae()),
+            Self::BetaVae => Box::new(Elbo::beta_vae()),
+        }
+    }
+}
+
+impl std::fmt::Display for VariantKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}

@@ -1,0 +1,65 @@
+//! Shared helpers.
+
+use std::sync::{Arc, OnceLock};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use latent_explorer::data::Dataset;
+
+pub fn cpu() -> Device {
+    Device::flex()
+}
+
+/// The bundled dataset, parsed once per test binary.
+pub fn bundled() -> Arc<Dataset> {
+    static DATA: OnceLock<Arc<Dataset>> = OnceLock::new();
+    DATA.get_or_init(|| Arc::new(Dataset::bundled().expect("bundled data parses")))
+        .clone()
+}
+
+/// The bundled dataset cut down to `train` / `test` images.
+pub fn small(train: usize, test: usize) -> Arc<Dataset> {
+    let d = bundled();
+    Arc::new(Dataset {
+        name: format!("bundled subset {train}/{test}"),
+        train: d.train.take(train),
+        test: d.test.take(test),
+    })
+}
+
+pub fn t2(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+pub fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+pub fn scalar(t: Tensor<1>) -> f64 {
+    vec_of(t)[0] as f64
+}
+
+/// A small deterministic pseudo-random stream (tests must not depend on burn's RNG state).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn uniform(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// Standard normal by Box–Muller.
+    pub fn normal(&mut self) -> f64 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    pub fn normals(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.normal() as f32).collect()
+    }
+}
