@@ -3,6 +3,11 @@
 use clap::Parser;
 use latent_explorer::cli::{Cli, run};
 
+/// mimalloc keeps freed memory for reuse: burn allocates a fresh buffer per tensor op, and
+/// on these VMs returning and re-faulting pages costs more than the arithmetic.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
