@@ -31,6 +31,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
+    /// Open the desktop app (the default with no subcommand).
+    App(AppArgs),
     /// Train a VAE variant and save a checkpoint.
     Train(TrainArgs),
     /// Evaluate a checkpoint on the test split.
@@ -235,6 +237,25 @@ impl TrainArgs {
     }
 }
 
+/// `app` options.
+#[derive(Debug, Clone, Args, Default)]
+pub struct AppArgs {
+    /// Where to train and decode (default: the saved setting, initially auto).
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceArg>,
+}
+
+/// Device choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    /// GPU if the adapter is a real GPU, else CPU.
+    Auto,
+    /// The shared wgpu device.
+    Gpu,
+    /// burn's CPU backend.
+    Cpu,
+}
+
 /// `eval` options.
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
@@ -312,18 +333,51 @@ pub struct BenchArgs {
 /// Run the CLI.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            println!();
-            Ok(())
-        }
+        None => app(&AppArgs::default()),
+        Some(Commands::App(a)) => app(&a),
         Some(Commands::Train(a)) => train(&a),
         Some(Commands::Eval(a)) => eval(&a),
         Some(Commands::Sample(a)) => sample(&a),
         Some(Commands::Reconstruct(a)) => reconstruct(&a),
         Some(Commands::Bench(a)) => bench_cmd(&a),
     }
+}
+
+fn app(a: &AppArgs) -> Result<()> {
+    use crate::ui::{AppOptions, DeviceChoice, ExplorerApp};
+    let device = a.device.map(|d| match d {
+        DeviceArg::Auto => DeviceChoice::Auto,
+        DeviceArg::Gpu => DeviceChoice::Gpu,
+        DeviceArg::Cpu => DeviceChoice::Cpu,
+    });
+    let options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Wgpu,
+        wgpu_options: crate::gpu::wgpu_configuration(),
+        viewport: eframe::egui::ViewportBuilder::default()
+            .with_inner_size([1600.0, 1000.0])
+            .with_title("Latent Explorer"),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Latent Explorer",
+        options,
+        Box::new(move |cc| {
+            Ok(Box::new(ExplorerApp::new(
+                cc,
+                AppOptions {
+                    device,
+                    ..AppOptions::default()
+                },
+            )))
+        }),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the window: {e}. Latent Explorer needs a Vulkan, Metal, DX12 or GL \
+             adapter; on Linux without a GPU install a software one \
+             (`apt-get install mesa-vulkan-drivers`), or use the CLI (`latent-explorer train`)"
+        )
+    })
 }
 
 fn print_eval(label: &str, m: &EvalMetrics) {

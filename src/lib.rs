@@ -8,7 +8,9 @@
 //! - [`checkpoint`]: safetensors checkpoints with a JSON header, written atomically.
 //! - [`backend`]: choosing burn's CPU (flex) or wgpu device.
 //! - [`export`]: image grids as PNG; [`bench`]: throughput and latency figures.
-//! - [`cli`]: the command-line edge.
+//! - [`explore`]: latent math (interpolation, grids, principal directions).
+//! - [`gpu`]: the one wgpu device shared by burn and egui, and the tile painter.
+//! - [`ui`]: the desktop app; [`cli`]: the command-line edge.
 
 pub mod atomic;
 pub mod backend;
@@ -16,7 +18,10 @@ pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod explore;
 pub mod export;
+pub mod gpu;
 pub mod model;
 pub mod train;
+pub mod ui;
 pub mod variant;

@@ -1,9 +1,12 @@
 //! Engine tests, all on burn's CPU backend (flex). One binary: each extra test binary would
 //! link all of burn again.
 
+mod app;
 mod checkpoint;
 mod common;
 mod data;
+mod explore;
 mod math;
 mod schedule;
+mod shader;
 mod training;

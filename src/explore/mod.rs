@@ -1,0 +1,247 @@
+//! Latent-space math for exploration: interpolation, grid spacings, traversals, principal
+//! directions and dimension ordering. Pure functions on host vectors, unit-tested.
+
+/// Linear interpolation `a + t (b − a)`.
+pub fn lerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
+    a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect()
+}
+
+/// Spherical interpolation between `a` and `b` (falls back to [`lerp`] for nearly parallel
+/// vectors). Keeps the norm profile of Gaussian samples, unlike `lerp`.
+pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    if na < 1e-12 || nb < 1e-12 {
+        return lerp(a, b, t);
+    }
+    let cos = (dot / (na * nb)).clamp(-1.0, 1.0);
+    let omega = cos.acos();
+    if omega.abs() < 1e-6 {
+        return lerp(a, b, t);
+    }
+    let s = omega.sin();
+    let wa = ((1.0 - t as f64) * omega).sin() / s;
+    let wb = (t as f64 * omega).sin() / s;
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (wa * *x as f64 + wb * *y as f64) as f32)
+        .collect()
+}
+
+/// Inverse of the standard normal CDF (Acklam's rational approximation, refined by one
+/// Halley step; |error| < 1e-9 on (0, 1)).
+pub fn inverse_normal_cdf(p: f64) -> f64 {
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let plow = 0.02425;
+    let x = if p < plow {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    } else if p <= 1.0 - plow {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    } else {
+        let q = (-2.0 * (1.0 - p).ln()).sqrt();
+        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    // One Halley refinement step using erfc.
+    let e = 0.5 * erfc(-x / std::f64::consts::SQRT_2) - p;
+    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
+    x - u / (1.0 + x * u / 2.0)
+}
+
+/// Complementary error function (Numerical Recipes' Chebyshev fit, |error| < 1.2e-7).
+pub fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// How grid coordinates are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Spacing {
+    /// Evenly from `-range` to `range`.
+    Linear,
+    /// Kingma & Welling's manifold figure: `Φ⁻¹` of evenly spaced probabilities in (0, 1),
+    /// so each cell covers equal prior mass.
+    InverseCdf,
+}
+
+/// `n` coordinates along one grid axis.
+pub fn axis_values(n: usize, spacing: Spacing, range: f32) -> Vec<f32> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if n == 1 {
+        return vec![0.0];
+    }
+    match spacing {
+        Spacing::Linear => (0..n)
+            .map(|i| -range + 2.0 * range * i as f32 / (n - 1) as f32)
+            .collect(),
+        Spacing::InverseCdf => (0..n)
+            .map(|i| inverse_normal_cdf((i as f64 + 0.5) / n as f64) as f32)
+            .collect(),
+    }
+}
+
+/// Latent vectors of an `n × n` grid (row-major, rows top to bottom): each is `base` with
+/// `base + x·u + y·v` where `x` runs along columns, `y` down rows (`y` decreasing upward is
+/// the usual plot convention, so rows take the values in reverse).
+pub fn grid_latents(base: &[f32], u: &[f32], v: &[f32], xs: &[f32], ys: &[f32]) -> Vec<f32> {
+    let d = base.len();
+    let mut out = Vec::with_capacity(xs.len() * ys.len() * d);
+    for &y in ys.iter().rev() {
+        for &x in xs {
+            out.extend((0..d).map(|j| base[j] + x * u[j] + y * v[j]));
+        }
+    }
+    out
+}
+
+/// The unit vector along latent dimension `j` of `d`.
+pub fn axis(d: usize, j: usize) -> Vec<f32> {
+    let mut v = vec![0.0; d];
+    if j < d {
+        v[j] = 1.0;
+    }
+    v
+}
+
+/// Latent vectors for a traversal of dimension `j`: `base` with `z_j` set to each value.
+pub fn traversal(base: &[f32], j: usize, values: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(values.len() * base.len());
+    for &v in values {
+        let mut z = base.to_vec();
+        if j < z.len() {
+            z[j] = v;
+        }
+        out.extend(z);
+    }
+    out
+}
+
+/// Dimension indices sorted by decreasing `score` (e.g. KL per dimension).
+pub fn order_by_desc(score: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..score.len()).collect();
+    idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
+    idx
+}
+
+/// The top `k` principal directions (unit vectors, by decreasing variance) of `n` rows of
+/// dimension `d` in `data` (row-major), by power iteration with deflation on the covariance.
+/// Returns `(directions, variances)`.
+pub fn principal_directions(data: &[f32], d: usize, k: usize) -> (Vec<Vec<f32>>, Vec<f64>) {
+    let n = data.len().checked_div(d).unwrap_or(0);
+    if n < 2 || d == 0 {
+        return (
+            (0..k.min(d)).map(|j| axis(d, j)).collect(),
+            vec![0.0; k.min(d)],
+        );
+    }
+    let mut mean = vec![0.0f64; d];
+    for row in data.chunks(d) {
+        for j in 0..d {
+            mean[j] += row[j] as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut cov = vec![0.0f64; d * d];
+    for row in data.chunks(d) {
+        for a in 0..d {
+            let da = row[a] as f64 - mean[a];
+            for b in a..d {
+                cov[a * d + b] += da * (row[b] as f64 - mean[b]);
+            }
+        }
+    }
+    for a in 0..d {
+        for b in a..d {
+            let v = cov[a * d + b] / (n - 1) as f64;
+            cov[a * d + b] = v;
+            cov[b * d + a] = v;
+        }
+    }
+    let mut dirs = Vec::new();
+    let mut vars = Vec::new();
+    for c in 0..k.min(d) {
+        // Deterministic start: a unit vector not orthogonal to anything in general.
+        let mut v: Vec<f64> = (0..d).map(|j| 1.0 + (j as f64 + c as f64) * 0.01).collect();
+        let mut lambda = 0.0;
+        for _ in 0..500 {
+            let mut w = vec![0.0f64; d];
+            for a in 0..d {
+                w[a] = (0..d).map(|b| cov[a * d + b] * v[b]).sum();
+            }
+            let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm < 1e-30 {
+                break;
+            }
+            w.iter_mut().for_each(|x| *x /= norm);
+            let diff: f64 = w.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum();
+            v = w;
+            lambda = norm;
+            if diff < 1e-12 {
+                break;
+            }
+        }
+        // Deflate.
+        for a in 0..d {
+            for b in 0..d {
+                cov[a * d + b] -= lambda * v[a] * v[b];
+            }
+        }
+        dirs.push(v.iter().map(|&x| x as f32).collect());
+        vars.push(lambda);
+    }
+    (dirs, vars)
+}

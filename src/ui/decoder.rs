@@ -1,0 +1,348 @@
+//! The decode thread: turns latent vectors into images against the newest training snapshot,
+//! off the UI thread. Requests are latest-value per view (a newer request replaces an older
+//! one that has not started); results wake the UI. On a GPU device the decoded tensor stays on
+//! the GPU and is handed to the painter as a buffer; on the CPU the floats are handed over
+//! and uploaded by the painter.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::data::{Batcher, Dataset};
+use crate::explore::principal_directions;
+use crate::gpu::{GpuTensor, TileSource};
+use crate::model::gaussian::kl_std_normal;
+use crate::train::metrics::host_vec;
+use crate::train::{LatestSlot, Snapshot};
+
+/// Which view a job or result belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ViewKey {
+    /// Test digits above their reconstructions.
+    Recon,
+    /// The large image under the latent sliders.
+    Slider,
+    /// The 2D interpolation grid.
+    Grid,
+    /// Samples from the prior.
+    Prior,
+    /// Encoder statistics on test digits.
+    Stats,
+}
+
+/// Work for the decode thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// Encode these test digits and decode their means.
+    Recon(Vec<usize>),
+    /// Decode `n` latent vectors (row-major `n × latent`).
+    Decode {
+        /// The vectors.
+        z: Vec<f32>,
+        /// How many.
+        n: usize,
+    },
+    /// Encode the first `n` test digits: KL per dimension, activity, principal directions.
+    Stats(usize),
+}
+
+/// Decoded images for one view.
+#[derive(Clone)]
+pub struct Images {
+    /// Tile values (host or device).
+    pub source: TileSource,
+    /// Tiles.
+    pub n: usize,
+    /// Tile height.
+    pub rows: usize,
+    /// Tile width.
+    pub cols: usize,
+    /// Request id this answers.
+    pub request: u64,
+    /// Snapshot step it was decoded from.
+    pub step: u64,
+    /// Time spent decoding.
+    pub micros: u64,
+}
+
+/// Encoder statistics over test digits.
+#[derive(Debug, Clone, Default)]
+pub struct LatentStats {
+    /// Mean KL per dimension.
+    pub kl_per_dim: Vec<f64>,
+    /// Variance of E_q[z] per dimension (activity).
+    pub mean_variance: Vec<f64>,
+    /// Top two principal directions of the codes.
+    pub principal: Vec<Vec<f32>>,
+    /// Codes (posterior means) of the encoded digits, row-major.
+    pub codes: Vec<f32>,
+    /// Latent dimensions.
+    pub latent: usize,
+    /// Snapshot step.
+    pub step: u64,
+}
+
+/// A finished job.
+#[derive(Clone)]
+pub enum Output {
+    /// Images for a view.
+    Images(ViewKey, Images),
+    /// Statistics.
+    Stats(LatentStats),
+    /// A job failed.
+    Error(ViewKey, String),
+}
+
+#[derive(Default)]
+struct Pending {
+    jobs: BTreeMap<ViewKey, (u64, Job)>,
+    stop: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    source: Mutex<Option<LatestSlot<Snapshot>>>,
+}
+
+/// Handle to the decode thread.
+pub struct Decoder {
+    shared: Arc<Shared>,
+    results: Receiver<Output>,
+    thread: Option<JoinHandle<()>>,
+    next_request: u64,
+}
+
+/// How often views are refreshed from a newer snapshot while training runs.
+pub const REFRESH: Duration = Duration::from_millis(150);
+
+impl Decoder {
+    /// Start the thread. `use_gpu` keeps decoded tensors on the device (wgpu only).
+    pub fn spawn(
+        data: Arc<Dataset>,
+        device: Device,
+        use_gpu: bool,
+        waker: Arc<dyn Fn() + Send + Sync>,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            source: Mutex::new(None),
+        });
+        let (tx, rx) = channel();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("latent-explorer-decoder".into())
+            .spawn(move || run(s, data, device, use_gpu, tx, waker))
+            .ok();
+        Self {
+            shared,
+            results: rx,
+            thread,
+            next_request: 1,
+        }
+    }
+
+    /// Decode against this worker's snapshots from now on.
+    pub fn set_source(&self, slot: Option<LatestSlot<Snapshot>>) {
+        *self.shared.source.lock().unwrap_or_else(|p| p.into_inner()) = slot;
+        self.shared.wake.notify_all();
+    }
+
+    /// Queue `job` for `key`, replacing any queued one. Returns the request id.
+    pub fn request(&mut self, key: ViewKey, job: Job) -> u64 {
+        let id = self.next_request;
+        self.next_request += 1;
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .jobs
+            .insert(key, (id, job));
+        self.shared.wake.notify_all();
+        id
+    }
+
+    /// Finished work, without waiting.
+    pub fn drain(&self) -> Vec<Output> {
+        self.results.try_iter().collect()
+    }
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stop = true;
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(
+    shared: Arc<Shared>,
+    data: Arc<Dataset>,
+    device: Device,
+    use_gpu: bool,
+    tx: Sender<Output>,
+    waker: Arc<dyn Fn() + Send + Sync>,
+) {
+    // The last job per view, re-run when a newer snapshot arrives.
+    let mut last: BTreeMap<ViewKey, (u64, Job, u64)> = BTreeMap::new();
+    let mut last_refresh = Instant::now();
+    loop {
+        let fresh: Vec<(ViewKey, (u64, Job))> = {
+            let mut p = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if p.jobs.is_empty() && !p.stop {
+                p = shared
+                    .wake
+                    .wait_timeout(p, Duration::from_millis(50))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+            if p.stop {
+                return;
+            }
+            std::mem::take(&mut p.jobs).into_iter().collect()
+        };
+        let slot = shared
+            .source
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(snap) = slot.and_then(|s| s.get()) else {
+            // No model yet: keep the jobs for later.
+            for (k, (id, job)) in fresh {
+                last.insert(k, (id, job, u64::MAX));
+            }
+            continue;
+        };
+        let mut todo: Vec<(ViewKey, u64, Job)> = Vec::new();
+        for (k, (id, job)) in fresh {
+            last.insert(k, (id, job.clone(), snap.step));
+            todo.push((k, id, job));
+        }
+        if last_refresh.elapsed() >= REFRESH {
+            for (k, (id, job, step)) in last.iter_mut() {
+                if *step != snap.step && !todo.iter().any(|(tk, _, _)| tk == k) {
+                    *step = snap.step;
+                    todo.push((*k, *id, job.clone()));
+                }
+            }
+            last_refresh = Instant::now();
+        }
+        for (key, id, job) in todo {
+            let t0 = Instant::now();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                execute(key, id, &job, &snap, &data, &device, use_gpu, t0)
+            }))
+            .unwrap_or_else(|_| Output::Error(key, "decoding panicked".into()));
+            if tx.send(out).is_err() {
+                return;
+            }
+            waker();
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    key: ViewKey,
+    id: u64,
+    job: &Job,
+    snap: &Snapshot,
+    data: &Dataset,
+    device: &Device,
+    use_gpu: bool,
+    t0: Instant,
+) -> Output {
+    let model = &snap.model;
+    let (rows, cols) = (snap.config.rows, snap.config.cols);
+    let latent = snap.config.latent_dim;
+    let finish = |t: Tensor<2>, n: usize| -> Output {
+        let source = if use_gpu {
+            match GpuTensor::from_tensor(t) {
+                Ok(g) => TileSource::Device(Arc::new(g)),
+                Err(e) => return Output::Error(key, e.to_string()),
+            }
+        } else {
+            TileSource::Host(Arc::new(host_vec(t)))
+        };
+        Output::Images(
+            key,
+            Images {
+                source,
+                n,
+                rows,
+                cols,
+                request: id,
+                step: snap.step,
+                micros: t0.elapsed().as_micros() as u64,
+            },
+        )
+    };
+    match job {
+        Job::Decode { z, n } => {
+            if *n == 0 || z.len() != n * latent {
+                return Output::Error(
+                    key,
+                    format!("{} values for {n} latent vectors of {latent}", z.len()),
+                );
+            }
+            let z: Tensor<2> = Tensor::from_data(TensorData::new(z.clone(), [*n, latent]), device);
+            finish(model.decode_mean(z), *n)
+        }
+        Job::Recon(indices) => {
+            let idx: Vec<usize> = indices
+                .iter()
+                .copied()
+                .filter(|&i| i < data.test.len())
+                .collect();
+            if idx.is_empty() {
+                return Output::Error(key, "no test digits to reconstruct".into());
+            }
+            let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
+            let (mu, _) = model.encode(batch.images.clone());
+            let recon = model.decode_mean(mu);
+            finish(Tensor::cat(vec![batch.images, recon], 0), idx.len() * 2)
+        }
+        Job::Stats(n) => {
+            let n = (*n).clamp(1, data.test.len());
+            let idx: Vec<usize> = (0..n).collect();
+            let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
+            let (mu, logvar) = model.encode(batch.images);
+            let kl = host_vec(kl_std_normal(mu.clone(), logvar).mean_dim(0));
+            let codes = host_vec(mu);
+            let d = latent;
+            let mut mean = vec![0.0f64; d];
+            let mut sq = vec![0.0f64; d];
+            for row in codes.chunks(d) {
+                for j in 0..d {
+                    mean[j] += row[j] as f64;
+                    sq[j] += (row[j] as f64).powi(2);
+                }
+            }
+            let nf = n as f64;
+            let mean_variance = (0..d)
+                .map(|j| (sq[j] / nf - (mean[j] / nf).powi(2)).max(0.0))
+                .collect();
+            let (principal, _) = principal_directions(&codes, d, 2);
+            Output::Stats(LatentStats {
+                kl_per_dim: kl.iter().map(|&v| v as f64).collect(),
+                mean_variance,
+                principal,
+                codes,
+                latent: d,
+                step: snap.step,
+            })
+        }
+    }
+}

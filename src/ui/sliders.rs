@@ -1,0 +1,102 @@
+//! Latent sliders: one per dimension, ordered by KL (inactive dimensions marked), and a
+//! large decoded image that follows the drag.
+
+use eframe::egui;
+
+use super::decoder::{Images, LatentStats, ViewKey};
+use super::{Settings, UiCommand, tiles};
+use crate::explore::order_by_desc;
+use crate::train::metrics::ACTIVE_UNIT_THRESHOLD;
+
+/// Draw the panel.
+#[allow(clippy::too_many_arguments)]
+pub fn show(
+    ui: &mut egui::Ui,
+    s: &Settings,
+    latent: &[f32],
+    stats: Option<&LatentStats>,
+    img: Option<&Images>,
+    version: u64,
+    digit: usize,
+    cmds: &mut Vec<UiCommand>,
+) {
+    ui.heading("Latent sliders");
+    ui.horizontal(|ui| {
+        if ui.button("Randomize").clicked() {
+            cmds.push(UiCommand::RandomizeLatent);
+        }
+        if ui.button("Zero").clicked() {
+            cmds.push(UiCommand::ZeroLatent);
+        }
+        if ui.button("Encode digit").clicked() {
+            cmds.push(UiCommand::EncodeDigit(digit));
+        }
+        let mut d = digit;
+        let l = ui.label("test digit");
+        if ui
+            .add(egui::DragValue::new(&mut d).range(0..=999).prefix("#"))
+            .labelled_by(l.id)
+            .changed()
+        {
+            cmds.push(UiCommand::EncodeDigit(d));
+        }
+        if ui.button("Next").clicked() {
+            cmds.push(UiCommand::EncodeDigit((digit + 1) % 1000));
+        }
+    });
+    let d = latent.len();
+    let order = match stats {
+        Some(st) if st.kl_per_dim.len() == d => order_by_desc(&st.kl_per_dim),
+        _ => (0..d).collect(),
+    };
+    ui.horizontal_top(|ui| {
+        let side = 220.0f32.min(ui.available_width() * 0.42);
+        tiles::show(
+            ui,
+            ViewKey::Slider,
+            img,
+            version,
+            1,
+            1,
+            egui::vec2(side, side),
+            s.colormap,
+            None,
+        );
+        egui::ScrollArea::vertical()
+            .id_salt("sliders")
+            .max_height(ui.available_height().max(120.0))
+            .show(ui, |ui| {
+                ui.vertical(|ui| {
+                    for &j in &order {
+                        let mut v = latent[j];
+                        ui.horizontal(|ui| {
+                            ui.spacing_mut().slider_width = 110.0;
+                            let r = ui.add(
+                                egui::Slider::new(&mut v, -3.0..=3.0)
+                                    .text(format!("z{j}"))
+                                    .fixed_decimals(2),
+                            );
+                            if r.changed() {
+                                cmds.push(UiCommand::SetLatent(j, v));
+                            }
+                            if let Some(st) = stats
+                                && st.kl_per_dim.len() == d
+                            {
+                                let inactive = st.mean_variance[j] <= ACTIVE_UNIT_THRESHOLD;
+                                let text = format!(
+                                    "KL {:.2}{}",
+                                    st.kl_per_dim[j],
+                                    if inactive { " · inactive" } else { "" }
+                                );
+                                if inactive {
+                                    ui.weak(text);
+                                } else {
+                                    ui.small(text);
+                                }
+                            }
+                        });
+                    }
+                });
+            });
+    });
+}

@@ -1,0 +1,101 @@
+//! Latent math against closed forms.
+
+use latent_explorer::explore::{
+    Spacing, axis_values, grid_latents, inverse_normal_cdf, lerp, order_by_desc,
+    principal_directions, slerp, traversal,
+};
+
+use crate::common::Lcg;
+
+#[test]
+fn lerp_and_slerp_end_points_and_norms() {
+    let a = [1.0f32, 0.0, 0.0];
+    let b = [0.0f32, 2.0, 0.0];
+    assert_eq!(lerp(&a, &b, 0.0), a.to_vec());
+    assert_eq!(lerp(&a, &b, 1.0), b.to_vec());
+    assert_eq!(lerp(&a, &b, 0.5), vec![0.5, 1.0, 0.0]);
+    let s0 = slerp(&a, &b, 0.0);
+    let s1 = slerp(&a, &b, 1.0);
+    for (x, y) in s0.iter().zip(&a) {
+        assert!((x - y).abs() < 1e-6);
+    }
+    for (x, y) in s1.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-6);
+    }
+    // Halfway between orthogonal vectors of norms 1 and 2: angle 45°, the closed form
+    // weights are sin(π/4)/sin(π/2) on each.
+    let m = slerp(&a, &b, 0.5);
+    let w = (std::f64::consts::FRAC_PI_4).sin() as f32;
+    assert!(
+        (m[0] - w).abs() < 1e-6 && (m[1] - 2.0 * w).abs() < 1e-6,
+        "{m:?}"
+    );
+    // Parallel vectors fall back to lerp.
+    assert_eq!(slerp(&a, &[2.0, 0.0, 0.0], 0.5), vec![1.5, 0.0, 0.0]);
+}
+
+#[test]
+fn inverse_normal_cdf_matches_known_quantiles() {
+    let known = [
+        (0.5, 0.0),
+        (0.975, 1.959_963_984_540_054),
+        (0.025, -1.959_963_984_540_054),
+        (0.841_344_746_068_542_9, 1.0),
+        (0.001, -3.090_232_306_167_813_5),
+        (0.999_9, 3.719_016_485_455_709),
+    ];
+    for (p, z) in known {
+        let got = inverse_normal_cdf(p);
+        assert!((got - z).abs() < 1e-6, "Φ⁻¹({p}) = {got}, want {z}");
+    }
+}
+
+#[test]
+fn grid_axes_and_layout() {
+    let lin = axis_values(5, Spacing::Linear, 2.0);
+    assert_eq!(lin, vec![-2.0, -1.0, 0.0, 1.0, 2.0]);
+    let inv = axis_values(4, Spacing::InverseCdf, 0.0);
+    // Φ⁻¹ of 1/8, 3/8, 5/8, 7/8: symmetric and increasing.
+    assert!((inv[0] + inv[3]).abs() < 1e-6 && (inv[1] + inv[2]).abs() < 1e-6);
+    assert!((inv[3] as f64 - inverse_normal_cdf(0.875)).abs() < 1e-6);
+    let g = grid_latents(
+        &[0.0, 0.0, 7.0],
+        &[1.0, 0.0, 0.0],
+        &[0.0, 1.0, 0.0],
+        &[-1.0, 1.0],
+        &[-1.0, 1.0],
+    );
+    // Rows top to bottom: y = +1 first; columns left to right: x increasing.
+    assert_eq!(
+        g,
+        vec![
+            -1.0, 1.0, 7.0, 1.0, 1.0, 7.0, -1.0, -1.0, 7.0, 1.0, -1.0, 7.0
+        ]
+    );
+    assert_eq!(
+        traversal(&[0.5, 0.5], 1, &[-1.0, 2.0]),
+        vec![0.5, -1.0, 0.5, 2.0]
+    );
+    assert_eq!(order_by_desc(&[0.1, 3.0, 0.5, 3.0]), vec![1, 3, 2, 0]);
+}
+
+#[test]
+fn principal_directions_recover_a_known_covariance() {
+    // Data with variance 9 along (1,1)/√2 and 1 along (1,−1)/√2, in 3-D with a tiny third axis.
+    let mut rng = Lcg(3);
+    let n = 20_000;
+    let s = std::f64::consts::FRAC_1_SQRT_2;
+    let mut data = Vec::with_capacity(n * 3);
+    for _ in 0..n {
+        let (a, b, c) = (3.0 * rng.normal(), rng.normal(), 0.1 * rng.normal());
+        data.extend([(s * (a + b)) as f32, (s * (a - b)) as f32, c as f32]);
+    }
+    let (dirs, vars) = principal_directions(&data, 3, 2);
+    let dot = |u: &[f32], v: [f64; 3]| u.iter().zip(v).map(|(a, b)| *a as f64 * b).sum::<f64>();
+    assert!(dot(&dirs[0], [s, s, 0.0]).abs() > 0.999, "{:?}", dirs[0]);
+    assert!(dot(&dirs[1], [s, -s, 0.0]).abs() > 0.999, "{:?}", dirs[1]);
+    assert!(
+        (vars[0] - 9.0).abs() < 0.3 && (vars[1] - 1.0).abs() < 0.05,
+        "{vars:?}"
+    );
+}
