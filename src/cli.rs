@@ -243,6 +243,11 @@ pub struct AppArgs {
     /// Where to train and decode (default: the saved setting, initially auto).
     #[arg(long, value_enum)]
     pub device: Option<DeviceArg>,
+    /// Measure instead of exploring: after a 10 s warm-up, move a latent slider every few
+    /// frames for this many seconds, print frame-time and slider-latency figures as JSON,
+    /// and close.
+    #[arg(long)]
+    pub measure: Option<f64>,
 }
 
 /// Device choice on the command line.
@@ -345,6 +350,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn app(a: &AppArgs) -> Result<()> {
     use crate::ui::{AppOptions, DeviceChoice, ExplorerApp};
+    let measure_secs = a.measure;
     let device = a.device.map(|d| match d {
         DeviceArg::Auto => DeviceChoice::Auto,
         DeviceArg::Gpu => DeviceChoice::Gpu,
@@ -366,6 +372,7 @@ fn app(a: &AppArgs) -> Result<()> {
                 cc,
                 AppOptions {
                     device,
+                    measure_secs,
                     ..AppOptions::default()
                 },
             )))

@@ -303,6 +303,8 @@ pub struct FrameStats {
     pub frame: u64,
     /// Recent slider → image latencies in frames.
     pub slider_frames: VecDeque<u64>,
+    /// Recent time spent building the UI per frame (ms).
+    pub ui_ms: VecDeque<f32>,
     last: Option<Instant>,
     slider_pending: Option<(u64, u64)>,
 }
@@ -331,6 +333,9 @@ pub struct AppOptions {
     pub autostart: bool,
     /// Override settings entirely (ignores persisted ones).
     pub settings: Option<Settings>,
+    /// Measurement mode: repaint continuously, move a latent slider every few frames after a
+    /// warm-up, print frame-time and slider-latency figures after this many seconds, and close.
+    pub measure_secs: Option<f64>,
 }
 
 impl Default for AppOptions {
@@ -340,6 +345,7 @@ impl Default for AppOptions {
             device: None,
             autostart: true,
             settings: None,
+            measure_secs: None,
         }
     }
 }
@@ -357,12 +363,16 @@ pub struct ExplorerApp {
     worker: Option<WorkerHandle>,
     decoder: Option<Decoder>,
     waker: Arc<dyn Fn() + Send + Sync>,
+    worker_waker: Arc<dyn Fn() + Send + Sync>,
     /// Loss history.
     pub history: History,
     /// Worker status.
     pub status: Status,
     latent: Vec<f32>,
     digit: usize,
+    /// The sliders show the chosen digit's code and follow it as the encoder trains, until
+    /// the user moves a slider.
+    follow_digit: bool,
     stats: Option<LatentStats>,
     images: HashMap<ViewKey, Images>,
     image_versions: HashMap<ViewKey, u64>,
@@ -374,6 +384,32 @@ pub struct ExplorerApp {
     grid_dirty: bool,
     recon_dirty: bool,
     prior_dirty: bool,
+    measure: Option<Measure>,
+}
+
+/// State of the measurement mode.
+struct Measure {
+    start: Instant,
+    secs: f64,
+    all_frames: Vec<f32>,
+    all_ui: Vec<f32>,
+    latencies: Vec<u64>,
+    flip: bool,
+    steps_at_warmup: Option<(u64, Instant)>,
+}
+
+/// Longest delay between a training event and the redraw that shows it.
+const WORKER_REPAINT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Seconds of warm-up before the measurement mode starts recording.
+const MEASURE_WARMUP: f64 = 10.0;
+
+fn percentile(v: &mut [f32], p: f32) -> f32 {
+    if v.is_empty() {
+        return f32::NAN;
+    }
+    v.sort_by(f32::total_cmp);
+    v[(((v.len() - 1) as f32) * p).round() as usize]
 }
 
 impl ExplorerApp {
@@ -418,6 +454,11 @@ impl ExplorerApp {
         }
         let ctx = cc.egui_ctx.clone();
         let waker: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        // Training events arrive at every step; redrawing the curves 20 times a second is
+        // plenty and leaves the CPU to training (frames cost ~170 ms on a software rasteriser).
+        let ctx = cc.egui_ctx.clone();
+        let worker_waker: Arc<dyn Fn() + Send + Sync> =
+            Arc::new(move || ctx.request_repaint_after(WORKER_REPAINT));
         let mut app = Self {
             latent: vec![0.0; settings.latent.max(1)],
             settings,
@@ -433,9 +474,11 @@ impl ExplorerApp {
             worker: None,
             decoder: None,
             waker,
+            worker_waker,
             history: History::default(),
             status,
             digit: 0,
+            follow_digit: true,
             stats: None,
             images: HashMap::new(),
             image_versions: HashMap::new(),
@@ -446,6 +489,15 @@ impl ExplorerApp {
             grid_dirty: true,
             recon_dirty: true,
             prior_dirty: true,
+            measure: opts.measure_secs.map(|secs| Measure {
+                start: Instant::now(),
+                secs,
+                all_frames: Vec::new(),
+                all_ui: Vec::new(),
+                latencies: Vec::new(),
+                flip: false,
+                steps_at_warmup: None,
+            }),
         };
         app.choose_device();
         if opts.autostart {
@@ -516,6 +568,16 @@ impl ExplorerApp {
         &self.latent
     }
 
+    /// Encoder statistics of the latest snapshot, if computed.
+    pub fn stats(&self) -> Option<&LatentStats> {
+        self.stats.as_ref()
+    }
+
+    /// Whether the sliders follow the chosen test digit's code.
+    pub fn follows_digit(&self) -> bool {
+        self.follow_digit
+    }
+
     /// The latest images of a view.
     pub fn image(&self, key: ViewKey) -> Option<&Images> {
         self.images.get(&key)
@@ -537,7 +599,7 @@ impl ExplorerApp {
             cfg,
             self.data.clone(),
             self.device.clone(),
-            Some(self.waker.clone()),
+            Some(self.worker_waker.clone()),
         ) {
             Ok(h) => {
                 if let Some(d) = &self.decoder {
@@ -608,19 +670,23 @@ impl ExplorerApp {
                 if let Some(z) = self.latent.get_mut(j) {
                     *z = v;
                     self.latent_dirty = true;
+                    self.follow_digit = false;
                 }
             }
             UiCommand::RandomizeLatent => {
+                self.follow_digit = false;
                 let mut rng = ChaCha8Rng::seed_from_u64(self.frames.frame ^ 0x5EED);
                 self.latent.iter_mut().for_each(|z| *z = normal(&mut rng));
                 self.latent_dirty = true;
             }
             UiCommand::ZeroLatent => {
+                self.follow_digit = false;
                 self.latent.iter_mut().for_each(|z| *z = 0.0);
                 self.latent_dirty = true;
             }
             UiCommand::EncodeDigit(i) => {
                 self.digit = i;
+                self.follow_digit = true;
                 if let Some(s) = &self.stats {
                     let d = s.latent;
                     if d == self.latent.len() && (i + 1) * d <= s.codes.len() {
@@ -689,6 +755,60 @@ impl ExplorerApp {
         }
     }
 
+    /// Measurement mode: drive a slider, record, report, close.
+    fn measure_step(&mut self, ctx: &egui::Context) {
+        let Some(m) = self.measure.as_mut() else {
+            return;
+        };
+        ctx.request_repaint();
+        let t = m.start.elapsed().as_secs_f64();
+        if t < MEASURE_WARMUP {
+            return;
+        }
+        if m.steps_at_warmup.is_none() {
+            m.steps_at_warmup = Some((self.status.step, Instant::now()));
+            self.frames.slider_frames.clear();
+        }
+        if let (Some(&f), Some(&u)) = (self.frames.frame_ms.back(), self.frames.ui_ms.back()) {
+            m.all_frames.push(f);
+            m.all_ui.push(u);
+        }
+        m.latencies.extend(self.frames.slider_frames.drain(..));
+        if self.frames.slider_pending.is_none() && self.frames.frame.is_multiple_of(10) {
+            m.flip = !m.flip;
+            let v = if m.flip { 2.0 } else { -2.0 };
+            self.commands.push(UiCommand::SetLatent(0, v));
+        }
+        if t >= MEASURE_WARMUP + m.secs {
+            let (s0, t0) = m.steps_at_warmup.unwrap_or((0, Instant::now()));
+            let steps_per_sec = (self.status.step - s0) as f64 / t0.elapsed().as_secs_f64();
+            let mut lat: Vec<f32> = m.latencies.iter().map(|&v| v as f32).collect();
+            let mean_lat = lat.iter().sum::<f32>() / lat.len().max(1) as f32;
+            let report = serde_json::json!({
+                "device": self.device_label,
+                "adapter": self.adapter_label,
+                "seconds": m.secs,
+                "frames": m.all_frames.len(),
+                "frame_ms_p50": percentile(&mut m.all_frames, 0.5),
+                "frame_ms_p95": percentile(&mut m.all_frames, 0.95),
+                "ui_build_ms_p50": percentile(&mut m.all_ui, 0.5),
+                "ui_build_ms_p95": percentile(&mut m.all_ui, 0.95),
+                "slider_changes": lat.len(),
+                "slider_latency_frames_mean": mean_lat,
+                "slider_latency_frames_p50": percentile(&mut lat, 0.5),
+                "slider_latency_frames_p95": percentile(&mut lat, 0.95),
+                "slider_latency_frames_max": lat.last().copied().unwrap_or(f32::NAN),
+                "training_steps_per_sec": steps_per_sec,
+                "training_samples_per_sec": self.status.samples_per_sec,
+                "grid_decode_ms": self.images.get(&ViewKey::Grid).map(|i| i.micros as f64 / 1000.0),
+                "grid_images": self.images.get(&ViewKey::Grid).map(|i| i.n),
+            });
+            println!("{report}");
+            self.measure = None;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
     fn grid_latents(&self) -> (Vec<f32>, usize) {
         let n = self.settings.grid_size.clamp(2, 32);
         let d = self.latent.len();
@@ -752,15 +872,24 @@ impl ExplorerApp {
                     *self.image_versions.entry(key).or_insert(0) += 1;
                     self.images.insert(key, img);
                 }
-                Output::Stats(s) => {
-                    let first = self.stats.is_none();
+                Output::Stats(mut s) => {
+                    // Principal directions have no sign; keep the grid's orientation stable
+                    // by pointing each new one the way the previous one pointed.
+                    if let Some(prev) = &self.stats {
+                        for (new, old) in s.principal.iter_mut().zip(&prev.principal) {
+                            let dot: f32 = new.iter().zip(old).map(|(a, b)| a * b).sum();
+                            if dot < 0.0 {
+                                new.iter_mut().for_each(|v| *v = -*v);
+                            }
+                        }
+                    }
                     let grid_principal = self.settings.grid_axes == GridAxes::Principal;
                     self.stats = Some(s);
-                    if first {
+                    if self.follow_digit {
                         self.apply(UiCommand::EncodeDigit(self.digit));
-                        if grid_principal {
-                            self.grid_dirty = true;
-                        }
+                    }
+                    if grid_principal {
+                        self.grid_dirty = true;
                     }
                 }
                 Output::Error(key, e) => self.status.errors.push(format!("{key:?} view: {e}")),
@@ -816,11 +945,13 @@ impl ExplorerApp {
 }
 
 impl eframe::App for ExplorerApp {
-    fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.logic_step();
+        self.measure_step(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ui_start = Instant::now();
         let mut cmds = Vec::new();
         egui::Panel::left("training")
             .resizable(true)
@@ -903,6 +1034,12 @@ impl eframe::App for ExplorerApp {
         self.commands.extend(cmds);
         if !self.commands.is_empty() {
             ui.ctx().request_repaint();
+        }
+        self.frames
+            .ui_ms
+            .push_back(ui_start.elapsed().as_secs_f32() * 1000.0);
+        while self.frames.ui_ms.len() > 600 {
+            self.frames.ui_ms.pop_front();
         }
     }
 

@@ -74,9 +74,14 @@ pub fn show(
                             let r = ui.add(
                                 egui::Slider::new(&mut v, -3.0..=3.0)
                                     .text(format!("z{j}"))
-                                    .fixed_decimals(2),
+                                    .max_decimals(2)
+                                    // Codes beyond ±3 are shown as they are, not clamped.
+                                    .clamping(egui::SliderClamping::Never),
                             );
-                            if r.changed() {
+                            // egui may round the shown value to the displayed decimals and
+                            // report that as a change; only a move larger than the rounding
+                            // is the user's, so a followed digit code is not overwritten.
+                            if r.changed() && (v - latent[j]).abs() > 0.005 {
                                 cmds.push(UiCommand::SetLatent(j, v));
                             }
                             if let Some(st) = stats

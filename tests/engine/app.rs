@@ -36,6 +36,7 @@ fn harness() -> Harness<'static, ExplorerApp> {
                     device: Some(DeviceChoice::Cpu),
                     autostart: true,
                     settings: Some(settings),
+                    measure_secs: None,
                 },
             )
         })
@@ -70,7 +71,7 @@ fn host_pixels(app: &ExplorerApp, key: ViewKey) -> Vec<f32> {
 #[test]
 fn app_trains_and_responds_to_its_controls() {
     let mut h = harness();
-    run_until(&mut h, 120, "training steps", |a| a.status.step >= 5);
+    run_until(&mut h, 120, "training steps", |a| a.status.step >= 150);
     assert!(
         h.state().device_label().contains("CPU"),
         "{}",
@@ -109,6 +110,29 @@ fn app_trains_and_responds_to_its_controls() {
     while t.elapsed() < Duration::from_millis(500) {
         h.step();
         std::thread::sleep(Duration::from_millis(10));
+    }
+    // The sliders start on test digit 0's code and follow it while the encoder trains, so
+    // the slider image is that digit's reconstruction (same paused snapshot); "Encode digit"
+    // puts it back after a slider was moved.
+    let same_as_recon = |h: &Harness<'_, ExplorerApp>| {
+        let recon = host_pixels(h.state(), ViewKey::Recon);
+        let n = h.state().image(ViewKey::Recon).unwrap().n / 2;
+        let first_recon = &recon[n * 784..(n + 1) * 784];
+        let slider = host_pixels(h.state(), ViewKey::Slider);
+        slider
+            .iter()
+            .zip(first_recon)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max)
+    };
+    assert!(h.state().follows_digit());
+    let d = same_as_recon(&h);
+    assert!(
+        d < 1e-2,
+        "slider image differs from digit 0's reconstruction by {d}"
+    );
+    if let Ok(p) = std::env::var("LE_DEBUG_RENDER") {
+        h.render().unwrap().save(p).unwrap();
     }
     let before = host_pixels(h.state(), ViewKey::Slider);
     let version = h.state().image_version(ViewKey::Slider);

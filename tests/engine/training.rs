@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 use latent_explorer::data::Batch;
-use latent_explorer::model::{ReluStack, Vae, VaeConfig};
+use latent_explorer::model::{Vae, VaeConfig};
 use latent_explorer::train::{
     Command, Event, TrainConfig, TrainError, Trainer, WorkerState, spawn,
 };
@@ -303,9 +303,15 @@ impl Objective for TwoPhase {
         &P
     }
     fn init_aux(&self, model: &VaeConfig, device: &Device) -> AuxModules {
+        // A linear critic: its gradient (the batch-mean code) is never zero, unlike a ReLU
+        // net's, which can be dead at a random initialisation.
         AuxModules {
-            nets: vec![ReluStack::new(&[model.latent_dim, 8, 1], device)],
-            tables: Vec::new(),
+            nets: Vec::new(),
+            tables: vec![Param::from_tensor(Tensor::random(
+                [model.latent_dim, 1],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                device,
+            ))],
         }
     }
     fn loss(
@@ -317,7 +323,7 @@ impl Objective for TwoPhase {
         ctx: &StepContext,
     ) -> LossTerms {
         let (mu, _) = model.encode(batch.images.clone());
-        let critic = aux.nets[0].forward(mu).mean();
+        let critic = mu.matmul(aux.tables[0].val()).mean();
         if phase == 0 {
             LossTerms {
                 total: critic.clone().neg(),
