@@ -379,11 +379,20 @@ fn app(a: &AppArgs) -> Result<()> {
         }),
     )
     .map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the window: {e}. Latent Explorer needs a Vulkan, Metal, DX12 or GL \
-             adapter; on Linux without a GPU install a software one \
-             (`apt-get install mesa-vulkan-drivers`), or use the CLI (`latent-explorer train`)"
-        )
+        let e = e.to_string();
+        if e.contains("DISPLAY") {
+            anyhow::anyhow!(
+                "cannot open the window: no display ({e}). Run it in a desktop session, or \
+                 headless under Xvfb: `xvfb-run -a latent-explorer`; the CLI needs no display \
+                 (`latent-explorer train`)"
+            )
+        } else {
+            anyhow::anyhow!(
+                "cannot open the window: {e}. Latent Explorer needs a Vulkan, Metal, DX12 or GL \
+                 adapter; on Linux without a GPU install a software one \
+                 (`apt-get install mesa-vulkan-drivers`), or use the CLI (`latent-explorer train`)"
+            )
+        }
     })
 }
 
