@@ -272,7 +272,7 @@ pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded
     let aux = meta
         .train
         .variant
-        .build()
+        .build(&meta.train.variant_params)
         .init_aux(&meta.train.model, device);
     let mut bundle = Bundle { model, aux };
     check_architecture(path, &bundle, &bytes)?;

@@ -17,7 +17,7 @@ use crate::export::{grid_image, save_png};
 use crate::model::{ArchConfig, Likelihood, VaeConfig};
 use crate::train::metrics::host_vec;
 use crate::train::{EvalMetrics, OptimConfig, TrainConfig, TrainError, Trainer, evaluate};
-use crate::variant::{CycleShape, KlSchedule, VariantKind};
+use crate::variant::{CycleShape, Kernel, KlSchedule, VariantKind, VariantParams};
 
 /// Train and explore variational autoencoders.
 #[derive(Debug, Parser)]
@@ -43,6 +43,37 @@ pub enum Commands {
     Reconstruct(ReconstructArgs),
     /// Time training throughput and decode latency.
     Bench(BenchArgs),
+    /// Train several variants on the same data, seed and budget; print one table.
+    Compare(CompareArgs),
+}
+
+/// `compare` options.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Variants, comma-separated (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub variants: Vec<VariantKind>,
+    /// Epochs each.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Latent dimensions.
+    #[arg(long, default_value_t = 20)]
+    pub latent: usize,
+    /// Seed (the same for every variant).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Importance samples for the IWAE NLL where the bound is defined (0: skip).
+    #[arg(long, default_value_t = 500)]
+    pub iwae_k: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Data and backend.
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// Architecture family.
@@ -162,6 +193,15 @@ pub struct TrainArgs {
     /// Free-bits floor λ per latent dimension (nats).
     #[arg(long)]
     pub free_bits: Option<f64>,
+    /// IWAE: importance samples per image in the training bound.
+    #[arg(long, default_value_t = 5)]
+    pub iwae_k: usize,
+    /// WAE-MMD: weight λ of the MMD term.
+    #[arg(long, default_value_t = 10.0)]
+    pub mmd_lambda: f64,
+    /// WAE-MMD: kernel.
+    #[arg(long, value_enum, default_value_t = Kernel::Imq)]
+    pub mmd_kernel: Kernel,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -233,6 +273,11 @@ impl TrainArgs {
             epochs: self.epochs,
             seed: self.seed,
             eval_iwae_k: self.eval_iwae_k,
+            variant_params: VariantParams {
+                iwae_k: self.iwae_k,
+                mmd_lambda: self.mmd_lambda,
+                mmd_kernel: self.mmd_kernel,
+            },
         }
     }
 }
@@ -345,6 +390,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Commands::Sample(a)) => sample(&a),
         Some(Commands::Reconstruct(a)) => reconstruct(&a),
         Some(Commands::Bench(a)) => bench_cmd(&a),
+        Some(Commands::Compare(a)) => compare_cmd(&a),
     }
 }
 
@@ -621,6 +667,47 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
         "{n} test digits (top) and reconstructions (bottom) → {}",
         a.out.display()
     );
+    Ok(())
+}
+
+fn compare_cmd(a: &CompareArgs) -> Result<()> {
+    let (data, device) = a.data.load()?;
+    let variants = if a.variants.is_empty() {
+        VariantKind::ALL.to_vec()
+    } else {
+        a.variants.clone()
+    };
+    let mut base = TrainConfig {
+        batch_size: a.batch,
+        epochs: a.epochs,
+        seed: a.seed,
+        ..TrainConfig::default()
+    };
+    base.model.latent_dim = a.latent;
+    let json = a.json;
+    let rows =
+        crate::compare::compare(&variants, &base, data.clone(), &device, a.iwae_k, |v, e| {
+            if !json {
+                eprintln!("{v}: epoch {e}/{}", a.epochs);
+            }
+        })
+        .context("comparing variants")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!(
+            "{} epochs each, batch {}, seed {}, MLP {} latent {}, {} ({} train / {} test)\n",
+            a.epochs,
+            a.batch,
+            a.seed,
+            base.model.arch,
+            a.latent,
+            data.name,
+            data.train.len(),
+            data.test.len()
+        );
+        print!("{}", crate::compare::table(&rows, a.iwae_k));
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
+pub mod compare;
 pub mod data;
 pub mod explore;
 pub mod export;

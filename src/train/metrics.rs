@@ -5,9 +5,8 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Batcher, Split};
-use crate::model::gaussian::{log_mean_exp, log_normal, log_std_normal, standard_noise};
 use crate::model::{Likelihood, Vae};
-use crate::variant::elbo_parts;
+use crate::variant::{elbo_parts, iwae_bound};
 
 /// The variance threshold above which a latent dimension counts as active.
 pub const ACTIVE_UNIT_THRESHOLD: f64 = 0.01;
@@ -44,33 +43,6 @@ pub struct EvalMetrics {
     pub iwae_k: usize,
     /// −IWAE bound in nats per image: an upper bound on −log p(x), the NLL estimate.
     pub iwae_nll: Option<f64>,
-}
-
-/// The IWAE bound `log (1/k) Σ_i p(x, z_i) / q(z_i | x)` per image `[batch]`, with
-/// `z_i = μ + ε_i σ`. `eps` is `[k, batch, latent]`; drawn here when `None`.
-pub fn iwae_bound(
-    model: &Vae,
-    likelihood: Likelihood,
-    x: Tensor<2>,
-    k: usize,
-    eps: Option<Tensor<3>>,
-) -> Tensor<1> {
-    let [b, p] = x.dims();
-    let (mu, logvar) = model.encode(x.clone());
-    let d = mu.dims()[1];
-    let mu = mu.unsqueeze_dim::<3>(0).expand([k, b, d]);
-    let logvar = logvar.unsqueeze_dim::<3>(0).expand([k, b, d]);
-    let eps = eps.unwrap_or_else(|| standard_noise(&mu));
-    let z = mu.clone() + eps * logvar.clone().mul_scalar(0.5).exp();
-    let out = model.decode(z.clone().reshape([k * b, d]));
-    let xk = x
-        .unsqueeze_dim::<3>(0)
-        .expand([k, b, p])
-        .reshape([k * b, p]);
-    let log_px: Tensor<2> = model.nll(likelihood, out, xk).neg().reshape([k, b]);
-    let log_pz: Tensor<2> = log_std_normal(z.clone()).sum_dim(2).reshape([k, b]);
-    let log_qz: Tensor<2> = log_normal(z, mu, logvar).sum_dim(2).reshape([k, b]);
-    log_mean_exp(log_px + log_pz - log_qz, 0).reshape([b])
 }
 
 /// Evaluate `model` on `split`. `iwae_k = 0` skips the IWAE bound.

@@ -5,6 +5,7 @@ pub mod metrics;
 mod trainer;
 pub mod worker;
 
-pub use metrics::{EvalMetrics, evaluate, iwae_bound};
+pub use crate::variant::iwae_bound;
+pub use metrics::{EvalMetrics, evaluate};
 pub use trainer::{OptimConfig, StepMetrics, StepOutcome, TrainConfig, TrainError, Trainer};
 pub use worker::{Command, Event, LatestSlot, Snapshot, WorkerHandle, WorkerState, spawn};

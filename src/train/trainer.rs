@@ -15,7 +15,7 @@ use super::metrics::{EvalMetrics, evaluate, host_vec};
 use crate::data::{Batcher, Dataset, epoch_permutation};
 use crate::model::{ModelError, Vae, VaeConfig};
 use crate::variant::{
-    AuxModules, KlSchedule, Objective, ParamGroup, StepContext, VariantKind, l1_norm,
+    AuxModules, KlSchedule, Objective, ParamGroup, StepContext, VariantKind, VariantParams, l1_norm,
 };
 
 /// Adam and parameter-penalty settings.
@@ -68,6 +68,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Importance samples for the per-epoch IWAE bound (0: skip it).
     pub eval_iwae_k: usize,
+    /// Variant hyperparameters (IWAE k, WAE λ and kernel, …).
+    #[serde(default)]
+    pub variant_params: VariantParams,
 }
 
 impl Default for TrainConfig {
@@ -83,6 +86,7 @@ impl Default for TrainConfig {
             epochs: 10,
             seed: 0,
             eval_iwae_k: 0,
+            variant_params: VariantParams::default(),
         }
     }
 }
@@ -119,6 +123,9 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return bad("batch size must be > 0".into());
         }
+        self.variant_params
+            .validate()
+            .map_err(TrainError::InvalidConfig)?;
         self.schedule.validate().map_err(TrainError::InvalidConfig)
     }
 
@@ -262,7 +269,7 @@ pub struct Trainer {
 impl Trainer {
     /// Build a fresh model and optimisers for `cfg` on `device` (autodiff is added here).
     pub fn new(cfg: TrainConfig, data: Arc<Dataset>, device: &Device) -> Result<Self, TrainError> {
-        let objective = cfg.variant.build();
+        let objective = cfg.variant.build(&cfg.variant_params);
         Self::with_objective(cfg, objective, data, device)
     }
 

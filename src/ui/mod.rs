@@ -222,6 +222,7 @@ impl Settings {
             epochs: self.epochs.max(1),
             seed: self.seed,
             eval_iwae_k: 0,
+            variant_params: crate::variant::VariantParams::default(),
         }
     }
 }

@@ -15,13 +15,17 @@
 //! (prefixed by the phase name when there is more than one phase). Everything here is pure
 //! tensor code and is tested on the CPU backend.
 
+mod iwae;
 mod regularize;
 mod schedule;
 mod vae;
+mod wae;
 
+pub use iwae::{Iwae, iwae_bound};
 pub use regularize::l1_norm;
 pub use schedule::{CycleShape, KlSchedule};
 pub use vae::{Elbo, elbo_parts, kl_term};
+pub use wae::{Kernel, WaeMmd, mmd2_unbiased, pairwise_sq_dists};
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
@@ -132,38 +136,89 @@ pub enum VariantKind {
     Vae,
     /// β-VAE: KL weighted by β.
     BetaVae,
+    /// IWAE: the k-sample importance-weighted bound.
+    Iwae,
+    /// WAE-MMD: reconstruction + λ·MMD²(q(z), p(z)).
+    WaeMmd,
+}
+
+/// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VariantParams {
+    /// IWAE importance samples (Burda et al.: k = 5 and 50 in their tables).
+    pub iwae_k: usize,
+    /// WAE-MMD weight λ (Tolstikhin et al.: 10 on MNIST).
+    pub mmd_lambda: f64,
+    /// WAE-MMD kernel (Tolstikhin et al.: inverse multiquadratic).
+    pub mmd_kernel: Kernel,
+}
+
+impl Default for VariantParams {
+    fn default() -> Self {
+        Self {
+            iwae_k: 5,
+            mmd_lambda: 10.0,
+            mmd_kernel: Kernel::Imq,
+        }
+    }
+}
+
+impl VariantParams {
+    /// Check the values; the message names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.iwae_k == 0 || self.iwae_k > 5000 {
+            return Err(format!("IWAE k {} must be in 1..=5000", self.iwae_k));
+        }
+        if !(self.mmd_lambda.is_finite() && self.mmd_lambda >= 0.0) {
+            return Err(format!("MMD λ {} must be finite and ≥ 0", self.mmd_lambda));
+        }
+        Ok(())
+    }
 }
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 2] = [VariantKind::Vae, VariantKind::BetaVae];
+    pub const ALL: [VariantKind; 4] = [
+        VariantKind::Vae,
+        VariantKind::BetaVae,
+        VariantKind::Iwae,
+        VariantKind::WaeMmd,
+    ];
 
     /// Display name.
     pub fn label(self) -> &'static str {
         match self {
             Self::Vae => "VAE",
             Self::BetaVae => "β-VAE",
+            Self::Iwae => "IWAE",
+            Self::WaeMmd => "WAE-MMD",
         }
     }
 
     /// The paper default for β.
     pub fn default_beta(self) -> f64 {
         match self {
-            Self::Vae => 1.0,
             Self::BetaVae => 4.0,
+            _ => 1.0,
         }
     }
 
     /// Whether the variant's test loss is a bound on −log p(x) (so IWAE NLL is meaningful).
     pub fn has_likelihood_bound(self) -> bool {
-        true
+        !matches!(self, Self::WaeMmd)
     }
 
     /// Build the objective.
-    pub fn build(self) -> Box<dyn Objective> {
+    pub fn build(self, params: &VariantParams) -> Box<dyn Objective> {
         match self {
             Self::Vae => Box::new(Elbo::vae()),
             Self::BetaVae => Box::new(Elbo::beta_vae()),
+            Self::Iwae => Box::new(Iwae { k: params.iwae_k }),
+            Self::WaeMmd => Box::new(WaeMmd {
+                lambda: params.mmd_lambda,
+                kernel: params.mmd_kernel,
+            }),
         }
     }
 }

@@ -10,3 +10,4 @@ mod math;
 mod schedule;
 mod shader;
 mod training;
+mod variants;
