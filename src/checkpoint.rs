@@ -291,11 +291,10 @@ pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded
             msg: format!("{e:?}"),
         });
     }
-    if let Some((name, _)) = result.missing.first() {
-        return Err(CheckpointError::Missing {
+    if let Some((name, why)) = result.missing.first() {
+        return Err(CheckpointError::Store {
             path: path.to_path_buf(),
-            tensor: name.clone(),
-            expected: Vec::new(),
+            msg: format!("tensor {name} was not applied: {why}"),
         });
     }
     Ok(Loaded {

@@ -92,6 +92,16 @@ impl Split {
         })
     }
 
+    /// A split with no images of `rows × cols`.
+    pub fn empty(rows: usize, cols: usize) -> Self {
+        Self {
+            rows,
+            cols,
+            pixels: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()

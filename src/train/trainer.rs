@@ -350,40 +350,33 @@ impl Trainer {
         self.cfg.steps_per_epoch(self.data.train.len())
     }
 
-    /// Set the learning rate for the following steps.
-    pub fn set_lr(&mut self, lr: f64) -> Result<(), TrainError> {
+    /// Apply a live change to the configuration if the result is valid; else keep it.
+    fn change(&mut self, edit: impl FnOnce(&mut TrainConfig)) -> Result<(), TrainError> {
         let mut c = self.cfg.clone();
-        c.optim.lr = lr;
+        edit(&mut c);
         c.validate()?;
         self.cfg = c;
         Ok(())
+    }
+
+    /// Set the learning rate for the following steps.
+    pub fn set_lr(&mut self, lr: f64) -> Result<(), TrainError> {
+        self.change(|c| c.optim.lr = lr)
     }
 
     /// Set β for the following steps.
     pub fn set_beta(&mut self, beta: f64) -> Result<(), TrainError> {
-        let mut c = self.cfg.clone();
-        c.beta = beta;
-        c.validate()?;
-        self.cfg = c;
-        Ok(())
+        self.change(|c| c.beta = beta)
     }
 
     /// Set the KL schedule for the following steps.
     pub fn set_schedule(&mut self, schedule: KlSchedule) -> Result<(), TrainError> {
-        let mut c = self.cfg.clone();
-        c.schedule = schedule;
-        c.validate()?;
-        self.cfg = c;
-        Ok(())
+        self.change(|c| c.schedule = schedule)
     }
 
     /// Set the free-bits floor for the following steps.
     pub fn set_free_bits(&mut self, free_bits: Option<f64>) -> Result<(), TrainError> {
-        let mut c = self.cfg.clone();
-        c.free_bits = free_bits;
-        c.validate()?;
-        self.cfg = c;
-        Ok(())
+        self.change(|c| c.free_bits = free_bits)
     }
 
     /// An inference copy of the model (no autodiff), cheap to take.

@@ -433,18 +433,8 @@ impl ExplorerApp {
                     status.errors.push(format!("loading the bundled data: {e}"));
                     Arc::new(Dataset {
                         name: "none".into(),
-                        train: crate::data::Split {
-                            rows: 28,
-                            cols: 28,
-                            pixels: Vec::new(),
-                            labels: Vec::new(),
-                        },
-                        test: crate::data::Split {
-                            rows: 28,
-                            cols: 28,
-                            pixels: Vec::new(),
-                            labels: Vec::new(),
-                        },
+                        train: crate::data::Split::empty(28, 28),
+                        test: crate::data::Split::empty(28, 28),
                     })
                 }
             },
@@ -959,7 +949,13 @@ impl eframe::App for ExplorerApp {
             .default_size(290.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    training::show(ui, &mut self.settings, &self.status, &mut cmds);
+                    training::show(
+                        ui,
+                        &mut self.settings,
+                        &self.status,
+                        self.data.train.len(),
+                        &mut cmds,
+                    );
                     ui.separator();
                     status::show(ui, self, &mut cmds);
                 });

@@ -7,7 +7,13 @@ use crate::train::{Command, WorkerState};
 use crate::variant::VariantKind;
 
 /// Draw the panel; edits that apply live are sent to the worker.
-pub fn show(ui: &mut egui::Ui, s: &mut Settings, status: &Status, cmds: &mut Vec<UiCommand>) {
+pub fn show(
+    ui: &mut egui::Ui,
+    s: &mut Settings,
+    status: &Status,
+    train_len: usize,
+    cmds: &mut Vec<UiCommand>,
+) {
     ui.heading("Training");
     ui.horizontal(|ui| {
         if ui.button("Start").clicked() {
@@ -119,7 +125,7 @@ pub fn show(ui: &mut egui::Ui, s: &mut Settings, status: &Status, cmds: &mut Vec
                 && running
             {
                 // Live schedule changes keep the run's length.
-                let steps_per_epoch = 8000usize.div_ceil(s.batch.max(1)) as u64;
+                let steps_per_epoch = train_len.div_ceil(s.batch.max(1)) as u64;
                 cmds.push(UiCommand::Worker(Command::SetSchedule(
                     s.kl_schedule(steps_per_epoch * s.epochs as u64),
                 )));
