@@ -429,6 +429,7 @@ impl Trainer {
             kl_weight: self.cfg.schedule.weight(self.step),
             free_bits: self.cfg.free_bits,
             likelihood: self.cfg.model.likelihood,
+            dataset_size: n,
         };
         let start = (self.model.clone(), self.aux.clone());
         let phases = self.objective.phases().to_vec();

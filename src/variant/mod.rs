@@ -18,12 +18,14 @@
 mod iwae;
 mod regularize;
 mod schedule;
+mod tcvae;
 mod vae;
 mod wae;
 
 pub use iwae::{Iwae, iwae_bound};
 pub use regularize::l1_norm;
 pub use schedule::{CycleShape, KlSchedule};
+pub use tcvae::{BetaTcVae, TcTerms, tc_decomposition};
 pub use vae::{Elbo, elbo_parts, kl_term};
 pub use wae::{Kernel, WaeMmd, mmd2_unbiased, pairwise_sq_dists};
 
@@ -91,6 +93,8 @@ pub struct StepContext {
     pub free_bits: Option<f64>,
     /// Observation model.
     pub likelihood: Likelihood,
+    /// Training images (for estimators of the aggregate posterior, e.g. β-TCVAE's).
+    pub dataset_size: usize,
 }
 
 /// What an objective returns for one phase: the scalar to minimise and named terms to report.
@@ -140,6 +144,9 @@ pub enum VariantKind {
     Iwae,
     /// WAE-MMD: reconstruction + λ·MMD²(q(z), p(z)).
     WaeMmd,
+    /// β-TCVAE: the KL split into index-code MI, total correlation and dimension-wise KL,
+    /// with β on the total correlation only.
+    BetaTcvae,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -179,11 +186,12 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 4] = [
+    pub const ALL: [VariantKind; 5] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
         VariantKind::WaeMmd,
+        VariantKind::BetaTcvae,
     ];
 
     /// Display name.
@@ -193,6 +201,7 @@ impl VariantKind {
             Self::BetaVae => "β-VAE",
             Self::Iwae => "IWAE",
             Self::WaeMmd => "WAE-MMD",
+            Self::BetaTcvae => "β-TCVAE",
         }
     }
 
@@ -200,6 +209,7 @@ impl VariantKind {
     pub fn default_beta(self) -> f64 {
         match self {
             Self::BetaVae => 4.0,
+            Self::BetaTcvae => 6.0,
             _ => 1.0,
         }
     }
@@ -219,6 +229,7 @@ impl VariantKind {
                 lambda: params.mmd_lambda,
                 kernel: params.mmd_kernel,
             }),
+            Self::BetaTcvae => Box::new(BetaTcVae),
         }
     }
 }
