@@ -253,8 +253,10 @@ fn run(
     }
 }
 
+/// Run one job now, on the calling thread (the decode thread, or the UI thread for a
+/// single-image decode that takes well under a frame).
 #[allow(clippy::too_many_arguments)]
-fn execute(
+pub fn execute(
     key: ViewKey,
     id: u64,
     job: &Job,

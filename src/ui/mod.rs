@@ -93,6 +93,8 @@ pub enum GridAxes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
+    /// Directory of MNIST-format files to train on; empty for the bundled digits.
+    pub data_dir: String,
     /// Objective.
     pub variant: VariantKind,
     /// Architecture.
@@ -148,6 +150,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            data_dir: String::new(),
             variant: VariantKind::Vae,
             arch: ArchChoice::Mlp,
             hidden: 400,
@@ -356,6 +359,8 @@ pub struct ExplorerApp {
     /// User settings.
     pub settings: Settings,
     data: Arc<Dataset>,
+    /// The directory `data` came from ("" for the bundled or given data).
+    data_source: String,
     device: Device,
     device_label: String,
     adapter_label: String,
@@ -385,6 +390,7 @@ pub struct ExplorerApp {
     grid_dirty: bool,
     recon_dirty: bool,
     prior_dirty: bool,
+    inline_decode: bool,
     measure: Option<Measure>,
 }
 
@@ -398,6 +404,9 @@ struct Measure {
     flip: bool,
     steps_at_warmup: Option<(u64, Instant)>,
 }
+
+/// Longest a slider decode may take on the UI thread before decoding moves off it.
+const INLINE_DECODE_BUDGET: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// Longest delay between a training event and the redraw that shows it.
 const WORKER_REPAINT: std::time::Duration = std::time::Duration::from_millis(50);
@@ -454,6 +463,7 @@ impl ExplorerApp {
             latent: vec![0.0; settings.latent.max(1)],
             settings,
             data,
+            data_source: String::new(),
             device: Device::flex(),
             device_label: String::new(),
             adapter_label: render_state
@@ -480,6 +490,7 @@ impl ExplorerApp {
             grid_dirty: true,
             recon_dirty: true,
             prior_dirty: true,
+            inline_decode: true,
             measure: opts.measure_secs.map(|secs| Measure {
                 start: Instant::now(),
                 secs,
@@ -651,6 +662,18 @@ impl ExplorerApp {
                 if let Some(w) = self.worker.take() {
                     w.shutdown();
                 }
+                let want = self.settings.data_dir.trim().to_string();
+                if want != self.data_source {
+                    let dir = (!want.is_empty()).then(|| std::path::PathBuf::from(&want));
+                    match Dataset::load(dir.as_deref()) {
+                        Ok(d) => {
+                            self.data = Arc::new(d);
+                            self.data_source = want;
+                            self.recon_dirty = true;
+                        }
+                        Err(e) => self.status.errors.push(format!("loading the dataset: {e}")),
+                    }
+                }
                 if let Some(d) = &self.decoder {
                     d.set_source(None);
                 }
@@ -800,6 +823,46 @@ impl ExplorerApp {
         }
     }
 
+    /// On the CPU, decode the slider's single image on the UI thread when that is fast
+    /// (it usually takes ~0.1 ms), so the image changes in the same frame as the drag. A
+    /// decode slower than [`INLINE_DECODE_BUDGET`] turns this off; the decode thread then
+    /// delivers the image a frame later. Returns whether the image was decoded here.
+    fn decode_slider_inline(&mut self, id: u64, job: &Job) -> bool {
+        if !self.inline_decode || self.gpu_buffers {
+            return false;
+        }
+        let Some(snap) = self.worker.as_ref().and_then(|w| w.snapshot()) else {
+            return false;
+        };
+        let t0 = Instant::now();
+        let out = decoder::execute(
+            ViewKey::Slider,
+            id,
+            job,
+            &snap,
+            &self.data,
+            &self.device,
+            false,
+            t0,
+        );
+        if t0.elapsed() > INLINE_DECODE_BUDGET {
+            self.inline_decode = false;
+        }
+        match out {
+            Output::Images(key, img) => {
+                self.frames.slider_frames.push_back(0);
+                while self.frames.slider_frames.len() > 100 {
+                    self.frames.slider_frames.pop_front();
+                }
+                self.frames.slider_pending = None;
+                *self.image_versions.entry(key).or_insert(0) += 1;
+                self.images.insert(key, img);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn grid_latents(&self) -> (Vec<f32>, usize) {
         let n = self.settings.grid_size.clamp(2, 32);
         let d = self.latent.len();
@@ -901,20 +964,21 @@ impl ExplorerApp {
             self.recon_dirty = false;
         }
         if self.latent_dirty {
-            let id = dec.request(
-                ViewKey::Slider,
-                Job::Decode {
-                    z: self.latent.clone(),
-                    n: 1,
-                },
-            );
-            if self.frames.slider_pending.is_none() {
-                self.frames.slider_pending = Some((id, self.frames.frame));
-            } else if let Some(p) = self.frames.slider_pending.as_mut() {
-                p.0 = id;
-            }
+            let job = Job::Decode {
+                z: self.latent.clone(),
+                n: 1,
+            };
+            // The decode thread keeps the job to redo it on newer snapshots.
+            let id = dec.request(ViewKey::Slider, job.clone());
             self.latent_dirty = false;
             self.grid_dirty = true;
+            if !self.decode_slider_inline(id, &job) {
+                if self.frames.slider_pending.is_none() {
+                    self.frames.slider_pending = Some((id, self.frames.frame));
+                } else if let Some(p) = self.frames.slider_pending.as_mut() {
+                    p.0 = id;
+                }
+            }
         }
         if self.grid_dirty {
             let (z, n) = self.grid_latents();

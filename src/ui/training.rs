@@ -40,6 +40,14 @@ pub fn show(
         .num_columns(2)
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
+            let l = ui.label("Dataset dir");
+            ui.add(
+                egui::TextEdit::singleline(&mut s.data_dir)
+                    .hint_text("bundled MNIST")
+                    .desired_width(150.0),
+            )
+            .labelled_by(l.id);
+            ui.end_row();
             let l = ui.label("Variant");
             egui::ComboBox::from_id_salt("variant")
                 .selected_text(s.variant.label())
@@ -184,5 +192,5 @@ pub fn show(
                 .labelled_by(l.id);
             ui.end_row();
         });
-    ui.small("Architecture, latent size, batch, epochs, seed and device apply on Reset.");
+    ui.small("Dataset, architecture, latent size, batch, epochs, seed and device apply on Reset.");
 }
