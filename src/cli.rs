@@ -277,6 +277,7 @@ impl TrainArgs {
                 iwae_k: self.iwae_k,
                 mmd_lambda: self.mmd_lambda,
                 mmd_kernel: self.mmd_kernel,
+                ..VariantParams::default()
             },
         }
     }

@@ -18,6 +18,7 @@
 mod iwae;
 mod regularize;
 mod schedule;
+mod sinkhorn;
 mod tcvae;
 mod vae;
 mod wae;
@@ -25,6 +26,7 @@ mod wae;
 pub use iwae::{Iwae, iwae_bound};
 pub use regularize::l1_norm;
 pub use schedule::{CycleShape, KlSchedule};
+pub use sinkhorn::{WaeSinkhorn, sinkhorn_cost};
 pub use tcvae::{BetaTcVae, TcTerms, tc_decomposition};
 pub use vae::{Elbo, elbo_parts, kl_term};
 pub use wae::{Kernel, WaeMmd, mmd2_unbiased, pairwise_sq_dists};
@@ -147,6 +149,8 @@ pub enum VariantKind {
     /// β-TCVAE: the KL split into index-code MI, total correlation and dimension-wise KL,
     /// with β on the total correlation only.
     BetaTcvae,
+    /// WAE-Sinkhorn: reconstruction + λ · entropic OT between codes and prior samples.
+    WaeSinkhorn,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -159,6 +163,12 @@ pub struct VariantParams {
     pub mmd_lambda: f64,
     /// WAE-MMD kernel (Tolstikhin et al.: inverse multiquadratic).
     pub mmd_kernel: Kernel,
+    /// WAE-Sinkhorn weight λ.
+    pub sinkhorn_lambda: f64,
+    /// WAE-Sinkhorn entropic temperature ε (in squared-distance units).
+    pub sinkhorn_eps: f64,
+    /// WAE-Sinkhorn iterations (unrolled and differentiated).
+    pub sinkhorn_iters: usize,
 }
 
 impl Default for VariantParams {
@@ -167,6 +177,9 @@ impl Default for VariantParams {
             iwae_k: 5,
             mmd_lambda: 10.0,
             mmd_kernel: Kernel::Imq,
+            sinkhorn_lambda: 1.0,
+            sinkhorn_eps: 1.0,
+            sinkhorn_iters: 20,
         }
     }
 }
@@ -180,18 +193,37 @@ impl VariantParams {
         if !(self.mmd_lambda.is_finite() && self.mmd_lambda >= 0.0) {
             return Err(format!("MMD λ {} must be finite and ≥ 0", self.mmd_lambda));
         }
+        if !(self.sinkhorn_lambda.is_finite() && self.sinkhorn_lambda >= 0.0) {
+            return Err(format!(
+                "Sinkhorn λ {} must be finite and ≥ 0",
+                self.sinkhorn_lambda
+            ));
+        }
+        if !(self.sinkhorn_eps.is_finite() && self.sinkhorn_eps > 0.0) {
+            return Err(format!(
+                "Sinkhorn ε {} must be finite and > 0",
+                self.sinkhorn_eps
+            ));
+        }
+        if self.sinkhorn_iters == 0 || self.sinkhorn_iters > 10_000 {
+            return Err(format!(
+                "Sinkhorn iterations {} must be in 1..=10000",
+                self.sinkhorn_iters
+            ));
+        }
         Ok(())
     }
 }
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 5] = [
+    pub const ALL: [VariantKind; 6] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
         VariantKind::WaeMmd,
         VariantKind::BetaTcvae,
+        VariantKind::WaeSinkhorn,
     ];
 
     /// Display name.
@@ -202,6 +234,7 @@ impl VariantKind {
             Self::Iwae => "IWAE",
             Self::WaeMmd => "WAE-MMD",
             Self::BetaTcvae => "β-TCVAE",
+            Self::WaeSinkhorn => "WAE-Sinkhorn",
         }
     }
 
@@ -216,7 +249,7 @@ impl VariantKind {
 
     /// Whether the variant's test loss is a bound on −log p(x) (so IWAE NLL is meaningful).
     pub fn has_likelihood_bound(self) -> bool {
-        !matches!(self, Self::WaeMmd)
+        !matches!(self, Self::WaeMmd | Self::WaeSinkhorn)
     }
 
     /// Build the objective.
@@ -230,6 +263,11 @@ impl VariantKind {
                 kernel: params.mmd_kernel,
             }),
             Self::BetaTcvae => Box::new(BetaTcVae),
+            Self::WaeSinkhorn => Box::new(WaeSinkhorn {
+                lambda: params.sinkhorn_lambda,
+                eps: params.sinkhorn_eps,
+                iters: params.sinkhorn_iters,
+            }),
         }
     }
 }

@@ -3,7 +3,9 @@
 use burn::tensor::{Tensor, TensorData};
 use latent_explorer::model::gaussian::{kl_std_normal, reparameterize};
 use latent_explorer::train::{TrainConfig, Trainer};
-use latent_explorer::variant::{Kernel, VariantKind, mmd2_unbiased, tc_decomposition};
+use latent_explorer::variant::{
+    Kernel, VariantKind, mmd2_unbiased, sinkhorn_cost, tc_decomposition,
+};
 
 use crate::common::{Lcg, cpu, scalar, small};
 
@@ -238,5 +240,38 @@ fn tc_terms_sum_to_the_sampled_kl_and_see_correlation() {
     assert!(
         (tc_corr - offset - closed).abs() < 0.5,
         "correlated: TC {tc_corr} − {offset} vs {closed}"
+    );
+}
+
+#[test]
+fn sinkhorn_cost_tends_to_the_exact_sorted_matching_w2() {
+    let mut rng = Lcg(12);
+    let n = 16;
+    let xs: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+    let ys: Vec<f64> = (0..n).map(|_| 0.7 * rng.normal() + 0.5).collect();
+    // Exact W₂² between uniform 1-D point sets: match the sorted points.
+    let (mut sx, mut sy) = (xs.clone(), ys.clone());
+    sx.sort_by(f64::total_cmp);
+    sy.sort_by(f64::total_cmp);
+    let exact = sx
+        .iter()
+        .zip(&sy)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        / n as f64;
+    let col = |v: &[f64]| to_tensor(&v.iter().map(|&a| vec![a]).collect::<Vec<_>>());
+    let errs: Vec<f64> = [(1.0, 200), (0.1, 1000), (0.01, 5000)]
+        .iter()
+        .map(|&(eps, iters)| {
+            let c = scalar(sinkhorn_cost(col(&xs), col(&ys), eps, iters));
+            println!("ε = {eps}: cost {c:.5} vs exact {exact:.5}");
+            (c - exact).abs()
+        })
+        .collect();
+    assert!(errs[0] > errs[1] && errs[1] > errs[2], "{errs:?}");
+    assert!(
+        errs[2] < 0.02 * exact.max(0.05),
+        "ε = 0.01 error {} on {exact}",
+        errs[2]
     );
 }
