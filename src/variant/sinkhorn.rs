@@ -4,13 +4,13 @@
 //! (Genevay et al. 2018; Patrini et al. 2019, "Sinkhorn AutoEncoders"). As ε → 0 the cost
 //! tends to the exact W₂² between the two point sets.
 
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
 
-use super::wae::pairwise_sq_dists;
+use super::wae::{codes_and_prior, pairwise_sq_dists};
 use super::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
 use crate::data::Batch;
 use crate::model::Vae;
-use crate::model::gaussian::{log_mean_exp, reparameterize, standard_noise};
+use crate::model::gaussian::log_mean_exp;
 
 /// Entropic OT cost `Σ Pᵢⱼ Cᵢⱼ` between uniform point sets `x` `[n, d]` and `y` `[m, d]`
 /// with `Cᵢⱼ = ‖xᵢ − yⱼ‖²`, after `iters` log-domain Sinkhorn iterations at temperature `eps`.
@@ -62,11 +62,7 @@ impl Objective for WaeSinkhorn {
         _phase: usize,
         ctx: &StepContext,
     ) -> LossTerms {
-        let x = batch.images.clone();
-        let (mu, logvar) = model.encode(x.clone());
-        let z = reparameterize(mu.clone(), logvar, standard_noise(&mu));
-        let rec = model.nll(ctx.likelihood, model.decode(z.clone()), x).mean();
-        let prior = Tensor::random(z.shape(), Distribution::Normal(0.0, 1.0), &z.device());
+        let (rec, z, prior) = codes_and_prior(model, batch, ctx);
         let ot = sinkhorn_cost(z, prior, self.eps, self.iters);
         LossTerms {
             total: rec.clone() + ot.clone().mul_scalar(self.lambda),

@@ -67,6 +67,21 @@ pub fn mmd2_unbiased(kernel: Kernel, x: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
         - kxy.sum().mul_scalar(2.0 / (n * m) as f64)
 }
 
+/// What both WAE objectives start from: the mean reconstruction loss of the batch, the
+/// batch's codes `z ~ q(z|x)` and as many prior samples.
+pub(super) fn codes_and_prior(
+    model: &Vae,
+    batch: &Batch,
+    ctx: &StepContext,
+) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
+    let x = batch.images.clone();
+    let (mu, logvar) = model.encode(x.clone());
+    let z = reparameterize(mu.clone(), logvar, standard_noise(&mu));
+    let rec = model.nll(ctx.likelihood, model.decode(z.clone()), x).mean();
+    let prior = Tensor::random(z.shape(), Distribution::Normal(0.0, 1.0), &z.device());
+    (rec, z, prior)
+}
+
 /// The WAE-MMD objective.
 #[derive(Debug, Clone)]
 pub struct WaeMmd {
@@ -89,11 +104,7 @@ impl Objective for WaeMmd {
         _phase: usize,
         ctx: &StepContext,
     ) -> LossTerms {
-        let x = batch.images.clone();
-        let (mu, logvar) = model.encode(x.clone());
-        let z = reparameterize(mu.clone(), logvar, standard_noise(&mu));
-        let rec = model.nll(ctx.likelihood, model.decode(z.clone()), x).mean();
-        let prior = Tensor::random(z.shape(), Distribution::Normal(0.0, 1.0), &z.device());
+        let (rec, z, prior) = codes_and_prior(model, batch, ctx);
         let mmd = if z.dims()[0] >= 2 {
             mmd2_unbiased(self.kernel, z, prior)
         } else {
