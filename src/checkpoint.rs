@@ -28,13 +28,12 @@ pub const FORMAT: &str = "latent-explorer-checkpoint/1";
 #[derive(Debug, Error)]
 pub enum CheckpointError {
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a valid safetensors file.
     #[error("{path}: not a valid safetensors file: {msg}")]
@@ -214,9 +213,9 @@ pub fn save(
     meta: &CheckpointMeta,
 ) -> Result<(), CheckpointError> {
     let bytes = to_bytes(model, aux, meta, path)?;
-    atomic_write_bytes(path, &bytes).map_err(|source| CheckpointError::Io {
+    atomic_write_bytes(path, &bytes).map_err(|error| CheckpointError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -250,9 +249,9 @@ pub fn read_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, Checkpoint
 
 /// Load a checkpoint onto `device`, checking the weights against the header's architecture.
 pub fn load(path: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+    let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     from_bytes(path, bytes, device)
 }

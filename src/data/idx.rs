@@ -28,22 +28,20 @@ pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
 #[derive(Debug, Error)]
 pub enum IdxError {
     /// The file could not be opened or read.
-    #[error("{file}: cannot read: {source}")]
+    #[error("{file}: cannot read: {error}")]
     Io {
         /// The file.
         file: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is gzip-compressed but the stream is corrupt.
-    #[error("{file}: corrupt gzip stream: {source}")]
+    #[error("{file}: corrupt gzip stream: {error}")]
     Gzip {
         /// The file.
         file: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The (decompressed) file has no bytes at all.
     #[error("{file}: file is empty")]
@@ -138,9 +136,9 @@ fn maybe_gunzip(file: &Path, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
         decoder
             .take(MAX_DECOMPRESSED_BYTES + 1)
             .read_to_end(&mut out)
-            .map_err(|source| IdxError::Gzip {
+            .map_err(|error| IdxError::Gzip {
                 file: file.to_path_buf(),
-                source,
+                error,
             })?;
         if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
             return Err(IdxError::TooLarge {
@@ -277,8 +275,8 @@ pub fn parse_labels(file: &Path, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
 
 /// Read a whole file, mapping the error to [`IdxError::Io`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>, IdxError> {
-    std::fs::read(path).map_err(|source| IdxError::Io {
+    std::fs::read(path).map_err(|error| IdxError::Io {
         file: path.to_path_buf(),
-        source,
+        error,
     })
 }
