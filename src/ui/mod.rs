@@ -414,6 +414,14 @@ const WORKER_REPAINT: std::time::Duration = std::time::Duration::from_millis(50)
 /// Seconds of warm-up before the measurement mode starts recording.
 const MEASURE_WARMUP: f64 = 10.0;
 
+/// Drop every other point of the older half of a series (the newer half stays whole).
+fn thin_older_half<T: Copy>(v: &mut Vec<T>) {
+    let half = v.len() / 2;
+    let mut out: Vec<T> = v[..half].iter().step_by(2).copied().collect();
+    out.extend_from_slice(&v[half..]);
+    *v = out;
+}
+
 fn percentile(v: &mut [f32], p: f32) -> f32 {
     if v.is_empty() {
         return f32::NAN;
@@ -731,18 +739,8 @@ impl ExplorerApp {
                 self.history.kl_weight.push([m.step as f64, m.kl_weight]);
                 // Keep long runs drawable: thin the oldest half when too long.
                 if self.history.steps.len() > 40_000 {
-                    let keep = |v: &mut Vec<[f64; 4]>| {
-                        let half = v.len() / 2;
-                        let mut out: Vec<[f64; 4]> = v[..half].iter().step_by(2).copied().collect();
-                        out.extend_from_slice(&v[half..]);
-                        *v = out;
-                    };
-                    keep(&mut self.history.steps);
-                    let half = self.history.kl_weight.len() / 2;
-                    let mut out: Vec<[f64; 2]> =
-                        self.history.kl_weight[..half].iter().step_by(2).copied().collect();
-                    out.extend_from_slice(&self.history.kl_weight[half..]);
-                    self.history.kl_weight = out;
+                    thin_older_half(&mut self.history.steps);
+                    thin_older_half(&mut self.history.kl_weight);
                 }
             }
             Event::Epoch {

@@ -6,6 +6,18 @@ use super::{ArchChoice, DeviceChoice, ScheduleChoice, Settings, Status, UiComman
 use crate::train::{Command, WorkerState};
 use crate::variant::VariantKind;
 
+/// One row of the settings grid: a label and the widget it names (for accessibility).
+fn row(
+    ui: &mut egui::Ui,
+    label: &str,
+    widget: impl FnOnce(&mut egui::Ui) -> egui::Response,
+) -> egui::Response {
+    let l = ui.label(label);
+    let r = widget(ui).labelled_by(l.id);
+    ui.end_row();
+    r
+}
+
 /// Draw the panel; edits that apply live are sent to the worker.
 pub fn show(
     ui: &mut egui::Ui,
@@ -40,14 +52,13 @@ pub fn show(
         .num_columns(2)
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
-            let l = ui.label("Dataset dir");
-            ui.add(
-                egui::TextEdit::singleline(&mut s.data_dir)
-                    .hint_text("bundled MNIST")
-                    .desired_width(150.0),
-            )
-            .labelled_by(l.id);
-            ui.end_row();
+            row(ui, "Dataset dir", |ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut s.data_dir)
+                        .hint_text("bundled MNIST")
+                        .desired_width(150.0),
+                )
+            });
             let l = ui.label("Variant");
             egui::ComboBox::from_id_salt("variant")
                 .selected_text(s.variant.label())
@@ -68,27 +79,23 @@ pub fn show(
             });
             ui.end_row();
             if s.arch == ArchChoice::Mlp {
-                let l = ui.label("Hidden width");
-                ui.add(egui::DragValue::new(&mut s.hidden).range(8..=4096))
-                    .labelled_by(l.id);
-                ui.end_row();
+                row(ui, "Hidden width", |ui| {
+                    ui.add(egui::DragValue::new(&mut s.hidden).range(8..=4096))
+                });
             }
-            let l = ui.label("Latent dim");
-            ui.add(egui::DragValue::new(&mut s.latent).range(1..=256))
-                .labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label("β (live)");
-            let r = ui
-                .add(
+            row(ui, "Latent dim", |ui| {
+                ui.add(egui::DragValue::new(&mut s.latent).range(1..=256))
+            });
+            let r = row(ui, "β (live)", |ui| {
+                ui.add(
                     egui::DragValue::new(&mut s.beta)
                         .range(0.0..=100.0)
                         .speed(0.05),
                 )
-                .labelled_by(l.id);
+            });
             if r.changed() && running {
                 cmds.push(UiCommand::Worker(Command::SetBeta(s.beta)));
             }
-            ui.end_row();
             let l = ui.label("KL schedule (live)");
             let before = s.clone();
             egui::ComboBox::from_id_salt("schedule")
@@ -104,10 +111,9 @@ pub fn show(
             match s.schedule {
                 ScheduleChoice::Constant => {}
                 ScheduleChoice::Linear => {
-                    let l = ui.label("Warm-up steps");
-                    ui.add(egui::DragValue::new(&mut s.warmup_steps).range(1..=1_000_000))
-                        .labelled_by(l.id);
-                    ui.end_row();
+                    row(ui, "Warm-up steps", |ui| {
+                        ui.add(egui::DragValue::new(&mut s.warmup_steps).range(1..=1_000_000))
+                    });
                 }
                 ScheduleChoice::Cyclical => {
                     let l = ui.label("Cycles / ratio");
@@ -156,30 +162,24 @@ pub fn show(
                 }
             });
             ui.end_row();
-            let l = ui.label("Learning rate (live)");
-            let r = ui
-                .add(
+            let r = row(ui, "Learning rate (live)", |ui| {
+                ui.add(
                     egui::DragValue::new(&mut s.lr)
                         .range(1e-6..=1.0)
                         .speed(1e-5)
                         .max_decimals(6),
                 )
-                .labelled_by(l.id);
+            });
             if r.changed() && running {
                 cmds.push(UiCommand::Worker(Command::SetLr(s.lr)));
             }
-            ui.end_row();
-            let l = ui.label("Batch");
-            ui.add(egui::DragValue::new(&mut s.batch).range(1..=4096))
-                .labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label("Epochs");
-            ui.add(egui::DragValue::new(&mut s.epochs).range(1..=100_000))
-                .labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label("Seed");
-            ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
-            ui.end_row();
+            row(ui, "Batch", |ui| {
+                ui.add(egui::DragValue::new(&mut s.batch).range(1..=4096))
+            });
+            row(ui, "Epochs", |ui| {
+                ui.add(egui::DragValue::new(&mut s.epochs).range(1..=100_000))
+            });
+            row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
             let l = ui.label("Device");
             egui::ComboBox::from_id_salt("device")
                 .selected_text(format!("{:?}", s.device))
