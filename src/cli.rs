@@ -16,6 +16,7 @@ use crate::data::{Batcher, Dataset};
 use crate::export::{grid_image, save_png};
 use crate::model::{ArchConfig, Likelihood, VaeConfig};
 use crate::train::metrics::host_vec;
+use crate::train::probe::DigitProbe;
 use crate::train::{EvalMetrics, OptimConfig, TrainConfig, TrainError, Trainer, evaluate};
 use crate::variant::{CycleShape, Kernel, KlSchedule, VariantKind, VariantParams};
 
@@ -71,6 +72,9 @@ pub struct CompareArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Skip scoring samples with the digit-classifier probe.
+    #[arg(long)]
+    pub no_probe: bool,
     /// Data and backend.
     #[command(flatten)]
     pub data: DataArgs,
@@ -202,6 +206,27 @@ pub struct TrainArgs {
     /// WAE-MMD: kernel.
     #[arg(long, value_enum, default_value_t = Kernel::Imq)]
     pub mmd_kernel: Kernel,
+    /// WAE-Sinkhorn: weight λ of the transport cost.
+    #[arg(long, default_value_t = 1.0)]
+    pub sinkhorn_lambda: f64,
+    /// WAE-Sinkhorn: entropic temperature ε.
+    #[arg(long, default_value_t = 1.0)]
+    pub sinkhorn_eps: f64,
+    /// VAE-GAN: weight γ of the generator's adversarial loss.
+    #[arg(long, default_value_t = 10.0)]
+    pub gan_weight: f64,
+    /// VQ-VAE: codebook entries K.
+    #[arg(long, default_value_t = 512)]
+    pub vq_codes: usize,
+    /// VQ-VAE: dimensions per codebook entry (divides --latent).
+    #[arg(long, default_value_t = 4)]
+    pub vq_code_dim: usize,
+    /// VQ-VAE: commitment weight β.
+    #[arg(long, default_value_t = 0.25)]
+    pub vq_commitment: f64,
+    /// Two-layer VAE: dimensions of the lower latent z1 (--latent sets the top z2).
+    #[arg(long, default_value_t = 50)]
+    pub bottom_latent: usize,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -257,6 +282,7 @@ impl TrainArgs {
                 likelihood,
                 rows: data.rows(),
                 cols: data.cols(),
+                latent: self.variant.latent_kind(&self.variant_params()),
             },
             variant: self.variant,
             optim: OptimConfig {
@@ -273,12 +299,24 @@ impl TrainArgs {
             epochs: self.epochs,
             seed: self.seed,
             eval_iwae_k: self.eval_iwae_k,
-            variant_params: VariantParams {
-                iwae_k: self.iwae_k,
-                mmd_lambda: self.mmd_lambda,
-                mmd_kernel: self.mmd_kernel,
-                ..VariantParams::default()
-            },
+            variant_params: self.variant_params(),
+        }
+    }
+
+    /// The variant hyperparameters these options set (the rest at their defaults).
+    pub fn variant_params(&self) -> VariantParams {
+        VariantParams {
+            iwae_k: self.iwae_k,
+            mmd_lambda: self.mmd_lambda,
+            mmd_kernel: self.mmd_kernel,
+            sinkhorn_lambda: self.sinkhorn_lambda,
+            sinkhorn_eps: self.sinkhorn_eps,
+            vaegan_gan_weight: self.gan_weight,
+            vq_codes: self.vq_codes,
+            vq_code_dim: self.vq_code_dim,
+            vq_commitment: self.vq_commitment,
+            two_layer_bottom: self.bottom_latent,
+            ..VariantParams::default()
         }
     }
 }
@@ -443,14 +481,24 @@ fn app(a: &AppArgs) -> Result<()> {
     })
 }
 
-fn print_eval(label: &str, m: &EvalMetrics) {
+fn print_eval(label: &str, m: &EvalMetrics, variant: VariantKind) {
     let iwae = m
         .iwae_nll
+        .filter(|_| variant.has_likelihood_bound())
         .map(|v| format!("  IWAE(k={}) NLL {v:.2}", m.iwae_k))
         .unwrap_or_default();
+    let bound = if variant.has_likelihood_bound() {
+        format!("test −ELBO {:.2}  ", m.neg_elbo)
+    } else {
+        "test −ELBO n/a  ".to_string()
+    };
+    let extra: String = m
+        .extra
+        .iter()
+        .map(|(n, v)| format!("  {n} {v:.2}"))
+        .collect();
     println!(
-        "{label}  test −ELBO {:.2}  rec {:.2}  KL {:.2}  active units {}/{}  MSE {:.4}{iwae}",
-        m.neg_elbo,
+        "{label}  {bound}rec {:.2}  KL {:.2}  active units {}/{}  MSE {:.4}{iwae}{extra}",
         m.rec,
         m.kl,
         m.active_units,
@@ -539,6 +587,7 @@ fn train(a: &TrainArgs) -> Result<()> {
                     samples as f64 / secs
                 ),
                 &m,
+                cfg.variant,
             );
         }
         last = Some(m);
@@ -550,7 +599,11 @@ fn train(a: &TrainArgs) -> Result<()> {
         if a.json {
             println!("{}", serde_json::json!({ "final": m }));
         } else {
-            print_eval(&format!("final ({:.1} s)", t0.elapsed().as_secs_f64()), &m);
+            print_eval(
+                &format!("final ({:.1} s)", t0.elapsed().as_secs_f64()),
+                &m,
+                cfg.variant,
+            );
         }
         last = Some(m);
         save_checkpoint(a, &trainer, &data, last)?;
@@ -624,7 +677,7 @@ fn eval(a: &EvalArgs) -> Result<()> {
             loaded.meta.epoch,
             data.name
         );
-        print_eval("", &m);
+        print_eval("", &m, loaded.meta.train.variant);
         let dims: Vec<String> = m.kl_per_dim.iter().map(|k| format!("{k:.2}")).collect();
         println!("KL per dimension: {}", dims.join(" "));
     }
@@ -686,13 +739,34 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
     };
     base.model.latent_dim = a.latent;
     let json = a.json;
-    let rows =
-        crate::compare::compare(&variants, &base, data.clone(), &device, a.iwae_k, |v, e| {
+    // The fixed probe that scores every variant's samples: a digit classifier trained once
+    // on the training split (labels 0..9 only).
+    let probe = if a.no_probe || data.train.labels.iter().any(|&l| l > 9) {
+        None
+    } else {
+        let p = DigitProbe::train(&data.train, &device, 5, a.seed);
+        if !json {
+            eprintln!(
+                "sample probe: digit classifier, test accuracy {:.3}",
+                p.accuracy(&data.test)
+            );
+        }
+        Some(p)
+    };
+    let rows = crate::compare::compare(
+        &variants,
+        &base,
+        data.clone(),
+        &device,
+        a.iwae_k,
+        probe.as_ref(),
+        |v, e| {
             if !json {
                 eprintln!("{v}: epoch {e}/{}", a.epochs);
             }
-        })
-        .context("comparing variants")?;
+        },
+    )
+    .context("comparing variants")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {

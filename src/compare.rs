@@ -3,12 +3,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::tensor::Device;
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::data::Dataset;
+use crate::train::probe::{DigitProbe, SampleScore};
 use crate::train::{TrainConfig, TrainError, Trainer};
 use crate::variant::VariantKind;
+
+/// Prior samples scored per variant.
+pub const SCORED_SAMPLES: usize = 1000;
 
 /// One variant's results.
 #[derive(Debug, Clone, Serialize)]
@@ -31,16 +36,70 @@ pub struct CompareRow {
     pub samples_per_sec: f64,
     /// Wall time for training and evaluation.
     pub wall_secs: f64,
+    /// The digit probe's verdict on decoded prior samples, if a probe was given.
+    pub samples: Option<SampleScore>,
+    /// Structure-specific figures (two-layer KL terms, VQ codebook use).
+    pub extra: Vec<(String, f64)>,
+}
+
+/// Decode [`SCORED_SAMPLES`] draws z ~ N(0, I) (a conditional model: labels 0..9 in turn;
+/// a VQ-VAE snaps each draw to its nearest codes) and score them with `probe`.
+pub fn score_samples(trainer: &Trainer, probe: &DigitProbe, seed: u64) -> SampleScore {
+    let model = trainer.inference_model();
+    let device = trainer.device().clone().inner();
+    device.seed(seed);
+    let n = SCORED_SAMPLES;
+    let d = trainer.config().model.latent_dim;
+    let z: Tensor<2> = Tensor::random([n, d], Distribution::Normal(0.0, 1.0), &device);
+    let labels: Tensor<1, Int> = Tensor::from_data(
+        TensorData::new((0..n as i64).map(|i| i % 10).collect::<Vec<_>>(), [n]),
+        &device,
+    );
+    probe.score(model.decode_mean_with(z, Some(&labels)))
+}
+
+/// For an adversarial variant with a discriminator on codes (AAE) or on (x, z) pairs
+/// (BiGAN), the trained discriminator's accuracy on held-out data against as many prior
+/// draws: 0.5 means it cannot tell them apart.
+pub fn held_out_critic_accuracy(trainer: &Trainer, data: &Dataset) -> Option<f64> {
+    let kind = trainer.config().variant;
+    if !matches!(kind, VariantKind::Aae | VariantKind::Bigan) {
+        return None;
+    }
+    let critic = trainer.aux().valid().critics.into_iter().next()?;
+    let model = trainer.inference_model();
+    let device = trainer.device().clone().inner();
+    let n = data.test.len().min(1000);
+    let batch = crate::data::Batcher::new(device).batch(&data.test, &(0..n).collect::<Vec<_>>());
+    let (real, fake) = if kind == VariantKind::Aae {
+        let (mu, logvar) = model.encode(batch.images);
+        let z = crate::model::gaussian::reparameterize(
+            mu.clone(),
+            logvar,
+            crate::model::gaussian::standard_noise(&mu),
+        );
+        let prior = crate::model::gaussian::standard_noise(&z);
+        (prior, z)
+    } else {
+        // For BiGAN "real" is the encoder pair and "fake" the generator pair.
+        crate::variant::joint_pairs(&model, batch.images)
+    };
+    let acc = crate::variant::critic_accuracy(critic.logits(real), critic.logits(fake));
+    crate::train::metrics::host_vec(acc)
+        .first()
+        .map(|&v| v as f64)
 }
 
 /// Train each of `variants` from `base` (same data, seed, epochs) and evaluate on the test
-/// split with `iwae_k` importance samples where the bound is defined.
+/// split with `iwae_k` importance samples where the bound is defined; with a `probe`, also
+/// score decoded prior samples.
 pub fn compare(
     variants: &[VariantKind],
     base: &TrainConfig,
     data: Arc<Dataset>,
     device: &Device,
     iwae_k: usize,
+    probe: Option<&DigitProbe>,
     mut progress: impl FnMut(VariantKind, usize),
 ) -> Result<Vec<CompareRow>, TrainError> {
     let mut rows = Vec::new();
@@ -65,7 +124,10 @@ pub fn compare(
             progress(variant, epoch);
         }
         let bound = variant.has_likelihood_bound();
-        let m = trainer.evaluate(if bound { iwae_k } else { 0 });
+        let mut m = trainer.evaluate(if bound { iwae_k } else { 0 });
+        if let Some(acc) = held_out_critic_accuracy(&trainer, &data) {
+            m.extra.push(("held-out disc acc".into(), acc));
+        }
         rows.push(CompareRow {
             variant,
             neg_elbo: bound.then_some(m.neg_elbo),
@@ -76,6 +138,8 @@ pub fn compare(
             latent: m.kl_per_dim.len(),
             samples_per_sec: samples as f64 / train_secs.max(1e-9),
             wall_secs: t0.elapsed().as_secs_f64(),
+            samples: probe.map(|p| score_samples(&trainer, p, cfg.seed)),
+            extra: m.extra,
         });
     }
     Ok(rows)
@@ -85,12 +149,16 @@ pub fn compare(
 pub fn table(rows: &[CompareRow], iwae_k: usize) -> String {
     let na = "n/a (no likelihood bound)";
     let mut s = format!(
-        "| variant | test −ELBO | IWAE(k={iwae_k}) NLL | rec MSE | rec BCE | active units | samples/s | wall s |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        "| variant | test −ELBO | IWAE(k={iwae_k}) NLL | rec MSE | rec BCE | active units | samples: probe confidence / IS | samples/s | wall s | notes |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     );
     for r in rows {
         let f = |v: Option<f64>| v.map_or(na.to_string(), |v| format!("{v:.2}"));
+        let samples = r.samples.map_or("–".to_string(), |s| {
+            format!("{:.3} / {:.2}", s.confidence, s.inception)
+        });
+        let notes: Vec<String> = r.extra.iter().map(|(n, v)| format!("{n} {v:.2}")).collect();
         s.push_str(&format!(
-            "| {} | {} | {} | {:.4} | {:.2} | {}/{} | {:.0} | {:.1} |\n",
+            "| {} | {} | {} | {:.4} | {:.2} | {}/{} | {} | {:.0} | {:.1} | {} |\n",
             r.variant,
             f(r.neg_elbo),
             f(r.iwae_nll),
@@ -98,8 +166,10 @@ pub fn table(rows: &[CompareRow], iwae_k: usize) -> String {
             r.bce,
             r.active_units,
             r.latent,
+            samples,
             r.samples_per_sec,
-            r.wall_secs
+            r.wall_secs,
+            notes.join(", ")
         ));
     }
     s

@@ -125,20 +125,22 @@ pub struct ConvEncoder {
 }
 
 impl ConvEncoder {
-    /// Build for `rows × cols` images.
+    /// Build for `rows × cols` images; `extra` inputs (e.g. a one-hot label) are joined to
+    /// the flattened feature map before the dense layer.
     pub fn new(
         rows: usize,
         cols: usize,
         channels: [usize; 2],
         dense: usize,
         latent: usize,
+        extra: usize,
         device: &Device,
     ) -> Self {
         let flat = channels[1] * (rows / 4) * (cols / 4);
         Self {
             conv1: down_conv(1, channels[0], device),
             conv2: down_conv(channels[0], channels[1], device),
-            dense: LinearConfig::new(flat, dense).init(device),
+            dense: LinearConfig::new(flat + extra, dense).init(device),
             mu: LinearConfig::new(dense, latent).init(device),
             logvar: LinearConfig::new(dense, latent).init(device),
             rows,
@@ -146,13 +148,16 @@ impl ConvEncoder {
         }
     }
 
-    /// `[batch, pixels] → ([batch, latent], [batch, latent])`.
-    pub fn forward(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    /// `[batch, pixels]` (and `[batch, extra]`) `→ ([batch, latent], [batch, latent])`.
+    pub fn forward(&self, x: Tensor<2>, extra: Option<Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
         let b = x.dims()[0];
         let x = x.reshape([b, 1, self.rows, self.cols]);
         let h = relu(self.conv1.forward(x));
         let h = relu(self.conv2.forward(h));
-        let h: Tensor<2> = h.flatten(1, 3);
+        let mut h: Tensor<2> = h.flatten(1, 3);
+        if let Some(e) = extra {
+            h = Tensor::cat(vec![h, e], 1);
+        }
         let h = relu(self.dense.forward(h));
         (self.mu.forward(h.clone()), self.logvar.forward(h))
     }

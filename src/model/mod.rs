@@ -10,7 +10,7 @@ pub use arch::{ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder, ReluStack};
 pub use likelihood::Likelihood;
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -69,6 +69,38 @@ impl std::fmt::Display for ArchConfig {
     }
 }
 
+/// The structure of a model's latent space. The variant chooses it; it is stored with the
+/// architecture so that a checkpoint rebuilds the same model.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LatentKind {
+    /// One diagonal-Gaussian latent layer of `latent_dim` dimensions.
+    #[default]
+    Gaussian,
+    /// Encoder and decoder also see the one-hot label (conditional VAE, Sohn et al. 2015).
+    Conditional {
+        /// Label classes (10 for digits).
+        classes: usize,
+    },
+    /// The encoder output is split into `latent_dim / code_dim` vectors, each replaced by
+    /// its nearest entry of a learned `codes × code_dim` codebook (VQ-VAE).
+    Quantized {
+        /// Codebook entries K.
+        codes: usize,
+        /// Dimensions D of one entry; divides `latent_dim`.
+        code_dim: usize,
+    },
+    /// Two stochastic layers, `x → z1 → z2` (Burda et al.'s two-layer model): the image
+    /// networks work on `z1` of `bottom` dimensions, MLPs with `hidden` widths map between
+    /// `z1` and the top latent `z2` of `latent_dim` dimensions, which is what is explored.
+    TwoLayer {
+        /// Dimensions of the lower latent z1.
+        bottom: usize,
+        /// Hidden widths of q(z2|z1) (and, reversed, of p(z1|z2)).
+        hidden: Vec<usize>,
+    },
+}
+
 /// Everything needed to build a [`Vae`]; stored in every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VaeConfig {
@@ -82,6 +114,9 @@ pub struct VaeConfig {
     pub rows: usize,
     /// Image width.
     pub cols: usize,
+    /// Latent structure (set from the variant).
+    #[serde(default)]
+    pub latent: LatentKind,
 }
 
 impl Default for VaeConfig {
@@ -92,6 +127,7 @@ impl Default for VaeConfig {
             likelihood: Likelihood::Bernoulli,
             rows: 28,
             cols: 28,
+            latent: LatentKind::Gaussian,
         }
     }
 }
@@ -100,6 +136,23 @@ impl VaeConfig {
     /// Pixels per image.
     pub fn pixels(&self) -> usize {
         self.rows * self.cols
+    }
+
+    /// Label classes the model is conditioned on (0: unconditional).
+    pub fn classes(&self) -> usize {
+        match self.latent {
+            LatentKind::Conditional { classes } => classes,
+            _ => 0,
+        }
+    }
+
+    /// Width of the latent the image networks see: `bottom` for a two-layer model, else
+    /// `latent_dim`.
+    fn image_latent(&self) -> usize {
+        match self.latent {
+            LatentKind::TwoLayer { bottom, .. } => bottom,
+            _ => self.latent_dim,
+        }
     }
 
     /// Check every field; the message says which one is wrong and why.
@@ -134,6 +187,33 @@ impl VaeConfig {
                 }
             }
         }
+        match &self.latent {
+            LatentKind::Gaussian => {}
+            LatentKind::Conditional { classes } => {
+                if !(2..=1000).contains(classes) {
+                    return bad(format!("label classes {classes} must be in 2..=1000"));
+                }
+            }
+            LatentKind::Quantized { codes, code_dim } => {
+                if *codes < 2 || *codes > 65_536 {
+                    return bad(format!("codebook size {codes} must be in 2..=65536"));
+                }
+                if *code_dim == 0 || !self.latent_dim.is_multiple_of(*code_dim) {
+                    return bad(format!(
+                        "code dimension {code_dim} must divide latent_dim {}",
+                        self.latent_dim
+                    ));
+                }
+            }
+            LatentKind::TwoLayer { bottom, hidden } => {
+                if *bottom == 0 || *bottom > 4096 {
+                    return bad(format!("lower latent {bottom} must be in 1..=4096"));
+                }
+                if hidden.contains(&0) {
+                    return bad(format!("top-layer hidden widths {hidden:?} contain 0"));
+                }
+            }
+        }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
         {
@@ -145,16 +225,18 @@ impl VaeConfig {
     /// Validate, then build a freshly initialised model on `device`.
     pub fn init(&self, device: &Device) -> Result<Vae, ModelError> {
         self.validate()?;
+        let classes = self.classes();
+        let latent = self.image_latent();
         let (encoder, decoder) = match &self.arch {
             ArchConfig::Mlp { hidden } => (
                 Encoder::Mlp(MlpEncoder::new(
-                    self.pixels(),
+                    self.pixels() + classes,
                     hidden,
-                    self.latent_dim,
+                    latent,
                     device,
                 )),
                 DecoderNet::Mlp(MlpDecoder::new(
-                    self.latent_dim,
+                    latent + classes,
                     hidden,
                     self.pixels(),
                     device,
@@ -162,22 +244,43 @@ impl VaeConfig {
             ),
             ArchConfig::Conv { channels, dense } => (
                 Encoder::Conv(ConvEncoder::new(
-                    self.rows,
-                    self.cols,
-                    *channels,
-                    *dense,
-                    self.latent_dim,
-                    device,
+                    self.rows, self.cols, *channels, *dense, latent, classes, device,
                 )),
                 DecoderNet::Conv(ConvDecoder::new(
                     self.rows,
                     self.cols,
                     *channels,
                     *dense,
-                    self.latent_dim,
+                    latent + classes,
                     device,
                 )),
             ),
+        };
+        let codebook = match self.latent {
+            // van den Oord et al.'s reference code: uniform in ±1/K.
+            LatentKind::Quantized { codes, code_dim } => {
+                let lim = 1.0 / codes as f64;
+                // Updated by moving averages, not by gradient (see `variant::VqVae`).
+                Some(
+                    Param::from_tensor(Tensor::random(
+                        [codes, code_dim],
+                        burn::tensor::Distribution::Uniform(-lim, lim),
+                        device,
+                    ))
+                    .set_require_grad(false),
+                )
+            }
+            _ => None,
+        };
+        let top = match &self.latent {
+            LatentKind::TwoLayer { bottom, hidden } => {
+                let rev: Vec<usize> = hidden.iter().rev().copied().collect();
+                Some(TopLayer {
+                    q: MlpEncoder::new(*bottom, hidden, self.latent_dim, device),
+                    p: MlpEncoder::new(self.latent_dim, &rev, *bottom, device),
+                })
+            }
+            _ => None,
         };
         let log_sigma = match self.likelihood {
             Likelihood::Gaussian {
@@ -193,6 +296,9 @@ impl VaeConfig {
             encoder,
             decoder,
             log_sigma,
+            classes,
+            codebook,
+            top,
         })
     }
 }
@@ -218,33 +324,168 @@ pub enum DecoderNet {
     Conv(ConvDecoder),
 }
 
+/// One-hot rows `[n, classes]` for integer labels `[n]` (a label outside `0..classes`
+/// gives an all-zero row).
+pub fn one_hot(labels: Tensor<1, Int>, classes: usize) -> Tensor<2> {
+    let n = labels.dims()[0];
+    let device = labels.device();
+    let range = Tensor::<1, Int>::arange(0..classes as i64, &device)
+        .unsqueeze_dim::<2>(0)
+        .expand([n, classes]);
+    range
+        .equal(labels.unsqueeze_dim::<2>(1).expand([n, classes]))
+        .float()
+}
+
+/// The upper stochastic layer of a two-layer model: q(z2 | z1) and p(z1 | z2), both
+/// diagonal Gaussians given by MLPs.
+#[derive(Module, Debug)]
+pub struct TopLayer {
+    /// q(z2 | z1): `bottom → hidden… → (μ, log σ²)` of the top latent.
+    pub q: MlpEncoder,
+    /// p(z1 | z2): `latent → hidden (reversed)… → (μ, log σ²)` of the lower latent.
+    pub p: MlpEncoder,
+}
+
 /// A VAE: Gaussian encoder q(z|x), decoder p(x|z) and (for a learned Gaussian likelihood)
-/// the log σ parameter. The likelihood itself lives in the [`VaeConfig`] kept beside it.
+/// the log σ parameter; for the structured variants also a label condition, a codebook or
+/// a second stochastic layer (see [`LatentKind`]). The likelihood itself lives in the
+/// [`VaeConfig`] kept beside it.
+///
+/// [`Vae::encode`] and [`Vae::decode`] work in the *explored* latent space: the Gaussian
+/// code, the quantised code of a VQ-VAE, or the top latent z2 of a two-layer model. The
+/// `*_image` methods are the image-facing networks themselves, for objectives.
 #[derive(Module, Debug)]
 pub struct Vae {
-    /// q(z | x).
+    /// q(z | x) (of z1 for a two-layer model).
     pub encoder: Encoder,
     /// p(x | z) network; outputs logits / pre-sigmoid means.
     pub decoder: DecoderNet,
     /// Learned log σ of a Gaussian likelihood, `[1]`.
     pub log_sigma: Option<Param<Tensor<1>>>,
+    /// Label classes the encoder and decoder are conditioned on (0: none).
+    pub classes: usize,
+    /// VQ-VAE codebook `[codes, code_dim]`.
+    pub codebook: Option<Param<Tensor<2>>>,
+    /// The second stochastic layer of a two-layer model.
+    pub top: Option<TopLayer>,
 }
 
 impl Vae {
-    /// `[batch, pixels] → (μ, log σ²)`, each `[batch, latent]`.
-    pub fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    /// One-hot labels `[batch, classes]` for a conditional model (all zeros, "no label",
+    /// when `labels` is `None`); `None` for an unconditional one. Out-of-range labels give
+    /// an all-zero row.
+    pub fn condition(
+        &self,
+        labels: Option<&Tensor<1, Int>>,
+        batch: usize,
+        device: &Device,
+    ) -> Option<Tensor<2>> {
+        if self.classes == 0 {
+            return None;
+        }
+        Some(match labels {
+            Some(l) => one_hot(l.clone(), self.classes),
+            None => Tensor::zeros([batch, self.classes], device),
+        })
+    }
+
+    /// The mean reconstruction of `x` through the most direct path: the posterior mean of
+    /// the image latent (z1 for a two-layer model, the quantised code for a VQ-VAE),
+    /// decoded. `[batch, pixels] → [batch, pixels]` in `[0, 1]`.
+    pub fn reconstruct(&self, x: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
+        let (mu, _) = self.encode_image(x, labels);
+        let z = self.quantize(mu).0;
+        likelihood::mean_image(self.decode_image(z, labels))
+    }
+
+    /// The image encoder: `[batch, pixels] → (μ, log σ²)` of the latent the image networks
+    /// see (z1 for a two-layer model; the unquantised z_e for a VQ-VAE).
+    pub fn encode_image(
+        &self,
+        x: Tensor<2>,
+        labels: Option<&Tensor<1, Int>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let y = self.condition(labels, x.dims()[0], &x.device());
         match &self.encoder {
-            Encoder::Mlp(e) => e.forward(x),
-            Encoder::Conv(e) => e.forward(x),
+            Encoder::Mlp(e) => match y {
+                Some(y) => e.forward(Tensor::cat(vec![x, y], 1)),
+                None => e.forward(x),
+            },
+            Encoder::Conv(e) => e.forward(x, y),
         }
     }
 
-    /// `[batch, latent] → [batch, pixels]` decoder outputs (logits).
-    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+    /// The image decoder: latent `[batch, d]` → `[batch, pixels]` logits, with no
+    /// quantisation or top layer in between.
+    pub fn decode_image(&self, z: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
+        let z = match self.condition(labels, z.dims()[0], &z.device()) {
+            Some(y) => Tensor::cat(vec![z, y], 1),
+            None => z,
+        };
         match &self.decoder {
             DecoderNet::Mlp(d) => d.forward(z),
             DecoderNet::Conv(d) => d.forward(z),
         }
+    }
+
+    /// Replace each `code_dim` slice of `z` `[batch, latent]` by its nearest codebook entry
+    /// (squared Euclidean distance): returns the quantised codes and the `[batch · latent /
+    /// code_dim]` entry indices. Identity (and no indices) without a codebook.
+    pub fn quantize(&self, z: Tensor<2>) -> (Tensor<2>, Option<Tensor<1, Int>>) {
+        let Some(book) = &self.codebook else {
+            return (z, None);
+        };
+        let book = book.val();
+        let [b, d] = z.dims();
+        let cd = book.dims()[1];
+        let flat = z.reshape([b * d / cd, cd]);
+        let d2 = flat.clone().square().sum_dim(1) + book.clone().square().sum_dim(1).transpose()
+            - flat.matmul(book.clone().transpose()).mul_scalar(2.0);
+        let idx: Tensor<1, Int> = d2.argmin(1).squeeze_dim(1);
+        let q = book.select(0, idx.clone()).reshape([b, d]);
+        (q, Some(idx))
+    }
+
+    /// Encode into the explored latent space: `[batch, pixels] → (μ, log σ²)`, each
+    /// `[batch, latent]`. Conditional models see no label (see [`Vae::encode_with`]); a
+    /// VQ-VAE returns its quantised code and log σ² = 0; a two-layer model returns
+    /// q(z2 | μ1).
+    pub fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        self.encode_with(x, None)
+    }
+
+    /// [`Vae::encode`] with labels for a conditional model.
+    pub fn encode_with(
+        &self,
+        x: Tensor<2>,
+        labels: Option<&Tensor<1, Int>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let (mu, logvar) = self.encode_image(x, labels);
+        if self.codebook.is_some() {
+            let (q, _) = self.quantize(mu);
+            let zeros = q.zeros_like();
+            return (q, zeros);
+        }
+        match &self.top {
+            Some(top) => top.q.forward(mu),
+            None => (mu, logvar),
+        }
+    }
+
+    /// `[batch, latent] → [batch, pixels]` decoder outputs (logits) from the explored latent
+    /// space: a VQ-VAE quantises first; a two-layer model decodes the mean of p(z1 | z2).
+    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+        self.decode_with(z, None)
+    }
+
+    /// [`Vae::decode`] with labels for a conditional model.
+    pub fn decode_with(&self, z: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
+        let z = match &self.top {
+            Some(top) => top.p.forward(z).0,
+            None => self.quantize(z).0,
+        };
+        self.decode_image(z, labels)
     }
 
     /// `[batch, latent] → [batch, pixels]` mean images in `[0, 1]`.
@@ -252,6 +493,10 @@ impl Vae {
         likelihood::mean_image(self.decode(z))
     }
 
+    /// [`Vae::decode_mean`] with labels for a conditional model.
+    pub fn decode_mean_with(&self, z: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
+        likelihood::mean_image(self.decode_with(z, labels))
+    }
     /// The log σ tensor `[1]` for the Gaussian likelihood: the learned parameter, or the
     /// fixed value from `likelihood`. `None` for Bernoulli.
     pub fn log_sigma(&self, likelihood: Likelihood, device: &Device) -> Option<Tensor<1>> {

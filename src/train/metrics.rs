@@ -1,12 +1,15 @@
 //! Test-set metrics: −ELBO (nats/image), its reconstruction and KL terms, KL per latent
-//! dimension, active units (Burda et al. 2015) and the IWAE bound as an NLL estimate.
+//! dimension, active units (Burda et al. 2015) and the IWAE bound as an NLL estimate; for
+//! a two-layer model both KL terms, for a VQ-VAE codebook perplexity and dead codes.
 
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Batcher, Split};
 use crate::model::{Likelihood, Vae};
-use crate::variant::{elbo_parts, iwae_bound};
+use crate::variant::{
+    code_counts, elbo_parts, iwae_bound, two_layer_iwae, two_layer_parts, usage_from_counts,
+};
 
 /// The variance threshold above which a latent dimension counts as active.
 pub const ACTIVE_UNIT_THRESHOLD: f64 = 0.01;
@@ -43,6 +46,17 @@ pub struct EvalMetrics {
     pub iwae_k: usize,
     /// −IWAE bound in nats per image: an upper bound on −log p(x), the NLL estimate.
     pub iwae_nll: Option<f64>,
+    /// Structure-specific figures: `kl_z1`/`kl_z2` for a two-layer model,
+    /// `perplexity`/`dead_codes` for a VQ-VAE.
+    #[serde(default)]
+    pub extra: Vec<(String, f64)>,
+}
+
+impl EvalMetrics {
+    /// The value of a named extra figure.
+    pub fn extra(&self, name: &str) -> Option<f64> {
+        self.extra.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+    }
 }
 
 /// Evaluate `model` on `split`. `iwae_k = 0` skips the IWAE bound.
@@ -61,14 +75,37 @@ pub fn evaluate(
     let mut mu_sum: Vec<f64> = Vec::new();
     let mut mu_sq_sum: Vec<f64> = Vec::new();
     let mut se_sum = 0.0f64;
+    let mut kl1_sum = 0.0f64;
+    let mut code_counts_sum: Vec<f64> = Vec::new();
     for batch in batcher.sequential(split, batch_size.max(1)) {
         let x = batch.images.clone();
-        let (rec, kl) = elbo_parts(model, likelihood, x.clone(), None);
+        let labels = Some(&batch.labels);
+        let (rec, kl) = if model.top.is_some() {
+            let t = two_layer_parts(model, likelihood, x.clone(), None, None);
+            kl1_sum += host_vec(t.kl1.sum()).first().copied().unwrap_or(0.0) as f64;
+            (t.rec, t.kl2)
+        } else if let Some(book) = &model.codebook {
+            // Deterministic codes and a uniform code prior: no KL term to report.
+            let (z_e, _) = model.encode_image(x.clone(), None);
+            let (q, idx) = model.quantize(z_e);
+            if let Some(idx) = idx {
+                let k = book.val().dims()[0];
+                let counts = host_vec(code_counts(idx, k));
+                code_counts_sum.resize(k, 0.0);
+                for (acc, c) in code_counts_sum.iter_mut().zip(&counts) {
+                    *acc += *c as f64;
+                }
+            }
+            let rec = model.nll(likelihood, model.decode_image(q.clone(), None), x.clone());
+            (rec, q.zeros_like())
+        } else {
+            elbo_parts(model, likelihood, x.clone(), labels, None)
+        };
         rec_sum += host_vec(rec).iter().map(|&v| v as f64).sum::<f64>();
-        let d = kl.dims()[1];
         let kl_cols = host_vec(kl.sum_dim(0));
-        let (mu, _) = model.encode(x.clone());
-        let recon = model.decode_mean(mu.clone());
+        let (mu, _) = model.encode_with(x.clone(), labels);
+        let d = mu.dims()[1];
+        let recon = model.reconstruct(x.clone(), labels);
         se_sum += host_vec((recon - x).square().sum())
             .first()
             .copied()
@@ -79,6 +116,7 @@ pub fn evaluate(
             mu_sum = vec![0.0; d];
             mu_sq_sum = vec![0.0; d];
         }
+        kl_dim_sum.resize(kl_cols.len().max(d), 0.0);
         for (acc, v) in kl_dim_sum.iter_mut().zip(&kl_cols) {
             *acc += *v as f64;
         }
@@ -96,14 +134,37 @@ pub fn evaluate(
         .zip(&mu_sq_sum)
         .map(|(s, sq)| (sq / nf - (s / nf).powi(2)).max(0.0))
         .collect();
-    let kl: f64 = kl_per_dim.iter().sum();
+    let kl1 = kl1_sum / nf;
+    let kl: f64 = kl_per_dim.iter().sum::<f64>() + kl1;
     let rec = rec_sum / nf;
-    let iwae_nll = (iwae_k > 0).then(|| {
+    let mut extra = Vec::new();
+    if model.top.is_some() {
+        extra.push(("kl_z1".to_string(), kl1));
+        extra.push(("kl_z2".to_string(), kl - kl1));
+    }
+    if !code_counts_sum.is_empty() {
+        let usage = usage_from_counts(&code_counts_sum);
+        extra.push(("perplexity".to_string(), usage.perplexity));
+        extra.push(("dead_codes".to_string(), usage.dead as f64));
+    }
+    // A VQ-VAE has no likelihood bound to tighten.
+    let iwae_nll = (iwae_k > 0 && model.codebook.is_none()).then(|| {
         // Keep each decode under ~16M floats: k · batch · pixels.
         let per = (16_000_000 / (iwae_k * split.image_len()).max(1)).max(1);
         let mut sum = 0.0f64;
         for batch in batcher.sequential(split, per) {
-            let b = iwae_bound(model, likelihood, batch.images, iwae_k, None);
+            let b = if model.top.is_some() {
+                two_layer_iwae(model, likelihood, batch.images, iwae_k)
+            } else {
+                iwae_bound(
+                    model,
+                    likelihood,
+                    batch.images,
+                    Some(&batch.labels),
+                    iwae_k,
+                    None,
+                )
+            };
             sum += host_vec(b).iter().map(|&v| v as f64).sum::<f64>();
         }
         -sum / nf
@@ -122,5 +183,6 @@ pub fn evaluate(
         mse: se_sum / (nf * split.image_len().max(1) as f64),
         iwae_k,
         iwae_nll,
+        extra,
     }
 }

@@ -1,7 +1,9 @@
 //! Training: the synchronous [`Trainer`] core, the background [`worker`] that drives it
-//! with commands and events, and test-set [`metrics`].
+//! with commands and events, test-set [`metrics`], and the digit [`probe`] that scores
+//! generated images.
 
 pub mod metrics;
+pub mod probe;
 mod trainer;
 pub mod worker;
 

@@ -216,9 +216,9 @@ fn grad_sq_sum<M: Module>(module: &M, grads: &GradientsParams) -> Option<Tensor<
     v.total
 }
 
-fn adam(cfg: &OptimConfig) -> ModuleOptimizer {
+fn adam(cfg: &OptimConfig, beta1: Option<f32>) -> ModuleOptimizer {
     let mut c = AdamConfig::new()
-        .with_beta_1(cfg.beta1)
+        .with_beta_1(beta1.unwrap_or(cfg.beta1))
         .with_beta_2(cfg.beta2)
         .with_epsilon(1e-8);
     if cfg.weight_decay > 0.0 {
@@ -283,6 +283,7 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         cfg.model.rows = data.rows();
         cfg.model.cols = data.cols();
+        cfg.model.latent = cfg.variant.latent_kind(&cfg.variant_params);
         cfg.validate()?;
         if data.train.is_empty() {
             return Err(TrainError::EmptyData);
@@ -294,7 +295,7 @@ impl Trainer {
         let optims = objective
             .phases()
             .iter()
-            .map(|_| adam(&cfg.optim))
+            .map(|p| adam(&cfg.optim, p.beta1))
             .collect();
         let order = epoch_permutation(cfg.seed, 0, data.train.len());
         Ok(Self {
@@ -500,7 +501,7 @@ impl Trainer {
                 }
                 terms.push((full, v));
             }
-            let lr = self.cfg.optim.lr;
+            let lr = self.cfg.optim.lr * phase.lr_scale;
             match phase.group {
                 ParamGroup::Model => {
                     let m = self.model.clone();
@@ -512,6 +513,31 @@ impl Trainer {
                 }
             }
         }
+        if multi {
+            // Unprefixed summaries for curves and logs: the model phases' losses summed, and
+            // the first reported reconstruction and KL terms.
+            let model_loss: f64 = phases
+                .iter()
+                .filter(|p| p.group == ParamGroup::Model)
+                .filter_map(|p| {
+                    let key = format!("{}/loss", p.name);
+                    terms.iter().find(|(n, _)| *n == key).map(|&(_, v)| v)
+                })
+                .sum();
+            let mut summary = vec![("loss".to_string(), model_loss)];
+            for name in ["rec", "kl"] {
+                let suffix = format!("/{name}");
+                if let Some(&(_, v)) = terms.iter().find(|(n, _)| n.ends_with(&suffix)) {
+                    summary.push((name.to_string(), v));
+                }
+            }
+            terms.extend(summary);
+        }
+        let (m, a) = self
+            .objective
+            .after_step(self.model.clone(), self.aux.clone(), &batch, &ctx);
+        self.model = m;
+        self.aux = a;
         let metrics = StepMetrics {
             step: self.step,
             epoch: self.epoch,

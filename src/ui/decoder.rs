@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::data::{Batcher, Dataset};
 use crate::explore::principal_directions;
@@ -45,6 +45,8 @@ pub enum Job {
         z: Vec<f32>,
         /// How many.
         n: usize,
+        /// The label a conditional model decodes under (ignored by the others).
+        label: Option<usize>,
     },
     /// Encode the first `n` test digits: KL per dimension, activity, principal directions.
     Stats(usize),
@@ -292,7 +294,7 @@ pub fn execute(
         )
     };
     match job {
-        Job::Decode { z, n } => {
+        Job::Decode { z, n, label } => {
             if *n == 0 || z.len() != n * latent {
                 return Output::Error(
                     key,
@@ -300,7 +302,10 @@ pub fn execute(
                 );
             }
             let z: Tensor<2> = Tensor::from_data(TensorData::new(z.clone(), [*n, latent]), device);
-            finish(model.decode_mean(z), *n)
+            let labels = label.map(|l| {
+                Tensor::<1, Int>::from_data(TensorData::new(vec![l as i64; *n], [*n]), device)
+            });
+            finish(model.decode_mean_with(z, labels.as_ref()), *n)
         }
         Job::Recon(indices) => {
             let idx: Vec<usize> = indices
@@ -312,15 +317,14 @@ pub fn execute(
                 return Output::Error(key, "no test digits to reconstruct".into());
             }
             let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
-            let (mu, _) = model.encode(batch.images.clone());
-            let recon = model.decode_mean(mu);
+            let recon = model.reconstruct(batch.images.clone(), Some(&batch.labels));
             finish(Tensor::cat(vec![batch.images, recon], 0), idx.len() * 2)
         }
         Job::Stats(n) => {
             let n = (*n).clamp(1, data.test.len());
             let idx: Vec<usize> = (0..n).collect();
             let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
-            let (mu, logvar) = model.encode(batch.images);
+            let (mu, logvar) = model.encode_with(batch.images, Some(&batch.labels));
             let kl = host_vec(kl_std_normal(mu.clone(), logvar).mean_dim(0));
             let codes = host_vec(mu);
             let d = latent;

@@ -145,6 +145,8 @@ pub struct Settings {
     pub log_scale: bool,
     /// Test digits in the reconstruction row.
     pub recon_count: usize,
+    /// The label a conditional VAE decodes under.
+    pub label: usize,
 }
 
 impl Default for Settings {
@@ -176,6 +178,7 @@ impl Default for Settings {
             smoothing: 0.9,
             log_scale: false,
             recon_count: 12,
+            label: 0,
         }
     }
 }
@@ -212,6 +215,9 @@ impl Settings {
                 likelihood: Likelihood::Bernoulli,
                 rows: data.rows(),
                 cols: data.cols(),
+                latent: self
+                    .variant
+                    .latent_kind(&crate::variant::VariantParams::default()),
             },
             variant: self.variant,
             optim: OptimConfig {
@@ -247,6 +253,8 @@ pub enum UiCommand {
     ZeroLatent,
     /// Start the sliders from test digit `i`'s code.
     EncodeDigit(usize),
+    /// Decode under this label (conditional VAE).
+    SetLabel(usize),
     /// New prior samples.
     ResamplePrior,
     /// The grid settings changed.
@@ -706,9 +714,22 @@ impl ExplorerApp {
                 self.latent.iter_mut().for_each(|z| *z = 0.0);
                 self.latent_dirty = true;
             }
+            UiCommand::SetLabel(l) => {
+                self.settings.label = l;
+                self.latent_dirty = true;
+                self.prior_dirty = true;
+            }
             UiCommand::EncodeDigit(i) => {
                 self.digit = i;
                 self.follow_digit = true;
+                // A conditional model reconstructs a digit under its own label.
+                if self.settings.variant == VariantKind::Cvae
+                    && let Some(&l) = self.data.test.labels.get(i)
+                    && l as usize != self.settings.label
+                {
+                    self.settings.label = l as usize;
+                    self.prior_dirty = true;
+                }
                 if let Some(s) = &self.stats {
                     let d = s.latent;
                     if d == self.latent.len() && (i + 1) * d <= s.codes.len() {
@@ -965,6 +986,7 @@ impl ExplorerApp {
             let job = Job::Decode {
                 z: self.latent.clone(),
                 n: 1,
+                label: Some(self.settings.label),
             };
             // The decode thread keeps the job to redo it on newer snapshots.
             let id = dec.request(ViewKey::Slider, job.clone());
@@ -981,7 +1003,8 @@ impl ExplorerApp {
         if self.grid_dirty {
             let (z, n) = self.grid_latents();
             if let Some(dec) = self.decoder.as_mut() {
-                dec.request(ViewKey::Grid, Job::Decode { z, n });
+                let label = Some(self.settings.label);
+                dec.request(ViewKey::Grid, Job::Decode { z, n, label });
             }
             self.grid_dirty = false;
         }
@@ -990,7 +1013,8 @@ impl ExplorerApp {
             let n = 64;
             let z: Vec<f32> = (0..n * d).map(|_| normal(&mut rng)).collect();
             if let Some(dec) = self.decoder.as_mut() {
-                dec.request(ViewKey::Prior, Job::Decode { z, n });
+                let label = Some(self.settings.label);
+                dec.request(ViewKey::Prior, Job::Decode { z, n, label });
             }
             self.prior_dirty = false;
         }

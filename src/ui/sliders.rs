@@ -7,6 +7,7 @@ use super::decoder::{Images, LatentStats, ViewKey};
 use super::{Settings, UiCommand, tiles};
 use crate::explore::order_by_desc;
 use crate::train::metrics::ACTIVE_UNIT_THRESHOLD;
+use crate::variant::VariantKind;
 
 /// Draw the panel.
 #[allow(clippy::too_many_arguments)]
@@ -42,6 +43,17 @@ pub fn show(
         }
         if ui.button("Next").clicked() {
             cmds.push(UiCommand::EncodeDigit((digit + 1) % 1000));
+        }
+        if s.variant == VariantKind::Cvae {
+            let mut l = s.label;
+            let t = ui.label("decode as");
+            if ui
+                .add(egui::DragValue::new(&mut l).range(0..=9))
+                .labelled_by(t.id)
+                .changed()
+            {
+                cmds.push(UiCommand::SetLabel(l));
+            }
         }
     });
     let d = latent.len();

@@ -1,7 +1,7 @@
 //! IWAE (Burda et al. 2015): train on the importance-weighted bound with k samples, which
 //! tightens towards log p(x) as k grows. With k = 1 it is the ELBO (one sample).
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 
 use super::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
 use crate::data::Batch;
@@ -9,22 +9,31 @@ use crate::model::gaussian::{log_mean_exp, log_normal, log_std_normal, standard_
 use crate::model::{Likelihood, Vae};
 
 /// The IWAE bound `log (1/k) Σ_i p(x, z_i) / q(z_i | x)` per image `[batch]`, with
-/// `z_i = μ + ε_i σ`. `eps` is `[k, batch, latent]`; drawn here when `None`.
+/// `z_i = μ + ε_i σ`. `eps` is `[k, batch, latent]`; drawn here when `None`. `labels`
+/// condition a conditional model (the bound is then on log p(x | y)). A two-layer model
+/// has its own bound, [`super::two_layer_iwae`].
 pub fn iwae_bound(
     model: &Vae,
     likelihood: Likelihood,
     x: Tensor<2>,
+    labels: Option<&Tensor<1, Int>>,
     k: usize,
     eps: Option<Tensor<3>>,
 ) -> Tensor<1> {
     let [b, p] = x.dims();
-    let (mu, logvar) = model.encode(x.clone());
+    let (mu, logvar) = model.encode_image(x.clone(), labels);
     let d = mu.dims()[1];
     let mu = mu.unsqueeze_dim::<3>(0).expand([k, b, d]);
     let logvar = logvar.unsqueeze_dim::<3>(0).expand([k, b, d]);
     let eps = eps.unwrap_or_else(|| standard_noise(&mu));
     let z = mu.clone() + eps * logvar.clone().mul_scalar(0.5).exp();
-    let out = model.decode(z.clone().reshape([k * b, d]));
+    let lk = labels.map(|l| {
+        l.clone()
+            .unsqueeze_dim::<2>(0)
+            .expand([k, b])
+            .reshape([k * b])
+    });
+    let out = model.decode_image(z.clone().reshape([k * b, d]), lk.as_ref());
     let xk = x
         .unsqueeze_dim::<3>(0)
         .expand([k, b, p])
@@ -59,6 +68,7 @@ impl Objective for Iwae {
             model,
             ctx.likelihood,
             batch.images.clone(),
+            None,
             self.k.max(1),
             None,
         );

@@ -15,20 +15,32 @@
 //! (prefixed by the phase name when there is more than one phase). Everything here is pure
 //! tensor code and is tested on the CPU backend.
 
+mod aae;
+mod bigan;
+mod critic;
 mod iwae;
 mod regularize;
 mod schedule;
 mod sinkhorn;
 mod tcvae;
+mod two_layer;
 mod vae;
+mod vaegan;
+mod vq;
 mod wae;
 
+pub use aae::Aae;
+pub use bigan::{Bigan, joint_pairs};
+pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce};
 pub use iwae::{Iwae, iwae_bound};
 pub use regularize::l1_norm;
 pub use schedule::{CycleShape, KlSchedule};
 pub use sinkhorn::{WaeSinkhorn, sinkhorn_cost};
 pub use tcvae::{BetaTcVae, TcTerms, tc_decomposition};
+pub use two_layer::{TwoLayer, TwoLayerParts, two_layer_iwae, two_layer_parts};
 pub use vae::{Elbo, elbo_parts, kl_term};
+pub use vaegan::{REAL_TARGET, VaeGan};
+pub use vq::{CodeUsage, VqVae, code_counts, perplexity, usage_from_counts};
 pub use wae::{Kernel, WaeMmd, mmd2_unbiased, pairwise_sq_dists};
 
 use burn::module::{Module, Param};
@@ -36,7 +48,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Batch;
-use crate::model::{Likelihood, ReluStack, Vae, VaeConfig};
+use crate::model::{LatentKind, Likelihood, ReluStack, Vae, VaeConfig};
 
 /// Which parameters an optimisation phase updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,19 +60,43 @@ pub enum ParamGroup {
 }
 
 /// One optimisation phase of a training step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phase {
     /// Short name, used to prefix metric names ("disc", "gen").
     pub name: &'static str,
     /// What this phase's optimiser updates.
     pub group: ParamGroup,
+    /// This phase's learning rate as a multiple of the run's.
+    pub lr_scale: f64,
+    /// Adam β₁ for this phase's optimiser, if not the run's.
+    pub beta1: Option<f32>,
+}
+
+impl Phase {
+    /// A phase at the run's learning rate and Adam settings.
+    pub const fn new(name: &'static str, group: ParamGroup) -> Self {
+        Self {
+            name,
+            group,
+            lr_scale: 1.0,
+            beta1: None,
+        }
+    }
+
+    /// A phase of an adversarial game: Adam β₁ = 0.5, the setting Radford et al. (2016)
+    /// found necessary for stable GAN training, at `lr_scale` times the run's rate.
+    pub const fn adversarial(name: &'static str, group: ParamGroup, lr_scale: f64) -> Self {
+        Self {
+            name,
+            group,
+            lr_scale,
+            beta1: Some(0.5),
+        }
+    }
 }
 
 /// The single phase of a one-optimiser objective.
-pub const MODEL_PHASE: [Phase; 1] = [Phase {
-    name: "model",
-    group: ParamGroup::Model,
-}];
+pub const MODEL_PHASE: [Phase; 1] = [Phase::new("model", ParamGroup::Model)];
 
 /// Extra trainable parts a variant may need beside the VAE: networks (e.g. discriminators)
 /// and free parameter matrices (e.g. codebooks). Empty for the VAE and β-VAE.
@@ -70,6 +106,8 @@ pub struct AuxModules {
     pub nets: Vec<ReluStack>,
     /// Extra parameter matrices.
     pub tables: Vec<Param<Tensor<2>>>,
+    /// Discriminators of the adversarial variants.
+    pub critics: Vec<Critic>,
 }
 
 impl AuxModules {
@@ -78,6 +116,15 @@ impl AuxModules {
         Self {
             nets: Vec::new(),
             tables: Vec::new(),
+            critics: Vec::new(),
+        }
+    }
+
+    /// Just one critic.
+    pub fn critic(critic: Critic) -> Self {
+        Self {
+            critics: vec![critic],
+            ..Self::empty()
         }
     }
 }
@@ -123,6 +170,18 @@ pub trait Objective: Send {
         AuxModules::empty()
     }
 
+    /// A non-gradient update after every phase of a step has been applied (e.g. codebook
+    /// restarts); returns the possibly changed model and aux modules. Identity by default.
+    fn after_step(
+        &self,
+        model: Vae,
+        aux: AuxModules,
+        _batch: &Batch,
+        _ctx: &StepContext,
+    ) -> (Vae, AuxModules) {
+        (model, aux)
+    }
+
     /// The loss for `phase` of the step described by `ctx`.
     fn loss(
         &self,
@@ -151,6 +210,18 @@ pub enum VariantKind {
     BetaTcvae,
     /// WAE-Sinkhorn: reconstruction + λ · entropic OT between codes and prior samples.
     WaeSinkhorn,
+    /// Adversarial autoencoder: a discriminator on z instead of the KL term.
+    Aae,
+    /// VAE-GAN: a VAE with an image discriminator and feature-matching reconstruction.
+    VaeGan,
+    /// BiGAN / ALI: encoder and generator against a discriminator on (x, z) pairs.
+    Bigan,
+    /// Conditional VAE: encoder and decoder see the label.
+    Cvae,
+    /// VQ-VAE: a learned codebook, straight-through gradients.
+    VqVae,
+    /// Two stochastic layers z1 → z2.
+    TwoLayer,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -169,6 +240,28 @@ pub struct VariantParams {
     pub sinkhorn_eps: f64,
     /// WAE-Sinkhorn iterations (unrolled and differentiated).
     pub sinkhorn_iters: usize,
+    /// AAE discriminator hidden widths (Makhzani et al.'s MNIST model: 1000-1000).
+    pub aae_disc_hidden: Vec<usize>,
+    /// VAE-GAN image discriminator hidden widths.
+    pub vaegan_disc_hidden: Vec<usize>,
+    /// VAE-GAN weight γ of the generator's adversarial loss.
+    pub vaegan_gan_weight: f64,
+    /// VAE-GAN weight of the feature-matching reconstruction.
+    pub vaegan_fm_weight: f64,
+    /// BiGAN joint discriminator hidden widths.
+    pub bigan_disc_hidden: Vec<usize>,
+    /// Conditional VAE label classes.
+    pub cvae_classes: usize,
+    /// VQ-VAE codebook entries K (van den Oord et al.: 512).
+    pub vq_codes: usize,
+    /// VQ-VAE dimensions D per codebook entry; divides the latent size.
+    pub vq_code_dim: usize,
+    /// VQ-VAE commitment weight β (van den Oord et al.: 0.25).
+    pub vq_commitment: f64,
+    /// Two-layer VAE: dimensions of the lower latent z1 (the top z2 is the latent size).
+    pub two_layer_bottom: usize,
+    /// Two-layer VAE: hidden widths between z1 and z2 (Burda et al.: 100-100).
+    pub two_layer_hidden: Vec<usize>,
 }
 
 impl Default for VariantParams {
@@ -180,6 +273,17 @@ impl Default for VariantParams {
             sinkhorn_lambda: 1.0,
             sinkhorn_eps: 1.0,
             sinkhorn_iters: 20,
+            aae_disc_hidden: vec![1000, 1000],
+            vaegan_disc_hidden: vec![512, 256],
+            vaegan_gan_weight: 10.0,
+            vaegan_fm_weight: 1.0,
+            bigan_disc_hidden: vec![512, 512],
+            cvae_classes: 10,
+            vq_codes: 512,
+            vq_code_dim: 4,
+            vq_commitment: 0.25,
+            two_layer_bottom: 50,
+            two_layer_hidden: vec![100, 100],
         }
     }
 }
@@ -211,19 +315,47 @@ impl VariantParams {
                 self.sinkhorn_iters
             ));
         }
+        for (name, widths) in [
+            ("AAE discriminator", &self.aae_disc_hidden),
+            ("VAE-GAN discriminator", &self.vaegan_disc_hidden),
+            ("BiGAN discriminator", &self.bigan_disc_hidden),
+        ] {
+            if widths.contains(&0) || widths.iter().any(|&w| w > 65_536) {
+                return Err(format!(
+                    "{name} hidden widths {widths:?} must be in 1..=65536"
+                ));
+            }
+        }
+        for (name, w) in [
+            ("VAE-GAN γ", self.vaegan_gan_weight),
+            ("VAE-GAN feature-matching weight", self.vaegan_fm_weight),
+            ("VQ commitment β", self.vq_commitment),
+        ] {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(format!("{name} {w} must be finite and ≥ 0"));
+            }
+        }
+        // The codebook, class count and two-layer sizes are checked with the model
+        // config they go into (see `VaeConfig::validate`).
         Ok(())
     }
 }
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 6] = [
+    pub const ALL: [VariantKind; 12] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
         VariantKind::WaeMmd,
-        VariantKind::BetaTcvae,
         VariantKind::WaeSinkhorn,
+        VariantKind::Aae,
+        VariantKind::VaeGan,
+        VariantKind::Bigan,
+        VariantKind::Cvae,
+        VariantKind::BetaTcvae,
+        VariantKind::VqVae,
+        VariantKind::TwoLayer,
     ];
 
     /// Display name.
@@ -235,7 +367,36 @@ impl VariantKind {
             Self::WaeMmd => "WAE-MMD",
             Self::BetaTcvae => "β-TCVAE",
             Self::WaeSinkhorn => "WAE-Sinkhorn",
+            Self::Aae => "AAE",
+            Self::VaeGan => "VAE-GAN",
+            Self::Bigan => "BiGAN/ALI",
+            Self::Cvae => "Conditional VAE",
+            Self::VqVae => "VQ-VAE",
+            Self::TwoLayer => "Two-layer VAE",
         }
+    }
+
+    /// The latent structure this variant trains.
+    pub fn latent_kind(self, params: &VariantParams) -> LatentKind {
+        match self {
+            Self::Cvae => LatentKind::Conditional {
+                classes: params.cvae_classes,
+            },
+            Self::VqVae => LatentKind::Quantized {
+                codes: params.vq_codes,
+                code_dim: params.vq_code_dim,
+            },
+            Self::TwoLayer => LatentKind::TwoLayer {
+                bottom: params.two_layer_bottom,
+                hidden: params.two_layer_hidden.clone(),
+            },
+            _ => LatentKind::Gaussian,
+        }
+    }
+
+    /// Whether the variant trains a discriminator.
+    pub fn is_adversarial(self) -> bool {
+        matches!(self, Self::Aae | Self::VaeGan | Self::Bigan)
     }
 
     /// The paper default for β.
@@ -249,7 +410,10 @@ impl VariantKind {
 
     /// Whether the variant's test loss is a bound on −log p(x) (so IWAE NLL is meaningful).
     pub fn has_likelihood_bound(self) -> bool {
-        !matches!(self, Self::WaeMmd | Self::WaeSinkhorn)
+        !matches!(
+            self,
+            Self::WaeMmd | Self::WaeSinkhorn | Self::Aae | Self::Bigan | Self::VqVae
+        )
     }
 
     /// Build the objective.
@@ -268,6 +432,23 @@ impl VariantKind {
                 eps: params.sinkhorn_eps,
                 iters: params.sinkhorn_iters,
             }),
+            Self::Aae => Box::new(Aae {
+                disc_hidden: params.aae_disc_hidden.clone(),
+            }),
+            Self::VaeGan => Box::new(VaeGan {
+                disc_hidden: params.vaegan_disc_hidden.clone(),
+                gan_weight: params.vaegan_gan_weight,
+                fm_weight: params.vaegan_fm_weight,
+            }),
+            Self::Bigan => Box::new(Bigan {
+                disc_hidden: params.bigan_disc_hidden.clone(),
+            }),
+            Self::Cvae => Box::new(Elbo::cvae()),
+            Self::VqVae => Box::new(VqVae {
+                commitment: params.vq_commitment,
+                ema_decay: 0.99,
+            }),
+            Self::TwoLayer => Box::new(TwoLayer),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The ELBO objective: the VAE of Kingma & Welling, and β-VAE (Higgins et al. 2017), which
 //! is the same objective with the KL term weighted by β. Optional free bits (Kingma et al.
-//! 2016) floor each latent dimension's batch-averaged KL at λ nats.
+//! 2016) floor each latent dimension's batch-averaged KL at λ nats. The conditional VAE is
+//! the same objective on a model whose encoder and decoder also see the label.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 
 use super::{LossTerms, Objective, StepContext, VariantKind};
 use crate::data::Batch;
@@ -11,16 +12,19 @@ use crate::model::{Likelihood, Vae};
 
 /// One Monte-Carlo sample of the ELBO's pieces for a batch, with explicit noise `eps`:
 /// returns `(−log p(x|z) per image [batch], KL per image and dimension [batch, latent])`.
+/// `labels` condition a conditional model (its bound is then on −log p(x | y)) and are
+/// ignored by an unconditional one.
 pub fn elbo_parts(
     model: &Vae,
     likelihood: Likelihood,
     x: Tensor<2>,
+    labels: Option<&Tensor<1, Int>>,
     eps: Option<Tensor<2>>,
 ) -> (Tensor<1>, Tensor<2>) {
-    let (mu, logvar) = model.encode(x.clone());
+    let (mu, logvar) = model.encode_image(x.clone(), labels);
     let eps = eps.unwrap_or_else(|| standard_noise(&mu));
     let z = reparameterize(mu.clone(), logvar.clone(), eps);
-    let rec = model.nll(likelihood, model.decode(z), x);
+    let rec = model.nll(likelihood, model.decode_image(z, labels), x);
     (rec, kl_std_normal(mu, logvar))
 }
 
@@ -54,6 +58,14 @@ impl Elbo {
             kind: VariantKind::BetaVae,
         }
     }
+
+    /// The conditional VAE (Sohn et al. 2015): the ELBO of p(x | y), with the batch's
+    /// labels fed to encoder and decoder; β as for the β-VAE (1 by default).
+    pub fn cvae() -> Self {
+        Self {
+            kind: VariantKind::Cvae,
+        }
+    }
 }
 
 impl Objective for Elbo {
@@ -69,7 +81,13 @@ impl Objective for Elbo {
         _phase: usize,
         ctx: &StepContext,
     ) -> LossTerms {
-        let (rec, kl) = elbo_parts(model, ctx.likelihood, batch.images.clone(), None);
+        let (rec, kl) = elbo_parts(
+            model,
+            ctx.likelihood,
+            batch.images.clone(),
+            Some(&batch.labels),
+            None,
+        );
         let rec = rec.mean();
         let kl_raw = kl.clone().sum_dim(1).mean();
         let kl_obj = kl_term(kl, ctx.free_bits);

@@ -11,3 +11,4 @@ mod schedule;
 mod shader;
 mod training;
 mod variants;
+mod zoo;

@@ -129,6 +129,7 @@ fn small_model() -> (latent_explorer::model::Vae, Tensor<2>, burn::tensor::Devic
         latent_dim: 3,
         arch: latent_explorer::model::ArchConfig::Mlp { hidden: vec![8] },
         likelihood: Likelihood::Bernoulli,
+        latent: Default::default(),
     };
     let model = cfg.init(&dev).unwrap();
     let mut rng = Lcg(11);
@@ -146,12 +147,19 @@ fn iwae_with_one_sample_equals_the_elbo_on_that_sample() {
         &model,
         Likelihood::Bernoulli,
         x.clone(),
+        None,
         1,
         Some(eps3),
     ));
     // The single-sample ELBO, computed independently: log p(x|z) + log p(z) − log q(z|x).
     let eps2 = t2(eps, [5, 3], &dev);
-    let (rec, _) = elbo_parts(&model, Likelihood::Bernoulli, x.clone(), Some(eps2.clone()));
+    let (rec, _) = elbo_parts(
+        &model,
+        Likelihood::Bernoulli,
+        x.clone(),
+        None,
+        Some(eps2.clone()),
+    );
     let (mu, lv) = model.encode(x);
     let z = reparameterize(mu.clone(), lv.clone(), eps2);
     let log_ratio = (log_std_normal(z.clone()) - log_normal(z, mu, lv)).sum_dim(1);
@@ -179,6 +187,7 @@ fn iwae_bound_does_not_decrease_with_k_on_average() {
                 &model,
                 Likelihood::Bernoulli,
                 x.clone(),
+                None,
                 k,
                 Some(eps),
             ))

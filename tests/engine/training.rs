@@ -291,14 +291,8 @@ impl Objective for TwoPhase {
     }
     fn phases(&self) -> &[Phase] {
         const P: [Phase; 2] = [
-            Phase {
-                name: "disc",
-                group: ParamGroup::Aux,
-            },
-            Phase {
-                name: "gen",
-                group: ParamGroup::Model,
-            },
+            Phase::new("disc", ParamGroup::Aux),
+            Phase::new("gen", ParamGroup::Model),
         ];
         &P
     }
@@ -306,12 +300,12 @@ impl Objective for TwoPhase {
         // A linear critic: its gradient (the batch-mean code) is never zero, unlike a ReLU
         // net's, which can be dead at a random initialisation.
         AuxModules {
-            nets: Vec::new(),
             tables: vec![Param::from_tensor(Tensor::random(
                 [model.latent_dim, 1],
                 burn::tensor::Distribution::Normal(0.0, 1.0),
                 device,
             ))],
+            ..AuxModules::empty()
         }
     }
     fn loss(
@@ -330,7 +324,7 @@ impl Objective for TwoPhase {
                 terms: vec![("critic", critic)],
             }
         } else {
-            let (rec, kl) = elbo_parts(model, ctx.likelihood, batch.images.clone(), None);
+            let (rec, kl) = elbo_parts(model, ctx.likelihood, batch.images.clone(), None, None);
             let total = rec.mean() + kl.sum_dim(1).mean();
             LossTerms {
                 total,

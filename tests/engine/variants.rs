@@ -155,6 +155,7 @@ fn compare_table_marks_variants_without_a_likelihood_bound() {
         small(256, 64),
         &cpu(),
         5,
+        None,
         |_, _| epochs += 1,
     )
     .unwrap();
