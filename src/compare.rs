@@ -43,7 +43,8 @@ pub struct CompareRow {
 }
 
 /// Decode [`SCORED_SAMPLES`] draws z ~ N(0, I) (a conditional model: labels 0..9 in turn;
-/// a VQ-VAE snaps each draw to its nearest codes) and score them with `probe`.
+/// a VQ-VAE snaps each draw to its nearest codes; a two-layer model samples z1 ~ p(z1|z2))
+/// and score them with `probe`.
 pub fn score_samples(trainer: &Trainer, probe: &DigitProbe, seed: u64) -> SampleScore {
     let model = trainer.inference_model();
     let device = trainer.device().clone().inner();
@@ -55,7 +56,20 @@ pub fn score_samples(trainer: &Trainer, probe: &DigitProbe, seed: u64) -> Sample
         TensorData::new((0..n as i64).map(|i| i % 10).collect::<Vec<_>>(), [n]),
         &device,
     );
-    probe.score(model.decode_mean_with(z, Some(&labels)))
+    let images = match &model.top {
+        // Ancestral sampling through the lower layer: z1 ~ p(z1 | z2), not its mean.
+        Some(top) => {
+            let (m, lv) = top.p.forward(z);
+            let z1 = crate::model::gaussian::reparameterize(
+                m.clone(),
+                lv,
+                crate::model::gaussian::standard_noise(&m),
+            );
+            crate::model::likelihood::mean_image(model.decode_image(z1, None))
+        }
+        None => model.decode_mean_with(z, Some(&labels)),
+    };
+    probe.score(images)
 }
 
 /// For an adversarial variant with a discriminator on codes (AAE) or on (x, z) pairs

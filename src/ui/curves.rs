@@ -34,7 +34,8 @@ fn scale(v: Vec<[f64; 2]>, log: bool) -> Vec<[f64; 2]> {
 }
 
 /// Draw the curves.
-pub fn show(ui: &mut egui::Ui, s: &mut Settings, h: &History) {
+/// `bound`: whether the run's variant has a likelihood bound (else no −ELBO curve).
+pub fn show(ui: &mut egui::Ui, s: &mut Settings, h: &History, bound: bool) {
     ui.horizontal(|ui| {
         ui.heading("Loss curves");
         ui.checkbox(&mut s.log_scale, "log scale");
@@ -73,6 +74,9 @@ pub fn show(ui: &mut egui::Ui, s: &mut Settings, h: &History) {
                 ("test rec", &|m: &crate::train::EvalMetrics| m.rec),
                 ("test KL", &|m: &crate::train::EvalMetrics| m.kl),
             ] {
+                if name == "test -ELBO" && !bound {
+                    continue;
+                }
                 let pts = test(f);
                 p.line(Line::new(name, PlotPoints::from(pts.clone())));
                 p.points(Points::new(name, PlotPoints::from(pts)).radius(3.0));

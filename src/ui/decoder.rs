@@ -74,8 +74,10 @@ pub struct Images {
 /// Encoder statistics over test digits.
 #[derive(Debug, Clone, Default)]
 pub struct LatentStats {
-    /// Mean KL per dimension.
+    /// Mean KL per dimension (meaningful only when `gaussian`).
     pub kl_per_dim: Vec<f64>,
+    /// Whether the codes come from a Gaussian posterior (not a VQ-VAE's quantiser).
+    pub gaussian: bool,
     /// Variance of E_q[z] per dimension (activity).
     pub mean_variance: Vec<f64>,
     /// Top two principal directions of the codes.
@@ -343,6 +345,7 @@ pub fn execute(
             let (principal, _) = principal_directions(&codes, d, 2);
             Output::Stats(LatentStats {
                 kl_per_dim: kl.iter().map(|&v| v as f64).collect(),
+                gaussian: model.codebook.is_none(),
                 mean_variance,
                 principal,
                 codes,

@@ -400,6 +400,8 @@ pub struct ExplorerApp {
     prior_dirty: bool,
     inline_decode: bool,
     measure: Option<Measure>,
+    /// The variant of the current run (the settings may have changed since it started).
+    pub running_variant: VariantKind,
 }
 
 /// State of the measurement mode.
@@ -507,6 +509,7 @@ impl ExplorerApp {
             recon_dirty: true,
             prior_dirty: true,
             inline_decode: true,
+            running_variant: VariantKind::Vae,
             measure: opts.measure_secs.map(|secs| Measure {
                 start: Instant::now(),
                 secs,
@@ -613,6 +616,7 @@ impl ExplorerApp {
 
     fn start_worker(&mut self) {
         let cfg = self.settings.train_config(&self.data);
+        self.running_variant = cfg.variant;
         match spawn(
             cfg,
             self.data.clone(),
@@ -1054,7 +1058,14 @@ impl eframe::App for ExplorerApp {
             ui.allocate_ui(egui::vec2(w, top_h), |ui| {
                 ui.horizontal_top(|ui| {
                     ui.allocate_ui(egui::vec2(w * 0.55, top_h), |ui| {
-                        ui.vertical(|ui| curves::show(ui, &mut self.settings, &self.history));
+                        ui.vertical(|ui| {
+                            curves::show(
+                                ui,
+                                &mut self.settings,
+                                &self.history,
+                                self.running_variant.has_likelihood_bound(),
+                            )
+                        });
                     });
                     ui.separator();
                     ui.allocate_ui(egui::vec2(ui.available_width(), top_h), |ui| {

@@ -58,7 +58,8 @@ pub fn show(
     });
     let d = latent.len();
     let order = match stats {
-        Some(st) if st.kl_per_dim.len() == d => order_by_desc(&st.kl_per_dim),
+        Some(st) if st.kl_per_dim.len() == d && st.gaussian => order_by_desc(&st.kl_per_dim),
+        Some(st) if st.mean_variance.len() == d => order_by_desc(&st.mean_variance),
         _ => (0..d).collect(),
     };
     ui.horizontal_top(|ui| {
@@ -100,9 +101,14 @@ pub fn show(
                                 && st.kl_per_dim.len() == d
                             {
                                 let inactive = st.mean_variance[j] <= ACTIVE_UNIT_THRESHOLD;
+                                // Quantised codes have no KL: show their spread instead.
+                                let (what, v) = if st.gaussian {
+                                    ("KL", st.kl_per_dim[j])
+                                } else {
+                                    ("var", st.mean_variance[j])
+                                };
                                 let text = format!(
-                                    "KL {:.2}{}",
-                                    st.kl_per_dim[j],
+                                    "{what} {v:.2}{}",
                                     if inactive { " · inactive" } else { "" }
                                 );
                                 if inactive {

@@ -22,14 +22,30 @@ pub fn show(ui: &mut egui::Ui, app: &ExplorerApp, cmds: &mut Vec<UiCommand>) {
         app.data.test.len()
     ));
     if let Some((e, _, m)) = app.history.epochs.last() {
-        ui.label(format!(
-            "Test after epoch {e}: -ELBO {:.2} nats (rec {:.2}, KL {:.2}), active units {}/{}",
-            m.neg_elbo,
-            m.rec,
-            m.kl,
-            m.active_units,
-            m.kl_per_dim.len()
-        ));
+        let v = app.running_variant;
+        let extra: String = m
+            .extra
+            .iter()
+            .map(|(n, x)| format!(", {n} {x:.2}"))
+            .collect();
+        ui.label(if v.has_likelihood_bound() {
+            format!(
+                "Test after epoch {e}: -ELBO {:.2} nats (rec {:.2}, KL {:.2}{extra}), active units {}/{}",
+                m.neg_elbo,
+                m.rec,
+                m.kl,
+                m.active_units,
+                m.kl_per_dim.len()
+            )
+        } else {
+            format!(
+                "Test after epoch {e}: rec {:.2} nats, MSE {:.4}{extra}, active units {}/{} ({v} has no likelihood bound)",
+                m.rec,
+                m.mse,
+                m.active_units,
+                m.kl_per_dim.len()
+            )
+        });
     }
     for n in &s.notes {
         ui.small(n);
