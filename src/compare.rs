@@ -86,13 +86,7 @@ pub fn held_out_critic_accuracy(trainer: &Trainer, data: &Dataset) -> Option<f64
     let n = data.test.len().min(1000);
     let batch = crate::data::Batcher::new(device).batch(&data.test, &(0..n).collect::<Vec<_>>());
     let (real, fake) = if kind == VariantKind::Aae {
-        let (mu, logvar) = model.encode(batch.images);
-        let z = crate::model::gaussian::reparameterize(
-            mu.clone(),
-            logvar,
-            crate::model::gaussian::standard_noise(&mu),
-        );
-        let prior = crate::model::gaussian::standard_noise(&z);
+        let (z, prior) = crate::variant::posterior_and_prior(&model, batch.images);
         (prior, z)
     } else {
         // For BiGAN "real" is the encoder pair and "fake" the generator pair.

@@ -324,6 +324,13 @@ pub enum DecoderNet {
     Conv(ConvDecoder),
 }
 
+/// Squared distances between the rows of `a` `[n, d]` and `b` `[m, d]`: `[n, m]`.
+pub fn pairwise_sq_dists(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    let aa = a.clone().square().sum_dim(1); // [n, 1]
+    let bb = b.clone().square().sum_dim(1).transpose(); // [1, m]
+    (aa + bb - a.matmul(b.transpose()).mul_scalar(2.0)).clamp_min(0.0)
+}
+
 /// One-hot rows `[n, classes]` for integer labels `[n]` (a label outside `0..classes`
 /// gives an all-zero row).
 pub fn one_hot(labels: Tensor<1, Int>, classes: usize) -> Tensor<2> {
@@ -440,9 +447,9 @@ impl Vae {
         let [b, d] = z.dims();
         let cd = book.dims()[1];
         let flat = z.reshape([b * d / cd, cd]);
-        let d2 = flat.clone().square().sum_dim(1) + book.clone().square().sum_dim(1).transpose()
-            - flat.matmul(book.clone().transpose()).mul_scalar(2.0);
-        let idx: Tensor<1, Int> = d2.argmin(1).squeeze_dim(1);
+        let idx: Tensor<1, Int> = pairwise_sq_dists(flat, book.clone())
+            .argmin(1)
+            .squeeze_dim(1);
         let q = book.select(0, idx.clone()).reshape([b, d]);
         (q, Some(idx))
     }

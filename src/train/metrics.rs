@@ -116,7 +116,6 @@ pub fn evaluate(
             mu_sum = vec![0.0; d];
             mu_sq_sum = vec![0.0; d];
         }
-        kl_dim_sum.resize(kl_cols.len().max(d), 0.0);
         for (acc, v) in kl_dim_sum.iter_mut().zip(&kl_cols) {
             *acc += *v as f64;
         }

@@ -533,11 +533,8 @@ impl Trainer {
             }
             terms.extend(summary);
         }
-        let (m, a) = self
-            .objective
-            .after_step(self.model.clone(), self.aux.clone(), &batch, &ctx);
-        self.model = m;
-        self.aux = a;
+        self.objective
+            .after_step(&mut self.model, &mut self.aux, &batch, &ctx);
         let metrics = StepMetrics {
             step: self.step,
             epoch: self.epoch,

@@ -13,12 +13,14 @@
 //! without matching the moments; the deterministic encoder matched them worse. Equal
 //! rates match best, with some GAN-style oscillation.) The AAE has no likelihood bound.
 
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::Device;
 
 use super::critic::{Critic, critic_accuracy, gan_bce};
-use super::{AuxModules, LossTerms, Objective, ParamGroup, Phase, StepContext, VariantKind};
+use super::{
+    AuxModules, LossTerms, Objective, ParamGroup, Phase, StepContext, VariantKind,
+    posterior_and_prior, posterior_sample,
+};
 use crate::data::Batch;
-use crate::model::gaussian::{reparameterize, standard_noise};
 use crate::model::{Vae, VaeConfig};
 
 const PHASES: [Phase; 3] = [
@@ -32,14 +34,6 @@ const PHASES: [Phase; 3] = [
 pub struct Aae {
     /// Hidden widths of the discriminator on z.
     pub disc_hidden: Vec<usize>,
-}
-
-/// The batch's codes z ~ q(z|x) and as many prior samples.
-fn codes(model: &Vae, batch: &Batch) -> (Tensor<2>, Tensor<2>) {
-    let (mu, logvar) = model.encode(batch.images.clone());
-    let z = reparameterize(mu.clone(), logvar, standard_noise(&mu));
-    let prior = Tensor::random(z.shape(), Distribution::Normal(0.0, 1.0), &z.device());
-    (z, prior)
 }
 
 impl Objective for Aae {
@@ -70,7 +64,7 @@ impl Objective for Aae {
         match phase {
             0 => reconstruction(model, batch, ctx),
             1 => {
-                let (z, prior) = codes(model, batch);
+                let (z, prior) = posterior_and_prior(model, batch.images.clone());
                 let real = disc.logits(prior);
                 let fake = disc.logits(z.detach());
                 let loss = gan_bce(real.clone(), 1.0) + gan_bce(fake.clone(), 0.0);
@@ -80,7 +74,8 @@ impl Objective for Aae {
                 }
             }
             _ => {
-                let (z, _) = codes(model, batch);
+                // The prior draw is unused here; it keeps the run's random stream as it was.
+                let (z, _) = posterior_and_prior(model, batch.images.clone());
                 let g = gan_bce(disc.logits(z), 1.0);
                 LossTerms {
                     total: g.clone(),
@@ -93,8 +88,7 @@ impl Objective for Aae {
 
 fn reconstruction(model: &Vae, batch: &Batch, ctx: &StepContext) -> LossTerms {
     let x = batch.images.clone();
-    let (mu, logvar) = model.encode(x.clone());
-    let z = reparameterize(mu.clone(), logvar, standard_noise(&mu));
+    let z = posterior_sample(model, x.clone());
     let rec = model.nll(ctx.likelihood, model.decode(z), x).mean();
     LossTerms {
         total: rec.clone(),

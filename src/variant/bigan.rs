@@ -18,9 +18,11 @@ use burn::tensor::{Device, Distribution, Tensor};
 
 use super::critic::{Critic, critic_accuracy, gan_bce};
 use super::vaegan::REAL_TARGET;
-use super::{AuxModules, LossTerms, Objective, ParamGroup, Phase, StepContext, VariantKind};
+use super::{
+    AuxModules, LossTerms, Objective, ParamGroup, Phase, StepContext, VariantKind,
+    posterior_and_prior,
+};
 use crate::data::Batch;
-use crate::model::gaussian::{reparameterize, standard_noise};
 use crate::model::likelihood::mean_image;
 use crate::model::{Vae, VaeConfig};
 
@@ -38,9 +40,7 @@ pub struct Bigan {
 
 /// Real pairs `[x, E(x)]` and fake pairs `[G(z), z]`, each `[batch, pixels + latent]`.
 pub fn joint_pairs(model: &Vae, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-    let (mu, logvar) = model.encode(x.clone());
-    let z_hat = reparameterize(mu.clone(), logvar, standard_noise(&mu));
-    let z = Tensor::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
+    let (z_hat, z) = posterior_and_prior(model, x.clone());
     let x_gen = mean_image(model.decode(z.clone()));
     (
         Tensor::cat(vec![x, z_hat], 1),

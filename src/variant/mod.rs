@@ -29,6 +29,7 @@ mod vaegan;
 mod vq;
 mod wae;
 
+pub use crate::model::pairwise_sq_dists;
 pub use aae::Aae;
 pub use bigan::{Bigan, joint_pairs};
 pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce};
@@ -41,13 +42,14 @@ pub use two_layer::{TwoLayer, TwoLayerParts, two_layer_iwae, two_layer_parts};
 pub use vae::{Elbo, elbo_parts, kl_term};
 pub use vaegan::{REAL_TARGET, VaeGan};
 pub use vq::{CodeUsage, VqVae, code_counts, perplexity, usage_from_counts};
-pub use wae::{Kernel, WaeMmd, mmd2_unbiased, pairwise_sq_dists};
+pub use wae::{Kernel, WaeMmd, mmd2_unbiased};
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Batch;
+use crate::model::gaussian::{reparameterize, standard_noise};
 use crate::model::{LatentKind, Likelihood, ReluStack, Vae, VaeConfig};
 
 /// Which parameters an optimisation phase updates.
@@ -129,6 +131,19 @@ impl AuxModules {
     }
 }
 
+/// One draw z ~ q(z | x) per image, `[batch, latent]`, by the reparameterisation trick.
+pub fn posterior_sample(model: &Vae, x: Tensor<2>) -> Tensor<2> {
+    let (mu, logvar) = model.encode(x);
+    reparameterize(mu.clone(), logvar, standard_noise(&mu))
+}
+
+/// [`posterior_sample`] and as many draws from the prior N(0, I): `(codes, prior)`.
+pub fn posterior_and_prior(model: &Vae, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let z = posterior_sample(model, x);
+    let prior = standard_noise(&z);
+    (z, prior)
+}
+
 /// Read-only per-step inputs to an objective.
 #[derive(Debug, Clone, Copy)]
 pub struct StepContext {
@@ -170,16 +185,15 @@ pub trait Objective: Send {
         AuxModules::empty()
     }
 
-    /// A non-gradient update after every phase of a step has been applied (e.g. codebook
-    /// restarts); returns the possibly changed model and aux modules. Identity by default.
+    /// A non-gradient update of the model or aux modules after every phase of a step has
+    /// been applied (e.g. codebook moving averages). Nothing by default.
     fn after_step(
         &self,
-        model: Vae,
-        aux: AuxModules,
+        _model: &mut Vae,
+        _aux: &mut AuxModules,
         _batch: &Batch,
         _ctx: &StepContext,
-    ) -> (Vae, AuxModules) {
-        (model, aux)
+    ) {
     }
 
     /// The loss for `phase` of the step described by `ctx`.

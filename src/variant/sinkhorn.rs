@@ -6,11 +6,12 @@
 
 use burn::tensor::Tensor;
 
-use super::wae::{codes_and_prior, pairwise_sq_dists};
+use super::wae::codes_and_prior;
 use super::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
 use crate::data::Batch;
 use crate::model::Vae;
 use crate::model::gaussian::log_mean_exp;
+use crate::model::pairwise_sq_dists;
 
 /// Entropic OT cost `Σ Pᵢⱼ Cᵢⱼ` between uniform point sets `x` `[n, d]` and `y` `[m, d]`
 /// with `Cᵢⱼ = ‖xᵢ − yⱼ‖²`, after `iters` log-domain Sinkhorn iterations at temperature `eps`.

@@ -101,19 +101,13 @@ impl Objective for VqVae {
         }
     }
 
-    fn after_step(
-        &self,
-        mut model: Vae,
-        mut aux: AuxModules,
-        batch: &Batch,
-        _ctx: &StepContext,
-    ) -> (Vae, AuxModules) {
+    fn after_step(&self, model: &mut Vae, aux: &mut AuxModules, batch: &Batch, _ctx: &StepContext) {
         let Some(book) = model.codebook.clone() else {
-            return (model, aux);
+            return;
         };
         let [k, d] = book.val().dims();
         if aux.tables.len() != 3 || aux.tables[0].val().dims() != [k, 1] {
-            return (model, aux);
+            return;
         }
         let (z_e, _) = model.encode_image(batch.images.clone(), None);
         let z_e = z_e.detach();
@@ -122,7 +116,7 @@ impl Objective for VqVae {
         let flat = z_e.clone().reshape([n, d]);
         let (_, idx) = model.quantize(z_e);
         let Some(idx) = idx else {
-            return (model, aux);
+            return;
         };
         let onehot = one_hot(idx, k); // [n, k]
         let counts = onehot.clone().sum_dim(0).reshape([k, 1]);
@@ -172,7 +166,6 @@ impl Objective for VqVae {
             let p = aux.tables[i].clone();
             aux.tables[i] = p.map(|_| t.detach());
         }
-        (model, aux)
     }
 
     fn loss(

@@ -3,13 +3,13 @@
 //! choice) or RBF kernel. The WAE is not a likelihood model: its loss is no bound on
 //! −log p(x).
 
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
+use super::{AuxModules, LossTerms, Objective, StepContext, VariantKind, posterior_sample};
 use crate::data::Batch;
-use crate::model::Vae;
-use crate::model::gaussian::{reparameterize, standard_noise};
+use crate::model::gaussian::standard_noise;
+use crate::model::{Vae, pairwise_sq_dists};
 
 /// MMD kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -20,13 +20,6 @@ pub enum Kernel {
     Imq,
     /// `k(x, y) = exp(−‖x − y‖² / C)`, `C = 2d`.
     Rbf,
-}
-
-/// Squared distances between the rows of `a` `[n, d]` and `b` `[m, d]`: `[n, m]`.
-pub fn pairwise_sq_dists(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    let aa = a.clone().square().sum_dim(1); // [n, 1]
-    let bb = b.clone().square().sum_dim(1).transpose(); // [1, m]
-    (aa + bb - a.matmul(b.transpose()).mul_scalar(2.0)).clamp_min(0.0)
 }
 
 fn kernel_matrix(kernel: Kernel, d2: Tensor<2>, dim: usize) -> Tensor<2> {
@@ -75,10 +68,10 @@ pub(super) fn codes_and_prior(
     ctx: &StepContext,
 ) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
     let x = batch.images.clone();
-    let (mu, logvar) = model.encode(x.clone());
-    let z = reparameterize(mu.clone(), logvar, standard_noise(&mu));
+    let z = posterior_sample(model, x.clone());
     let rec = model.nll(ctx.likelihood, model.decode(z.clone()), x).mean();
-    let prior = Tensor::random(z.shape(), Distribution::Normal(0.0, 1.0), &z.device());
+    // Drawn after the decode, as always: the order of random draws fixes the run.
+    let prior = standard_noise(&z);
     (rec, z, prior)
 }
 

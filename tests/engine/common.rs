@@ -37,6 +37,20 @@ pub fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .unwrap()
 }
 
+/// Every float parameter of a module, flattened in visiting order (autodiff or not).
+pub fn param_values<M: burn::module::Module>(m: &M) -> Vec<f32> {
+    use burn::module::{ModuleVisitor, Param};
+    struct V(Vec<f32>);
+    impl ModuleVisitor for V {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(vec_of(p.val().inner()));
+        }
+    }
+    let mut v = V(Vec::new());
+    m.visit(&mut v);
+    v.0
+}
+
 pub fn scalar(t: Tensor<1>) -> f64 {
     vec_of(t)[0] as f64
 }

@@ -16,7 +16,7 @@ use latent_explorer::variant::{
     AuxModules, LossTerms, Objective, ParamGroup, Phase, StepContext, VariantKind, elbo_parts,
 };
 
-use crate::common::{cpu, small, vec_of};
+use crate::common::{cpu, param_values, small, vec_of};
 
 /// Collect events until `pred` matches one or `timeout` passes.
 fn wait_for(
@@ -341,31 +341,14 @@ fn multi_phase_objectives_step_each_group_with_its_own_optimiser() {
         ..TrainConfig::default()
     };
     let mut t = Trainer::with_objective(cfg, Box::new(TwoPhase), small(64, 16), &cpu()).unwrap();
-    let flat =
-        |m: &dyn Fn() -> Vec<Tensor<1>>| -> Vec<f32> { m().into_iter().flat_map(vec_of).collect() };
-    let aux0 = flat(&|| params(t.aux()));
-    let model0 = flat(&|| params(t.model()));
+    let aux0 = param_values(t.aux());
+    let model0 = param_values(t.model());
     let m = t.step().unwrap().metrics;
     assert!(
         m.get("disc/critic").is_some() && m.get("gen/loss").is_some(),
         "{m:?}"
     );
     assert!(m.get("disc/grad_norm").is_some_and(|g| g > 0.0));
-    assert_ne!(flat(&|| params(t.aux())), aux0, "aux net not updated");
-    assert_ne!(flat(&|| params(t.model())), model0, "model not updated");
-}
-
-fn params<M: Module>(m: &M) -> Vec<Tensor<1>> {
-    use burn::module::{ModuleVisitor, Param};
-    struct V(Vec<Tensor<1>>);
-    impl ModuleVisitor for V {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            let v = p.val().inner();
-            let n = v.shape().num_elements();
-            self.0.push(v.reshape([n]));
-        }
-    }
-    let mut v = V(Vec::new());
-    m.visit(&mut v);
-    v.0
+    assert_ne!(param_values(t.aux()), aux0, "aux net not updated");
+    assert_ne!(param_values(t.model()), model0, "model not updated");
 }

@@ -14,7 +14,7 @@ use latent_explorer::variant::{
     VariantKind, VariantParams, critic_accuracy, joint_pairs, two_layer_parts,
 };
 
-use crate::common::{Lcg, bundled, cpu, small, t2, vec_of};
+use crate::common::{Lcg, bundled, cpu, param_values, small, t2, vec_of};
 
 fn config(variant: VariantKind, batch: usize) -> TrainConfig {
     TrainConfig {
@@ -202,9 +202,8 @@ fn vae_gan_updates_discriminator_and_vae_with_their_own_optimisers() {
     let data = small(2000, 500);
     let dev = cpu();
     let mut t = Trainer::new(config(VariantKind::VaeGan, 64), data.clone(), &dev).unwrap();
-    let flat = |m: &dyn Fn() -> Vec<f32>| m();
-    let aux0 = flat(&|| params_of(&t.aux().valid()));
-    let model0 = flat(&|| params_of(&t.inference_model()));
+    let aux0 = param_values(&t.aux().valid());
+    let model0 = param_values(&t.inference_model());
     let m = t.step().unwrap().metrics;
     for name in [
         "disc/d_loss",
@@ -220,11 +219,15 @@ fn vae_gan_updates_discriminator_and_vae_with_their_own_optimisers() {
     }
     assert!(m.get("disc/grad_norm").unwrap() > 0.0 && m.get("vae/grad_norm").unwrap() > 0.0);
     assert_ne!(
-        params_of(&t.aux().valid()),
+        param_values(&t.aux().valid()),
         aux0,
         "discriminator not updated"
     );
-    assert_ne!(params_of(&t.inference_model()), model0, "VAE not updated");
+    assert_ne!(
+        param_values(&t.inference_model()),
+        model0,
+        "VAE not updated"
+    );
     run(&mut t, 93);
     // No collapse: prior samples vary as much as a plain VAE's after as many steps.
     let mut vae = Trainer::new(config(VariantKind::Vae, 64), data.clone(), &dev).unwrap();
@@ -238,19 +241,6 @@ fn vae_gan_updates_discriminator_and_vae_with_their_own_optimisers() {
         g > 0.7 * v,
         "VAE-GAN samples collapsed: spread {g} vs the VAE's {v}"
     );
-}
-
-fn params_of<M: Module>(m: &M) -> Vec<f32> {
-    use burn::module::ModuleVisitor;
-    struct V(Vec<f32>);
-    impl ModuleVisitor for V {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.extend(vec_of(p.val()));
-        }
-    }
-    let mut v = V(Vec::new());
-    m.visit(&mut v);
-    v.0
 }
 
 /// Per-image mean squared error between `a` and `b`, averaged.
