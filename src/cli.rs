@@ -212,6 +212,9 @@ pub struct TrainArgs {
     /// WAE-Sinkhorn: entropic temperature ε.
     #[arg(long, default_value_t = 1.0)]
     pub sinkhorn_eps: f64,
+    /// AAE: weight γ of the discriminator's R1 gradient penalty (0: off).
+    #[arg(long, default_value_t = 10.0)]
+    pub aae_r1: f64,
     /// VAE-GAN: weight γ of the generator's adversarial loss.
     #[arg(long, default_value_t = 10.0)]
     pub gan_weight: f64,
@@ -311,6 +314,7 @@ impl TrainArgs {
             mmd_kernel: self.mmd_kernel,
             sinkhorn_lambda: self.sinkhorn_lambda,
             sinkhorn_eps: self.sinkhorn_eps,
+            aae_r1: self.aae_r1,
             vaegan_gan_weight: self.gan_weight,
             vq_codes: self.vq_codes,
             vq_code_dim: self.vq_code_dim,

@@ -8,10 +8,16 @@
 //! The encoder is the paper's "Gaussian posterior" choice (z = μ + σε). The discriminator
 //! is the paper's MNIST one (two hidden layers of 1000), with leaky ReLUs; the two
 //! adversarial phases use Adam β₁ = 0.5 (Radford et al. 2016) at the run's learning rate.
-//! (Measured on the bundled data: a 0.2× rate for both adversarial phases lets the
-//! reconstruction phase spread the codes to variance ≈ 4; a 0.2× discriminator is fooled
-//! without matching the moments; the deterministic encoder matched them worse. Equal
-//! rates match best, with some GAN-style oscillation.) The AAE has no likelihood bound.
+//!
+//! The discriminator carries the R1 gradient penalty of Mescheder et al. (2018, "Which
+//! training methods for GANs do actually converge?"), γ/2 · E‖∇D(z)‖² on prior samples,
+//! γ = 10: without it the game circles its equilibrium instead of settling. Measured on
+//! the bundled data (10 epochs): held-out discriminator accuracy 0.81 → 0.56 and
+//! reconstruction 139 → 104 nats with it. Also measured, and not the default: a 0.2×
+//! adversarial rate lets the reconstruction phase spread the codes to variance ≈ 4; a 0.2×
+//! discriminator is fooled without matching the moments; a deterministic encoder matched
+//! them worse; a 3× adversarial rate holds the discriminator at 0.5 at the cost of 25
+//! nats of reconstruction. The AAE has no likelihood bound.
 
 use burn::tensor::Device;
 
@@ -34,6 +40,8 @@ const PHASES: [Phase; 3] = [
 pub struct Aae {
     /// Hidden widths of the discriminator on z.
     pub disc_hidden: Vec<usize>,
+    /// Weight γ of the R1 gradient penalty (γ/2 · E‖∇D‖² on prior samples); 0 turns it off.
+    pub r1: f64,
 }
 
 impl Objective for Aae {
@@ -65,13 +73,20 @@ impl Objective for Aae {
             0 => reconstruction(model, batch, ctx),
             1 => {
                 let (z, prior) = posterior_and_prior(model, batch.images.clone());
-                let real = disc.logits(prior);
+                let real = disc.logits(prior.clone());
                 let fake = disc.logits(z.detach());
                 let loss = gan_bce(real.clone(), 1.0) + gan_bce(fake.clone(), 0.0);
-                LossTerms {
-                    total: loss.clone(),
-                    terms: vec![("d_loss", loss), ("d_acc", critic_accuracy(real, fake))],
+                let mut terms = vec![
+                    ("d_loss", loss.clone()),
+                    ("d_acc", critic_accuracy(real, fake)),
+                ];
+                let mut total = loss;
+                if self.r1 > 0.0 {
+                    let r1 = disc.r1_penalty(prior);
+                    total = total + r1.clone().mul_scalar(self.r1 / 2.0);
+                    terms.push(("r1", r1));
                 }
+                LossTerms { total, terms }
             }
             _ => {
                 // The prior draw is unused here; it keeps the run's random stream as it was.

@@ -78,6 +78,53 @@ impl Critic {
     pub fn logits(&self, x: Tensor<2>) -> Tensor<1> {
         self.forward(x).1
     }
+
+    /// `[batch, input] → [batch, input]`: the gradient of each sample's logit with respect
+    /// to its input, ∂D(x)/∂x, as an ordinary differentiable tensor expression.
+    ///
+    /// A leaky-ReLU MLP is piecewise linear, so the gradient is the product of its weights
+    /// with each layer's activation slopes (1 or [`LEAKY_SLOPE`]) held fixed:
+    /// `∂D/∂x = W₁ diag(s₁) W₂ diag(s₂) … w_out`. Written out like this it can itself be
+    /// differentiated with respect to the weights by first-order autodiff, which is what a
+    /// gradient penalty needs (burn has no double backward). The slopes are constant
+    /// almost everywhere, so this is exact except on the measure-zero kinks. The minibatch
+    /// standard-deviation feature, a batch statistic, is left out of the gradient.
+    pub fn input_gradient(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut h = x;
+        let mut slopes = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let pre = layer.forward(h);
+            slopes.push(
+                pre.clone()
+                    .greater_elem(0.0)
+                    .float()
+                    .mul_scalar(1.0 - LEAKY_SLOPE)
+                    .add_scalar(LEAKY_SLOPE),
+            );
+            h = leaky_relu(pre, LEAKY_SLOPE);
+        }
+        let [batch, width] = h.dims();
+        // `out.weight` is [width (+1 with the minibatch feature), 1]; its first `width`
+        // rows act on the hidden features.
+        let mut g = self
+            .out
+            .weight
+            .val()
+            .slice([0..width, 0..1])
+            .transpose()
+            .expand([batch, width]);
+        for (layer, slope) in self.layers.iter().zip(slopes).rev() {
+            // Linear is x·W with W [in, out], so the backward pass is g·Wᵀ.
+            g = (g * slope).matmul(layer.weight.val().transpose());
+        }
+        g
+    }
+
+    /// The R1 gradient penalty of Mescheder et al. (2018) on real samples `x`:
+    /// `mean ‖∂D(x)/∂x‖²` over the batch, `[1]` (the caller weights it by γ/2).
+    pub fn r1_penalty(&self, x: Tensor<2>) -> Tensor<1> {
+        self.input_gradient(x).powi_scalar(2).sum_dim(1).mean()
+    }
 }
 
 /// Mean logistic loss of `logits` `[batch]` against the constant target `target` in

@@ -256,6 +256,9 @@ pub struct VariantParams {
     pub sinkhorn_iters: usize,
     /// AAE discriminator hidden widths (Makhzani et al.'s MNIST model: 1000-1000).
     pub aae_disc_hidden: Vec<usize>,
+    /// AAE weight γ of the R1 gradient penalty on the discriminator (Mescheder et al.
+    /// 2018); 0 turns it off.
+    pub aae_r1: f64,
     /// VAE-GAN image discriminator hidden widths.
     pub vaegan_disc_hidden: Vec<usize>,
     /// VAE-GAN weight γ of the generator's adversarial loss.
@@ -288,6 +291,7 @@ impl Default for VariantParams {
             sinkhorn_eps: 1.0,
             sinkhorn_iters: 20,
             aae_disc_hidden: vec![1000, 1000],
+            aae_r1: 10.0,
             vaegan_disc_hidden: vec![512, 256],
             vaegan_gan_weight: 10.0,
             vaegan_fm_weight: 1.0,
@@ -344,6 +348,7 @@ impl VariantParams {
             ("VAE-GAN γ", self.vaegan_gan_weight),
             ("VAE-GAN feature-matching weight", self.vaegan_fm_weight),
             ("VQ commitment β", self.vq_commitment),
+            ("AAE R1 γ", self.aae_r1),
         ] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(format!("{name} {w} must be finite and ≥ 0"));
@@ -448,6 +453,7 @@ impl VariantKind {
             }),
             Self::Aae => Box::new(Aae {
                 disc_hidden: params.aae_disc_hidden.clone(),
+                r1: params.aae_r1,
             }),
             Self::VaeGan => Box::new(VaeGan {
                 disc_hidden: params.vaegan_disc_hidden.clone(),

@@ -11,7 +11,7 @@ use latent_explorer::train::metrics::host_vec;
 use latent_explorer::train::probe::DigitProbe;
 use latent_explorer::train::{TrainConfig, Trainer, evaluate};
 use latent_explorer::variant::{
-    VariantKind, VariantParams, critic_accuracy, joint_pairs, two_layer_parts,
+    Critic, VariantKind, VariantParams, critic_accuracy, joint_pairs, two_layer_parts,
 };
 
 use crate::common::{Lcg, bundled, cpu, param_values, small, t2, vec_of};
@@ -157,6 +157,76 @@ fn code_moments(t: &Trainer, data: &latent_explorer::data::Dataset) -> (Tensor<2
     (z, am, av)
 }
 
+/// A 5-7-6-1 critic with fixed weights and biases (no device RNG), so that no
+/// pre-activation sits by chance within a finite-difference step of a ReLU kink.
+fn fixed_critic(dev: &burn::tensor::Device) -> Critic {
+    let mut c = Critic::new(5, &[7, 6], dev);
+    let mut rng = Lcg(21);
+    for l in c.layers.iter_mut().chain(std::iter::once(&mut c.out)) {
+        let [i, o] = l.weight.dims();
+        let w = rng.normals(i * o).iter().map(|v| v * 0.6).collect();
+        l.weight = Param::from_tensor(t2(w, [i, o], dev));
+        l.bias = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(rng.normals(o), [o]),
+            dev,
+        )));
+    }
+    c
+}
+
+#[test]
+fn critic_input_gradient_matches_autodiff_and_its_r1_penalty_differentiates() {
+    let ad = cpu().autodiff();
+    let critic = fixed_critic(&ad);
+    let xs = Lcg(8).normals(4 * 5);
+    // ∂D/∂x against burn's own backward pass through the forward network.
+    let x = t2(xs.clone(), [4, 5], &ad).require_grad();
+    let grads = critic.logits(x.clone()).sum().backward();
+    let reference = vec_of(x.grad(&grads).unwrap());
+    let ours = vec_of(critic.input_gradient(t2(xs.clone(), [4, 5], &ad)));
+    let max = reference.iter().map(|v| v.abs()).fold(0.0, f32::max);
+    assert!(max > 0.1, "degenerate critic: max |∂D/∂x| {max}");
+    for (a, b) in ours.iter().zip(&reference) {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "input gradient {ours:?} vs autodiff {reference:?}"
+        );
+    }
+    // The penalty's gradient with respect to a weight, by autodiff through the written-out
+    // gradient, against central differences of the penalty itself.
+    let r1 = |c: &Critic| vec_of(c.r1_penalty(t2(xs.clone(), [4, 5], &cpu())))[0] as f64;
+    let grads = critic.r1_penalty(t2(xs.clone(), [4, 5], &ad)).backward();
+    let dw: Vec<Vec<f32>> = critic
+        .layers
+        .iter()
+        .chain(std::iter::once(&critic.out))
+        .map(|l| vec_of(l.weight.val().grad(&grads).unwrap()))
+        .collect();
+    let base = critic.valid();
+    let h = 1e-3;
+    for (layer, entry) in [(0, 0), (0, 17), (1, 5), (1, 40), (2, 3)] {
+        let shifted = |delta: f32| {
+            let mut c = base.clone();
+            let l = if layer < 2 {
+                &mut c.layers[layer]
+            } else {
+                &mut c.out
+            };
+            let [i, o] = l.weight.dims();
+            let mut bump = vec![0.0f32; i * o];
+            bump[entry] = delta;
+            l.weight = l.weight.clone().map(|w| w + t2(bump, [i, o], &cpu()));
+            r1(&c)
+        };
+        let fd = (shifted(h) - shifted(-h)) / (2.0 * h as f64);
+        let auto = dw[layer][entry] as f64;
+        assert!(
+            (fd - auto).abs() < 1e-2 * (1.0 + fd.abs()),
+            "∂R1/∂W{layer}[{entry}]: autodiff {auto} vs central difference {fd}"
+        );
+    }
+}
+
 #[test]
 fn aae_codes_match_the_prior_and_fool_its_discriminator() {
     let data = small(4000, 1000);
@@ -192,9 +262,9 @@ fn aae_codes_match_the_prior_and_fool_its_discriminator() {
     let real = disc.logits(prior(1000, 20, 11));
     let fooled = vec_of(critic_accuracy(real, disc.logits(z)))[0] as f64;
     println!("AAE discriminator accuracy on held-out codes vs prior samples: {fooled:.3}");
-    // Not yet the 0.5 of a converged game at this budget (see the closing note), but far
-    // from a discriminator that separates them reliably.
-    assert!((0.35..0.9).contains(&fooled), "accuracy {fooled}");
+    // With the R1 penalty this measured 0.63–0.64 (0.72–0.76 without it): close to the
+    // 0.5 of a converged game, not at it, at this budget.
+    assert!((0.35..0.8).contains(&fooled), "accuracy {fooled}");
 }
 
 #[test]
