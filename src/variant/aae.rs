@@ -21,7 +21,7 @@
 
 use burn::tensor::Device;
 
-use super::critic::{Critic, critic_accuracy, gan_bce};
+use super::critic::{Critic, critic_accuracy, gan_bce, r1_penalty};
 use super::{
     AuxModules, LossTerms, Objective, ParamGroup, Phase, StepContext, VariantKind,
     posterior_and_prior, posterior_sample,
@@ -73,7 +73,13 @@ impl Objective for Aae {
             0 => reconstruction(model, batch, ctx),
             1 => {
                 let (z, prior) = posterior_and_prior(model, batch.images.clone());
-                let real = disc.logits(prior.clone());
+                // With the penalty on, one pass over the prior gives its logits and ∂D/∂z.
+                let (real, r1) = if self.r1 > 0.0 {
+                    let (real, grad) = disc.logits_and_input_gradient(prior);
+                    (real, Some(r1_penalty(grad)))
+                } else {
+                    (disc.logits(prior), None)
+                };
                 let fake = disc.logits(z.detach());
                 let loss = gan_bce(real.clone(), 1.0) + gan_bce(fake.clone(), 0.0);
                 let mut terms = vec![
@@ -81,8 +87,7 @@ impl Objective for Aae {
                     ("d_acc", critic_accuracy(real, fake)),
                 ];
                 let mut total = loss;
-                if self.r1 > 0.0 {
-                    let r1 = disc.r1_penalty(prior);
+                if let Some(r1) = r1 {
                     total = total + r1.clone().mul_scalar(self.r1 / 2.0);
                     terms.push(("r1", r1));
                 }

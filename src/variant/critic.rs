@@ -53,25 +53,9 @@ impl Critic {
     /// `[batch, input] → (last hidden features [batch, h], logits [batch])`. With the
     /// minibatch feature, each call should see one kind of sample only (all real or all
     /// generated), as the feature is a statistic of the whole batch.
-    pub fn forward(&self, mut x: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
-        for layer in &self.layers {
-            x = leaky_relu(layer.forward(x), LEAKY_SLOPE);
-        }
-        let head = if self.minibatch_std {
-            let b = x.dims()[0];
-            let sd = x
-                .clone()
-                .var(0)
-                .add_scalar(1e-8)
-                .sqrt()
-                .mean()
-                .reshape([1, 1]);
-            Tensor::cat(vec![x.clone(), sd.expand([b, 1])], 1)
-        } else {
-            x.clone()
-        };
-        let logit = self.out.forward(head).squeeze_dim(1);
-        (x, logit)
+    pub fn forward(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let h = self.hidden(x, None);
+        (h.clone(), self.head(h))
     }
 
     /// Logits only.
@@ -90,20 +74,58 @@ impl Critic {
     /// almost everywhere, so this is exact except on the measure-zero kinks. The minibatch
     /// standard-deviation feature, a batch statistic, is left out of the gradient.
     pub fn input_gradient(&self, x: Tensor<2>) -> Tensor<2> {
-        let mut h = x;
         let mut slopes = Vec::with_capacity(self.layers.len());
+        let h = self.hidden(x, Some(&mut slopes));
+        self.backward_from(h.dims(), slopes)
+    }
+
+    /// [`Critic::logits`] and [`Critic::input_gradient`] from one forward pass.
+    pub fn logits_and_input_gradient(&self, x: Tensor<2>) -> (Tensor<1>, Tensor<2>) {
+        let mut slopes = Vec::with_capacity(self.layers.len());
+        let h = self.hidden(x, Some(&mut slopes));
+        let dims = h.dims();
+        (self.head(h), self.backward_from(dims, slopes))
+    }
+
+    /// The hidden layers; with `slopes`, also each layer's leaky-ReLU slope (1 or
+    /// [`LEAKY_SLOPE`]) at its pre-activations.
+    fn hidden(&self, mut x: Tensor<2>, mut slopes: Option<&mut Vec<Tensor<2>>>) -> Tensor<2> {
         for layer in &self.layers {
-            let pre = layer.forward(h);
-            slopes.push(
-                pre.clone()
-                    .greater_elem(0.0)
-                    .float()
-                    .mul_scalar(1.0 - LEAKY_SLOPE)
-                    .add_scalar(LEAKY_SLOPE),
-            );
-            h = leaky_relu(pre, LEAKY_SLOPE);
+            let pre = layer.forward(x);
+            if let Some(s) = slopes.as_deref_mut() {
+                s.push(
+                    pre.clone()
+                        .greater_elem(0.0)
+                        .float()
+                        .mul_scalar(1.0 - LEAKY_SLOPE)
+                        .add_scalar(LEAKY_SLOPE),
+                );
+            }
+            x = leaky_relu(pre, LEAKY_SLOPE);
         }
-        let [batch, width] = h.dims();
+        x
+    }
+
+    /// The output layer on the last hidden features, with the minibatch feature if enabled.
+    fn head(&self, h: Tensor<2>) -> Tensor<1> {
+        let head = if self.minibatch_std {
+            let b = h.dims()[0];
+            let sd = h
+                .clone()
+                .var(0)
+                .add_scalar(1e-8)
+                .sqrt()
+                .mean()
+                .reshape([1, 1]);
+            Tensor::cat(vec![h, sd.expand([b, 1])], 1)
+        } else {
+            h
+        };
+        self.out.forward(head).squeeze_dim(1)
+    }
+
+    /// ∂logit/∂input from the last hidden layer's `[batch, width]` and every layer's slopes.
+    fn backward_from(&self, [batch, width]: [usize; 2], slopes: Vec<Tensor<2>>) -> Tensor<2> {
         // `out.weight` is [width (+1 with the minibatch feature), 1]; its first `width`
         // rows act on the hidden features.
         let mut g = self
@@ -119,12 +141,13 @@ impl Critic {
         }
         g
     }
+}
 
-    /// The R1 gradient penalty of Mescheder et al. (2018) on real samples `x`:
-    /// `mean ‖∂D(x)/∂x‖²` over the batch, `[1]` (the caller weights it by γ/2).
-    pub fn r1_penalty(&self, x: Tensor<2>) -> Tensor<1> {
-        self.input_gradient(x).powi_scalar(2).sum_dim(1).mean()
-    }
+/// The R1 gradient penalty of Mescheder et al. (2018) from a critic's input gradient on real
+/// samples (see [`Critic::input_gradient`]): `mean ‖∂D(x)/∂x‖²` over the batch, `[1]` (the
+/// caller weights it by γ/2).
+pub fn r1_penalty(input_gradient: Tensor<2>) -> Tensor<1> {
+    input_gradient.powi_scalar(2).sum_dim(1).mean()
 }
 
 /// Mean logistic loss of `logits` `[batch]` against the constant target `target` in

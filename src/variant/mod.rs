@@ -32,7 +32,7 @@ mod wae;
 pub use crate::model::pairwise_sq_dists;
 pub use aae::Aae;
 pub use bigan::{Bigan, joint_pairs};
-pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce};
+pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce, r1_penalty};
 pub use iwae::{Iwae, iwae_bound};
 pub use regularize::l1_norm;
 pub use schedule::{CycleShape, KlSchedule};

@@ -11,7 +11,7 @@ use latent_explorer::train::metrics::host_vec;
 use latent_explorer::train::probe::DigitProbe;
 use latent_explorer::train::{TrainConfig, Trainer, evaluate};
 use latent_explorer::variant::{
-    Critic, VariantKind, VariantParams, critic_accuracy, joint_pairs, two_layer_parts,
+    Critic, VariantKind, VariantParams, critic_accuracy, joint_pairs, r1_penalty, two_layer_parts,
 };
 
 use crate::common::{Lcg, bundled, cpu, param_values, small, t2, vec_of};
@@ -194,8 +194,14 @@ fn critic_input_gradient_matches_autodiff_and_its_r1_penalty_differentiates() {
     }
     // The penalty's gradient with respect to a weight, by autodiff through the written-out
     // gradient, against central differences of the penalty itself.
-    let r1 = |c: &Critic| vec_of(c.r1_penalty(t2(xs.clone(), [4, 5], &cpu())))[0] as f64;
-    let grads = critic.r1_penalty(t2(xs.clone(), [4, 5], &ad)).backward();
+    let r1 =
+        |c: &Critic| vec_of(r1_penalty(c.input_gradient(t2(xs.clone(), [4, 5], &cpu()))))[0] as f64;
+    let (logits, grad) = critic.logits_and_input_gradient(t2(xs.clone(), [4, 5], &ad));
+    assert_eq!(
+        vec_of(logits),
+        vec_of(critic.logits(t2(xs.clone(), [4, 5], &ad)))
+    );
+    let grads = r1_penalty(grad).backward();
     let dw: Vec<Vec<f32>> = critic
         .layers
         .iter()
