@@ -16,7 +16,7 @@ use thiserror::Error;
 use crate::atomic::atomic_write_bytes;
 use crate::data::Dataset;
 use crate::model::Vae;
-use crate::train::{EvalMetrics, TrainConfig};
+use crate::train::{EvalMetrics, Snapshot, TrainConfig};
 use crate::variant::AuxModules;
 
 /// Metadata key holding the JSON header.
@@ -141,6 +141,15 @@ pub struct CheckpointMeta {
 }
 
 impl CheckpointMeta {
+    /// The header for `snap`, trained on data described by `dataset`.
+    pub fn of_snapshot(
+        snap: &Snapshot,
+        dataset: DatasetInfo,
+        metrics: Option<EvalMetrics>,
+    ) -> Self {
+        Self::new(snap.config.clone(), dataset, snap.epoch, snap.step, metrics)
+    }
+
     /// A header for the current crate version.
     pub fn new(
         train: TrainConfig,
@@ -177,6 +186,19 @@ pub struct Loaded {
     pub aux: AuxModules,
     /// The header.
     pub meta: CheckpointMeta,
+}
+
+impl Loaded {
+    /// The weights as a run snapshot (the header's configuration, step and epoch).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            model: self.model.clone(),
+            aux: self.aux.clone(),
+            config: self.meta.train.clone(),
+            step: self.meta.step,
+            epoch: self.meta.epoch,
+        }
+    }
 }
 
 /// Serialise a checkpoint to bytes.
@@ -217,6 +239,18 @@ pub fn save(
         path: path.to_path_buf(),
         error,
     })
+}
+
+/// Write a run's snapshot as a checkpoint at `path`, atomically: the one way the CLI and
+/// the app save.
+pub fn save_snapshot(
+    path: &Path,
+    snap: &Snapshot,
+    dataset: DatasetInfo,
+    metrics: Option<EvalMetrics>,
+) -> Result<(), CheckpointError> {
+    let meta = CheckpointMeta::of_snapshot(snap, dataset, metrics);
+    save(path, &snap.model, &snap.aux, &meta)
 }
 
 /// Read only the header of a checkpoint file's bytes.

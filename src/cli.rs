@@ -1,10 +1,11 @@
-//! The command line: `train`, `eval`, `sample`, `reconstruct`, `bench`.
+//! The command line: `app`, `train`, `eval`, `sample`, `reconstruct`, `import`, `bench`,
+//! `compare`. A thin edge: runs are described by the library's [`RunSpec`], saved through
+//! [`checkpoint::save_snapshot`], and opened with [`import::load_any`], as in the app.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,11 +15,13 @@ use crate::bench::{self, BenchConfig};
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
 use crate::data::{Batcher, Dataset};
 use crate::export::{grid_image, save_png};
-use crate::model::{ArchConfig, Likelihood, VaeConfig};
+use crate::import::{self, ImportOptions, KeyMap};
+use crate::rundir::RunDirWriter;
 use crate::train::metrics::host_vec;
 use crate::train::probe::DigitProbe;
-use crate::train::{EvalMetrics, OptimConfig, TrainConfig, TrainError, Trainer, evaluate};
-use crate::variant::{CycleShape, Kernel, KlSchedule, VariantKind, VariantParams};
+use crate::train::share::SharingPolicy;
+use crate::train::{EvalMetrics, RunSpec, TrainConfig, TrainError, Trainer, evaluate};
+use crate::variant::VariantKind;
 
 /// Train and explore variational autoencoders.
 #[derive(Debug, Parser)]
@@ -42,6 +45,8 @@ pub enum Commands {
     Sample(SampleArgs),
     /// Reconstruct test digits into a PNG (originals above reconstructions).
     Reconstruct(ReconstructArgs),
+    /// Convert a PyTorch model (state dict or safetensors) into a checkpoint.
+    Import(ImportCmdArgs),
     /// Time training throughput and decode latency.
     Bench(BenchArgs),
     /// Train several variants on the same data, seed and budget; print one table.
@@ -80,35 +85,6 @@ pub struct CompareArgs {
     pub data: DataArgs,
 }
 
-/// Architecture family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ArchKind {
-    /// Fully connected (hidden widths from --hidden).
-    Mlp,
-    /// Two stride-2 convolutions (32/64) and a dense layer.
-    Conv,
-}
-
-/// Likelihood family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LikelihoodKind {
-    /// Bernoulli pixels (BCE with logits).
-    Bernoulli,
-    /// Gaussian pixels, σ from --sigma (learned with --learn-sigma).
-    Gaussian,
-}
-
-/// KL schedule family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScheduleKind {
-    /// Weight 1 throughout.
-    Constant,
-    /// Linear warm-up over --warmup-steps.
-    Linear,
-    /// Cyclical annealing (Fu et al. 2019): --cycles, --cycle-ratio, --cycle-shape.
-    Cyclical,
-}
-
 /// Where data and compute come from.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
@@ -134,114 +110,20 @@ impl DataArgs {
 /// `train` options.
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Objective.
-    #[arg(long, value_enum, default_value_t = VariantKind::Vae)]
-    pub variant: VariantKind,
-    /// Architecture.
-    #[arg(long, value_enum, default_value_t = ArchKind::Mlp)]
-    pub arch: ArchKind,
-    /// MLP hidden widths, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "400")]
-    pub hidden: Vec<usize>,
-    /// Latent dimensions.
-    #[arg(long, default_value_t = 20)]
-    pub latent: usize,
-    /// Decoder likelihood.
-    #[arg(long, value_enum, default_value_t = LikelihoodKind::Bernoulli)]
-    pub likelihood: LikelihoodKind,
-    /// Gaussian likelihood σ (fixed, or initial when learned).
-    #[arg(long, default_value_t = 0.1)]
-    pub sigma: f32,
-    /// Learn the Gaussian σ.
-    #[arg(long)]
-    pub learn_sigma: bool,
-    /// Epochs.
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
-    /// Batch size.
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// Adam β₁.
-    #[arg(long, default_value_t = 0.9)]
-    pub adam_beta1: f32,
-    /// Adam β₂.
-    #[arg(long, default_value_t = 0.999)]
-    pub adam_beta2: f32,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
-    pub weight_decay: f32,
-    /// L1 weight penalty.
-    #[arg(long, default_value_t = 0.0)]
-    pub l1: f64,
-    /// KL weight β (default: the variant's: 1 for VAE, 4 for β-VAE).
-    #[arg(long)]
-    pub beta: Option<f64>,
-    /// KL weight schedule.
-    #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
-    pub kl_schedule: ScheduleKind,
-    /// Warm-up steps for the linear schedule.
-    #[arg(long, default_value_t = 1000)]
-    pub warmup_steps: u64,
-    /// Cycles M of the cyclical schedule (over the whole run).
-    #[arg(long, default_value_t = 4)]
-    pub cycles: u32,
-    /// Rising fraction R of each cycle.
-    #[arg(long, default_value_t = 0.5)]
-    pub cycle_ratio: f64,
-    /// Shape of each cycle's rise.
-    #[arg(long, value_enum, default_value_t = CycleShape::Linear)]
-    pub cycle_shape: CycleShape,
-    /// Free-bits floor λ per latent dimension (nats).
-    #[arg(long)]
-    pub free_bits: Option<f64>,
-    /// IWAE: importance samples per image in the training bound.
-    #[arg(long, default_value_t = 5)]
-    pub iwae_k: usize,
-    /// WAE-MMD: weight λ of the MMD term.
-    #[arg(long, default_value_t = 10.0)]
-    pub mmd_lambda: f64,
-    /// WAE-MMD: kernel.
-    #[arg(long, value_enum, default_value_t = Kernel::Imq)]
-    pub mmd_kernel: Kernel,
-    /// WAE-Sinkhorn: weight λ of the transport cost.
-    #[arg(long, default_value_t = 1.0)]
-    pub sinkhorn_lambda: f64,
-    /// WAE-Sinkhorn: entropic temperature ε.
-    #[arg(long, default_value_t = 1.0)]
-    pub sinkhorn_eps: f64,
-    /// AAE: weight γ of the discriminator's R1 gradient penalty (0: off).
-    #[arg(long, default_value_t = 10.0)]
-    pub aae_r1: f64,
-    /// VAE-GAN: weight γ of the generator's adversarial loss.
-    #[arg(long, default_value_t = 10.0)]
-    pub gan_weight: f64,
-    /// VQ-VAE: codebook entries K.
-    #[arg(long, default_value_t = 512)]
-    pub vq_codes: usize,
-    /// VQ-VAE: dimensions per codebook entry (divides --latent).
-    #[arg(long, default_value_t = 4)]
-    pub vq_code_dim: usize,
-    /// VQ-VAE: commitment weight β.
-    #[arg(long, default_value_t = 0.25)]
-    pub vq_commitment: f64,
-    /// Two-layer VAE: dimensions of the lower latent z1 (--latent sets the top z2).
-    #[arg(long, default_value_t = 50)]
-    pub bottom_latent: usize,
-    /// Seed.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Importance samples for an IWAE bound after every epoch (0: skip).
-    #[arg(long, default_value_t = 0)]
-    pub eval_iwae_k: usize,
+    /// The run: variant, architecture, optimiser, schedule, seed, epochs.
+    #[command(flatten)]
+    pub spec: RunSpec,
     /// Importance samples for the final IWAE NLL estimate (0: skip).
     #[arg(long, default_value_t = 500)]
     pub final_iwae_k: usize,
-    /// Checkpoint file (rewritten atomically after every epoch).
-    #[arg(long, default_value = "checkpoints/vae.safetensors")]
-    pub out: PathBuf,
+    /// Checkpoint file, rewritten atomically after every epoch (default
+    /// checkpoints/vae.safetensors; with --run-dir, only if given).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run directory: a checkpoint per epoch and the metrics as JSON lines, which the app
+    /// follows live (`latent-explorer app --follow DIR`), here or through a shared folder.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
     /// Print one JSON object per epoch instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -251,91 +133,105 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The training configuration these options describe (image size set from `data`).
-    pub fn config(&self, data: &Dataset, steps_per_epoch: u64) -> TrainConfig {
-        let arch = match self.arch {
-            ArchKind::Mlp => ArchConfig::Mlp {
-                hidden: self.hidden.clone(),
-            },
-            ArchKind::Conv => ArchConfig::conv_default(),
-        };
-        let likelihood = match self.likelihood {
-            LikelihoodKind::Bernoulli => Likelihood::Bernoulli,
-            LikelihoodKind::Gaussian => Likelihood::Gaussian {
-                sigma: self.sigma,
-                learned: self.learn_sigma,
-            },
-        };
-        let schedule = match self.kl_schedule {
-            ScheduleKind::Constant => KlSchedule::Constant,
-            ScheduleKind::Linear => KlSchedule::Linear {
-                warmup_steps: self.warmup_steps,
-            },
-            ScheduleKind::Cyclical => KlSchedule::Cyclical {
-                total_steps: steps_per_epoch * self.epochs as u64,
-                cycles: self.cycles,
-                ratio: self.cycle_ratio,
-                shape: self.cycle_shape,
-            },
-        };
-        TrainConfig {
-            model: VaeConfig {
-                arch,
-                latent_dim: self.latent,
-                likelihood,
-                rows: data.rows(),
-                cols: data.cols(),
-                latent: self.variant.latent_kind(&self.variant_params()),
-            },
-            variant: self.variant,
-            optim: OptimConfig {
-                lr: self.lr,
-                beta1: self.adam_beta1,
-                beta2: self.adam_beta2,
-                weight_decay: self.weight_decay,
-                l1: self.l1,
-            },
-            beta: self.beta.unwrap_or(self.variant.default_beta()),
-            schedule,
-            free_bits: self.free_bits,
-            batch_size: self.batch,
-            epochs: self.epochs,
-            seed: self.seed,
-            eval_iwae_k: self.eval_iwae_k,
-            variant_params: self.variant_params(),
+    /// The checkpoint file to rewrite after every epoch, if any.
+    pub fn out_path(&self) -> Option<PathBuf> {
+        match (&self.out, &self.run_dir) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(_)) => None,
+            (None, None) => Some(PathBuf::from("checkpoints/vae.safetensors")),
         }
     }
+}
 
-    /// The variant hyperparameters these options set (the rest at their defaults).
-    pub fn variant_params(&self) -> VariantParams {
-        VariantParams {
-            iwae_k: self.iwae_k,
-            mmd_lambda: self.mmd_lambda,
-            mmd_kernel: self.mmd_kernel,
-            sinkhorn_lambda: self.sinkhorn_lambda,
-            sinkhorn_eps: self.sinkhorn_eps,
-            aae_r1: self.aae_r1,
-            vaegan_gan_weight: self.gan_weight,
-            vq_codes: self.vq_codes,
-            vq_code_dim: self.vq_code_dim,
-            vq_commitment: self.vq_commitment,
-            two_layer_bottom: self.bottom_latent,
-            ..VariantParams::default()
-        }
+/// How a PyTorch file's tensors are named and shaped (`eval`, `sample`, `reconstruct`,
+/// `import`, `app`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ImportArgs {
+    /// Rename a PyTorch file's tensors to ours: REGEX=NAME (whole-key match, `$1` groups;
+    /// an empty NAME drops the tensor); repeatable, first match wins. Not needed for the
+    /// PyTorch examples' VAE (fc1, fc21, fc22, fc3, fc4).
+    #[arg(long = "map", value_name = "REGEX=NAME")]
+    pub map: Vec<String>,
+    /// Image size HxW of a PyTorch model whose input is not a square image.
+    #[arg(long, value_parser = parse_image_size)]
+    pub image_size: Option<(usize, usize)>,
+}
+
+fn parse_image_size(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (h, w) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected HxW, e.g. 28x28"))?;
+    let p = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| (1..=16_384).contains(&n))
+            .ok_or_else(|| format!("{s:?}: sides must be whole numbers in 1..=16384"))
+    };
+    Ok((p(h)?, p(w)?))
+}
+
+impl ImportArgs {
+    /// The import options these arguments describe.
+    pub fn options(&self) -> Result<ImportOptions> {
+        let map = if self.map.is_empty() {
+            None
+        } else {
+            Some(KeyMap::parse(&self.map)?)
+        };
+        Ok(ImportOptions {
+            map,
+            image_size: self.image_size,
+        })
     }
+}
+
+/// `import` options.
+#[derive(Debug, Clone, Args)]
+pub struct ImportCmdArgs {
+    /// A PyTorch state dict (`.pt`/`.pth`) or a safetensors file written from PyTorch.
+    pub model: PathBuf,
+    /// Where to write our checkpoint (written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Key map and image size.
+    #[command(flatten)]
+    pub import: ImportArgs,
 }
 
 /// `app` options.
 #[derive(Debug, Clone, Args, Default)]
 pub struct AppArgs {
+    /// Model files to open as runs: our checkpoints, PyTorch state dicts (`.pt`/`.pth`),
+    /// safetensors written from PyTorch. With none (and no --follow or --preset), a run
+    /// starts training from the saved settings.
+    pub files: Vec<PathBuf>,
+    /// Follow a run directory that `latent-explorer train --run-dir DIR` is writing
+    /// (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub follow: Vec<PathBuf>,
+    /// Start the preset: VAE, β-VAE, IWAE and WAE-MMD training on the same data and seed.
+    #[arg(long)]
+    pub preset: bool,
+    /// Start a run of this variant from the saved settings (repeatable).
+    #[arg(long = "train", value_enum, value_name = "VARIANT")]
+    pub train: Vec<VariantKind>,
     /// Where to train and decode (default: the saved setting, initially auto).
     #[arg(long, value_enum)]
     pub device: Option<DeviceArg>,
-    /// Measure instead of exploring: after a 10 s warm-up, move a latent slider every few
-    /// frames for this many seconds, print frame-time and slider-latency figures as JSON,
-    /// and close.
+    /// How training runs share the CPU with each other and the window (default: the saved
+    /// setting, initially one shared step at a time at lowered priority).
+    #[arg(long, value_enum)]
+    pub sharing: Option<SharingPolicy>,
+    /// Measure instead of exploring: after a 10 s warm-up, record this many seconds of a
+    /// user watching (no input), then as many of a user dragging a latent slider (a frame
+    /// requested continuously, the slider moved every 10 frames); print frame times,
+    /// slider latency and every run's training speed for both as JSON, and close.
     #[arg(long)]
     pub measure: Option<f64>,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
 }
 
 /// Device choice on the command line.
@@ -352,8 +248,11 @@ pub enum DeviceArg {
 /// `eval` options.
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
-    /// Checkpoint file.
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
     pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
     /// Importance samples for the IWAE NLL estimate (0: skip).
     #[arg(long, default_value_t = 500)]
     pub iwae_k: usize,
@@ -368,8 +267,11 @@ pub struct EvalArgs {
 /// `sample` options.
 #[derive(Debug, Clone, Args)]
 pub struct SampleArgs {
-    /// Checkpoint file.
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
     pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
     /// Output PNG.
     #[arg(long)]
     pub out: PathBuf,
@@ -387,8 +289,11 @@ pub struct SampleArgs {
 /// `reconstruct` options.
 #[derive(Debug, Clone, Args)]
 pub struct ReconstructArgs {
-    /// Checkpoint file.
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
     pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
     /// Output PNG.
     #[arg(long)]
     pub out: PathBuf,
@@ -432,6 +337,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Commands::Eval(a)) => eval(&a),
         Some(Commands::Sample(a)) => sample(&a),
         Some(Commands::Reconstruct(a)) => reconstruct(&a),
+        Some(Commands::Import(a)) => import_cmd(&a),
         Some(Commands::Bench(a)) => bench_cmd(&a),
         Some(Commands::Compare(a)) => compare_cmd(&a),
     }
@@ -439,33 +345,35 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn app(a: &AppArgs) -> Result<()> {
     use crate::ui::{AppOptions, DeviceChoice, ExplorerApp};
-    let measure_secs = a.measure;
     let device = a.device.map(|d| match d {
         DeviceArg::Auto => DeviceChoice::Auto,
         DeviceArg::Gpu => DeviceChoice::Gpu,
         DeviceArg::Cpu => DeviceChoice::Cpu,
     });
+    let app_options = AppOptions {
+        device,
+        sharing: a.sharing,
+        measure_secs: a.measure,
+        open: a.files.clone(),
+        follow: a.follow.clone(),
+        preset: a.preset,
+        train: a.train.clone(),
+        import: a.import.options()?,
+        ..AppOptions::default()
+    };
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
         wgpu_options: crate::gpu::wgpu_configuration(),
         viewport: eframe::egui::ViewportBuilder::default()
             .with_inner_size([1600.0, 1000.0])
-            .with_title("Latent Explorer"),
+            .with_title("Latent Explorer")
+            .with_drag_and_drop(true),
         ..Default::default()
     };
     eframe::run_native(
         "Latent Explorer",
         options,
-        Box::new(move |cc| {
-            Ok(Box::new(ExplorerApp::new(
-                cc,
-                AppOptions {
-                    device,
-                    measure_secs,
-                    ..AppOptions::default()
-                },
-            )))
-        }),
+        Box::new(move |cc| Ok(Box::new(ExplorerApp::new(cc, app_options)))),
     )
     .map_err(|e| {
         let e = e.to_string();
@@ -513,10 +421,17 @@ fn print_eval(label: &str, m: &EvalMetrics, variant: VariantKind) {
 
 fn train(a: &TrainArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
-    let steps = a.batch.max(1);
-    let cfg = a.config(&data, data.train.len().div_ceil(steps) as u64);
+    let cfg = a.spec.train_config(&data);
     let mut trainer = Trainer::new(cfg, data.clone(), &device).context("setting up training")?;
     let cfg = trainer.config().clone();
+    let out = a.out_path();
+    let mut run_dir = match &a.run_dir {
+        Some(dir) => Some(
+            RunDirWriter::create(dir, &cfg, DatasetInfo::of(&data))
+                .context("starting the run directory")?,
+        ),
+        None => None,
+    };
     if !a.json {
         println!(
             "training {} {} latent {} ({}) on {} ({} train / {} test, {}x{}), {} epochs, batch {}, lr {}, device {}",
@@ -535,8 +450,19 @@ fn train(a: &TrainArgs) -> Result<()> {
             a.data.backend
         );
     }
+    let save = |trainer: &Trainer, metrics: Option<EvalMetrics>| -> Result<()> {
+        match &out {
+            Some(path) => checkpoint::save_snapshot(
+                path,
+                &trainer.snapshot(),
+                DatasetInfo::of(&data),
+                metrics,
+            )
+            .context("saving the checkpoint"),
+            None => Ok(()),
+        }
+    };
     let per_epoch = trainer.steps_per_epoch();
-    let mut last = None;
     for epoch in 1..=cfg.epochs {
         let bar = if a.json {
             ProgressBar::hidden()
@@ -551,35 +477,44 @@ fn train(a: &TrainArgs) -> Result<()> {
         let t0 = std::time::Instant::now();
         let (mut samples, mut loss_sum, mut n) = (0usize, 0.0, 0usize);
         loop {
-            let out = match trainer.step() {
+            let step = match trainer.step() {
                 Ok(o) => o,
                 Err(e @ TrainError::NonFinite { .. }) => {
                     bar.abandon();
-                    save_checkpoint(a, &trainer, &data, last.clone())?;
-                    bail!(
-                        "{e}; the last finite weights were saved to {}",
-                        a.out.display()
-                    );
+                    save(&trainer, None)?;
+                    if let Some(w) = run_dir.as_mut() {
+                        w.end(trainer.epoch(), trainer.step_count(), Some(e.to_string()))
+                            .context("writing the run directory")?;
+                    }
+                    let kept = out
+                        .as_ref()
+                        .map(|p| format!("; the last finite weights were saved to {}", p.display()))
+                        .unwrap_or_default();
+                    bail!("{e}{kept}");
                 }
                 Err(e) => return Err(e).context("training step"),
             };
-            samples += out.metrics.batch;
-            loss_sum += out.metrics.get("loss").unwrap_or(0.0);
+            if let Some(w) = run_dir.as_mut() {
+                w.step(&step.metrics).context("writing the run directory")?;
+            }
+            samples += step.metrics.batch;
+            loss_sum += step.metrics.get("loss").unwrap_or(0.0);
             n += 1;
             bar.inc(1);
-            if out.epoch_done {
+            if step.epoch_done {
                 break;
             }
         }
         bar.finish_and_clear();
         let secs = t0.elapsed().as_secs_f64();
+        let samples_per_sec = samples as f64 / secs;
         let m = trainer.evaluate(cfg.eval_iwae_k);
         if a.json {
             println!(
                 "{}",
                 serde_json::json!({
                     "epoch": epoch, "train_loss": loss_sum / n as f64,
-                    "samples_per_sec": samples as f64 / secs, "test": m,
+                    "samples_per_sec": samples_per_sec, "test": m,
                 })
             );
         } else {
@@ -588,14 +523,17 @@ fn train(a: &TrainArgs) -> Result<()> {
                     "epoch {epoch:>2}/{}  train loss {:.2}  {:.0} img/s ",
                     cfg.epochs,
                     loss_sum / n as f64,
-                    samples as f64 / secs
+                    samples_per_sec
                 ),
                 &m,
                 cfg.variant,
             );
         }
-        last = Some(m);
-        save_checkpoint(a, &trainer, &data, last.clone())?;
+        save(&trainer, Some(m.clone()))?;
+        if let Some(w) = run_dir.as_mut() {
+            w.epoch(&trainer.snapshot(), &m, samples_per_sec)
+                .context("writing the run directory")?;
+        }
     }
     if a.final_iwae_k > 0 {
         let t0 = std::time::Instant::now();
@@ -609,39 +547,54 @@ fn train(a: &TrainArgs) -> Result<()> {
                 cfg.variant,
             );
         }
-        last = Some(m);
-        save_checkpoint(a, &trainer, &data, last)?;
+        save(&trainer, Some(m.clone()))?;
+        if let Some(w) = run_dir.as_mut() {
+            w.final_checkpoint(&trainer.snapshot(), &m)
+                .context("writing the run directory")?;
+        }
+    }
+    if let Some(w) = run_dir.as_mut() {
+        w.end(trainer.epoch(), trainer.step_count(), None)
+            .context("writing the run directory")?;
     }
     if !a.json {
-        println!("checkpoint: {}", a.out.display());
+        if let Some(p) = &out {
+            println!("checkpoint: {}", p.display());
+        }
+        if let Some(w) = &run_dir {
+            println!("run directory: {}", w.dir().display());
+        }
     }
     Ok(())
 }
 
-fn save_checkpoint(
-    a: &TrainArgs,
-    trainer: &Trainer,
-    data: &Dataset,
-    metrics: Option<EvalMetrics>,
-) -> Result<()> {
-    let meta = CheckpointMeta::new(
-        trainer.config().clone(),
-        DatasetInfo::of(data),
-        trainer.epoch(),
-        trainer.step_count(),
-        metrics,
-    );
-    checkpoint::save(
-        &a.out,
-        &trainer.inference_model(),
-        &trainer.aux().valid(),
-        &meta,
-    )
-    .context("saving the checkpoint")
+fn load_checkpoint(
+    path: &Path,
+    device: &Device,
+    import: &ImportArgs,
+) -> Result<checkpoint::Loaded> {
+    import::load_any(path, device, &import.options()?).context("loading the model")
 }
 
-fn load_checkpoint(path: &Path, device: &Device) -> Result<checkpoint::Loaded> {
-    checkpoint::load(path, device).context("loading the checkpoint")
+fn import_cmd(a: &ImportCmdArgs) -> Result<()> {
+    let (bytes, meta) =
+        import::import_file(&a.model, &a.import.options()?).context("importing the model")?;
+    // Load it once before writing, so a file that would not load is never written.
+    checkpoint::from_bytes(&a.out, bytes.clone(), &Device::flex())
+        .context("checking the converted model")?;
+    crate::atomic::atomic_write_bytes(&a.out, &bytes)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "{} → {}: {} {} latent {}, {}x{} images",
+        a.model.display(),
+        a.out.display(),
+        meta.train.variant,
+        meta.train.model.arch,
+        meta.train.model.latent_dim,
+        meta.train.model.rows,
+        meta.train.model.cols
+    );
+    Ok(())
 }
 
 fn check_image_size(meta: &CheckpointMeta, data: &Dataset) -> Result<()> {
@@ -660,7 +613,7 @@ fn check_image_size(meta: &CheckpointMeta, data: &Dataset) -> Result<()> {
 
 fn eval(a: &EvalArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
-    let loaded = load_checkpoint(&a.checkpoint, &device)?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_image_size(&loaded.meta, &data)?;
     let m = evaluate(
         &loaded.model,
@@ -690,7 +643,7 @@ fn eval(a: &EvalArgs) -> Result<()> {
 
 fn sample(a: &SampleArgs) -> Result<()> {
     let device = a.backend.device().context("creating the compute device")?;
-    let loaded = load_checkpoint(&a.checkpoint, &device)?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     let cfg = &loaded.meta.train.model;
     if a.n == 0 {
         bail!("--n must be at least 1");
@@ -711,7 +664,7 @@ fn sample(a: &SampleArgs) -> Result<()> {
 
 fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
-    let loaded = load_checkpoint(&a.checkpoint, &device)?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_image_size(&loaded.meta, &data)?;
     let n = a.n.clamp(1, data.test.len());
     let batch = Batcher::new(device.clone()).batch(&data.test, &(0..n).collect::<Vec<_>>());

@@ -5,7 +5,9 @@
 //! - [`model`]: encoder/decoder architectures with configs and `init(&device)`.
 //! - [`variant`]: training objectives behind one trait, and KL schedules.
 //! - [`train`]: the training core, the background worker, and test metrics.
-//! - [`checkpoint`]: safetensors checkpoints with a JSON header, written atomically.
+//! - [`checkpoint`]: safetensors checkpoints with a JSON header, written atomically;
+//!   [`import`]: PyTorch state dicts as checkpoints; [`rundir`]: run directories that a
+//!   headless `train --run-dir` writes and the app follows.
 //! - [`backend`]: choosing burn's CPU (flex) or wgpu device.
 //! - [`export`]: image grids as PNG; [`bench`]: throughput and latency figures.
 //! - [`explore`]: latent math (interpolation, grids, principal directions).
@@ -22,7 +24,9 @@ pub mod data;
 pub mod explore;
 pub mod export;
 pub mod gpu;
+pub mod import;
 pub mod model;
+pub mod rundir;
 pub mod train;
 pub mod ui;
 pub mod variant;

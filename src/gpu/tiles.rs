@@ -327,6 +327,30 @@ pub fn install(render_state: &egui_wgpu::RenderState) {
     render_state.renderer.write().callback_resources.insert(res);
 }
 
+/// Free the painter slots whose key satisfies `doomed` (e.g. a removed run's), with their
+/// GPU buffers and the tensors they kept alive. Returns how many were freed.
+pub fn free_slots(render_state: &egui_wgpu::RenderState, doomed: impl Fn(u64) -> bool) -> usize {
+    let mut renderer = render_state.renderer.write();
+    let Some(res) = renderer.callback_resources.get_mut::<TileResources>() else {
+        return 0;
+    };
+    let before = res.slots.len();
+    res.slots.retain(|k, _| !doomed(*k));
+    before - res.slots.len()
+}
+
+/// The keys of the painter slots that exist now.
+pub fn slot_keys(render_state: &egui_wgpu::RenderState) -> Vec<u64> {
+    let renderer = render_state.renderer.read();
+    let mut keys: Vec<u64> = renderer
+        .callback_resources
+        .get::<TileResources>()
+        .map(|res| res.slots.keys().copied().collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
 /// One grid to draw this frame. `key` identifies the panel; `version` changes whenever the
 /// data changes (unchanged data is not uploaded again).
 pub struct TileCallback {

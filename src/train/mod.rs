@@ -4,10 +4,17 @@
 
 pub mod metrics;
 pub mod probe;
+pub mod share;
+mod spec;
 mod trainer;
 pub mod worker;
 
 pub use crate::variant::iwae_bound;
 pub use metrics::{EvalMetrics, evaluate};
+pub use share::StepGate;
+pub use spec::{ArchKind, LikelihoodKind, RunSpec, ScheduleKind};
 pub use trainer::{OptimConfig, StepMetrics, StepOutcome, TrainConfig, TrainError, Trainer};
-pub use worker::{Command, Event, LatestSlot, Snapshot, WorkerHandle, WorkerState, spawn};
+pub use worker::{
+    Command, Event, LatestSlot, Snapshot, WorkerHandle, WorkerOptions, WorkerState, spawn,
+    spawn_trainer,
+};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::metrics::{EvalMetrics, evaluate, host_vec};
+use super::worker::Snapshot;
 use crate::data::{Batcher, Dataset, epoch_permutation};
 use crate::model::{ModelError, Vae, VaeConfig};
 use crate::variant::{
@@ -122,6 +123,9 @@ impl TrainConfig {
         }
         if self.batch_size == 0 {
             return bad("batch size must be > 0".into());
+        }
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
         }
         self.variant_params
             .validate()
@@ -317,8 +321,10 @@ impl Trainer {
 
     /// Resume from loaded weights (optimiser state starts fresh).
     pub fn with_weights(mut self, model: Vae, aux: AuxModules, step: u64, epoch: usize) -> Self {
-        self.model = model.to_device(&self.device);
-        self.aux = aux.to_device(&self.device);
+        // `train` turns gradient tracking back on for weights that come from an inference
+        // copy (a checkpoint, a snapshot).
+        self.model = model.to_device(&self.device).train();
+        self.aux = aux.to_device(&self.device).train();
         self.step = step;
         self.epoch = epoch;
         self.order = epoch_permutation(self.cfg.seed, epoch, self.data.train.len());
@@ -383,6 +389,18 @@ impl Trainer {
     /// An inference copy of the model (no autodiff), cheap to take.
     pub fn inference_model(&self) -> Vae {
         self.model.valid()
+    }
+
+    /// An inference copy of everything a checkpoint holds but the metrics: model, aux
+    /// modules, the live configuration, step and epoch.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            model: self.inference_model(),
+            aux: self.aux.valid(),
+            config: self.cfg.clone(),
+            step: self.step,
+            epoch: self.epoch,
+        }
     }
 
     /// The training model (autodiff device).

@@ -1,7 +1,10 @@
 //! The training worker: a background thread that owns a [`Trainer`], takes [`Command`]s and
 //! emits [`Event`]s through bounded channels, calling a waker after each event (the UI's
 //! `request_repaint`). The latest inference copy of the weights sits in a [`LatestSlot`]
-//! for the UI to decode from without waiting on the worker.
+//! for the UI to decode from without waiting on the worker; it is republished whenever the
+//! worker stops stepping (pause, finish, stop), so a paused run's snapshot is exactly its
+//! current weights. Several workers can share the machine politely: each may take its
+//! steps through a shared [`StepGate`] and at a lowered OS priority ([`WorkerOptions`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
@@ -12,10 +15,11 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 
 use super::metrics::EvalMetrics;
+use super::share::{StepGate, lower_thread_priority};
 use super::trainer::{StepMetrics, TrainConfig, TrainError, Trainer};
 use crate::data::Dataset;
-use crate::model::{Vae, VaeConfig};
-use crate::variant::KlSchedule;
+use crate::model::Vae;
+use crate::variant::{AuxModules, KlSchedule};
 
 /// Commands the worker accepts.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +80,8 @@ pub enum Event {
         step: u64,
         /// Test metrics.
         metrics: EvalMetrics,
+        /// The weights at the end of this epoch (what the metrics were computed on).
+        snapshot: Arc<Snapshot>,
     },
     /// Training speed over the last interval.
     Throughput {
@@ -99,13 +105,16 @@ pub enum Event {
     Error(String),
 }
 
-/// An inference copy of the weights with where it came from.
+/// An inference copy of a run's weights with where it came from: everything a checkpoint
+/// holds except the metrics, so a snapshot can be saved as one.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     /// The model (no autodiff), on the training device.
     pub model: Vae,
-    /// Its configuration.
-    pub config: VaeConfig,
+    /// The variant's extra modules (no autodiff), e.g. discriminators.
+    pub aux: AuxModules,
+    /// The run's configuration, with live hyperparameter changes applied.
+    pub config: TrainConfig,
     /// Global step at which it was taken.
     pub step: u64,
     /// Completed epochs.
@@ -122,10 +131,20 @@ impl<T> LatestSlot<T> {
         Self(Arc::new(Mutex::new(None)))
     }
 
+    /// A slot already holding `value`.
+    pub fn holding(value: Arc<T>) -> Self {
+        Self(Arc::new(Mutex::new(Some(value))))
+    }
+
     /// Replace the value.
     pub fn set(&self, value: T) {
+        self.set_arc(Arc::new(value));
+    }
+
+    /// Replace the value with a shared one.
+    pub fn set_arc(&self, value: Arc<T>) {
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *g = Some(Arc::new(value));
+        *g = Some(value);
     }
 
     /// The newest value, if any.
@@ -203,6 +222,17 @@ pub const EVENT_CAPACITY: usize = 4096;
 /// How often the snapshot slot is refreshed while running.
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(50);
 
+/// How a worker shares the machine with the UI and other workers.
+#[derive(Clone, Default)]
+pub struct WorkerOptions {
+    /// Called after each event is sent (e.g. the UI's `request_repaint`).
+    pub waker: Option<Waker>,
+    /// Take every training step through this gate (shared by the workers of one app).
+    pub gate: Option<Arc<StepGate>>,
+    /// Run the training thread at a lowered OS priority (Linux: nice +10).
+    pub low_priority: bool,
+}
+
 /// Validate `cfg` and start a worker thread. Training begins on [`Command::Start`].
 pub fn spawn(
     cfg: TrainConfig,
@@ -211,6 +241,23 @@ pub fn spawn(
     waker: Option<Waker>,
 ) -> Result<WorkerHandle, TrainError> {
     let trainer = Trainer::new(cfg, data, &device)?;
+    spawn_trainer(
+        trainer,
+        WorkerOptions {
+            waker,
+            ..WorkerOptions::default()
+        },
+    )
+}
+
+/// Start a worker thread around a ready trainer (e.g. one resumed from a checkpoint with
+/// [`Trainer::with_weights`]). Training begins on [`Command::Start`].
+pub fn spawn_trainer(trainer: Trainer, opts: WorkerOptions) -> Result<WorkerHandle, TrainError> {
+    let WorkerOptions {
+        waker,
+        gate,
+        low_priority,
+    } = opts;
     let (cmd_tx, cmd_rx) = sync_channel::<Command>(64);
     let (ev_tx, ev_rx) = sync_channel::<Event>(EVENT_CAPACITY);
     let snapshot = LatestSlot::new();
@@ -218,8 +265,13 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("latent-explorer-trainer".into())
         .spawn(move || {
+            if low_priority {
+                lower_thread_priority();
+            }
             let out = Outbox { tx: ev_tx, waker };
-            let result = catch_unwind(AssertUnwindSafe(|| run(trainer, &cmd_rx, &out, &slot)));
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                run(trainer, &cmd_rx, &out, &slot, gate.as_deref())
+            }));
             if let Err(panic) = result {
                 let msg = panic
                     .downcast_ref::<&str>()
@@ -255,13 +307,11 @@ impl Outbox {
     }
 }
 
-fn publish(trainer: &Trainer, slot: &LatestSlot<Snapshot>) {
-    slot.set(Snapshot {
-        model: trainer.inference_model(),
-        config: trainer.config().model.clone(),
-        step: trainer.step_count(),
-        epoch: trainer.epoch(),
-    });
+/// Put the trainer's current weights in the slot; returns them.
+fn publish(trainer: &Trainer, slot: &LatestSlot<Snapshot>) -> Arc<Snapshot> {
+    let snap = Arc::new(trainer.snapshot());
+    slot.set_arc(snap.clone());
+    snap
 }
 
 /// The worker loop: apply commands, step while running, report.
@@ -270,6 +320,7 @@ fn run(
     commands: &Receiver<Command>,
     out: &Outbox,
     slot: &LatestSlot<Snapshot>,
+    gate: Option<&StepGate>,
 ) {
     publish(&trainer, slot);
     let mut state = WorkerState::Idle;
@@ -338,6 +389,11 @@ fn run(
                 Command::DebugPanic(msg) => panic!("{msg}"),
             }
             if new_state != state {
+                if new_state == WorkerState::Paused {
+                    // What a paused run shows (and saves) is exactly its current weights.
+                    publish(&trainer, slot);
+                    last_snapshot = Instant::now();
+                }
                 state = new_state;
                 if !out.send(Event::State(state)) {
                     return;
@@ -347,7 +403,10 @@ fn run(
         if state != WorkerState::Running && !step_once {
             continue;
         }
-        match trainer.step() {
+        let ticket = gate.map(StepGate::enter);
+        let result = trainer.step();
+        drop(ticket);
+        match result {
             Ok(outcome) => {
                 window_steps += 1;
                 window_samples += outcome.metrics.batch;
@@ -364,16 +423,22 @@ fn run(
                     window_start = Instant::now();
                     (window_steps, window_samples) = (0, 0);
                 }
+                let mut published = None;
                 if step_once || outcome.epoch_done || last_snapshot.elapsed() >= SNAPSHOT_INTERVAL {
-                    publish(&trainer, slot);
+                    published = Some(publish(&trainer, slot));
                     last_snapshot = Instant::now();
                 }
                 if outcome.epoch_done {
-                    let metrics = trainer.evaluate(trainer.config().eval_iwae_k);
+                    let metrics = {
+                        let _ticket = gate.map(StepGate::enter);
+                        trainer.evaluate(trainer.config().eval_iwae_k)
+                    };
+                    let snapshot = published.unwrap_or_else(|| publish(&trainer, slot));
                     out.send(Event::Epoch {
                         epoch: trainer.epoch(),
                         step: trainer.step_count(),
                         metrics,
+                        snapshot,
                     });
                     if trainer.epoch() >= trainer.config().epochs {
                         state = WorkerState::Finished;

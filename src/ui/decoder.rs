@@ -1,10 +1,11 @@
-//! The decode thread: turns latent vectors into images against the newest training snapshot,
-//! off the UI thread. Requests are latest-value per view (a newer request replaces an older
-//! one that has not started); results wake the UI. On a GPU device the decoded tensor stays on
+//! The decode thread of one run: turns latent vectors into images against the run's newest
+//! snapshot (or the one the epoch scrubber pinned), off the UI thread. Requests are
+//! latest-value per view (a newer request replaces an older one that has not started);
+//! results wake the UI. A new source re-runs every view's last job. On a GPU device the decoded tensor stays on
 //! the GPU and is handed to the painter as a buffer; on the CPU the floats are handed over
 //! and uploaded by the painter.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -32,6 +33,22 @@ pub enum ViewKey {
     Prior,
     /// Encoder statistics on test digits.
     Stats,
+    /// The run's column of the same-input matrix.
+    Matrix,
+}
+
+impl ViewKey {
+    /// A small number naming the view in painter keys.
+    pub fn code(self) -> u64 {
+        match self {
+            Self::Recon => 0,
+            Self::Slider => 1,
+            Self::Grid => 2,
+            Self::Prior => 3,
+            Self::Stats => 4,
+            Self::Matrix => 5,
+        }
+    }
 }
 
 /// Work for the decode thread.
@@ -50,6 +67,14 @@ pub enum Job {
     },
     /// Encode the first `n` test digits: KL per dimension, activity, principal directions.
     Stats(usize),
+    /// Reconstruct these test digits (their posterior means decoded), or with `heat` the
+    /// absolute error |x − x̂| per pixel; one tile per digit.
+    Matrix {
+        /// Test digit indices.
+        indices: Vec<usize>,
+        /// Absolute error instead of the reconstruction.
+        heat: bool,
+    },
 }
 
 /// Decoded images for one view.
@@ -104,13 +129,24 @@ pub enum Output {
 #[derive(Default)]
 struct Pending {
     jobs: BTreeMap<ViewKey, (u64, Job)>,
+    /// Views whose last job is no longer refreshed.
+    forget: Vec<ViewKey>,
+    /// How often views are refreshed from newer snapshots.
+    refresh: Option<Duration>,
     stop: bool,
+}
+
+/// Where snapshots come from, and a counter that changes with every new source.
+#[derive(Default)]
+struct Source {
+    slot: Option<LatestSlot<Snapshot>>,
+    generation: u64,
 }
 
 struct Shared {
     pending: Mutex<Pending>,
     wake: Condvar,
-    source: Mutex<Option<LatestSlot<Snapshot>>>,
+    source: Mutex<Source>,
 }
 
 /// Handle to the decode thread.
@@ -119,41 +155,80 @@ pub struct Decoder {
     results: Receiver<Output>,
     thread: Option<JoinHandle<()>>,
     next_request: u64,
+    /// Views with a job the thread keeps refreshing.
+    kept: BTreeSet<ViewKey>,
 }
 
-/// How often views are refreshed from a newer snapshot while training runs.
+/// How often views are refreshed from a newer snapshot while training runs (with one run;
+/// the app stretches it with more).
 pub const REFRESH: Duration = Duration::from_millis(150);
+
+/// How the decode thread wakes the UI.
+#[derive(Clone)]
+pub struct Wakers {
+    /// After answering a request (the user is waiting for it).
+    pub now: Arc<dyn Fn() + Send + Sync>,
+    /// After refreshing a view from newer weights (may wait for the next throttled frame).
+    pub soon: Arc<dyn Fn() + Send + Sync>,
+}
 
 impl Decoder {
     /// Start the thread. `use_gpu` keeps decoded tensors on the device (wgpu only).
-    pub fn spawn(
-        data: Arc<Dataset>,
-        device: Device,
-        use_gpu: bool,
-        waker: Arc<dyn Fn() + Send + Sync>,
-    ) -> Self {
+    pub fn spawn(data: Arc<Dataset>, device: Device, use_gpu: bool, wakers: Wakers) -> Self {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
-            source: Mutex::new(None),
+            source: Mutex::new(Source::default()),
         });
         let (tx, rx) = channel();
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("latent-explorer-decoder".into())
-            .spawn(move || run(s, data, device, use_gpu, tx, waker))
+            .spawn(move || run(s, data, device, use_gpu, tx, wakers))
             .ok();
         Self {
             shared,
             results: rx,
             thread,
             next_request: 1,
+            kept: BTreeSet::new(),
         }
     }
 
-    /// Decode against this worker's snapshots from now on.
+    /// Refresh views from newer snapshots at most this often.
+    pub fn set_refresh(&self, every: Duration) {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .refresh = Some(every);
+    }
+
+    /// Views whose last job is kept and refreshed.
+    pub fn kept_views(&self) -> Vec<ViewKey> {
+        self.kept.iter().copied().collect()
+    }
+
+    /// Stop refreshing these views (and drop their queued jobs).
+    pub fn forget(&mut self, keys: &[ViewKey]) {
+        let mut p = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for k in keys {
+            self.kept.remove(k);
+            p.jobs.remove(k);
+            p.forget.push(*k);
+        }
+    }
+
+    /// Decode against this slot's snapshots from now on; every view's last job is re-run.
     pub fn set_source(&self, slot: Option<LatestSlot<Snapshot>>) {
-        *self.shared.source.lock().unwrap_or_else(|p| p.into_inner()) = slot;
+        let mut src = self.shared.source.lock().unwrap_or_else(|p| p.into_inner());
+        src.slot = slot;
+        src.generation += 1;
+        drop(src);
         self.shared.wake.notify_all();
     }
 
@@ -161,6 +236,7 @@ impl Decoder {
     pub fn request(&mut self, key: ViewKey, job: Job) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
+        self.kept.insert(key);
         self.shared
             .pending
             .lock()
@@ -197,14 +273,22 @@ fn run(
     device: Device,
     use_gpu: bool,
     tx: Sender<Output>,
-    waker: Arc<dyn Fn() + Send + Sync>,
+    wakers: Wakers,
 ) {
     // The last job per view, re-run when a newer snapshot arrives.
     let mut last: BTreeMap<ViewKey, (u64, Job, u64)> = BTreeMap::new();
     let mut last_refresh = Instant::now();
+    let mut seen_generation = 0;
+    let mut refresh = REFRESH;
     loop {
         let fresh: Vec<(ViewKey, (u64, Job))> = {
             let mut p = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+            for k in std::mem::take(&mut p.forget) {
+                last.remove(&k);
+            }
+            if let Some(r) = p.refresh {
+                refresh = r;
+            }
             if p.jobs.is_empty() && !p.stop {
                 p = shared
                     .wake
@@ -217,11 +301,20 @@ fn run(
             }
             std::mem::take(&mut p.jobs).into_iter().collect()
         };
-        let slot = shared
-            .source
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let (slot, generation) = {
+            let src = shared.source.lock().unwrap_or_else(|p| p.into_inner());
+            (src.slot.clone(), src.generation)
+        };
+        if generation != seen_generation {
+            // A new source: everything shown so far came from another model.
+            seen_generation = generation;
+            for (_, _, step) in last.values_mut() {
+                *step = u64::MAX;
+            }
+            last_refresh = Instant::now()
+                .checked_sub(refresh)
+                .unwrap_or_else(Instant::now);
+        }
         let Some(snap) = slot.and_then(|s| s.get()) else {
             // No model yet: keep the jobs for later.
             for (k, (id, job)) in fresh {
@@ -229,21 +322,24 @@ fn run(
             }
             continue;
         };
-        let mut todo: Vec<(ViewKey, u64, Job)> = Vec::new();
+        // (view, request, job, whether it answers a request rather than refreshes a view)
+        let mut todo: Vec<(ViewKey, u64, Job, bool)> = Vec::new();
         for (k, (id, job)) in fresh {
             last.insert(k, (id, job.clone(), snap.step));
-            todo.push((k, id, job));
+            todo.push((k, id, job, true));
         }
-        if last_refresh.elapsed() >= REFRESH {
+        if last_refresh.elapsed() >= refresh {
             for (k, (id, job, step)) in last.iter_mut() {
-                if *step != snap.step && !todo.iter().any(|(tk, _, _)| tk == k) {
+                if *step != snap.step && !todo.iter().any(|(tk, _, _, _)| tk == k) {
+                    // A first decode for a new source is an answer, not a refresh.
+                    let answer = *step == u64::MAX;
                     *step = snap.step;
-                    todo.push((*k, *id, job.clone()));
+                    todo.push((*k, *id, job.clone(), answer));
                 }
             }
             last_refresh = Instant::now();
         }
-        for (key, id, job) in todo {
+        for (key, id, job, answer) in todo {
             let t0 = Instant::now();
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 execute(key, id, &job, &snap, &data, &device, use_gpu, t0)
@@ -252,9 +348,22 @@ fn run(
             if tx.send(out).is_err() {
                 return;
             }
-            waker();
+            if answer {
+                (wakers.now)();
+            } else {
+                (wakers.soon)();
+            }
         }
     }
+}
+
+/// The indices that name test digits of `data`.
+fn test_indices(indices: &[usize], data: &Dataset) -> Vec<usize> {
+    indices
+        .iter()
+        .copied()
+        .filter(|&i| i < data.test.len())
+        .collect()
 }
 
 /// Run one job now, on the calling thread (the decode thread, or the UI thread for a
@@ -271,8 +380,8 @@ pub fn execute(
     t0: Instant,
 ) -> Output {
     let model = &snap.model;
-    let (rows, cols) = (snap.config.rows, snap.config.cols);
-    let latent = snap.config.latent_dim;
+    let (rows, cols) = (snap.config.model.rows, snap.config.model.cols);
+    let latent = snap.config.model.latent_dim;
     let finish = |t: Tensor<2>, n: usize| -> Output {
         let source = if use_gpu {
             match GpuTensor::from_tensor(t) {
@@ -310,17 +419,27 @@ pub fn execute(
             finish(model.decode_mean_with(z, labels.as_ref()), *n)
         }
         Job::Recon(indices) => {
-            let idx: Vec<usize> = indices
-                .iter()
-                .copied()
-                .filter(|&i| i < data.test.len())
-                .collect();
+            let idx = test_indices(indices, data);
             if idx.is_empty() {
                 return Output::Error(key, "no test digits to reconstruct".into());
             }
             let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
             let recon = model.reconstruct(batch.images.clone(), Some(&batch.labels));
             finish(Tensor::cat(vec![batch.images, recon], 0), idx.len() * 2)
+        }
+        Job::Matrix { indices, heat } => {
+            let idx = test_indices(indices, data);
+            if idx.is_empty() {
+                return Output::Error(key, "no test digits to reconstruct".into());
+            }
+            let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
+            let recon = model.reconstruct(batch.images.clone(), Some(&batch.labels));
+            let out = if *heat {
+                (batch.images - recon).abs()
+            } else {
+                recon
+            };
+            finish(out, idx.len())
         }
         Job::Stats(n) => {
             let n = (*n).clamp(1, data.test.len());

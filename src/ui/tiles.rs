@@ -4,22 +4,63 @@
 use eframe::egui;
 use eframe::egui_wgpu;
 
-use super::decoder::{Images, ViewKey};
-use crate::gpu::{Colormap, TileCallback, TileParams};
+use super::decoder::Images;
+use crate::gpu::{Colormap, TileCallback, TileParams, TileSource};
 
-/// Draw `img` as `cols × rows` tiles fitting `max_size` (points), keeping square pixels.
-#[allow(clippy::too_many_arguments)]
-pub fn show(
+/// How to draw one grid of tiles.
+#[derive(Debug, Clone, Copy)]
+pub struct TileView {
+    /// The painter slot (see [`super::run::RunId::painter_key`]); its GPU state is kept
+    /// between frames and re-uploaded only when `version` changes.
+    pub key: u64,
+    /// Changes whenever the data changes.
+    pub version: u64,
+    /// Tiles per row.
+    pub cols: usize,
+    /// Rows of tiles.
+    pub rows: usize,
+    /// Largest size in points (pixels stay square).
+    pub max_size: egui::Vec2,
+    /// Colour map.
+    pub colormap: Colormap,
+    /// Tile to ring.
+    pub highlight: Option<u32>,
+    /// A frame in the run's colour.
+    pub frame: Option<egui::Color32>,
+}
+
+/// Draw host pixels (e.g. test digits) as tiles of `rows × cols` pixels each.
+pub fn show_host(
     ui: &mut egui::Ui,
-    key: ViewKey,
-    img: Option<&Images>,
-    version: u64,
-    cols: usize,
-    rows: usize,
-    max_size: egui::Vec2,
-    colormap: Colormap,
-    highlight: Option<u32>,
+    view: TileView,
+    pixels: std::sync::Arc<Vec<f32>>,
+    n: usize,
+    tile: (usize, usize),
 ) -> egui::Response {
+    let img = Images {
+        source: TileSource::Host(pixels),
+        n,
+        rows: tile.0,
+        cols: tile.1,
+        request: 0,
+        step: 0,
+        micros: 0,
+    };
+    show(ui, view, Some(&img))
+}
+
+/// Draw `img` as `view.cols × view.rows` tiles fitting `view.max_size`, or a placeholder.
+pub fn show(ui: &mut egui::Ui, view: TileView, img: Option<&Images>) -> egui::Response {
+    let TileView {
+        key,
+        version,
+        cols,
+        rows,
+        max_size,
+        colormap,
+        highlight,
+        frame,
+    } = view;
     let (tw, th) = img.map_or((28, 28), |i| (i.cols, i.rows));
     let params = TileParams::new(cols as u32, rows as u32, tw as u32, th as u32, 0)
         .with_colormap(colormap)
@@ -38,7 +79,7 @@ pub fn show(
             ui.painter().add(egui_wgpu::Callback::new_paint_callback(
                 rect,
                 TileCallback {
-                    key: key as u64,
+                    key,
                     version,
                     params,
                     source: img.source.clone(),
@@ -57,5 +98,31 @@ pub fn show(
             );
         }
     }
+    draw_frame(ui, rect, frame);
     response
+}
+
+/// Ring `rect` in the run's colour.
+fn draw_frame(ui: &egui::Ui, rect: egui::Rect, frame: Option<egui::Color32>) {
+    if let Some(c) = frame {
+        ui.painter().rect_stroke(
+            rect.expand(1.5),
+            1.0,
+            egui::Stroke::new(2.0, c),
+            egui::StrokeKind::Outside,
+        );
+    }
+}
+
+/// A placeholder of `size` with a message (e.g. why a run shows nothing).
+pub fn placeholder(ui: &mut egui::Ui, size: egui::Vec2, text: &str, frame: Option<egui::Color32>) {
+    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+    ui.painter()
+        .rect_filled(rect, 2.0, egui::Color32::from_gray(30));
+    // A label (not painted text), so the message is also read out by accessibility tools.
+    ui.put(
+        rect.shrink(6.0),
+        egui::Label::new(egui::RichText::new(text).small().color(egui::Color32::GRAY)).wrap(),
+    );
+    draw_frame(ui, rect, frame);
 }

@@ -1,7 +1,9 @@
 //! The desktop app under egui_kittest, training on the CPU backend and drawing through the
-//! wgpu renderer (lavapipe in CI): controls by label, slider drag → new image, pause/resume,
-//! worker errors shown.
+//! wgpu renderer (lavapipe in CI): controls by label, lock-step sliders over several runs,
+//! save and load, continuing a loaded run, following a run directory another process
+//! writes, freeing a removed run's painter slots, the epoch scrubber, and bad files.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,37 +11,53 @@ use eframe::egui::accesskit::Role;
 use eframe::egui_wgpu;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use latent_explorer::checkpoint::{self, DatasetInfo};
 use latent_explorer::gpu::TileSource;
-use latent_explorer::train::{Command, WorkerState};
+use latent_explorer::train::share::SharingPolicy;
+use latent_explorer::train::{Command, RunSpec, Trainer, WorkerState};
 use latent_explorer::ui::decoder::ViewKey;
-use latent_explorer::ui::{AppOptions, DeviceChoice, ExplorerApp, Settings, UiCommand};
+use latent_explorer::ui::run::{Run, RunId, RunSource};
+use latent_explorer::ui::{
+    AppOptions, DeviceChoice, ExplorerApp, RunAction, RunDraft, UiCommand, ViewSettings,
+};
 
-use crate::common::small;
+use crate::common::{cpu, param_values, small};
 
-fn harness() -> Harness<'static, ExplorerApp> {
+fn draft(batch: usize, epochs: usize, seed: u64) -> RunDraft {
+    RunDraft {
+        spec: RunSpec {
+            batch,
+            epochs,
+            seed,
+            ..RunSpec::default()
+        },
+        device: DeviceChoice::Cpu,
+        sharing: SharingPolicy::GateLowPriority,
+        data_dir: String::new(),
+    }
+}
+
+fn options(data_train: usize, batch: usize, epochs: usize) -> AppOptions {
+    AppOptions {
+        data: Some(small(data_train, 300)),
+        device: Some(DeviceChoice::Cpu),
+        autostart: true,
+        draft: Some(draft(batch, epochs, 0)),
+        view: Some(ViewSettings {
+            grid_size: 5,
+            ..ViewSettings::default()
+        }),
+        ..AppOptions::default()
+    }
+}
+
+fn harness(opts: AppOptions) -> Harness<'static, ExplorerApp> {
     let mut setup = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
     setup.device_descriptor = Arc::new(latent_explorer::gpu::device_descriptor);
-    let settings = Settings {
-        batch: 32,
-        epochs: 1000,
-        grid_size: 5,
-        ..Settings::default()
-    };
     Harness::builder()
         .with_size([1600.0, 1000.0])
         .wgpu_setup(egui_wgpu::WgpuSetup::CreateNew(setup))
-        .build_eframe(move |cc| {
-            ExplorerApp::new(
-                cc,
-                AppOptions {
-                    data: Some(small(2000, 300)),
-                    device: Some(DeviceChoice::Cpu),
-                    autostart: true,
-                    settings: Some(settings),
-                    measure_secs: None,
-                },
-            )
-        })
+        .build_eframe(move |cc| ExplorerApp::new(cc, opts.clone()))
 }
 
 /// Step the harness in real time until `pred` holds.
@@ -51,101 +69,125 @@ fn run_until(
 ) {
     let start = Instant::now();
     while !pred(h.state()) {
+        let app = h.state();
         assert!(
             start.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}; status {:?}",
-            h.state().status
+            "timed out waiting for {what}; errors {:?}; runs {:?}",
+            app.errors,
+            app.runs
+                .iter()
+                .map(|r| (&r.name, r.status.state, r.status.step, &r.status.errors))
+                .collect::<Vec<_>>()
         );
         h.step();
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
-fn host_pixels(app: &ExplorerApp, key: ViewKey) -> Vec<f32> {
-    match app.image(key).map(|i| &i.source) {
+/// Step the harness for `ms` milliseconds.
+fn settle(h: &mut Harness<'_, ExplorerApp>, ms: u64) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(ms) {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn nth_run(app: &ExplorerApp, i: usize) -> &Run {
+    app.runs.iter().nth(i).expect("run exists")
+}
+
+fn run_id(app: &ExplorerApp, i: usize) -> RunId {
+    nth_run(app, i).id
+}
+
+fn host_pixels(run: &Run, key: ViewKey) -> Vec<f32> {
+    match run.image(key).map(|i| &i.source) {
         Some(TileSource::Host(v)) => v.as_ref().clone(),
         _ => panic!("expected host pixels on the CPU backend"),
     }
 }
 
+fn l1(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+}
+
 #[test]
 fn app_trains_and_responds_to_its_controls() {
-    let mut h = harness();
-    run_until(&mut h, 120, "training steps", |a| a.status.step >= 150);
+    let mut h = harness(options(2000, 32, 1000));
+    run_until(&mut h, 120, "training steps", |a| {
+        a.runs.iter().next().is_some_and(|r| r.status.step >= 150)
+    });
     assert!(
         h.state().device_label().contains("CPU"),
         "{}",
         h.state().device_label()
     );
-    for label in ["Start", "Pause", "Resume", "Step", "Reset"] {
+    for label in [
+        "Pause",
+        "Resume",
+        "Step",
+        "Save…",
+        "Remove",
+        "New run",
+        "Preset: 4 variants",
+        "Open…",
+        "Follow dir…",
+        "Compare runs",
+        "Focus",
+        "Latent sliders",
+        "Interpolation grid",
+        "Metrics",
+    ] {
         h.get_by_label(label);
     }
-    h.get_by_label("Latent sliders");
-    h.get_by_label("Interpolation grid");
     h.get_by_label_contains("Training device: CPU");
 
     // Pause stops the step counter.
     h.get_by_label("Pause").click();
     run_until(&mut h, 30, "paused", |a| {
-        a.status.state == WorkerState::Paused
+        nth_run(a, 0).status.state == WorkerState::Paused
     });
-    let paused_at = h.state().status.step;
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_millis(600) {
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let paused_at = nth_run(h.state(), 0).status.step;
+    settle(&mut h, 600);
     assert_eq!(
-        h.state().status.step,
+        nth_run(h.state(), 0).status.step,
         paused_at,
         "steps advanced while paused"
     );
 
-    // Dragging a latent slider changes the latent vector and the decoded image.
+    // The sliders start on test digit 0's code: the slider image is its reconstruction.
     run_until(&mut h, 60, "a slider image", |a| {
-        a.image(ViewKey::Slider).is_some()
+        nth_run(a, 0).image(ViewKey::Slider).is_some() && nth_run(a, 0).views.stats.is_some()
     });
-    // Let refreshes from the last snapshot settle.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_millis(500) {
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // The sliders start on test digit 0's code and follow it while the encoder trains, so
-    // the slider image is that digit's reconstruction (same paused snapshot); "Encode digit"
-    // puts it back after a slider was moved.
-    let same_as_recon = |h: &Harness<'_, ExplorerApp>| {
-        let recon = host_pixels(h.state(), ViewKey::Recon);
-        let n = h.state().image(ViewKey::Recon).unwrap().n / 2;
-        let first_recon = &recon[n * 784..(n + 1) * 784];
-        let slider = host_pixels(h.state(), ViewKey::Slider);
-        slider
-            .iter()
-            .zip(first_recon)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max)
-    };
-    assert!(h.state().follows_digit());
-    let d = same_as_recon(&h);
-    assert!(
-        d < 1e-2,
-        "slider image differs from digit 0's reconstruction by {d}"
+    settle(&mut h, 500);
+    assert!(h.state().runs.cursor.follow_digit);
+    let run = nth_run(h.state(), 0);
+    let code = h.state().runs.cursor.latent_for(run).unwrap();
+    let snap = run.shown().unwrap();
+    let z = burn::tensor::Tensor::<2>::from_data(
+        burn::tensor::TensorData::new(code.clone(), [1, code.len()]),
+        &cpu(),
     );
-    if let Ok(p) = std::env::var("LE_DEBUG_RENDER") {
-        h.render().unwrap().save(p).unwrap();
-    }
-    let before = host_pixels(h.state(), ViewKey::Slider);
-    let version = h.state().image_version(ViewKey::Slider);
+    let expect = crate::common::vec_of(snap.model.decode_mean(z));
+    let d = l1(&host_pixels(run, ViewKey::Slider), &expect);
+    assert!(
+        d < 1e-3,
+        "slider image is not the decode of digit 0's code (L1 {d})"
+    );
+
+    let before = host_pixels(nth_run(h.state(), 0), ViewKey::Slider);
+    let version = nth_run(h.state(), 0).image_version(ViewKey::Slider);
     h.get_by_role_and_label(Role::Slider, "z0")
         .set_value_accesskit(2.5);
     run_until(&mut h, 10, "z0 = 2.5 from the slider", |a| {
-        a.latent()[0] == 2.5
+        !a.runs.cursor.follow_digit && a.runs.cursor.z.first() == Some(&2.5)
     });
     run_until(&mut h, 30, "a new slider image", |a| {
-        a.image_version(ViewKey::Slider) > version
+        nth_run(a, 0).image_version(ViewKey::Slider) > version
     });
-    let after = host_pixels(h.state(), ViewKey::Slider);
-    let diff: f32 = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).sum();
+    let after = host_pixels(nth_run(h.state(), 0), ViewKey::Slider);
+    let diff = l1(&before, &after);
     assert!(diff > 1.0, "the decoded image did not change (L1 {diff})");
     assert!(
         !h.state().frames.slider_frames.is_empty(),
@@ -155,16 +197,17 @@ fn app_trains_and_responds_to_its_controls() {
     // Resume restarts it.
     h.get_by_label("Resume").click();
     run_until(&mut h, 60, "steps after resume", |a| {
-        a.status.step >= paused_at + 3
+        nth_run(a, 0).status.step >= paused_at + 3
     });
 
     // A worker error appears in the UI.
-    h.state_mut()
-        .push_command(UiCommand::Worker(Command::DebugPanic(
-            "injected failure".into(),
-        )));
+    let id = run_id(h.state(), 0);
+    h.state_mut().push_command(UiCommand::Run(
+        id,
+        RunAction::Worker(Command::DebugPanic("injected failure".into())),
+    ));
     run_until(&mut h, 30, "the failure", |a| {
-        a.status.state == WorkerState::Failed
+        nth_run(a, 0).status.state == WorkerState::Failed
     });
     h.step();
     h.get_by_label_contains("injected failure");
@@ -172,4 +215,444 @@ fn app_trains_and_responds_to_its_controls() {
     // The frame renders through wgpu with the tile painter.
     let img = h.render().expect("render");
     assert!(img.width() > 0);
+}
+
+/// Start a second run from the draft with another seed, pause both, and wait until both
+/// have shown a slider image.
+fn two_paused_runs(h: &mut Harness<'_, ExplorerApp>) -> (RunId, RunId) {
+    h.state_mut().persisted.draft.spec.seed = 7;
+    h.state_mut().push_command(UiCommand::NewRun);
+    run_until(h, 60, "two runs training", |a| {
+        a.runs.len() == 2 && a.runs.iter().all(|r| r.status.step >= 20)
+    });
+    let (a, b) = (run_id(h.state(), 0), run_id(h.state(), 1));
+    for id in [a, b] {
+        h.state_mut()
+            .push_command(UiCommand::Run(id, RunAction::Worker(Command::Pause)));
+    }
+    run_until(h, 30, "both paused with images", |app| {
+        app.runs
+            .iter()
+            .all(|r| r.status.state == WorkerState::Paused && r.image(ViewKey::Slider).is_some())
+    });
+    settle(h, 500);
+    (a, b)
+}
+
+#[test]
+fn two_runs_follow_one_slider_in_lock_step() {
+    let mut h = harness(options(2000, 32, 1000));
+    let (a, b) = two_paused_runs(&mut h);
+    let before: Vec<Vec<f32>> = [a, b]
+        .iter()
+        .map(|&id| host_pixels(h.state().runs.get(id).unwrap(), ViewKey::Slider))
+        .collect();
+    let versions: Vec<u64> = [a, b]
+        .iter()
+        .map(|&id| {
+            h.state()
+                .runs
+                .get(id)
+                .unwrap()
+                .image_version(ViewKey::Slider)
+        })
+        .collect();
+    // One slider move.
+    h.get_by_role_and_label(Role::Slider, "z3")
+        .set_value_accesskit(-2.0);
+    run_until(&mut h, 30, "new images in both runs", |app| {
+        [a, b]
+            .iter()
+            .zip(&versions)
+            .all(|(&id, &v)| app.runs.get(id).unwrap().image_version(ViewKey::Slider) > v)
+    });
+    settle(&mut h, 300);
+    let z = h.state().runs.cursor.z.clone();
+    assert_eq!(z[3], -2.0);
+    for (i, &id) in [a, b].iter().enumerate() {
+        let run = h.state().runs.get(id).unwrap();
+        let after = host_pixels(run, ViewKey::Slider);
+        let d = l1(&before[i], &after);
+        assert!(d > 1.0, "{}: the image did not change (L1 {d})", run.name);
+        // Each run decoded the one shared vector with its own weights.
+        let snap = run.shown().unwrap();
+        let t = burn::tensor::Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(z.clone(), [1, z.len()]),
+            &cpu(),
+        );
+        let expect = crate::common::vec_of(snap.model.decode_mean(t));
+        assert_eq!(
+            after, expect,
+            "{}: not the decode of the shared vector",
+            run.name
+        );
+    }
+    let (ia, ib) = (
+        host_pixels(h.state().runs.get(a).unwrap(), ViewKey::Slider),
+        host_pixels(h.state().runs.get(b).unwrap(), ViewKey::Slider),
+    );
+    assert!(
+        l1(&ia, &ib) > 1.0,
+        "two different models drew the same image"
+    );
+
+    // A run of another latent size says so instead of decoding a padded vector.
+    h.state_mut().persisted.draft.spec.latent = 5;
+    h.state_mut().push_command(UiCommand::NewRun);
+    run_until(&mut h, 60, "the 5-d run's issue", |app| {
+        app.runs.len() == 3 && nth_run(app, 2).views.issue.is_some()
+    });
+    let issue = nth_run(h.state(), 2).views.issue.clone().unwrap();
+    assert!(
+        issue.contains("latent size 5") && issue.contains("20"),
+        "{issue}"
+    );
+    h.step();
+    // Said where its slider image and its grid would be.
+    assert_eq!(h.get_all_by_label_contains("latent size 5").count(), 2);
+}
+
+#[test]
+fn saving_then_opening_a_run_gives_bit_identical_decodes() {
+    let mut h = harness(options(2000, 32, 1000));
+    run_until(&mut h, 60, "training", |a| {
+        a.runs.iter().next().is_some_and(|r| r.status.step >= 30)
+    });
+    let a = run_id(h.state(), 0);
+    h.state_mut()
+        .push_command(UiCommand::Run(a, RunAction::Worker(Command::Pause)));
+    run_until(&mut h, 30, "paused", |app| {
+        nth_run(app, 0).status.state == WorkerState::Paused
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("saved.safetensors");
+    h.state_mut()
+        .push_command(UiCommand::Run(a, RunAction::Save(Some(path.clone()))));
+    run_until(&mut h, 30, "the save", |app| {
+        app.io_in_flight() == 0 && path.exists()
+    });
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    // The file is the CLI's format: it loads with the library, with the run's step.
+    let loaded = checkpoint::load(&path, &cpu()).unwrap();
+    assert_eq!(loaded.meta.step, nth_run(h.state(), 0).status.step);
+
+    h.state_mut()
+        .push_command(UiCommand::Open(vec![path.clone()]));
+    run_until(&mut h, 30, "the opened run", |app| app.runs.len() == 2);
+    let b = run_id(h.state(), 1);
+    assert!(matches!(
+        h.state().runs.get(b).unwrap().source,
+        RunSource::Loaded { .. }
+    ));
+    assert_eq!(h.state().runs.get(b).unwrap().name, "saved");
+    h.state_mut().push_command(UiCommand::RandomizeLatent);
+    let versions: Vec<u64> = [a, b]
+        .iter()
+        .map(|&id| {
+            h.state()
+                .runs
+                .get(id)
+                .unwrap()
+                .image_version(ViewKey::Slider)
+        })
+        .collect();
+    run_until(&mut h, 30, "both images of the random vector", |app| {
+        [a, b]
+            .iter()
+            .zip(&versions)
+            .all(|(&id, &v)| app.runs.get(id).unwrap().image_version(ViewKey::Slider) > v)
+    });
+    settle(&mut h, 300);
+    let ia = host_pixels(h.state().runs.get(a).unwrap(), ViewKey::Slider);
+    let ib = host_pixels(h.state().runs.get(b).unwrap(), ViewKey::Slider);
+    assert_eq!(ia, ib, "the saved and reopened model decode differently");
+    // The whole model, not one image: every weight is the same.
+    let sa = h.state().runs.get(a).unwrap().latest().unwrap();
+    let sb = h.state().runs.get(b).unwrap().latest().unwrap();
+    assert_eq!(param_values(&sa.model), param_values(&sb.model));
+    assert!(h.state().persisted.workspace.recent.contains(&path));
+}
+
+/// Train `epochs` epochs headless and save a checkpoint; returns its path's directory guard.
+fn trained_checkpoint(dir: &Path, epochs: usize) -> (PathBuf, Vec<f32>, u64) {
+    let data = small(2000, 300);
+    let cfg = RunSpec {
+        batch: 64,
+        epochs,
+        ..RunSpec::default()
+    }
+    .train_config(&data);
+    let mut t = Trainer::new(cfg, data.clone(), &cpu()).unwrap();
+    while t.epoch() < epochs {
+        t.step().unwrap();
+    }
+    let path = dir.join("trained.safetensors");
+    let snap = t.snapshot();
+    checkpoint::save_snapshot(&path, &snap, DatasetInfo::of(&data), Some(t.evaluate(0))).unwrap();
+    (path, param_values(&snap.model), snap.step)
+}
+
+#[test]
+fn a_loaded_run_continues_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, weights, step) = trained_checkpoint(dir.path(), 1);
+    let mut opts = options(2000, 64, 2);
+    opts.open = vec![path.clone()];
+    let mut h = harness(opts);
+    run_until(&mut h, 30, "the loaded run", |a| a.runs.len() == 1);
+    let id = run_id(h.state(), 0);
+    {
+        let run = nth_run(h.state(), 0);
+        assert!(matches!(run.source, RunSource::Loaded { .. }));
+        assert_eq!(run.status.step, step);
+        assert_eq!(run.history.epochs.len(), 1, "the file's metrics are shown");
+    }
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Continue));
+    run_until(&mut h, 120, "training past the file's step", |a| {
+        let r = nth_run(a, 0);
+        matches!(r.source, RunSource::Training(_)) && r.status.step >= step + 10
+    });
+    let run = nth_run(h.state(), 0);
+    assert!(run.status.errors.is_empty(), "{:?}", run.status.errors);
+    let now = param_values(&run.latest().unwrap().model);
+    assert_ne!(now, weights, "the weights did not change");
+    // It trains the draft's 2 more epochs, counting on from the file's epoch.
+    run_until(&mut h, 180, "the continued run to finish", |a| {
+        nth_run(a, 0).status.state == WorkerState::Finished
+    });
+    let run = nth_run(h.state(), 0);
+    assert_eq!(run.status.epoch, 3);
+    let epochs: Vec<usize> = run.history.epochs.iter().map(|(e, _, _)| *e).collect();
+    assert_eq!(epochs, vec![1, 2, 3]);
+}
+
+#[test]
+fn a_run_directory_written_by_another_train_process_is_followed_as_epochs_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_latent-explorer"))
+        .args([
+            "train",
+            "--epochs",
+            "3",
+            "--final-iwae-k",
+            "0",
+            "--json",
+            "--run-dir",
+        ])
+        .arg(&run_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start latent-explorer train");
+    let mut opts = options(2000, 64, 2);
+    opts.autostart = false;
+    opts.data = None; // the bundled data, as the training process uses
+    opts.follow = vec![run_dir.clone()];
+    let mut h = harness(opts);
+    let mut seen_while_running = Vec::new();
+    let start = Instant::now();
+    loop {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+        let running = child.try_wait().unwrap().is_none();
+        let epochs = h
+            .state()
+            .runs
+            .iter()
+            .next()
+            .map_or(0, |r| r.history.epochs.len());
+        if running && !seen_while_running.contains(&epochs) {
+            seen_while_running.push(epochs);
+        }
+        if !running && epochs == 3 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the followed run did not reach 3 epochs; seen {seen_while_running:?}"
+        );
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "train failed: {status}");
+    assert!(
+        seen_while_running.contains(&1),
+        "epoch 1 was not shown while the other process was still training: {seen_while_running:?}"
+    );
+    run_until(&mut h, 20, "the end of the run", |a| {
+        nth_run(a, 0).status.state == WorkerState::Finished
+    });
+    let run = nth_run(h.state(), 0);
+    assert_eq!(
+        run.config.epochs, 3,
+        "the configuration came from the directory"
+    );
+    assert_eq!(run.name, "run");
+    // Curves: one point per training step of the three epochs (8000 / 128 = 63 each).
+    assert_eq!(run.history.steps.len(), 3 * 63);
+    // The weights shown are the last epoch's checkpoint.
+    let last = checkpoint::load(&run_dir.join("epoch-0003.safetensors"), &cpu()).unwrap();
+    assert_eq!(
+        param_values(&run.latest().unwrap().model),
+        param_values(&last.model)
+    );
+    assert_eq!(run.epochs.epochs(), vec![1, 2, 3]);
+}
+
+#[test]
+fn removing_a_run_frees_its_painter_slots() {
+    let mut h = harness(options(2000, 32, 1000));
+    let (a, b) = two_paused_runs(&mut h);
+    h.render().expect("render");
+    let slots = h.state().painter_slots();
+    let owned = |id: RunId| slots.iter().filter(|&&k| id.owns_painter_key(k)).count();
+    assert!(owned(a) >= 2 && owned(b) >= 2, "slots {slots:?}");
+    h.state_mut()
+        .push_command(UiCommand::Run(b, RunAction::Remove));
+    h.step();
+    let slots = h.state().painter_slots();
+    assert_eq!(
+        slots.iter().filter(|&&k| b.owns_painter_key(k)).count(),
+        0,
+        "the removed run's slots remain: {slots:?}"
+    );
+    assert!(slots.iter().any(|&k| a.owns_painter_key(k)), "{slots:?}");
+    assert_eq!(h.state().runs.len(), 1);
+    // The remaining run keeps drawing.
+    h.render().expect("render");
+    assert_eq!(h.state().runs.focused, Some(a));
+}
+
+#[test]
+fn the_epoch_scrubber_shows_a_runs_earlier_decodes_exactly() {
+    // 256 training images, batch 64: four steps an epoch; the run stops after epoch 1.
+    let mut h = harness(options(256, 64, 1));
+    run_until(&mut h, 60, "epoch 1 finished", |a| {
+        a.runs
+            .iter()
+            .next()
+            .is_some_and(|r| r.status.state == WorkerState::Finished && r.epochs.last() == Some(1))
+    });
+    let id = run_id(h.state(), 0);
+    h.state_mut().push_command(UiCommand::ZeroLatent);
+    let v = nth_run(h.state(), 0).image_version(ViewKey::Slider);
+    run_until(&mut h, 30, "the image of z = 0", |a| {
+        nth_run(a, 0).image_version(ViewKey::Slider) > v
+    });
+    settle(&mut h, 400);
+    let at_epoch_1 = host_pixels(nth_run(h.state(), 0), ViewKey::Slider);
+
+    // Two more epochs.
+    h.state_mut().persisted.draft.spec.epochs = 2;
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Continue));
+    run_until(&mut h, 120, "epoch 3", |a| {
+        let r = nth_run(a, 0);
+        r.epochs.last() == Some(3) && r.status.state == WorkerState::Finished
+    });
+    settle(&mut h, 400);
+    let at_epoch_3 = host_pixels(nth_run(h.state(), 0), ViewKey::Slider);
+    assert!(
+        l1(&at_epoch_1, &at_epoch_3) > 0.1,
+        "training changed nothing"
+    );
+
+    let scrub_to = |h: &mut Harness<'_, ExplorerApp>, e: Option<usize>| {
+        let v = nth_run(h.state(), 0).image_version(ViewKey::Slider);
+        h.state_mut().push_command(UiCommand::Scrub(e));
+        run_until(h, 30, "the scrubbed image", |a| {
+            nth_run(a, 0).image_version(ViewKey::Slider) > v
+        });
+        settle(h, 400);
+        host_pixels(nth_run(h.state(), 0), ViewKey::Slider)
+    };
+    assert_eq!(
+        scrub_to(&mut h, Some(1)),
+        at_epoch_1,
+        "epoch 1 is not shown as it was"
+    );
+    h.get_by_label("epoch 1");
+    let at_2 = scrub_to(&mut h, Some(2));
+    assert!(l1(&at_2, &at_epoch_1) > 0.0 && l1(&at_2, &at_epoch_3) > 0.0);
+    assert_eq!(scrub_to(&mut h, None), at_epoch_3, "back to live");
+}
+
+#[test]
+fn bad_files_are_named_with_their_problem_and_nothing_else_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (good, _, _) = trained_checkpoint(dir.path(), 1);
+    let bytes = std::fs::read(&good).unwrap();
+    let corrupt = dir.path().join("corrupt.safetensors");
+    std::fs::write(
+        &corrupt,
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": nonsense",
+    )
+    .unwrap();
+    let truncated = dir.path().join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let mismatched = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pytorch/sequential_vae.safetensors");
+    let missing = dir.path().join("missing.pt");
+
+    let mut h = harness(options(2000, 32, 1000));
+    run_until(&mut h, 60, "training", |a| {
+        a.runs.iter().next().is_some_and(|r| r.status.step >= 10)
+    });
+    h.state_mut().push_command(UiCommand::Open(vec![
+        corrupt.clone(),
+        truncated.clone(),
+        mismatched.clone(),
+        missing.clone(),
+    ]));
+    run_until(&mut h, 30, "four errors", |a| a.errors.len() >= 4);
+    let errors = h.state().errors.join("\n");
+    for (file, problem) in [
+        ("corrupt.safetensors", "safetensors"),
+        ("truncated.safetensors", ""),
+        ("sequential_vae.safetensors", "unknown layout"),
+        ("missing.pt", ""),
+    ] {
+        let line = h
+            .state()
+            .errors
+            .iter()
+            .find(|e| e.contains(file))
+            .unwrap_or_else(|| panic!("no error names {file}:\n{errors}"));
+        assert!(line.contains(problem), "{line}");
+    }
+    h.step();
+    h.get_by_label_contains("corrupt.safetensors");
+    assert_eq!(h.state().runs.len(), 1, "a bad file became a run");
+    // The training run keeps going.
+    let step = nth_run(h.state(), 0).status.step;
+    run_until(&mut h, 60, "more steps", |a| {
+        nth_run(a, 0).status.step >= step + 5
+    });
+
+    // A failed save leaves the file that was there untouched.
+    let target = dir.path().join("keep.safetensors");
+    std::fs::write(&target, &bytes).unwrap();
+    // The temporary file of the atomic write cannot be created: a directory is in its way.
+    let tmp = latent_explorer::atomic::temp_path(&target);
+    std::fs::create_dir(&tmp).unwrap();
+    let id = run_id(h.state(), 0);
+    let errors_before = h.state().errors.len();
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Save(Some(target.clone()))));
+    run_until(&mut h, 30, "the failed save", |a| {
+        a.errors.len() > errors_before
+    });
+    let e = h.state().errors.last().unwrap().clone();
+    assert!(
+        e.contains("keep.safetensors") && e.contains("nothing was overwritten"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        bytes,
+        "the saved file was changed"
+    );
+    assert!(nth_run(h.state(), 0).status.is_active());
 }

@@ -1,23 +1,19 @@
-//! The 2D interpolation grid: two latent dimensions or the top two principal directions,
-//! up to 32×32, linear or inverse-normal-CDF spacing; other dimensions at the slider values.
+//! The 2D interpolation grid: one specification (two latent dimensions or each run's top two
+//! principal directions; up to 32×32; linear or inverse-normal-CDF spacing), decoded by
+//! every shown run around its own point of the shared cursor.
 
 use eframe::egui;
 
-use super::decoder::{Images, ViewKey};
-use super::{GridAxes, Settings, UiCommand, tiles};
+use super::{ViewCtx, run_label};
 use crate::explore::Spacing;
 use crate::gpu::Colormap;
+use crate::ui::command::UiCommand;
+use crate::ui::decoder::ViewKey;
+use crate::ui::settings::GridAxes;
+use crate::ui::tiles::{self, TileView};
 
-/// Draw the panel.
-pub fn show(
-    ui: &mut egui::Ui,
-    s: &mut Settings,
-    latent: usize,
-    have_stats: bool,
-    img: Option<&Images>,
-    version: u64,
-    cmds: &mut Vec<UiCommand>,
-) {
+fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
+    let s = &mut *ctx.view;
     let before = (
         s.grid_axes,
         s.grid_dims,
@@ -26,12 +22,13 @@ pub fn show(
         s.grid_range,
     );
     ui.heading("Interpolation grid");
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.radio_value(
             &mut s.grid_axes,
             GridAxes::Principal,
             "principal directions",
-        );
+        )
+        .on_hover_text("Each run's own top two principal directions of its encoded test digits");
         ui.radio_value(&mut s.grid_axes, GridAxes::Dims, "dimensions");
         if s.grid_axes == GridAxes::Dims {
             let max = latent.saturating_sub(1);
@@ -49,11 +46,7 @@ pub fn show(
                     .prefix("z"),
             )
             .labelled_by(l.id);
-        } else if !have_stats {
-            ui.weak("(waiting for codes)");
         }
-    });
-    ui.horizontal(|ui| {
         ui.add(egui::Slider::new(&mut s.grid_size, 2..=32).text("size"));
         let l = ui.label("spacing");
         egui::ComboBox::from_id_salt("spacing")
@@ -96,27 +89,50 @@ pub fn show(
             s.grid_range,
         )
     {
-        cmds.push(UiCommand::GridChanged);
+        ctx.push(UiCommand::GridChanged);
     }
-    let n = img.map_or(s.grid_size, |i| (i.n as f64).sqrt().round() as usize);
-    let side = ui
-        .available_width()
-        .min(ui.available_height() - 8.0)
-        .max(120.0);
-    let centre = if n % 2 == 1 {
-        Some((n * n / 2) as u32)
-    } else {
-        None
-    };
-    tiles::show(
-        ui,
-        ViewKey::Grid,
-        img,
-        version,
-        n,
-        n,
-        egui::vec2(side, side),
-        s.colormap,
-        centre,
-    );
+}
+
+/// Draw the controls and one grid per shown run.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let latent = ctx.runs.focused_run().map(|r| r.latent_dim()).unwrap_or(1);
+    controls(ui, ctx, latent);
+    let shown = ctx.shown();
+    if shown.is_empty() {
+        return;
+    }
+    let n = shown.len() as f32;
+    let gap = ui.spacing().item_spacing.x + 6.0;
+    let side = ((ui.available_width() - gap * n) / n)
+        .min(ui.available_height() - 30.0)
+        .max(80.0);
+    ui.horizontal_top(|ui| {
+        for run in shown {
+            ui.vertical(|ui| {
+                run_label(ui, run);
+                let size = egui::vec2(side, side);
+                if let Some(why) = &run.views.issue {
+                    tiles::placeholder(ui, size, why, Some(run.colour));
+                    return;
+                }
+                let img = run.image(ViewKey::Grid);
+                let k = img.map_or(ctx.view.grid_size, |i| (i.n as f64).sqrt().round() as usize);
+                let centre = (k % 2 == 1).then(|| (k * k / 2) as u32);
+                tiles::show(
+                    ui,
+                    TileView {
+                        key: run.id.painter_key(ViewKey::Grid),
+                        version: run.image_version(ViewKey::Grid),
+                        cols: k,
+                        rows: k,
+                        max_size: size,
+                        colormap: ctx.view.colormap,
+                        highlight: centre,
+                        frame: Some(run.colour),
+                    },
+                    img,
+                );
+            });
+        }
+    });
 }

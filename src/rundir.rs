@@ -1,0 +1,504 @@
+//! Run directories: what a headless `latent-explorer train --run-dir DIR` writes and the app
+//! follows live, on the same machine or from a bigger one through a shared folder.
+//!
+//! A run directory holds `metrics.jsonl`, one JSON [`Record`] per line (a `start` record with
+//! the configuration, a `step` record per training step, an `epoch` record per finished
+//! epoch, an `end` record), and one checkpoint per epoch, `epoch-0001.safetensors`, … (plus
+//! `final.safetensors` after the final evaluation). Every checkpoint is written atomically
+//! *before* the `epoch` line that names it, so a reader that sees the line finds the file
+//! whole. A reader only consumes complete lines, so a line being written is read on the
+//! next poll. Polling (not file-change notification) works on network file systems too.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::checkpoint::{self, CheckpointError, DatasetInfo};
+use crate::train::worker::Waker;
+use crate::train::{
+    EvalMetrics, Event, LatestSlot, Snapshot, StepMetrics, TrainConfig, WorkerState,
+};
+
+/// The metrics file of a run directory.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+/// The checkpoint written after the final evaluation.
+pub const FINAL_CHECKPOINT: &str = "final.safetensors";
+/// Format tag of the `start` record.
+pub const FORMAT: &str = "latent-explorer-run/1";
+
+/// The checkpoint file name for the end of `epoch` (1-based).
+pub fn epoch_checkpoint(epoch: usize) -> String {
+    format!("epoch-{epoch:04}.safetensors")
+}
+
+/// One line of `metrics.jsonl`.
+// Records are read and written one at a time; boxing the configuration would only add noise.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// The first line: what is trained, on what.
+    Start {
+        /// Always [`FORMAT`].
+        format: String,
+        /// The run's configuration.
+        config: TrainConfig,
+        /// The data it trains on.
+        dataset: DatasetInfo,
+    },
+    /// One training step's loss terms.
+    Step(StepMetrics),
+    /// An epoch finished; its checkpoint is in place.
+    Epoch {
+        /// Epochs completed (1-based).
+        epoch: usize,
+        /// Global steps taken.
+        step: u64,
+        /// Test metrics after this epoch.
+        metrics: EvalMetrics,
+        /// Training speed over the epoch, images per second.
+        samples_per_sec: f64,
+        /// The checkpoint's file name in the directory.
+        checkpoint: String,
+    },
+    /// Training ended.
+    End {
+        /// Epochs completed.
+        epoch: usize,
+        /// Global steps taken.
+        step: u64,
+        /// Why, when it ended early (e.g. a non-finite loss).
+        error: Option<String>,
+    },
+}
+
+/// Run-directory failures; each names the file.
+#[derive(Debug, Error)]
+pub enum RunDirError {
+    /// Reading or writing failed.
+    #[error("{path}: {error}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        error: std::io::Error,
+    },
+    /// The directory already holds a run.
+    #[error("{0}: already holds a run ({METRICS_FILE} is not empty); use a new or empty directory")]
+    InUse(PathBuf),
+    /// A checkpoint could not be written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A record could not be encoded.
+    #[error("{path}: {msg}")]
+    Encode {
+        /// The metrics file.
+        path: PathBuf,
+        /// What failed.
+        msg: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
+    move |error| RunDirError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// How often buffered step records are flushed to the file.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Writes a run directory (see the module docs).
+pub struct RunDirWriter {
+    dir: PathBuf,
+    metrics_path: PathBuf,
+    file: BufWriter<File>,
+    dataset: DatasetInfo,
+    last_flush: Instant,
+}
+
+impl RunDirWriter {
+    /// Create `dir` (if needed) and start its metrics file with a `start` record. Refuses a
+    /// directory whose metrics file already holds a run.
+    pub fn create(
+        dir: &Path,
+        config: &TrainConfig,
+        dataset: DatasetInfo,
+    ) -> Result<Self, RunDirError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(RunDirError::Io {
+                path: dir.to_path_buf(),
+                error: std::io::Error::other("exists and is not a directory"),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let metrics_path = dir.join(METRICS_FILE);
+        if std::fs::metadata(&metrics_path).is_ok_and(|m| m.len() > 0) {
+            return Err(RunDirError::InUse(dir.to_path_buf()));
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&metrics_path)
+            .map_err(io_err(&metrics_path))?;
+        let mut w = Self {
+            dir: dir.to_path_buf(),
+            metrics_path,
+            file: BufWriter::new(file),
+            dataset: dataset.clone(),
+            last_flush: Instant::now(),
+        };
+        w.write(&Record::Start {
+            format: FORMAT.into(),
+            config: config.clone(),
+            dataset,
+        })?;
+        w.flush()?;
+        Ok(w)
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn write(&mut self, record: &Record) -> Result<(), RunDirError> {
+        let line = serde_json::to_string(record).map_err(|e| RunDirError::Encode {
+            path: self.metrics_path.clone(),
+            msg: e.to_string(),
+        })?;
+        writeln!(self.file, "{line}").map_err(io_err(&self.metrics_path))
+    }
+
+    fn flush(&mut self) -> Result<(), RunDirError> {
+        self.file.flush().map_err(io_err(&self.metrics_path))?;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// Record one step (flushed at most every half second).
+    pub fn step(&mut self, m: &StepMetrics) -> Result<(), RunDirError> {
+        self.write(&Record::Step(m.clone()))?;
+        if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write the end-of-epoch checkpoint of `snap` atomically, then the `epoch` record that
+    /// names it. Returns the checkpoint's path.
+    pub fn epoch(
+        &mut self,
+        snap: &Snapshot,
+        metrics: &EvalMetrics,
+        samples_per_sec: f64,
+    ) -> Result<PathBuf, RunDirError> {
+        let name = epoch_checkpoint(snap.epoch);
+        let path = self.dir.join(&name);
+        checkpoint::save_snapshot(&path, snap, self.dataset.clone(), Some(metrics.clone()))?;
+        self.write(&Record::Epoch {
+            epoch: snap.epoch,
+            step: snap.step,
+            metrics: metrics.clone(),
+            samples_per_sec,
+            checkpoint: name,
+        })?;
+        self.flush()?;
+        Ok(path)
+    }
+
+    /// Write `snap` as [`FINAL_CHECKPOINT`] (after the final evaluation). Returns its path.
+    pub fn final_checkpoint(
+        &mut self,
+        snap: &Snapshot,
+        metrics: &EvalMetrics,
+    ) -> Result<PathBuf, RunDirError> {
+        let path = self.dir.join(FINAL_CHECKPOINT);
+        checkpoint::save_snapshot(&path, snap, self.dataset.clone(), Some(metrics.clone()))?;
+        Ok(path)
+    }
+
+    /// Record the end of training.
+    pub fn end(
+        &mut self,
+        epoch: usize,
+        step: u64,
+        error: Option<String>,
+    ) -> Result<(), RunDirError> {
+        self.write(&Record::End { epoch, step, error })?;
+        self.flush()
+    }
+}
+
+/// Reads the records of a metrics file as they are appended: each [`RunDirReader::poll`]
+/// returns the complete lines added since the last one.
+#[derive(Debug)]
+pub struct RunDirReader {
+    path: PathBuf,
+    offset: u64,
+    line: usize,
+    pending: Vec<u8>,
+}
+
+impl RunDirReader {
+    /// A reader of `dir`'s metrics file (which need not exist yet).
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            path: dir.join(METRICS_FILE),
+            offset: 0,
+            line: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The records completed since the last poll; a line that does not parse is returned as
+    /// an error naming the file and line, and reading goes on after it.
+    pub fn poll(&mut self) -> Vec<Result<Record, String>> {
+        let mut out = Vec::new();
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return out,
+            Err(e) => {
+                out.push(Err(format!("{}: {e}", self.path.display())));
+                return out;
+            }
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.offset {
+            out.push(Err(format!(
+                "{}: the file shrank from {} to {len} bytes; reading it again from the start",
+                self.path.display(),
+                self.offset
+            )));
+            self.offset = 0;
+            self.line = 0;
+            self.pending.clear();
+        }
+        if len == self.offset {
+            return out;
+        }
+        let mut buf = Vec::new();
+        let read = file
+            .seek(SeekFrom::Start(self.offset))
+            .and_then(|_| file.take(len - self.offset).read_to_end(&mut buf));
+        if let Err(e) = read {
+            out.push(Err(format!("{}: {e}", self.path.display())));
+            return out;
+        }
+        self.offset += buf.len() as u64;
+        self.pending.extend_from_slice(&buf);
+        while let Some(nl) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=nl).collect();
+            self.line += 1;
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+            if text.trim().is_empty() {
+                continue;
+            }
+            out.push(
+                serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: line {}: {e}", self.path.display(), self.line)),
+            );
+        }
+        out
+    }
+}
+
+/// How often a follower looks for new records.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What a follower knows of the run so far.
+#[derive(Debug, Clone, Default)]
+pub struct FollowedInfo {
+    /// The run's configuration and data, from its `start` record.
+    pub start: Option<(TrainConfig, DatasetInfo)>,
+    /// The newest epoch checkpoint loaded.
+    pub latest_checkpoint: Option<PathBuf>,
+}
+
+/// Follows a run directory in a background thread: its records become the same [`Event`]s a
+/// training worker sends (a `Step` per step record; an `Epoch`, with the loaded checkpoint
+/// as its snapshot, per epoch record; `State(Running)` at the start, `State(Finished)` at
+/// the end), and each loaded checkpoint becomes the latest snapshot.
+pub struct Follower {
+    dir: PathBuf,
+    events: Receiver<Event>,
+    snapshot: LatestSlot<Snapshot>,
+    info: Arc<Mutex<FollowedInfo>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Follower {
+    /// Start following `dir`, loading checkpoints onto `device`.
+    pub fn spawn(dir: &Path, device: Device, waker: Option<Waker>) -> Result<Self, RunDirError> {
+        let (tx, rx) = sync_channel(4096);
+        let snapshot = LatestSlot::new();
+        let info = Arc::new(Mutex::new(FollowedInfo::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let state = FollowState {
+            dir: dir.to_path_buf(),
+            device,
+            tx,
+            waker,
+            slot: snapshot.clone(),
+            info: info.clone(),
+            stop: stop.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("latent-explorer-follower".into())
+            .spawn(move || state.run())
+            .map_err(io_err(dir))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            events: rx,
+            snapshot,
+            info,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The followed directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Events available now, without waiting.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// Wait up to `timeout` for the next event.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// The newest loaded checkpoint's weights.
+    pub fn snapshot_slot(&self) -> LatestSlot<Snapshot> {
+        self.snapshot.clone()
+    }
+
+    /// What is known of the run so far.
+    pub fn info(&self) -> FollowedInfo {
+        self.info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Unblock a send on a full channel.
+        while self.events.try_recv().is_ok() {}
+        if let Some(t) = self.thread.take() {
+            while !t.is_finished() {
+                while self.events.try_recv().is_ok() {}
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let _ = t.join();
+        }
+    }
+}
+
+struct FollowState {
+    dir: PathBuf,
+    device: Device,
+    tx: SyncSender<Event>,
+    waker: Option<Waker>,
+    slot: LatestSlot<Snapshot>,
+    info: Arc<Mutex<FollowedInfo>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FollowState {
+    fn send(&self, ev: Event) -> bool {
+        let ok = self.tx.send(ev).is_ok();
+        if let Some(w) = &self.waker {
+            w();
+        }
+        ok
+    }
+
+    fn run(self) {
+        let mut reader = RunDirReader::new(&self.dir);
+        while !self.stop.load(Ordering::Relaxed) {
+            for rec in reader.poll() {
+                let ok = match rec {
+                    Err(e) => self.send(Event::Error(e)),
+                    Ok(r) => self.apply(r),
+                };
+                if !ok || self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    fn apply(&self, rec: Record) -> bool {
+        match rec {
+            Record::Start {
+                format,
+                config,
+                dataset,
+            } => {
+                if format != FORMAT {
+                    return self.send(Event::Error(format!(
+                        "{}: run format {format:?}, this build reads {FORMAT:?}",
+                        self.dir.join(METRICS_FILE).display()
+                    )));
+                }
+                self.info.lock().unwrap_or_else(|p| p.into_inner()).start = Some((config, dataset));
+                self.send(Event::State(WorkerState::Running))
+            }
+            Record::Step(m) => self.send(Event::Step(m)),
+            Record::Epoch {
+                epoch,
+                step,
+                metrics,
+                samples_per_sec,
+                checkpoint,
+            } => {
+                let path = self.dir.join(&checkpoint);
+                match checkpoint::load(&path, &self.device) {
+                    Ok(loaded) => {
+                        let snapshot = Arc::new(loaded.snapshot());
+                        self.slot.set_arc(snapshot.clone());
+                        self.info
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .latest_checkpoint = Some(path);
+                        self.send(Event::Throughput {
+                            samples_per_sec,
+                            steps_per_sec: 0.0,
+                        }) && self.send(Event::Epoch {
+                            epoch,
+                            step,
+                            metrics,
+                            snapshot,
+                        })
+                    }
+                    Err(e) => self.send(Event::Error(e.to_string())),
+                }
+            }
+            Record::End { error, .. } => {
+                if let Some(e) = error {
+                    self.send(Event::Error(format!(
+                        "{}: training ended: {e}",
+                        self.dir.display()
+                    )));
+                }
+                self.send(Event::State(WorkerState::Finished))
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! [`RunSpec`]: everything a user chooses about a training run (variant, architecture,
+//! optimiser, schedule, variant hyperparameters, seed, budget), in one type shared by the
+//! command line (`latent-explorer train` flattens it into its arguments) and the app (its
+//! draft of the next run is one). [`RunSpec::train_config`] turns it into the
+//! [`TrainConfig`] the trainer runs, so the two front ends cannot drift apart.
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use super::trainer::{OptimConfig, TrainConfig};
+use crate::data::Dataset;
+use crate::model::{ArchConfig, Likelihood, VaeConfig};
+use crate::variant::{CycleShape, Kernel, KlSchedule, VariantKind, VariantParams};
+
+/// Architecture family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchKind {
+    /// Fully connected (hidden widths from --hidden).
+    #[default]
+    Mlp,
+    /// Two stride-2 convolutions (32/64) and a dense layer.
+    Conv,
+}
+
+/// Likelihood family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LikelihoodKind {
+    /// Bernoulli pixels (BCE with logits).
+    #[default]
+    Bernoulli,
+    /// Gaussian pixels, σ from --sigma (learned with --learn-sigma).
+    Gaussian,
+}
+
+/// KL schedule family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// Weight 1 throughout.
+    #[default]
+    Constant,
+    /// Linear warm-up over --warmup-steps.
+    Linear,
+    /// Cyclical annealing (Fu et al. 2019): --cycles, --cycle-ratio, --cycle-shape.
+    Cyclical,
+}
+
+/// A training run as the user describes it. The defaults are the command line's; the
+/// `Default` impl and clap's `default_value`s are kept equal by a test.
+#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunSpec {
+    /// Objective.
+    #[arg(long, value_enum, default_value_t = VariantKind::Vae)]
+    pub variant: VariantKind,
+    /// Architecture.
+    #[arg(long, value_enum, default_value_t = ArchKind::Mlp)]
+    pub arch: ArchKind,
+    /// MLP hidden widths, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "400")]
+    pub hidden: Vec<usize>,
+    /// Latent dimensions.
+    #[arg(long, default_value_t = 20)]
+    pub latent: usize,
+    /// Decoder likelihood.
+    #[arg(long, value_enum, default_value_t = LikelihoodKind::Bernoulli)]
+    pub likelihood: LikelihoodKind,
+    /// Gaussian likelihood σ (fixed, or initial when learned).
+    #[arg(long, default_value_t = 0.1)]
+    pub sigma: f32,
+    /// Learn the Gaussian σ.
+    #[arg(long)]
+    pub learn_sigma: bool,
+    /// Passes over the training split (0 is refused).
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Images per optimisation step.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Adam β₁.
+    #[arg(long, default_value_t = 0.9)]
+    pub adam_beta1: f32,
+    /// Adam β₂.
+    #[arg(long, default_value_t = 0.999)]
+    pub adam_beta2: f32,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f32,
+    /// L1 weight penalty.
+    #[arg(long, default_value_t = 0.0)]
+    pub l1: f64,
+    /// KL weight β (default: the variant's: 1 for VAE, 4 for β-VAE).
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// KL weight schedule.
+    #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
+    pub kl_schedule: ScheduleKind,
+    /// Warm-up steps for the linear schedule.
+    #[arg(long, default_value_t = 1000)]
+    pub warmup_steps: u64,
+    /// Cycles M of the cyclical schedule (over the whole run).
+    #[arg(long, default_value_t = 4)]
+    pub cycles: u32,
+    /// Rising fraction R of each cycle.
+    #[arg(long, default_value_t = 0.5)]
+    pub cycle_ratio: f64,
+    /// Shape of each cycle's rise.
+    #[arg(long, value_enum, default_value_t = CycleShape::Linear)]
+    pub cycle_shape: CycleShape,
+    /// Free-bits floor λ per latent dimension (nats).
+    #[arg(long)]
+    pub free_bits: Option<f64>,
+    /// IWAE: importance samples per image in the training bound.
+    #[arg(long, default_value_t = 5)]
+    pub iwae_k: usize,
+    /// WAE-MMD: weight λ of the MMD term.
+    #[arg(long, default_value_t = 10.0)]
+    pub mmd_lambda: f64,
+    /// WAE-MMD: kernel.
+    #[arg(long, value_enum, default_value_t = Kernel::Imq)]
+    pub mmd_kernel: Kernel,
+    /// WAE-Sinkhorn: weight λ of the transport cost.
+    #[arg(long, default_value_t = 1.0)]
+    pub sinkhorn_lambda: f64,
+    /// WAE-Sinkhorn: entropic temperature ε.
+    #[arg(long, default_value_t = 1.0)]
+    pub sinkhorn_eps: f64,
+    /// AAE: weight γ of the discriminator's R1 gradient penalty (0: off).
+    #[arg(long, default_value_t = 10.0)]
+    pub aae_r1: f64,
+    /// VAE-GAN: weight γ of the generator's adversarial loss.
+    #[arg(long, default_value_t = 10.0)]
+    pub gan_weight: f64,
+    /// VQ-VAE: codebook entries K.
+    #[arg(long, default_value_t = 512)]
+    pub vq_codes: usize,
+    /// VQ-VAE: dimensions per codebook entry (divides --latent).
+    #[arg(long, default_value_t = 4)]
+    pub vq_code_dim: usize,
+    /// VQ-VAE: commitment weight β.
+    #[arg(long, default_value_t = 0.25)]
+    pub vq_commitment: f64,
+    /// Two-layer VAE: dimensions of the lower latent z1 (--latent sets the top z2).
+    #[arg(long, default_value_t = 50)]
+    pub bottom_latent: usize,
+    /// Seed for initialisation, shuffling and sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Importance samples for an IWAE bound after every epoch (0: skip).
+    #[arg(long, default_value_t = 0)]
+    pub eval_iwae_k: usize,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        Self {
+            variant: VariantKind::Vae,
+            arch: ArchKind::Mlp,
+            hidden: vec![400],
+            latent: 20,
+            likelihood: LikelihoodKind::Bernoulli,
+            sigma: 0.1,
+            learn_sigma: false,
+            epochs: 10,
+            batch: 128,
+            lr: 1e-3,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            weight_decay: 0.0,
+            l1: 0.0,
+            beta: None,
+            kl_schedule: ScheduleKind::Constant,
+            warmup_steps: 1000,
+            cycles: 4,
+            cycle_ratio: 0.5,
+            cycle_shape: CycleShape::Linear,
+            free_bits: None,
+            iwae_k: 5,
+            mmd_lambda: 10.0,
+            mmd_kernel: Kernel::Imq,
+            sinkhorn_lambda: 1.0,
+            sinkhorn_eps: 1.0,
+            aae_r1: 10.0,
+            gan_weight: 10.0,
+            vq_codes: 512,
+            vq_code_dim: 4,
+            vq_commitment: 0.25,
+            bottom_latent: 50,
+            seed: 0,
+            eval_iwae_k: 0,
+        }
+    }
+}
+
+impl RunSpec {
+    /// β as the run will use it: the one set, else the variant's default.
+    pub fn effective_beta(&self) -> f64 {
+        self.beta.unwrap_or(self.variant.default_beta())
+    }
+
+    /// The KL schedule for a run of `total_steps` steps.
+    pub fn kl_schedule(&self, total_steps: u64) -> KlSchedule {
+        match self.kl_schedule {
+            ScheduleKind::Constant => KlSchedule::Constant,
+            ScheduleKind::Linear => KlSchedule::Linear {
+                warmup_steps: self.warmup_steps,
+            },
+            ScheduleKind::Cyclical => KlSchedule::Cyclical {
+                total_steps,
+                cycles: self.cycles,
+                ratio: self.cycle_ratio,
+                shape: self.cycle_shape,
+            },
+        }
+    }
+
+    /// The variant hyperparameters this spec sets (the rest at their defaults).
+    pub fn variant_params(&self) -> VariantParams {
+        VariantParams {
+            iwae_k: self.iwae_k,
+            mmd_lambda: self.mmd_lambda,
+            mmd_kernel: self.mmd_kernel,
+            sinkhorn_lambda: self.sinkhorn_lambda,
+            sinkhorn_eps: self.sinkhorn_eps,
+            aae_r1: self.aae_r1,
+            vaegan_gan_weight: self.gan_weight,
+            vq_codes: self.vq_codes,
+            vq_code_dim: self.vq_code_dim,
+            vq_commitment: self.vq_commitment,
+            two_layer_bottom: self.bottom_latent,
+            ..VariantParams::default()
+        }
+    }
+
+    /// The training configuration for `data` (image size from the data). Nothing is
+    /// clamped: [`TrainConfig::validate`] (run by the trainer) names a bad value.
+    pub fn train_config(&self, data: &Dataset) -> TrainConfig {
+        let arch = match self.arch {
+            ArchKind::Mlp => ArchConfig::Mlp {
+                hidden: self.hidden.clone(),
+            },
+            ArchKind::Conv => ArchConfig::conv_default(),
+        };
+        let likelihood = match self.likelihood {
+            LikelihoodKind::Bernoulli => Likelihood::Bernoulli,
+            LikelihoodKind::Gaussian => Likelihood::Gaussian {
+                sigma: self.sigma,
+                learned: self.learn_sigma,
+            },
+        };
+        let steps_per_epoch = data.train.len().div_ceil(self.batch.max(1)) as u64;
+        let variant_params = self.variant_params();
+        TrainConfig {
+            model: VaeConfig {
+                arch,
+                latent_dim: self.latent,
+                likelihood,
+                rows: data.rows(),
+                cols: data.cols(),
+                latent: self.variant.latent_kind(&variant_params),
+            },
+            variant: self.variant,
+            optim: OptimConfig {
+                lr: self.lr,
+                beta1: self.adam_beta1,
+                beta2: self.adam_beta2,
+                weight_decay: self.weight_decay,
+                l1: self.l1,
+            },
+            beta: self.effective_beta(),
+            schedule: self.kl_schedule(steps_per_epoch * self.epochs as u64),
+            free_bits: self.free_bits,
+            batch_size: self.batch,
+            epochs: self.epochs,
+            seed: self.seed,
+            eval_iwae_k: self.eval_iwae_k,
+            variant_params,
+        }
+    }
+}

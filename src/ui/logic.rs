@@ -1,0 +1,472 @@
+//! The logic step: file results, worker and follower events, commands and decoder outputs
+//! in; decode requests out. Never blocks on a worker, a decoder or a file.
+
+use std::path::PathBuf;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::ExplorerApp;
+use super::command::{RunAction, UiCommand};
+use super::decoder::{Output, ViewKey};
+use super::io::IoResult;
+use super::run::{DirtyViews, MAX_STEP_POINTS, RunId, RunSource, thin_older_half};
+use super::runs::normal;
+use super::settings::GridAxes;
+use super::workspace::repin;
+use crate::import::{ImportOptions, KeyMap};
+use crate::train::{Command, Event};
+use crate::variant::VariantKind;
+
+/// The variants of the preset, in order.
+pub const PRESET: [VariantKind; 4] = [
+    VariantKind::Vae,
+    VariantKind::BetaVae,
+    VariantKind::Iwae,
+    VariantKind::WaeMmd,
+];
+
+impl ExplorerApp {
+    /// One logic step: events in, commands applied, decode requests out. Never blocks.
+    pub fn logic_step(&mut self) {
+        self.frames.tick();
+        for r in self.io.drain() {
+            self.on_io(r);
+        }
+        for id in self.runs.ids() {
+            let events = match self.runs.get(id).map(|r| &r.source) {
+                Some(RunSource::Training(w)) => w.drain(),
+                Some(RunSource::Following(f)) => f.drain(),
+                _ => Vec::new(),
+            };
+            for ev in events {
+                self.on_event(id, ev);
+            }
+        }
+        for cmd in std::mem::take(&mut self.commands) {
+            self.apply(cmd);
+        }
+        for id in self.runs.ids() {
+            self.take_decoder_outputs(id);
+        }
+        self.request_views();
+    }
+
+    /// Files dropped on the window: directories are followed, files opened.
+    pub(super) fn on_dropped(&mut self, paths: Vec<PathBuf>) {
+        let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) =
+            paths.into_iter().partition(|p| p.is_dir());
+        if !files.is_empty() {
+            self.commands.push(UiCommand::Open(files));
+        }
+        for d in dirs {
+            self.commands.push(UiCommand::Follow(d));
+        }
+    }
+
+    pub(super) fn note(&mut self, s: impl Into<String>) {
+        self.notes.push_back(s.into());
+        while self.notes.len() > 6 {
+            self.notes.pop_front();
+        }
+    }
+
+    /// The PyTorch import options: the command line's, else the workspace's key map.
+    fn import_options(&mut self) -> Option<ImportOptions> {
+        if self.import.map.is_some() || self.persisted.workspace.key_map.is_empty() {
+            return Some(self.import.clone());
+        }
+        match KeyMap::parse(&self.persisted.workspace.key_map) {
+            Ok(map) => Some(ImportOptions {
+                map: Some(map),
+                ..self.import.clone()
+            }),
+            Err(e) => {
+                self.errors.push(e.to_string());
+                None
+            }
+        }
+    }
+
+    fn on_io(&mut self, r: IoResult) {
+        match r {
+            IoResult::Loaded { path, result } => match result {
+                Ok(loaded) => self.add_loaded(path, *loaded),
+                Err(e) => self.errors.push(format!("cannot open {e}")),
+            },
+            IoResult::Saved { run, path, result } => {
+                let name = self.runs.get(run).map(|r| r.name.clone()).unwrap_or_default();
+                match result {
+                    Ok(()) => {
+                        let msg = format!("saved {name} to {}", path.display());
+                        if let Some(r) = self.runs.get_mut(run) {
+                            r.status.note(msg.clone());
+                        }
+                        self.persisted.workspace.remember(path);
+                        self.note(msg);
+                    }
+                    Err(e) => self.errors.push(format!(
+                        "saving {name} failed (nothing was overwritten): {e}"
+                    )),
+                }
+            }
+            IoResult::Picked(cmd) => self.commands.push(cmd),
+            IoResult::NothingPicked(why) => self.note(format!(
+                "{why} (without a desktop file dialog, drop files on the window or pass them on the command line)"
+            )),
+        }
+    }
+
+    fn on_event(&mut self, id: RunId, ev: Event) {
+        let scrub = self.runs.scrub;
+        let Some(run) = self.runs.get_mut(id) else {
+            return;
+        };
+        match ev {
+            Event::State(s) => {
+                run.status.state = s;
+                if let RunSource::Following(f) = &run.source
+                    && let Some((config, dataset)) = f.info().start
+                {
+                    let (rows, cols) = (config.model.rows, config.model.cols);
+                    if (run.data.rows(), run.data.cols()) != (rows, cols) {
+                        run.status.errors.push(format!(
+                            "the followed model takes {rows}x{cols} images but the workspace data has {}x{}: reconstructions are not shown",
+                            run.data.rows(),
+                            run.data.cols()
+                        ));
+                    }
+                    run.config = config;
+                    run.dataset = dataset;
+                }
+            }
+            Event::Step(m) => {
+                // Steps taken (the event names the 0-based step just taken).
+                run.status.step = m.step + 1;
+                let g = |n: &str| m.get(n).unwrap_or(f64::NAN);
+                run.history
+                    .steps
+                    .push([m.step as f64, g("loss"), g("rec"), g("kl")]);
+                run.history.kl_weight.push([m.step as f64, m.kl_weight]);
+                if run.history.steps.len() > MAX_STEP_POINTS {
+                    thin_older_half(&mut run.history.steps);
+                    thin_older_half(&mut run.history.kl_weight);
+                }
+            }
+            Event::Epoch {
+                epoch,
+                step,
+                metrics,
+                snapshot,
+            } => {
+                run.status.epoch = epoch;
+                run.status.step = run.status.step.max(step);
+                run.history.epochs.push((epoch, step, metrics));
+                run.epochs.insert(snapshot);
+                if scrub.is_some() {
+                    // A run that had not reached the scrubbed epoch may now have.
+                    repin(run);
+                }
+            }
+            Event::Throughput {
+                samples_per_sec, ..
+            } => run.status.samples_per_sec = samples_per_sec,
+            Event::Changed(s) => run.status.note(s),
+            Event::NonFinite { step, term, value } => run.status.errors.push(format!(
+                "{term} became {value} at step {step}: training paused with the last finite weights (lower the learning rate, then Resume)"
+            )),
+            Event::Error(e) => run.status.errors.push(e),
+        }
+    }
+
+    fn take_decoder_outputs(&mut self, id: RunId) {
+        let focused = self.runs.focused == Some(id);
+        let follow = self.runs.cursor.follow_digit;
+        let grid_principal = self.persisted.view.grid_axes == GridAxes::Principal;
+        let Some(run) = self.runs.get_mut(id) else {
+            return;
+        };
+        for out in run.decoder.drain() {
+            match out {
+                Output::Images(key, img) => {
+                    if key == ViewKey::Slider && focused {
+                        self.frames.slider_image(img.request);
+                    }
+                    run.set_image(key, img);
+                }
+                Output::Stats(mut s) => {
+                    // Principal directions have no sign; keep the grid's orientation stable
+                    // by pointing each new one the way the previous one pointed.
+                    if let Some(prev) = &run.views.stats {
+                        for (new, old) in s.principal.iter_mut().zip(&prev.principal) {
+                            let dot: f32 = new.iter().zip(old).map(|(a, b)| a * b).sum();
+                            if dot < 0.0 {
+                                new.iter_mut().for_each(|v| *v = -*v);
+                            }
+                        }
+                    }
+                    run.views.stats = Some(s);
+                    if follow {
+                        run.views.dirty.latent = true;
+                        run.views.dirty.grid = true;
+                    }
+                    if grid_principal {
+                        run.views.dirty.grid = true;
+                    }
+                }
+                Output::Error(key, e) => run.status.errors.push(format!("{key:?} view: {e}")),
+            }
+        }
+    }
+
+    /// Mark `views` dirty in every run.
+    fn dirty_all(&mut self, f: impl Fn(&mut DirtyViews)) {
+        for r in self.runs.iter_mut() {
+            f(&mut r.views.dirty);
+        }
+    }
+
+    fn apply(&mut self, cmd: UiCommand) {
+        match cmd {
+            UiCommand::Run(id, action) => self.apply_run(id, action),
+            UiCommand::NewRun => {
+                let spec = self.persisted.draft.spec.clone();
+                self.start_run(spec);
+            }
+            UiCommand::NewRunOf(v) => self.start_variant(v),
+            UiCommand::Preset => {
+                for v in PRESET {
+                    self.start_variant(v);
+                }
+            }
+            UiCommand::Open(paths) => {
+                if let Some(opts) = self.import_options() {
+                    for p in paths {
+                        self.io.load(p, self.device.clone(), opts.clone());
+                    }
+                }
+            }
+            UiCommand::Follow(dir) => self.follow(dir),
+            UiCommand::PickFiles => self.io.pick_files(),
+            UiCommand::PickFollowDir => self.io.pick_follow_dir(),
+            UiCommand::SetLayout(l) => self.persisted.view.layout = l,
+            UiCommand::Scrub(e) => {
+                self.runs.scrub = e;
+                for r in self.runs.iter_mut() {
+                    r.pinned = e;
+                    repin(r);
+                }
+            }
+            UiCommand::SetLatent(j, v) => {
+                let current = self.runs.cursor.slider_values(self.runs.focused_run());
+                let c = &mut self.runs.cursor;
+                if j < current.len() {
+                    c.z = current;
+                    c.z[j] = v;
+                    c.follow_digit = false;
+                    self.dirty_all(|d| {
+                        d.latent = true;
+                        d.grid = true;
+                    });
+                }
+            }
+            UiCommand::RandomizeLatent => {
+                let d = self.cursor_dim();
+                let c = &mut self.runs.cursor;
+                let mut rng = ChaCha8Rng::seed_from_u64(c.random_seed);
+                c.random_seed = c.random_seed.wrapping_add(1);
+                c.z = (0..d).map(|_| normal(&mut rng)).collect();
+                c.follow_digit = false;
+                self.dirty_all(|d| {
+                    d.latent = true;
+                    d.grid = true;
+                });
+            }
+            UiCommand::ZeroLatent => {
+                let d = self.cursor_dim();
+                let c = &mut self.runs.cursor;
+                c.z = vec![0.0; d];
+                c.follow_digit = false;
+                self.dirty_all(|d| {
+                    d.latent = true;
+                    d.grid = true;
+                });
+            }
+            UiCommand::SetLabel(l) => {
+                self.runs.cursor.label = l;
+                self.dirty_all(|d| {
+                    d.latent = true;
+                    d.grid = true;
+                    d.prior = true;
+                });
+            }
+            UiCommand::EncodeDigit(i) => {
+                let c = &mut self.runs.cursor;
+                c.digit = i;
+                c.follow_digit = true;
+                // A conditional model reconstructs a digit under its own label.
+                let cvae = self
+                    .runs
+                    .focused_run()
+                    .is_some_and(|r| r.config.variant == VariantKind::Cvae);
+                if cvae && let Some(&l) = self.data.test.labels.get(i) {
+                    self.runs.cursor.label = l as usize;
+                }
+                self.dirty_all(|d| {
+                    d.latent = true;
+                    d.grid = true;
+                    d.prior = cvae;
+                });
+            }
+            UiCommand::ResamplePrior => {
+                self.runs.cursor.prior_seed += 1;
+                self.dirty_all(|d| d.prior = true);
+            }
+            UiCommand::GridChanged => self.dirty_all(|d| d.grid = true),
+            UiCommand::ReconChanged => self.dirty_all(|d| d.recon = true),
+            UiCommand::MatrixChanged => self.dirty_all(|d| d.matrix = true),
+            UiCommand::ClearErrors => {
+                self.errors.clear();
+                for r in self.runs.iter_mut() {
+                    r.status.errors.clear();
+                }
+            }
+        }
+    }
+
+    /// The sliders' dimension: the focused run's latent size.
+    fn cursor_dim(&self) -> usize {
+        self.runs
+            .focused_run()
+            .map(|r| r.latent_dim())
+            .unwrap_or(self.runs.cursor.z.len())
+    }
+
+    fn apply_run(&mut self, id: RunId, action: RunAction) {
+        match action {
+            RunAction::Worker(c) => {
+                let Some(run) = self.runs.get_mut(id) else {
+                    return;
+                };
+                match &run.source {
+                    RunSource::Training(w) => {
+                        // The run's configuration shows live values at once (the worker
+                        // validates them; a refusal comes back as an error event).
+                        match &c {
+                            Command::SetBeta(b) => run.config.beta = *b,
+                            Command::SetLr(lr) => run.config.optim.lr = *lr,
+                            Command::SetSchedule(s) => run.config.schedule = *s,
+                            Command::SetFreeBits(fb) => run.config.free_bits = *fb,
+                            _ => {}
+                        }
+                        if !w.send(c) {
+                            run.status
+                                .errors
+                                .push("the training worker has ended".into());
+                        }
+                    }
+                    _ => run.status.errors.push(format!(
+                        "{} is {}, not training here: use Continue to train it",
+                        run.name,
+                        run.source.kind()
+                    )),
+                }
+            }
+            RunAction::Save(None) => {
+                if let Some(run) = self.runs.get(id) {
+                    let name = format!("{}.safetensors", file_stem(&run.name));
+                    let dir = self
+                        .persisted
+                        .workspace
+                        .recent
+                        .first()
+                        .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+                    self.io.pick_save(id, name, dir.as_deref());
+                }
+            }
+            RunAction::Save(Some(path)) => {
+                let Some(run) = self.runs.get(id) else {
+                    return;
+                };
+                match run.latest() {
+                    Some(snap) => {
+                        let metrics = run
+                            .history
+                            .epochs
+                            .iter()
+                            .rev()
+                            .find(|(e, _, _)| *e == snap.epoch)
+                            .map(|(_, _, m)| m.clone());
+                        let dataset = run.dataset.clone();
+                        self.io.save(id, path, snap, dataset, metrics);
+                    }
+                    None => self
+                        .errors
+                        .push(format!("{} has no weights to save yet", run.name)),
+                }
+            }
+            RunAction::Continue => self.continue_run(id),
+            RunAction::Rename(name) => {
+                if let Some(r) = self.runs.get_mut(id) {
+                    r.name = name;
+                }
+            }
+            RunAction::Recolour(c) => {
+                if let Some(r) = self.runs.get_mut(id) {
+                    r.colour = c;
+                }
+            }
+            RunAction::Remove => {
+                if let Some(run) = self.runs.remove(id) {
+                    // Stops its worker or follower and joins its decoder.
+                    drop(run);
+                    if let Some(rs) = &self.render_state {
+                        crate::gpu::tiles::free_slots(rs, |k| id.owns_painter_key(k));
+                    }
+                    self.after_focus_change();
+                }
+            }
+            RunAction::Focus => {
+                if self.runs.get(id).is_some() {
+                    self.runs.focused = Some(id);
+                    self.after_focus_change();
+                }
+            }
+            RunAction::SetBaseline => {
+                if self.runs.get(id).is_some() {
+                    self.runs.baseline = Some(id);
+                }
+            }
+        }
+    }
+
+    /// The sliders take the focused run's size: an explicit vector of another size goes
+    /// back to following the digit.
+    fn after_focus_change(&mut self) {
+        let d = self.runs.focused_run().map(|r| r.latent_dim());
+        let c = &mut self.runs.cursor;
+        if let Some(d) = d
+            && !c.follow_digit
+            && c.z.len() != d
+        {
+            c.follow_digit = true;
+            self.dirty_all(|v| {
+                v.latent = true;
+                v.grid = true;
+            });
+        }
+    }
+}
+
+/// A file name from a run name.
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

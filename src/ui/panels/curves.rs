@@ -1,0 +1,206 @@
+//! Loss curves. Compare layout: one term (a selector) for every run, overlaid, one colour per
+//! run, x in epochs or steps. Focus layout: every term of the focused run, train per step
+//! (smoothed) and test per epoch, with the KL weight in a linked strip below. The epoch
+//! scrubber's position is a vertical line.
+
+use eframe::egui;
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
+
+use super::ViewCtx;
+use crate::train::EvalMetrics;
+use crate::ui::run::Run;
+use crate::ui::settings::{CurveTerm, CurveX, Layout};
+
+fn smooth(points: impl Iterator<Item = [f64; 2]>, alpha: f64) -> Vec<[f64; 2]> {
+    let mut out = Vec::new();
+    let mut acc: Option<f64> = None;
+    for [x, y] in points {
+        if !y.is_finite() {
+            continue;
+        }
+        let v = match acc {
+            Some(a) => alpha * a + (1.0 - alpha) * y,
+            None => y,
+        };
+        acc = Some(v);
+        out.push([x, v]);
+    }
+    out
+}
+
+fn scale(v: Vec<[f64; 2]>, log: bool) -> Vec<[f64; 2]> {
+    if !log {
+        return v;
+    }
+    v.into_iter()
+        .filter(|p| p[1] > 0.0)
+        .map(|[x, y]| [x, y.log10()])
+        .collect()
+}
+
+/// Steps per epoch of a run (for an epoch axis).
+fn steps_per_epoch(run: &Run) -> f64 {
+    run.config.steps_per_epoch(run.data.train.len()).max(1) as f64
+}
+
+/// Draw the curves for the current layout.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    match ctx.view.layout {
+        Layout::Compare => overlay(ui, ctx),
+        Layout::Focus => single(ui, ctx),
+    }
+}
+
+fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, term_selector: bool) {
+    let v = &mut *ctx.view;
+    ui.horizontal_wrapped(|ui| {
+        ui.heading("Loss curves");
+        if term_selector {
+            let l = ui.label("term");
+            egui::ComboBox::from_id_salt("curve-term")
+                .selected_text(v.curve_term.label())
+                .show_ui(ui, |ui| {
+                    for t in CurveTerm::ALL {
+                        ui.selectable_value(&mut v.curve_term, t, t.label());
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            ui.radio_value(&mut v.curve_x, CurveX::Epoch, "per epoch");
+            ui.radio_value(&mut v.curve_x, CurveX::Step, "per step");
+        }
+        ui.checkbox(&mut v.log_scale, "log scale");
+        ui.add(egui::Slider::new(&mut v.smoothing, 0.0..=0.99).text("smoothing"));
+    });
+}
+
+/// The points of `term` for `run`, x in steps.
+fn term_points(run: &Run, term: CurveTerm, alpha: f64) -> (Vec<[f64; 2]>, bool) {
+    let h = &run.history;
+    let per_step = |col: usize| smooth(h.steps.iter().map(|r| [r[0], r[col]]), alpha);
+    let per_epoch = |f: fn(&EvalMetrics) -> f64| -> Vec<[f64; 2]> {
+        h.epochs
+            .iter()
+            .map(|(_, st, m)| [*st as f64, f(m)])
+            .collect()
+    };
+    match term {
+        CurveTerm::Loss => (per_step(1), false),
+        CurveTerm::Rec => (per_step(2), false),
+        CurveTerm::Kl => (per_step(3), false),
+        CurveTerm::KlWeight => (h.kl_weight.clone(), false),
+        CurveTerm::TestNegElbo => (
+            if run.has_bound() {
+                per_epoch(|m| m.neg_elbo)
+            } else {
+                Vec::new()
+            },
+            true,
+        ),
+        CurveTerm::TestRec => (per_epoch(|m| m.rec), true),
+        CurveTerm::TestKl => (per_epoch(|m| m.kl), true),
+    }
+}
+
+fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    controls(ui, ctx, true);
+    let v = ctx.view.clone();
+    let alpha = v.smoothing as f64;
+    let term = v.curve_term;
+    let runs = ctx.runs;
+    let height = (ui.available_height() - 8.0).max(100.0);
+    let scrub = runs.scrub;
+    Plot::new("loss-overlay")
+        .height(height)
+        .legend(Legend::default())
+        .x_axis_label(match v.curve_x {
+            CurveX::Epoch => "epoch",
+            CurveX::Step => "step",
+        })
+        .y_axis_label(if v.log_scale {
+            format!("log10 {}", term.label())
+        } else {
+            format!("{} (nats / image)", term.label())
+        })
+        .show(ui, |p| {
+            for run in runs.iter() {
+                let (pts, per_epoch) = term_points(run, term, alpha);
+                let spe = steps_per_epoch(run);
+                let pts: Vec<[f64; 2]> = match v.curve_x {
+                    CurveX::Step => pts,
+                    CurveX::Epoch => pts.into_iter().map(|[x, y]| [x / spe, y]).collect(),
+                };
+                let pts = scale(pts, v.log_scale);
+                p.line(
+                    Line::new(run.name.clone(), PlotPoints::from(pts.clone())).color(run.colour),
+                );
+                if per_epoch {
+                    p.points(
+                        Points::new(run.name.clone(), PlotPoints::from(pts))
+                            .color(run.colour)
+                            .radius(3.0),
+                    );
+                }
+            }
+            if let (Some(e), CurveX::Epoch) = (scrub, v.curve_x) {
+                p.vline(VLine::new("scrubbed epoch", e as f64).color(egui::Color32::GRAY));
+            }
+        });
+}
+
+fn single(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    controls(ui, ctx, false);
+    let runs = ctx.runs;
+    let Some(run) = runs.focused_run() else {
+        return;
+    };
+    let v = ctx.view.clone();
+    let alpha = v.smoothing as f64;
+    let log = v.log_scale;
+    let link = ui.scope_id().with("loss-x");
+    let height = (ui.available_height() - 110.0).max(100.0);
+    let scrub_step = runs
+        .scrub
+        .and_then(|e| run.metrics_at(e))
+        .map(|(_, s, _)| *s as f64);
+    Plot::new("loss")
+        .height(height)
+        .legend(Legend::default())
+        .link_axis(link, [true, false])
+        .x_axis_label("step")
+        .y_axis_label(if log { "log10 nats" } else { "nats / image" })
+        .show(ui, |p| {
+            for term in [CurveTerm::Loss, CurveTerm::Rec, CurveTerm::Kl] {
+                let (pts, _) = term_points(run, term, alpha);
+                p.line(Line::new(term.label(), PlotPoints::from(scale(pts, log))));
+            }
+            for term in [
+                CurveTerm::TestNegElbo,
+                CurveTerm::TestRec,
+                CurveTerm::TestKl,
+            ] {
+                let (pts, _) = term_points(run, term, alpha);
+                if pts.is_empty() {
+                    continue;
+                }
+                let pts = scale(pts, log);
+                p.line(Line::new(term.label(), PlotPoints::from(pts.clone())));
+                p.points(Points::new(term.label(), PlotPoints::from(pts)).radius(3.0));
+            }
+            if let Some(s) = scrub_step {
+                p.vline(VLine::new("scrubbed epoch", s).color(egui::Color32::GRAY));
+            }
+        });
+    Plot::new("kl-weight")
+        .height(70.0)
+        .link_axis(link, [true, false])
+        .y_axis_label("KL weight")
+        .include_y(0.0)
+        .include_y(1.05)
+        .show(ui, |p| {
+            p.line(Line::new(
+                "KL weight",
+                PlotPoints::from(run.history.kl_weight.clone()),
+            ));
+        });
+}

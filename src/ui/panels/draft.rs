@@ -1,0 +1,181 @@
+//! "Next run": the settings New run and the preset start from (the same [`RunSpec`] the
+//! CLI's `train` parses), the dataset, and the device and sharing policy.
+//!
+//! [`RunSpec`]: crate::train::RunSpec
+
+use eframe::egui;
+
+use super::ViewCtx;
+use crate::train::share::SharingPolicy;
+use crate::train::{ArchKind, ScheduleKind};
+use crate::ui::settings::DeviceChoice;
+use crate::variant::VariantKind;
+
+/// One row of a settings grid: a label and the widget it names (for accessibility).
+pub fn row(
+    ui: &mut egui::Ui,
+    label: &str,
+    widget: impl FnOnce(&mut egui::Ui) -> egui::Response,
+) -> egui::Response {
+    let l = ui.label(label);
+    let r = widget(ui).labelled_by(l.id);
+    ui.end_row();
+    r
+}
+
+/// Draw the panel.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    egui::CollapsingHeader::new("Next run")
+        .default_open(true)
+        .show(ui, |ui| body(ui, ctx));
+}
+
+fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let d = &mut *ctx.draft;
+    let s = &mut d.spec;
+    egui::Grid::new("draft-settings")
+        .num_columns(2)
+        .spacing([8.0, 4.0])
+        .show(ui, |ui| {
+            row(ui, "Dataset dir", |ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut d.data_dir)
+                        .hint_text("bundled MNIST")
+                        .desired_width(150.0),
+                )
+            });
+            let l = ui.label("Variant");
+            egui::ComboBox::from_id_salt("variant")
+                .selected_text(s.variant.label())
+                .show_ui(ui, |ui| {
+                    for v in VariantKind::ALL {
+                        if ui.selectable_value(&mut s.variant, v, v.label()).changed() {
+                            s.beta = None;
+                        }
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+            ui.label("Architecture");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut s.arch, ArchKind::Mlp, "MLP");
+                ui.radio_value(&mut s.arch, ArchKind::Conv, "Conv");
+            });
+            ui.end_row();
+            if s.arch == ArchKind::Mlp {
+                if s.hidden.is_empty() {
+                    s.hidden.push(400);
+                }
+                row(ui, "Hidden width", |ui| {
+                    ui.add(egui::DragValue::new(&mut s.hidden[0]).range(8..=4096))
+                });
+            }
+            row(ui, "Latent dim", |ui| {
+                ui.add(egui::DragValue::new(&mut s.latent).range(1..=256))
+            });
+            let mut beta = s.effective_beta();
+            let r = row(ui, "β", |ui| {
+                ui.add(egui::DragValue::new(&mut beta).range(0.0..=100.0).speed(0.05))
+            });
+            if r.changed() {
+                s.beta = Some(beta);
+            }
+            let l = ui.label("KL schedule");
+            egui::ComboBox::from_id_salt("schedule")
+                .selected_text(format!("{:?}", s.kl_schedule))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut s.kl_schedule, ScheduleKind::Constant, "Constant");
+                    ui.selectable_value(&mut s.kl_schedule, ScheduleKind::Linear, "Linear");
+                    ui.selectable_value(&mut s.kl_schedule, ScheduleKind::Cyclical, "Cyclical");
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+            match s.kl_schedule {
+                ScheduleKind::Constant => {}
+                ScheduleKind::Linear => {
+                    row(ui, "Warm-up steps", |ui| {
+                        ui.add(egui::DragValue::new(&mut s.warmup_steps).range(1..=1_000_000))
+                    });
+                }
+                ScheduleKind::Cyclical => {
+                    let l = ui.label("Cycles / ratio");
+                    ui.horizontal(|ui| {
+                        ui.add(egui::DragValue::new(&mut s.cycles).range(1..=100))
+                            .labelled_by(l.id);
+                        ui.add(
+                            egui::DragValue::new(&mut s.cycle_ratio)
+                                .range(0.05..=1.0)
+                                .speed(0.01),
+                        )
+                        .labelled_by(l.id);
+                    });
+                    ui.end_row();
+                }
+            }
+            let l = ui.label("Free bits");
+            ui.horizontal(|ui| {
+                let mut on = s.free_bits.is_some();
+                let mut v = s.free_bits.unwrap_or(0.1);
+                ui.checkbox(&mut on, "on");
+                ui.add_enabled(
+                    on,
+                    egui::DragValue::new(&mut v).range(0.0..=5.0).speed(0.01),
+                )
+                .labelled_by(l.id);
+                s.free_bits = on.then_some(v);
+            });
+            ui.end_row();
+            row(ui, "Learning rate", |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut s.lr)
+                        .range(1e-6..=1.0)
+                        .speed(1e-5)
+                        .max_decimals(6),
+                )
+            });
+            row(ui, "Batch", |ui| {
+                ui.add(egui::DragValue::new(&mut s.batch).range(1..=4096))
+            });
+            row(ui, "Epochs", |ui| {
+                ui.add(egui::DragValue::new(&mut s.epochs).range(1..=100_000))
+            });
+            row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
+            row(ui, "IWAE k per epoch", |ui| {
+                ui.add(egui::DragValue::new(&mut s.eval_iwae_k).range(0..=5000))
+                    .on_hover_text("Importance samples for the test IWAE NLL after every epoch (0: skip; it costs about k forward passes of the test set)")
+            });
+            let l = ui.label("Device");
+            egui::ComboBox::from_id_salt("device")
+                .selected_text(format!("{:?}", d.device))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut d.device, DeviceChoice::Auto, "Auto");
+                    ui.selectable_value(&mut d.device, DeviceChoice::Gpu, "GPU");
+                    ui.selectable_value(&mut d.device, DeviceChoice::Cpu, "CPU");
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+            let l = ui.label("CPU sharing");
+            egui::ComboBox::from_id_salt("sharing")
+                .selected_text(format!("{:?}", d.sharing))
+                .show_ui(ui, |ui| {
+                    for p in [
+                        SharingPolicy::GateLowPriority,
+                        SharingPolicy::Gate,
+                        SharingPolicy::LowPriority,
+                        SharingPolicy::Free,
+                    ] {
+                        ui.selectable_value(&mut d.sharing, p, format!("{p:?}"));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+        });
+    ui.small(format!(
+        "Device and CPU sharing apply when the app starts (now: {}, {:?}).",
+        ctx.device_label, ctx.sharing
+    ));
+}

@@ -1,0 +1,108 @@
+//! The same-input matrix: chosen test digits (rows) and their reconstructions by every run
+//! (columns, one colour each); or, with the heat-map toggle, each run's absolute error
+//! |x − x̂| per pixel. No experiment tracker compares images of different runs on the same
+//! input like this.
+
+use std::sync::Arc;
+
+use eframe::egui;
+
+use super::{ViewCtx, run_label};
+use crate::gpu::Colormap;
+use crate::ui::command::UiCommand;
+use crate::ui::decoder::ViewKey;
+use crate::ui::run::RunId;
+use crate::ui::tiles::{self, TileView};
+
+/// Draw the matrix.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let v = &mut *ctx.view;
+    let before = (v.matrix_first, v.matrix_rows, v.heatmap);
+    ui.horizontal_wrapped(|ui| {
+        ui.heading("Same input, every run");
+        let l = ui.label("first test digit");
+        ui.add(egui::DragValue::new(&mut v.matrix_first).range(0..=1999).prefix("#"))
+            .labelled_by(l.id);
+        let l = ui.label("digits");
+        ui.add(egui::DragValue::new(&mut v.matrix_rows).range(1..=32))
+            .labelled_by(l.id);
+        ui.checkbox(&mut v.heatmap, "error heat map |input − reconstruction|")
+            .on_hover_text("Show each run's absolute error per pixel (viridis: dark = exact) instead of its reconstruction");
+    });
+    if before != (v.matrix_first, v.matrix_rows, v.heatmap) {
+        ctx.push(UiCommand::MatrixChanged);
+    }
+    let data = ctx.data;
+    let first = ctx.view.matrix_first.min(data.test.len().saturating_sub(1));
+    let rows = ctx
+        .view
+        .matrix_rows
+        .clamp(1, 32)
+        .min(data.test.len() - first);
+    if rows == 0 {
+        ui.label("The workspace data has no test digits.");
+        return;
+    }
+    let colormap = if ctx.view.heatmap {
+        Colormap::Viridis
+    } else {
+        ctx.view.colormap
+    };
+    let runs = ctx.runs;
+    let columns = runs.len() as f32 + 1.0;
+    let avail_h = ui.available_height() - 40.0;
+    let tile = ((ui.available_width() / columns) - 12.0)
+        .min(avail_h / rows as f32)
+        .clamp(16.0, 96.0);
+    let size = egui::vec2(tile, tile * rows as f32 + rows as f32);
+    egui::ScrollArea::horizontal()
+        .id_salt("matrix")
+        .show(ui, |ui| {
+            ui.horizontal_top(|ui| {
+                ui.vertical(|ui| {
+                    ui.label("input");
+                    let pixels: Vec<f32> = (first..first + rows)
+                        .flat_map(|i| data.test.image(i).iter().copied())
+                        .collect();
+                    tiles::show_host(
+                        ui,
+                        TileView {
+                            key: RunId(0).painter_key(ViewKey::Matrix),
+                            version: (first * 64 + rows) as u64,
+                            cols: 1,
+                            rows,
+                            max_size: size,
+                            colormap: ctx.view.colormap,
+                            highlight: None,
+                            frame: None,
+                        },
+                        Arc::new(pixels),
+                        rows,
+                        (data.rows(), data.cols()),
+                    );
+                });
+                for run in runs.iter() {
+                    ui.vertical(|ui| {
+                        run_label(ui, run);
+                        if run.data.name != data.name {
+                            ui.small(format!("its own data: {}", run.data.name));
+                        }
+                        tiles::show(
+                            ui,
+                            TileView {
+                                key: run.id.painter_key(ViewKey::Matrix),
+                                version: run.image_version(ViewKey::Matrix),
+                                cols: 1,
+                                rows,
+                                max_size: size,
+                                colormap,
+                                highlight: None,
+                                frame: Some(run.colour),
+                            },
+                            run.image(ViewKey::Matrix),
+                        );
+                    });
+                }
+            });
+        });
+}

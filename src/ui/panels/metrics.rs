@@ -1,0 +1,125 @@
+//! The live metrics table: one row per run (in its colour) with its latest test figures —
+//! or those of the scrubbed epoch — and, for every run but the baseline, the difference
+//! from the baseline run.
+
+use eframe::egui;
+
+use super::ViewCtx;
+use crate::train::EvalMetrics;
+use crate::ui::command::{RunAction, UiCommand};
+use crate::ui::run::Run;
+
+/// One column: its header, hover text, how to read it off a run, and its precision.
+struct Column {
+    name: &'static str,
+    help: &'static str,
+    value: fn(&Run, &EvalMetrics) -> Option<f64>,
+    decimals: usize,
+}
+
+const COLUMNS: [Column; 6] = [
+    Column {
+        name: "test −ELBO",
+        help: "Negative evidence lower bound on the test split, nats per image (lower is better); n/a for objectives without a likelihood bound",
+        value: |r, m| r.has_bound().then_some(m.neg_elbo),
+        decimals: 2,
+    },
+    Column {
+        name: "IWAE NLL",
+        help: "Importance-weighted bound on −log p(x) with k samples, nats per image (tighter than −ELBO); set 'IWAE k per epoch' to compute it",
+        value: |r, m| m.iwae_nll.filter(|_| r.has_bound()),
+        decimals: 2,
+    },
+    Column {
+        name: "rec",
+        help: "Reconstruction term −E_q[log p(x|z)], nats per image",
+        value: |_, m| Some(m.rec),
+        decimals: 2,
+    },
+    Column {
+        name: "KL",
+        help: "KL(q(z|x) || p(z)), nats per image",
+        value: |_, m| Some(m.kl),
+        decimals: 2,
+    },
+    Column {
+        name: "active units",
+        help: "Latent dimensions whose posterior mean varies over the test set (variance > 0.01)",
+        value: |_, m| Some(m.active_units as f64),
+        decimals: 0,
+    },
+    Column {
+        name: "samples/s",
+        help: "Training speed, images per second",
+        value: |r, _| (r.status.samples_per_sec > 0.0).then_some(r.status.samples_per_sec),
+        decimals: 0,
+    },
+];
+
+/// Draw the table.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let runs = ctx.runs;
+    ui.horizontal(|ui| {
+        ui.heading("Metrics");
+        match runs.scrub {
+            Some(e) => ui.weak(format!("after epoch {e} (scrubbed)")),
+            None => ui.weak("latest epoch; Δ against the baseline"),
+        };
+    });
+    let figures = |run: &Run| -> Option<(usize, EvalMetrics)> {
+        match runs.scrub {
+            Some(e) => run.metrics_at(e).map(|(ep, _, m)| (*ep, m.clone())),
+            None => run.history.epochs.last().map(|(ep, _, m)| (*ep, m.clone())),
+        }
+    };
+    let base = runs.baseline.and_then(|b| runs.get(b));
+    let base_figures = base.and_then(|b| figures(b).map(|f| (b, f)));
+    egui::ScrollArea::both().id_salt("metrics").show(ui, |ui| {
+        egui::Grid::new("metrics-table")
+            .striped(true)
+            .spacing([12.0, 4.0])
+            .show(ui, |ui| {
+                ui.strong("run (selected: baseline)")
+                    .on_hover_text("The baseline is the run the differences are taken against");
+                ui.strong("epoch");
+                for c in &COLUMNS {
+                    ui.strong(c.name).on_hover_text(c.help);
+                }
+                ui.end_row();
+                for run in runs.iter() {
+                    let is_base = runs.baseline == Some(run.id);
+                    let name = egui::RichText::new(&run.name).color(run.colour).strong();
+                    if ui.radio(is_base, name).clicked() {
+                        ctx.push(UiCommand::Run(run.id, RunAction::SetBaseline));
+                    }
+                    let Some((epoch, m)) = figures(run) else {
+                        ui.weak("—");
+                        ui.weak("no test figures yet");
+                        ui.end_row();
+                        continue;
+                    };
+                    ui.label(epoch.to_string());
+                    for c in &COLUMNS {
+                        let v = (c.value)(run, &m);
+                        let text = match v {
+                            Some(v) => format!("{v:.*}", c.decimals),
+                            None => "n/a".into(),
+                        };
+                        let delta = match (&base_figures, v) {
+                            (Some((b, (_, bm))), Some(v)) if b.id != run.id => {
+                                (c.value)(b, bm).map(|bv| v - bv)
+                            }
+                            _ => None,
+                        };
+                        ui.horizontal(|ui| {
+                            ui.label(text);
+                            if let Some(d) = delta {
+                                ui.small(format!("({d:+.*})", c.decimals));
+                            }
+                        });
+                    }
+                    ui.end_row();
+                }
+            });
+    });
+}

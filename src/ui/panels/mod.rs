@@ -1,0 +1,231 @@
+//! The panels, one per file, each handed one [`ViewCtx`]: what it may read (settings, runs,
+//! data, diagnostics) and where it sends commands. Panels draw and push commands; they never
+//! touch a worker, a decoder or a file. [`show`] lays them out: the compare layout (every
+//! run side by side) or the focus layout (one run with all its panels).
+
+mod curves;
+mod draft;
+mod grid;
+mod live;
+mod matrix;
+mod metrics;
+mod prior;
+mod recon;
+mod runs;
+mod scrubber;
+mod sliders;
+mod status;
+
+use std::collections::VecDeque;
+
+use eframe::egui;
+
+use super::ExplorerApp;
+use super::command::UiCommand;
+use super::measure::FrameStats;
+use super::run::Run;
+use super::runs::Runs;
+use super::settings::{CompareTab, Layout, RunDraft, ViewSettings, Workspace};
+use crate::data::Dataset;
+use crate::train::share::SharingPolicy;
+
+/// What a panel may read, and where it sends commands.
+pub struct ViewCtx<'a> {
+    /// How views look (panels edit these directly; they are not run state).
+    pub view: &'a mut ViewSettings,
+    /// The next run's settings (edited directly).
+    pub draft: &'a mut RunDraft,
+    /// Recent files and import rules (edited directly).
+    pub workspace: &'a mut Workspace,
+    /// The runs, read-only: changes go through commands.
+    pub runs: &'a Runs,
+    /// The workspace data.
+    pub data: &'a Dataset,
+    /// Frame timing.
+    pub frames: &'a FrameStats,
+    /// Workspace errors.
+    pub errors: &'a [String],
+    /// Workspace notes.
+    pub notes: &'a VecDeque<String>,
+    /// The training device.
+    pub device_label: &'a str,
+    /// The wgpu adapter.
+    pub adapter_label: &'a str,
+    /// How runs share the CPU.
+    pub sharing: SharingPolicy,
+    /// Background file work in flight.
+    pub io_in_flight: usize,
+    /// Commands for the logic step.
+    pub cmds: &'a mut Vec<UiCommand>,
+}
+
+impl ViewCtx<'_> {
+    /// The runs the current layout shows: all, or the focused one.
+    pub fn shown(&self) -> Vec<&Run> {
+        match self.view.layout {
+            Layout::Compare => self.runs.iter().collect(),
+            Layout::Focus => self.runs.focused_run().into_iter().collect(),
+        }
+    }
+
+    /// Queue a command.
+    pub fn push(&mut self, cmd: UiCommand) {
+        self.cmds.push(cmd);
+    }
+}
+
+/// A small square in a run's colour, then its name.
+pub fn run_label(ui: &mut egui::Ui, run: &Run) -> egui::Response {
+    ui.horizontal(|ui| {
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+        ui.painter().rect_filled(rect, 2.0, run.colour);
+        ui.label(egui::RichText::new(&run.name).color(run.colour).strong())
+    })
+    .inner
+}
+
+/// Lay out every panel for this frame.
+pub fn show(ui: &mut egui::Ui, app: &mut ExplorerApp, cmds: &mut Vec<UiCommand>) {
+    let ExplorerApp {
+        persisted,
+        runs,
+        data,
+        frames,
+        errors,
+        notes,
+        device_label,
+        adapter_label,
+        sharing,
+        io,
+        ..
+    } = app;
+    let mut ctx = ViewCtx {
+        view: &mut persisted.view,
+        draft: &mut persisted.draft,
+        workspace: &mut persisted.workspace,
+        runs,
+        data,
+        frames,
+        errors,
+        notes,
+        device_label,
+        adapter_label,
+        sharing: *sharing,
+        io_in_flight: io.in_flight(),
+        cmds,
+    };
+    egui::Panel::left("workspace")
+        .resizable(true)
+        .default_size(330.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                runs::show(ui, &mut ctx);
+                ui.separator();
+                live::show(ui, &mut ctx);
+                draft::show(ui, &mut ctx);
+                ui.separator();
+                status::show(ui, &mut ctx);
+            });
+        });
+    egui::Panel::top("toolbar").show(ui, |ui| {
+        scrubber::show(ui, &mut ctx);
+    });
+    egui::CentralPanel::default_margins().show(ui, |ui| match ctx.view.layout {
+        Layout::Compare => compare_layout(ui, &mut ctx),
+        Layout::Focus => focus_layout(ui, &mut ctx),
+    });
+}
+
+/// Every run side by side: curves and the metrics table above, a tab below.
+fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    if ctx.runs.is_empty() {
+        ui.vertical_centered(|ui| {
+            ui.add_space(80.0);
+            ui.heading("No runs yet");
+            ui.label("Start one with New run or the preset, open a checkpoint or a PyTorch model, drop files on the window, or follow a run directory.");
+        });
+        return;
+    }
+    let w = ui.available_width();
+    let h = ui.available_height();
+    let top_h = (h * 0.42).max(220.0);
+    ui.allocate_ui(egui::vec2(w, top_h), |ui| {
+        ui.horizontal_top(|ui| {
+            ui.allocate_ui(egui::vec2(w * 0.48, top_h), |ui| {
+                ui.vertical(|ui| curves::show(ui, ctx));
+            });
+            ui.separator();
+            ui.allocate_ui(egui::vec2(ui.available_width(), top_h), |ui| {
+                ui.vertical(|ui| metrics::show(ui, ctx));
+            });
+        });
+    });
+    ui.separator();
+    ui.horizontal(|ui| {
+        let tab = &mut ctx.view.compare_tab;
+        ui.selectable_value(tab, CompareTab::Latents, "Latents (lock-step)");
+        ui.selectable_value(tab, CompareTab::SameInput, "Same input");
+        ui.selectable_value(tab, CompareTab::Prior, "Prior samples");
+    });
+    ui.separator();
+    let bottom_h = ui.available_height() - ui.spacing().item_spacing.y;
+    match ctx.view.compare_tab {
+        CompareTab::Latents => {
+            ui.horizontal_top(|ui| {
+                ui.allocate_ui(egui::vec2(w * 0.3, bottom_h), |ui| {
+                    ui.vertical(|ui| sliders::show_controls(ui, ctx, bottom_h));
+                });
+                ui.separator();
+                ui.allocate_ui(egui::vec2(ui.available_width(), bottom_h), |ui| {
+                    ui.vertical(|ui| {
+                        sliders::show_images(ui, ctx);
+                        ui.separator();
+                        grid::show(ui, ctx);
+                    });
+                });
+            });
+        }
+        CompareTab::SameInput => matrix::show(ui, ctx),
+        CompareTab::Prior => prior::show(ui, ctx),
+    }
+}
+
+/// The focused run with all its panels.
+fn focus_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    if ctx.runs.focused_run().is_none() {
+        ui.label("No run to focus on.");
+        return;
+    }
+    let w = ui.available_width();
+    let h = ui.available_height();
+    let top_h = (h * 0.46).max(240.0);
+    ui.allocate_ui(egui::vec2(w, top_h), |ui| {
+        ui.horizontal_top(|ui| {
+            ui.allocate_ui(egui::vec2(w * 0.55, top_h), |ui| {
+                ui.vertical(|ui| curves::show(ui, ctx));
+            });
+            ui.separator();
+            ui.allocate_ui(egui::vec2(ui.available_width(), top_h), |ui| {
+                ui.vertical(|ui| {
+                    recon::show(ui, ctx);
+                    ui.separator();
+                    prior::show(ui, ctx);
+                });
+            });
+        });
+    });
+    ui.separator();
+    let bottom_h = ui.available_height() - ui.spacing().item_spacing.y;
+    ui.horizontal_top(|ui| {
+        ui.allocate_ui(egui::vec2(w * 0.42, bottom_h), |ui| {
+            ui.vertical(|ui| {
+                sliders::show_controls(ui, ctx, bottom_h * 0.5);
+                sliders::show_images(ui, ctx);
+            });
+        });
+        ui.separator();
+        ui.allocate_ui(egui::vec2(ui.available_width(), bottom_h), |ui| {
+            ui.vertical(|ui| grid::show(ui, ctx));
+        });
+    });
+}

@@ -1,0 +1,52 @@
+//! Prior samples: decodes of z ~ N(0, I) from the same noise in every run of the same
+//! latent size, resampled on demand.
+
+use eframe::egui;
+
+use super::{ViewCtx, run_label};
+use crate::ui::command::UiCommand;
+use crate::ui::decoder::ViewKey;
+use crate::ui::tiles::{self, TileView};
+
+/// Draw one 8×8 grid of samples per shown run.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    ui.horizontal(|ui| {
+        ui.heading("Prior samples");
+        if ui.button("Resample").clicked() {
+            ctx.push(UiCommand::ResamplePrior);
+        }
+        ui.weak("the same noise in every run");
+    });
+    let shown = ctx.shown();
+    if shown.is_empty() {
+        return;
+    }
+    let n = shown.len() as f32;
+    let gap = ui.spacing().item_spacing.x + 6.0;
+    let side = ((ui.available_width() - gap * n) / n)
+        .min(ui.available_height() - 30.0)
+        .clamp(80.0, 420.0);
+    ui.horizontal_top(|ui| {
+        for run in shown {
+            ui.vertical(|ui| {
+                if n > 1.0 {
+                    run_label(ui, run);
+                }
+                tiles::show(
+                    ui,
+                    TileView {
+                        key: run.id.painter_key(ViewKey::Prior),
+                        version: run.image_version(ViewKey::Prior),
+                        cols: 8,
+                        rows: 8,
+                        max_size: egui::vec2(side, side),
+                        colormap: ctx.view.colormap,
+                        highlight: None,
+                        frame: (n > 1.0).then_some(run.colour),
+                    },
+                    run.image(ViewKey::Prior),
+                );
+            });
+        }
+    });
+}

@@ -1,0 +1,51 @@
+//! Reconstructions (focus layout): a fixed row of test digits above the focused run's
+//! reconstructions of them.
+
+use eframe::egui;
+
+use super::ViewCtx;
+use crate::ui::command::UiCommand;
+use crate::ui::decoder::ViewKey;
+use crate::ui::tiles::{self, TileView};
+
+/// Draw the panel.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let runs = ctx.runs;
+    let Some(run) = runs.focused_run() else {
+        return;
+    };
+    let s = &mut *ctx.view;
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        let h = ui.heading("Reconstructions");
+        changed = ui
+            .add(
+                egui::DragValue::new(&mut s.recon_count)
+                    .range(1..=32)
+                    .suffix(" digits"),
+            )
+            .labelled_by(h.id)
+            .changed();
+    });
+    if changed {
+        ctx.push(UiCommand::ReconChanged);
+    }
+    ui.small("top: test digits · bottom: reconstructions of their posterior means");
+    let img = run.image(ViewKey::Recon);
+    let cols = img.map_or(ctx.view.recon_count, |i| (i.n / 2).max(1));
+    let w = ui.available_width();
+    tiles::show(
+        ui,
+        TileView {
+            key: run.id.painter_key(ViewKey::Recon),
+            version: run.image_version(ViewKey::Recon),
+            cols,
+            rows: 2,
+            max_size: egui::vec2(w, 120.0),
+            colormap: ctx.view.colormap,
+            highlight: None,
+            frame: None,
+        },
+        img,
+    );
+}

@@ -1,0 +1,181 @@
+//! The runs list: add runs (new, preset, open, follow, recent) and, per run, its colour,
+//! name, state and controls (pause, resume, step, continue, save, focus, remove).
+
+use eframe::egui;
+
+use super::ViewCtx;
+use crate::train::{Command, WorkerState};
+use crate::ui::command::{RunAction, UiCommand};
+use crate::ui::run::{Run, RunSource};
+
+/// A one-line description of what a run is doing.
+fn state_line(run: &Run) -> String {
+    let s = &run.status;
+    let what = match (&run.source, s.state) {
+        (RunSource::Loaded { .. }, _) => "loaded".to_string(),
+        (RunSource::Following(_), WorkerState::Idle) => "waiting for the run to start".into(),
+        (RunSource::Following(_), WorkerState::Running) => "following".into(),
+        (RunSource::Following(_), st) => format!("followed, {st:?}").to_lowercase(),
+        (RunSource::Training(_), st) => format!("{st:?}").to_lowercase(),
+    };
+    let speed = if matches!(run.source, RunSource::Loaded { .. }) || s.samples_per_sec <= 0.0 {
+        String::new()
+    } else {
+        format!(" · {:.0} img/s", s.samples_per_sec)
+    };
+    format!(
+        "{} · latent {} · {what} · epoch {} · step {}{speed}",
+        run.config.variant,
+        run.latent_dim(),
+        s.epoch,
+        s.step
+    )
+}
+
+fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
+    let id = run.id;
+    let focused = ctx.runs.focused == Some(id);
+    let stroke = if focused {
+        egui::Stroke::new(1.5, run.colour)
+    } else {
+        ui.visuals().widgets.noninteractive.bg_stroke
+    };
+    egui::Frame::group(ui.style()).stroke(stroke).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.horizontal(|ui| {
+            let mut c = run.colour;
+            if egui::color_picker::color_edit_button_srgba(
+                ui,
+                &mut c,
+                egui::color_picker::Alpha::Opaque,
+            )
+            .on_hover_text("This run's colour in curves, frames and tables")
+            .changed()
+            {
+                ctx.push(UiCommand::Run(id, RunAction::Recolour(c)));
+            }
+            let mut name = run.name.clone();
+            let l = ui.label("name");
+            let r = ui
+                .add(
+                    egui::TextEdit::singleline(&mut name)
+                        .desired_width(110.0)
+                        .id_salt(("run-name", id.0)),
+                )
+                .labelled_by(l.id);
+            if r.changed() && !name.trim().is_empty() {
+                ctx.push(UiCommand::Run(id, RunAction::Rename(name)));
+            }
+            if ui
+                .selectable_label(focused, "Focus run")
+                .on_hover_text("Live settings and the focus layout show this run")
+                .clicked()
+            {
+                ctx.push(UiCommand::Run(id, RunAction::Focus));
+            }
+        });
+        ui.small(state_line(run));
+        ui.horizontal_wrapped(|ui| {
+            let training = matches!(run.source, RunSource::Training(_));
+            let active = training && run.status.is_active();
+            if active {
+                for (label, cmd) in [
+                    ("Pause", Command::Pause),
+                    ("Resume", Command::Resume),
+                    ("Step", Command::Step),
+                ] {
+                    if ui.small_button(label).clicked() {
+                        ctx.push(UiCommand::Run(id, RunAction::Worker(cmd)));
+                    }
+                }
+            } else if ui
+                .small_button("Continue")
+                .on_hover_text(format!(
+                    "Train this model further here from its newest weights, for {} epochs (the next run's setting)",
+                    ctx.draft.spec.epochs
+                ))
+                .clicked()
+            {
+                ctx.push(UiCommand::Run(id, RunAction::Continue));
+            }
+            if ui
+                .small_button("Save…")
+                .on_hover_text("Save the newest weights as a checkpoint (the CLI's format, written atomically)")
+                .clicked()
+            {
+                ctx.push(UiCommand::Run(id, RunAction::Save(None)));
+            }
+            if ui.small_button("Remove").clicked() {
+                ctx.push(UiCommand::Run(id, RunAction::Remove));
+            }
+        });
+        for e in run.status.errors.iter().rev().take(2) {
+            ui.colored_label(egui::Color32::from_rgb(255, 110, 100), format!("Error: {e}"));
+        }
+        if let RunSource::Loaded { path, .. } = &run.source {
+            ui.weak(path.display().to_string());
+        }
+        if let RunSource::Following(f) = &run.source {
+            ui.weak(format!("run directory {}", f.dir().display()));
+        }
+    });
+}
+
+/// Draw the runs list.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    ui.horizontal(|ui| {
+        ui.heading("Runs");
+        ui.weak(format!("{} in the workspace", ctx.runs.len()));
+    });
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("New run")
+            .on_hover_text("Start training a run with the settings under Next run")
+            .clicked()
+        {
+            ctx.push(UiCommand::NewRun);
+        }
+        if ui
+            .button("Preset: 4 variants")
+            .on_hover_text("Start VAE, β-VAE, IWAE and WAE-MMD on the same data and seed")
+            .clicked()
+        {
+            ctx.push(UiCommand::Preset);
+        }
+        if ui
+            .button("Open…")
+            .on_hover_text("Open checkpoints or PyTorch models (.safetensors, .pt, .pth); dropping files on the window works too")
+            .clicked()
+        {
+            ctx.push(UiCommand::PickFiles);
+        }
+        if ui
+            .button("Follow dir…")
+            .on_hover_text("Follow a run directory that `latent-explorer train --run-dir DIR` is writing, here or on another machine through a shared folder")
+            .clicked()
+        {
+            ctx.push(UiCommand::PickFollowDir);
+        }
+        ui.menu_button("Recent", |ui| {
+            if ctx.workspace.recent.is_empty() {
+                ui.weak("nothing opened yet");
+            }
+            for p in ctx.workspace.recent.clone() {
+                if ui.button(p.display().to_string()).clicked() {
+                    ctx.push(UiCommand::Open(vec![p]));
+                    ui.close();
+                }
+            }
+        });
+    });
+    if ctx.io_in_flight > 0 {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.weak(format!("{} file task(s) in progress", ctx.io_in_flight));
+        });
+    }
+    let runs = ctx.runs;
+    for run in runs.iter() {
+        run_row(ui, ctx, run);
+    }
+}

@@ -1,0 +1,177 @@
+//! Lock-step latents: one slider set (one per dimension of the focused run, ordered by its
+//! KL, inactive dimensions marked) decoded by every run whose latent size matches, and one
+//! image per run. "Encode digit" makes every run show its own code of the same test digit.
+
+use eframe::egui;
+
+use super::{ViewCtx, run_label};
+use crate::explore::order_by_desc;
+use crate::train::metrics::ACTIVE_UNIT_THRESHOLD;
+use crate::ui::command::UiCommand;
+use crate::ui::decoder::ViewKey;
+use crate::ui::run::Run;
+use crate::ui::tiles::{self, TileView};
+use crate::variant::VariantKind;
+
+/// Draw the buttons and the sliders, in at most `max_height` points.
+pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) {
+    let runs = ctx.runs;
+    let cursor = &runs.cursor;
+    let focused = runs.focused_run();
+    ui.heading("Latent sliders");
+    ui.horizontal_wrapped(|ui| {
+        if ui.button("Randomize").clicked() {
+            ctx.push(UiCommand::RandomizeLatent);
+        }
+        if ui.button("Zero").clicked() {
+            ctx.push(UiCommand::ZeroLatent);
+        }
+        if ui
+            .button("Encode digit")
+            .on_hover_text("Every run shows its own code of this test digit")
+            .clicked()
+        {
+            ctx.push(UiCommand::EncodeDigit(cursor.digit));
+        }
+        let mut d = cursor.digit;
+        let l = ui.label("test digit");
+        if ui
+            .add(egui::DragValue::new(&mut d).range(0..=999).prefix("#"))
+            .labelled_by(l.id)
+            .changed()
+        {
+            ctx.push(UiCommand::EncodeDigit(d));
+        }
+        if ui.button("Next").clicked() {
+            ctx.push(UiCommand::EncodeDigit((cursor.digit + 1) % 1000));
+        }
+        if runs.iter().any(|r| r.config.variant == VariantKind::Cvae) {
+            let mut l = cursor.label;
+            let t = ui.label("decode as");
+            if ui
+                .add(egui::DragValue::new(&mut l).range(0..=9))
+                .labelled_by(t.id)
+                .changed()
+            {
+                ctx.push(UiCommand::SetLabel(l));
+            }
+        }
+    });
+    let Some(focused) = focused else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.small(if cursor.follow_digit {
+            format!(
+                "following test digit #{}: each run shows its own code; sliders show",
+                cursor.digit
+            )
+        } else {
+            "one latent vector for every run of this size; sliders set by".to_string()
+        });
+        run_label(ui, focused);
+    });
+    let values = cursor.slider_values(Some(focused));
+    let d = values.len();
+    let stats = focused.views.stats.as_ref().filter(|s| s.latent == d);
+    let order = match stats {
+        Some(st) if st.kl_per_dim.len() == d && st.gaussian => order_by_desc(&st.kl_per_dim),
+        Some(st) if st.mean_variance.len() == d => order_by_desc(&st.mean_variance),
+        _ => (0..d).collect(),
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("sliders")
+        .max_height((max_height - 90.0).max(120.0))
+        .show(ui, |ui| {
+            for &j in &order {
+                let mut v = values[j];
+                ui.horizontal(|ui| {
+                    ui.spacing_mut().slider_width = 110.0;
+                    let r = ui.add(
+                        egui::Slider::new(&mut v, -3.0..=3.0)
+                            .text(format!("z{j}"))
+                            .max_decimals(2)
+                            // Codes beyond ±3 are shown as they are, not clamped.
+                            .clamping(egui::SliderClamping::Never),
+                    );
+                    // egui may round the shown value to the displayed decimals and report
+                    // that as a change; only a move larger than the rounding is the user's,
+                    // so a followed digit code is not overwritten.
+                    if r.changed() && (v - values[j]).abs() > 0.005 {
+                        ctx.push(UiCommand::SetLatent(j, v));
+                    }
+                    if let Some(st) = stats
+                        && st.kl_per_dim.len() == d
+                    {
+                        let inactive = st.mean_variance[j] <= ACTIVE_UNIT_THRESHOLD;
+                        // Quantised codes have no KL: show their spread instead.
+                        let (what, v) = if st.gaussian {
+                            ("KL", st.kl_per_dim[j])
+                        } else {
+                            ("var", st.mean_variance[j])
+                        };
+                        let text =
+                            format!("{what} {v:.2}{}", if inactive { " · inactive" } else { "" });
+                        if inactive {
+                            ui.weak(text);
+                        } else {
+                            ui.small(text);
+                        }
+                    }
+                });
+            }
+        });
+}
+
+/// One run's decoded slider image (or why there is none), framed in its colour.
+fn run_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, side: f32) {
+    ui.vertical(|ui| {
+        run_label(ui, run);
+        let size = egui::vec2(side, side);
+        match (&run.views.issue, run.image(ViewKey::Slider)) {
+            (Some(why), _) => {
+                tiles::placeholder(ui, size, why, Some(run.colour));
+            }
+            (_, img) => {
+                tiles::show(
+                    ui,
+                    TileView {
+                        key: run.id.painter_key(ViewKey::Slider),
+                        version: run.image_version(ViewKey::Slider),
+                        cols: 1,
+                        rows: 1,
+                        max_size: size,
+                        colormap: ctx.view.colormap,
+                        highlight: None,
+                        frame: Some(run.colour),
+                    },
+                    img,
+                );
+            }
+        }
+        if let Some(e) = run.pinned {
+            let shown = run.shown().map(|s| s.epoch);
+            ui.small(match shown {
+                Some(s) if s == e => format!("epoch {e}"),
+                Some(s) => format!("epoch {s} (nearest kept ≤ {e})"),
+                None => format!("no epoch ≤ {e}"),
+            });
+        }
+    });
+}
+
+/// Draw every shown run's image of the shared latent point, side by side.
+pub fn show_images(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let shown = ctx.shown();
+    if shown.is_empty() {
+        return;
+    }
+    let n = shown.len() as f32;
+    let gap = ui.spacing().item_spacing.x + 6.0;
+    let side = ((ui.available_width() - gap * n) / n).clamp(48.0, 200.0);
+    ui.horizontal_wrapped(|ui| {
+        for run in shown {
+            run_image(ui, &*ctx, run, side);
+        }
+    });
+}

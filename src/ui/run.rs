@@ -1,0 +1,340 @@
+//! One run of the workspace: a model with its own name and colour, either training here
+//! (its worker), loaded from a file, or followed in a run directory that another process
+//! writes; with its decoder, its history, its status, what its views last showed, and the
+//! weights it had at the end of each epoch (for the epoch scrubber).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eframe::egui::Color32;
+
+use super::decoder::{Decoder, Images, LatentStats, ViewKey};
+use crate::checkpoint::DatasetInfo;
+use crate::data::Dataset;
+use crate::rundir::Follower;
+use crate::train::{EvalMetrics, LatestSlot, Snapshot, TrainConfig, WorkerHandle, WorkerState};
+
+/// A run's identity; never reused within a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId(pub u32);
+
+impl RunId {
+    /// The tile painter's key for this run's `view` (freed when the run is removed).
+    pub fn painter_key(self, view: ViewKey) -> u64 {
+        ((self.0 as u64) << 16) | view.code()
+    }
+
+    /// Whether a painter key belongs to this run.
+    pub fn owns_painter_key(self, key: u64) -> bool {
+        key >> 16 == self.0 as u64
+    }
+}
+
+/// Run colours, in the order new runs take them: distinguishable on dark and light
+/// backgrounds (Okabe–Ito, without black).
+pub const PALETTE: [Color32; 7] = [
+    Color32::from_rgb(230, 159, 0),
+    Color32::from_rgb(86, 180, 233),
+    Color32::from_rgb(0, 158, 115),
+    Color32::from_rgb(240, 228, 66),
+    Color32::from_rgb(0, 114, 178),
+    Color32::from_rgb(213, 94, 0),
+    Color32::from_rgb(204, 121, 167),
+];
+
+/// Where a run's weights come from.
+pub enum RunSource {
+    /// Training in this app.
+    Training(WorkerHandle),
+    /// Loaded from a file; the weights sit in the slot.
+    Loaded {
+        /// The file.
+        path: PathBuf,
+        /// The loaded weights.
+        slot: LatestSlot<Snapshot>,
+    },
+    /// A run directory another process writes.
+    Following(Follower),
+}
+
+impl RunSource {
+    /// The newest weights.
+    pub fn slot(&self) -> LatestSlot<Snapshot> {
+        match self {
+            Self::Training(w) => w.snapshot_slot(),
+            Self::Loaded { slot, .. } => slot.clone(),
+            Self::Following(f) => f.snapshot_slot(),
+        }
+    }
+
+    /// A word for the source in the runs list.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Training(_) => "training",
+            Self::Loaded { .. } => "loaded",
+            Self::Following(_) => "following",
+        }
+    }
+}
+
+/// Loss history for the curves.
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    /// Per step: `[step, loss, rec, kl]`.
+    pub steps: Vec<[f64; 4]>,
+    /// Per step: `[step, kl weight]`.
+    pub kl_weight: Vec<[f64; 2]>,
+    /// Per epoch: `(epoch, step, metrics)`.
+    pub epochs: Vec<(usize, u64, EvalMetrics)>,
+}
+
+/// Longest step series kept; beyond it the older half is thinned.
+pub const MAX_STEP_POINTS: usize = 40_000;
+
+/// Drop every other point of the older half of a series (the newer half stays whole).
+pub fn thin_older_half<T: Copy>(v: &mut Vec<T>) {
+    let half = v.len() / 2;
+    let mut out: Vec<T> = v[..half].iter().step_by(2).copied().collect();
+    out.extend_from_slice(&v[half..]);
+    *v = out;
+}
+
+/// What the run is doing.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// Worker state (a followed run: Running while records arrive, Finished at the end).
+    pub state: WorkerState,
+    /// Last step seen.
+    pub step: u64,
+    /// Last epoch reported.
+    pub epoch: usize,
+    /// Training speed, images per second.
+    pub samples_per_sec: f64,
+    /// Errors (newest last), never swallowed.
+    pub errors: Vec<String>,
+    /// Informational notes (hyperparameter changes, saves).
+    pub notes: VecDeque<String>,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Self {
+            state: WorkerState::Idle,
+            step: 0,
+            epoch: 0,
+            samples_per_sec: 0.0,
+            errors: Vec::new(),
+            notes: VecDeque::new(),
+        }
+    }
+}
+
+impl Status {
+    /// Add a note, keeping the last few.
+    pub fn note(&mut self, s: impl Into<String>) {
+        self.notes.push_back(s.into());
+        while self.notes.len() > 5 {
+            self.notes.pop_front();
+        }
+    }
+
+    /// Whether a worker is alive (not stopped, failed or finished).
+    pub fn is_active(&self) -> bool {
+        !matches!(
+            self.state,
+            WorkerState::Stopped | WorkerState::Failed | WorkerState::Finished
+        )
+    }
+}
+
+/// Most epoch snapshots kept per run; beyond it older epochs are thinned.
+pub const MAX_KEPT_EPOCHS: usize = 24;
+
+/// The weights a run had at the end of its epochs, for the epoch scrubber. Memory is
+/// bounded: past [`MAX_KEPT_EPOCHS`] every other one of the older half is dropped (the
+/// first and the newest are always kept), and the UI says which epochs remain.
+#[derive(Debug, Clone, Default)]
+pub struct EpochStore {
+    kept: BTreeMap<usize, Arc<Snapshot>>,
+    thinned: usize,
+}
+
+impl EpochStore {
+    /// Keep `snap` as the end of its epoch.
+    pub fn insert(&mut self, snap: Arc<Snapshot>) {
+        self.kept.insert(snap.epoch, snap);
+        if self.kept.len() > MAX_KEPT_EPOCHS {
+            let epochs: Vec<usize> = self.kept.keys().copied().collect();
+            let half = epochs.len() / 2;
+            // Drop the odd positions of the older half, never the first.
+            for (i, e) in epochs[..half].iter().enumerate() {
+                if i % 2 == 1 {
+                    self.kept.remove(e);
+                    self.thinned += 1;
+                }
+            }
+        }
+    }
+
+    /// The snapshot of the latest kept epoch at or before `epoch`.
+    pub fn at_or_before(&self, epoch: usize) -> Option<&Arc<Snapshot>> {
+        self.kept.range(..=epoch).next_back().map(|(_, s)| s)
+    }
+
+    /// Kept epochs, oldest first.
+    pub fn epochs(&self) -> Vec<usize> {
+        self.kept.keys().copied().collect()
+    }
+
+    /// The newest kept epoch.
+    pub fn last(&self) -> Option<usize> {
+        self.kept.keys().next_back().copied()
+    }
+
+    /// Epochs dropped to bound memory.
+    pub fn thinned(&self) -> usize {
+        self.thinned
+    }
+}
+
+/// What a run's views last showed and what they need next.
+#[derive(Default)]
+pub struct RunViews {
+    /// The latest images per view.
+    pub images: HashMap<ViewKey, Images>,
+    /// How many times each view's image was replaced (the painter re-uploads on change).
+    pub versions: HashMap<ViewKey, u64>,
+    /// Encoder statistics of the shown weights.
+    pub stats: Option<LatentStats>,
+    /// Views to request again.
+    pub dirty: DirtyViews,
+    /// Decode the slider image on the UI thread (CPU only, while it stays fast).
+    pub inline_decode: bool,
+    /// Why the slider and grid views show nothing for this run (e.g. another latent size).
+    pub issue: Option<String>,
+    /// What the decoder was last pointed at; `None` forces the next re-pin.
+    pub pinned_to: Option<PinKey>,
+}
+
+/// What a run's decoder is pointed at: the newest weights, or a scrubbed epoch's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinKey {
+    /// The scrubbed epoch (None: the newest weights).
+    pub scrub: Option<usize>,
+    /// The epoch and step of the snapshot shown for it, if any.
+    pub shown: Option<(usize, u64)>,
+}
+
+/// Views whose inputs changed since they were last requested.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DirtyViews {
+    /// The slider image.
+    pub latent: bool,
+    /// The interpolation grid.
+    pub grid: bool,
+    /// Reconstructions and statistics.
+    pub recon: bool,
+    /// Prior samples.
+    pub prior: bool,
+    /// The same-input matrix column.
+    pub matrix: bool,
+}
+
+impl DirtyViews {
+    /// Everything.
+    pub fn all() -> Self {
+        Self {
+            latent: true,
+            grid: true,
+            recon: true,
+            prior: true,
+            matrix: true,
+        }
+    }
+}
+
+/// One model in the workspace.
+pub struct Run {
+    /// Identity.
+    pub id: RunId,
+    /// Name shown everywhere (editable).
+    pub name: String,
+    /// Colour used for this run everywhere: curves, image frames, tables.
+    pub colour: Color32,
+    /// Where the weights come from.
+    pub source: RunSource,
+    /// The run's configuration as it started (or as its file says).
+    pub config: TrainConfig,
+    /// The data its views encode (same image size as the model).
+    pub data: Arc<Dataset>,
+    /// What it was trained on, for its checkpoint header.
+    pub dataset: DatasetInfo,
+    /// Loss history.
+    pub history: History,
+    /// State, speed, errors.
+    pub status: Status,
+    /// Its decode thread.
+    pub decoder: Decoder,
+    /// Its views.
+    pub views: RunViews,
+    /// Weights at the end of each epoch.
+    pub epochs: EpochStore,
+    /// The epoch the scrubber pinned the views to (None: the newest weights).
+    pub pinned: Option<usize>,
+}
+
+impl Run {
+    /// Latent dimensions of the model.
+    pub fn latent_dim(&self) -> usize {
+        self.config.model.latent_dim
+    }
+
+    /// Whether the run's objective bounds the likelihood (else no −ELBO is shown).
+    pub fn has_bound(&self) -> bool {
+        self.config.variant.has_likelihood_bound()
+    }
+
+    /// The newest weights (live, not pinned).
+    pub fn latest(&self) -> Option<Arc<Snapshot>> {
+        self.source.slot().get()
+    }
+
+    /// The weights the views show: the pinned epoch's, or the newest.
+    pub fn shown(&self) -> Option<Arc<Snapshot>> {
+        match self.pinned {
+            Some(e) => self.epochs.at_or_before(e).cloned(),
+            None => self.latest(),
+        }
+    }
+
+    /// The newest test metrics.
+    pub fn last_metrics(&self) -> Option<&EvalMetrics> {
+        self.history.epochs.last().map(|(_, _, m)| m)
+    }
+
+    /// The test metrics after `epoch` (or the latest epoch before it).
+    pub fn metrics_at(&self, epoch: usize) -> Option<&(usize, u64, EvalMetrics)> {
+        self.history
+            .epochs
+            .iter()
+            .rev()
+            .find(|(e, _, _)| *e <= epoch)
+    }
+
+    /// The latest image of a view.
+    pub fn image(&self, key: ViewKey) -> Option<&Images> {
+        self.views.images.get(&key)
+    }
+
+    /// How many times a view's image was replaced.
+    pub fn image_version(&self, key: ViewKey) -> u64 {
+        self.views.versions.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Store a decoded image.
+    pub fn set_image(&mut self, key: ViewKey, img: Images) {
+        *self.views.versions.entry(key).or_insert(0) += 1;
+        self.views.images.insert(key, img);
+    }
+}

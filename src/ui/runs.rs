@@ -1,0 +1,214 @@
+//! The workspace's runs: the collection, the focused run, the baseline of the metrics table,
+//! the epoch scrubber's position, and the latent cursor every run decodes in lock-step.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::run::{PALETTE, Run, RunId};
+
+/// One standard-normal draw (Box–Muller) from any RNG.
+pub fn normal<R: rand::Rng>(rng: &mut R) -> f32 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+/// `n` standard-normal vectors of `d` dimensions from `seed`, row-major: the same for every
+/// run of that latent size, so prior samples of different runs start from the same noise.
+pub fn prior_noise(seed: u64, n: usize, d: usize) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n * d).map(|_| normal(&mut rng)).collect()
+}
+
+/// What [`LatentCursor::latent_for`] says while a run's codes are not computed yet (not an
+/// issue worth showing).
+pub const WAITING_FOR_CODES: &str = "waiting for codes";
+
+/// The latent point every run decodes: either "the code of test digit `digit`" (each run
+/// encodes the same digit with its own encoder) or one explicit vector `z` (decoded by every
+/// run whose latent size is `z.len()`; the others say so, nothing is padded).
+#[derive(Debug, Clone)]
+pub struct LatentCursor {
+    /// The test digit followed, and the one "Encode digit" starts from.
+    pub digit: usize,
+    /// Whether every run shows its own code of `digit` (until a slider is moved).
+    pub follow_digit: bool,
+    /// The explicit vector when not following a digit.
+    pub z: Vec<f32>,
+    /// The label a conditional model decodes under.
+    pub label: usize,
+    /// Seed of the prior samples' noise.
+    pub prior_seed: u64,
+    /// Seed of the next "Randomize".
+    pub random_seed: u64,
+}
+
+impl Default for LatentCursor {
+    fn default() -> Self {
+        Self {
+            digit: 0,
+            follow_digit: true,
+            z: Vec::new(),
+            label: 0,
+            prior_seed: 1,
+            random_seed: 0x5EED,
+        }
+    }
+}
+
+impl LatentCursor {
+    /// The latent vector `run` decodes, or why it cannot.
+    pub fn latent_for(&self, run: &Run) -> Result<Vec<f32>, String> {
+        let d = run.latent_dim();
+        if self.follow_digit {
+            let stats = run
+                .views
+                .stats
+                .as_ref()
+                .ok_or_else(|| WAITING_FOR_CODES.to_string())?;
+            let i = self.digit;
+            if stats.latent == d && (i + 1) * d <= stats.codes.len() {
+                Ok(stats.codes[i * d..(i + 1) * d].to_vec())
+            } else {
+                Err(format!("test digit #{i} is not among the encoded digits"))
+            }
+        } else if self.z.len() == d {
+            Ok(self.z.clone())
+        } else {
+            Err(format!(
+                "latent size {d} ≠ the sliders' {}: not decoded",
+                self.z.len()
+            ))
+        }
+    }
+
+    /// The values the sliders show: `focused`'s code of the digit, or the explicit vector.
+    pub fn slider_values(&self, focused: Option<&Run>) -> Vec<f32> {
+        match focused {
+            Some(run) if self.follow_digit => self
+                .latent_for(run)
+                .unwrap_or_else(|_| vec![0.0; run.latent_dim()]),
+            Some(run) if self.z.len() != run.latent_dim() => vec![0.0; run.latent_dim()],
+            _ => self.z.clone(),
+        }
+    }
+}
+
+/// The runs of the workspace.
+pub struct Runs {
+    list: Vec<Run>,
+    next_id: u32,
+    /// The run the focus layout shows and live edits apply to.
+    pub focused: Option<RunId>,
+    /// The run the metrics table computes deltas against.
+    pub baseline: Option<RunId>,
+    /// The shared latent point.
+    pub cursor: LatentCursor,
+    /// The epoch scrubber: show every run as it was at the end of this epoch (None: live).
+    pub scrub: Option<usize>,
+}
+
+impl Default for Runs {
+    fn default() -> Self {
+        Self {
+            list: Vec::new(),
+            next_id: 1,
+            focused: None,
+            baseline: None,
+            cursor: LatentCursor::default(),
+            scrub: None,
+        }
+    }
+}
+
+impl Runs {
+    /// A fresh identity for the next run.
+    pub fn next_id(&mut self) -> RunId {
+        let id = RunId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// The colour for the next run: the first palette colour no run uses.
+    pub fn next_colour(&self) -> eframe::egui::Color32 {
+        PALETTE
+            .iter()
+            .copied()
+            .find(|c| self.list.iter().all(|r| r.colour != *c))
+            .unwrap_or(PALETTE[self.list.len() % PALETTE.len()])
+    }
+
+    /// Add a run; the first run added gets the focus and becomes the baseline.
+    pub fn add(&mut self, run: Run) {
+        if self.focused.is_none() {
+            self.focused = Some(run.id);
+        }
+        if self.baseline.is_none() {
+            self.baseline = Some(run.id);
+        }
+        self.list.push(run);
+    }
+
+    /// Take a run out (focus and baseline move to the first remaining run).
+    pub fn remove(&mut self, id: RunId) -> Option<Run> {
+        let i = self.list.iter().position(|r| r.id == id)?;
+        let run = self.list.remove(i);
+        let first = self.list.first().map(|r| r.id);
+        if self.focused == Some(id) {
+            self.focused = first;
+        }
+        if self.baseline == Some(id) {
+            self.baseline = first;
+        }
+        Some(run)
+    }
+
+    /// All runs, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &Run> {
+        self.list.iter()
+    }
+
+    /// All runs, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Run> {
+        self.list.iter_mut()
+    }
+
+    /// Identities in order.
+    pub fn ids(&self) -> Vec<RunId> {
+        self.list.iter().map(|r| r.id).collect()
+    }
+
+    /// One run.
+    pub fn get(&self, id: RunId) -> Option<&Run> {
+        self.list.iter().find(|r| r.id == id)
+    }
+
+    /// One run, mutably.
+    pub fn get_mut(&mut self, id: RunId) -> Option<&mut Run> {
+        self.list.iter_mut().find(|r| r.id == id)
+    }
+
+    /// The focused run.
+    pub fn focused_run(&self) -> Option<&Run> {
+        self.focused.and_then(|id| self.get(id))
+    }
+
+    /// How many runs.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The newest kept epoch over all runs (the scrubber's range).
+    pub fn max_epoch(&self) -> usize {
+        self.list
+            .iter()
+            .filter_map(|r| r.epochs.last())
+            .max()
+            .unwrap_or(0)
+    }
+}

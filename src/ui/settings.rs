@@ -1,0 +1,237 @@
+//! What the app remembers between sessions, kept apart from run state: how views look
+//! ([`ViewSettings`]), the draft of the next run ([`RunDraft`]), and the workspace's
+//! recent files and import rules ([`Workspace`]). A run's own configuration lives on the
+//! run, frozen when it started.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::explore::Spacing;
+use crate::gpu::Colormap;
+use crate::train::RunSpec;
+use crate::train::share::SharingPolicy;
+
+/// Where training and decoding run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DeviceChoice {
+    /// The GPU if the adapter is a real one, else the CPU.
+    #[default]
+    Auto,
+    /// The shared wgpu device, even on a software adapter.
+    Gpu,
+    /// burn's CPU backend.
+    Cpu,
+}
+
+/// How the interpolation grid picks its two directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum GridAxes {
+    /// Two latent dimensions.
+    #[default]
+    Dims,
+    /// The top two principal directions of the run's encoded test set.
+    Principal,
+}
+
+/// Which loss term the overlaid curves show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CurveTerm {
+    /// The optimised training loss per step.
+    #[default]
+    Loss,
+    /// Training reconstruction term per step.
+    Rec,
+    /// Training KL term per step.
+    Kl,
+    /// Test −ELBO per epoch (runs without a likelihood bound are left out).
+    TestNegElbo,
+    /// Test reconstruction per epoch.
+    TestRec,
+    /// Test KL per epoch.
+    TestKl,
+    /// The KL weight of the schedule per step.
+    KlWeight,
+}
+
+impl CurveTerm {
+    /// Every term, in menu order.
+    pub const ALL: [Self; 7] = [
+        Self::Loss,
+        Self::Rec,
+        Self::Kl,
+        Self::TestNegElbo,
+        Self::TestRec,
+        Self::TestKl,
+        Self::KlWeight,
+    ];
+
+    /// Menu label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Loss => "train loss",
+            Self::Rec => "train rec",
+            Self::Kl => "train KL",
+            Self::TestNegElbo => "test −ELBO",
+            Self::TestRec => "test rec",
+            Self::TestKl => "test KL",
+            Self::KlWeight => "KL weight",
+        }
+    }
+}
+
+/// The curves' x axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CurveX {
+    /// Optimisation steps (differ between batch sizes).
+    Step,
+    /// Epochs (fractional within an epoch): comparable across batch sizes.
+    #[default]
+    Epoch,
+}
+
+/// One window layout for all runs, or one run with every panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Layout {
+    /// Every run side by side.
+    #[default]
+    Compare,
+    /// The focused run alone, with all its panels.
+    Focus,
+}
+
+/// The lower half of the compare layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CompareTab {
+    /// One slider set and one grid specification, decoded by every run.
+    #[default]
+    Latents,
+    /// The same test digits reconstructed by every run.
+    SameInput,
+    /// Prior samples from the same noise in every run.
+    Prior,
+}
+
+/// How views look; persisted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViewSettings {
+    /// Colour map of image panels.
+    pub colormap: Colormap,
+    /// Interpolation grid side (2..=32).
+    pub grid_size: usize,
+    /// Grid spacing.
+    pub grid_spacing: Spacing,
+    /// Linear grid range (±).
+    pub grid_range: f32,
+    /// Grid directions.
+    pub grid_axes: GridAxes,
+    /// Grid dimensions when `grid_axes` is `Dims`.
+    pub grid_dims: [usize; 2],
+    /// Curve smoothing (EMA factor in [0, 0.99]).
+    pub smoothing: f32,
+    /// Log-scale loss axis.
+    pub log_scale: bool,
+    /// The term the overlaid curves show.
+    pub curve_term: CurveTerm,
+    /// The curves' x axis.
+    pub curve_x: CurveX,
+    /// Test digits in the focus layout's reconstruction row.
+    pub recon_count: usize,
+    /// First test digit of the same-input matrix.
+    pub matrix_first: usize,
+    /// Rows (test digits) of the same-input matrix.
+    pub matrix_rows: usize,
+    /// Show |x − x̂| instead of x̂ in the same-input matrix.
+    pub heatmap: bool,
+    /// Compare or focus layout.
+    pub layout: Layout,
+    /// The compare layout's lower tab.
+    pub compare_tab: CompareTab,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        Self {
+            colormap: Colormap::Gray,
+            grid_size: 15,
+            grid_spacing: Spacing::InverseCdf,
+            grid_range: 2.5,
+            grid_axes: GridAxes::Principal,
+            grid_dims: [0, 1],
+            smoothing: 0.9,
+            log_scale: false,
+            curve_term: CurveTerm::Loss,
+            curve_x: CurveX::Epoch,
+            recon_count: 12,
+            matrix_first: 0,
+            matrix_rows: 8,
+            heatmap: false,
+            layout: Layout::Compare,
+            compare_tab: CompareTab::Latents,
+        }
+    }
+}
+
+/// The settings of the next run ("New run" and the preset start from it); persisted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunDraft {
+    /// The run itself (the same type the CLI's `train` parses).
+    pub spec: RunSpec,
+    /// Directory of MNIST-format files to train on; empty for the bundled digits.
+    pub data_dir: String,
+    /// Where new runs train and every run decodes (applies when the app starts).
+    pub device: DeviceChoice,
+    /// How training runs share the CPU (applies when the app starts).
+    pub sharing: SharingPolicy,
+}
+
+impl Default for RunDraft {
+    fn default() -> Self {
+        Self {
+            spec: RunSpec {
+                epochs: 50,
+                ..RunSpec::default()
+            },
+            data_dir: String::new(),
+            device: DeviceChoice::Auto,
+            sharing: SharingPolicy::default(),
+        }
+    }
+}
+
+/// Most files remembered in the "Recent" list.
+pub const MAX_RECENT: usize = 12;
+
+/// The workspace: recent files and the rules for importing PyTorch files; persisted.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Workspace {
+    /// Model files opened lately, newest first.
+    pub recent: Vec<PathBuf>,
+    /// `REGEX=NAME` rules renaming a PyTorch file's tensors (empty: the PyTorch examples'
+    /// layout or our own names).
+    pub key_map: Vec<String>,
+}
+
+impl Workspace {
+    /// Put `path` first in the recent list.
+    pub fn remember(&mut self, path: PathBuf) {
+        self.recent.retain(|p| p != &path);
+        self.recent.insert(0, path);
+        self.recent.truncate(MAX_RECENT);
+    }
+}
+
+/// Everything persisted, under eframe's app key.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    /// How views look.
+    pub view: ViewSettings,
+    /// The next run.
+    pub draft: RunDraft,
+    /// Recent files, import rules.
+    pub workspace: Workspace,
+}

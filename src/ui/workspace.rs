@@ -1,0 +1,300 @@
+//! The runs' lifecycle: starting a run from the draft (or the preset), adding a loaded
+//! file or a followed run directory, continuing a run here, and pointing a run's decoder at
+//! the weights it shows (the newest, or the scrubbed epoch's).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::decoder::{self, Decoder};
+use super::run::{
+    DirtyViews, EpochStore, History, PinKey, Run, RunId, RunSource, RunViews, Status,
+};
+use super::{ExplorerApp, load_dataset};
+use crate::checkpoint::{DatasetInfo, Loaded};
+use crate::data::Dataset;
+use crate::rundir::Follower;
+use crate::train::{
+    Command, LatestSlot, RunSpec, TrainConfig, Trainer, WorkerOptions, WorkerState, spawn_trainer,
+};
+use crate::variant::VariantKind;
+
+impl ExplorerApp {
+    /// A unique name for a new run.
+    fn unique_name(&self, base: &str) -> String {
+        let taken = |n: &str| self.runs.iter().any(|r| r.name == n);
+        if !taken(base) {
+            return base.to_string();
+        }
+        (2..)
+            .map(|i| format!("{base} {i}"))
+            .find(|n| !taken(n))
+            .unwrap_or_else(|| base.to_string())
+    }
+
+    /// The workspace data for a model of `rows × cols` images, or why it does not fit.
+    fn data_for(&self, rows: usize, cols: usize) -> Result<Arc<Dataset>, String> {
+        if (self.data.rows(), self.data.cols()) == (rows, cols) {
+            Ok(self.data.clone())
+        } else {
+            Err(format!(
+                "the model takes {rows}x{cols} images but the workspace data ({}) has {}x{}",
+                self.data.name,
+                self.data.rows(),
+                self.data.cols()
+            ))
+        }
+    }
+
+    /// Add a run around `source` with its decoder.
+    fn add_run(
+        &mut self,
+        name: String,
+        source: RunSource,
+        config: TrainConfig,
+        data: Arc<Dataset>,
+        dataset: DatasetInfo,
+    ) -> RunId {
+        let id = self.runs.next_id();
+        let decoder = Decoder::spawn(
+            data.clone(),
+            self.device.clone(),
+            self.gpu_buffers,
+            decoder::Wakers {
+                now: self.waker.clone(),
+                soon: self.worker_waker.clone(),
+            },
+        );
+        let mut run = Run {
+            id,
+            name: self.unique_name(&name),
+            colour: self.runs.next_colour(),
+            source,
+            config,
+            data,
+            dataset,
+            history: History::default(),
+            status: Status::default(),
+            decoder,
+            views: RunViews {
+                dirty: DirtyViews::all(),
+                inline_decode: true,
+                ..RunViews::default()
+            },
+            epochs: EpochStore::default(),
+            pinned: self.runs.scrub,
+        };
+        repin(&mut run);
+        self.runs.add(run);
+        self.refresh_intervals();
+        id
+    }
+
+    /// Decoders refresh less often with more runs, so that decoding does not crowd out
+    /// training on a small machine.
+    fn refresh_intervals(&self) {
+        let n = self.runs.len().max(1) as u32;
+        for r in self.runs.iter() {
+            r.decoder.set_refresh(decoder::REFRESH * n);
+        }
+    }
+
+    fn worker_options(&self) -> WorkerOptions {
+        WorkerOptions {
+            waker: Some(self.worker_waker.clone()),
+            gate: self.gate.clone(),
+            low_priority: self.sharing.low_priority(),
+        }
+    }
+
+    /// Start a run of variant `v` from the draft, with the variant's default β.
+    pub(super) fn start_variant(&mut self, v: VariantKind) {
+        let spec = RunSpec {
+            variant: v,
+            beta: None,
+            ..self.persisted.draft.spec.clone()
+        };
+        self.start_run(spec);
+    }
+
+    /// Start training a run from `spec` on the workspace data (reloaded if the draft names
+    /// another directory).
+    pub(super) fn start_run(&mut self, spec: RunSpec) {
+        let want = self.persisted.draft.data_dir.trim().to_string();
+        if want != self.data_source {
+            match load_dataset(&want) {
+                Ok(d) => {
+                    self.data = Arc::new(d);
+                    self.data_source = want;
+                }
+                Err(e) => {
+                    self.errors.push(e);
+                    return;
+                }
+            }
+        }
+        let cfg = spec.train_config(&self.data);
+        let trainer = match Trainer::new(cfg, self.data.clone(), &self.device) {
+            Ok(t) => t,
+            Err(e) => {
+                self.errors.push(format!("cannot start training: {e}"));
+                return;
+            }
+        };
+        let config = trainer.config().clone();
+        match spawn_trainer(trainer, self.worker_options()) {
+            Ok(h) => {
+                h.send(Command::Start);
+                let name = config.variant.label().to_string();
+                let data = self.data.clone();
+                let info = DatasetInfo::of(&data);
+                self.add_run(name, RunSource::Training(h), config, data, info);
+            }
+            Err(e) => self.errors.push(format!("cannot start training: {e}")),
+        }
+    }
+
+    pub(super) fn add_loaded(&mut self, path: PathBuf, loaded: Loaded) {
+        let m = &loaded.meta.train.model;
+        let data = match self.data_for(m.rows, m.cols) {
+            Ok(d) => d,
+            Err(e) => {
+                self.errors
+                    .push(format!("cannot open {}: {e}", path.display()));
+                return;
+            }
+        };
+        let snap = Arc::new(loaded.snapshot());
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "loaded".into());
+        let source = RunSource::Loaded {
+            path: path.clone(),
+            slot: LatestSlot::holding(snap.clone()),
+        };
+        let id = self.add_run(
+            name,
+            source,
+            loaded.meta.train.clone(),
+            data,
+            loaded.meta.dataset.clone(),
+        );
+        if let Some(run) = self.runs.get_mut(id) {
+            run.status.state = WorkerState::Finished;
+            run.status.epoch = loaded.meta.epoch;
+            run.status.step = loaded.meta.step;
+            if let Some(m) = &loaded.meta.metrics {
+                run.history
+                    .epochs
+                    .push((loaded.meta.epoch, loaded.meta.step, m.clone()));
+            }
+            run.epochs.insert(snap);
+            repin(run);
+        }
+        self.note(format!("opened {}", path.display()));
+        self.persisted.workspace.remember(path);
+    }
+
+    pub(super) fn follow(&mut self, dir: PathBuf) {
+        if !dir.is_dir() {
+            self.errors.push(format!(
+                "cannot follow {}: not a directory (a run directory is what `latent-explorer train --run-dir DIR` writes)",
+                dir.display()
+            ));
+            return;
+        }
+        match Follower::spawn(&dir, self.device.clone(), Some(self.worker_waker.clone())) {
+            Ok(f) => {
+                let name = dir
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "followed".into());
+                let data = self.data.clone();
+                let info = DatasetInfo::of(&data);
+                // The configuration arrives with the directory's first record.
+                self.add_run(
+                    name,
+                    RunSource::Following(f),
+                    TrainConfig::default(),
+                    data,
+                    info,
+                );
+                self.note(format!("following {}", dir.display()));
+            }
+            Err(e) => self.errors.push(format!("cannot follow: {e}")),
+        }
+    }
+
+    /// Train a loaded or followed run further here, from its newest weights, for the
+    /// draft's number of epochs.
+    pub(super) fn continue_run(&mut self, id: RunId) {
+        let extra = self.persisted.draft.spec.epochs;
+        let opts = self.worker_options();
+        let device = self.device.clone();
+        let Some(run) = self.runs.get_mut(id) else {
+            return;
+        };
+        if matches!(run.source, RunSource::Training(_)) && run.status.is_active() {
+            run.status.errors.push("already training".into());
+            return;
+        }
+        let Some(snap) = run.latest() else {
+            run.status.errors.push("no weights to continue from".into());
+            return;
+        };
+        let mut cfg = snap.config.clone();
+        cfg.epochs = snap.epoch + extra.max(1);
+        let trainer = Trainer::new(cfg, run.data.clone(), &device)
+            .map(|t| t.with_weights(snap.model.clone(), snap.aux.clone(), snap.step, snap.epoch));
+        match trainer.and_then(|t| {
+            let config = t.config().clone();
+            spawn_trainer(t, opts).map(|h| (h, config))
+        }) {
+            Ok((h, config)) => {
+                h.send(Command::Start);
+                run.config = config;
+                run.source = RunSource::Training(h);
+                run.status.state = WorkerState::Idle;
+                run.status.note(format!(
+                    "continuing from epoch {} (step {}) for {extra} more epochs on {}",
+                    snap.epoch, snap.step, run.data.name
+                ));
+                // The source changed: point the decoder at the new worker's weights.
+                run.views.pinned_to = None;
+                repin(run);
+            }
+            Err(e) => run
+                .status
+                .errors
+                .push(format!("cannot continue training: {e}")),
+        }
+    }
+}
+
+/// Point the run's decoder at the weights it should show (the scrubbed epoch's or the
+/// newest), if that changed.
+pub(super) fn repin(run: &mut Run) {
+    let (slot, key) = match run.pinned {
+        None => (
+            Some(run.source.slot()),
+            PinKey {
+                scrub: None,
+                shown: None,
+            },
+        ),
+        Some(e) => {
+            let snap = run.epochs.at_or_before(e);
+            let key = PinKey {
+                scrub: Some(e),
+                shown: snap.map(|s| (s.epoch, s.step)),
+            };
+            (snap.map(|s| LatestSlot::holding(s.clone())), key)
+        }
+    };
+    if run.views.pinned_to == Some(key) {
+        return;
+    }
+    run.views.pinned_to = Some(key);
+    run.decoder.set_source(slot);
+    run.views.dirty = DirtyViews::all();
+}

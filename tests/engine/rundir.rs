@@ -1,0 +1,223 @@
+//! Run directories (written by `train --run-dir`, followed by the app), the run
+//! specification shared by the CLI and the app, and the step gate runs share the CPU through.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use latent_explorer::checkpoint::DatasetInfo;
+use latent_explorer::rundir::{Follower, METRICS_FILE, Record, RunDirReader, RunDirWriter};
+use latent_explorer::train::{Event, RunSpec, StepGate, Trainer, WorkerState};
+
+use crate::common::{cpu, param_values, small};
+
+#[derive(Parser)]
+struct SpecOnly {
+    #[command(flatten)]
+    spec: RunSpec,
+}
+
+#[test]
+fn run_spec_defaults_are_the_command_lines_and_build_the_same_config() {
+    let parsed = SpecOnly::try_parse_from(["x"]).unwrap().spec;
+    assert_eq!(parsed, RunSpec::default());
+    let custom = SpecOnly::try_parse_from([
+        "x",
+        "--variant",
+        "beta-vae",
+        "--hidden",
+        "300,100",
+        "--kl-schedule",
+        "cyclical",
+        "--epochs",
+        "4",
+        "--batch",
+        "100",
+    ])
+    .unwrap()
+    .spec;
+    let data = small(1000, 10);
+    let cfg = custom.train_config(&data);
+    assert_eq!(cfg.beta, 4.0, "β-VAE's default β");
+    assert_eq!(cfg.model.arch.to_string(), "mlp[300-100]");
+    match cfg.schedule {
+        latent_explorer::variant::KlSchedule::Cyclical { total_steps, .. } => {
+            assert_eq!(total_steps, 4 * 10, "1000 images / batch 100 × 4 epochs")
+        }
+        other => panic!("expected a cyclical schedule, got {other:?}"),
+    }
+    // Zero epochs is refused with a message, not run.
+    let zero = RunSpec {
+        epochs: 0,
+        ..RunSpec::default()
+    };
+    let err = Trainer::new(zero.train_config(&data), data.clone(), &cpu())
+        .err()
+        .expect("zero epochs refused")
+        .to_string();
+    assert!(err.contains("epochs"), "{err}");
+}
+
+#[test]
+fn the_gate_admits_at_most_its_slots_first_come_first_served() {
+    let gate = Arc::new(StepGate::new(1));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    // Hold the gate while four threads queue up in a known order.
+    let first = gate.enter();
+    let mut threads = Vec::new();
+    for i in 0..4 {
+        let (g, inside, most, order) = (gate.clone(), inside.clone(), most.clone(), order.clone());
+        threads.push(std::thread::spawn(move || {
+            let _t = g.enter();
+            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            order.lock().unwrap().push(i);
+            std::thread::sleep(Duration::from_millis(5));
+            inside.fetch_sub(1, Ordering::SeqCst);
+        }));
+        // Let thread i queue before thread i + 1.
+        let t = Instant::now();
+        while gate.waiting() < i + 1 && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    assert_eq!(gate.active(), 1);
+    drop(first);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 1, "two steps ran at once");
+    assert_eq!(
+        *order.lock().unwrap(),
+        vec![0, 1, 2, 3],
+        "not first come first served"
+    );
+
+    // Two slots: two at once, never three.
+    let gate = Arc::new(StepGate::new(2));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (gate, inside, most) = (gate.clone(), inside.clone(), most.clone());
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    let _t = gate.enter();
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_micros(300));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_reader_sees_only_complete_lines_and_names_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(METRICS_FILE);
+    let mut r = RunDirReader::new(dir.path());
+    assert!(r.poll().is_empty(), "no file yet: nothing, no error");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let end = Record::End {
+        epoch: 3,
+        step: 30,
+        error: None,
+    };
+    let line = serde_json::to_string(&end).unwrap();
+    // Half a line: nothing yet.
+    f.write_all(&line.as_bytes()[..10]).unwrap();
+    f.flush().unwrap();
+    assert!(r.poll().is_empty());
+    f.write_all(&line.as_bytes()[10..]).unwrap();
+    f.write_all(b"\n{not json}\n").unwrap();
+    f.write_all(line.as_bytes()).unwrap();
+    f.write_all(b"\n").unwrap();
+    f.flush().unwrap();
+    let got = r.poll();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].as_ref().unwrap(), &end);
+    let e = got[1].as_ref().unwrap_err();
+    assert!(e.contains(METRICS_FILE) && e.contains("line 2"), "{e}");
+    assert_eq!(got[2].as_ref().unwrap(), &end);
+    assert!(r.poll().is_empty(), "nothing new");
+}
+
+#[test]
+fn a_followed_directory_delivers_steps_and_each_epochs_weights_as_they_land() {
+    let data = small(256, 64);
+    let cfg = RunSpec {
+        batch: 64,
+        epochs: 3,
+        ..RunSpec::default()
+    }
+    .train_config(&data);
+    let dir = tempfile::tempdir().unwrap();
+    let mut trainer = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
+    let mut writer = RunDirWriter::create(dir.path(), &cfg, DatasetInfo::of(&data)).unwrap();
+    // A second writer refuses the same directory.
+    assert!(RunDirWriter::create(dir.path(), &cfg, DatasetInfo::of(&data)).is_err());
+    let follower = Follower::spawn(dir.path(), cpu(), None).unwrap();
+    let mut saved = Vec::new();
+    for epoch in 1..=2 {
+        loop {
+            let out = trainer.step().unwrap();
+            writer.step(&out.metrics).unwrap();
+            if out.epoch_done {
+                break;
+            }
+        }
+        let snap = trainer.snapshot();
+        let m = trainer.evaluate(0);
+        writer.epoch(&snap, &m, 1000.0).unwrap();
+        saved.push(param_values(&snap.model));
+        // The follower delivers this epoch before the next is trained.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut steps = 0;
+        loop {
+            let ev = follower
+                .recv_timeout(Duration::from_millis(200))
+                .filter(|_| Instant::now() < deadline);
+            match ev {
+                Some(Event::Step(_)) => steps += 1,
+                Some(Event::Epoch {
+                    epoch: e, snapshot, ..
+                }) => {
+                    assert_eq!(e, epoch);
+                    assert_eq!(snapshot.epoch, epoch);
+                    assert_eq!(
+                        param_values(&snapshot.model),
+                        saved[epoch - 1],
+                        "the followed weights are the epoch's weights"
+                    );
+                    break;
+                }
+                Some(_) => {}
+                None => panic!("epoch {epoch} did not arrive"),
+            }
+        }
+        assert!(
+            epoch > 1 || steps == 4,
+            "{steps} step records before epoch 1"
+        );
+    }
+    assert_eq!(follower.info().start.map(|(c, _)| c), Some(cfg));
+    writer.end(2, trainer.step_count(), None).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match follower.recv_timeout(Duration::from_millis(200)) {
+            Some(Event::State(WorkerState::Finished)) => break,
+            _ if Instant::now() > deadline => panic!("no end of training"),
+            _ => {}
+        }
+    }
+}
