@@ -220,7 +220,7 @@ pub struct AppArgs {
     #[arg(long, value_enum)]
     pub device: Option<DeviceArg>,
     /// How training runs share the CPU with each other and the window (default: the saved
-    /// setting, initially one shared step at a time at lowered priority).
+    /// setting, initially low-priority: training threads yield to the window).
     #[arg(long, value_enum)]
     pub sharing: Option<SharingPolicy>,
     /// Measure instead of exploring: after a 10 s warm-up, record this many seconds of a

@@ -128,7 +128,8 @@ pub enum Output {
 
 #[derive(Default)]
 struct Pending {
-    jobs: BTreeMap<ViewKey, (u64, Job)>,
+    /// Queued jobs: request id, job, and whether the user is waiting for it.
+    jobs: BTreeMap<ViewKey, (u64, Job, bool)>,
     /// Views whose last job is no longer refreshed.
     forget: Vec<ViewKey>,
     /// How often views are refreshed from newer snapshots.
@@ -232,8 +233,10 @@ impl Decoder {
         self.shared.wake.notify_all();
     }
 
-    /// Queue `job` for `key`, replacing any queued one. Returns the request id.
-    pub fn request(&mut self, key: ViewKey, job: Job) -> u64 {
+    /// Queue `job` for `key`, replacing any queued one. `urgent`: the user is waiting for it
+    /// (its result wakes the UI at once; otherwise at the next throttled frame). Returns the
+    /// request id.
+    pub fn request(&mut self, key: ViewKey, job: Job, urgent: bool) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
         self.kept.insert(key);
@@ -242,7 +245,7 @@ impl Decoder {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .jobs
-            .insert(key, (id, job));
+            .insert(key, (id, job, urgent));
         self.shared.wake.notify_all();
         id
     }
@@ -281,7 +284,7 @@ fn run(
     let mut seen_generation = 0;
     let mut refresh = REFRESH;
     loop {
-        let fresh: Vec<(ViewKey, (u64, Job))> = {
+        let fresh: Vec<(ViewKey, (u64, Job, bool))> = {
             let mut p = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
             for k in std::mem::take(&mut p.forget) {
                 last.remove(&k);
@@ -317,16 +320,16 @@ fn run(
         }
         let Some(snap) = slot.and_then(|s| s.get()) else {
             // No model yet: keep the jobs for later.
-            for (k, (id, job)) in fresh {
+            for (k, (id, job, _)) in fresh {
                 last.insert(k, (id, job, u64::MAX));
             }
             continue;
         };
         // (view, request, job, whether it answers a request rather than refreshes a view)
         let mut todo: Vec<(ViewKey, u64, Job, bool)> = Vec::new();
-        for (k, (id, job)) in fresh {
+        for (k, (id, job, urgent)) in fresh {
             last.insert(k, (id, job.clone(), snap.step));
-            todo.push((k, id, job, true));
+            todo.push((k, id, job, urgent));
         }
         if last_refresh.elapsed() >= refresh {
             for (k, (id, job, step)) in last.iter_mut() {

@@ -11,9 +11,10 @@ use burn::tensor::Device;
 use super::command::{RunAction, UiCommand};
 use super::run::RunId;
 use crate::checkpoint::{self, DatasetInfo, Loaded};
+use crate::data::Dataset;
 use crate::import::{self, ImportOptions};
 use crate::train::worker::Waker;
-use crate::train::{EvalMetrics, Snapshot};
+use crate::train::{EvalMetrics, Snapshot, evaluate};
 
 /// A finished piece of background file work.
 pub enum IoResult {
@@ -37,6 +38,8 @@ pub enum IoResult {
     Picked(UiCommand),
     /// A dialog was cancelled or could not open.
     NothingPicked(&'static str),
+    /// The work could not even start.
+    Failed(String),
 }
 
 /// Background file work and its results.
@@ -62,32 +65,50 @@ impl Io {
         }
     }
 
-    fn spawn(&mut self, name: &str, work: impl FnOnce() -> IoResult + Send + 'static) {
+    /// Run `work` (described by `what`, e.g. "opening a.pt", for messages) on a new thread.
+    fn spawn(&mut self, what: String, work: impl FnOnce() -> IoResult + Send + 'static) {
         let tx = self.tx.clone();
         let waker = self.waker.clone();
         self.in_flight += 1;
+        let failed = format!("{what}: cannot start a thread");
         let spawned = std::thread::Builder::new()
-            .name(format!("latent-explorer-{name}"))
+            .name("latent-explorer-io".into())
             .spawn(move || {
-                let _ = tx.send(work());
+                // A panic in file work (third-party parsers, a model that does not fit) is
+                // reported like any failure, and the count of work in flight stays right.
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                    .unwrap_or_else(|_| IoResult::Failed(format!("{what} failed unexpectedly")));
+                let _ = tx.send(out);
                 waker();
             });
         if let Err(e) = spawned {
-            self.in_flight -= 1;
-            let _ = self.tx.send(IoResult::NothingPicked(if name == "load" {
-                "cannot start a loader thread"
-            } else {
-                "cannot start a background thread"
-            }));
-            tracing::error!("cannot start a {name} thread: {e}");
+            // Reported like any result, so the count of work in flight stays right.
+            let _ = self.tx.send(IoResult::Failed(format!("{failed}: {e}")));
         }
     }
 
-    /// Load a model file (ours or PyTorch's) onto `device`.
-    pub fn load(&mut self, path: PathBuf, device: Device, opts: ImportOptions) {
-        self.spawn("load", move || {
+    /// Load a model file (ours or PyTorch's) onto `device`. A file without test figures
+    /// (a PyTorch model, a checkpoint saved before any evaluation) is evaluated on `data`'s
+    /// test split when the image sizes match, so it has a row in the metrics table.
+    pub fn load(&mut self, path: PathBuf, device: Device, opts: ImportOptions, data: Arc<Dataset>) {
+        self.spawn(format!("opening {}", path.display()), move || {
             let result = import::load_any(&path, &device, &opts)
-                .map(Box::new)
+                .map(|mut loaded| {
+                    let m = &loaded.meta.train.model;
+                    if loaded.meta.metrics.is_none()
+                        && (m.rows, m.cols) == (data.rows(), data.cols())
+                    {
+                        loaded.meta.metrics = Some(evaluate(
+                            &loaded.model,
+                            m.likelihood,
+                            &data.test,
+                            &device,
+                            500,
+                            0,
+                        ));
+                    }
+                    Box::new(loaded)
+                })
                 .map_err(|e| e.to_string());
             IoResult::Loaded { path, result }
         });
@@ -102,7 +123,7 @@ impl Io {
         dataset: DatasetInfo,
         metrics: Option<EvalMetrics>,
     ) {
-        self.spawn("save", move || {
+        self.spawn(format!("saving {}", path.display()), move || {
             let result = checkpoint::save_snapshot(&path, &snap, dataset, metrics)
                 .map_err(|e| e.to_string());
             IoResult::Saved { run, path, result }
@@ -111,7 +132,7 @@ impl Io {
 
     /// Ask for model files to open.
     pub fn pick_files(&mut self) {
-        self.spawn("dialog", || {
+        self.spawn("the file dialog".into(), || {
             match rfd::FileDialog::new()
                 .set_title("Open models")
                 .add_filter("models", &MODEL_EXTENSIONS)
@@ -125,7 +146,7 @@ impl Io {
 
     /// Ask for a run directory to follow.
     pub fn pick_follow_dir(&mut self) {
-        self.spawn("dialog", || {
+        self.spawn("the file dialog".into(), || {
             match rfd::FileDialog::new()
                 .set_title("Follow a run directory")
                 .pick_folder()
@@ -139,7 +160,7 @@ impl Io {
     /// Ask where to save `run`, suggesting `name`.
     pub fn pick_save(&mut self, run: RunId, name: String, dir: Option<&Path>) {
         let dir = dir.map(Path::to_path_buf);
-        self.spawn("dialog", move || {
+        self.spawn("the file dialog".into(), move || {
             let mut d = rfd::FileDialog::new()
                 .set_title("Save checkpoint")
                 .add_filter("checkpoint", &["safetensors"])

@@ -73,10 +73,18 @@ impl ExplorerApp {
 
     /// The PyTorch import options: the command line's, else the workspace's key map.
     fn import_options(&mut self) -> Option<ImportOptions> {
-        if self.import.map.is_some() || self.persisted.workspace.key_map.is_empty() {
+        let rules: Vec<&str> = self
+            .persisted
+            .workspace
+            .key_map
+            .iter()
+            .map(|r| r.trim())
+            .filter(|r| !r.is_empty())
+            .collect();
+        if self.import.map.is_some() || rules.is_empty() {
             return Some(self.import.clone());
         }
-        match KeyMap::parse(&self.persisted.workspace.key_map) {
+        match KeyMap::parse(&rules) {
             Ok(map) => Some(ImportOptions {
                 map: Some(map),
                 ..self.import.clone()
@@ -111,6 +119,7 @@ impl ExplorerApp {
                 }
             }
             IoResult::Picked(cmd) => self.commands.push(cmd),
+            IoResult::Failed(e) => self.errors.push(e),
             IoResult::NothingPicked(why) => self.note(format!(
                 "{why} (without a desktop file dialog, drop files on the window or pass them on the command line)"
             )),
@@ -223,6 +232,7 @@ impl ExplorerApp {
     fn dirty_all(&mut self, f: impl Fn(&mut DirtyViews)) {
         for r in self.runs.iter_mut() {
             f(&mut r.views.dirty);
+            r.views.dirty.urgent = true;
         }
     }
 
@@ -242,7 +252,8 @@ impl ExplorerApp {
             UiCommand::Open(paths) => {
                 if let Some(opts) = self.import_options() {
                     for p in paths {
-                        self.io.load(p, self.device.clone(), opts.clone());
+                        self.io
+                            .load(p, self.device.clone(), opts.clone(), self.data.clone());
                     }
                 }
             }
@@ -423,6 +434,7 @@ impl ExplorerApp {
                     if let Some(rs) = &self.render_state {
                         crate::gpu::tiles::free_slots(rs, |k| id.owns_painter_key(k));
                     }
+                    self.refresh_intervals();
                     self.after_focus_change();
                 }
             }

@@ -298,7 +298,9 @@ impl ExplorerApp {
                 rec.frames.push(f);
                 rec.ui.push(u);
             }
-            rec.latencies.extend(latencies);
+            if m.phase == Phase::Drag {
+                rec.latencies.extend(latencies);
+            }
         }
     }
 }

@@ -158,12 +158,8 @@ impl ExplorerApp {
         if let Some(v) = opts.view.clone() {
             persisted.view = v;
         }
-        if let Some(d) = opts.device {
-            persisted.draft.device = d;
-        }
-        if let Some(s) = opts.sharing {
-            persisted.draft.sharing = s;
-        }
+        // Command-line choices apply to this session only; the saved ones stay.
+        let device_choice = opts.device.unwrap_or(persisted.draft.device);
         let mut errors = Vec::new();
         let (data, data_source) = match opts.data.clone() {
             Some(d) => (d, String::new()),
@@ -209,7 +205,7 @@ impl ExplorerApp {
         };
         let ctx = cc.egui_ctx.clone();
         let worker_waker: Waker = Arc::new(move || ctx.request_repaint_after(background));
-        let sharing = persisted.draft.sharing;
+        let sharing = opts.sharing.unwrap_or(persisted.draft.sharing);
         if sharing.low_priority() {
             // burn's CPU kernels run on rayon's global pool: its threads train, so they
             // yield to the UI thread too. (Fails harmlessly if the pool already exists.)
@@ -244,7 +240,7 @@ impl ExplorerApp {
             errors,
             notes: VecDeque::new(),
         };
-        app.choose_device();
+        app.choose_device(device_choice);
         if !opts.open.is_empty() {
             app.commands.push(UiCommand::Open(opts.open.clone()));
         }
@@ -267,13 +263,13 @@ impl ExplorerApp {
         app
     }
 
-    /// Pick the training/decoding device from the draft and the adapter.
-    fn choose_device(&mut self) {
+    /// Pick the training/decoding device from `choice` and the adapter.
+    fn choose_device(&mut self, choice: DeviceChoice) {
         let hardware = self
             .render_state
             .as_ref()
             .is_some_and(|rs| !gpu::is_software(&rs.adapter.get_info()));
-        let want_gpu = match self.persisted.draft.device {
+        let want_gpu = match choice {
             DeviceChoice::Cpu => false,
             DeviceChoice::Auto => hardware,
             DeviceChoice::Gpu => true,

@@ -239,10 +239,13 @@ pub struct DirtyViews {
     pub prior: bool,
     /// The same-input matrix column.
     pub matrix: bool,
+    /// The user is waiting for these (a command made them dirty, not newer weights or
+    /// codes): their results wake the UI at once.
+    pub urgent: bool,
 }
 
 impl DirtyViews {
-    /// Everything.
+    /// Everything, urgently.
     pub fn all() -> Self {
         Self {
             latent: true,
@@ -250,6 +253,7 @@ impl DirtyViews {
             recon: true,
             prior: true,
             matrix: true,
+            urgent: true,
         }
     }
 }

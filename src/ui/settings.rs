@@ -210,8 +210,8 @@ pub const MAX_RECENT: usize = 12;
 pub struct Workspace {
     /// Model files opened lately, newest first.
     pub recent: Vec<PathBuf>,
-    /// `REGEX=NAME` rules renaming a PyTorch file's tensors (empty: the PyTorch examples'
-    /// layout or our own names).
+    /// `REGEX=NAME` rules renaming a PyTorch file's tensors, one per entry as typed (blank
+    /// entries are skipped; none: the PyTorch examples' layout or our own names).
     pub key_map: Vec<String>,
 }
 

@@ -73,6 +73,7 @@ impl ExplorerApp {
                 .collect();
             if !forgotten.is_empty() {
                 run.decoder.forget(&forgotten);
+                run.views.dirty.urgent = true;
                 for k in &forgotten {
                     match k {
                         ViewKey::Slider => run.views.dirty.latent = true,
@@ -85,14 +86,15 @@ impl ExplorerApp {
             }
             let d = run.latent_dim();
             let label = Some(cursor.label);
+            let urgent = run.views.dirty.urgent;
             if run.views.dirty.recon {
                 if want.contains(&ViewKey::Recon) {
                     let n = view.recon_count.clamp(1, 32);
                     run.decoder
-                        .request(ViewKey::Recon, Job::Recon((0..n).collect()));
+                        .request(ViewKey::Recon, Job::Recon((0..n).collect()), urgent);
                 }
                 run.decoder
-                    .request(ViewKey::Stats, Job::Stats(STATS_DIGITS));
+                    .request(ViewKey::Stats, Job::Stats(STATS_DIGITS), urgent);
                 run.views.dirty.recon = false;
             }
             let latent = cursor.latent_for(run);
@@ -111,9 +113,10 @@ impl ExplorerApp {
                     label,
                 };
                 // The decode thread keeps the job to redo it on newer snapshots.
-                let rid = run.decoder.request(ViewKey::Slider, job.clone());
+                let rid = run.decoder.request(ViewKey::Slider, job.clone(), urgent);
                 let inline = inline_ok && decode_slider_inline(run, rid, &job, &device);
-                if Some(id) == focused {
+                // Latency is what the user waits for: count only requests they caused.
+                if Some(id) == focused && urgent {
                     self.frames.slider_requested(rid);
                     if inline {
                         self.frames.slider_image(rid);
@@ -127,7 +130,7 @@ impl ExplorerApp {
             {
                 let (zs, n) = grid_latents(run, z, &view);
                 run.decoder
-                    .request(ViewKey::Grid, Job::Decode { z: zs, n, label });
+                    .request(ViewKey::Grid, Job::Decode { z: zs, n, label }, urgent);
                 run.views.dirty.grid = false;
             }
             if run.views.dirty.prior && want.contains(&ViewKey::Prior) {
@@ -139,6 +142,7 @@ impl ExplorerApp {
                         n: PRIOR_SAMPLES,
                         label,
                     },
+                    urgent,
                 );
                 run.views.dirty.prior = false;
             }
@@ -151,8 +155,13 @@ impl ExplorerApp {
                         indices: (first..first + rows).collect(),
                         heat: view.heatmap,
                     },
+                    urgent,
                 );
                 run.views.dirty.matrix = false;
+            }
+            // What stays dirty waits for codes or a model; when it goes out, it is a refresh.
+            if !(run.views.dirty.latent || run.views.dirty.grid) {
+                run.views.dirty.urgent = false;
             }
         }
     }

@@ -91,7 +91,7 @@ impl ExplorerApp {
 
     /// Decoders refresh less often with more runs, so that decoding does not crowd out
     /// training on a small machine.
-    fn refresh_intervals(&self) {
+    pub(super) fn refresh_intervals(&self) {
         let n = self.runs.len().max(1) as u32;
         for r in self.runs.iter() {
             r.decoder.set_refresh(decoder::REFRESH * n);

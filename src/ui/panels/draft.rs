@@ -162,9 +162,9 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 .selected_text(format!("{:?}", d.sharing))
                 .show_ui(ui, |ui| {
                     for p in [
+                        SharingPolicy::LowPriority,
                         SharingPolicy::GateLowPriority,
                         SharingPolicy::Gate,
-                        SharingPolicy::LowPriority,
                         SharingPolicy::Free,
                     ] {
                         ui.selectable_value(&mut d.sharing, p, format!("{p:?}"));

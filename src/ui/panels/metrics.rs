@@ -103,6 +103,10 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         let v = (c.value)(run, &m);
                         let text = match v {
                             Some(v) => format!("{v:.*}", c.decimals),
+                            // A bound that was not computed is not the same as no bound.
+                            None if c.name == "IWAE NLL" && run.has_bound() => {
+                                "not computed".into()
+                            }
                             None => "n/a".into(),
                         };
                         let delta = match (&base_figures, v) {

@@ -168,6 +168,28 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             }
         });
     });
+    egui::CollapsingHeader::new("PyTorch key map")
+        .default_open(false)
+        .show(ui, |ui| {
+            let l = ui.small(
+                "Rules REGEX=NAME, one per line, renaming a PyTorch file's tensors to ours \
+                 (e.g. encoder\\.0\\.(weight|bias)=model.encoder.body.layers.0.$1). \
+                 Not needed for the PyTorch examples' VAE.",
+            );
+            let mut text = ctx.workspace.key_map.join("\n");
+            if ui
+                .add(
+                    egui::TextEdit::multiline(&mut text)
+                        .desired_rows(3)
+                        .desired_width(f32::INFINITY)
+                        .code_editor(),
+                )
+                .labelled_by(l.id)
+                .changed()
+            {
+                ctx.workspace.key_map = text.split('\n').map(str::to_string).collect();
+            }
+        });
     if ctx.io_in_flight > 0 {
         ui.horizontal(|ui| {
             ui.spinner();
