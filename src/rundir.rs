@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError, DatasetInfo};
-use crate::train::worker::Waker;
+use crate::train::worker::{Waker, join_draining};
 use crate::train::{
     EvalMetrics, Event, LatestSlot, Snapshot, StepMetrics, TrainConfig, WorkerState,
 };
@@ -397,14 +397,8 @@ impl Follower {
 impl Drop for Follower {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // Unblock a send on a full channel.
-        while self.events.try_recv().is_ok() {}
         if let Some(t) = self.thread.take() {
-            while !t.is_finished() {
-                while self.events.try_recv().is_ok() {}
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            let _ = t.join();
+            join_draining(t, &self.events);
         }
     }
 }

@@ -197,17 +197,20 @@ impl WorkerHandle {
 
     fn stop_and_join(&mut self) {
         let _ = self.commands.send(Command::Stop);
-        // Unblock a worker waiting on a full event channel.
-        while self.events.try_recv().is_ok() {}
         if let Some(t) = self.thread.take() {
-            // Drain while joining so a blocked send can complete.
-            while !t.is_finished() {
-                while self.events.try_recv().is_ok() {}
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let _ = t.join();
+            join_draining(t, &self.events);
         }
     }
+}
+
+/// Wait for `thread` to end, draining `events` meanwhile: a thread blocked sending on a
+/// full event channel can then finish.
+pub fn join_draining<T>(thread: JoinHandle<()>, events: &Receiver<T>) {
+    while !thread.is_finished() {
+        while events.try_recv().is_ok() {}
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = thread.join();
 }
 
 impl Drop for WorkerHandle {

@@ -107,6 +107,26 @@ fn run_id(app: &ExplorerApp, i: usize) -> RunId {
     nth_run(app, i).id
 }
 
+/// How many times each run's slider image has been replaced.
+fn slider_versions(h: &Harness<'_, ExplorerApp>, ids: &[RunId]) -> Vec<u64> {
+    ids.iter()
+        .map(|&id| {
+            h.state()
+                .runs
+                .get(id)
+                .unwrap()
+                .image_version(ViewKey::Slider)
+        })
+        .collect()
+}
+
+/// Whether every run has replaced its slider image since `versions`.
+fn all_newer(app: &ExplorerApp, ids: &[RunId], versions: &[u64]) -> bool {
+    ids.iter()
+        .zip(versions)
+        .all(|(&id, &v)| app.runs.get(id).unwrap().image_version(ViewKey::Slider) > v)
+}
+
 fn host_pixels(run: &Run, key: ViewKey) -> Vec<f32> {
     match run.image(key).map(|i| &i.source) {
         Some(TileSource::Host(v)) => v.as_ref().clone(),
@@ -253,24 +273,12 @@ fn two_runs_follow_one_slider_in_lock_step() {
         .iter()
         .map(|&id| host_pixels(h.state().runs.get(id).unwrap(), ViewKey::Slider))
         .collect();
-    let versions: Vec<u64> = [a, b]
-        .iter()
-        .map(|&id| {
-            h.state()
-                .runs
-                .get(id)
-                .unwrap()
-                .image_version(ViewKey::Slider)
-        })
-        .collect();
+    let versions = slider_versions(&h, &[a, b]);
     // One slider move.
     h.get_by_role_and_label(Role::Slider, "z3")
         .set_value_accesskit(-2.0);
     run_until(&mut h, 30, "new images in both runs", |app| {
-        [a, b]
-            .iter()
-            .zip(&versions)
-            .all(|(&id, &v)| app.runs.get(id).unwrap().image_version(ViewKey::Slider) > v)
+        all_newer(app, &[a, b], &versions)
     });
     settle(&mut h, 300);
     let z = h.state().runs.cursor.z.clone();
@@ -352,21 +360,9 @@ fn saving_then_opening_a_run_gives_bit_identical_decodes() {
     ));
     assert_eq!(h.state().runs.get(b).unwrap().name, "saved");
     h.state_mut().push_command(UiCommand::RandomizeLatent);
-    let versions: Vec<u64> = [a, b]
-        .iter()
-        .map(|&id| {
-            h.state()
-                .runs
-                .get(id)
-                .unwrap()
-                .image_version(ViewKey::Slider)
-        })
-        .collect();
+    let versions = slider_versions(&h, &[a, b]);
     run_until(&mut h, 30, "both images of the random vector", |app| {
-        [a, b]
-            .iter()
-            .zip(&versions)
-            .all(|(&id, &v)| app.runs.get(id).unwrap().image_version(ViewKey::Slider) > v)
+        all_newer(app, &[a, b], &versions)
     });
     settle(&mut h, 300);
     let ia = host_pixels(h.state().runs.get(a).unwrap(), ViewKey::Slider);

@@ -4,7 +4,7 @@
 
 use eframe::egui;
 
-use super::{ViewCtx, run_label};
+use super::{ViewCtx, column_width, run_label};
 use crate::explore::Spacing;
 use crate::gpu::Colormap;
 use crate::ui::command::UiCommand;
@@ -101,9 +101,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     if shown.is_empty() {
         return;
     }
-    let n = shown.len() as f32;
-    let gap = ui.spacing().item_spacing.x + 6.0;
-    let side = ((ui.available_width() - gap * n) / n)
+    let side = column_width(ui, shown.len())
         .min(ui.available_height() - 30.0)
         .max(80.0);
     ui.horizontal_top(|ui| {

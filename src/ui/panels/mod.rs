@@ -84,6 +84,36 @@ pub fn run_label(ui: &mut egui::Ui, run: &Run) -> egui::Response {
     .inner
 }
 
+/// The width each of `n` side-by-side run columns may take (frames and gaps included).
+pub fn column_width(ui: &egui::Ui, n: usize) -> f32 {
+    let n = n.max(1) as f32;
+    let gap = ui.spacing().item_spacing.x + 6.0;
+    (ui.available_width() - gap * n) / n
+}
+
+/// Two columns `height` tall: the left one takes `left_fraction` of the width.
+fn columns(
+    ui: &mut egui::Ui,
+    ctx: &mut ViewCtx<'_>,
+    height: f32,
+    left_fraction: f32,
+    left: impl FnOnce(&mut egui::Ui, &mut ViewCtx<'_>),
+    right: impl FnOnce(&mut egui::Ui, &mut ViewCtx<'_>),
+) {
+    let w = ui.available_width();
+    ui.allocate_ui(egui::vec2(w, height), |ui| {
+        ui.horizontal_top(|ui| {
+            ui.allocate_ui(egui::vec2(w * left_fraction, height), |ui| {
+                ui.vertical(|ui| left(ui, ctx));
+            });
+            ui.separator();
+            ui.allocate_ui(egui::vec2(ui.available_width(), height), |ui| {
+                ui.vertical(|ui| right(ui, ctx));
+            });
+        });
+    });
+}
+
 /// Lay out every panel for this frame.
 pub fn show(ui: &mut egui::Ui, app: &mut ExplorerApp, cmds: &mut Vec<UiCommand>) {
     let ExplorerApp {
@@ -146,20 +176,8 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         });
         return;
     }
-    let w = ui.available_width();
-    let h = ui.available_height();
-    let top_h = (h * 0.42).max(220.0);
-    ui.allocate_ui(egui::vec2(w, top_h), |ui| {
-        ui.horizontal_top(|ui| {
-            ui.allocate_ui(egui::vec2(w * 0.48, top_h), |ui| {
-                ui.vertical(|ui| curves::show(ui, ctx));
-            });
-            ui.separator();
-            ui.allocate_ui(egui::vec2(ui.available_width(), top_h), |ui| {
-                ui.vertical(|ui| metrics::show(ui, ctx));
-            });
-        });
-    });
+    let top_h = (ui.available_height() * 0.42).max(220.0);
+    columns(ui, ctx, top_h, 0.48, curves::show, metrics::show);
     ui.separator();
     ui.horizontal(|ui| {
         let tab = &mut ctx.view.compare_tab;
@@ -170,21 +188,18 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     ui.separator();
     let bottom_h = ui.available_height() - ui.spacing().item_spacing.y;
     match ctx.view.compare_tab {
-        CompareTab::Latents => {
-            ui.horizontal_top(|ui| {
-                ui.allocate_ui(egui::vec2(w * 0.3, bottom_h), |ui| {
-                    ui.vertical(|ui| sliders::show_controls(ui, ctx, bottom_h));
-                });
+        CompareTab::Latents => columns(
+            ui,
+            ctx,
+            bottom_h,
+            0.3,
+            |ui, ctx| sliders::show_controls(ui, ctx, bottom_h),
+            |ui, ctx| {
+                sliders::show_images(ui, ctx);
                 ui.separator();
-                ui.allocate_ui(egui::vec2(ui.available_width(), bottom_h), |ui| {
-                    ui.vertical(|ui| {
-                        sliders::show_images(ui, ctx);
-                        ui.separator();
-                        grid::show(ui, ctx);
-                    });
-                });
-            });
-        }
+                grid::show(ui, ctx);
+            },
+        ),
         CompareTab::SameInput => matrix::show(ui, ctx),
         CompareTab::Prior => prior::show(ui, ctx),
     }
@@ -196,36 +211,23 @@ fn focus_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         ui.label("No run to focus on.");
         return;
     }
-    let w = ui.available_width();
-    let h = ui.available_height();
-    let top_h = (h * 0.46).max(240.0);
-    ui.allocate_ui(egui::vec2(w, top_h), |ui| {
-        ui.horizontal_top(|ui| {
-            ui.allocate_ui(egui::vec2(w * 0.55, top_h), |ui| {
-                ui.vertical(|ui| curves::show(ui, ctx));
-            });
-            ui.separator();
-            ui.allocate_ui(egui::vec2(ui.available_width(), top_h), |ui| {
-                ui.vertical(|ui| {
-                    recon::show(ui, ctx);
-                    ui.separator();
-                    prior::show(ui, ctx);
-                });
-            });
-        });
+    let top_h = (ui.available_height() * 0.46).max(240.0);
+    columns(ui, ctx, top_h, 0.55, curves::show, |ui, ctx| {
+        recon::show(ui, ctx);
+        ui.separator();
+        prior::show(ui, ctx);
     });
     ui.separator();
     let bottom_h = ui.available_height() - ui.spacing().item_spacing.y;
-    ui.horizontal_top(|ui| {
-        ui.allocate_ui(egui::vec2(w * 0.42, bottom_h), |ui| {
-            ui.vertical(|ui| {
-                sliders::show_controls(ui, ctx, bottom_h * 0.5);
-                sliders::show_images(ui, ctx);
-            });
-        });
-        ui.separator();
-        ui.allocate_ui(egui::vec2(ui.available_width(), bottom_h), |ui| {
-            ui.vertical(|ui| grid::show(ui, ctx));
-        });
-    });
+    columns(
+        ui,
+        ctx,
+        bottom_h,
+        0.42,
+        |ui, ctx| {
+            sliders::show_controls(ui, ctx, bottom_h * 0.5);
+            sliders::show_images(ui, ctx);
+        },
+        grid::show,
+    );
 }

@@ -3,7 +3,7 @@
 
 use eframe::egui;
 
-use super::{ViewCtx, run_label};
+use super::{ViewCtx, column_width, run_label};
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::tiles::{self, TileView};
@@ -21,15 +21,14 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     if shown.is_empty() {
         return;
     }
-    let n = shown.len() as f32;
-    let gap = ui.spacing().item_spacing.x + 6.0;
-    let side = ((ui.available_width() - gap * n) / n)
+    let several = shown.len() > 1;
+    let side = column_width(ui, shown.len())
         .min(ui.available_height() - 30.0)
         .clamp(80.0, 420.0);
     ui.horizontal_top(|ui| {
         for run in shown {
             ui.vertical(|ui| {
-                if n > 1.0 {
+                if several {
                     run_label(ui, run);
                 }
                 tiles::show(
@@ -42,7 +41,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         max_size: egui::vec2(side, side),
                         colormap: ctx.view.colormap,
                         highlight: None,
-                        frame: (n > 1.0).then_some(run.colour),
+                        frame: several.then_some(run.colour),
                     },
                     run.image(ViewKey::Prior),
                 );

@@ -4,7 +4,7 @@
 
 use eframe::egui;
 
-use super::{ViewCtx, run_label};
+use super::{ViewCtx, column_width, run_label};
 use crate::explore::order_by_desc;
 use crate::train::metrics::ACTIVE_UNIT_THRESHOLD;
 use crate::ui::command::UiCommand;
@@ -166,9 +166,7 @@ pub fn show_images(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     if shown.is_empty() {
         return;
     }
-    let n = shown.len() as f32;
-    let gap = ui.spacing().item_spacing.x + 6.0;
-    let side = ((ui.available_width() - gap * n) / n).clamp(48.0, 200.0);
+    let side = column_width(ui, shown.len()).clamp(48.0, 200.0);
     ui.horizontal_wrapped(|ui| {
         for run in shown {
             run_image(ui, &*ctx, run, side);
