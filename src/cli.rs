@@ -450,122 +450,133 @@ fn train(a: &TrainArgs) -> Result<()> {
             a.data.backend
         );
     }
-    let save = |trainer: &Trainer, metrics: Option<EvalMetrics>| -> Result<()> {
-        match &out {
-            Some(path) => checkpoint::save_snapshot(
-                path,
-                &trainer.snapshot(),
-                DatasetInfo::of(&data),
-                metrics,
-            )
-            .context("saving the checkpoint"),
-            None => Ok(()),
-        }
-    };
-    let per_epoch = trainer.steps_per_epoch();
-    for epoch in 1..=cfg.epochs {
-        let bar = if a.json {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(per_epoch)
+    // Whatever ends training, a followed run directory learns that it ended, and why.
+    let result = (|| -> Result<()> {
+        let save = |trainer: &Trainer, metrics: Option<EvalMetrics>| -> Result<()> {
+            match &out {
+                Some(path) => checkpoint::save_snapshot(
+                    path,
+                    &trainer.snapshot(),
+                    DatasetInfo::of(&data),
+                    metrics,
+                )
+                .context("saving the checkpoint"),
+                None => Ok(()),
+            }
         };
-        bar.set_style(
-            ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_message(format!("{epoch}/{}", cfg.epochs));
-        let t0 = std::time::Instant::now();
-        let (mut samples, mut loss_sum, mut n) = (0usize, 0.0, 0usize);
-        loop {
-            let step = match trainer.step() {
-                Ok(o) => o,
-                Err(e @ TrainError::NonFinite { .. }) => {
-                    bar.abandon();
-                    save(&trainer, None)?;
-                    if let Some(w) = run_dir.as_mut() {
-                        w.end(trainer.epoch(), trainer.step_count(), Some(e.to_string()))
-                            .context("writing the run directory")?;
-                    }
-                    let kept = out
-                        .as_ref()
-                        .map(|p| format!("; the last finite weights were saved to {}", p.display()))
-                        .unwrap_or_default();
-                    bail!("{e}{kept}");
-                }
-                Err(e) => return Err(e).context("training step"),
+        let per_epoch = trainer.steps_per_epoch();
+        for epoch in 1..=cfg.epochs {
+            let bar = if a.json {
+                ProgressBar::hidden()
+            } else {
+                ProgressBar::new(per_epoch)
             };
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "epoch {msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("{epoch}/{}", cfg.epochs));
+            let t0 = std::time::Instant::now();
+            let (mut samples, mut loss_sum, mut n) = (0usize, 0.0, 0usize);
+            loop {
+                let step = match trainer.step() {
+                    Ok(o) => o,
+                    Err(e @ TrainError::NonFinite { .. }) => {
+                        bar.abandon();
+                        save(&trainer, None)?;
+                        let kept = out
+                            .as_ref()
+                            .map(|p| {
+                                format!("; the last finite weights were saved to {}", p.display())
+                            })
+                            .unwrap_or_default();
+                        bail!("{e}{kept}");
+                    }
+                    Err(e) => return Err(e).context("training step"),
+                };
+                if let Some(w) = run_dir.as_mut() {
+                    w.step(&step.metrics).context("writing the run directory")?;
+                }
+                samples += step.metrics.batch;
+                loss_sum += step.metrics.get("loss").unwrap_or(0.0);
+                n += 1;
+                bar.inc(1);
+                if step.epoch_done {
+                    break;
+                }
+            }
+            bar.finish_and_clear();
+            let secs = t0.elapsed().as_secs_f64();
+            let samples_per_sec = samples as f64 / secs;
+            let m = trainer.evaluate(cfg.eval_iwae_k);
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "epoch": epoch, "train_loss": loss_sum / n as f64,
+                        "samples_per_sec": samples_per_sec, "test": m,
+                    })
+                );
+            } else {
+                print_eval(
+                    &format!(
+                        "epoch {epoch:>2}/{}  train loss {:.2}  {:.0} img/s ",
+                        cfg.epochs,
+                        loss_sum / n as f64,
+                        samples_per_sec
+                    ),
+                    &m,
+                    cfg.variant,
+                );
+            }
+            save(&trainer, Some(m.clone()))?;
             if let Some(w) = run_dir.as_mut() {
-                w.step(&step.metrics).context("writing the run directory")?;
-            }
-            samples += step.metrics.batch;
-            loss_sum += step.metrics.get("loss").unwrap_or(0.0);
-            n += 1;
-            bar.inc(1);
-            if step.epoch_done {
-                break;
+                w.epoch(&trainer.snapshot(), &m, samples_per_sec)
+                    .context("writing the run directory")?;
             }
         }
-        bar.finish_and_clear();
-        let secs = t0.elapsed().as_secs_f64();
-        let samples_per_sec = samples as f64 / secs;
-        let m = trainer.evaluate(cfg.eval_iwae_k);
-        if a.json {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "epoch": epoch, "train_loss": loss_sum / n as f64,
-                    "samples_per_sec": samples_per_sec, "test": m,
-                })
-            );
-        } else {
-            print_eval(
-                &format!(
-                    "epoch {epoch:>2}/{}  train loss {:.2}  {:.0} img/s ",
-                    cfg.epochs,
-                    loss_sum / n as f64,
-                    samples_per_sec
-                ),
-                &m,
-                cfg.variant,
-            );
+        if a.final_iwae_k > 0 {
+            let t0 = std::time::Instant::now();
+            let m = trainer.evaluate(a.final_iwae_k);
+            if a.json {
+                println!("{}", serde_json::json!({ "final": m }));
+            } else {
+                print_eval(
+                    &format!("final ({:.1} s)", t0.elapsed().as_secs_f64()),
+                    &m,
+                    cfg.variant,
+                );
+            }
+            save(&trainer, Some(m.clone()))?;
+            if let Some(w) = run_dir.as_mut() {
+                w.final_checkpoint(&trainer.snapshot(), &m)
+                    .context("writing the run directory")?;
+            }
         }
-        save(&trainer, Some(m.clone()))?;
         if let Some(w) = run_dir.as_mut() {
-            w.epoch(&trainer.snapshot(), &m, samples_per_sec)
+            w.end(trainer.epoch(), trainer.step_count(), None)
                 .context("writing the run directory")?;
         }
-    }
-    if a.final_iwae_k > 0 {
-        let t0 = std::time::Instant::now();
-        let m = trainer.evaluate(a.final_iwae_k);
-        if a.json {
-            println!("{}", serde_json::json!({ "final": m }));
-        } else {
-            print_eval(
-                &format!("final ({:.1} s)", t0.elapsed().as_secs_f64()),
-                &m,
-                cfg.variant,
-            );
+        if !a.json {
+            if let Some(p) = &out {
+                println!("checkpoint: {}", p.display());
+            }
+            if let Some(w) = &run_dir {
+                println!("run directory: {}", w.dir().display());
+            }
         }
-        save(&trainer, Some(m.clone()))?;
-        if let Some(w) = run_dir.as_mut() {
-            w.final_checkpoint(&trainer.snapshot(), &m)
-                .context("writing the run directory")?;
-        }
+        Ok(())
+    })();
+    if let (Err(e), Some(w)) = (&result, run_dir.as_mut()) {
+        let _ = w.end(
+            trainer.epoch(),
+            trainer.step_count(),
+            Some(format!("{e:#}")),
+        );
     }
-    if let Some(w) = run_dir.as_mut() {
-        w.end(trainer.epoch(), trainer.step_count(), None)
-            .context("writing the run directory")?;
-    }
-    if !a.json {
-        if let Some(p) = &out {
-            println!("checkpoint: {}", p.display());
-        }
-        if let Some(w) = &run_dir {
-            println!("run directory: {}", w.dir().display());
-        }
-    }
-    Ok(())
+    result
 }
 
 fn load_checkpoint(

@@ -179,46 +179,64 @@ fn dtype_err(path: &Path, tensor: &str, dtype: impl std::fmt::Debug) -> ImportEr
     }
 }
 
-/// Little-endian values of `width` bytes each, converted to f32 by `convert`.
-fn to_f32(bytes: &[u8], width: usize, convert: fn(&[u8]) -> f32) -> Vec<f32> {
-    bytes.chunks_exact(width).map(convert).collect()
+/// The float formats a foreign tensor may have; all are read as f32.
+#[derive(Debug, Clone, Copy)]
+enum FloatKind {
+    F32,
+    F64,
+    F16,
+    Bf16,
 }
 
-fn f32_le(b: &[u8]) -> f32 {
-    f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+impl FloatKind {
+    /// Bytes per value.
+    fn width(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F64 => 8,
+            Self::F16 | Self::Bf16 => 2,
+        }
+    }
+
+    /// One little-endian value of this kind as f32.
+    fn read(self, b: &[u8]) -> f32 {
+        match self {
+            Self::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            Self::F64 => {
+                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }
+            Self::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+            Self::Bf16 => half::bf16::from_le_bytes([b[0], b[1]]).to_f32(),
+        }
+    }
 }
 
-fn f64_le(b: &[u8]) -> f32 {
-    f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-}
-
-fn f16_le(b: &[u8]) -> f32 {
-    half::f16::from_le_bytes([b[0], b[1]]).to_f32()
-}
-
-fn bf16_le(b: &[u8]) -> f32 {
-    half::bf16::from_le_bytes([b[0], b[1]]).to_f32()
-}
-
-/// Check that `bytes` holds exactly the elements `shape` implies.
-fn check_len(
+/// A tensor from its little-endian `bytes`, checked against its shape.
+fn raw_tensor(
     path: &Path,
     name: &str,
     shape: &[usize],
-    bytes: usize,
-    width: usize,
-) -> Result<(), ImportError> {
+    bytes: &[u8],
+    kind: FloatKind,
+) -> Result<RawTensor, ImportError> {
+    let width = kind.width();
     let n = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| read_err(path, format!("tensor {name}: shape {shape:?} overflows")))?;
-    if n.checked_mul(width) != Some(bytes) {
+    if n.checked_mul(width) != Some(bytes.len()) {
         return Err(read_err(
             path,
-            format!("tensor {name}: {bytes} bytes for shape {shape:?} of {width}-byte values"),
+            format!(
+                "tensor {name}: {} bytes for shape {shape:?} of {width}-byte values",
+                bytes.len()
+            ),
         ));
     }
-    Ok(())
+    Ok(RawTensor {
+        shape: shape.to_vec(),
+        values: bytes.chunks_exact(width).map(|b| kind.read(b)).collect(),
+    })
 }
 
 /// Every tensor of a PyTorch file (`torch.save` zip or legacy pickle).
@@ -234,23 +252,19 @@ fn read_pytorch(path: &Path) -> Result<BTreeMap<String, RawTensor>, ImportError>
     let reader = parsed.map_err(|e| read_err(path, format!("not a readable PyTorch file: {e}")))?;
     let mut out = BTreeMap::new();
     for (name, t) in reader.tensors() {
-        let (width, convert): (usize, fn(&[u8]) -> f32) = match t.dtype() {
-            PtDType::F32 => (4, f32_le),
-            PtDType::F64 => (8, f64_le),
-            PtDType::F16 => (2, f16_le),
-            PtDType::BF16 => (2, bf16_le),
+        let kind = match t.dtype() {
+            PtDType::F32 => FloatKind::F32,
+            PtDType::F64 => FloatKind::F64,
+            PtDType::F16 => FloatKind::F16,
+            PtDType::BF16 => FloatKind::Bf16,
             other => return Err(dtype_err(path, name, other)),
         };
         let bytes = t
             .read()
             .map_err(|e| read_err(path, format!("reading tensor {name}: {e}")))?;
-        check_len(path, name, t.shape(), bytes.len(), width)?;
         out.insert(
             name.clone(),
-            RawTensor {
-                shape: t.shape().to_vec(),
-                values: to_f32(&bytes, width, convert),
-            },
+            raw_tensor(path, name, t.shape(), &bytes, kind)?,
         );
     }
     Ok(out)
@@ -262,21 +276,15 @@ fn read_safetensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, RawTen
         .map_err(|e| read_err(path, format!("not a valid safetensors file: {e}")))?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
-        let (width, convert): (usize, fn(&[u8]) -> f32) = match view.dtype() {
-            Dtype::F32 => (4, f32_le),
-            Dtype::F64 => (8, f64_le),
-            Dtype::F16 => (2, f16_le),
-            Dtype::BF16 => (2, bf16_le),
+        let kind = match view.dtype() {
+            Dtype::F32 => FloatKind::F32,
+            Dtype::F64 => FloatKind::F64,
+            Dtype::F16 => FloatKind::F16,
+            Dtype::BF16 => FloatKind::Bf16,
             other => return Err(dtype_err(path, &name, other)),
         };
-        check_len(path, &name, view.shape(), view.data().len(), width)?;
-        out.insert(
-            name,
-            RawTensor {
-                shape: view.shape().to_vec(),
-                values: to_f32(view.data(), width, convert),
-            },
-        );
+        let t = raw_tensor(path, &name, view.shape(), view.data(), kind)?;
+        out.insert(name, t);
     }
     Ok(out)
 }

@@ -4,16 +4,16 @@
 //! A run directory holds `metrics.jsonl`, one JSON [`Record`] per line (a `start` record with
 //! the configuration, a `step` record per training step, an `epoch` record per finished
 //! epoch, an `end` record), and one checkpoint per epoch, `epoch-0001.safetensors`, … (plus
-//! `final.safetensors` after the final evaluation). Every checkpoint is written atomically
-//! *before* the `epoch` line that names it, so a reader that sees the line finds the file
-//! whole. A reader only consumes complete lines, so a line being written is read on the
+//! `final.safetensors` after the final evaluation, named by a `final` record). Every
+//! checkpoint is written atomically *before* the line that names it, so a reader that sees
+//! the line finds the file whole. A reader only consumes complete lines, so a line being written is read on the
 //! next poll. Polling (not file-change notification) works on network file systems too.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError, DatasetInfo};
-use crate::train::worker::{Waker, join_draining};
+use crate::train::worker::{Outbox, Waker, join_draining};
 use crate::train::{
     EvalMetrics, Event, LatestSlot, Snapshot, StepMetrics, TrainConfig, WorkerState,
 };
@@ -67,6 +67,18 @@ pub enum Record {
         metrics: EvalMetrics,
         /// Training speed over the epoch, images per second.
         samples_per_sec: f64,
+        /// The checkpoint's file name in the directory.
+        checkpoint: String,
+    },
+    /// The final evaluation (e.g. an IWAE NLL with many samples) of the last epoch's
+    /// weights, saved as [`FINAL_CHECKPOINT`].
+    Final {
+        /// Epochs completed.
+        epoch: usize,
+        /// Global steps taken.
+        step: u64,
+        /// The final test metrics.
+        metrics: EvalMetrics,
         /// The checkpoint's file name in the directory.
         checkpoint: String,
     },
@@ -217,7 +229,8 @@ impl RunDirWriter {
         Ok(path)
     }
 
-    /// Write `snap` as [`FINAL_CHECKPOINT`] (after the final evaluation). Returns its path.
+    /// Write `snap` as [`FINAL_CHECKPOINT`] (after the final evaluation), then the `final`
+    /// record that names it. Returns its path.
     pub fn final_checkpoint(
         &mut self,
         snap: &Snapshot,
@@ -225,6 +238,13 @@ impl RunDirWriter {
     ) -> Result<PathBuf, RunDirError> {
         let path = self.dir.join(FINAL_CHECKPOINT);
         checkpoint::save_snapshot(&path, snap, self.dataset.clone(), Some(metrics.clone()))?;
+        self.write(&Record::Final {
+            epoch: snap.epoch,
+            step: snap.step,
+            metrics: metrics.clone(),
+            checkpoint: FINAL_CHECKPOINT.into(),
+        })?;
+        self.flush()?;
         Ok(path)
     }
 
@@ -248,6 +268,7 @@ pub struct RunDirReader {
     offset: u64,
     line: usize,
     pending: Vec<u8>,
+    stopped: bool,
 }
 
 impl RunDirReader {
@@ -258,12 +279,23 @@ impl RunDirReader {
             offset: 0,
             line: 0,
             pending: Vec::new(),
+            stopped: false,
         }
     }
 
+    /// Whether the reader stopped (the file shrank).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
     /// The records completed since the last poll; a line that does not parse is returned as
-    /// an error naming the file and line, and reading goes on after it.
+    /// an error naming the file and line, and reading goes on after it. A file that shrank
+    /// (another run started in the directory) is an error, and the reader stops: what it
+    /// holds now is not the run read so far.
     pub fn poll(&mut self) -> Vec<Result<Record, String>> {
+        if self.stopped {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         let mut file = match File::open(&self.path) {
             Ok(f) => f,
@@ -276,13 +308,12 @@ impl RunDirReader {
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len < self.offset {
             out.push(Err(format!(
-                "{}: the file shrank from {} to {len} bytes; reading it again from the start",
+                "{}: the file shrank from {} to {len} bytes (a new run in the same directory?); no longer following it",
                 self.path.display(),
                 self.offset
             )));
-            self.offset = 0;
-            self.line = 0;
-            self.pending.clear();
+            self.stopped = true;
+            return out;
         }
         if len == self.offset {
             return out;
@@ -348,8 +379,7 @@ impl Follower {
         let state = FollowState {
             dir: dir.to_path_buf(),
             device,
-            tx,
-            waker,
+            out: Outbox::new(tx, waker),
             slot: snapshot.clone(),
             info: info.clone(),
             stop: stop.clone(),
@@ -406,8 +436,7 @@ impl Drop for Follower {
 struct FollowState {
     dir: PathBuf,
     device: Device,
-    tx: SyncSender<Event>,
-    waker: Option<Waker>,
+    out: Outbox,
     slot: LatestSlot<Snapshot>,
     info: Arc<Mutex<FollowedInfo>>,
     stop: Arc<AtomicBool>,
@@ -415,11 +444,7 @@ struct FollowState {
 
 impl FollowState {
     fn send(&self, ev: Event) -> bool {
-        let ok = self.tx.send(ev).is_ok();
-        if let Some(w) = &self.waker {
-            w();
-        }
-        ok
+        self.out.send(ev)
     }
 
     fn run(self) {
@@ -434,7 +459,33 @@ impl FollowState {
                     return;
                 }
             }
+            if reader.stopped() {
+                self.send(Event::State(WorkerState::Stopped));
+                return;
+            }
             std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Load an epoch's checkpoint and pass it on with its metrics.
+    fn epoch(&self, epoch: usize, step: u64, metrics: EvalMetrics, checkpoint: &str) -> bool {
+        let path = self.dir.join(checkpoint);
+        match checkpoint::load(&path, &self.device) {
+            Ok(loaded) => {
+                let snapshot = Arc::new(loaded.snapshot());
+                self.slot.set_arc(snapshot.clone());
+                self.info
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .latest_checkpoint = Some(path);
+                self.send(Event::Epoch {
+                    epoch,
+                    step,
+                    metrics,
+                    snapshot,
+                })
+            }
+            Err(e) => self.send(Event::Error(e.to_string())),
         }
     }
 
@@ -462,28 +513,19 @@ impl FollowState {
                 samples_per_sec,
                 checkpoint,
             } => {
-                let path = self.dir.join(&checkpoint);
-                match checkpoint::load(&path, &self.device) {
-                    Ok(loaded) => {
-                        let snapshot = Arc::new(loaded.snapshot());
-                        self.slot.set_arc(snapshot.clone());
-                        self.info
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .latest_checkpoint = Some(path);
-                        self.send(Event::Throughput {
-                            samples_per_sec,
-                            steps_per_sec: 0.0,
-                        }) && self.send(Event::Epoch {
-                            epoch,
-                            step,
-                            metrics,
-                            snapshot,
-                        })
-                    }
-                    Err(e) => self.send(Event::Error(e.to_string())),
-                }
+                self.send(Event::Throughput {
+                    samples_per_sec,
+                    steps_per_sec: 0.0,
+                }) && self.epoch(epoch, step, metrics, &checkpoint)
             }
+            // The same weights evaluated again: an `Epoch` event for the same epoch, which
+            // replaces the earlier figures.
+            Record::Final {
+                epoch,
+                step,
+                metrics,
+                checkpoint,
+            } => self.epoch(epoch, step, metrics, &checkpoint),
             Record::End { error, .. } => {
                 if let Some(e) = error {
                     self.send(Event::Error(format!(

@@ -15,6 +15,6 @@ pub use share::StepGate;
 pub use spec::{ArchKind, LikelihoodKind, RunSpec, ScheduleKind};
 pub use trainer::{OptimConfig, StepMetrics, StepOutcome, TrainConfig, TrainError, Trainer};
 pub use worker::{
-    Command, Event, LatestSlot, Snapshot, WorkerHandle, WorkerOptions, WorkerState, spawn,
-    spawn_trainer,
+    Command, Event, LatestSlot, Snapshot, TrySendError, WorkerHandle, WorkerOptions, WorkerState,
+    spawn, spawn_trainer,
 };

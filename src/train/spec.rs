@@ -253,9 +253,8 @@ impl RunSpec {
                 learned: self.learn_sigma,
             },
         };
-        let steps_per_epoch = data.train.len().div_ceil(self.batch.max(1)) as u64;
         let variant_params = self.variant_params();
-        TrainConfig {
+        let mut cfg = TrainConfig {
             model: VaeConfig {
                 arch,
                 latent_dim: self.latent,
@@ -273,13 +272,16 @@ impl RunSpec {
                 l1: self.l1,
             },
             beta: self.effective_beta(),
-            schedule: self.kl_schedule(steps_per_epoch * self.epochs as u64),
+            schedule: KlSchedule::Constant,
             free_bits: self.free_bits,
             batch_size: self.batch,
             epochs: self.epochs,
             seed: self.seed,
             eval_iwae_k: self.eval_iwae_k,
             variant_params,
-        }
+        };
+        // A cyclical schedule spans the whole run.
+        cfg.schedule = self.kl_schedule(cfg.steps_per_epoch(data.train.len()) * self.epochs as u64);
+        cfg
     }
 }

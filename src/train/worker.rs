@@ -164,10 +164,28 @@ pub struct WorkerHandle {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Why [`WorkerHandle::try_send`] did not send.
+#[derive(Debug)]
+pub enum TrySendError {
+    /// The command queue is full (the worker is busy, e.g. evaluating): try again later.
+    Full(Command),
+    /// The worker has ended.
+    Ended,
+}
+
 impl WorkerHandle {
-    /// Send a command. Returns false if the worker has ended.
+    /// Send a command, waiting while the command queue is full. Returns false if the
+    /// worker has ended.
     pub fn send(&self, cmd: Command) -> bool {
         self.commands.send(cmd).is_ok()
+    }
+
+    /// Send a command without waiting (for the UI thread).
+    pub fn try_send(&self, cmd: Command) -> Result<(), TrySendError> {
+        self.commands.try_send(cmd).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(c) => TrySendError::Full(c),
+            std::sync::mpsc::TrySendError::Disconnected(_) => TrySendError::Ended,
+        })
     }
 
     /// All events available now, without waiting.
@@ -196,7 +214,14 @@ impl WorkerHandle {
     }
 
     fn stop_and_join(&mut self) {
-        let _ = self.commands.send(Command::Stop);
+        // Drain events while the command queue is full, so a worker blocked sending an
+        // event can take the Stop.
+        let mut cmd = Command::Stop;
+        while let Err(std::sync::mpsc::TrySendError::Full(c)) = self.commands.try_send(cmd) {
+            cmd = c;
+            while self.events.try_recv().is_ok() {}
+            std::thread::sleep(Duration::from_millis(1));
+        }
         if let Some(t) = self.thread.take() {
             join_draining(t, &self.events);
         }
@@ -271,7 +296,7 @@ pub fn spawn_trainer(trainer: Trainer, opts: WorkerOptions) -> Result<WorkerHand
             if low_priority {
                 lower_thread_priority();
             }
-            let out = Outbox { tx: ev_tx, waker };
+            let out = Outbox::new(ev_tx, waker);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 run(trainer, &cmd_rx, &out, &slot, gate.as_deref())
             }));
@@ -294,14 +319,21 @@ pub fn spawn_trainer(trainer: Trainer, opts: WorkerOptions) -> Result<WorkerHand
     })
 }
 
-struct Outbox {
+/// The sending side of an event stream (a worker's, a followed run directory's): every
+/// event sent wakes the receiver.
+pub struct Outbox {
     tx: SyncSender<Event>,
     waker: Option<Waker>,
 }
 
 impl Outbox {
-    /// Send and wake; false if the receiver is gone.
-    fn send(&self, ev: Event) -> bool {
+    /// Events go to `tx`; `waker` is called after each.
+    pub fn new(tx: SyncSender<Event>, waker: Option<Waker>) -> Self {
+        Self { tx, waker }
+    }
+
+    /// Send (waiting while the channel is full) and wake; false if the receiver is gone.
+    pub fn send(&self, ev: Event) -> bool {
         let ok = self.tx.send(ev).is_ok();
         if let Some(w) = &self.waker {
             w();
@@ -347,6 +379,7 @@ fn run(
             }
         };
         let mut step_once = false;
+        let had_command = cmd.is_some();
         if let Some(cmd) = cmd {
             let set = |r: Result<(), TrainError>, what: String| match r {
                 Ok(()) => out.send(Event::Changed(what)),
@@ -403,7 +436,10 @@ fn run(
                 }
             }
         }
-        if state != WorkerState::Running && !step_once {
+        // Every queued command is applied before the next step (a burst of live changes,
+        // e.g. a dragged β, never waits behind steps); a Step command takes its step now.
+        let step_now = step_once || (!had_command && state == WorkerState::Running);
+        if !step_now {
             continue;
         }
         let ticket = gate.map(StepGate::enter);

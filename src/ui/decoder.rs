@@ -5,7 +5,7 @@
 //! the GPU and is handed to the painter as a buffer; on the CPU the floats are handed over
 //! and uploaded by the painter.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -38,6 +38,16 @@ pub enum ViewKey {
 }
 
 impl ViewKey {
+    /// Every view.
+    pub const ALL: [Self; 6] = [
+        Self::Recon,
+        Self::Slider,
+        Self::Grid,
+        Self::Prior,
+        Self::Stats,
+        Self::Matrix,
+    ];
+
     /// A small number naming the view in painter keys.
     pub fn code(self) -> u64 {
         match self {
@@ -128,8 +138,8 @@ pub enum Output {
 
 #[derive(Default)]
 struct Pending {
-    /// Queued jobs: request id, job, and whether the user is waiting for it.
-    jobs: BTreeMap<ViewKey, (u64, Job, bool)>,
+    /// Queued jobs: request id, job, how it was asked for.
+    jobs: BTreeMap<ViewKey, (u64, Job, Ask)>,
     /// Views whose last job is no longer refreshed.
     forget: Vec<ViewKey>,
     /// How often views are refreshed from newer snapshots.
@@ -156,13 +166,22 @@ pub struct Decoder {
     results: Receiver<Output>,
     thread: Option<JoinHandle<()>>,
     next_request: u64,
-    /// Views with a job the thread keeps refreshing.
-    kept: BTreeSet<ViewKey>,
 }
 
 /// How often views are refreshed from a newer snapshot while training runs (with one run;
 /// the app stretches it with more).
 pub const REFRESH: Duration = Duration::from_millis(150);
+
+/// How a job is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ask {
+    /// The user is waiting for it: its result wakes the UI at once (else at the next
+    /// throttled frame).
+    pub urgent: bool,
+    /// Redo it whenever newer weights arrive (else it runs once: e.g. a view derived from
+    /// codes that are themselves refreshed, and asked for again when they are).
+    pub keep: bool,
+}
 
 /// How the decode thread wakes the UI.
 #[derive(Clone)]
@@ -192,7 +211,6 @@ impl Decoder {
             results: rx,
             thread,
             next_request: 1,
-            kept: BTreeSet::new(),
         }
     }
 
@@ -205,12 +223,7 @@ impl Decoder {
             .refresh = Some(every);
     }
 
-    /// Views whose last job is kept and refreshed.
-    pub fn kept_views(&self) -> Vec<ViewKey> {
-        self.kept.iter().copied().collect()
-    }
-
-    /// Stop refreshing these views (and drop their queued jobs).
+    /// Drop these views' jobs: queued, waiting for a model, or kept for refreshing.
     pub fn forget(&mut self, keys: &[ViewKey]) {
         let mut p = self
             .shared
@@ -218,7 +231,6 @@ impl Decoder {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         for k in keys {
-            self.kept.remove(k);
             p.jobs.remove(k);
             p.forget.push(*k);
         }
@@ -233,19 +245,16 @@ impl Decoder {
         self.shared.wake.notify_all();
     }
 
-    /// Queue `job` for `key`, replacing any queued one. `urgent`: the user is waiting for it
-    /// (its result wakes the UI at once; otherwise at the next throttled frame). Returns the
-    /// request id.
-    pub fn request(&mut self, key: ViewKey, job: Job, urgent: bool) -> u64 {
+    /// Queue `job` for `key`, replacing any queued one. Returns the request id.
+    pub fn request(&mut self, key: ViewKey, job: Job, ask: Ask) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
-        self.kept.insert(key);
         self.shared
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .jobs
-            .insert(key, (id, job, urgent));
+            .insert(key, (id, job, ask));
         self.shared.wake.notify_all();
         id
     }
@@ -270,6 +279,16 @@ impl Drop for Decoder {
     }
 }
 
+/// A view's last job, as the decode thread keeps it.
+struct Kept {
+    id: u64,
+    job: Job,
+    ask: Ask,
+    /// The snapshot step it was last run on; `None` when it has not run on the current
+    /// source yet (its next run answers the request rather than refreshes the view).
+    step: Option<u64>,
+}
+
 fn run(
     shared: Arc<Shared>,
     data: Arc<Dataset>,
@@ -278,13 +297,14 @@ fn run(
     tx: Sender<Output>,
     wakers: Wakers,
 ) {
-    // The last job per view, re-run when a newer snapshot arrives.
-    let mut last: BTreeMap<ViewKey, (u64, Job, u64)> = BTreeMap::new();
+    // The last job per view: kept jobs are re-run when newer weights arrive; one-shot jobs
+    // wait here only until they have run once.
+    let mut last: BTreeMap<ViewKey, Kept> = BTreeMap::new();
     let mut last_refresh = Instant::now();
     let mut seen_generation = 0;
     let mut refresh = REFRESH;
     loop {
-        let fresh: Vec<(ViewKey, (u64, Job, bool))> = {
+        {
             let mut p = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
             for k in std::mem::take(&mut p.forget) {
                 last.remove(&k);
@@ -302,8 +322,18 @@ fn run(
             if p.stop {
                 return;
             }
-            std::mem::take(&mut p.jobs).into_iter().collect()
-        };
+            for (k, (id, job, ask)) in std::mem::take(&mut p.jobs) {
+                last.insert(
+                    k,
+                    Kept {
+                        id,
+                        job,
+                        ask,
+                        step: None,
+                    },
+                );
+            }
+        }
         let (slot, generation) = {
             let src = shared.source.lock().unwrap_or_else(|p| p.into_inner());
             (src.slot.clone(), src.generation)
@@ -311,37 +341,37 @@ fn run(
         if generation != seen_generation {
             // A new source: everything shown so far came from another model.
             seen_generation = generation;
-            for (_, _, step) in last.values_mut() {
-                *step = u64::MAX;
+            for k in last.values_mut() {
+                k.step = None;
             }
-            last_refresh = Instant::now()
-                .checked_sub(refresh)
-                .unwrap_or_else(Instant::now);
         }
+        // No model yet: the jobs wait.
         let Some(snap) = slot.and_then(|s| s.get()) else {
-            // No model yet: keep the jobs for later.
-            for (k, (id, job, _)) in fresh {
-                last.insert(k, (id, job, u64::MAX));
-            }
             continue;
         };
+        let refresh_due = last_refresh.elapsed() >= refresh;
         // (view, request, job, whether it answers a request rather than refreshes a view)
         let mut todo: Vec<(ViewKey, u64, Job, bool)> = Vec::new();
-        for (k, (id, job, urgent)) in fresh {
-            last.insert(k, (id, job.clone(), snap.step));
-            todo.push((k, id, job, urgent));
-        }
-        if last_refresh.elapsed() >= refresh {
-            for (k, (id, job, step)) in last.iter_mut() {
-                if *step != snap.step && !todo.iter().any(|(tk, _, _, _)| tk == k) {
-                    // A first decode for a new source is an answer, not a refresh.
-                    let answer = *step == u64::MAX;
-                    *step = snap.step;
-                    todo.push((*k, *id, job.clone(), answer));
-                }
+        for (k, kept) in last.iter_mut() {
+            let due = match kept.step {
+                None => true,
+                Some(step) => kept.ask.keep && refresh_due && step != snap.step,
+            };
+            if due {
+                todo.push((
+                    *k,
+                    kept.id,
+                    kept.job.clone(),
+                    kept.step.is_none() && kept.ask.urgent,
+                ));
+                kept.step = Some(snap.step);
             }
+        }
+        if refresh_due {
             last_refresh = Instant::now();
         }
+        // One-shot jobs are done once run.
+        last.retain(|_, k| k.ask.keep || k.step.is_none());
         for (key, id, job, answer) in todo {
             let t0 = Instant::now();
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -40,6 +40,24 @@ pub enum IoResult {
     NothingPicked(&'static str),
     /// The work could not even start.
     Failed(String),
+    /// A dataset was read (or not: the message names the directory and the problem).
+    Dataset {
+        /// The directory ("" for the bundled digits).
+        dir: String,
+        /// The data.
+        result: Result<Box<Dataset>, String>,
+    },
+    /// Paths were sorted into model files and directories.
+    Sorted {
+        /// Existing files.
+        files: Vec<PathBuf>,
+        /// Existing directories.
+        dirs: Vec<PathBuf>,
+        /// Paths that are neither.
+        missing: Vec<PathBuf>,
+        /// Whether the paths were given as run directories to follow.
+        follow: bool,
+    },
 }
 
 /// Background file work and its results.
@@ -111,6 +129,35 @@ impl Io {
                 })
                 .map_err(|e| e.to_string());
             IoResult::Loaded { path, result }
+        });
+    }
+
+    /// Read the dataset in `dir` ("" for the bundled digits).
+    pub fn load_dataset(&mut self, dir: String) {
+        self.spawn(format!("reading the dataset {dir:?}"), move || {
+            let result = super::load_dataset(&dir).map(Box::new);
+            IoResult::Dataset { dir, result }
+        });
+    }
+
+    /// Sort `paths` into files and directories (a network share may take its time to
+    /// answer). `follow`: they were given as run directories.
+    pub fn sort_paths(&mut self, paths: Vec<PathBuf>, follow: bool) {
+        self.spawn("looking at the given paths".into(), move || {
+            let (mut files, mut dirs, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+            for p in paths {
+                match std::fs::metadata(&p) {
+                    Ok(m) if m.is_dir() => dirs.push(p),
+                    Ok(_) => files.push(p),
+                    Err(_) => missing.push(p),
+                }
+            }
+            IoResult::Sorted {
+                files,
+                dirs,
+                missing,
+                follow,
+            }
         });
     }
 

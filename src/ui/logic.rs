@@ -13,7 +13,7 @@ use super::io::IoResult;
 use super::run::{DirtyViews, MAX_STEP_POINTS, RunId, RunSource, thin_older_half};
 use super::runs::normal;
 use super::settings::GridAxes;
-use super::workspace::repin;
+use super::workspace::{reap, repin};
 use crate::import::{ImportOptions, KeyMap};
 use crate::train::{Command, Event};
 use crate::variant::VariantKind;
@@ -46,21 +46,21 @@ impl ExplorerApp {
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd);
         }
+        // Commands a busy worker could not take yet.
+        for run in self.runs.iter_mut() {
+            run.flush_commands();
+        }
         for id in self.runs.ids() {
             self.take_decoder_outputs(id);
         }
         self.request_views();
     }
 
-    /// Files dropped on the window: directories are followed, files opened.
+    /// Files dropped on the window: directories are followed, files opened (sorted off the
+    /// UI thread).
     pub(super) fn on_dropped(&mut self, paths: Vec<PathBuf>) {
-        let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) =
-            paths.into_iter().partition(|p| p.is_dir());
-        if !files.is_empty() {
-            self.commands.push(UiCommand::Open(files));
-        }
-        for d in dirs {
-            self.commands.push(UiCommand::Follow(d));
+        if !paths.is_empty() {
+            self.io.sort_paths(paths, false);
         }
     }
 
@@ -120,8 +120,33 @@ impl ExplorerApp {
             }
             IoResult::Picked(cmd) => self.commands.push(cmd),
             IoResult::Failed(e) => self.errors.push(e),
+            IoResult::Dataset { dir, result } => self.data_loaded(dir, result),
+            IoResult::Sorted {
+                files,
+                dirs,
+                missing,
+                follow,
+            } => {
+                for p in missing {
+                    self.errors
+                        .push(format!("cannot open {}: no such file or directory", p.display()));
+                }
+                if follow {
+                    for p in files {
+                        self.errors.push(format!(
+                            "cannot follow {}: not a directory (a run directory is what `latent-explorer train --run-dir DIR` writes)",
+                            p.display()
+                        ));
+                    }
+                } else if !files.is_empty() {
+                    self.commands.push(UiCommand::Open(files));
+                }
+                for d in dirs {
+                    self.follow(d);
+                }
+            }
             IoResult::NothingPicked(why) => self.note(format!(
-                "{why} (without a desktop file dialog, drop files on the window or pass them on the command line)"
+                "{why} (if no dialog appeared, this desktop has no file-dialog portal: drop files on the window or pass them on the command line)"
             )),
         }
     }
@@ -136,17 +161,22 @@ impl ExplorerApp {
                 run.status.state = s;
                 if let RunSource::Following(f) = &run.source
                     && let Some((config, dataset)) = f.info().start
+                    && config != run.config
                 {
-                    let (rows, cols) = (config.model.rows, config.model.cols);
-                    if (run.data.rows(), run.data.cols()) != (rows, cols) {
-                        run.status.errors.push(format!(
-                            "the followed model takes {rows}x{cols} images but the workspace data has {}x{}: reconstructions are not shown",
+                    // The real configuration arrived: views requested with the placeholder
+                    // one (another latent size, perhaps) are dropped and asked again.
+                    run.config = config;
+                    run.dataset = dataset;
+                    run.decoder.forget(&ViewKey::ALL);
+                    run.views.dirty = DirtyViews::all();
+                    if !run.data_fits() {
+                        let (rows, cols) = (run.config.model.rows, run.config.model.cols);
+                        run.status.error(format!(
+                            "the followed model takes {rows}x{cols} images but the workspace data has {}x{}: reconstructions, codes and the same-input matrix are not shown",
                             run.data.rows(),
                             run.data.cols()
                         ));
                     }
-                    run.config = config;
-                    run.dataset = dataset;
                 }
             }
             Event::Step(m) => {
@@ -170,7 +200,12 @@ impl ExplorerApp {
             } => {
                 run.status.epoch = epoch;
                 run.status.step = run.status.step.max(step);
-                run.history.epochs.push((epoch, step, metrics));
+                // A new evaluation of the same weights (e.g. the final IWAE evaluation of a
+                // followed run) replaces the earlier one.
+                match run.history.epochs.last_mut() {
+                    Some(last) if last.0 == epoch && last.1 == step => *last = (epoch, step, metrics),
+                    _ => run.history.epochs.push((epoch, step, metrics)),
+                }
                 run.epochs.insert(snapshot);
                 if scrub.is_some() {
                     // A run that had not reached the scrubbed epoch may now have.
@@ -181,10 +216,10 @@ impl ExplorerApp {
                 samples_per_sec, ..
             } => run.status.samples_per_sec = samples_per_sec,
             Event::Changed(s) => run.status.note(s),
-            Event::NonFinite { step, term, value } => run.status.errors.push(format!(
+            Event::NonFinite { step, term, value } => run.status.error(format!(
                 "{term} became {value} at step {step}: training paused with the last finite weights (lower the learning rate, then Resume)"
             )),
-            Event::Error(e) => run.status.errors.push(e),
+            Event::Error(e) => run.status.error(e),
         }
     }
 
@@ -198,6 +233,11 @@ impl ExplorerApp {
         for out in run.decoder.drain() {
             match out {
                 Output::Images(key, img) => {
+                    // An answer to an older request (the decode thread finishing one the UI
+                    // thread already superseded) never replaces a newer image.
+                    if img.request < run.views.requested.get(&key).copied().unwrap_or(0) {
+                        continue;
+                    }
                     if key == ViewKey::Slider && focused {
                         self.frames.slider_image(img.request);
                     }
@@ -223,9 +263,17 @@ impl ExplorerApp {
                         run.views.dirty.grid = true;
                     }
                 }
-                Output::Error(key, e) => run.status.errors.push(format!("{key:?} view: {e}")),
+                Output::Error(key, e) => run.status.error(format!("{key:?} view: {e}")),
             }
         }
+    }
+
+    /// The shared latent point moved: every run's slider image and grid are asked again.
+    fn cursor_moved(&mut self) {
+        self.dirty_all(|d| {
+            d.latent = true;
+            d.grid = true;
+        });
     }
 
     /// Mark `views` dirty in every run.
@@ -257,7 +305,7 @@ impl ExplorerApp {
                     }
                 }
             }
-            UiCommand::Follow(dir) => self.follow(dir),
+            UiCommand::Follow(dir) => self.io.sort_paths(vec![dir], true),
             UiCommand::PickFiles => self.io.pick_files(),
             UiCommand::PickFollowDir => self.io.pick_follow_dir(),
             UiCommand::SetLayout(l) => self.persisted.view.layout = l,
@@ -275,10 +323,7 @@ impl ExplorerApp {
                     c.z = current;
                     c.z[j] = v;
                     c.follow_digit = false;
-                    self.dirty_all(|d| {
-                        d.latent = true;
-                        d.grid = true;
-                    });
+                    self.cursor_moved();
                 }
             }
             UiCommand::RandomizeLatent => {
@@ -288,20 +333,14 @@ impl ExplorerApp {
                 c.random_seed = c.random_seed.wrapping_add(1);
                 c.z = (0..d).map(|_| normal(&mut rng)).collect();
                 c.follow_digit = false;
-                self.dirty_all(|d| {
-                    d.latent = true;
-                    d.grid = true;
-                });
+                self.cursor_moved();
             }
             UiCommand::ZeroLatent => {
                 let d = self.cursor_dim();
                 let c = &mut self.runs.cursor;
                 c.z = vec![0.0; d];
                 c.follow_digit = false;
-                self.dirty_all(|d| {
-                    d.latent = true;
-                    d.grid = true;
-                });
+                self.cursor_moved();
             }
             UiCommand::SetLabel(l) => {
                 self.runs.cursor.label = l;
@@ -323,11 +362,10 @@ impl ExplorerApp {
                 if cvae && let Some(&l) = self.data.test.labels.get(i) {
                     self.runs.cursor.label = l as usize;
                 }
-                self.dirty_all(|d| {
-                    d.latent = true;
-                    d.grid = true;
-                    d.prior = cvae;
-                });
+                self.cursor_moved();
+                if cvae {
+                    self.dirty_all(|d| d.prior = true);
+                }
             }
             UiCommand::ResamplePrior => {
                 self.runs.cursor.prior_seed += 1;
@@ -360,7 +398,7 @@ impl ExplorerApp {
                     return;
                 };
                 match &run.source {
-                    RunSource::Training(w) => {
+                    RunSource::Training(_) => {
                         // The run's configuration shows live values at once (the worker
                         // validates them; a refusal comes back as an error event).
                         match &c {
@@ -370,17 +408,17 @@ impl ExplorerApp {
                             Command::SetFreeBits(fb) => run.config.free_bits = *fb,
                             _ => {}
                         }
-                        if !w.send(c) {
-                            run.status
-                                .errors
-                                .push("the training worker has ended".into());
-                        }
+                        run.queue_command(c);
+                        run.flush_commands();
                     }
-                    _ => run.status.errors.push(format!(
-                        "{} is {}, not training here: use Continue to train it",
-                        run.name,
-                        run.source.kind()
-                    )),
+                    _ => {
+                        let e = format!(
+                            "{} is {}, not training here: use Continue to train it",
+                            run.name,
+                            run.source.kind()
+                        );
+                        run.status.error(e);
+                    }
                 }
             }
             RunAction::Save(None) => {
@@ -401,12 +439,14 @@ impl ExplorerApp {
                 };
                 match run.latest() {
                     Some(snap) => {
+                        // Test figures belong in the file only if they were computed on
+                        // exactly these weights (not on a mid-epoch snapshot).
                         let metrics = run
                             .history
                             .epochs
                             .iter()
                             .rev()
-                            .find(|(e, _, _)| *e == snap.epoch)
+                            .find(|(e, s, _)| *e == snap.epoch && *s == snap.step)
                             .map(|(_, _, m)| m.clone());
                         let dataset = run.dataset.clone();
                         self.io.save(id, path, snap, dataset, metrics);
@@ -429,8 +469,9 @@ impl ExplorerApp {
             }
             RunAction::Remove => {
                 if let Some(run) = self.runs.remove(id) {
-                    // Stops its worker or follower and joins its decoder.
-                    drop(run);
+                    // Its worker, follower and decoder stop and are joined off the UI
+                    // thread (a step or an evaluation may be under way).
+                    reap(run);
                     if let Some(rs) = &self.render_state {
                         crate::gpu::tiles::free_slots(rs, |k| id.owns_painter_key(k));
                     }
@@ -462,10 +503,7 @@ impl ExplorerApp {
             && c.z.len() != d
         {
             c.follow_digit = true;
-            self.dirty_all(|v| {
-                v.latent = true;
-                v.grid = true;
-            });
+            self.cursor_moved();
         }
     }
 }

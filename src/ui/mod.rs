@@ -118,6 +118,10 @@ pub struct ExplorerApp {
     data: Arc<Dataset>,
     /// The directory `data` came from ("" for the bundled or given data).
     data_source: String,
+    /// Counts replacements of `data` (views drawn from it are uploaded again).
+    data_generation: u64,
+    /// Runs to start once the data the draft names has been read.
+    waiting_for_data: Vec<crate::train::RunSpec>,
     /// The device every run trains (when trained here) and decodes on.
     device: Device,
     device_label: String,
@@ -220,6 +224,8 @@ impl ExplorerApp {
             runs: Runs::default(),
             data,
             data_source,
+            data_generation: 0,
+            waiting_for_data: Vec::new(),
             device: Device::flex(),
             device_label: String::new(),
             adapter_label: render_state
@@ -327,7 +333,7 @@ impl ExplorerApp {
         self.sharing
     }
 
-    /// The keys of the tile painter's GPU slots (two per shown view and run).
+    /// The keys of the tile painter's GPU slots (one per run and view drawn so far).
     pub fn painter_slots(&self) -> Vec<u64> {
         self.render_state
             .as_ref()

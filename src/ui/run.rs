@@ -13,7 +13,10 @@ use super::decoder::{Decoder, Images, LatentStats, ViewKey};
 use crate::checkpoint::DatasetInfo;
 use crate::data::Dataset;
 use crate::rundir::Follower;
-use crate::train::{EvalMetrics, LatestSlot, Snapshot, TrainConfig, WorkerHandle, WorkerState};
+use crate::train::{
+    Command, EvalMetrics, LatestSlot, Snapshot, TrainConfig, TrySendError, WorkerHandle,
+    WorkerState,
+};
 
 /// A run's identity; never reused within a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,7 +133,22 @@ impl Default for Status {
     }
 }
 
+/// Most errors kept per run (the oldest go first).
+const MAX_ERRORS: usize = 50;
+
 impl Status {
+    /// Record an error, unless it repeats the newest one (a refresh that fails the same way
+    /// on every new snapshot is reported once).
+    pub fn error(&mut self, e: impl Into<String>) {
+        let e = e.into();
+        if self.errors.last() != Some(&e) {
+            self.errors.push(e);
+        }
+        if self.errors.len() > MAX_ERRORS {
+            self.errors.remove(0);
+        }
+    }
+
     /// Add a note, keeping the last few.
     pub fn note(&mut self, s: impl Into<String>) {
         self.notes.push_back(s.into());
@@ -215,6 +233,10 @@ pub struct RunViews {
     pub issue: Option<String>,
     /// What the decoder was last pointed at; `None` forces the next re-pin.
     pub pinned_to: Option<PinKey>,
+    /// The newest request id per view: older answers are dropped.
+    pub requested: HashMap<ViewKey, u64>,
+    /// The views the layout showed last frame.
+    pub wanted: std::collections::BTreeSet<ViewKey>,
 }
 
 /// What a run's decoder is pointed at: the newest weights, or a scrubbed epoch's.
@@ -286,9 +308,59 @@ pub struct Run {
     pub epochs: EpochStore,
     /// The epoch the scrubber pinned the views to (None: the newest weights).
     pub pinned: Option<usize>,
+    /// Commands for its worker that could not be sent yet (the worker was busy).
+    pub outbox: VecDeque<Command>,
 }
 
 impl Run {
+    /// Queue a command for the worker; a live change replaces a queued one of its kind
+    /// (only the newest β of a drag matters).
+    pub fn queue_command(&mut self, c: Command) {
+        use std::mem::discriminant;
+        let live = matches!(
+            c,
+            Command::SetBeta(_)
+                | Command::SetLr(_)
+                | Command::SetSchedule(_)
+                | Command::SetFreeBits(_)
+        );
+        if live
+            && let Some(last) = self.outbox.back_mut()
+            && discriminant(last) == discriminant(&c)
+        {
+            *last = c;
+            return;
+        }
+        self.outbox.push_back(c);
+    }
+
+    /// Send queued commands without waiting; what a busy worker cannot take stays queued.
+    pub fn flush_commands(&mut self) {
+        let RunSource::Training(w) = &self.source else {
+            self.outbox.clear();
+            return;
+        };
+        while let Some(c) = self.outbox.pop_front() {
+            match w.try_send(c) {
+                Ok(()) => {}
+                Err(TrySendError::Full(c)) => {
+                    self.outbox.push_front(c);
+                    break;
+                }
+                Err(TrySendError::Ended) => {
+                    self.outbox.clear();
+                    self.status.error("the training worker has ended");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Whether the run's data has the model's image size (else nothing that encodes data
+    /// is requested).
+    pub fn data_fits(&self) -> bool {
+        (self.data.rows(), self.data.cols()) == (self.config.model.rows, self.config.model.cols)
+    }
     /// Latent dimensions of the model.
     pub fn latent_dim(&self) -> usize {
         self.config.model.latent_dim

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::ExplorerApp;
-use super::decoder::{self, Job, Output, ViewKey};
-use super::run::{Run, RunId};
+use super::decoder::{self, Ask, Job, Output, ViewKey};
+use super::run::Run;
 use super::runs::{WAITING_FOR_CODES, prior_noise};
 use super::settings::{CompareTab, GridAxes, Layout, ViewSettings};
 use crate::explore;
@@ -23,13 +23,15 @@ const PRIOR_SAMPLES: usize = 64;
 const STATS_DIGITS: usize = 1000;
 
 impl ExplorerApp {
-    /// The views each run needs now, given the layout.
-    fn wanted_views(&self, run: RunId) -> BTreeSet<ViewKey> {
+    /// The views a run needs now, given the layout (nothing that encodes data when the
+    /// data does not have the model's image size).
+    fn wanted_views(&self, run: &Run) -> BTreeSet<ViewKey> {
         let v = &self.persisted.view;
         let mut want = BTreeSet::from([ViewKey::Stats]);
+        let run_id = run.id;
         match v.layout {
             Layout::Focus => {
-                if self.runs.focused == Some(run) {
+                if self.runs.focused == Some(run_id) {
                     want.extend([
                         ViewKey::Recon,
                         ViewKey::Slider,
@@ -50,51 +52,66 @@ impl ExplorerApp {
                 }
             },
         }
+        if !run.data_fits() {
+            want.retain(|k| matches!(k, ViewKey::Slider | ViewKey::Grid | ViewKey::Prior));
+        }
         want
     }
 
     pub(super) fn request_views(&mut self) {
         let focused = self.runs.focused;
         let device = self.device.clone();
+        let cursor = self.runs.cursor.clone();
+        let view = self.persisted.view.clone();
+        let inline_ok = !self.gpu_buffers;
         for id in self.runs.ids() {
-            let want = self.wanted_views(id);
-            let cursor = self.runs.cursor.clone();
-            let view = self.persisted.view.clone();
-            let inline_ok = !self.gpu_buffers;
+            let Some(want) = self.runs.get(id).map(|r| self.wanted_views(r)) else {
+                continue;
+            };
             let Some(run) = self.runs.get_mut(id) else {
                 continue;
             };
-            // Views no longer shown stop being refreshed; views shown again are requested.
-            let forgotten: Vec<ViewKey> = run
-                .decoder
-                .kept_views()
-                .into_iter()
-                .filter(|k| !want.contains(k))
-                .collect();
-            if !forgotten.is_empty() {
-                run.decoder.forget(&forgotten);
-                run.views.dirty.urgent = true;
-                for k in &forgotten {
-                    match k {
-                        ViewKey::Slider => run.views.dirty.latent = true,
-                        ViewKey::Grid => run.views.dirty.grid = true,
-                        ViewKey::Prior => run.views.dirty.prior = true,
-                        ViewKey::Matrix => run.views.dirty.matrix = true,
-                        ViewKey::Recon | ViewKey::Stats => run.views.dirty.recon = true,
-                    }
-                }
+            // Views no longer shown stop being refreshed; views shown again are asked for.
+            let gone: Vec<ViewKey> = run.views.wanted.difference(&want).copied().collect();
+            if !gone.is_empty() {
+                run.decoder.forget(&gone);
             }
+            let new: Vec<ViewKey> = want.difference(&run.views.wanted).copied().collect();
+            for k in &new {
+                let d = &mut run.views.dirty;
+                match k {
+                    ViewKey::Slider => d.latent = true,
+                    ViewKey::Grid => d.grid = true,
+                    ViewKey::Prior => d.prior = true,
+                    ViewKey::Matrix => d.matrix = true,
+                    ViewKey::Recon | ViewKey::Stats => d.recon = true,
+                }
+                d.urgent = true;
+            }
+            run.views.wanted = want.clone();
             let d = run.latent_dim();
             let label = Some(cursor.label);
             let urgent = run.views.dirty.urgent;
+            let kept = Ask { urgent, keep: true };
+            // Views computed from the run's codes or principal directions are asked for
+            // again when those arrive (each refresh of the statistics), so the decode thread
+            // need not refresh them too.
+            let slider_ask = Ask {
+                urgent,
+                keep: !cursor.follow_digit,
+            };
+            let grid_ask = Ask {
+                urgent,
+                keep: !(cursor.follow_digit || view.grid_axes == GridAxes::Principal),
+            };
             if run.views.dirty.recon {
                 if want.contains(&ViewKey::Recon) {
                     let n = view.recon_count.clamp(1, 32);
-                    run.decoder
-                        .request(ViewKey::Recon, Job::Recon((0..n).collect()), urgent);
+                    ask(run, ViewKey::Recon, Job::Recon((0..n).collect()), kept);
                 }
-                run.decoder
-                    .request(ViewKey::Stats, Job::Stats(STATS_DIGITS), urgent);
+                if want.contains(&ViewKey::Stats) {
+                    ask(run, ViewKey::Stats, Job::Stats(STATS_DIGITS), kept);
+                }
                 run.views.dirty.recon = false;
             }
             let latent = cursor.latent_for(run);
@@ -112,8 +129,7 @@ impl ExplorerApp {
                     n: 1,
                     label,
                 };
-                // The decode thread keeps the job to redo it on newer snapshots.
-                let rid = run.decoder.request(ViewKey::Slider, job.clone(), urgent);
+                let rid = ask(run, ViewKey::Slider, job.clone(), slider_ask);
                 let inline = inline_ok && decode_slider_inline(run, rid, &job, &device);
                 // Latency is what the user waits for: count only requests they caused.
                 if Some(id) == focused && urgent {
@@ -129,34 +145,32 @@ impl ExplorerApp {
                 && let Ok(z) = &latent
             {
                 let (zs, n) = grid_latents(run, z, &view);
-                run.decoder
-                    .request(ViewKey::Grid, Job::Decode { z: zs, n, label }, urgent);
+                ask(
+                    run,
+                    ViewKey::Grid,
+                    Job::Decode { z: zs, n, label },
+                    grid_ask,
+                );
                 run.views.dirty.grid = false;
             }
             if run.views.dirty.prior && want.contains(&ViewKey::Prior) {
                 let z = prior_noise(cursor.prior_seed, PRIOR_SAMPLES, d);
-                run.decoder.request(
-                    ViewKey::Prior,
-                    Job::Decode {
-                        z,
-                        n: PRIOR_SAMPLES,
-                        label,
-                    },
-                    urgent,
-                );
+                let job = Job::Decode {
+                    z,
+                    n: PRIOR_SAMPLES,
+                    label,
+                };
+                ask(run, ViewKey::Prior, job, kept);
                 run.views.dirty.prior = false;
             }
             if run.views.dirty.matrix && want.contains(&ViewKey::Matrix) {
                 let first = view.matrix_first;
                 let rows = view.matrix_rows.clamp(1, 32);
-                run.decoder.request(
-                    ViewKey::Matrix,
-                    Job::Matrix {
-                        indices: (first..first + rows).collect(),
-                        heat: view.heatmap,
-                    },
-                    urgent,
-                );
+                let job = Job::Matrix {
+                    indices: (first..first + rows).collect(),
+                    heat: view.heatmap,
+                };
+                ask(run, ViewKey::Matrix, job, kept);
                 run.views.dirty.matrix = false;
             }
             // What stays dirty waits for codes or a model; when it goes out, it is a refresh.
@@ -165,6 +179,13 @@ impl ExplorerApp {
             }
         }
     }
+}
+
+/// Ask `run`'s decoder for `job` and remember the request as the view's newest.
+fn ask(run: &mut Run, key: ViewKey, job: Job, how: Ask) -> u64 {
+    let id = run.decoder.request(key, job, how);
+    run.views.requested.insert(key, id);
+    id
 }
 
 /// On the CPU, decode the slider's single image on the UI thread when that is fast (it

@@ -5,16 +5,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::ExplorerApp;
 use super::decoder::{self, Decoder};
 use super::run::{
     DirtyViews, EpochStore, History, PinKey, Run, RunId, RunSource, RunViews, Status,
 };
-use super::{ExplorerApp, load_dataset};
 use crate::checkpoint::{DatasetInfo, Loaded};
 use crate::data::Dataset;
 use crate::rundir::Follower;
 use crate::train::{
-    Command, LatestSlot, RunSpec, TrainConfig, Trainer, WorkerOptions, WorkerState, spawn_trainer,
+    Command, LatestSlot, RunSpec, TrainConfig, TrainError, Trainer, WorkerHandle, WorkerOptions,
+    WorkerState, spawn_trainer,
 };
 use crate::variant::VariantKind;
 
@@ -82,6 +83,7 @@ impl ExplorerApp {
             },
             epochs: EpochStore::default(),
             pinned: self.runs.scrub,
+            outbox: Default::default(),
         };
         repin(&mut run);
         self.runs.add(run);
@@ -121,29 +123,20 @@ impl ExplorerApp {
     pub(super) fn start_run(&mut self, spec: RunSpec) {
         let want = self.persisted.draft.data_dir.trim().to_string();
         if want != self.data_source {
-            match load_dataset(&want) {
-                Ok(d) => {
-                    self.data = Arc::new(d);
-                    self.data_source = want;
-                }
-                Err(e) => {
-                    self.errors.push(e);
-                    return;
-                }
+            // The data is read off the UI thread; the run starts when it arrives.
+            if self.waiting_for_data.is_empty() {
+                self.io.load_dataset(want);
             }
+            self.waiting_for_data.push(spec);
+            return;
         }
-        let cfg = spec.train_config(&self.data);
-        let trainer = match Trainer::new(cfg, self.data.clone(), &self.device) {
-            Ok(t) => t,
-            Err(e) => {
-                self.errors.push(format!("cannot start training: {e}"));
-                return;
-            }
-        };
-        let config = trainer.config().clone();
-        match spawn_trainer(trainer, self.worker_options()) {
-            Ok(h) => {
-                h.send(Command::Start);
+        let trainer = Trainer::new(
+            spec.train_config(&self.data),
+            self.data.clone(),
+            &self.device,
+        );
+        match trainer.and_then(|t| self.spawn_training(t)) {
+            Ok((h, config)) => {
                 let name = config.variant.label().to_string();
                 let data = self.data.clone();
                 let info = DatasetInfo::of(&data);
@@ -151,6 +144,30 @@ impl ExplorerApp {
             }
             Err(e) => self.errors.push(format!("cannot start training: {e}")),
         }
+    }
+
+    /// The workspace data arrived (or did not): start the runs that waited for it.
+    pub(super) fn data_loaded(&mut self, dir: String, result: Result<Box<Dataset>, String>) {
+        let waiting = std::mem::take(&mut self.waiting_for_data);
+        match result {
+            Ok(d) => {
+                self.data = Arc::from(d);
+                self.data_source = dir;
+                self.data_generation += 1;
+                for spec in waiting {
+                    self.start_run(spec);
+                }
+            }
+            Err(e) => self.errors.push(e),
+        }
+    }
+
+    /// Start a worker around `trainer` and set it training: its handle and configuration.
+    fn spawn_training(&self, trainer: Trainer) -> Result<(WorkerHandle, TrainConfig), TrainError> {
+        let config = trainer.config().clone();
+        let h = spawn_trainer(trainer, self.worker_options())?;
+        h.send(Command::Start);
+        Ok((h, config))
     }
 
     pub(super) fn add_loaded(&mut self, path: PathBuf, loaded: Loaded) {
@@ -195,14 +212,8 @@ impl ExplorerApp {
         self.persisted.workspace.remember(path);
     }
 
+    /// Follow `dir` (already checked to be a directory, off the UI thread).
     pub(super) fn follow(&mut self, dir: PathBuf) {
-        if !dir.is_dir() {
-            self.errors.push(format!(
-                "cannot follow {}: not a directory (a run directory is what `latent-explorer train --run-dir DIR` writes)",
-                dir.display()
-            ));
-            return;
-        }
         match Follower::spawn(&dir, self.device.clone(), Some(self.worker_waker.clone())) {
             Ok(f) => {
                 let name = dir
@@ -228,46 +239,56 @@ impl ExplorerApp {
     /// Train a loaded or followed run further here, from its newest weights, for the
     /// draft's number of epochs.
     pub(super) fn continue_run(&mut self, id: RunId) {
-        let extra = self.persisted.draft.spec.epochs;
-        let opts = self.worker_options();
-        let device = self.device.clone();
+        let extra = self.persisted.draft.spec.epochs.max(1);
         let Some(run) = self.runs.get_mut(id) else {
             return;
         };
         if matches!(run.source, RunSource::Training(_)) && run.status.is_active() {
-            run.status.errors.push("already training".into());
+            run.status.error("already training");
             return;
         }
         let Some(snap) = run.latest() else {
-            run.status.errors.push("no weights to continue from".into());
+            run.status.error("no weights to continue from");
             return;
         };
+        let data = run.data.clone();
         let mut cfg = snap.config.clone();
-        cfg.epochs = snap.epoch + extra.max(1);
-        let trainer = Trainer::new(cfg, run.data.clone(), &device)
-            .map(|t| t.with_weights(snap.model.clone(), snap.aux.clone(), snap.step, snap.epoch));
-        match trainer.and_then(|t| {
-            let config = t.config().clone();
-            spawn_trainer(t, opts).map(|h| (h, config))
-        }) {
+        cfg.epochs = snap.epoch + extra;
+        let started = Trainer::new(cfg, data.clone(), &self.device)
+            .map(|t| t.with_weights(snap.model.clone(), snap.aux.clone(), snap.step, snap.epoch))
+            .and_then(|t| self.spawn_training(t));
+        let Some(run) = self.runs.get_mut(id) else {
+            return;
+        };
+        match started {
             Ok((h, config)) => {
-                h.send(Command::Start);
                 run.config = config;
-                run.source = RunSource::Training(h);
+                // A replaced follower stops off the UI thread.
+                reap(std::mem::replace(&mut run.source, RunSource::Training(h)));
                 run.status.state = WorkerState::Idle;
                 run.status.note(format!(
                     "continuing from epoch {} (step {}) for {extra} more epochs on {}",
-                    snap.epoch, snap.step, run.data.name
+                    snap.epoch, snap.step, data.name
                 ));
                 // The source changed: point the decoder at the new worker's weights.
                 run.views.pinned_to = None;
                 repin(run);
             }
-            Err(e) => run
-                .status
-                .errors
-                .push(format!("cannot continue training: {e}")),
+            Err(e) => run.status.error(format!("cannot continue training: {e}")),
         }
+    }
+}
+
+/// Drop `x` (a removed run, a replaced follower) on a thread of its own: stopping and
+/// joining its threads may wait for a training step, an evaluation or a decode, and the UI
+/// thread does not wait.
+pub(super) fn reap<T: Send + 'static>(x: T) {
+    let spawned = std::thread::Builder::new()
+        .name("latent-explorer-reaper".into())
+        .spawn(move || drop(x));
+    if let Err(e) = spawned {
+        // Without a thread, dropping here (and waiting) is the only way left.
+        tracing::warn!("cannot start a thread to stop a run in the background: {e}");
     }
 }
 
@@ -295,6 +316,11 @@ pub(super) fn repin(run: &mut Run) {
         return;
     }
     run.views.pinned_to = Some(key);
+    if slot.is_none() {
+        // Nothing to show for the scrubbed epoch: drop what the newer weights decoded.
+        run.views.images.clear();
+        run.views.stats = None;
+    }
     run.decoder.set_source(slot);
     run.views.dirty = DirtyViews::all();
 }

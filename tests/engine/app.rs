@@ -440,7 +440,7 @@ fn a_run_directory_written_by_another_train_process_is_followed_as_epochs_land()
             "--epochs",
             "3",
             "--final-iwae-k",
-            "0",
+            "20",
             "--json",
             "--run-dir",
         ])
@@ -501,6 +501,11 @@ fn a_run_directory_written_by_another_train_process_is_followed_as_epochs_land()
         param_values(&last.model)
     );
     assert_eq!(run.epochs.epochs(), vec![1, 2, 3]);
+    // The final evaluation (IWAE, k = 20) replaced epoch 3's figures instead of adding a row.
+    assert_eq!(run.history.epochs.len(), 3);
+    let last = &run.history.epochs[2].2;
+    assert_eq!(last.iwae_k, 20);
+    assert!(last.iwae_nll.is_some_and(|v| v.is_finite()));
 }
 
 #[test]

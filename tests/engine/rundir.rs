@@ -150,6 +150,15 @@ fn a_reader_sees_only_complete_lines_and_names_a_bad_one() {
     assert!(e.contains(METRICS_FILE) && e.contains("line 2"), "{e}");
     assert_eq!(got[2].as_ref().unwrap(), &end);
     assert!(r.poll().is_empty(), "nothing new");
+    // Another run started in the directory: the reader says so and stops.
+    std::fs::write(&path, b"").unwrap();
+    let got = r.poll();
+    assert_eq!(got.len(), 1);
+    let e = got[0].as_ref().unwrap_err();
+    assert!(e.contains("shrank"), "{e}");
+    assert!(r.stopped());
+    std::fs::write(&path, format!("{line}\n")).unwrap();
+    assert!(r.poll().is_empty(), "a stopped reader reads nothing more");
 }
 
 #[test]

@@ -38,9 +38,14 @@ fn scale(v: Vec<[f64; 2]>, log: bool) -> Vec<[f64; 2]> {
         .collect()
 }
 
-/// Steps per epoch of a run (for an epoch axis).
+/// Steps per epoch of a run (for an epoch axis), from the data it trains on (a followed
+/// run's may be bigger than the workspace's).
 fn steps_per_epoch(run: &Run) -> f64 {
-    run.config.steps_per_epoch(run.data.train.len()).max(1) as f64
+    let n = match run.dataset.train_images {
+        0 => run.data.train.len(),
+        n => n,
+    };
+    run.config.steps_per_epoch(n).max(1) as f64
 }
 
 /// Draw the curves for the current layout.

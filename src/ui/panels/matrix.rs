@@ -68,7 +68,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         ui,
                         TileView {
                             key: RunId(0).painter_key(ViewKey::Matrix),
-                            version: (first * 64 + rows) as u64,
+                            version: (ctx.data_generation << 32) | (first * 64 + rows) as u64,
                             cols: 1,
                             rows,
                             max_size: size,

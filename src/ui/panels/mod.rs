@@ -41,6 +41,8 @@ pub struct ViewCtx<'a> {
     pub runs: &'a Runs,
     /// The workspace data.
     pub data: &'a Dataset,
+    /// Changes whenever the workspace data is replaced.
+    pub data_generation: u64,
     /// Frame timing.
     pub frames: &'a FrameStats,
     /// Workspace errors.
@@ -120,6 +122,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut ExplorerApp, cmds: &mut Vec<UiCommand>)
         persisted,
         runs,
         data,
+        data_generation,
         frames,
         errors,
         notes,
@@ -135,6 +138,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut ExplorerApp, cmds: &mut Vec<UiCommand>)
         workspace: &mut persisted.workspace,
         runs,
         data,
+        data_generation: *data_generation,
         frames,
         errors,
         notes,

@@ -24,7 +24,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         let max = runs.max_epoch();
         let mut live = runs.scrub.is_none();
         if ui
-            .checkbox(&mut live, "Live")
+            .add_enabled(max > 0 || !live, egui::Checkbox::new(&mut live, "Live"))
             .on_hover_text("Show the newest weights; untick to scrub through epochs")
             .changed()
         {
