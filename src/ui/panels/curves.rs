@@ -113,8 +113,26 @@ fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let alpha = v.smoothing as f64;
     let term = v.curve_term;
     let runs = ctx.runs;
-    let height = (ui.available_height() - 8.0).max(100.0);
     let scrub = runs.scrub;
+    // Each run's points, x in the chosen unit.
+    let series: Vec<(&Run, Vec<[f64; 2]>, bool)> = runs
+        .iter()
+        .map(|run| {
+            let (pts, per_epoch) = term_points(run, term, alpha);
+            let spe = steps_per_epoch(run);
+            let pts: Vec<[f64; 2]> = match v.curve_x {
+                CurveX::Step => pts,
+                CurveX::Epoch => pts.into_iter().map(|[x, y]| [x / spe, y]).collect(),
+            };
+            (run, scale(pts, v.log_scale), per_epoch)
+        })
+        .collect();
+    if series.iter().all(|(_, pts, _)| pts.is_empty()) {
+        ui.weak(
+            "No run has this term yet. Loaded checkpoints carry test figures only: choose a test term.",
+        );
+    }
+    let height = (ui.available_height() - 8.0).max(100.0);
     Plot::new("loss-overlay")
         .height(height)
         .legend(Legend::default())
@@ -128,14 +146,7 @@ fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             format!("{} (nats / image)", term.label())
         })
         .show(ui, |p| {
-            for run in runs.iter() {
-                let (pts, per_epoch) = term_points(run, term, alpha);
-                let spe = steps_per_epoch(run);
-                let pts: Vec<[f64; 2]> = match v.curve_x {
-                    CurveX::Step => pts,
-                    CurveX::Epoch => pts.into_iter().map(|[x, y]| [x / spe, y]).collect(),
-                };
-                let pts = scale(pts, v.log_scale);
+            for (run, pts, per_epoch) in series {
                 p.line(
                     Line::new(run.name.clone(), PlotPoints::from(pts.clone())).color(run.colour),
                 );
