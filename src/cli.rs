@@ -610,16 +610,7 @@ fn import_cmd(a: &ImportCmdArgs) -> Result<()> {
 
 fn check_image_size(meta: &CheckpointMeta, data: &Dataset) -> Result<()> {
     let m = &meta.train.model;
-    if (m.rows, m.cols) != (data.rows(), data.cols()) {
-        bail!(
-            "the checkpoint's model takes {}x{} images but the data has {}x{}",
-            m.rows,
-            m.cols,
-            data.rows(),
-            data.cols()
-        );
-    }
-    Ok(())
+    Ok(data.check_image_size(m.rows, m.cols)?)
 }
 
 fn eval(a: &EvalArgs) -> Result<()> {

@@ -135,6 +135,22 @@ impl Split {
     }
 }
 
+/// A model's image size differs from the data's.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("the model takes {model_rows}x{model_cols} images but the data ({data}) has {rows}x{cols}")]
+pub struct ImageSizeMismatch {
+    /// The model's image height.
+    pub model_rows: usize,
+    /// The model's image width.
+    pub model_cols: usize,
+    /// The data's name.
+    pub data: String,
+    /// The data's image height.
+    pub rows: usize,
+    /// The data's image width.
+    pub cols: usize,
+}
+
 /// A dataset: train and test splits of same-sized images.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -226,6 +242,20 @@ impl Dataset {
     /// Image width.
     pub fn cols(&self) -> usize {
         self.train.cols
+    }
+
+    /// Check that a model of `rows × cols` images can be fed this data.
+    pub fn check_image_size(&self, rows: usize, cols: usize) -> Result<(), ImageSizeMismatch> {
+        if (rows, cols) == (self.rows(), self.cols()) {
+            return Ok(());
+        }
+        Err(ImageSizeMismatch {
+            model_rows: rows,
+            model_cols: cols,
+            data: self.name.clone(),
+            rows: self.rows(),
+            cols: self.cols(),
+        })
     }
 
     /// Number of classes: one more than the largest label seen.

@@ -6,4 +6,4 @@ mod dataset;
 pub mod idx;
 
 pub use batch::{Batch, Batcher, epoch_permutation};
-pub use dataset::{Dataset, DatasetError, FILE_NAMES, Split};
+pub use dataset::{Dataset, DatasetError, FILE_NAMES, ImageSizeMismatch, Split};

@@ -114,7 +114,7 @@ impl Io {
                 .map(|mut loaded| {
                     let m = &loaded.meta.train.model;
                     if loaded.meta.metrics.is_none()
-                        && (m.rows, m.cols) == (data.rows(), data.cols())
+                        && data.check_image_size(m.rows, m.cols).is_ok()
                     {
                         loaded.meta.metrics = Some(evaluate(
                             &loaded.model,

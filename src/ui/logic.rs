@@ -10,6 +10,7 @@ use super::ExplorerApp;
 use super::command::{RunAction, UiCommand};
 use super::decoder::{Output, ViewKey};
 use super::io::IoResult;
+use super::measure::push_bounded;
 use super::run::{DirtyViews, MAX_STEP_POINTS, RunId, RunSource, thin_older_half};
 use super::runs::normal;
 use super::settings::GridAxes;
@@ -65,10 +66,7 @@ impl ExplorerApp {
     }
 
     pub(super) fn note(&mut self, s: impl Into<String>) {
-        self.notes.push_back(s.into());
-        while self.notes.len() > 6 {
-            self.notes.pop_front();
-        }
+        push_bounded(&mut self.notes, s.into(), 6);
     }
 
     /// The PyTorch import options: the command line's, else the workspace's key map.
@@ -169,12 +167,10 @@ impl ExplorerApp {
                     run.dataset = dataset;
                     run.decoder.forget(&ViewKey::ALL);
                     run.views.dirty = DirtyViews::all();
-                    if !run.data_fits() {
-                        let (rows, cols) = (run.config.model.rows, run.config.model.cols);
+                    let m = &run.config.model;
+                    if let Err(e) = run.data.check_image_size(m.rows, m.cols) {
                         run.status.error(format!(
-                            "the followed model takes {rows}x{cols} images but the workspace data has {}x{}: reconstructions, codes and the same-input matrix are not shown",
-                            run.data.rows(),
-                            run.data.cols()
+                            "{e}: reconstructions, codes and the same-input matrix are not shown"
                         ));
                     }
                 }

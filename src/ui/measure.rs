@@ -30,7 +30,8 @@ pub struct FrameStats {
     pub slider_pending: Option<(u64, u64)>,
 }
 
-fn push_bounded<T>(q: &mut VecDeque<T>, v: T, max: usize) {
+/// Append `v`, dropping the oldest entries beyond `max`.
+pub(super) fn push_bounded<T>(q: &mut VecDeque<T>, v: T, max: usize) {
     q.push_back(v);
     while q.len() > max {
         q.pop_front();

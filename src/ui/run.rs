@@ -151,10 +151,7 @@ impl Status {
 
     /// Add a note, keeping the last few.
     pub fn note(&mut self, s: impl Into<String>) {
-        self.notes.push_back(s.into());
-        while self.notes.len() > 5 {
-            self.notes.pop_front();
-        }
+        super::measure::push_bounded(&mut self.notes, s.into(), 5);
     }
 
     /// Whether a worker is alive (not stopped, failed or finished).
@@ -359,7 +356,8 @@ impl Run {
     /// Whether the run's data has the model's image size (else nothing that encodes data
     /// is requested).
     pub fn data_fits(&self) -> bool {
-        (self.data.rows(), self.data.cols()) == (self.config.model.rows, self.config.model.cols)
+        let m = &self.config.model;
+        self.data.check_image_size(m.rows, m.cols).is_ok()
     }
     /// Latent dimensions of the model.
     pub fn latent_dim(&self) -> usize {

@@ -32,20 +32,6 @@ impl ExplorerApp {
             .unwrap_or_else(|| base.to_string())
     }
 
-    /// The workspace data for a model of `rows × cols` images, or why it does not fit.
-    fn data_for(&self, rows: usize, cols: usize) -> Result<Arc<Dataset>, String> {
-        if (self.data.rows(), self.data.cols()) == (rows, cols) {
-            Ok(self.data.clone())
-        } else {
-            Err(format!(
-                "the model takes {rows}x{cols} images but the workspace data ({}) has {}x{}",
-                self.data.name,
-                self.data.rows(),
-                self.data.cols()
-            ))
-        }
-    }
-
     /// Add a run around `source` with its decoder.
     fn add_run(
         &mut self,
@@ -172,8 +158,8 @@ impl ExplorerApp {
 
     pub(super) fn add_loaded(&mut self, path: PathBuf, loaded: Loaded) {
         let m = &loaded.meta.train.model;
-        let data = match self.data_for(m.rows, m.cols) {
-            Ok(d) => d,
+        let data = match self.data.check_image_size(m.rows, m.cols) {
+            Ok(()) => self.data.clone(),
             Err(e) => {
                 self.errors
                     .push(format!("cannot open {}: {e}", path.display()));

@@ -61,14 +61,27 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             ui.horizontal_top(|ui| {
                 ui.vertical(|ui| {
                     ui.label("input");
-                    let pixels: Vec<f32> = (first..first + rows)
-                        .flat_map(|i| data.test.image(i).iter().copied())
-                        .collect();
+                    let version = (ctx.data_generation << 32) | (first * 64 + rows) as u64;
+                    // The input digits are gathered once per version, not every frame.
+                    let cache = ui.scope_id().with("matrix-inputs");
+                    let cached: Option<(u64, Arc<Vec<f32>>)> = ui.data(|d| d.get_temp(cache));
+                    let pixels = match cached {
+                        Some((v, p)) if v == version => p,
+                        _ => {
+                            let p: Arc<Vec<f32>> = Arc::new(
+                                (first..first + rows)
+                                    .flat_map(|i| data.test.image(i).iter().copied())
+                                    .collect(),
+                            );
+                            ui.data_mut(|d| d.insert_temp(cache, (version, p.clone())));
+                            p
+                        }
+                    };
                     tiles::show_host(
                         ui,
                         TileView {
                             key: RunId(0).painter_key(ViewKey::Matrix),
-                            version: (ctx.data_generation << 32) | (first * 64 + rows) as u64,
+                            version,
                             cols: 1,
                             rows,
                             max_size: size,
@@ -76,7 +89,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                             highlight: None,
                             frame: None,
                         },
-                        Arc::new(pixels),
+                        pixels,
                         rows,
                         (data.rows(), data.cols()),
                     );
