@@ -51,6 +51,16 @@ pub enum Commands {
     Bench(BenchArgs),
     /// Train several variants on the same data, seed and budget; print one table.
     Compare(CompareArgs),
+    /// What each variant optimises, its paper, and what to look for in the app.
+    Variants(VariantsArgs),
+}
+
+/// `variants` options.
+#[derive(Debug, Clone, Args)]
+pub struct VariantsArgs {
+    /// Only these variants (default: all).
+    #[arg(value_enum)]
+    pub variants: Vec<VariantKind>,
 }
 
 /// `compare` options.
@@ -340,6 +350,38 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Commands::Import(a)) => import_cmd(&a),
         Some(Commands::Bench(a)) => bench_cmd(&a),
         Some(Commands::Compare(a)) => compare_cmd(&a),
+        Some(Commands::Variants(a)) => {
+            variants_cmd(&a);
+            Ok(())
+        }
+    }
+}
+
+fn variants_cmd(a: &VariantsArgs) {
+    let list: &[VariantKind] = if a.variants.is_empty() {
+        &VariantKind::ALL
+    } else {
+        &a.variants
+    };
+    for (i, v) in list.iter().enumerate() {
+        let about = v.about();
+        if i > 0 {
+            println!();
+        }
+        let flag = clap::ValueEnum::to_possible_value(v)
+            .map(|p| format!(" (--variant {})", p.get_name()))
+            .unwrap_or_default();
+        println!("{}{flag}", v.label());
+        println!("  {}", about.idea);
+        println!("  objective:");
+        for line in about.objective.lines() {
+            println!("    {}", line.trim_start());
+        }
+        println!("  paper: {}", about.paper);
+        println!("  what to look for:");
+        for l in about.look_for {
+            println!("    - {l}");
+        }
     }
 }
 

@@ -8,14 +8,32 @@ use latent_explorer::cli::{Cli, run};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The default log: warnings from this program; errors only from the graphics stack, and
+/// nothing from wgpu's hardware layer, whose adapter probing logs an error for every
+/// backend it cannot load (e.g. GL without a DRI driver) before it picks one that works.
+/// Failures that matter reach this program as errors and are reported once. More with
+/// `RUST_LOG`, e.g. `RUST_LOG=info` or `RUST_LOG=warn,wgpu_hal=warn`.
+const DEFAULT_LOG: &str = "warn,wgpu_hal=off,wgpu_core=error,naga=error,egui_wgpu=error,\
+                           eframe=error,winit=error,cubecl_wgpu=error,cubecl_runtime=error,\
+                           egui_system_font_provider=error";
+
 fn main() -> std::process::ExitCode {
+    // Before any thread exists (the invariant `set_var` needs): a runtime directory for the
+    // graphics drivers, which otherwise each print a raw error when it is missing.
+    let runtime_dir = latent_explorer::backend::ensure_runtime_dir();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    match runtime_dir {
+        Ok(Some(dir)) => tracing::debug!("XDG_RUNTIME_DIR was unusable; using {}", dir.display()),
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{e}"),
+    }
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -66,6 +66,8 @@ pub struct Io {
     rx: Receiver<IoResult>,
     waker: Waker,
     in_flight: usize,
+    /// File dialogs are shown (off in tests: every dialog answers "nothing chosen").
+    pub dialogs: bool,
 }
 
 /// The file types the open dialog offers.
@@ -80,6 +82,7 @@ impl Io {
             rx,
             waker,
             in_flight: 0,
+            dialogs: true,
         }
     }
 
@@ -177,8 +180,21 @@ impl Io {
         });
     }
 
+    /// Answer a dialog request without a dialog (dialogs off): nothing chosen, `why`.
+    fn no_dialog(&mut self, why: &'static str) -> bool {
+        if !self.dialogs {
+            self.spawn("the file dialog".into(), move || {
+                IoResult::NothingPicked(why)
+            });
+        }
+        !self.dialogs
+    }
+
     /// Ask for model files to open.
     pub fn pick_files(&mut self) {
+        if self.no_dialog("no open dialog: file dialogs are off") {
+            return;
+        }
         self.spawn("the file dialog".into(), || {
             match rfd::FileDialog::new()
                 .set_title("Open models")
@@ -193,6 +209,9 @@ impl Io {
 
     /// Ask for a run directory to follow.
     pub fn pick_follow_dir(&mut self) {
+        if self.no_dialog("no folder dialog: file dialogs are off") {
+            return;
+        }
         self.spawn("the file dialog".into(), || {
             match rfd::FileDialog::new()
                 .set_title("Follow a run directory")
@@ -206,6 +225,9 @@ impl Io {
 
     /// Ask where to save `run`, suggesting `name`.
     pub fn pick_save(&mut self, run: RunId, name: String, dir: Option<&Path>) {
+        if self.no_dialog("no save dialog: file dialogs are off") {
+            return;
+        }
         let dir = dir.map(Path::to_path_buf);
         self.spawn("the file dialog".into(), move || {
             let mut d = rfd::FileDialog::new()

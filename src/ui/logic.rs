@@ -10,7 +10,6 @@ use super::ExplorerApp;
 use super::command::{RunAction, UiCommand};
 use super::decoder::{Output, ViewKey};
 use super::io::IoResult;
-use super::measure::push_bounded;
 use super::run::{DirtyViews, MAX_STEP_POINTS, RunId, RunSource, thin_older_half};
 use super::runs::normal;
 use super::settings::GridAxes;
@@ -66,7 +65,7 @@ impl ExplorerApp {
     }
 
     pub(super) fn note(&mut self, s: impl Into<String>) {
-        push_bounded(&mut self.notes, s.into(), 6);
+        self.notes.push(s.into());
     }
 
     /// The PyTorch import options: the command line's, else the workspace's key map.
@@ -143,6 +142,7 @@ impl ExplorerApp {
                     self.follow(d);
                 }
             }
+            IoResult::NothingPicked(why) if !self.io.dialogs => self.note(why),
             IoResult::NothingPicked(why) => self.note(format!(
                 "{why} (if no dialog appeared, this desktop has no file-dialog portal: drop files on the window or pass them on the command line)"
             )),

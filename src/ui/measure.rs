@@ -2,49 +2,67 @@
 //! warm-up it moves a latent slider every few frames, records frame times, UI build times,
 //! slider-to-image latency and every run's training speed, prints them as JSON, and closes.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use eframe::egui;
+use eframe::egui::util::History;
 
 use super::ExplorerApp;
 use super::command::UiCommand;
 use super::run::RunId;
 
-/// Frame-time samples kept for the diagnostics panel.
+/// Frame-time samples kept for the diagnostics panel: at most this many…
 const KEPT_FRAMES: usize = 600;
+/// …of at most this age (seconds).
+const KEPT_SECONDS: f32 = 60.0;
+/// Slider latencies kept.
+const KEPT_LATENCIES: usize = 100;
 
-/// Frame timing and slider latency.
-#[derive(Debug, Default, Clone)]
+/// Frame timing and slider latency, as egui's time-stamped histories.
+#[derive(Debug, Clone)]
 pub struct FrameStats {
     /// Recent frame-to-frame times (ms).
-    pub frame_ms: VecDeque<f32>,
+    pub frame_ms: History<f32>,
     /// Frame counter.
     pub frame: u64,
     /// Recent slider → image latencies, in frames (0: the same frame).
-    pub slider_frames: VecDeque<u64>,
+    pub slider_frames: History<u64>,
     /// Recent time spent building the UI per frame (ms).
-    pub ui_ms: VecDeque<f32>,
+    pub ui_ms: History<f32>,
+    /// When the statistics started (the histories' time origin).
+    start: Instant,
     last: Option<Instant>,
     /// The slider request awaited (request id, frame it was made in).
     pub slider_pending: Option<(u64, u64)>,
 }
 
-/// Append `v`, dropping the oldest entries beyond `max`.
-pub(super) fn push_bounded<T>(q: &mut VecDeque<T>, v: T, max: usize) {
-    q.push_back(v);
-    while q.len() > max {
-        q.pop_front();
+impl Default for FrameStats {
+    fn default() -> Self {
+        Self {
+            frame_ms: History::new(0..KEPT_FRAMES, KEPT_SECONDS),
+            frame: 0,
+            slider_frames: History::new(0..KEPT_LATENCIES, f32::INFINITY),
+            ui_ms: History::new(0..KEPT_FRAMES, KEPT_SECONDS),
+            start: Instant::now(),
+            last: None,
+            slider_pending: None,
+        }
     }
 }
 
 impl FrameStats {
+    /// Seconds since the statistics started.
+    fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
     /// Count a frame starting now.
     pub fn tick(&mut self) {
         let now = Instant::now();
         if let Some(last) = self.last {
             let ms = now.duration_since(last).as_secs_f32() * 1000.0;
-            push_bounded(&mut self.frame_ms, ms, KEPT_FRAMES);
+            let t = self.now();
+            self.frame_ms.add(t, ms);
         }
         self.last = Some(now);
         self.frame += 1;
@@ -53,7 +71,8 @@ impl FrameStats {
     /// Record the time the UI took to build this frame.
     pub fn ui_built(&mut self, started: Instant) {
         let ms = started.elapsed().as_secs_f32() * 1000.0;
-        push_bounded(&mut self.ui_ms, ms, KEPT_FRAMES);
+        let t = self.now();
+        self.ui_ms.add(t, ms);
     }
 
     /// Record that the slider image for request `id` arrived.
@@ -61,7 +80,8 @@ impl FrameStats {
         if let Some((req, frame)) = self.slider_pending
             && id >= req
         {
-            push_bounded(&mut self.slider_frames, self.frame - frame, 100);
+            let t = self.now();
+            self.slider_frames.add(t, self.frame - frame);
             self.slider_pending = None;
         }
     }
@@ -77,7 +97,7 @@ impl FrameStats {
 
     /// A percentile of the recent frame times.
     pub fn percentile(&self, p: f32) -> f32 {
-        let mut v: Vec<f32> = self.frame_ms.iter().copied().collect();
+        let mut v: Vec<f32> = self.frame_ms.values().collect();
         if v.is_empty() {
             return 0.0;
         }
@@ -270,9 +290,10 @@ impl ExplorerApp {
                 }
             }
         }
-        let frame_ms = self.frames.frame_ms.back().copied();
-        let ui_ms = self.frames.ui_ms.back().copied();
-        let latencies: Vec<u64> = self.frames.slider_frames.drain(..).collect();
+        let frame_ms = self.frames.frame_ms.latest();
+        let ui_ms = self.frames.ui_ms.latest();
+        let latencies: Vec<u64> = self.frames.slider_frames.values().collect();
+        self.frames.slider_frames.clear();
         let slider_idle = self.frames.slider_pending.is_none();
         let frame = self.frames.frame;
         let Some(m) = self.measure.as_mut() else {

@@ -13,18 +13,20 @@
 
 pub mod command;
 pub mod decoder;
+pub mod help;
 pub mod io;
 mod logic;
 pub mod measure;
 pub mod panels;
+pub mod recent;
 pub mod run;
 pub mod runs;
 pub mod settings;
+pub mod shortcuts;
 mod tiles;
 mod views;
 mod workspace;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,6 +80,9 @@ pub struct AppOptions {
     /// a warm-up, print frame-time, slider-latency and per-run training figures after this
     /// many seconds, and close.
     pub measure_secs: Option<f64>,
+    /// Show file dialogs (tests turn them off: a dialog request is answered "nothing
+    /// chosen" at once).
+    pub file_dialogs: bool,
 }
 
 impl Default for AppOptions {
@@ -95,6 +100,7 @@ impl Default for AppOptions {
             train: Vec::new(),
             import: ImportOptions::default(),
             measure_secs: None,
+            file_dialogs: true,
         }
     }
 }
@@ -146,7 +152,7 @@ pub struct ExplorerApp {
     /// Workspace errors (a file that did not open, a dataset that did not load), newest last.
     pub errors: Vec<String>,
     /// Workspace notes (saved files, opened runs).
-    pub notes: VecDeque<String>,
+    pub notes: recent::Recent<String>,
 }
 
 impl ExplorerApp {
@@ -244,8 +250,9 @@ impl ExplorerApp {
             frames: FrameStats::default(),
             measure: opts.measure_secs.map(Measure::new),
             errors,
-            notes: VecDeque::new(),
+            notes: recent::Recent::new(6),
         };
+        app.io.dialogs = opts.file_dialogs;
         app.choose_device(device_choice);
         if !opts.open.is_empty() {
             app.commands.push(UiCommand::Open(opts.open.clone()));
@@ -369,6 +376,12 @@ impl eframe::App for ExplorerApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
+        // The persisted theme (the toolbar edits it) wins over egui's own setting.
+        let theme = self.persisted.view.theme;
+        if ui.ctx().options(|o| o.theme_preference) != theme {
+            ui.ctx().set_theme(theme);
+            ui.ctx().request_repaint();
+        }
         let mut cmds = Vec::new();
         panels::show(ui, self, &mut cmds);
         self.commands.extend(cmds);

@@ -117,7 +117,7 @@ pub struct Status {
     /// Errors (newest last), never swallowed.
     pub errors: Vec<String>,
     /// Informational notes (hyperparameter changes, saves).
-    pub notes: VecDeque<String>,
+    pub notes: super::recent::Recent<String>,
 }
 
 impl Default for Status {
@@ -128,7 +128,7 @@ impl Default for Status {
             epoch: 0,
             samples_per_sec: 0.0,
             errors: Vec::new(),
-            notes: VecDeque::new(),
+            notes: super::recent::Recent::new(5),
         }
     }
 }
@@ -151,7 +151,7 @@ impl Status {
 
     /// Add a note, keeping the last few.
     pub fn note(&mut self, s: impl Into<String>) {
-        super::measure::push_bounded(&mut self.notes, s.into(), 5);
+        self.notes.push(s.into());
     }
 
     /// Whether a worker is alive (not stopped, failed or finished).

@@ -6,11 +6,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::run::{PALETTE, Run, RunId};
 
-/// One standard-normal draw (Box–Muller) from any RNG.
+/// One standard-normal draw from any RNG (rand_distr's ziggurat sampler).
 pub fn normal<R: rand::Rng>(rng: &mut R) -> f32 {
-    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-    let u2: f64 = rng.random::<f64>();
-    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    rng.sample(rand_distr::StandardNormal)
 }
 
 /// `n` standard-normal vectors of `d` dimensions from `seed`, row-major: the same for every

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::explore::Spacing;
@@ -148,6 +149,14 @@ pub struct ViewSettings {
     pub layout: Layout,
     /// The compare layout's lower tab.
     pub compare_tab: CompareTab,
+    /// Light, dark, or the system's theme.
+    pub theme: egui::ThemePreference,
+    /// The help overlay (shortcuts) is open (not persisted).
+    #[serde(skip)]
+    pub show_help: bool,
+    /// The focused run's variant card is open (not persisted).
+    #[serde(skip)]
+    pub show_about: bool,
 }
 
 impl Default for ViewSettings {
@@ -169,6 +178,9 @@ impl Default for ViewSettings {
             heatmap: false,
             layout: Layout::Compare,
             compare_tab: CompareTab::Latents,
+            theme: egui::ThemePreference::System,
+            show_help: false,
+            show_about: false,
         }
     }
 }

@@ -16,6 +16,7 @@
 //! tensor code and is tested on the CPU backend.
 
 mod aae;
+pub mod about;
 mod bigan;
 mod critic;
 mod iwae;
@@ -31,6 +32,7 @@ mod wae;
 
 pub use crate::model::pairwise_sq_dists;
 pub use aae::Aae;
+pub use about::About;
 pub use bigan::{Bigan, joint_pairs};
 pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce, r1_penalty};
 pub use iwae::{Iwae, iwae_bound};

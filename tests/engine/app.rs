@@ -23,7 +23,7 @@ use latent_explorer::ui::{
 
 use crate::common::{cpu, param_values, small};
 
-fn draft(batch: usize, epochs: usize, seed: u64) -> RunDraft {
+pub(crate) fn draft(batch: usize, epochs: usize, seed: u64) -> RunDraft {
     RunDraft {
         spec: RunSpec {
             batch,
@@ -37,7 +37,7 @@ fn draft(batch: usize, epochs: usize, seed: u64) -> RunDraft {
     }
 }
 
-fn options(data_train: usize, batch: usize, epochs: usize) -> AppOptions {
+pub(crate) fn options(data_train: usize, batch: usize, epochs: usize) -> AppOptions {
     AppOptions {
         data: Some(small(data_train, 300)),
         device: Some(DeviceChoice::Cpu),
@@ -51,7 +51,7 @@ fn options(data_train: usize, batch: usize, epochs: usize) -> AppOptions {
     }
 }
 
-fn harness(opts: AppOptions) -> Harness<'static, ExplorerApp> {
+pub(crate) fn harness(opts: AppOptions) -> Harness<'static, ExplorerApp> {
     let mut setup = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
     setup.device_descriptor = Arc::new(latent_explorer::gpu::device_descriptor);
     Harness::builder()
@@ -61,7 +61,7 @@ fn harness(opts: AppOptions) -> Harness<'static, ExplorerApp> {
 }
 
 /// Step the harness in real time until `pred` holds.
-fn run_until(
+pub(crate) fn run_until(
     h: &mut Harness<'_, ExplorerApp>,
     secs: u64,
     what: &str,
@@ -91,7 +91,7 @@ fn assert_same(a: &[f32], b: &[f32], what: &str) {
 }
 
 /// Step the harness for `ms` milliseconds.
-fn settle(h: &mut Harness<'_, ExplorerApp>, ms: u64) {
+pub(crate) fn settle(h: &mut Harness<'_, ExplorerApp>, ms: u64) {
     let t = Instant::now();
     while t.elapsed() < Duration::from_millis(ms) {
         h.step();
@@ -99,11 +99,11 @@ fn settle(h: &mut Harness<'_, ExplorerApp>, ms: u64) {
     }
 }
 
-fn nth_run(app: &ExplorerApp, i: usize) -> &Run {
+pub(crate) fn nth_run(app: &ExplorerApp, i: usize) -> &Run {
     app.runs.iter().nth(i).expect("run exists")
 }
 
-fn run_id(app: &ExplorerApp, i: usize) -> RunId {
+pub(crate) fn run_id(app: &ExplorerApp, i: usize) -> RunId {
     nth_run(app, i).id
 }
 
@@ -376,7 +376,7 @@ fn saving_then_opening_a_run_gives_bit_identical_decodes() {
 }
 
 /// Train `epochs` epochs headless and save a checkpoint; returns its path's directory guard.
-fn trained_checkpoint(dir: &Path, epochs: usize) -> (PathBuf, Vec<f32>, u64) {
+pub(crate) fn trained_checkpoint(dir: &Path, epochs: usize) -> (PathBuf, Vec<f32>, u64) {
     let data = small(2000, 300);
     let cfg = RunSpec {
         batch: 64,

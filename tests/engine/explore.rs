@@ -99,3 +99,38 @@ fn principal_directions_recover_a_known_covariance() {
         "{vars:?}"
     );
 }
+
+#[test]
+fn prior_noise_is_standard_normal_and_reproducible() {
+    use latent_explorer::ui::runs::prior_noise;
+    let n = 200_000;
+    let v = prior_noise(3, n, 1);
+    assert_eq!(
+        v,
+        prior_noise(3, n, 1),
+        "the same seed gives the same noise"
+    );
+    assert_ne!(
+        v[..100],
+        prior_noise(4, 100, 1)[..],
+        "another seed, other noise"
+    );
+    let nf = n as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / nf;
+    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / (nf - 1.0);
+    // Standard errors: 1/√n for the mean, √(2/n) for the variance; 5 of each.
+    assert!(mean.abs() < 5.0 / nf.sqrt(), "mean {mean}");
+    assert!(
+        (var - 1.0).abs() < 5.0 * (2.0 / nf).sqrt(),
+        "variance {var}"
+    );
+    // The tails: P(|z| > 1.96) = 0.05, P(|z| > 3) = 0.0027 (binomial standard errors).
+    for (z, p) in [(1.959_964, 0.05), (3.0, 0.002_699_8)] {
+        let frac = v.iter().filter(|x| (x.abs() as f64) > z).count() as f64 / nf;
+        let se = (p * (1.0 - p) / nf).sqrt();
+        assert!(
+            (frac - p).abs() < 5.0 * se,
+            "P(|z| > {z}) = {frac}, want {p}"
+        );
+    }
+}

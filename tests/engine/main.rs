@@ -3,9 +3,11 @@
 
 mod app;
 mod checkpoint;
+mod cli;
 mod common;
 mod data;
 mod explore;
+mod help;
 mod import;
 mod math;
 mod rundir;

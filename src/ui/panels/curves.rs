@@ -8,6 +8,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
 
 use super::ViewCtx;
 use crate::train::EvalMetrics;
+use crate::ui::help;
 use crate::ui::run::Run;
 use crate::ui::settings::{CurveTerm, CurveX, Layout};
 
@@ -59,7 +60,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, term_selector: bool) {
     let v = &mut *ctx.view;
     ui.horizontal_wrapped(|ui| {
-        ui.heading("Loss curves");
+        ui.heading("Loss curves")
+            .on_hover_text(help::figure::CURVES);
         if term_selector {
             let l = ui.label("term");
             egui::ComboBox::from_id_salt("curve-term")
@@ -70,12 +72,17 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, term_selector: bool) {
                     }
                 })
                 .response
-                .labelled_by(l.id);
-            ui.radio_value(&mut v.curve_x, CurveX::Epoch, "per epoch");
-            ui.radio_value(&mut v.curve_x, CurveX::Step, "per step");
+                .labelled_by(l.id)
+                .on_hover_text(help::CURVE_TERM);
+            ui.radio_value(&mut v.curve_x, CurveX::Epoch, "per epoch")
+                .on_hover_text(help::CURVE_X);
+            ui.radio_value(&mut v.curve_x, CurveX::Step, "per step")
+                .on_hover_text(help::CURVE_X);
         }
-        ui.checkbox(&mut v.log_scale, "log scale");
-        ui.add(egui::Slider::new(&mut v.smoothing, 0.0..=0.99).text("smoothing"));
+        ui.checkbox(&mut v.log_scale, "log scale")
+            .on_hover_text(help::LOG_SCALE);
+        ui.add(egui::Slider::new(&mut v.smoothing, 0.0..=0.99).text("smoothing"))
+            .on_hover_text(help::SMOOTHING);
     });
 }
 

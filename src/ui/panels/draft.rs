@@ -8,26 +8,36 @@ use eframe::egui;
 use super::ViewCtx;
 use crate::train::share::SharingPolicy;
 use crate::train::{ArchKind, ScheduleKind};
+use crate::ui::help;
 use crate::ui::settings::DeviceChoice;
 use crate::variant::VariantKind;
 
-/// One row of a settings grid: a label and the widget it names (for accessibility).
+/// One row of a settings grid: a label and the widget it names (for accessibility), both
+/// explained by `help` on hover.
 pub fn row(
     ui: &mut egui::Ui,
     label: &str,
+    help: &str,
     widget: impl FnOnce(&mut egui::Ui) -> egui::Response,
 ) -> egui::Response {
-    let l = ui.label(label);
-    let r = widget(ui).labelled_by(l.id);
+    let l = ui.label(label).on_hover_text(help);
+    let r = widget(ui).labelled_by(l.id).on_hover_text(help);
     ui.end_row();
     r
+}
+
+/// A label for a row whose widgets are added by hand, explained by `help` on hover.
+pub fn row_label(ui: &mut egui::Ui, label: &str, help: &str) -> egui::Response {
+    ui.label(label).on_hover_text(help)
 }
 
 /// Draw the panel.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     egui::CollapsingHeader::new("Next run")
         .default_open(true)
-        .show(ui, |ui| body(ui, ctx));
+        .show(ui, |ui| body(ui, ctx))
+        .header_response
+        .on_hover_text("The settings New run and the preset start from (the same as the CLI's `train` options)");
 }
 
 fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
@@ -37,51 +47,62 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         .num_columns(2)
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
-            row(ui, "Dataset dir", |ui| {
+            row(ui, "Dataset dir", help::DATA_DIR, |ui| {
                 ui.add(
                     egui::TextEdit::singleline(&mut d.data_dir)
                         .hint_text("bundled MNIST")
                         .desired_width(150.0),
                 )
             });
-            let l = ui.label("Variant");
+            let l = row_label(ui, "Variant", help::VARIANT);
             egui::ComboBox::from_id_salt("variant")
                 .selected_text(s.variant.label())
                 .show_ui(ui, |ui| {
                     for v in VariantKind::ALL {
-                        if ui.selectable_value(&mut s.variant, v, v.label()).changed() {
+                        if ui
+                            .selectable_value(&mut s.variant, v, v.label())
+                            .on_hover_text(v.about().idea)
+                            .changed()
+                        {
                             s.beta = None;
                         }
                     }
                 })
                 .response
-                .labelled_by(l.id);
+                .labelled_by(l.id)
+                .on_hover_text(help::VARIANT);
             ui.end_row();
-            ui.label("Architecture");
+            row_label(ui, "Architecture", help::ARCH);
             ui.horizontal(|ui| {
-                ui.radio_value(&mut s.arch, ArchKind::Mlp, "MLP");
-                ui.radio_value(&mut s.arch, ArchKind::Conv, "Conv");
+                ui.radio_value(&mut s.arch, ArchKind::Mlp, "MLP")
+                    .on_hover_text(help::ARCH);
+                ui.radio_value(&mut s.arch, ArchKind::Conv, "Conv")
+                    .on_hover_text(help::ARCH);
             });
             ui.end_row();
             if s.arch == ArchKind::Mlp {
                 if s.hidden.is_empty() {
                     s.hidden.push(400);
                 }
-                row(ui, "Hidden width", |ui| {
+                row(ui, "Hidden width", help::HIDDEN, |ui| {
                     ui.add(egui::DragValue::new(&mut s.hidden[0]).range(8..=4096))
                 });
             }
-            row(ui, "Latent dim", |ui| {
+            row(ui, "Latent dim", help::LATENT, |ui| {
                 ui.add(egui::DragValue::new(&mut s.latent).range(1..=256))
             });
             let mut beta = s.effective_beta();
-            let r = row(ui, "β", |ui| {
-                ui.add(egui::DragValue::new(&mut beta).range(0.0..=100.0).speed(0.05))
+            let r = row(ui, "β", help::BETA, |ui| {
+                ui.add(
+                    egui::DragValue::new(&mut beta)
+                        .range(0.0..=100.0)
+                        .speed(0.05),
+                )
             });
             if r.changed() {
                 s.beta = Some(beta);
             }
-            let l = ui.label("KL schedule");
+            let l = row_label(ui, "KL schedule", help::KL_SCHEDULE);
             egui::ComboBox::from_id_salt("schedule")
                 .selected_text(format!("{:?}", s.kl_schedule))
                 .show_ui(ui, |ui| {
@@ -90,44 +111,49 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     ui.selectable_value(&mut s.kl_schedule, ScheduleKind::Cyclical, "Cyclical");
                 })
                 .response
-                .labelled_by(l.id);
+                .labelled_by(l.id)
+                .on_hover_text(help::KL_SCHEDULE);
             ui.end_row();
             match s.kl_schedule {
                 ScheduleKind::Constant => {}
                 ScheduleKind::Linear => {
-                    row(ui, "Warm-up steps", |ui| {
+                    row(ui, "Warm-up steps", help::WARMUP, |ui| {
                         ui.add(egui::DragValue::new(&mut s.warmup_steps).range(1..=1_000_000))
                     });
                 }
                 ScheduleKind::Cyclical => {
-                    let l = ui.label("Cycles / ratio");
+                    let l = row_label(ui, "Cycles / ratio", help::CYCLES);
                     ui.horizontal(|ui| {
                         ui.add(egui::DragValue::new(&mut s.cycles).range(1..=100))
-                            .labelled_by(l.id);
+                            .labelled_by(l.id)
+                            .on_hover_text(help::CYCLES);
                         ui.add(
                             egui::DragValue::new(&mut s.cycle_ratio)
                                 .range(0.05..=1.0)
                                 .speed(0.01),
                         )
-                        .labelled_by(l.id);
+                        .labelled_by(l.id)
+                        .on_hover_text(help::CYCLES);
                     });
                     ui.end_row();
                 }
             }
-            let l = ui.label("Free bits");
+            let l = row_label(ui, "Free bits", help::FREE_BITS);
             ui.horizontal(|ui| {
                 let mut on = s.free_bits.is_some();
                 let mut v = s.free_bits.unwrap_or(0.1);
-                ui.checkbox(&mut on, "on");
+                ui.checkbox(&mut on, "on").on_hover_text(help::FREE_BITS);
                 ui.add_enabled(
                     on,
                     egui::DragValue::new(&mut v).range(0.0..=5.0).speed(0.01),
                 )
-                .labelled_by(l.id);
+                .labelled_by(l.id)
+                .on_hover_text(help::FREE_BITS)
+                .on_disabled_hover_text(help::FREE_BITS);
                 s.free_bits = on.then_some(v);
             });
             ui.end_row();
-            row(ui, "Learning rate", |ui| {
+            row(ui, "Learning rate", help::LR, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut s.lr)
                         .range(1e-6..=1.0)
@@ -135,18 +161,19 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         .max_decimals(6),
                 )
             });
-            row(ui, "Batch", |ui| {
+            row(ui, "Batch", help::BATCH, |ui| {
                 ui.add(egui::DragValue::new(&mut s.batch).range(1..=4096))
             });
-            row(ui, "Epochs", |ui| {
+            row(ui, "Epochs", help::EPOCHS, |ui| {
                 ui.add(egui::DragValue::new(&mut s.epochs).range(1..=100_000))
             });
-            row(ui, "Seed", |ui| ui.add(egui::DragValue::new(&mut s.seed)));
-            row(ui, "IWAE k per epoch", |ui| {
-                ui.add(egui::DragValue::new(&mut s.eval_iwae_k).range(0..=5000))
-                    .on_hover_text("Importance samples for the test IWAE NLL after every epoch (0: skip; it costs about k forward passes of the test set)")
+            row(ui, "Seed", help::SEED, |ui| {
+                ui.add(egui::DragValue::new(&mut s.seed))
             });
-            let l = ui.label("Device");
+            row(ui, "IWAE k per epoch", help::IWAE_K, |ui| {
+                ui.add(egui::DragValue::new(&mut s.eval_iwae_k).range(0..=5000))
+            });
+            let l = row_label(ui, "Device", help::DEVICE);
             egui::ComboBox::from_id_salt("device")
                 .selected_text(format!("{:?}", d.device))
                 .show_ui(ui, |ui| {
@@ -155,9 +182,10 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     ui.selectable_value(&mut d.device, DeviceChoice::Cpu, "CPU");
                 })
                 .response
-                .labelled_by(l.id);
+                .labelled_by(l.id)
+                .on_hover_text(help::DEVICE);
             ui.end_row();
-            let l = ui.label("CPU sharing");
+            let l = row_label(ui, "CPU sharing", help::SHARING);
             egui::ComboBox::from_id_salt("sharing")
                 .selected_text(format!("{:?}", d.sharing))
                 .show_ui(ui, |ui| {
@@ -171,7 +199,8 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     }
                 })
                 .response
-                .labelled_by(l.id);
+                .labelled_by(l.id)
+                .on_hover_text(help::SHARING);
             ui.end_row();
         });
     ui.small(format!(

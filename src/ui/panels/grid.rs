@@ -9,6 +9,7 @@ use crate::explore::Spacing;
 use crate::gpu::Colormap;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::help;
 use crate::ui::settings::GridAxes;
 use crate::ui::tiles::{self, TileView};
 
@@ -28,8 +29,9 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
             GridAxes::Principal,
             "principal directions",
         )
-        .on_hover_text("Each run's own top two principal directions of its encoded test digits");
-        ui.radio_value(&mut s.grid_axes, GridAxes::Dims, "dimensions");
+        .on_hover_text(help::GRID_PRINCIPAL);
+        ui.radio_value(&mut s.grid_axes, GridAxes::Dims, "dimensions")
+            .on_hover_text(help::GRID_DIMS);
         if s.grid_axes == GridAxes::Dims {
             let max = latent.saturating_sub(1);
             let l = ui.label("x");
@@ -38,16 +40,19 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
                     .range(0..=max)
                     .prefix("z"),
             )
-            .labelled_by(l.id);
+            .labelled_by(l.id)
+            .on_hover_text(help::GRID_DIM);
             let l = ui.label("y");
             ui.add(
                 egui::DragValue::new(&mut s.grid_dims[1])
                     .range(0..=max)
                     .prefix("z"),
             )
-            .labelled_by(l.id);
+            .labelled_by(l.id)
+            .on_hover_text(help::GRID_DIM);
         }
-        ui.add(egui::Slider::new(&mut s.grid_size, 2..=32).text("size"));
+        ui.add(egui::Slider::new(&mut s.grid_size, 2..=32).text("size"))
+            .on_hover_text(help::GRID_SIZE);
         let l = ui.label("spacing");
         egui::ComboBox::from_id_salt("spacing")
             .selected_text(match s.grid_spacing {
@@ -59,7 +64,8 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
                 ui.selectable_value(&mut s.grid_spacing, Spacing::InverseCdf, "inverse CDF");
             })
             .response
-            .labelled_by(l.id);
+            .labelled_by(l.id)
+            .on_hover_text(help::INVERSE_CDF);
         if s.grid_spacing == Spacing::Linear {
             let l = ui.label("range");
             ui.add(
@@ -68,7 +74,8 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
                     .speed(0.05)
                     .prefix("±"),
             )
-            .labelled_by(l.id);
+            .labelled_by(l.id)
+            .on_hover_text(help::GRID_RANGE);
         }
         let l = ui.label("colours");
         egui::ComboBox::from_id_salt("colormap")
@@ -78,7 +85,8 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
                 ui.selectable_value(&mut s.colormap, Colormap::Viridis, "Viridis");
             })
             .response
-            .labelled_by(l.id);
+            .labelled_by(l.id)
+            .on_hover_text(help::COLORMAP);
     });
     if before
         != (
@@ -129,7 +137,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         frame: Some(run.colour),
                     },
                     img,
-                );
+                )
+                .on_hover_text(help::figure::GRID);
             });
         }
     });

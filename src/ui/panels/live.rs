@@ -3,10 +3,11 @@
 
 use eframe::egui;
 
-use super::draft::row;
+use super::draft::{row, row_label};
 use super::{ViewCtx, run_label};
 use crate::train::{Command, RunSpec, ScheduleKind};
 use crate::ui::command::{RunAction, UiCommand};
+use crate::ui::help;
 use crate::ui::run::RunSource;
 use crate::variant::KlSchedule;
 
@@ -31,7 +32,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 .spacing([8.0, 4.0])
                 .show(ui, |ui| {
                     let mut beta = cfg.beta;
-                    let r = row(ui, "β (live)", |ui| {
+                    let r = row(ui, "β (live)", help::BETA, |ui| {
                         ui.add(
                             egui::DragValue::new(&mut beta)
                                 .range(0.0..=100.0)
@@ -42,7 +43,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         send.push(Command::SetBeta(beta));
                     }
                     let mut lr = cfg.optim.lr;
-                    let r = row(ui, "Learning rate (live)", |ui| {
+                    let r = row(ui, "Learning rate (live)", help::LR, |ui| {
                         ui.add(
                             egui::DragValue::new(&mut lr)
                                 .range(1e-6..=1.0)
@@ -53,17 +54,19 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     if r.changed() {
                         send.push(Command::SetLr(lr));
                     }
-                    let l = ui.label("Free bits (live)");
+                    let l = row_label(ui, "Free bits (live)", help::FREE_BITS);
                     ui.horizontal(|ui| {
                         let mut on = cfg.free_bits.is_some();
                         let mut v = cfg.free_bits.unwrap_or(0.1);
-                        let a = ui.checkbox(&mut on, "on");
+                        let a = ui.checkbox(&mut on, "on").on_hover_text(help::FREE_BITS);
                         let b = ui
                             .add_enabled(
                                 on,
                                 egui::DragValue::new(&mut v).range(0.0..=5.0).speed(0.01),
                             )
-                            .labelled_by(l.id);
+                            .labelled_by(l.id)
+                            .on_hover_text(help::FREE_BITS)
+                            .on_disabled_hover_text(help::FREE_BITS);
                         if a.changed() || b.changed() {
                             send.push(Command::SetFreeBits(on.then_some(v)));
                         }
@@ -75,7 +78,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         KlSchedule::Cyclical { .. } => ScheduleKind::Cyclical,
                     };
                     let mut kind = current;
-                    let l = ui.label("KL schedule (live)");
+                    let l = row_label(ui, "KL schedule (live)", help::KL_SCHEDULE);
                     egui::ComboBox::from_id_salt("live-schedule")
                         .selected_text(format!("{kind:?}"))
                         .show_ui(ui, |ui| {
@@ -84,7 +87,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                             ui.selectable_value(&mut kind, ScheduleKind::Cyclical, "Cyclical");
                         })
                         .response
-                        .labelled_by(l.id);
+                        .labelled_by(l.id)
+                        .on_hover_text(help::KL_SCHEDULE);
                     ui.end_row();
                     if kind != current {
                         // The new schedule keeps the run's length; its parameters come from
@@ -101,5 +105,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 ctx.push(UiCommand::Run(id, RunAction::Worker(c)));
             }
             ui.small("Changes apply from the next step.");
-        });
+        })
+        .header_response
+        .on_hover_text("β, learning rate, free bits and the KL schedule of the focused run, changed while it trains");
 }

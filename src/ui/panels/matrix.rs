@@ -11,6 +11,7 @@ use super::{ViewCtx, run_label};
 use crate::gpu::Colormap;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::help;
 use crate::ui::run::RunId;
 use crate::ui::tiles::{self, TileView};
 
@@ -21,13 +22,19 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     ui.horizontal_wrapped(|ui| {
         ui.heading("Same input, every run");
         let l = ui.label("first test digit");
-        ui.add(egui::DragValue::new(&mut v.matrix_first).range(0..=1999).prefix("#"))
-            .labelled_by(l.id);
+        ui.add(
+            egui::DragValue::new(&mut v.matrix_first)
+                .range(0..=1999)
+                .prefix("#"),
+        )
+        .labelled_by(l.id)
+        .on_hover_text(help::MATRIX_FIRST);
         let l = ui.label("digits");
         ui.add(egui::DragValue::new(&mut v.matrix_rows).range(1..=32))
-            .labelled_by(l.id);
+            .labelled_by(l.id)
+            .on_hover_text(help::MATRIX_ROWS);
         ui.checkbox(&mut v.heatmap, "error heat map |input − reconstruction|")
-            .on_hover_text("Show each run's absolute error per pixel (viridis: dark = exact) instead of its reconstruction");
+            .on_hover_text(help::HEATMAP);
     });
     if before != (v.matrix_first, v.matrix_rows, v.heatmap) {
         ctx.push(UiCommand::MatrixChanged);
@@ -92,7 +99,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         pixels,
                         rows,
                         (data.rows(), data.cols()),
-                    );
+                    )
+                    .on_hover_text(help::figure::MATRIX_INPUT);
                 });
                 for run in runs.iter() {
                     ui.vertical(|ui| {
@@ -113,7 +121,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                                 frame: Some(run.colour),
                             },
                             run.image(ViewKey::Matrix),
-                        );
+                        )
+                        .on_hover_text(help::figure::MATRIX_RUN);
                     });
                 }
             });

@@ -7,6 +7,7 @@ use eframe::egui;
 use super::ViewCtx;
 use crate::train::EvalMetrics;
 use crate::ui::command::{RunAction, UiCommand};
+use crate::ui::help;
 use crate::ui::run::Run;
 
 /// One column: its header, hover text, how to read it off a run, and its precision.
@@ -20,37 +21,37 @@ struct Column {
 const COLUMNS: [Column; 6] = [
     Column {
         name: "test −ELBO",
-        help: "Negative evidence lower bound on the test split, nats per image (lower is better); n/a for objectives without a likelihood bound",
+        help: help::NEG_ELBO,
         value: |r, m| r.has_bound().then_some(m.neg_elbo),
         decimals: 2,
     },
     Column {
         name: "IWAE NLL",
-        help: "Importance-weighted bound on −log p(x) with k samples, nats per image (tighter than −ELBO); set 'IWAE k per epoch' to compute it",
+        help: help::IWAE_NLL,
         value: |r, m| m.iwae_nll.filter(|_| r.has_bound()),
         decimals: 2,
     },
     Column {
         name: "rec",
-        help: "Reconstruction term −E_q[log p(x|z)], nats per image",
+        help: help::REC,
         value: |_, m| Some(m.rec),
         decimals: 2,
     },
     Column {
         name: "KL",
-        help: "KL(q(z|x) || p(z)), nats per image",
+        help: help::KL,
         value: |_, m| Some(m.kl),
         decimals: 2,
     },
     Column {
         name: "active units",
-        help: "Latent dimensions whose posterior mean varies over the test set (variance > 0.01)",
+        help: help::ACTIVE_UNITS,
         value: |_, m| Some(m.active_units as f64),
         decimals: 0,
     },
     Column {
         name: "samples/s",
-        help: "Training speed, images per second",
+        help: help::SAMPLES_PER_SEC,
         value: |r, _| (r.status.samples_per_sec > 0.0).then_some(r.status.samples_per_sec),
         decimals: 0,
     },
@@ -60,7 +61,7 @@ const COLUMNS: [Column; 6] = [
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let runs = ctx.runs;
     ui.horizontal(|ui| {
-        ui.heading("Metrics");
+        ui.heading("Metrics").on_hover_text(help::figure::METRICS);
         match runs.scrub {
             Some(e) => ui.weak(format!("after epoch {e} (scrubbed)")),
             None => ui.weak("latest epoch; Δ against the baseline"),
@@ -80,8 +81,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             .spacing([12.0, 4.0])
             .show(ui, |ui| {
                 ui.strong("run (selected: baseline)")
-                    .on_hover_text("The baseline is the run the differences are taken against");
-                ui.strong("epoch");
+                    .on_hover_text(help::BASELINE);
+                ui.strong("epoch").on_hover_text(help::EPOCH);
                 for c in &COLUMNS {
                     ui.strong(c.name).on_hover_text(c.help);
                 }
@@ -89,7 +90,11 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 for run in runs.iter() {
                     let is_base = runs.baseline == Some(run.id);
                     let name = egui::RichText::new(&run.name).color(run.colour).strong();
-                    if ui.radio(is_base, name).clicked() {
+                    if ui
+                        .radio(is_base, name)
+                        .on_hover_text(help::BASELINE)
+                        .clicked()
+                    {
                         ctx.push(UiCommand::Run(run.id, RunAction::SetBaseline));
                     }
                     let Some((epoch, m)) = figures(run) else {

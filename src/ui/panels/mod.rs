@@ -6,6 +6,7 @@
 mod curves;
 mod draft;
 mod grid;
+mod help;
 mod live;
 mod matrix;
 mod metrics;
@@ -16,13 +17,13 @@ mod scrubber;
 mod sliders;
 mod status;
 
-use std::collections::VecDeque;
-
 use eframe::egui;
 
 use super::ExplorerApp;
 use super::command::UiCommand;
+use super::help as text;
 use super::measure::FrameStats;
+use super::recent::Recent;
 use super::run::Run;
 use super::runs::Runs;
 use super::settings::{CompareTab, Layout, RunDraft, ViewSettings, Workspace};
@@ -48,7 +49,7 @@ pub struct ViewCtx<'a> {
     /// Workspace errors.
     pub errors: &'a [String],
     /// Workspace notes.
-    pub notes: &'a VecDeque<String>,
+    pub notes: &'a Recent<String>,
     /// The training device.
     pub device_label: &'a str,
     /// The wgpu adapter.
@@ -132,6 +133,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut ExplorerApp, cmds: &mut Vec<UiCommand>)
         io,
         ..
     } = app;
+    super::shortcuts::handle(ui.ctx(), runs, &mut persisted.view, cmds);
     let mut ctx = ViewCtx {
         view: &mut persisted.view,
         draft: &mut persisted.draft,
@@ -162,12 +164,16 @@ pub fn show(ui: &mut egui::Ui, app: &mut ExplorerApp, cmds: &mut Vec<UiCommand>)
             });
         });
     egui::Panel::top("toolbar").show(ui, |ui| {
-        scrubber::show(ui, &mut ctx);
+        ui.horizontal(|ui| {
+            scrubber::show(ui, &mut ctx);
+            help::toolbar(ui, &mut ctx);
+        });
     });
     egui::CentralPanel::default_margins().show(ui, |ui| match ctx.view.layout {
         Layout::Compare => compare_layout(ui, &mut ctx),
         Layout::Focus => focus_layout(ui, &mut ctx),
     });
+    help::windows(ui, &mut ctx);
 }
 
 /// Every run side by side: curves and the metrics table above, a tab below.
@@ -185,9 +191,12 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     ui.separator();
     ui.horizontal(|ui| {
         let tab = &mut ctx.view.compare_tab;
-        ui.selectable_value(tab, CompareTab::Latents, "Latents (lock-step)");
-        ui.selectable_value(tab, CompareTab::SameInput, "Same input");
-        ui.selectable_value(tab, CompareTab::Prior, "Prior samples");
+        ui.selectable_value(tab, CompareTab::Latents, "Latents (lock-step)")
+            .on_hover_text(text::TAB_LATENTS);
+        ui.selectable_value(tab, CompareTab::SameInput, "Same input")
+            .on_hover_text(text::TAB_SAME_INPUT);
+        ui.selectable_value(tab, CompareTab::Prior, "Prior samples")
+            .on_hover_text(text::TAB_PRIOR);
     });
     ui.separator();
     let bottom_h = ui.available_height() - ui.spacing().item_spacing.y;

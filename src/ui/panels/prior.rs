@@ -6,13 +6,19 @@ use eframe::egui;
 use super::{ViewCtx, column_width, run_label};
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::help;
 use crate::ui::tiles::{self, TileView};
 
 /// Draw one 8×8 grid of samples per shown run.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     ui.horizontal(|ui| {
-        ui.heading("Prior samples");
-        if ui.button("Resample").clicked() {
+        ui.heading("Prior samples")
+            .on_hover_text(help::figure::PRIOR);
+        if ui
+            .button("Resample")
+            .on_hover_text(help::RESAMPLE)
+            .clicked()
+        {
             ctx.push(UiCommand::ResamplePrior);
         }
         ui.weak("the same noise in every run");
@@ -44,7 +50,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         frame: several.then_some(run.colour),
                     },
                     run.image(ViewKey::Prior),
-                );
+                )
+                .on_hover_text(help::figure::PRIOR);
             });
         }
     });

@@ -6,6 +6,7 @@ use eframe::egui;
 use super::ViewCtx;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::help;
 use crate::ui::tiles::{self, TileView};
 
 /// Draw the panel.
@@ -17,7 +18,9 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let s = &mut *ctx.view;
     let mut changed = false;
     ui.horizontal(|ui| {
-        let h = ui.heading("Reconstructions");
+        let h = ui
+            .heading("Reconstructions")
+            .on_hover_text(help::figure::RECON);
         changed = ui
             .add(
                 egui::DragValue::new(&mut s.recon_count)
@@ -25,6 +28,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     .suffix(" digits"),
             )
             .labelled_by(h.id)
+            .on_hover_text(help::RECON_COUNT)
             .changed();
     });
     if changed {
@@ -47,5 +51,6 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             frame: None,
         },
         img,
-    );
+    )
+    .on_hover_text(help::figure::RECON);
 }

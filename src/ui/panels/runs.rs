@@ -6,6 +6,7 @@ use eframe::egui;
 use super::ViewCtx;
 use crate::train::{Command, WorkerState};
 use crate::ui::command::{RunAction, UiCommand};
+use crate::ui::help;
 use crate::ui::run::{Run, RunSource};
 
 /// A one-line description of what a run is doing.
@@ -62,7 +63,8 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
                         .desired_width(110.0)
                         .id_salt(("run-name", id.0)),
                 )
-                .labelled_by(l.id);
+                .labelled_by(l.id)
+                .on_hover_text(help::RUN_NAME);
             if r.changed() && !name.trim().is_empty() {
                 ctx.push(UiCommand::Run(id, RunAction::Rename(name)));
             }
@@ -79,12 +81,12 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
             let training = matches!(run.source, RunSource::Training(_));
             let active = training && run.status.is_active();
             if active {
-                for (label, cmd) in [
-                    ("Pause", Command::Pause),
-                    ("Resume", Command::Resume),
-                    ("Step", Command::Step),
+                for (label, cmd, tip) in [
+                    ("Pause", Command::Pause, help::PAUSE),
+                    ("Resume", Command::Resume, help::RESUME),
+                    ("Step", Command::Step, help::STEP),
                 ] {
-                    if ui.small_button(label).clicked() {
+                    if ui.small_button(label).on_hover_text(tip).clicked() {
                         ctx.push(UiCommand::Run(id, RunAction::Worker(cmd)));
                     }
                 }
@@ -105,7 +107,7 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
             {
                 ctx.push(UiCommand::Run(id, RunAction::Save(None)));
             }
-            if ui.small_button("Remove").clicked() {
+            if ui.small_button("Remove").on_hover_text(help::REMOVE).clicked() {
                 ctx.push(UiCommand::Run(id, RunAction::Remove));
             }
         });
@@ -161,12 +163,18 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 ui.weak("nothing opened yet");
             }
             for p in ctx.workspace.recent.clone() {
-                if ui.button(p.display().to_string()).clicked() {
+                if ui
+                    .button(p.display().to_string())
+                    .on_hover_text(help::RECENT_ENTRY)
+                    .clicked()
+                {
                     ctx.push(UiCommand::Open(vec![p]));
                     ui.close();
                 }
             }
-        });
+        })
+        .response
+        .on_hover_text(help::RECENT);
     });
     egui::CollapsingHeader::new("PyTorch key map")
         .default_open(false)
@@ -185,11 +193,14 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         .code_editor(),
                 )
                 .labelled_by(l.id)
+                .on_hover_text(help::KEY_MAP)
                 .changed()
             {
                 ctx.workspace.key_map = text.split('\n').map(str::to_string).collect();
             }
-        });
+        })
+        .header_response
+        .on_hover_text(help::KEY_MAP);
     if ctx.io_in_flight > 0 {
         ui.horizontal(|ui| {
             ui.spinner();

@@ -5,6 +5,7 @@ use eframe::egui;
 
 use super::ViewCtx;
 use crate::ui::command::UiCommand;
+use crate::ui::help;
 use crate::ui::run::MAX_KEPT_EPOCHS;
 use crate::ui::settings::Layout;
 
@@ -25,7 +26,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         let mut live = runs.scrub.is_none();
         if ui
             .add_enabled(max > 0 || !live, egui::Checkbox::new(&mut live, "Live"))
-            .on_hover_text("Show the newest weights; untick to scrub through epochs")
+            .on_hover_text(help::LIVE)
             .changed()
         {
             ctx.push(UiCommand::Scrub(if live { None } else { Some(max.max(1)) }));
@@ -35,10 +36,12 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             return;
         }
         let mut e = runs.scrub.unwrap_or(max);
-        let l = ui.label("Epoch");
+        let l = ui.label("Epoch").on_hover_text(help::SCRUB);
         let r = ui
             .add_enabled(!live, egui::Slider::new(&mut e, 1..=max))
-            .labelled_by(l.id);
+            .labelled_by(l.id)
+            .on_hover_text(help::SCRUB)
+            .on_disabled_hover_text(help::SCRUB);
         if r.changed() {
             ctx.push(UiCommand::Scrub(Some(e)));
         }

@@ -9,6 +9,7 @@ use crate::explore::order_by_desc;
 use crate::train::metrics::ACTIVE_UNIT_THRESHOLD;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::help;
 use crate::ui::run::Run;
 use crate::ui::tiles::{self, TileView};
 use crate::variant::VariantKind;
@@ -20,15 +21,19 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
     let focused = runs.focused_run();
     ui.heading("Latent sliders");
     ui.horizontal_wrapped(|ui| {
-        if ui.button("Randomize").clicked() {
+        if ui
+            .button("Randomize")
+            .on_hover_text(help::RANDOMIZE)
+            .clicked()
+        {
             ctx.push(UiCommand::RandomizeLatent);
         }
-        if ui.button("Zero").clicked() {
+        if ui.button("Zero").on_hover_text(help::ZERO).clicked() {
             ctx.push(UiCommand::ZeroLatent);
         }
         if ui
             .button("Encode digit")
-            .on_hover_text("Every run shows its own code of this test digit")
+            .on_hover_text(help::ENCODE_DIGIT)
             .clicked()
         {
             ctx.push(UiCommand::EncodeDigit(cursor.digit));
@@ -38,11 +43,12 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
         if ui
             .add(egui::DragValue::new(&mut d).range(0..=999).prefix("#"))
             .labelled_by(l.id)
+            .on_hover_text(help::TEST_DIGIT)
             .changed()
         {
             ctx.push(UiCommand::EncodeDigit(d));
         }
-        if ui.button("Next").clicked() {
+        if ui.button("Next").on_hover_text(help::NEXT_DIGIT).clicked() {
             ctx.push(UiCommand::EncodeDigit((cursor.digit + 1) % 1000));
         }
         if runs.iter().any(|r| r.config.variant == VariantKind::Cvae) {
@@ -51,6 +57,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
             if ui
                 .add(egui::DragValue::new(&mut l).range(0..=9))
                 .labelled_by(t.id)
+                .on_hover_text(help::DECODE_AS)
                 .changed()
             {
                 ctx.push(UiCommand::SetLabel(l));
@@ -87,13 +94,15 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
                 let mut v = values[j];
                 ui.horizontal(|ui| {
                     ui.spacing_mut().slider_width = 110.0;
-                    let r = ui.add(
-                        egui::Slider::new(&mut v, -3.0..=3.0)
-                            .text(format!("z{j}"))
-                            .max_decimals(2)
-                            // Codes beyond ±3 are shown as they are, not clamped.
-                            .clamping(egui::SliderClamping::Never),
-                    );
+                    let r = ui
+                        .add(
+                            egui::Slider::new(&mut v, -3.0..=3.0)
+                                .text(format!("z{j}"))
+                                .max_decimals(2)
+                                // Codes beyond ±3 are shown as they are, not clamped.
+                                .clamping(egui::SliderClamping::Never),
+                        )
+                        .on_hover_text(help::SLIDER);
                     // egui may round the shown value to the displayed decimals and report
                     // that as a change; only a move larger than the rounding is the user's,
                     // so a followed digit code is not overwritten.
@@ -146,7 +155,8 @@ fn run_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, side: f32) {
                         frame: Some(run.colour),
                     },
                     img,
-                );
+                )
+                .on_hover_text(help::figure::SLIDER_IMAGE);
             }
         }
         if let Some(e) = run.pinned {

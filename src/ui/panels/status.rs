@@ -6,6 +6,7 @@ use eframe::egui;
 use super::ViewCtx;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::help;
 
 /// Draw status, errors and diagnostics.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
@@ -37,43 +38,52 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         }
     }
     ui.separator();
-    ui.collapsing("Diagnostics", |ui| {
-        let f = ctx.frames;
-        ui.label(format!(
-            "Frame time p50 {:.1} ms · p95 {:.1} ms ({} frames)",
-            f.percentile(0.5),
-            f.percentile(0.95),
-            f.frame_ms.len()
-        ));
-        ui.label(format!("CPU sharing: {:?}", ctx.sharing));
-        let lat: Vec<u64> = f.slider_frames.iter().copied().collect();
-        if !lat.is_empty() {
-            let mean = lat.iter().sum::<u64>() as f64 / lat.len() as f64;
+    egui::CollapsingHeader::new("Diagnostics")
+        .show(ui, |ui| {
+            let f = ctx.frames;
             ui.label(format!(
-                "Slider to image: {:.1} frames on average (last {})",
-                mean,
-                lat.last().copied().unwrap_or(0)
+                "Frame time p50 {:.1} ms · p95 {:.1} ms ({} frames)",
+                f.percentile(0.5),
+                f.percentile(0.95),
+                f.frame_ms.len()
             ));
-        }
-        for run in runs.iter() {
-            for (key, name) in [
-                (ViewKey::Slider, "slider"),
-                (ViewKey::Grid, "grid"),
-                (ViewKey::Prior, "prior"),
-            ] {
-                if let Some(img) = run.image(key) {
-                    ui.label(format!(
-                        "{}: {name}: {} images decoded in {:.2} ms (step {})",
-                        run.name,
-                        img.n,
-                        img.micros as f64 / 1000.0,
-                        img.step
-                    ));
+            ui.label(format!("CPU sharing: {:?}", ctx.sharing));
+            let lat: Vec<u64> = f.slider_frames.values().collect();
+            if !lat.is_empty() {
+                let mean = lat.iter().sum::<u64>() as f64 / lat.len() as f64;
+                ui.label(format!(
+                    "Slider to image: {:.1} frames on average (last {})",
+                    mean,
+                    lat.last().copied().unwrap_or(0)
+                ));
+            }
+            for run in runs.iter() {
+                for (key, name) in [
+                    (ViewKey::Slider, "slider"),
+                    (ViewKey::Grid, "grid"),
+                    (ViewKey::Prior, "prior"),
+                ] {
+                    if let Some(img) = run.image(key) {
+                        ui.label(format!(
+                            "{}: {name}: {} images decoded in {:.2} ms (step {})",
+                            run.name,
+                            img.n,
+                            img.micros as f64 / 1000.0,
+                            img.step
+                        ));
+                    }
                 }
             }
-        }
-        if ui.button("Clear errors").clicked() {
-            ctx.push(UiCommand::ClearErrors);
-        }
-    });
+            if ui
+                .button("Clear errors")
+                .on_hover_text(help::CLEAR_ERRORS)
+                .clicked()
+            {
+                ctx.push(UiCommand::ClearErrors);
+            }
+        })
+        .header_response
+        .on_hover_text(
+            "Frame times, slider-to-image latency and decode times: how fluid the window is",
+        );
 }

@@ -1,0 +1,73 @@
+# Shared by scripts/test and scripts/run: install what the build, the tests and the app
+# need on Debian/Ubuntu, only what is missing, with sudo when not root. Sourced, not run.
+
+# What each need maps to, as Debian package names.
+#   build:   a C compiler and linker (rustc links with cc; mimalloc builds C)
+#   vulkan:  lavapipe (Mesa's software Vulkan driver) and the Vulkan loader: a wgpu adapter
+#            on a machine without a GPU, for the shader tests, the app tests and the app
+#   xvfb:    an X server without a screen, for the app where no display exists
+missing_packages() {
+  local need=()
+  for what in "$@"; do
+    case "$what" in
+      build)
+        command -v cc >/dev/null 2>&1 || need+=(build-essential)
+        ;;
+      vulkan)
+        ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
+        { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\.so\.1' \
+          || need+=(libvulkan1)
+        ;;
+      xvfb)
+        command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+        ;;
+    esac
+  done
+  echo "${need[@]}"
+}
+
+# ensure_packages NEED...: install the missing packages or explain what to install.
+ensure_packages() {
+  local pkgs
+  pkgs=$(missing_packages "$@")
+  [ -z "$pkgs" ] && return 0
+  echo "latent-explorer set-up: installing $pkgs" >&2
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "error: these packages are missing: $pkgs" >&2
+      echo "       and this user is not root and has no sudo. Ask an administrator to run:" >&2
+      echo "       apt-get install $pkgs" >&2
+      return 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: these packages are missing: $pkgs (Debian names), and this system has no" >&2
+    echo "       apt-get. Install your distribution's equivalents: a C compiler, Mesa's" >&2
+    echo "       lavapipe Vulkan driver and the Vulkan loader, and Xvfb." >&2
+    return 1
+  fi
+  local log
+  log=$(mktemp "${TMPDIR:-/tmp}/latent-explorer-apt.XXXXXX")
+  local start=$SECONDS
+  # shellcheck disable=SC2086 # word splitting of the package list is intended
+  if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q \
+        && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $pkgs; } \
+        >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "error: installing $pkgs failed (apt's log above, all of it in $log); install them and run again" >&2
+    return 1
+  fi
+  echo "latent-explorer set-up: installed $(grep -c '^Setting up' "$log") packages in $((SECONDS - start)) s (apt's log: $log)" >&2
+}
+
+# A private runtime directory (wgpu and winit warn without one).
+ensure_runtime_dir() {
+  if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ] || [ ! -w "$XDG_RUNTIME_DIR" ]; then
+    XDG_RUNTIME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/latent-explorer-xdg.XXXXXX")
+    export XDG_RUNTIME_DIR
+  fi
+  chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
+}

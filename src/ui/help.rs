@@ -1,0 +1,211 @@
+//! What the app says about itself: one or two sentences per control and figure, shown on
+//! hover (and given to screen readers as the widget's description). One place, so the same
+//! concept is explained the same way wherever it appears.
+
+/// β, the weight of the KL term.
+pub const BETA: &str = "β weights the KL term: loss = rec + β·KL. β > 1 (β-VAE) squeezes the code \
+     through a tighter bottleneck — fewer active dimensions, blurrier but often more \
+     interpretable; β < 1 reconstructs better and samples worse. β-TCVAE weights only the \
+     total correlation.";
+/// Free bits.
+pub const FREE_BITS: &str = "Free bits λ: each latent dimension's KL (averaged over the batch) is counted \
+     as at least λ nats, so the optimiser gains nothing by pushing a dimension below λ. A \
+     cure for posterior collapse (Kingma et al. 2016).";
+/// The KL schedule.
+pub const KL_SCHEDULE: &str = "How the KL weight changes over training. Constant: β throughout. Linear: from 0 \
+     up to β over the warm-up steps (lets the decoder learn to use z before the KL pulls \
+     codes to the prior). Cyclical: that ramp repeated in cycles (Fu et al. 2019).";
+/// Linear warm-up length.
+pub const WARMUP: &str =
+    "Steps over which the KL weight rises linearly from 0 to β (Bowman et al. 2016).";
+/// Cyclical schedule parameters.
+pub const CYCLES: &str = "Cyclical schedule: the number of cycles over the run, and the fraction of each \
+     cycle spent ramping the KL weight up (the rest holds it at β).";
+/// Learning rate.
+pub const LR: &str = "Adam's step size. Too high and the loss jumps or turns NaN; too low and \
+     training crawls. 1e-3 is the usual start for these models.";
+/// Latent size.
+pub const LATENT: &str = "Dimensions of the code z. More dimensions can hold more detail; a VAE leaves \
+     the ones it does not need inactive (KL ≈ 0).";
+/// Hidden width.
+pub const HIDDEN: &str = "Units in the hidden layer of the MLP encoder and decoder.";
+/// Architecture.
+pub const ARCH: &str = "MLP: fully connected layers (fast on a CPU). Conv: a convolutional encoder and \
+     transposed-convolution decoder (sharper on images, slower).";
+/// Variant.
+pub const VARIANT: &str = "The training objective. Open \"About this variant\" for its loss, its paper and \
+     what to look for.";
+/// Batch size.
+pub const BATCH: &str = "Images per optimisation step. Larger batches give smoother gradients and fewer steps per epoch.";
+/// Epochs.
+pub const EPOCHS: &str =
+    "Passes over the training images. Test figures are computed after each epoch.";
+/// Seed.
+pub const SEED: &str = "Seed for weight initialisation, batch order and noise: the same seed and \
+     settings train the same model.";
+/// IWAE k per epoch.
+pub const IWAE_K: &str = "Importance samples for the test IWAE NLL after every epoch (0: skip). Costs about \
+     k forward passes of the test set.";
+/// Dataset directory.
+pub const DATA_DIR: &str = "A directory of MNIST-format (IDX) files, gzipped or not; empty for the \
+     bundled 10,000 MNIST digits.";
+/// Device.
+pub const DEVICE: &str = "Where runs train and decode. Auto: the GPU when the adapter is a real one, \
+     else burn's CPU backend. Applies when the app starts.";
+/// CPU sharing.
+pub const SHARING: &str = "How several training runs share the CPU. LowPriority (default): each run \
+     trains in its own threads at lowered priority, so the window stays fluid. Gate: runs \
+     take turns, one step at a time. Free: the OS decides. Applies when the app starts.";
+
+/// Active units.
+pub const ACTIVE_UNITS: &str = "Latent dimensions the model uses: those whose posterior mean varies over the \
+     test set (variance > 0.01, Burda et al. 2016). An inactive dimension has collapsed to \
+     the prior and its slider changes nothing.";
+/// IWAE NLL.
+pub const IWAE_NLL: &str = "Negative log-likelihood estimated with k importance samples, nats per image: a \
+     tighter bound than −ELBO (≤ it, approaching −log p(x) as k grows). Lower is better. \
+     Set \"IWAE k per epoch\" to compute it.";
+/// Test −ELBO.
+pub const NEG_ELBO: &str = "Negative evidence lower bound on the test split, nats per image: rec + KL, an \
+     upper bound on −log p(x). Lower is better; n/a for objectives that are no likelihood \
+     bound (WAE, AAE, BiGAN, VQ-VAE).";
+/// Reconstruction term.
+pub const REC: &str = "Reconstruction term −E_q(z|x)[log p(x|z)], nats per image: how well the decoder \
+     reproduces the input from its code.";
+/// KL term.
+pub const KL: &str = "KL(q(z|x) || p(z)), nats per image: how far each image's code distribution is \
+     from the prior N(0, I) — the information the code carries about the image.";
+/// Samples per second.
+pub const SAMPLES_PER_SEC: &str = "Training speed: images per second over the last steps.";
+/// Epoch column.
+pub const EPOCH: &str = "The epoch these test figures were computed after.";
+/// Baseline radio.
+pub const BASELINE: &str =
+    "The baseline run: every other run's figures show their difference from it.";
+
+/// Inverse-CDF spacing.
+pub const INVERSE_CDF: &str = "Grid spacing. Inverse CDF: coordinates Φ^-1(p) (the inverse of the normal CDF) at evenly spaced probabilities \
+     p, so every cell covers the same prior mass (Kingma & Welling's manifold figure). \
+     Linear: evenly spaced from −range to +range.";
+/// Grid range.
+pub const GRID_RANGE: &str =
+    "Linear spacing: the grid spans −range to +range standard deviations on each axis.";
+/// Grid size.
+pub const GRID_SIZE: &str = "Images per side of the grid (up to 32 × 32, decoded in one batch).";
+/// Grid axes: principal directions.
+pub const GRID_PRINCIPAL: &str = "Each run's own top two principal directions of its encoded test digits: the two \
+     directions its codes vary most along.";
+/// Grid axes: dimensions.
+pub const GRID_DIMS: &str = "Two latent dimensions, chosen by number.";
+/// Grid x/y dimension.
+pub const GRID_DIM: &str = "The latent dimension along this axis of the grid.";
+/// Colour map.
+pub const COLORMAP: &str = "How pixel intensities are coloured: gray, or viridis (perceptually uniform; \
+     small differences are easier to see).";
+
+/// A latent slider.
+pub const SLIDER: &str = "One latent dimension of the shared cursor, decoded live by every run of this \
+     latent size. Ordered by the focused run's KL (most informative first); \"inactive\" \
+     dimensions change nothing.";
+/// Randomize.
+pub const RANDOMIZE: &str = "Draw a new latent vector from the prior N(0, I) (shortcut R).";
+/// Zero.
+pub const ZERO: &str = "Set every latent dimension to 0, the prior's mean (shortcut 0).";
+/// Encode digit.
+pub const ENCODE_DIGIT: &str = "Every run shows its own code (posterior mean) of this test digit; the sliders show the focused run's.";
+/// Test digit index.
+pub const TEST_DIGIT: &str = "Which test digit to encode (index into the test split).";
+/// Next digit.
+pub const NEXT_DIGIT: &str = "Encode the next test digit (shortcut N).";
+/// Decode as (conditional VAE).
+pub const DECODE_AS: &str = "Conditional VAE: the class label the decoder is given. The same z drawn as \
+     another digit keeps its style.";
+
+/// Reconstructions count.
+pub const RECON_COUNT: &str = "How many test digits to reconstruct.";
+/// Matrix first digit.
+pub const MATRIX_FIRST: &str = "The first test digit of the matrix's rows.";
+/// Matrix rows.
+pub const MATRIX_ROWS: &str = "How many test digits (rows) the matrix shows.";
+/// Heat map.
+pub const HEATMAP: &str = "Show each run's absolute error |input − reconstruction| per pixel (viridis: dark = exact) \
+     instead of its reconstruction.";
+/// Resample prior.
+pub const RESAMPLE: &str = "Draw new noise z ~ N(0, I); every run decodes the same noise.";
+
+/// Curve term.
+pub const CURVE_TERM: &str = "Which loss term the overlaid curves show. Train terms per step (smoothed); \
+     test terms per epoch.";
+/// Per epoch / per step.
+pub const CURVE_X: &str = "x axis in epochs (comparable across batch sizes) or optimisation steps.";
+/// Log scale.
+pub const LOG_SCALE: &str = "Plot log10 of the loss: late, small improvements become visible.";
+/// Smoothing.
+pub const SMOOTHING: &str = "Exponential moving average of the per-step train curves (0: raw steps). Test \
+     figures are never smoothed.";
+
+/// Live toggle of the scrubber.
+pub const LIVE: &str = "Show the newest weights; untick to scrub through the weights every run had at the \
+     end of each epoch.";
+/// Epoch scrubber slider.
+pub const SCRUB: &str =
+    "Show every run as it was at the end of this epoch: images, sliders and metrics.";
+/// Theme.
+pub const THEME: &str = "Light or dark, or follow the system's setting.";
+/// Help overlay button.
+pub const HELP_BUTTON: &str = "Keyboard shortcuts and where to start (F1 or ?).";
+/// About-variant button.
+pub const ABOUT_BUTTON: &str =
+    "The focused run's objective written out, its paper, and what to look for in the panels.";
+
+/// Run controls.
+pub const PAUSE: &str = "Pause training after the current step (shortcut Space toggles).";
+/// Resume.
+pub const RESUME: &str = "Resume training (shortcut Space toggles).";
+/// Step.
+pub const STEP: &str = "Train exactly one step, then pause (shortcut S).";
+/// Remove.
+pub const REMOVE: &str =
+    "Remove this run from the workspace (a training run is stopped; files on disk stay).";
+/// Run name.
+pub const RUN_NAME: &str = "The run's name in curves, tables and saved files.";
+/// Recent menu.
+pub const RECENT: &str = "Model files opened lately.";
+/// Recent entry.
+pub const RECENT_ENTRY: &str = "Open this file again as a new run.";
+/// Key map.
+pub const KEY_MAP: &str = "Rules REGEX=NAME, one per line, that rename a PyTorch file's tensors to this \
+     app's names before loading.";
+/// Clear errors.
+pub const CLEAR_ERRORS: &str = "Forget the errors listed above.";
+/// Compare tabs.
+pub const TAB_LATENTS: &str = "One slider set and one grid, decoded by every run in lock-step.";
+/// Same input tab.
+pub const TAB_SAME_INPUT: &str = "The same test digits reconstructed by every run, side by side.";
+/// Prior tab.
+pub const TAB_PRIOR: &str = "Samples decoded from the same prior noise by every run.";
+
+/// Figures.
+pub mod figure {
+    /// The overlaid loss curves.
+    pub const CURVES: &str = "Loss curves, nats per image. Drag to pan, scroll to zoom, double-click to \
+         reset. Test figures are dots at each epoch's end. Click a legend entry to hide or show its curve.";
+    /// The metrics table.
+    pub const METRICS: &str = "Test figures after the latest (or scrubbed) epoch, one row per run; the \
+         numbers in brackets are differences from the baseline run.";
+    /// A slider image.
+    pub const SLIDER_IMAGE: &str = "This run's decoding of the shared latent vector (the sliders).";
+    /// A grid.
+    pub const GRID: &str = "Decodes of a 2-D sweep through the latent space around the cursor; the \
+         centre cell (outlined) is the cursor itself.";
+    /// Prior samples.
+    pub const PRIOR: &str = "Decodes of z ~ N(0, I): what the model generates from the prior.";
+    /// Reconstructions.
+    pub const RECON: &str =
+        "Top: test digits. Bottom: their reconstructions from the posterior means.";
+    /// Matrix input column.
+    pub const MATRIX_INPUT: &str = "The input test digits, one per row.";
+    /// Matrix run column.
+    pub const MATRIX_RUN: &str = "This run's reconstruction of each input (or |input − reconstruction| with the \
+         heat map on).";
+}

@@ -1,0 +1,191 @@
+//! "About this variant": for each objective, its loss written out, the paper it comes from
+//! and what to look for in the app's panels. Plain text, shared by the app's variant card
+//! and the CLI (`latent-explorer variants`).
+
+use super::VariantKind;
+
+/// What a user should know about one variant before training it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct About {
+    /// One sentence: what the variant changes and why.
+    pub idea: &'static str,
+    /// The training loss (minimised), written out, one term per line where it helps.
+    pub objective: &'static str,
+    /// The paper(s): authors, year, title, venue.
+    pub paper: &'static str,
+    /// What to look for in the panels (curves, metrics, sliders, grids, samples).
+    pub look_for: &'static [&'static str],
+}
+
+impl VariantKind {
+    /// The variant's card.
+    pub fn about(self) -> About {
+        match self {
+            Self::Vae => About {
+                idea: "An encoder q(z|x) and a decoder p(x|z) trained together on a lower bound of \
+                       log p(x) (the ELBO), with a standard normal prior p(z).",
+                objective: "loss = −E_q(z|x)[log p(x|z)] + KL(q(z|x) ‖ N(0, I))\n     \
+                            = rec + KL   (−ELBO, nats per image; z = μ + σ·ε, ε ~ N(0, I))",
+                paper: "Kingma & Welling (2014), Auto-Encoding Variational Bayes, ICLR 2014.",
+                look_for: &[
+                    "Test −ELBO falls fast in the first epochs, then slowly; rec falls while KL rises.",
+                    "Active units: dimensions with KL near 0 carry nothing (posterior collapse); \
+                     their sliders change nothing.",
+                    "Reconstructions are slightly blurred: the average of the digits a code could be.",
+                    "Prior samples look like digits only where q(z) covers the prior.",
+                ],
+            },
+            Self::BetaVae => About {
+                idea: "The VAE with the KL term weighted by β > 1: a tighter information \
+                       bottleneck that favours fewer, more independent latent factors.",
+                objective: "loss = rec + β · KL(q(z|x) ‖ N(0, I))   (β = 4 by default)",
+                paper: "Higgins et al. (2017), β-VAE: Learning Basic Visual Concepts with a \
+                        Constrained Variational Framework, ICLR 2017.",
+                look_for: &[
+                    "Fewer active units than the VAE, and a higher rec: β trades detail for a \
+                     simpler code.",
+                    "Sliders of the active dimensions change one aspect (slant, width, thickness) \
+                     more cleanly.",
+                    "Raise β live and watch KL fall and reconstructions blur within a few hundred steps.",
+                ],
+            },
+            Self::Iwae => About {
+                idea: "Trains on a tighter bound than the ELBO: k samples of z per image, \
+                       importance-weighted, so the encoder may be less precise without penalty.",
+                objective: "loss = −log (1/k) Σ_i p(x, z_i) / q(z_i|x),   z_i ~ q(z|x), i = 1..k\n     \
+                            (k = 1 is the ELBO; the bound tightens towards −log p(x) as k grows)",
+                paper: "Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders, \
+                        ICLR 2016.",
+                look_for: &[
+                    "IWAE NLL below the VAE's at the same epoch; its −ELBO may be worse: it \
+                     optimises a different bound.",
+                    "More active units than the VAE: the importance weights make unused \
+                     dimensions less attractive.",
+                ],
+            },
+            Self::WaeMmd => About {
+                idea: "Matches the distribution of all codes q(z) to the prior, not each \
+                       image's posterior: codes can stay precise, so reconstructions are sharper.",
+                objective: "loss = rec + λ · MMD²(q(z), p(z))\n     \
+                            MMD² between the batch's codes and as many prior samples, \
+                            inverse multiquadratic kernel; λ = 10",
+                paper: "Tolstikhin, Bousquet, Gelly & Schölkopf (2018), Wasserstein \
+                        Auto-Encoders, ICLR 2018.",
+                look_for: &[
+                    "Sharper reconstructions than the VAE's; test −ELBO is n/a: the loss is no \
+                     bound on log p(x).",
+                    "Prior samples stay digit-like only if MMD is small: compare them with the \
+                     VAE's.",
+                ],
+            },
+            Self::WaeSinkhorn => About {
+                idea: "A WAE whose distance between q(z) and the prior is an entropic optimal \
+                       transport cost, computed by Sinkhorn iterations.",
+                objective: "loss = rec + λ · OT_ε(codes, prior samples)\n     \
+                            squared Euclidean ground cost, entropic temperature ε; tends to \
+                            W₂² as ε → 0",
+                paper: "Patrini et al. (2019), Sinkhorn AutoEncoders, UAI 2019; Genevay, Peyré & \
+                        Cuturi (2018), Learning Generative Models with Sinkhorn Divergences, \
+                        AISTATS 2018.",
+                look_for: &[
+                    "Like WAE-MMD: sharp reconstructions, no likelihood bound.",
+                    "The grid in principal directions shows how evenly codes fill the prior.",
+                ],
+            },
+            Self::Aae => About {
+                idea: "An autoencoder whose codes are pushed towards the prior by a \
+                       discriminator on z instead of a KL term.",
+                objective: "phase 1: rec = −log p(x|z)   (encoder, decoder)\n\
+                            phase 2: discriminator D(z): prior samples real, codes fake\n\
+                            phase 3: encoder fools D (non-saturating); R1 penalty γ = 10 on D",
+                paper: "Makhzani, Shlens, Jaitly, Goodfellow & Frey (2016), Adversarial \
+                        Autoencoders, ICLR 2016 workshop.",
+                look_for: &[
+                    "The discriminator's held-out accuracy heads for 0.5 when codes match the prior.",
+                    "No likelihood bound: compare rec and prior samples with the VAE.",
+                ],
+            },
+            Self::VaeGan => About {
+                idea: "A VAE whose decoder is also a GAN generator; the discriminator's \
+                       features measure reconstruction error, for sharper images.",
+                objective: "phase 1, discriminator: real x vs reconstructions x̃ and prior \
+                            samples x_p\n\
+                            phase 2, encoder and decoder: rec + β·KL + ½‖Dis_l(x) − Dis_l(x̃)‖² \
+                            + γ · GAN\n\
+                            (the GAN term does not reach the encoder)",
+                paper: "Larsen, Sønderby, Larochelle & Winther (2016), Autoencoding beyond \
+                        pixels using a learned similarity metric, ICML 2016.",
+                look_for: &[
+                    "Prior samples with sharper strokes than the VAE's, sometimes with artefacts.",
+                    "Loss curves wobble: two networks play a game.",
+                ],
+            },
+            Self::Bigan => About {
+                idea: "An encoder and a generator trained only adversarially, against a \
+                       discriminator on (image, code) pairs: at the optimum they invert each other.",
+                objective: "phase 1, discriminator D(x, z): (x, E(x)) real vs (G(z), z) fake, \
+                            z ~ N(0, I)\n\
+                            phase 2, encoder and generator: the same game with swapped labels\n\
+                            (no reconstruction loss at all)",
+                paper: "Donahue, Krähenbühl & Darrell (2017), Adversarial Feature Learning, ICLR \
+                        2017; Dumoulin et al. (2017), Adversarially Learned Inference, ICLR 2017.",
+                look_for: &[
+                    "Reconstructions G(E(x)) keep the digit's class more than its exact shape.",
+                    "Early prior samples are all one digit (mode collapse) and spread out after \
+                     a few hundred steps.",
+                    "No likelihood bound.",
+                ],
+            },
+            Self::Cvae => About {
+                idea: "Encoder and decoder also see the label y, so z is free to encode style \
+                       (slant, thickness) while y sets the digit.",
+                objective: "loss = −E_q(z|x,y)[log p(x|z,y)] + KL(q(z|x,y) ‖ N(0, I))",
+                paper: "Sohn, Lee & Yan (2015), Learning Structured Output Representation using \
+                        Deep Conditional Generative Models, NeurIPS 2015.",
+                look_for: &[
+                    "\"decode as\" beside the sliders: the same z drawn as each digit keeps its style.",
+                    "Lower KL than the VAE: the label carries the class for free.",
+                ],
+            },
+            Self::BetaTcvae => About {
+                idea: "Penalises only the total correlation between latent dimensions, the \
+                       part of the KL that ties factors together.",
+                objective: "KL = MI(x; z) + TC(z) + Σ_j KL(q(z_j) ‖ p(z_j))\n\
+                            loss = rec + MI + β · TC + dimension-wise KL   (β = 6; \
+                            minibatch-weighted sampling estimates of q(z))",
+                paper: "Chen, Li, Grosse & Duvenaud (2018), Isolating Sources of Disentanglement \
+                        in Variational Autoencoders, NeurIPS 2018.",
+                look_for: &[
+                    "Better reconstructions than a β-VAE of the same β: MI is not penalised.",
+                    "Sliders that each change one aspect of the digit.",
+                ],
+            },
+            Self::VqVae => About {
+                idea: "A discrete latent: each encoder output vector is replaced by its nearest \
+                       codebook entry; gradients pass straight through.",
+                objective: "loss = rec + ‖sg[z_e] − e‖² + β · ‖z_e − sg[e]‖²   (β = 0.25)\n     \
+                            codebook by moving averages (decay 0.99); dead codes restarted",
+                paper: "van den Oord, Vinyals & Kavukcuoglu (2017), Neural Discrete \
+                        Representation Learning, NeurIPS 2017.",
+                look_for: &[
+                    "Sharp reconstructions; sliders show each code's spread (var) instead of KL.",
+                    "Prior samples are poor: a uniform prior over codes is not what the encoder \
+                     uses (the paper fits a PixelCNN prior afterwards).",
+                    "No comparable likelihood bound.",
+                ],
+            },
+            Self::TwoLayer => About {
+                idea: "Two stochastic layers (x to z1 to z2), with a learned prior p(z1|z2): a \
+                       more flexible prior for the bottom layer.",
+                objective: "loss = −log p(x|z1) + [log q(z1|x) − log p(z1|z2)] + KL(q(z2|z1) ‖ N(0, I))\n     \
+                            one sample of z1 and z2; the sliders move z2",
+                paper: "Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders, \
+                        ICLR 2016, §5 (the two-stochastic-layer model).",
+                look_for: &[
+                    "Test −ELBO near the VAE's; more KL spent in z1 than in z2.",
+                    "Top-layer sliders change the digit globally; z1 adds the detail.",
+                ],
+            },
+        }
+    }
+}
