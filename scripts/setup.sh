@@ -31,7 +31,6 @@ ensure_packages() {
   local pkgs
   pkgs=$(missing_packages "$@")
   [ -z "$pkgs" ] && return 0
-  echo "latent-explorer set-up: installing $pkgs" >&2
   local sudo=()
   if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then
@@ -49,6 +48,7 @@ ensure_packages() {
     echo "       lavapipe Vulkan driver and the Vulkan loader, and Xvfb." >&2
     return 1
   fi
+  echo "latent-explorer set-up: installing $pkgs" >&2
   local log
   log=$(mktemp "${TMPDIR:-/tmp}/latent-explorer-apt.XXXXXX")
   local start=$SECONDS
