@@ -6,6 +6,7 @@
 #   vulkan:  lavapipe (Mesa's software Vulkan driver) and the Vulkan loader: a wgpu adapter
 #            on a machine without a GPU, for the shader tests, the app tests and the app
 #   xvfb:    an X server without a screen, for the app where no display exists
+#   window:  the X11 libraries the window toolkit loads (a desktop has them; a server may not)
 missing_packages() {
   local need=()
   for what in "$@"; do
@@ -20,6 +21,18 @@ missing_packages() {
         ;;
       xvfb)
         command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+        ;;
+      window)
+        # The X11 libraries the window toolkit (winit) loads at run time.
+        local libs
+        libs=$({ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; })
+        local lib pkg
+        for pair in libX11.so.6:libx11-6 libX11-xcb.so.1:libx11-xcb1 libXcursor.so.1:libxcursor1 \
+                    libXi.so.6:libxi6 libXrandr.so.2:libxrandr2 libxkbcommon.so.0:libxkbcommon0 \
+                    libxkbcommon-x11.so.0:libxkbcommon-x11-0; do
+          lib=${pair%%:*}; pkg=${pair#*:}
+          grep -qF "$lib " <<<"$libs" || need+=("$pkg")
+        done
         ;;
     esac
   done

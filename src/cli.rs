@@ -419,7 +419,14 @@ fn app(a: &AppArgs) -> Result<()> {
     )
     .map_err(|e| {
         let e = e.to_string();
-        if e.contains("DISPLAY") {
+        if e.contains("xlib") || e.contains("libxkbcommon") {
+            anyhow::anyhow!(
+                "cannot open the window: the X11 libraries the window needs are missing ({e}). \
+                 On Debian/Ubuntu: `apt-get install libx11-6 libx11-xcb1 libxcursor1 libxi6 \
+                 libxrandr2 libxkbcommon-x11-0` (scripts/run installs them); the CLI needs none \
+                 of them (`latent-explorer train`)"
+            )
+        } else if e.contains("DISPLAY") {
             anyhow::anyhow!(
                 "cannot open the window: no display ({e}). Run it in a desktop session, or \
                  headless under Xvfb: `xvfb-run -a latent-explorer`; the CLI needs no display \
