@@ -110,7 +110,7 @@ pub const SLIDER: &str = "One latent dimension of the shared cursor, decoded liv
 /// Randomize.
 pub const RANDOMIZE: &str = "Draw a new latent vector from the prior N(0, I) (shortcut R).";
 /// Zero.
-pub const ZERO: &str = "Set every latent dimension to 0, the prior's mean (shortcut 0).";
+pub const ZERO: &str = "Set every latent dimension to 0, the prior's mean (shortcut Z).";
 /// Encode digit.
 pub const ENCODE_DIGIT: &str = "Every run shows its own code (posterior mean) of this test digit; the sliders show the focused run's.";
 /// Test digit index.

@@ -180,56 +180,51 @@ impl Io {
         });
     }
 
-    /// Answer a dialog request without a dialog (dialogs off): nothing chosen, `why`.
-    fn no_dialog(&mut self, why: &'static str) -> bool {
-        if !self.dialogs {
+    /// Run the file dialog `work` off the UI thread; with dialogs off, answer "nothing
+    /// chosen" (`off` says which dialog) instead.
+    fn dialog(&mut self, off: &'static str, work: impl FnOnce() -> IoResult + Send + 'static) {
+        if self.dialogs {
+            self.spawn("the file dialog".into(), work);
+        } else {
             self.spawn("the file dialog".into(), move || {
-                IoResult::NothingPicked(why)
+                IoResult::NothingPicked(off)
             });
         }
-        !self.dialogs
     }
 
     /// Ask for model files to open.
     pub fn pick_files(&mut self) {
-        if self.no_dialog("no open dialog: file dialogs are off") {
-            return;
-        }
-        self.spawn("the file dialog".into(), || {
-            match rfd::FileDialog::new()
+        self.dialog(
+            "no open dialog: file dialogs are off",
+            || match rfd::FileDialog::new()
                 .set_title("Open models")
                 .add_filter("models", &MODEL_EXTENSIONS)
                 .pick_files()
             {
                 Some(paths) if !paths.is_empty() => IoResult::Picked(UiCommand::Open(paths)),
                 _ => IoResult::NothingPicked("no file chosen"),
-            }
-        });
+            },
+        );
     }
 
     /// Ask for a run directory to follow.
     pub fn pick_follow_dir(&mut self) {
-        if self.no_dialog("no folder dialog: file dialogs are off") {
-            return;
-        }
-        self.spawn("the file dialog".into(), || {
-            match rfd::FileDialog::new()
+        self.dialog(
+            "no folder dialog: file dialogs are off",
+            || match rfd::FileDialog::new()
                 .set_title("Follow a run directory")
                 .pick_folder()
             {
                 Some(dir) => IoResult::Picked(UiCommand::Follow(dir)),
                 None => IoResult::NothingPicked("no directory chosen"),
-            }
-        });
+            },
+        );
     }
 
     /// Ask where to save `run`, suggesting `name`.
     pub fn pick_save(&mut self, run: RunId, name: String, dir: Option<&Path>) {
-        if self.no_dialog("no save dialog: file dialogs are off") {
-            return;
-        }
         let dir = dir.map(Path::to_path_buf);
-        self.spawn("the file dialog".into(), move || {
+        self.dialog("no save dialog: file dialogs are off", move || {
             let mut d = rfd::FileDialog::new()
                 .set_title("Save checkpoint")
                 .add_filter("checkpoint", &["safetensors"])

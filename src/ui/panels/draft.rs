@@ -31,6 +31,46 @@ pub fn row_label(ui: &mut egui::Ui, label: &str, help: &str) -> egui::Response {
     ui.label(label).on_hover_text(help)
 }
 
+/// A grid row choosing a KL schedule (the next run's, or a training run's live).
+pub fn schedule_row(ui: &mut egui::Ui, label: &str, id_salt: &str, kind: &mut ScheduleKind) {
+    let l = row_label(ui, label, help::KL_SCHEDULE);
+    egui::ComboBox::from_id_salt(id_salt)
+        .selected_text(format!("{kind:?}"))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(kind, ScheduleKind::Constant, "Constant");
+            ui.selectable_value(kind, ScheduleKind::Linear, "Linear");
+            ui.selectable_value(kind, ScheduleKind::Cyclical, "Cyclical");
+        })
+        .response
+        .labelled_by(l.id)
+        .on_hover_text(help::KL_SCHEDULE);
+    ui.end_row();
+}
+
+/// A grid row for free bits: on or off, and the floor λ. Returns the new setting when the
+/// user changed it.
+pub fn free_bits_row(ui: &mut egui::Ui, label: &str, current: Option<f64>) -> Option<Option<f64>> {
+    let l = row_label(ui, label, help::FREE_BITS);
+    let changed = ui
+        .horizontal(|ui| {
+            let mut on = current.is_some();
+            let mut v = current.unwrap_or(0.1);
+            let a = ui.checkbox(&mut on, "on").on_hover_text(help::FREE_BITS);
+            let b = ui
+                .add_enabled(
+                    on,
+                    egui::DragValue::new(&mut v).range(0.0..=5.0).speed(0.01),
+                )
+                .labelled_by(l.id)
+                .on_hover_text(help::FREE_BITS)
+                .on_disabled_hover_text(help::FREE_BITS);
+            (a.changed() || b.changed()).then_some(on.then_some(v))
+        })
+        .inner;
+    ui.end_row();
+    changed
+}
+
 /// Draw the panel.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     egui::CollapsingHeader::new("Next run")
@@ -102,18 +142,7 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             if r.changed() {
                 s.beta = Some(beta);
             }
-            let l = row_label(ui, "KL schedule", help::KL_SCHEDULE);
-            egui::ComboBox::from_id_salt("schedule")
-                .selected_text(format!("{:?}", s.kl_schedule))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut s.kl_schedule, ScheduleKind::Constant, "Constant");
-                    ui.selectable_value(&mut s.kl_schedule, ScheduleKind::Linear, "Linear");
-                    ui.selectable_value(&mut s.kl_schedule, ScheduleKind::Cyclical, "Cyclical");
-                })
-                .response
-                .labelled_by(l.id)
-                .on_hover_text(help::KL_SCHEDULE);
-            ui.end_row();
+            schedule_row(ui, "KL schedule", "schedule", &mut s.kl_schedule);
             match s.kl_schedule {
                 ScheduleKind::Constant => {}
                 ScheduleKind::Linear => {
@@ -138,21 +167,9 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     ui.end_row();
                 }
             }
-            let l = row_label(ui, "Free bits", help::FREE_BITS);
-            ui.horizontal(|ui| {
-                let mut on = s.free_bits.is_some();
-                let mut v = s.free_bits.unwrap_or(0.1);
-                ui.checkbox(&mut on, "on").on_hover_text(help::FREE_BITS);
-                ui.add_enabled(
-                    on,
-                    egui::DragValue::new(&mut v).range(0.0..=5.0).speed(0.01),
-                )
-                .labelled_by(l.id)
-                .on_hover_text(help::FREE_BITS)
-                .on_disabled_hover_text(help::FREE_BITS);
-                s.free_bits = on.then_some(v);
-            });
-            ui.end_row();
+            if let Some(fb) = free_bits_row(ui, "Free bits", s.free_bits) {
+                s.free_bits = fb;
+            }
             row(ui, "Learning rate", help::LR, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut s.lr)

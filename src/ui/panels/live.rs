@@ -3,7 +3,7 @@
 
 use eframe::egui;
 
-use super::draft::{row, row_label};
+use super::draft::{free_bits_row, row, schedule_row};
 use super::{ViewCtx, run_label};
 use crate::train::{Command, RunSpec, ScheduleKind};
 use crate::ui::command::{RunAction, UiCommand};
@@ -54,42 +54,16 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     if r.changed() {
                         send.push(Command::SetLr(lr));
                     }
-                    let l = row_label(ui, "Free bits (live)", help::FREE_BITS);
-                    ui.horizontal(|ui| {
-                        let mut on = cfg.free_bits.is_some();
-                        let mut v = cfg.free_bits.unwrap_or(0.1);
-                        let a = ui.checkbox(&mut on, "on").on_hover_text(help::FREE_BITS);
-                        let b = ui
-                            .add_enabled(
-                                on,
-                                egui::DragValue::new(&mut v).range(0.0..=5.0).speed(0.01),
-                            )
-                            .labelled_by(l.id)
-                            .on_hover_text(help::FREE_BITS)
-                            .on_disabled_hover_text(help::FREE_BITS);
-                        if a.changed() || b.changed() {
-                            send.push(Command::SetFreeBits(on.then_some(v)));
-                        }
-                    });
-                    ui.end_row();
+                    if let Some(fb) = free_bits_row(ui, "Free bits (live)", cfg.free_bits) {
+                        send.push(Command::SetFreeBits(fb));
+                    }
                     let current = match cfg.schedule {
                         KlSchedule::Constant => ScheduleKind::Constant,
                         KlSchedule::Linear { .. } => ScheduleKind::Linear,
                         KlSchedule::Cyclical { .. } => ScheduleKind::Cyclical,
                     };
                     let mut kind = current;
-                    let l = row_label(ui, "KL schedule (live)", help::KL_SCHEDULE);
-                    egui::ComboBox::from_id_salt("live-schedule")
-                        .selected_text(format!("{kind:?}"))
-                        .show_ui(ui, |ui| {
-                            ui.selectable_value(&mut kind, ScheduleKind::Constant, "Constant");
-                            ui.selectable_value(&mut kind, ScheduleKind::Linear, "Linear");
-                            ui.selectable_value(&mut kind, ScheduleKind::Cyclical, "Cyclical");
-                        })
-                        .response
-                        .labelled_by(l.id)
-                        .on_hover_text(help::KL_SCHEDULE);
-                    ui.end_row();
+                    schedule_row(ui, "KL schedule (live)", "live-schedule", &mut kind);
                     if kind != current {
                         // The new schedule keeps the run's length; its parameters come from
                         // the next run's settings.
