@@ -52,3 +52,54 @@ pub fn save_png(img: &GrayImage, path: &Path) -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
     atomic_write_bytes(path, buf.get_ref())
 }
+
+/// Encode `frames` as an animated GIF (looping, `delay_ms` per frame) and write it to
+/// `path` atomically. Frames of different sizes are an error.
+pub fn save_gif(frames: &[GrayImage], delay_ms: u32, path: &Path) -> std::io::Result<()> {
+    atomic_write_bytes(path, &gif_bytes(frames, delay_ms)?)
+}
+
+/// [`save_gif`]'s bytes.
+pub fn gif_bytes(frames: &[GrayImage], delay_ms: u32) -> std::io::Result<Vec<u8>> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame, Rgba, RgbaImage};
+    let Some(first) = frames.first() else {
+        return Err(std::io::Error::other("no frames to write"));
+    };
+    if frames.iter().any(|f| f.dimensions() != first.dimensions()) {
+        return Err(std::io::Error::other("GIF frames differ in size"));
+    }
+    let mut buf = Vec::new();
+    {
+        let mut enc = GifEncoder::new_with_speed(&mut buf, 10);
+        enc.set_repeat(Repeat::Infinite)
+            .map_err(std::io::Error::other)?;
+        for f in frames {
+            let rgba = RgbaImage::from_fn(f.width(), f.height(), |x, y| {
+                let v = f.get_pixel(x, y).0[0];
+                Rgba([v, v, v, 255])
+            });
+            let frame = Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1));
+            enc.encode_frame(frame).map_err(std::io::Error::other)?;
+        }
+    }
+    Ok(buf)
+}
+
+/// Save `img` as PNG, or several `frames` as a GIF, by `path`'s extension: `.gif` writes
+/// the animation, anything else the still `img`.
+pub fn save_still_or_gif(
+    img: &GrayImage,
+    frames: &[GrayImage],
+    delay_ms: u32,
+    path: &Path,
+) -> std::io::Result<()> {
+    let gif = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    if gif {
+        save_gif(frames, delay_ms, path)
+    } else {
+        save_png(img, path)
+    }
+}

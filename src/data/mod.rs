@@ -4,6 +4,9 @@
 mod batch;
 mod dataset;
 pub mod idx;
+pub mod input;
+pub mod shift;
 
 pub use batch::{Batch, Batcher, epoch_permutation};
 pub use dataset::{Dataset, DatasetError, FILE_NAMES, ImageSizeMismatch, Split};
+pub use shift::Shift;

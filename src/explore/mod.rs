@@ -180,3 +180,38 @@ pub fn principal_directions(data: &[f32], d: usize, k: usize) -> (Vec<Vec<f32>>,
     }
     (dirs, vars)
 }
+
+/// How a path between two codes is interpolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum PathKind {
+    /// A straight line: `lerp`.
+    #[default]
+    Linear,
+    /// Shoemake's spherical interpolation (`slerp`), as White (2016) "Sampling generative
+    /// networks" recommends for Gaussian latents: the norm stays near the prior's shell.
+    Spherical,
+}
+
+/// `steps` latent vectors from `a` to `b` (both ends included), row-major. `steps = 1`
+/// gives `a` alone.
+pub fn path(a: &[f32], b: &[f32], steps: usize, kind: PathKind) -> Vec<f32> {
+    let mut out = Vec::with_capacity(steps * a.len());
+    for i in 0..steps {
+        let t = if steps > 1 {
+            i as f32 / (steps - 1) as f32
+        } else {
+            0.0
+        };
+        out.extend(match kind {
+            PathKind::Linear => lerp(a, b, t),
+            PathKind::Spherical => slerp(a, b, t),
+        });
+    }
+    out
+}
+
+mod anomaly;
+mod traverse;
+
+pub use anomaly::{Histogram, auroc, rank_by_score};
+pub use traverse::{RangeMode, dim_ranges, traversal_grid};

@@ -1,0 +1,159 @@
+//! Shifted test sets for anomaly detection, built from the data itself: inverted,
+//! rotated, noisy images, or one class held out (for a model trained without it).
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::Split;
+
+/// How the shifted set is made from the test split.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Shift {
+    /// `1 − x`: white background, black strokes.
+    Invert,
+    /// Rotated a quarter turn clockwise (square images) or a half turn (others).
+    Rotate,
+    /// Gaussian pixel noise of standard deviation `sigma`, clipped to [0, 1].
+    Noise(f32),
+    /// The test images of class `k` (the in-distribution set is then every other class):
+    /// meaningful for a model trained without class `k` (`train --without-class K`).
+    Class(u8),
+}
+
+impl Default for Shift {
+    fn default() -> Self {
+        Self::Invert
+    }
+}
+
+impl fmt::Display for Shift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invert => write!(f, "invert"),
+            Self::Rotate => write!(f, "rotate"),
+            Self::Noise(s) => write!(f, "noise:{s}"),
+            Self::Class(k) => write!(f, "class:{k}"),
+        }
+    }
+}
+
+impl FromStr for Shift {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        match (name, arg) {
+            ("invert", None) => Ok(Self::Invert),
+            ("rotate", None) => Ok(Self::Rotate),
+            ("noise", None) => Ok(Self::Noise(DEFAULT_NOISE)),
+            ("noise", Some(a)) => match a.parse::<f32>() {
+                Ok(v) if v > 0.0 && v <= 1.0 => Ok(Self::Noise(v)),
+                _ => Err(format!(
+                    "noise level '{a}' must be a number in (0, 1] (the pixel noise's σ)"
+                )),
+            },
+            ("class", Some(a)) => a
+                .parse::<u8>()
+                .map(Self::Class)
+                .map_err(|_| format!("class '{a}' must be a label 0–255")),
+            _ => Err(format!(
+                "unknown shift '{s}': use invert, rotate, noise[:SIGMA] or class:K"
+            )),
+        }
+    }
+}
+
+/// The pixel noise of `noise` without a level.
+pub const DEFAULT_NOISE: f32 = 0.3;
+
+/// Seed of the noise shift (fixed, so scores are comparable across runs and sessions).
+const NOISE_SEED: u64 = 0x0A0D_5EED;
+
+/// Why a shifted set cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShiftError {
+    /// No test image has the held-out class.
+    #[error("no test image has label {0}: nothing to hold out")]
+    NoSuchClass(u8),
+    /// Every test image has the held-out class.
+    #[error("every test image has label {0}: no in-distribution images left")]
+    OnlyClass(u8),
+}
+
+impl Shift {
+    /// `(in-distribution, shifted)` sets from `test`.
+    pub fn split(&self, test: &Split) -> Result<(Split, Split), ShiftError> {
+        match *self {
+            Self::Class(k) => {
+                let (normal, held) = partition(test, |l| l != k);
+                if held.is_empty() {
+                    return Err(ShiftError::NoSuchClass(k));
+                }
+                if normal.is_empty() {
+                    return Err(ShiftError::OnlyClass(k));
+                }
+                Ok((normal, held))
+            }
+            _ => Ok((test.clone(), self.apply(test))),
+        }
+    }
+
+    /// The images of `split` transformed (labels kept); a class shift returns the split as is.
+    pub fn apply(&self, split: &Split) -> Split {
+        let (r, c) = (split.rows, split.cols);
+        let n = split.image_len();
+        let mut out = split.clone();
+        match *self {
+            Self::Invert => out.pixels.iter_mut().for_each(|p| *p = 1.0 - *p),
+            Self::Rotate => {
+                for (dst, src) in out
+                    .pixels
+                    .chunks_exact_mut(n)
+                    .zip(split.pixels.chunks_exact(n))
+                {
+                    for y in 0..r {
+                        for x in 0..c {
+                            dst[y * c + x] = if r == c {
+                                // Clockwise quarter turn: out(y, x) = in(r − 1 − x, y).
+                                src[(r - 1 - x) * c + y]
+                            } else {
+                                src[(r - 1 - y) * c + (c - 1 - x)]
+                            };
+                        }
+                    }
+                }
+            }
+            Self::Noise(sigma) => {
+                let mut rng = ChaCha8Rng::seed_from_u64(NOISE_SEED);
+                for p in out.pixels.iter_mut() {
+                    let e: f32 = rand::Rng::sample(&mut rng, rand_distr::StandardNormal);
+                    *p = (*p + sigma * e).clamp(0.0, 1.0);
+                }
+            }
+            Self::Class(_) => {}
+        }
+        out
+    }
+}
+
+/// The images whose label passes `keep`, and the others.
+pub fn partition(split: &Split, keep: impl Fn(u8) -> bool) -> (Split, Split) {
+    let mut a = Split::empty(split.rows, split.cols);
+    let mut b = Split::empty(split.rows, split.cols);
+    for i in 0..split.len() {
+        let dst = if keep(split.labels[i]) {
+            &mut a
+        } else {
+            &mut b
+        };
+        dst.pixels.extend_from_slice(split.image(i));
+        dst.labels.push(split.labels[i]);
+    }
+    (a, b)
+}
