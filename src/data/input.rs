@@ -132,8 +132,18 @@ pub fn fit(grey: &GrayImage, rows: usize, cols: usize, original: (u32, u32)) -> 
             original,
         };
     }
-    // The ink's bounding box (pixels above a faint threshold), squared and scaled into the
-    // central 20/28 of the frame, centred.
+    InputImage {
+        pixels: fit_ink(&g, rows, cols),
+        inverted,
+        original,
+    }
+}
+
+/// Fit the ink of a white-on-black image into `rows × cols` as MNIST was made: the ink's
+/// bounding box (pixels above a faint threshold), padded to a square, scaled into the
+/// central 20/28 of the frame and centred. An image with no ink gives a black frame.
+pub fn fit_ink(g: &GrayImage, rows: usize, cols: usize) -> Vec<f32> {
+    let (w, h) = g.dimensions();
     let ink = |p: &Luma<u8>| p.0[0] > 25;
     let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0u32, 0u32);
     for (x, y, p) in g.enumerate_pixels() {
@@ -165,11 +175,7 @@ pub fn fit(grey: &GrayImage, rows: usize, cols: usize, original: (u32, u32)) -> 
         let (px, py) = ((out_w - target_w) / 2, (out_h - target_h) / 2);
         image::imageops::overlay(&mut out, &scaled, px as i64, py as i64);
     }
-    InputImage {
-        pixels: out.pixels().map(|p| p.0[0] as f32 / 255.0).collect(),
-        inverted,
-        original,
-    }
+    out.pixels().map(|p| p.0[0] as f32 / 255.0).collect()
 }
 
 /// The mean of the outermost pixels (the background's brightness).

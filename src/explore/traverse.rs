@@ -26,7 +26,7 @@ impl RangeMode {
     pub fn describe(&self) -> String {
         match self {
             Self::PriorQuantile(q) => format!(
-                "prior quantiles {:.3}…{:.3} (Φ⁻¹ = {:+.2}…{:+.2})",
+                "prior quantiles {:.3}…{:.3} of N(0, 1), z = {:+.2}…{:+.2}, every dimension",
                 q,
                 1.0 - q,
                 super::inverse_normal_cdf(*q as f64),

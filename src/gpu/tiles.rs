@@ -37,7 +37,9 @@ pub struct TileParams {
     pub tile_w: u32,
     /// Tile height in data pixels.
     pub tile_h: u32,
-    /// Offset of the first value in the buffer, in floats.
+    /// Given by the caller: the first tile to draw (tiles before it are skipped, so one
+    /// tile of a strip can be drawn alone); the painter turns it into the offset of that
+    /// tile's first value in the buffer, in floats, before the shader sees it.
     pub offset: u32,
     /// Tiles that hold data (the rest of the grid is drawn empty).
     pub count: u32,
@@ -74,6 +76,12 @@ impl TileParams {
             Colormap::Gray => 0,
             Colormap::Viridis => 1,
         };
+        self
+    }
+
+    /// Draw from tile `first` on (see [`TileParams::offset`]).
+    pub fn with_first_tile(mut self, first: u32) -> Self {
+        self.offset = first;
         self
     }
 
@@ -238,11 +246,12 @@ impl Slot {
         let mut params = params;
         // Never let the shader read past the data it was given.
         let per = (params.tile_w * params.tile_h).max(1) as usize;
+        let first = params.offset as usize;
+        let max_tiles = (source.len_floats() / per).saturating_sub(first);
         params.offset = match source {
             TileSource::Host(_) => 0,
             TileSource::Device(t) => t.offset_floats() as u32,
-        };
-        let max_tiles = source.len_floats() / per;
+        } + (first.min(source.len_floats() / per) * per) as u32;
         params.count = params.count.min(max_tiles as u32);
         if params != self.params {
             queue.write_buffer(&self.uniform, 0, bytemuck::bytes_of(&params));

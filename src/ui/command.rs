@@ -75,4 +75,55 @@ pub enum UiCommand {
     MatrixChanged,
     /// Forget the errors shown.
     ClearErrors,
+    /// Select these test digits on every run's map (empty: clear the selection).
+    SelectDigits(Vec<usize>),
+    /// The path settings changed.
+    PathChanged,
+    /// The path runs between these two test digits.
+    SetPathEnds(usize, usize),
+    /// The traversal settings changed.
+    TraversalChanged,
+    /// Score the anomaly tab's sets again (settings changed, or asked).
+    Rescore,
+    /// Use these pixels (the data's image size) as the input every run encodes; its code
+    /// drives the sliders.
+    SetInput {
+        /// `rows × cols` intensities in [0, 1].
+        pixels: Vec<f32>,
+        /// Where they came from ("drawing", a file name).
+        source: String,
+    },
+    /// Forget the input.
+    ClearInput,
+    /// Read an image file as the input (PNG or JPEG, fitted to the data's size).
+    OpenInput(PathBuf),
+    /// Ask for an image file to use as the input.
+    PickInput,
+    /// Every run shows its own code of the input again.
+    FollowInput,
+    /// Write one of a run's image views to a file; `None` asks where first.
+    Export {
+        /// The run.
+        run: RunId,
+        /// The view.
+        view: super::decoder::ViewKey,
+        /// Tiles per row of the still image.
+        cols: usize,
+        /// What to write.
+        format: ExportFormat,
+        /// The file (a directory for frames).
+        path: Option<PathBuf>,
+    },
+}
+
+/// What an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// The view as one PNG.
+    Png,
+    /// An animated GIF (paths: one tile per frame; traversals: one column per frame,
+    /// forth and back).
+    Gif,
+    /// The GIF's frames as numbered PNGs in a directory.
+    Frames,
 }

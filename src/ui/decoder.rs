@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::data::{Batcher, Dataset};
+use crate::data::{Batcher, Dataset, Shift, Split};
 use crate::explore::principal_directions;
 use crate::gpu::{GpuTensor, TileSource};
 use crate::model::gaussian::kl_std_normal;
-use crate::train::metrics::host_vec;
+use crate::train::metrics::{host_vec, per_image_scores};
 use crate::train::{LatestSlot, Snapshot};
 
 /// Which view a job or result belongs to.
@@ -35,17 +35,29 @@ pub enum ViewKey {
     Stats,
     /// The run's column of the same-input matrix.
     Matrix,
+    /// Decodes along the path between two test digits.
+    Path,
+    /// The traversal grid: one row per latent dimension.
+    Traversal,
+    /// Per-image anomaly scores of the test set and a shifted set.
+    Anomaly,
+    /// The user's own input: its code, reconstruction and score.
+    Input,
 }
 
 impl ViewKey {
     /// Every view.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 10] = [
         Self::Recon,
         Self::Slider,
         Self::Grid,
         Self::Prior,
         Self::Stats,
         Self::Matrix,
+        Self::Path,
+        Self::Traversal,
+        Self::Anomaly,
+        Self::Input,
     ];
 
     /// A small number naming the view in painter keys.
@@ -57,6 +69,10 @@ impl ViewKey {
             Self::Prior => 3,
             Self::Stats => 4,
             Self::Matrix => 5,
+            Self::Path => 6,
+            Self::Traversal => 7,
+            Self::Anomaly => 8,
+            Self::Input => 9,
         }
     }
 }
@@ -85,6 +101,51 @@ pub enum Job {
         /// Absolute error instead of the reconstruction.
         heat: bool,
     },
+    /// Score every test image and a shifted set (per-image −ELBO, or −IWAE with `iwae_k`).
+    Anomaly {
+        /// How the shifted set is made.
+        shift: Shift,
+        /// Importance samples (0: −ELBO).
+        iwae_k: usize,
+    },
+    /// Encode, reconstruct and score the user's input image (`rows × cols` in [0, 1]).
+    Input(Arc<Vec<f32>>),
+}
+
+/// Anomaly scores of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyReport {
+    /// The shift scored.
+    pub shift: Shift,
+    /// Importance samples (0: −ELBO).
+    pub iwae_k: usize,
+    /// Test indices of the in-distribution set (all of them, or all but a held-out class).
+    pub normal_indices: Vec<usize>,
+    /// Scores of the in-distribution set, in nats, in `normal_indices` order.
+    pub normal: Vec<f64>,
+    /// Scores of the shifted set.
+    pub shifted: Vec<f64>,
+    /// AUROC of telling the shifted set from the in-distribution set by score.
+    pub auroc: Option<f64>,
+    /// Snapshot step.
+    pub step: u64,
+    /// Time taken.
+    pub micros: u64,
+}
+
+/// The user's input as one run sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputResult {
+    /// Posterior mean (the code the sliders take).
+    pub code: Vec<f32>,
+    /// The mean reconstruction, `rows × cols`.
+    pub recon: Vec<f32>,
+    /// −ELBO in nats (averaged over samples, as the anomaly scores).
+    pub score: f64,
+    /// Request id this answers.
+    pub request: u64,
+    /// Snapshot step.
+    pub step: u64,
 }
 
 /// Decoded images for one view.
@@ -132,6 +193,10 @@ pub enum Output {
     Images(ViewKey, Images),
     /// Statistics.
     Stats(LatentStats),
+    /// Anomaly scores.
+    Anomaly(AnomalyReport),
+    /// The input's code and reconstruction.
+    Input(InputResult),
     /// A job failed.
     Error(ViewKey, String),
 }
@@ -473,6 +538,64 @@ pub fn execute(
                 recon
             };
             finish(out, idx.len())
+        }
+        Job::Anomaly { shift, iwae_k } => {
+            let (normal, shifted) = match shift.split(&data.test) {
+                Ok(p) => p,
+                Err(e) => return Output::Error(key, e.to_string()),
+            };
+            let normal_indices: Vec<usize> = match shift {
+                Shift::Class(k) => (0..data.test.len())
+                    .filter(|&i| data.test.labels[i] != *k)
+                    .collect(),
+                _ => (0..data.test.len()).collect(),
+            };
+            let lik = snap.config.model.likelihood;
+            let a = per_image_scores(model, lik, &normal, device, 500, *iwae_k);
+            let b = per_image_scores(model, lik, &shifted, device, 500, *iwae_k);
+            Output::Anomaly(AnomalyReport {
+                shift: *shift,
+                iwae_k: *iwae_k,
+                normal_indices,
+                auroc: crate::explore::auroc(&a, &b),
+                normal: a,
+                shifted: b,
+                step: snap.step,
+                micros: t0.elapsed().as_micros() as u64,
+            })
+        }
+        Job::Input(pixels) => {
+            if pixels.len() != rows * cols {
+                return Output::Error(
+                    key,
+                    format!(
+                        "the input has {} pixels; the model takes {rows}x{cols}",
+                        pixels.len()
+                    ),
+                );
+            }
+            let split = Split {
+                rows,
+                cols,
+                pixels: pixels.to_vec(),
+                labels: vec![0],
+            };
+            let x: Tensor<2> =
+                Tensor::from_data(TensorData::new(pixels.to_vec(), [1, rows * cols]), device);
+            let (mu, _) = model.encode_with(x.clone(), None);
+            let recon = host_vec(model.reconstruct(x, None));
+            let lik = snap.config.model.likelihood;
+            let score = per_image_scores(model, lik, &split, device, 1, 0)
+                .first()
+                .copied()
+                .unwrap_or(f64::NAN);
+            Output::Input(InputResult {
+                code: host_vec(mu),
+                recon,
+                score,
+                request: id,
+                step: snap.step,
+            })
         }
         Job::Stats(n) => {
             let n = (*n).clamp(1, data.test.len());

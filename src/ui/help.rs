@@ -209,3 +209,99 @@ pub mod figure {
     pub const MATRIX_RUN: &str = "This run's reconstruction of each input (or |input − reconstruction| with the \
          heat map on).";
 }
+
+/// Map tab.
+pub const TAB_MAP: &str = "The encoded test set (posterior means) as a scatter, coloured by label; \
+     one map per run, with a selection linked across them.";
+/// Paths tab.
+pub const TAB_PATHS: &str = "Decodes along the path between two test digits' codes, in every run.";
+/// Traversals tab.
+pub const TAB_TRAVERSALS: &str = "One row per latent dimension (most informative first), swept over \
+     a stated range with the others held at the cursor.";
+/// Anomalies tab.
+pub const TAB_ANOMALIES: &str = "How typical each test digit is to each model (−ELBO per image), \
+     and how well that score tells a shifted set from the test set (AUROC).";
+/// Input tab.
+pub const TAB_INPUT: &str = "Draw a digit or open a PNG/JPEG: every run encodes it, and its code \
+     drives the sliders.";
+
+/// The exploring tabs' controls.
+pub mod explore {
+    /// Map axes: principal directions.
+    pub const MAP_PRINCIPAL: &str = "Project each run's codes on its own top two principal directions \
+         (the most spread of the codes).";
+    /// Map axes: dimensions.
+    pub const MAP_DIMS: &str = "Plot two latent dimensions of the codes directly (the same two for \
+         every run).";
+    /// The map itself.
+    pub const MAP: &str = "Each dot is a test digit's code. Hover: the digit. Click: every run shows \
+         its own code of that digit (the cursor). Shift-click / Ctrl-click: the path's start / end. \
+         Drag: select a rectangle — the same digits light up in every run's map. Scroll to zoom, \
+         double-click to reset. The cross marks the cursor.";
+    /// Clear the selection.
+    pub const CLEAR_SELECTION: &str = "Forget the selected digits (Esc).";
+    /// Path ends.
+    pub const PATH_END: &str = "A test digit's index; every run uses its own code of it.";
+    /// Path steps.
+    pub const PATH_STEPS: &str = "Decodes along the path, both ends included.";
+    /// Path kinds.
+    pub const PATH_KIND: &str = "Linear: a straight line between the codes (its middle has a smaller \
+         norm than the ends, where the prior has little mass in many dimensions). Spherical (slerp): \
+         a great-circle arc that keeps the norm — recommended for Gaussian latents (White 2016).";
+    /// Animation.
+    pub const ANIMATE: &str = "Play the path (one decode at a time) and each traversal row's sweep.";
+    /// Frames per second.
+    pub const FPS: &str = "How fast the animations play, in decodes per second.";
+    /// Path strip.
+    pub const PATH_STRIP: &str = "The path: the first tile decodes the start digit's code, the last \
+         the end digit's. The large tile plays it. Right-click to save PNG, GIF or frames.";
+    /// Traversal rows.
+    pub const TRAVERSAL_ROWS: &str = "How many dimensions, by decreasing mean KL (the most informative \
+         first; the variance of the codes for a model without a Gaussian posterior).";
+    /// Traversal steps.
+    pub const TRAVERSAL_STEPS: &str = "Values per dimension, evenly spaced over the range.";
+    /// Traversal ranges.
+    pub const TRAVERSAL_RANGE: &str = "Prior quantiles: the same range for every dimension, from the \
+         prior. ±kσ: the codes' mean ± k standard deviations, per dimension (the aggregate posterior). \
+         Min–max: from the smallest to the largest code, per dimension. The ranges differ a lot for \
+         collapsed or very wide dimensions; the panel states which one is shown.";
+    /// Traversal grid.
+    pub const TRAVERSAL: &str = "Row = one latent dimension (its index and KL on the left), column = one \
+         value; every other coordinate holds the cursor's value. Right-click to save PNG, GIF or frames.";
+    /// Shift.
+    pub const SHIFT: &str = "The shifted set scored against the test set: inverted (1 − x), rotated a \
+         quarter turn, pixel noise, or one class held out (meaningful for a model trained without it: \
+         `train --without-class K`).";
+    /// IWAE k for scores.
+    pub const SCORE_IWAE: &str = "0: score by −ELBO (nats; averaged over 8 samples). k > 0: by the −IWAE \
+         bound with k samples, a tighter estimate of −log p(x) (slower).";
+    /// Rescore.
+    pub const RESCORE: &str = "Score again with the newest (or scrubbed) weights.";
+    /// AUROC.
+    pub const AUROC: &str = "Area under the ROC curve of telling the shifted set from the test set by \
+         score: 1 = every shifted image scores worse than every test image, 0.5 = no better than chance.";
+    /// Histogram.
+    pub const HISTOGRAM: &str = "How many images score in each bin (nats): test set and shifted set.";
+    /// Typical digits.
+    pub const TYPICAL: &str = "The test digits this run finds least likely (highest score) and most \
+         typical (lowest).";
+    /// Canvas.
+    pub const CANVAS: &str = "Draw with the mouse or a pen (right button erases). The drawing is the \
+         input every run encodes, as you draw.";
+    /// Fit the drawing.
+    pub const FIT_DRAWING: &str = "Scale and centre the drawing's ink into the middle 20×20 pixels, as \
+         MNIST digits were made (the model has never seen a digit that fills the frame). Off: the canvas \
+         is encoded pixel for pixel.";
+    /// Brush.
+    pub const BRUSH: &str = "Brush radius in pixels.";
+    /// Open image.
+    pub const OPEN_IMAGE: &str = "Encode a PNG or JPEG (dropping one on the window does the same): it is \
+         turned grey, inverted when its background is light, and its ink fitted into the central 20×20 \
+         pixels as MNIST digits are. An image of exactly the data's size is taken as it is.";
+    /// Follow input.
+    pub const FOLLOW_INPUT: &str = "Every run shows its own code of the input on the sliders, the grid and \
+         the traversals (until a slider moves or a digit is chosen).";
+    /// Input results.
+    pub const INPUT_RESULT: &str = "This run's reconstruction of the input, and its score (−ELBO in nats; \
+         the percentile among the test digits' scores when the anomaly tab has scored them).";
+}

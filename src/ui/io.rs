@@ -239,6 +239,56 @@ impl Io {
         });
     }
 
+    /// Ask for an image file to encode as the input.
+    pub fn pick_input(&mut self) {
+        self.dialog("no open dialog: file dialogs are off", || {
+            match rfd::FileDialog::new()
+                .set_title("Open an input image")
+                .add_filter("images", &super::exploring::IMAGE_EXTENSIONS)
+                .pick_file()
+            {
+                Some(path) => IoResult::Picked(UiCommand::OpenInput(path)),
+                None => IoResult::NothingPicked("no file chosen"),
+            }
+        });
+    }
+
+    /// Ask where to export a view (a directory for frames), suggesting `name`.
+    pub fn pick_export(
+        &mut self,
+        run: RunId,
+        view: super::decoder::ViewKey,
+        cols: usize,
+        format: super::command::ExportFormat,
+        name: String,
+    ) {
+        use super::command::ExportFormat;
+        self.dialog("no save dialog: file dialogs are off", move || {
+            let d = rfd::FileDialog::new().set_title("Export");
+            let path = match format {
+                ExportFormat::Png => d
+                    .add_filter("PNG", &["png"])
+                    .set_file_name(format!("{name}.png"))
+                    .save_file(),
+                ExportFormat::Gif => d
+                    .add_filter("GIF", &["gif"])
+                    .set_file_name(format!("{name}.gif"))
+                    .save_file(),
+                ExportFormat::Frames => d.set_title("Folder for the frames").pick_folder(),
+            };
+            match path {
+                Some(path) => IoResult::Picked(UiCommand::Export {
+                    run,
+                    view,
+                    cols,
+                    format,
+                    path: Some(path),
+                }),
+                None => IoResult::NothingPicked("nothing chosen"),
+            }
+        });
+    }
+
     /// Results available now.
     pub fn drain(&mut self) -> Vec<IoResult> {
         let out: Vec<IoResult> = self.rx.try_iter().collect();

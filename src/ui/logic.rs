@@ -59,8 +59,16 @@ impl ExplorerApp {
     /// Files dropped on the window: directories are followed, files opened (sorted off the
     /// UI thread).
     pub(super) fn on_dropped(&mut self, paths: Vec<PathBuf>) {
-        if !paths.is_empty() {
-            self.io.sort_paths(paths, false);
+        // Images are inputs to encode; everything else is a model or a run directory.
+        let (images, others): (Vec<PathBuf>, Vec<PathBuf>) = paths
+            .into_iter()
+            .partition(|p| super::exploring::is_image(p));
+        if let Some(p) = images.into_iter().next_back() {
+            self.persisted.view.compare_tab = super::settings::CompareTab::Input;
+            self.apply_explore(UiCommand::OpenInput(p));
+        }
+        if !others.is_empty() {
+            self.io.sort_paths(others, false);
         }
     }
 
@@ -221,7 +229,8 @@ impl ExplorerApp {
 
     fn take_decoder_outputs(&mut self, id: RunId) {
         let focused = self.runs.focused == Some(id);
-        let follow = self.runs.cursor.follow_digit;
+        let follow = self.runs.cursor.follows_codes();
+        let follow_input = self.runs.cursor.follow_input;
         let grid_principal = self.persisted.view.grid_axes == GridAxes::Principal;
         let Some(run) = self.runs.get_mut(id) else {
             return;
@@ -251,12 +260,28 @@ impl ExplorerApp {
                         }
                     }
                     run.views.stats = Some(s);
+                    // Paths, traversals and the map are computed from the codes.
+                    run.views.dirty.path = true;
+                    run.views.dirty.traversal = true;
                     if follow {
                         run.views.dirty.latent = true;
                         run.views.dirty.grid = true;
                     }
                     if grid_principal {
                         run.views.dirty.grid = true;
+                    }
+                }
+                Output::Anomaly(a) => run.views.anomaly = Some(a),
+                Output::Input(inp) => {
+                    if inp.request < run.views.requested.get(&ViewKey::Input).copied().unwrap_or(0)
+                    {
+                        continue;
+                    }
+                    run.views.input = Some(inp);
+                    if follow_input {
+                        run.views.dirty.latent = true;
+                        run.views.dirty.grid = true;
+                        run.views.dirty.traversal = true;
                     }
                 }
                 Output::Error(key, e) => run.status.error(format!("{key:?} view: {e}")),
@@ -269,11 +294,12 @@ impl ExplorerApp {
         self.dirty_all(|d| {
             d.latent = true;
             d.grid = true;
+            d.traversal = true;
         });
     }
 
     /// Mark `views` dirty in every run.
-    fn dirty_all(&mut self, f: impl Fn(&mut DirtyViews)) {
+    pub(super) fn dirty_all(&mut self, f: impl Fn(&mut DirtyViews)) {
         for r in self.runs.iter_mut() {
             f(&mut r.views.dirty);
             r.views.dirty.urgent = true;
@@ -316,9 +342,9 @@ impl ExplorerApp {
                 let current = self.runs.cursor.slider_values(self.runs.focused_run());
                 let c = &mut self.runs.cursor;
                 if j < current.len() {
-                    c.z = current;
-                    c.z[j] = v;
-                    c.follow_digit = false;
+                    let mut z = current;
+                    z[j] = v;
+                    c.set_explicit(z);
                     self.cursor_moved();
                 }
             }
@@ -327,15 +353,14 @@ impl ExplorerApp {
                 let c = &mut self.runs.cursor;
                 let mut rng = ChaCha8Rng::seed_from_u64(c.random_seed);
                 c.random_seed = c.random_seed.wrapping_add(1);
-                c.z = (0..d).map(|_| normal(&mut rng)).collect();
-                c.follow_digit = false;
+                let z = (0..d).map(|_| normal(&mut rng)).collect();
+                c.set_explicit(z);
                 self.cursor_moved();
             }
             UiCommand::ZeroLatent => {
                 let d = self.cursor_dim();
                 let c = &mut self.runs.cursor;
-                c.z = vec![0.0; d];
-                c.follow_digit = false;
+                c.set_explicit(vec![0.0; d]);
                 self.cursor_moved();
             }
             UiCommand::SetLabel(l) => {
@@ -350,6 +375,7 @@ impl ExplorerApp {
                 let c = &mut self.runs.cursor;
                 c.digit = i;
                 c.follow_digit = true;
+                c.follow_input = false;
                 // A conditional model reconstructs a digit under its own label.
                 let cvae = self
                     .runs
@@ -370,6 +396,17 @@ impl ExplorerApp {
             UiCommand::GridChanged => self.dirty_all(|d| d.grid = true),
             UiCommand::ReconChanged => self.dirty_all(|d| d.recon = true),
             UiCommand::MatrixChanged => self.dirty_all(|d| d.matrix = true),
+            UiCommand::SelectDigits(_)
+            | UiCommand::PathChanged
+            | UiCommand::SetPathEnds(..)
+            | UiCommand::TraversalChanged
+            | UiCommand::Rescore
+            | UiCommand::SetInput { .. }
+            | UiCommand::ClearInput
+            | UiCommand::OpenInput(_)
+            | UiCommand::PickInput
+            | UiCommand::FollowInput
+            | UiCommand::Export { .. } => self.apply_explore(cmd),
             UiCommand::ClearErrors => {
                 self.errors.clear();
                 for r in self.runs.iter_mut() {
@@ -495,7 +532,7 @@ impl ExplorerApp {
         let d = self.runs.focused_run().map(|r| r.latent_dim());
         let c = &mut self.runs.cursor;
         if let Some(d) = d
-            && !c.follow_digit
+            && !c.follows_codes()
             && c.z.len() != d
         {
             c.follow_digit = true;
@@ -505,7 +542,7 @@ impl ExplorerApp {
 }
 
 /// A file name from a run name.
-fn file_stem(name: &str) -> String {
+pub(super) fn file_stem(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_alphanumeric() || c == '-' {

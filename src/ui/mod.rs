@@ -13,6 +13,7 @@
 
 pub mod command;
 pub mod decoder;
+pub mod exploring;
 pub mod help;
 pub mod io;
 mod logic;

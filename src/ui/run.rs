@@ -234,6 +234,12 @@ pub struct RunViews {
     pub requested: HashMap<ViewKey, u64>,
     /// The views the layout showed last frame.
     pub wanted: std::collections::BTreeSet<ViewKey>,
+    /// The last job asked per view (exports re-run it on the host).
+    pub jobs: HashMap<ViewKey, super::decoder::Job>,
+    /// Anomaly scores of the shown weights.
+    pub anomaly: Option<super::decoder::AnomalyReport>,
+    /// The user's input as this run sees it.
+    pub input: Option<super::decoder::InputResult>,
 }
 
 /// What a run's decoder is pointed at: the newest weights, or a scrubbed epoch's.
@@ -258,6 +264,14 @@ pub struct DirtyViews {
     pub prior: bool,
     /// The same-input matrix column.
     pub matrix: bool,
+    /// The path strip.
+    pub path: bool,
+    /// The traversal grid.
+    pub traversal: bool,
+    /// The anomaly scores.
+    pub anomaly: bool,
+    /// The user's input.
+    pub input: bool,
     /// The user is waiting for these (a command made them dirty, not newer weights or
     /// codes): their results wake the UI at once.
     pub urgent: bool,
@@ -272,6 +286,10 @@ impl DirtyViews {
             recon: true,
             prior: true,
             matrix: true,
+            path: true,
+            traversal: true,
+            anomaly: true,
+            input: true,
             urgent: true,
         }
     }

@@ -31,6 +31,9 @@ pub struct LatentCursor {
     pub digit: usize,
     /// Whether every run shows its own code of `digit` (until a slider is moved).
     pub follow_digit: bool,
+    /// Whether every run shows its own code of the user's input image (drawn or dropped);
+    /// wins over `follow_digit` until a slider is moved or a digit is chosen.
+    pub follow_input: bool,
     /// The explicit vector when not following a digit.
     pub z: Vec<f32>,
     /// The label a conditional model decodes under.
@@ -46,6 +49,7 @@ impl Default for LatentCursor {
         Self {
             digit: 0,
             follow_digit: true,
+            follow_input: false,
             z: Vec::new(),
             label: 0,
             prior_seed: 1,
@@ -58,6 +62,13 @@ impl LatentCursor {
     /// The latent vector `run` decodes, or why it cannot.
     pub fn latent_for(&self, run: &Run) -> Result<Vec<f32>, String> {
         let d = run.latent_dim();
+        if self.follow_input {
+            return match &run.views.input {
+                Some(inp) if inp.code.len() == d => Ok(inp.code.clone()),
+                Some(_) => Err("the input's code has another size".into()),
+                None => Err(WAITING_FOR_CODES.to_string()),
+            };
+        }
         if self.follow_digit {
             let stats = run
                 .views
@@ -80,10 +91,23 @@ impl LatentCursor {
         }
     }
 
+    /// Whether each run shows its own code (of a test digit or of the input) rather than
+    /// one explicit vector.
+    pub fn follows_codes(&self) -> bool {
+        self.follow_digit || self.follow_input
+    }
+
+    /// Stop following codes: the sliders hold one explicit vector.
+    pub fn set_explicit(&mut self, z: Vec<f32>) {
+        self.z = z;
+        self.follow_digit = false;
+        self.follow_input = false;
+    }
+
     /// The values the sliders show: `focused`'s code of the digit, or the explicit vector.
     pub fn slider_values(&self, focused: Option<&Run>) -> Vec<f32> {
         match focused {
-            Some(run) if self.follow_digit => self
+            Some(run) if self.follows_codes() => self
                 .latent_for(run)
                 .unwrap_or_else(|_| vec![0.0; run.latent_dim()]),
             Some(run) if self.z.len() != run.latent_dim() => vec![0.0; run.latent_dim()],
@@ -104,6 +128,12 @@ pub struct Runs {
     pub cursor: LatentCursor,
     /// The epoch scrubber: show every run as it was at the end of this epoch (None: live).
     pub scrub: Option<usize>,
+    /// Test digits selected on the latent map, highlighted in every run's map.
+    pub selection: std::collections::BTreeSet<usize>,
+    /// The user's input image (drawn or loaded), fitted to the data's image size.
+    pub input: Option<std::sync::Arc<Vec<f32>>>,
+    /// Where the input came from (a file name, or "drawing").
+    pub input_source: String,
 }
 
 impl Default for Runs {
@@ -115,6 +145,9 @@ impl Default for Runs {
             baseline: None,
             cursor: LatentCursor::default(),
             scrub: None,
+            selection: Default::default(),
+            input: None,
+            input_source: String::new(),
         }
     }
 }

@@ -111,6 +111,79 @@ pub enum CompareTab {
     SameInput,
     /// Prior samples from the same noise in every run.
     Prior,
+    /// The encoded test set as a scatter, with linked selection.
+    Map,
+    /// Decodes along the path between two test digits.
+    Paths,
+    /// One row per latent dimension, swept over a stated range.
+    Traversals,
+    /// Per-image scores, the most and least typical digits, and the AUROC of a shift.
+    Anomalies,
+    /// The user's own input: drawn or loaded.
+    Input,
+}
+
+/// The settings of the exploring tabs (map, paths, traversals, anomalies, input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExploreSettings {
+    /// The map's axes: two latent dimensions or the top two principal directions.
+    pub map_axes: GridAxes,
+    /// The map's dimensions when `map_axes` is `Dims`.
+    pub map_dims: [usize; 2],
+    /// Test digit the path starts at.
+    pub path_from: usize,
+    /// Test digit the path ends at.
+    pub path_to: usize,
+    /// Decodes along the path (both ends included).
+    pub path_steps: usize,
+    /// Linear or spherical.
+    pub path_kind: crate::explore::PathKind,
+    /// Rows (latent dimensions, by decreasing KL) of the traversal.
+    pub traversal_rows: usize,
+    /// Columns (values) of the traversal.
+    pub traversal_steps: usize,
+    /// How the traversal's range is chosen.
+    pub traversal_range: crate::explore::RangeMode,
+    /// The shifted set of the anomaly tab.
+    pub shift: crate::data::Shift,
+    /// Importance samples of the anomaly scores (0: −ELBO).
+    pub anomaly_iwae_k: usize,
+    /// Paths and traversals play as animations.
+    pub animate: bool,
+    /// Frames per second of the animations.
+    pub fps: f32,
+    /// The drawing canvas (not persisted).
+    #[serde(skip)]
+    pub canvas: Vec<f32>,
+    /// Brush radius in pixels.
+    pub brush: f32,
+    /// Fit the drawing's ink into the central 20/28 as MNIST digits are (else the canvas
+    /// is taken pixel for pixel).
+    pub fit_drawing: bool,
+}
+
+impl Default for ExploreSettings {
+    fn default() -> Self {
+        Self {
+            map_axes: GridAxes::Principal,
+            map_dims: [0, 1],
+            path_from: 0,
+            path_to: 1,
+            path_steps: 10,
+            path_kind: crate::explore::PathKind::Spherical,
+            traversal_rows: 10,
+            traversal_steps: 9,
+            traversal_range: crate::explore::RangeMode::default(),
+            shift: crate::data::Shift::Invert,
+            anomaly_iwae_k: 0,
+            animate: true,
+            fps: 6.0,
+            canvas: Vec::new(),
+            brush: 1.4,
+            fit_drawing: true,
+        }
+    }
 }
 
 /// How views look; persisted.
@@ -151,6 +224,8 @@ pub struct ViewSettings {
     pub compare_tab: CompareTab,
     /// Light, dark, or the system's theme.
     pub theme: egui::ThemePreference,
+    /// The exploring tabs.
+    pub explore: ExploreSettings,
     /// The help overlay (shortcuts) is open (not persisted).
     #[serde(skip)]
     pub show_help: bool,
@@ -179,6 +254,7 @@ impl Default for ViewSettings {
             layout: Layout::Compare,
             compare_tab: CompareTab::Latents,
             theme: egui::ThemePreference::System,
+            explore: ExploreSettings::default(),
             show_help: false,
             show_about: false,
         }

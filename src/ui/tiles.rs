@@ -27,6 +27,8 @@ pub struct TileView {
     pub highlight: Option<u32>,
     /// A frame in the run's colour.
     pub frame: Option<egui::Color32>,
+    /// The first tile drawn (0: from the start; an animation draws one tile of a strip).
+    pub first: u32,
 }
 
 /// Draw host pixels (e.g. test digits) as tiles of `rows × cols` pixels each.
@@ -60,12 +62,14 @@ pub fn show(ui: &mut egui::Ui, view: TileView, img: Option<&Images>) -> egui::Re
         colormap,
         highlight,
         frame,
+        first,
     } = view;
     let (tw, th) = img.map_or((28, 28), |i| (i.cols, i.rows));
     let params = TileParams::new(cols as u32, rows as u32, tw as u32, th as u32, 0)
         .with_colormap(colormap)
         .with_gap(if cols * rows > 1 { 1.0 } else { 0.0 })
-        .with_highlight(highlight);
+        .with_highlight(highlight)
+        .with_first_tile(first);
     let (ew, eh) = params.extent();
     let scale = (max_size.x / ew).min(max_size.y / eh).max(0.1);
     let size = egui::vec2(ew * scale, eh * scale);
@@ -73,7 +77,7 @@ pub fn show(ui: &mut egui::Ui, view: TileView, img: Option<&Images>) -> egui::Re
     match img {
         Some(img) => {
             let params = TileParams {
-                count: img.n as u32,
+                count: (img.n as u32).saturating_sub(first),
                 ..params
             };
             ui.painter().add(egui_wgpu::Callback::new_paint_callback(

@@ -9,18 +9,22 @@ use super::ExplorerApp;
 use super::decoder::{self, Ask, Job, Output, ViewKey};
 use super::run::Run;
 use super::runs::{WAITING_FOR_CODES, prior_noise};
-use super::settings::{CompareTab, GridAxes, Layout, ViewSettings};
+use super::settings::{CompareTab, ExploreSettings, GridAxes, Layout, ViewSettings};
 use crate::explore;
 
 /// Longest a slider decode may take on the UI thread before decoding moves off it.
 const INLINE_DECODE_BUDGET: Duration = Duration::from_millis(3);
 
+/// The most importance samples the anomaly tab asks for.
+pub const MAX_ANOMALY_IWAE_K: usize = 200;
+
 /// Prior samples per run.
 const PRIOR_SAMPLES: usize = 64;
 
-/// Test digits encoded for a run's statistics (codes for "follow digit", KL per dimension,
-/// principal directions).
-const STATS_DIGITS: usize = 1000;
+/// Test digits encoded for a run's statistics (codes for "follow digit", the latent map,
+/// paths, traversal ranges, KL per dimension, principal directions): the whole bundled
+/// test split.
+pub const STATS_DIGITS: usize = 2000;
 
 impl ExplorerApp {
     /// The views a run needs now, given the layout (nothing that encodes data when the
@@ -50,10 +54,32 @@ impl ExplorerApp {
                 CompareTab::Prior => {
                     want.insert(ViewKey::Prior);
                 }
+                CompareTab::Map => {}
+                CompareTab::Paths => {
+                    want.insert(ViewKey::Path);
+                }
+                CompareTab::Traversals => {
+                    want.insert(ViewKey::Traversal);
+                }
+                CompareTab::Anomalies => {
+                    want.insert(ViewKey::Anomaly);
+                }
+                CompareTab::Input => {
+                    want.insert(ViewKey::Slider);
+                }
             },
         }
+        // The input is encoded whenever there is one: its code can drive every view.
+        if self.runs.input.is_some() {
+            want.insert(ViewKey::Input);
+        }
         if !run.data_fits() {
-            want.retain(|k| matches!(k, ViewKey::Slider | ViewKey::Grid | ViewKey::Prior));
+            want.retain(|k| {
+                matches!(
+                    k,
+                    ViewKey::Slider | ViewKey::Grid | ViewKey::Prior | ViewKey::Traversal
+                )
+            });
         }
         want
     }
@@ -63,6 +89,7 @@ impl ExplorerApp {
         let device = self.device.clone();
         let cursor = self.runs.cursor.clone();
         let view = self.persisted.view.clone();
+        let input = self.runs.input.clone();
         let inline_ok = !self.gpu_buffers;
         for id in self.runs.ids() {
             let Some(want) = self.runs.get(id).map(|r| self.wanted_views(r)) else {
@@ -85,6 +112,10 @@ impl ExplorerApp {
                     ViewKey::Prior => d.prior = true,
                     ViewKey::Matrix => d.matrix = true,
                     ViewKey::Recon | ViewKey::Stats => d.recon = true,
+                    ViewKey::Path => d.path = true,
+                    ViewKey::Traversal => d.traversal = true,
+                    ViewKey::Anomaly => d.anomaly = true,
+                    ViewKey::Input => d.input = true,
                 }
                 d.urgent = true;
             }
@@ -98,11 +129,11 @@ impl ExplorerApp {
             // need not refresh them too.
             let slider_ask = Ask {
                 urgent,
-                keep: !cursor.follow_digit,
+                keep: !cursor.follows_codes(),
             };
             let grid_ask = Ask {
                 urgent,
-                keep: !(cursor.follow_digit || view.grid_axes == GridAxes::Principal),
+                keep: !(cursor.follows_codes() || view.grid_axes == GridAxes::Principal),
             };
             if run.views.dirty.recon {
                 if want.contains(&ViewKey::Recon) {
@@ -173,6 +204,42 @@ impl ExplorerApp {
                 ask(run, ViewKey::Matrix, job, kept);
                 run.views.dirty.matrix = false;
             }
+            let ex = &view.explore;
+            if run.views.dirty.path && want.contains(&ViewKey::Path) {
+                if let Some(z) = path_latents(run, ex) {
+                    let n = z.len() / d.max(1);
+                    let ask_once = Ask { urgent, keep: false };
+                    ask(run, ViewKey::Path, Job::Decode { z, n, label }, ask_once);
+                    run.views.dirty.path = false;
+                }
+            }
+            if run.views.dirty.traversal
+                && want.contains(&ViewKey::Traversal)
+                && let Ok(z) = &latent
+            {
+                let (zs, n) = traversal_latents(run, z, ex);
+                // Ranges come from the codes: asked again when they are refreshed.
+                let how = Ask {
+                    urgent,
+                    keep: run.views.stats.is_none() || !cursor.follows_codes(),
+                };
+                ask(run, ViewKey::Traversal, Job::Decode { z: zs, n, label }, how);
+                run.views.dirty.traversal = false;
+            }
+            if run.views.dirty.anomaly && want.contains(&ViewKey::Anomaly) {
+                let job = Job::Anomaly {
+                    shift: ex.shift,
+                    iwae_k: ex.anomaly_iwae_k.min(MAX_ANOMALY_IWAE_K),
+                };
+                ask(run, ViewKey::Anomaly, job, Ask { urgent, keep: false });
+                run.views.dirty.anomaly = false;
+            }
+            if run.views.dirty.input && want.contains(&ViewKey::Input) {
+                if let Some(px) = &input {
+                    ask(run, ViewKey::Input, Job::Input(px.clone()), kept);
+                }
+                run.views.dirty.input = false;
+            }
             // What stays dirty waits for codes or a model; when it goes out, it is a refresh.
             if !(run.views.dirty.latent || run.views.dirty.grid) {
                 run.views.dirty.urgent = false;
@@ -183,6 +250,7 @@ impl ExplorerApp {
 
 /// Ask `run`'s decoder for `job` and remember the request as the view's newest.
 fn ask(run: &mut Run, key: ViewKey, job: Job, how: Ask) -> u64 {
+    run.views.jobs.insert(key, job.clone());
     let id = run.decoder.request(key, job, how);
     run.views.requested.insert(key, id);
     id
@@ -245,4 +313,43 @@ fn grid_latents(run: &Run, base: &[f32], view: &ViewSettings) -> (Vec<f32>, usiz
         base[j] -= pu * u[j] + pv * v[j];
     }
     (explore::grid_latents(&base, &u, &v, &vals, &vals), n * n)
+}
+
+/// The path's latent vectors for `run`: its codes of the two chosen test digits, joined by
+/// the chosen interpolation. `None` until the codes are there.
+fn path_latents(run: &Run, ex: &ExploreSettings) -> Option<Vec<f32>> {
+    let s = run.views.stats.as_ref()?;
+    let d = s.latent;
+    let code = |i: usize| s.codes.get(i * d..(i + 1) * d);
+    let (a, b) = (code(ex.path_from)?, code(ex.path_to)?);
+    Some(explore::path(a, b, ex.path_steps.clamp(2, 64), ex.path_kind))
+}
+
+/// The dimensions a traversal shows for `run`: by decreasing mean KL (by the variance of
+/// the codes for a model without a Gaussian posterior), at most `rows`.
+pub fn traversal_dims(run: &Run, rows: usize) -> Vec<usize> {
+    let d = run.latent_dim();
+    let order = match &run.views.stats {
+        Some(s) if s.latent == d && s.gaussian => explore::order_by_desc(&s.kl_per_dim),
+        Some(s) if s.latent == d => explore::order_by_desc(&s.mean_variance),
+        _ => (0..d).collect(),
+    };
+    order.into_iter().take(rows.clamp(1, 32)).collect()
+}
+
+/// The traversal's latent vectors around `base`: rows are [`traversal_dims`], columns
+/// the range's values.
+fn traversal_latents(run: &Run, base: &[f32], ex: &ExploreSettings) -> (Vec<f32>, usize) {
+    let d = base.len();
+    let dims = traversal_dims(run, ex.traversal_rows);
+    let codes = match &run.views.stats {
+        Some(s) if s.latent == d => s.codes.as_slice(),
+        _ => &[],
+    };
+    let ranges = explore::dim_ranges(codes, d, ex.traversal_range);
+    let steps = ex.traversal_steps.clamp(2, 32);
+    (
+        explore::traversal_grid(base, &dims, &ranges, steps),
+        dims.len() * steps,
+    )
 }

@@ -52,6 +52,11 @@ fn undescribed(h: &Harness<'_, ExplorerApp>) -> Vec<String> {
     series.extend(CurveTerm::ALL.iter().map(|t| t.label().to_string()));
     series.insert("KL weight".into());
     series.insert("scrubbed epoch".into());
+    // The latent map's legend (labels and the cursor) and the score histogram's.
+    series.extend((0..10).map(|l| l.to_string()));
+    series.insert("cursor".into());
+    series.insert("test".into());
+    series.insert(h.state().persisted.view.explore.shift.to_string());
     let mut out = Vec::new();
     for n in h.query_all(by().predicate(|n| interactive(n.role()))) {
         if described(&n) {
@@ -123,6 +128,11 @@ fn every_interactive_widget_has_hover_help_in_every_view() {
             CompareTab::Latents,
             CompareTab::SameInput,
             CompareTab::Prior,
+            CompareTab::Map,
+            CompareTab::Paths,
+            CompareTab::Traversals,
+            CompareTab::Anomalies,
+            CompareTab::Input,
         ] {
             let v = &mut h.state_mut().persisted.view;
             v.layout = layout;
@@ -146,6 +156,35 @@ fn every_interactive_widget_has_hover_help_in_every_view() {
     h.state_mut().persisted.draft.spec.kl_schedule = latent_explorer::train::ScheduleKind::Cyclical;
     h.state_mut().push_command(UiCommand::Scrub(Some(1)));
     check(&mut h, "cyclical schedule, scrubbing");
+    // The exploring tabs' other settings: map by dimensions with a selection, posterior
+    // ranges, a noise shift and a held-out class, an input to follow.
+    {
+        let app = h.state_mut();
+        app.persisted.view.explore.map_axes = GridAxes::Dims;
+        app.persisted.view.compare_tab = CompareTab::Map;
+        app.push_command(UiCommand::SelectDigits(vec![1, 2, 3]));
+    }
+    check(&mut h, "map by dimensions with a selection");
+    h.state_mut().persisted.view.explore.traversal_range =
+        latent_explorer::explore::RangeMode::PosteriorSigma(2.0);
+    h.state_mut().persisted.view.compare_tab = CompareTab::Traversals;
+    check(&mut h, "traversal by ±kσ");
+    h.state_mut().persisted.view.explore.shift = latent_explorer::data::Shift::Noise(0.3);
+    h.state_mut().persisted.view.compare_tab = CompareTab::Anomalies;
+    check(&mut h, "noise shift");
+    h.state_mut().persisted.view.explore.shift = latent_explorer::data::Shift::Class(3);
+    check(&mut h, "held-out class");
+    {
+        let app = h.state_mut();
+        app.persisted.view.compare_tab = CompareTab::Input;
+        let pixels = app.runs.iter().next().unwrap().data.test.image(0).to_vec();
+        app.push_command(UiCommand::SetInput {
+            pixels,
+            source: "test".into(),
+        });
+        app.push_command(UiCommand::ZeroLatent);
+    }
+    check(&mut h, "an input not followed");
     h.state_mut().persisted.view.show_help = true;
     h.state_mut().persisted.view.show_about = true;
     check(&mut h, "help overlay and variant card open");

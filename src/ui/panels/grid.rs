@@ -135,6 +135,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         colormap: ctx.view.colormap,
                         highlight: centre,
                         frame: Some(run.colour),
+                        first: 0,
                     },
                     img,
                 )

@@ -95,6 +95,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                             colormap: ctx.view.colormap,
                             highlight: None,
                             frame: None,
+                            first: 0,
                         },
                         pixels,
                         rows,
@@ -119,6 +120,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                                 colormap,
                                 highlight: None,
                                 frame: Some(run.colour),
+                                first: 0,
                             },
                             run.image(ViewKey::Matrix),
                         )

@@ -3,19 +3,24 @@
 //! touch a worker, a decoder or a file. [`show`] lays them out: the compare layout (every
 //! run side by side) or the focus layout (one run with all its panels).
 
+mod anomalies;
 mod curves;
 mod draft;
 mod grid;
 mod help;
+mod input;
 mod live;
+pub mod map;
 mod matrix;
 mod metrics;
+mod paths;
 mod prior;
 mod recon;
 mod runs;
 mod scrubber;
 mod sliders;
 mod status;
+mod traversals;
 
 use eframe::egui;
 
@@ -92,6 +97,52 @@ pub fn column_width(ui: &egui::Ui, n: usize) -> f32 {
     let n = n.max(1) as f32;
     let gap = ui.spacing().item_spacing.x + 6.0;
     (ui.available_width() - gap * n) / n
+}
+
+/// The frame an animation of `n` frames shows now (forth and back at `fps`); asks for the
+/// next repaint when `playing`.
+pub fn anim_frame(ui: &egui::Ui, n: usize, fps: f32, playing: bool) -> usize {
+    if !playing || n < 2 {
+        return 0;
+    }
+    let fps = fps.clamp(0.5, 60.0);
+    ui.ctx()
+        .request_repaint_after(std::time::Duration::from_secs_f32(1.0 / fps));
+    let period = 2 * (n - 1);
+    let t = (ui.input(|i| i.time) * fps as f64) as usize % period;
+    if t < n { t } else { period - t }
+}
+
+/// A right-click menu on an image view: save it as PNG, and (animated views) as a GIF or
+/// its frames as PNGs.
+pub fn export_menu(
+    response: &egui::Response,
+    cmds: &mut Vec<UiCommand>,
+    run: super::run::RunId,
+    view: super::decoder::ViewKey,
+    cols: usize,
+    animated: bool,
+) {
+    use super::command::ExportFormat;
+    response.context_menu(|ui| {
+        let mut choose = |ui: &mut egui::Ui, label: &str, format: ExportFormat| {
+            if ui.button(label).clicked() {
+                cmds.push(UiCommand::Export {
+                    run,
+                    view,
+                    cols,
+                    format,
+                    path: None,
+                });
+                ui.close();
+            }
+        };
+        choose(ui, "Save PNG…", ExportFormat::Png);
+        if animated {
+            choose(ui, "Save animated GIF…", ExportFormat::Gif);
+            choose(ui, "Save frames as PNGs…", ExportFormat::Frames);
+        }
+    });
 }
 
 /// Two columns `height` tall: the left one takes `left_fraction` of the width.
@@ -197,6 +248,17 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             .on_hover_text(text::TAB_SAME_INPUT);
         ui.selectable_value(tab, CompareTab::Prior, "Prior samples")
             .on_hover_text(text::TAB_PRIOR);
+        ui.separator();
+        ui.selectable_value(tab, CompareTab::Map, "Map")
+            .on_hover_text(text::TAB_MAP);
+        ui.selectable_value(tab, CompareTab::Paths, "Paths")
+            .on_hover_text(text::TAB_PATHS);
+        ui.selectable_value(tab, CompareTab::Traversals, "Traversals")
+            .on_hover_text(text::TAB_TRAVERSALS);
+        ui.selectable_value(tab, CompareTab::Anomalies, "Anomalies")
+            .on_hover_text(text::TAB_ANOMALIES);
+        ui.selectable_value(tab, CompareTab::Input, "Your input")
+            .on_hover_text(text::TAB_INPUT);
     });
     ui.separator();
     let bottom_h = ui.available_height() - ui.spacing().item_spacing.y;
@@ -215,6 +277,11 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         ),
         CompareTab::SameInput => matrix::show(ui, ctx),
         CompareTab::Prior => prior::show(ui, ctx),
+        CompareTab::Map => map::show(ui, ctx),
+        CompareTab::Paths => paths::show(ui, ctx),
+        CompareTab::Traversals => traversals::show(ui, ctx),
+        CompareTab::Anomalies => anomalies::show(ui, ctx),
+        CompareTab::Input => input::show(ui, ctx),
     }
 }
 

@@ -48,6 +48,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         colormap: ctx.view.colormap,
                         highlight: None,
                         frame: several.then_some(run.colour),
+                        first: 0,
                     },
                     run.image(ViewKey::Prior),
                 )

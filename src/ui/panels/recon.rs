@@ -49,6 +49,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             colormap: ctx.view.colormap,
             highlight: None,
             frame: None,
+            first: 0,
         },
         img,
     )

@@ -153,6 +153,7 @@ fn run_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, side: f32) {
                         colormap: ctx.view.colormap,
                         highlight: None,
                         frame: Some(run.colour),
+                        first: 0,
                     },
                     img,
                 )

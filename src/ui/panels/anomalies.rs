@@ -1,0 +1,197 @@
+//! Anomaly scores: per-image −ELBO (or −IWAE) of the test set and of a shifted set built
+//! from it, per run: the AUROC of telling them apart, a histogram of both, and the least
+//! and most typical test digits.
+
+use eframe::egui;
+use egui_plot::{Bar, BarChart, Legend, Plot};
+
+use super::map::digit_image;
+use super::{ViewCtx, column_width, run_label};
+use crate::data::Shift;
+use crate::explore::{Histogram, rank_by_score};
+use crate::ui::command::UiCommand;
+use crate::ui::help;
+use crate::ui::run::Run;
+
+/// Histogram bins.
+const BINS: usize = 40;
+
+/// Digits shown at each end of the ranking.
+const SHOWN: usize = 8;
+
+fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let classes = ctx.data.num_classes().max(1);
+    let ex = &mut ctx.view.explore;
+    let before = (ex.shift, ex.anomaly_iwae_k);
+    let mut rescore = false;
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("shifted set");
+        let kind = match ex.shift {
+            Shift::Invert => 0,
+            Shift::Rotate => 1,
+            Shift::Noise(_) => 2,
+            Shift::Class(_) => 3,
+        };
+        let names = ["inverted", "rotated 90°", "pixel noise", "held-out class"];
+        egui::ComboBox::from_id_salt("shift")
+            .selected_text(names[kind])
+            .show_ui(ui, |ui| {
+                let choices = [
+                    Shift::Invert,
+                    Shift::Rotate,
+                    Shift::Noise(crate::data::shift::DEFAULT_NOISE),
+                    Shift::Class(0),
+                ];
+                for (k, c) in choices.into_iter().enumerate() {
+                    if ui.selectable_label(kind == k, names[k]).clicked() {
+                        ex.shift = c;
+                    }
+                }
+            })
+            .response
+            .labelled_by(l.id)
+            .on_hover_text(help::explore::SHIFT);
+        match &mut ex.shift {
+            Shift::Noise(s) => {
+                ui.add(
+                    egui::DragValue::new(s)
+                        .range(0.01..=1.0)
+                        .speed(0.01)
+                        .prefix("σ "),
+                )
+                .on_hover_text(help::explore::SHIFT);
+            }
+            Shift::Class(k) => {
+                ui.add(
+                    egui::DragValue::new(k)
+                        .range(0..=(classes - 1).min(255) as u8)
+                        .prefix("class "),
+                )
+                .on_hover_text(help::explore::SHIFT);
+            }
+            _ => {}
+        }
+        let l = ui.label("IWAE k");
+        ui.add(egui::DragValue::new(&mut ex.anomaly_iwae_k).range(0..=crate::ui::views::MAX_ANOMALY_IWAE_K))
+            .labelled_by(l.id)
+            .on_hover_text(help::explore::SCORE_IWAE);
+        rescore = ui
+            .button("Rescore")
+            .on_hover_text(help::explore::RESCORE)
+            .clicked();
+    });
+    if rescore || before != (ex.shift, ex.anomaly_iwae_k) {
+        ctx.push(UiCommand::Rescore);
+    }
+}
+
+/// Draw the controls and one column per shown run.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    controls(ui, ctx);
+    let shown = ctx.shown();
+    if shown.is_empty() {
+        return;
+    }
+    let w = column_width(ui, shown.len()).max(160.0);
+    ui.horizontal_top(|ui| {
+        for run in shown {
+            ui.vertical(|ui| {
+                ui.set_width(w);
+                run_label(ui, run);
+                column(ui, ctx, run, w);
+            });
+        }
+    });
+}
+
+fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
+    let Some(rep) = &run.views.anomaly else {
+        ui.weak(if run.data_fits() {
+            "scoring the test set…"
+        } else {
+            "the workspace data has another image size: nothing to score"
+        });
+        return;
+    };
+    let kind = if rep.iwae_k > 0 {
+        format!("−IWAE (k = {})", rep.iwae_k)
+    } else {
+        "−ELBO".to_string()
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    ui.horizontal(|ui| {
+        ui.label("AUROC").on_hover_text(help::explore::AUROC);
+        ui.heading(
+            rep.auroc
+                .map(|a| format!("{a:.3}"))
+                .unwrap_or_else(|| "—".into()),
+        )
+        .on_hover_text(help::explore::AUROC);
+    });
+    let stale = run.shown().is_some_and(|s| s.step != rep.step);
+    ui.small(format!(
+        "{kind}, nats: test {:.1} (n = {}), {} {:.1} (n = {}); weights of step {}{}; {:.1} s",
+        mean(&rep.normal),
+        rep.normal.len(),
+        rep.shift,
+        mean(&rep.shifted),
+        rep.shifted.len(),
+        rep.step,
+        if stale { " (newer exist: Rescore)" } else { "" },
+        rep.micros as f64 / 1e6
+    ));
+    if let Some((lo, hi)) = Histogram::span(&[&rep.normal, &rep.shifted]) {
+        let a = Histogram::new(&rep.normal, lo, hi, BINS);
+        let b = Histogram::new(&rep.shifted, lo, hi, BINS);
+        let bars = |h: &Histogram, total: usize| -> Vec<Bar> {
+            h.counts
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| {
+                    Bar::new(
+                        h.lo + h.width * (i as f64 + 0.5),
+                        c as f64 / total.max(1) as f64,
+                    )
+                    .width(h.width)
+                })
+                .collect()
+        };
+        Plot::new(("anomaly-hist", run.id.0))
+            .width(w)
+            .height(140.0)
+            .legend(Legend::default())
+            .x_axis_label("score (nats)")
+            .show(ui, |p| {
+                p.bar_chart(
+                    BarChart::new("test", bars(&a, rep.normal.len()))
+                        .color(egui::Color32::from_rgb(31, 119, 180)),
+                );
+                p.bar_chart(
+                    BarChart::new(rep.shift.to_string(), bars(&b, rep.shifted.len()))
+                        .color(egui::Color32::from_rgb(255, 127, 14)),
+                );
+            })
+            .response
+            .on_hover_text(help::explore::HISTOGRAM);
+    }
+    let order = rank_by_score(&rep.normal);
+    let side = ((w - 10.0) / SHOWN as f32 - 4.0).clamp(20.0, 56.0);
+    for (title, idx) in [
+        ("least typical", order.iter().take(SHOWN).copied().collect::<Vec<_>>()),
+        (
+            "most typical",
+            order.iter().rev().take(SHOWN).copied().collect(),
+        ),
+    ] {
+        ui.small(title).on_hover_text(help::explore::TYPICAL);
+        ui.horizontal(|ui| {
+            for k in idx {
+                let i = rep.normal_indices.get(k).copied().unwrap_or(k);
+                digit_image(ui, ctx, i, side).on_hover_text(format!(
+                    "test digit #{i}: {:.1} nats",
+                    rep.normal[k]
+                ));
+            }
+        });
+    }
+}

@@ -1,0 +1,204 @@
+//! The user's own input: a drawing canvas of the data's image size (mouse or pen; the
+//! right button erases) or an opened/dropped PNG or JPEG. Every run encodes it; its code
+//! drives the sliders; each run's reconstruction and score are shown live.
+
+use eframe::egui;
+
+use super::{ViewCtx, column_width, run_label};
+use crate::ui::command::UiCommand;
+use crate::ui::help;
+use crate::ui::run::Run;
+
+/// Stamp a round brush of `radius` pixels at `(x, y)` (pixel units) into `canvas`
+/// (`rows × cols`): ink `1` at the centre falling to 0 at the rim, kept as the maximum of
+/// old and new, and rounded to 8-bit steps so that a saved PNG holds exactly these values.
+/// `erase` clears instead.
+pub fn stamp(canvas: &mut [f32], rows: usize, cols: usize, x: f32, y: f32, radius: f32, erase: bool) {
+    let r = radius.max(0.3);
+    let (x0, x1) = ((x - r - 1.0).floor().max(0.0) as usize, (x + r + 1.0).ceil() as usize);
+    let (y0, y1) = ((y - r - 1.0).floor().max(0.0) as usize, (y + r + 1.0).ceil() as usize);
+    for py in y0..y1.min(rows) {
+        for px in x0..x1.min(cols) {
+            let d = ((px as f32 + 0.5 - x).powi(2) + (py as f32 + 0.5 - y).powi(2)).sqrt();
+            let ink = (1.0 - (d / (r + 0.5)).powi(2)).clamp(0.0, 1.0);
+            if ink <= 0.0 {
+                continue;
+            }
+            let v = &mut canvas[py * cols + px];
+            *v = if erase {
+                (*v * (1.0 - ink)).clamp(0.0, 1.0)
+            } else {
+                v.max(ink.min(1.0))
+            };
+            *v = (*v * 255.0).round() / 255.0;
+        }
+    }
+}
+
+/// Draw the canvas and the runs' views of the input.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let (rows, cols) = (ctx.data.rows(), ctx.data.cols());
+    let n = rows * cols;
+    if ctx.view.explore.canvas.len() != n {
+        ctx.view.explore.canvas = vec![0.0; n];
+    }
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(300.0);
+            canvas(ui, ctx, rows, cols);
+            ui.horizontal_wrapped(|ui| {
+                if ui.button("Clear").on_hover_text("Clear the canvas and forget the input.").clicked() {
+                    ctx.view.explore.canvas = vec![0.0; n];
+                    ctx.push(UiCommand::ClearInput);
+                }
+                if ui
+                    .button("Open image…")
+                    .on_hover_text(help::explore::OPEN_IMAGE)
+                    .clicked()
+                {
+                    ctx.push(UiCommand::PickInput);
+                }
+                ui.add(egui::Slider::new(&mut ctx.view.explore.brush, 0.5..=4.0).text("brush"))
+                    .on_hover_text(help::explore::BRUSH);
+                ui.checkbox(&mut ctx.view.explore.fit_drawing, "centre like MNIST")
+                    .on_hover_text(help::explore::FIT_DRAWING);
+            });
+            let src = &ctx.runs.input_source;
+            if ctx.runs.input.is_some() {
+                ui.small(format!("input: {src}"));
+                if ctx.runs.cursor.follow_input {
+                    ui.small("the sliders, grid and traversals follow each run's code of it");
+                } else if ui
+                    .button("Show its code on the sliders")
+                    .on_hover_text(help::explore::FOLLOW_INPUT)
+                    .clicked()
+                {
+                    ctx.push(UiCommand::FollowInput);
+                }
+            } else {
+                ui.weak("draw a digit, open an image, or drop one on the window");
+            }
+        });
+        ui.separator();
+        let shown = ctx.shown();
+        let w = column_width(ui, shown.len()).clamp(120.0, 260.0);
+        ui.horizontal_top(|ui| {
+            for run in shown {
+                ui.vertical(|ui| {
+                    ui.set_width(w);
+                    run_label(ui, run);
+                    result(ui, ctx, run, rows, cols, w);
+                });
+            }
+        });
+    });
+}
+
+fn canvas(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, rows: usize, cols: usize) {
+    let side = 280.0f32;
+    let (rect, response) =
+        ui.allocate_exact_size(egui::vec2(side, side * rows as f32 / cols as f32), egui::Sense::drag());
+    let response = response.on_hover_text(help::explore::CANVAS);
+    let ex = &mut ctx.view.explore;
+    let mut changed = false;
+    if let Some(pos) = response.interact_pointer_pos()
+        && (response.dragged() || response.drag_started() || response.is_pointer_button_down_on())
+    {
+        let erase = ui.input(|i| i.pointer.secondary_down());
+        let x = (pos.x - rect.left()) / rect.width() * cols as f32;
+        let y = (pos.y - rect.top()) / rect.height() * rows as f32;
+        // Fill the gap since the last point of the stroke.
+        let last_id = egui::Id::unique("canvas-last");
+        let last: Option<egui::Pos2> = ui.ctx().data(|m| m.get_temp(last_id));
+        let from = last.unwrap_or(egui::pos2(x, y));
+        let steps = (from.distance(egui::pos2(x, y)) / 0.3).ceil().max(1.0) as usize;
+        for s in 1..=steps {
+            let t = s as f32 / steps as f32;
+            let p = from.lerp(egui::pos2(x, y), t);
+            stamp(&mut ex.canvas, rows, cols, p.x, p.y, ex.brush, erase);
+        }
+        ui.ctx().data_mut(|m| m.insert_temp(last_id, egui::pos2(x, y)));
+        changed = true;
+    } else {
+        ui.ctx()
+            .data_mut(|m| m.remove::<egui::Pos2>(egui::Id::unique("canvas-last")));
+    }
+    let img = egui::ColorImage::new(
+        [cols, rows],
+        ex.canvas
+            .iter()
+            .map(|&v| egui::Color32::from_gray((v * 255.0).round() as u8))
+            .collect(),
+    );
+    let tex = ui
+        .ctx()
+        .load_texture("input-canvas", img, egui::TextureOptions::NEAREST);
+    ui.painter().image(
+        tex.id(),
+        rect,
+        egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+        egui::Color32::WHITE,
+    );
+    ui.painter().rect_stroke(
+        rect,
+        2.0,
+        egui::Stroke::new(1.0, egui::Color32::GRAY),
+        egui::StrokeKind::Outside,
+    );
+    if changed {
+        let pixels = if ex.fit_drawing {
+            crate::data::input::fit_ink(&crate::data::input::to_grey(&ex.canvas, rows, cols), rows, cols)
+        } else {
+            ex.canvas.clone()
+        };
+        ctx.push(UiCommand::SetInput {
+            pixels,
+            source: "drawing".into(),
+        });
+    }
+}
+
+fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, rows: usize, cols: usize, w: f32) {
+    let Some(inp) = &run.views.input else {
+        ui.weak(if ctx.runs.input.is_none() {
+            "no input yet"
+        } else if run.data_fits() {
+            "encoding…"
+        } else {
+            "this model takes another image size"
+        });
+        return;
+    };
+    if inp.recon.len() == rows * cols {
+        let img = egui::ColorImage::new(
+            [cols, rows],
+            inp.recon
+                .iter()
+                .map(|&v| egui::Color32::from_gray((v.clamp(0.0, 1.0) * 255.0).round() as u8))
+                .collect(),
+        );
+        let tex = ui.ctx().load_texture(
+            format!("input-recon-{}", run.id.0),
+            img,
+            egui::TextureOptions::NEAREST,
+        );
+        let side = (w - 10.0).min(200.0);
+        ui.add(egui::Image::new((tex.id(), egui::vec2(side, side))))
+            .on_hover_text(help::explore::INPUT_RESULT);
+    }
+    let pct = run.views.anomaly.as_ref().map(|a| {
+        let worse = a.normal.iter().filter(|&&s| s >= inp.score).count();
+        100.0 * worse as f64 / a.normal.len().max(1) as f64
+    });
+    ui.label(format!("−ELBO {:.1} nats", inp.score))
+        .on_hover_text(help::explore::INPUT_RESULT);
+    if let Some(p) = pct {
+        ui.small(format!("{p:.0}% of test digits score as high or higher"));
+    }
+    let code: Vec<String> = inp.code.iter().take(8).map(|v| format!("{v:+.2}")).collect();
+    ui.small(format!(
+        "code: {}{}",
+        code.join(" "),
+        if inp.code.len() > 8 { " …" } else { "" }
+    ));
+}

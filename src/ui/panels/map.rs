@@ -1,0 +1,393 @@
+//! The latent map: every run's codes of the test set (posterior means) as a scatter,
+//! coloured by label, on two latent dimensions or the run's top two principal directions.
+//! Hover shows the digit; a click moves the shared cursor to that digit (every run then
+//! shows its own code of it); a dragged rectangle selects digits, and the selection is
+//! highlighted in every run's map.
+
+use eframe::egui;
+use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, PlotPoints, Points};
+
+use super::{ViewCtx, column_width, run_label};
+use crate::ui::command::UiCommand;
+use crate::ui::help;
+use crate::ui::run::Run;
+use crate::ui::settings::GridAxes;
+
+/// Label colours (matplotlib's tab10).
+pub const LABEL_COLOURS: [egui::Color32; 10] = [
+    egui::Color32::from_rgb(31, 119, 180),
+    egui::Color32::from_rgb(255, 127, 14),
+    egui::Color32::from_rgb(44, 160, 44),
+    egui::Color32::from_rgb(214, 39, 40),
+    egui::Color32::from_rgb(148, 103, 189),
+    egui::Color32::from_rgb(140, 86, 75),
+    egui::Color32::from_rgb(227, 119, 194),
+    egui::Color32::from_rgb(127, 127, 127),
+    egui::Color32::from_rgb(188, 189, 34),
+    egui::Color32::from_rgb(23, 190, 207),
+];
+
+/// How near (in points) the pointer must be to a dot to hover or click it.
+pub const PICK_RADIUS: f32 = 8.0;
+
+/// Where a run's map was drawn last frame, kept in egui's memory under [`geometry_id`]:
+/// the plot's transform and each test digit's position in plot coordinates (tests click
+/// on a digit through it).
+#[derive(Clone)]
+pub struct MapGeometry {
+    /// Plot ↔ screen.
+    pub transform: egui_plot::PlotTransform,
+    /// Each digit's `[x, y]` in plot coordinates, by test index.
+    pub points: std::sync::Arc<Vec<[f64; 2]>>,
+}
+
+/// The memory id of a run's [`MapGeometry`].
+pub fn geometry_id(run: crate::ui::run::RunId) -> egui::Id {
+    egui::Id::unique(("latent-map", run.0))
+}
+
+/// The two directions the map projects `run`'s codes on (`None` before its codes exist).
+fn axes(run: &Run, axes: GridAxes, dims: [usize; 2]) -> Option<(Vec<f32>, Vec<f32>, String)> {
+    let s = run.views.stats.as_ref()?;
+    let d = s.latent;
+    match axes {
+        GridAxes::Principal if s.principal.len() == 2 => Some((
+            s.principal[0].clone(),
+            s.principal[1].clone(),
+            "principal directions 1 and 2".into(),
+        )),
+        _ => {
+            let (a, b) = (dims[0].min(d - 1), dims[1].min(d - 1));
+            Some((
+                crate::explore::axis(d, a),
+                crate::explore::axis(d, b),
+                format!("z{a} and z{b}"),
+            ))
+        }
+    }
+}
+
+/// Each code projected on `(u, v)`.
+pub fn project(codes: &[f32], d: usize, u: &[f32], v: &[f32]) -> Vec<[f64; 2]> {
+    codes
+        .chunks_exact(d)
+        .map(|c| {
+            let x: f32 = c.iter().zip(u).map(|(a, b)| a * b).sum();
+            let y: f32 = c.iter().zip(v).map(|(a, b)| a * b).sum();
+            [x as f64, y as f64]
+        })
+        .collect()
+}
+
+/// The index of the point nearest `pos` on screen, if within [`PICK_RADIUS`].
+pub fn pick(
+    points: &[[f64; 2]],
+    transform: &egui_plot::PlotTransform,
+    pos: egui::Pos2,
+) -> Option<usize> {
+    let mut best = None;
+    let mut best_d = PICK_RADIUS * PICK_RADIUS;
+    for (i, p) in points.iter().enumerate() {
+        let s = transform.position_from_point(&PlotPoint::new(p[0], p[1]));
+        let d = s.distance_sq(pos);
+        if d <= best_d {
+            best_d = d;
+            best = Some(i);
+        }
+    }
+    best
+}
+
+fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
+    let mut clear = false;
+    ui.horizontal_wrapped(|ui| {
+        let ex = &mut ctx.view.explore;
+        ui.label("axes");
+        ui.radio_value(&mut ex.map_axes, GridAxes::Principal, "principal directions")
+            .on_hover_text(help::explore::MAP_PRINCIPAL);
+        ui.radio_value(&mut ex.map_axes, GridAxes::Dims, "dimensions")
+            .on_hover_text(help::explore::MAP_DIMS);
+        if ex.map_axes == GridAxes::Dims {
+            let max = latent.saturating_sub(1);
+            for (k, name) in ["x", "y"].iter().enumerate() {
+                let l = ui.label(*name);
+                ui.add(
+                    egui::DragValue::new(&mut ex.map_dims[k])
+                        .range(0..=max)
+                        .prefix("z"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text(help::GRID_DIM);
+            }
+        }
+        ui.separator();
+        let n = ctx.runs.selection.len();
+        if n > 0 {
+            let mut per_label = [0usize; 10];
+            for &i in &ctx.runs.selection {
+                if let Some(&l) = ctx.data.test.labels.get(i) {
+                    per_label[(l as usize).min(9)] += 1;
+                }
+            }
+            let parts: Vec<String> = per_label
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(l, c)| format!("{l}×{c}"))
+                .collect();
+            ui.label(format!("{n} selected: {}", parts.join(" ")));
+            let esc = ui.input(|i| i.key_pressed(egui::Key::Escape));
+            if ui
+                .button("Clear selection")
+                .on_hover_text(help::explore::CLEAR_SELECTION)
+                .clicked()
+                || esc
+            {
+                clear = true;
+            }
+        } else {
+            ui.weak("drag on a map to select digits");
+        }
+    });
+    if clear {
+        ctx.push(UiCommand::SelectDigits(Vec::new()));
+    }
+}
+
+/// Draw the controls and one map per shown run.
+pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let latent = ctx.runs.focused_run().map(|r| r.latent_dim()).unwrap_or(1);
+    controls(ui, ctx, latent);
+    let shown = ctx.shown();
+    if shown.is_empty() {
+        return;
+    }
+    let w = column_width(ui, shown.len()).max(120.0);
+    let h = (ui.available_height() - 30.0).max(120.0);
+    let mut cmds = Vec::new();
+    ui.horizontal_top(|ui| {
+        for run in shown {
+            ui.vertical(|ui| {
+                ui.set_width(w);
+                run_label(ui, run);
+                map_of(ui, ctx, run, egui::vec2(w, h), &mut cmds);
+            });
+        }
+    });
+    ctx.cmds.extend(cmds);
+}
+
+fn map_of(
+    ui: &mut egui::Ui,
+    ctx: &ViewCtx<'_>,
+    run: &Run,
+    size: egui::Vec2,
+    cmds: &mut Vec<UiCommand>,
+) {
+    let ex = &ctx.view.explore;
+    let (Some(stats), Some((u, v, what))) = (
+        run.views.stats.as_ref(),
+        axes(run, ex.map_axes, ex.map_dims),
+    ) else {
+        let why = if run.data_fits() {
+            "encoding the test set…"
+        } else {
+            "the workspace data has another image size: no map"
+        };
+        crate::ui::tiles::placeholder(ui, size, why, Some(run.colour));
+        return;
+    };
+    let d = stats.latent;
+    let pts = std::sync::Arc::new(project(&stats.codes, d, &u, &v));
+    let labels = &ctx.data.test.labels;
+    let sel = &ctx.runs.selection;
+    let cursor = ctx
+        .runs
+        .cursor
+        .latent_for(run)
+        .ok()
+        .filter(|z| z.len() == d)
+        .map(|z| project(&z, d, &u, &v)[0]);
+    let drag_id = egui::Id::unique(("map-drag", run.id.0));
+    let drag_start: Option<PlotPoint> = ui.ctx().data(|m| m.get_temp(drag_id));
+    let resp = Plot::new(("latent-map", run.id.0))
+        .width(size.x)
+        .height(size.y - 20.0)
+        .allow_drag(false)
+        .allow_boxed_zoom(false)
+        .data_aspect(1.0)
+        .legend(Legend::default())
+        .show_axes([true, true])
+        .show(ui, |p| {
+            for l in 0..10u8 {
+                let (mut on, mut off) = (Vec::new(), Vec::new());
+                for (i, pt) in pts.iter().enumerate() {
+                    if labels.get(i).copied().map(|x| x.min(9)) != Some(l) {
+                        continue;
+                    }
+                    if sel.is_empty() || sel.contains(&i) {
+                        on.push(*pt);
+                    } else {
+                        off.push(*pt);
+                    }
+                }
+                if !off.is_empty() {
+                    p.points(
+                        Points::new(format!("{l}"), PlotPoints::from(off))
+                            .color(LABEL_COLOURS[l as usize].gamma_multiply(0.3))
+                            .radius(1.5),
+                    );
+                }
+                if !on.is_empty() {
+                    p.points(
+                        Points::new(format!("{l}"), PlotPoints::from(on))
+                            .color(LABEL_COLOURS[l as usize])
+                            .radius(if sel.is_empty() { 1.8 } else { 3.2 }),
+                    );
+                }
+            }
+            if let Some(c) = cursor {
+                p.points(
+                    Points::new("cursor", PlotPoints::from(vec![c]))
+                        .shape(MarkerShape::Cross)
+                        .radius(7.0)
+                        .color(run.colour),
+                );
+            }
+            // The pointer in plot coordinates (not `pointer_coordinate`, which subtracts the
+            // drag delta for panning, and this plot does not pan on drag).
+            let pointer = p
+                .ctx()
+                .input(|i| i.pointer.latest_pos())
+                .map(|q| p.plot_from_screen(q));
+            pointer
+        });
+    let response = &resp.response;
+    let transform = resp.transform;
+    ui.ctx().data_mut(|m| {
+        m.insert_temp(
+            geometry_id(run.id),
+            MapGeometry {
+                transform,
+                points: pts.clone(),
+            },
+        )
+    });
+    // Rectangle selection.
+    // The drag starts where the button went down (egui reports the start only once the
+    // pointer has moved past its drag threshold).
+    if response.drag_started_by(egui::PointerButton::Primary)
+        && let Some(pos) = ui
+            .input(|i| i.pointer.press_origin())
+            .or(response.interact_pointer_pos())
+    {
+        let start = transform.value_from_position(pos);
+        ui.ctx().data_mut(|m| m.insert_temp(drag_id, start));
+    }
+    // The selection rectangle, drawn over the plot (not as a plot item, which would move
+    // the plot's automatic bounds while dragging).
+    if let (Some(a), Some(b)) = (drag_start, resp.inner) {
+        let r = egui::Rect::from_two_pos(
+            transform.position_from_point(&a),
+            transform.position_from_point(&b),
+        );
+        ui.painter()
+            .rect_filled(r, 0.0, egui::Color32::from_white_alpha(20));
+        ui.painter().rect_stroke(
+            r,
+            0.0,
+            egui::Stroke::new(1.0, egui::Color32::from_white_alpha(120)),
+            egui::StrokeKind::Inside,
+        );
+    }
+    // Where the drag is now (the pointer may be gone in the frame the button is released).
+    let end_id = drag_id.with("end");
+    if drag_start.is_some()
+        && let Some(now) = resp.inner
+    {
+        ui.ctx().data_mut(|m| m.insert_temp(end_id, now));
+    }
+    if response.drag_stopped() {
+        let end = resp
+            .inner
+            .or(ui.ctx().data(|m| m.get_temp::<PlotPoint>(end_id)));
+        ui.ctx().data_mut(|m| {
+            m.remove::<PlotPoint>(drag_id);
+            m.remove::<PlotPoint>(end_id);
+        });
+        if let (Some(a), Some(b)) = (drag_start, end) {
+            let (x0, x1) = (a.x.min(b.x), a.x.max(b.x));
+            let (y0, y1) = (a.y.min(b.y), a.y.max(b.y));
+            let chosen: Vec<usize> = pts
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1)
+                .map(|(i, _)| i)
+                .collect();
+            cmds.push(UiCommand::SelectDigits(chosen));
+        }
+    }
+    let hovered = response
+        .hover_pos()
+        .and_then(|pos| pick(&pts, &transform, pos));
+    if response.clicked()
+        && let Some(i) = response
+            .interact_pointer_pos()
+            .and_then(|pos| pick(&pts, &transform, pos))
+    {
+        let m = ui.input(|i| i.modifiers);
+        if m.shift || m.command {
+            let mut ex = ctx.view.explore.clone();
+            if m.shift {
+                ex.path_from = i;
+            } else {
+                ex.path_to = i;
+            }
+            cmds.push(UiCommand::SetPathEnds(ex.path_from, ex.path_to));
+        } else {
+            cmds.push(UiCommand::EncodeDigit(i));
+        }
+    }
+    let response = response.clone();
+    match hovered {
+        Some(i) => {
+            response.on_hover_ui_at_pointer(|ui| {
+                let label = labels.get(i).copied().unwrap_or(0);
+                ui.label(format!("test digit #{i}, label {label}"));
+                digit_image(ui, ctx, i, 84.0);
+                let p = pts[i];
+                ui.small(format!("{what}: ({:+.2}, {:+.2})", p[0], p[1]));
+                ui.small("click: the cursor · shift/ctrl-click: path start/end");
+            });
+        }
+        None => {
+            response.on_hover_text(help::explore::MAP);
+        }
+    }
+    ui.small(format!("{} codes on {what}", pts.len()));
+}
+
+/// A test digit drawn from the data (an egui texture kept in memory by index).
+pub fn digit_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, i: usize, side: f32) -> egui::Response {
+    let split = &ctx.data.test;
+    if i >= split.len() {
+        return ui.label("—");
+    }
+    let id = egui::Id::unique(("digit-texture", ctx.data_generation, i));
+    let tex: Option<egui::TextureHandle> = ui.ctx().data(|m| m.get_temp(id));
+    let tex = tex.unwrap_or_else(|| {
+        let img = split.image(i);
+        let ci = egui::ColorImage::new(
+            [split.cols, split.rows],
+            img.iter()
+                .map(|&v| egui::Color32::from_gray((v.clamp(0.0, 1.0) * 255.0).round() as u8))
+                .collect(),
+        );
+        let t = ui
+            .ctx()
+            .load_texture(format!("digit {i}"), ci, egui::TextureOptions::NEAREST);
+        ui.ctx().data_mut(|m| m.insert_temp(id, t.clone()));
+        t
+    });
+    ui.add(egui::Image::new((tex.id(), egui::vec2(side, side))))
+}
