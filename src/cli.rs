@@ -239,6 +239,9 @@ pub struct AppArgs {
     /// slider latency and every run's training speed for both as JSON, and close.
     #[arg(long)]
     pub measure: Option<f64>,
+    /// Open on this tab of the compare layout (with --measure: measure it).
+    #[arg(long, value_enum)]
+    pub tab: Option<crate::ui::settings::CompareTab>,
     /// Key map and image size for PyTorch files.
     #[command(flatten)]
     pub import: ImportArgs,
@@ -396,6 +399,7 @@ fn app(a: &AppArgs) -> Result<()> {
         device,
         sharing: a.sharing,
         measure_secs: a.measure,
+        tab: a.tab,
         open: a.files.clone(),
         follow: a.follow.clone(),
         preset: a.preset,

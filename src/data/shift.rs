@@ -10,9 +10,10 @@ use rand_chacha::ChaCha8Rng;
 use super::Split;
 
 /// How the shifted set is made from the test split.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Shift {
     /// `1 − x`: white background, black strokes.
+    #[default]
     Invert,
     /// Rotated a quarter turn clockwise (square images) or a half turn (others).
     Rotate,
@@ -21,12 +22,6 @@ pub enum Shift {
     /// The test images of class `k` (the in-distribution set is then every other class):
     /// meaningful for a model trained without class `k` (`train --without-class K`).
     Class(u8),
-}
-
-impl Default for Shift {
-    fn default() -> Self {
-        Self::Invert
-    }
 }
 
 impl fmt::Display for Shift {

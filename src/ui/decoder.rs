@@ -43,11 +43,13 @@ pub enum ViewKey {
     Anomaly,
     /// The user's own input: its code, reconstruction and score.
     Input,
+    /// A 2-d latent's decoded manifold under the latent map.
+    Manifold,
 }
 
 impl ViewKey {
     /// Every view.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Recon,
         Self::Slider,
         Self::Grid,
@@ -58,6 +60,7 @@ impl ViewKey {
         Self::Traversal,
         Self::Anomaly,
         Self::Input,
+        Self::Manifold,
     ];
 
     /// A small number naming the view in painter keys.
@@ -73,6 +76,7 @@ impl ViewKey {
             Self::Traversal => 7,
             Self::Anomaly => 8,
             Self::Input => 9,
+            Self::Manifold => 10,
         }
     }
 }

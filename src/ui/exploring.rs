@@ -67,15 +67,13 @@ impl ExplorerApp {
                     d.traversal = true;
                 });
             }
-            UiCommand::FollowInput => {
-                if self.runs.input.is_some() {
-                    self.runs.cursor.follow_input = true;
-                    self.dirty_all(|d| {
-                        d.latent = true;
-                        d.grid = true;
-                        d.traversal = true;
-                    });
-                }
+            UiCommand::FollowInput if self.runs.input.is_some() => {
+                self.runs.cursor.follow_input = true;
+                self.dirty_all(|d| {
+                    d.latent = true;
+                    d.grid = true;
+                    d.traversal = true;
+                });
             }
             UiCommand::OpenInput(path) => {
                 let (rows, cols) = (self.data.rows(), self.data.cols());

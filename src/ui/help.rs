@@ -238,6 +238,10 @@ pub mod explore {
          its own code of that digit (the cursor). Shift-click / Ctrl-click: the path's start / end. \
          Drag: select a rectangle — the same digits light up in every run's map. Scroll to zoom, \
          double-click to reset. The cross marks the cursor.";
+    /// Manifold overlay.
+    pub const MANIFOLD: &str = "With a 2-d latent, decode a grid over the map's extent and draw it \
+         underneath the codes: what each region of the latent space decodes to, and which digits land \
+         there (the map then plots the two dimensions).";
     /// Clear the selection.
     pub const CLEAR_SELECTION: &str = "Forget the selected digits (Esc).";
     /// Path ends.
@@ -249,7 +253,8 @@ pub mod explore {
          norm than the ends, where the prior has little mass in many dimensions). Spherical (slerp): \
          a great-circle arc that keeps the norm — recommended for Gaussian latents (White 2016).";
     /// Animation.
-    pub const ANIMATE: &str = "Play the path (one decode at a time) and each traversal row's sweep.";
+    pub const ANIMATE: &str =
+        "Play the path (one decode at a time) and each traversal row's sweep.";
     /// Frames per second.
     pub const FPS: &str = "How fast the animations play, in decodes per second.";
     /// Path strip.
@@ -281,7 +286,8 @@ pub mod explore {
     pub const AUROC: &str = "Area under the ROC curve of telling the shifted set from the test set by \
          score: 1 = every shifted image scores worse than every test image, 0.5 = no better than chance.";
     /// Histogram.
-    pub const HISTOGRAM: &str = "How many images score in each bin (nats): test set and shifted set.";
+    pub const HISTOGRAM: &str =
+        "How many images score in each bin (nats): test set and shifted set.";
     /// Typical digits.
     pub const TYPICAL: &str = "The test digits this run finds least likely (highest score) and most \
          typical (lowest).";

@@ -241,16 +241,17 @@ impl Io {
 
     /// Ask for an image file to encode as the input.
     pub fn pick_input(&mut self) {
-        self.dialog("no open dialog: file dialogs are off", || {
-            match rfd::FileDialog::new()
+        self.dialog(
+            "no open dialog: file dialogs are off",
+            || match rfd::FileDialog::new()
                 .set_title("Open an input image")
                 .add_filter("images", &super::exploring::IMAGE_EXTENSIONS)
                 .pick_file()
             {
                 Some(path) => IoResult::Picked(UiCommand::OpenInput(path)),
                 None => IoResult::NothingPicked("no file chosen"),
-            }
-        });
+            },
+        );
     }
 
     /// Ask where to export a view (a directory for frames), suggesting `name`.

@@ -263,6 +263,7 @@ impl ExplorerApp {
                     // Paths, traversals and the map are computed from the codes.
                     run.views.dirty.path = true;
                     run.views.dirty.traversal = true;
+                    run.views.dirty.manifold = true;
                     if follow {
                         run.views.dirty.latent = true;
                         run.views.dirty.grid = true;
@@ -273,7 +274,13 @@ impl ExplorerApp {
                 }
                 Output::Anomaly(a) => run.views.anomaly = Some(a),
                 Output::Input(inp) => {
-                    if inp.request < run.views.requested.get(&ViewKey::Input).copied().unwrap_or(0)
+                    if inp.request
+                        < run
+                            .views
+                            .requested
+                            .get(&ViewKey::Input)
+                            .copied()
+                            .unwrap_or(0)
                     {
                         continue;
                     }

@@ -84,6 +84,8 @@ pub struct AppOptions {
     /// Show file dialogs (tests turn them off: a dialog request is answered "nothing
     /// chosen" at once).
     pub file_dialogs: bool,
+    /// Open the compare layout on this tab.
+    pub tab: Option<settings::CompareTab>,
 }
 
 impl Default for AppOptions {
@@ -102,6 +104,7 @@ impl Default for AppOptions {
             import: ImportOptions::default(),
             measure_secs: None,
             file_dialogs: true,
+            tab: None,
         }
     }
 }
@@ -168,6 +171,10 @@ impl ExplorerApp {
         }
         if let Some(v) = opts.view.clone() {
             persisted.view = v;
+        }
+        if let Some(t) = opts.tab {
+            persisted.view.layout = settings::Layout::Compare;
+            persisted.view.compare_tab = t;
         }
         // Command-line choices apply to this session only; the saved ones stay.
         let device_choice = opts.device.unwrap_or(persisted.draft.device);

@@ -272,6 +272,8 @@ pub struct DirtyViews {
     pub anomaly: bool,
     /// The user's input.
     pub input: bool,
+    /// The manifold under a 2-d latent's map.
+    pub manifold: bool,
     /// The user is waiting for these (a command made them dirty, not newer weights or
     /// codes): their results wake the UI at once.
     pub urgent: bool,
@@ -290,6 +292,7 @@ impl DirtyViews {
             traversal: true,
             anomaly: true,
             input: true,
+            manifold: true,
             urgent: true,
         }
     }

@@ -102,7 +102,7 @@ pub enum Layout {
 }
 
 /// The lower half of the compare layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 pub enum CompareTab {
     /// One slider set and one grid specification, decoded by every run.
     #[default]
@@ -131,6 +131,10 @@ pub struct ExploreSettings {
     pub map_axes: GridAxes,
     /// The map's dimensions when `map_axes` is `Dims`.
     pub map_dims: [usize; 2],
+    /// Under a 2-d latent's map (axes = its two dimensions), decode the manifold.
+    pub manifold: bool,
+    /// Decodes per side of the manifold.
+    pub manifold_size: usize,
     /// Test digit the path starts at.
     pub path_from: usize,
     /// Test digit the path ends at.
@@ -168,6 +172,8 @@ impl Default for ExploreSettings {
         Self {
             map_axes: GridAxes::Principal,
             map_dims: [0, 1],
+            manifold: true,
+            manifold_size: 16,
             path_from: 0,
             path_to: 1,
             path_steps: 10,

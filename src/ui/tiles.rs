@@ -106,6 +106,31 @@ pub fn show(ui: &mut egui::Ui, view: TileView, img: Option<&Images>) -> egui::Re
     response
 }
 
+/// Paint `img` as `view.cols × view.rows` tiles filling `rect` exactly (no layout space is
+/// taken: e.g. under a plot), clipped to `clip`.
+pub fn paint_in(ui: &egui::Ui, rect: egui::Rect, clip: egui::Rect, view: TileView, img: &Images) {
+    let params = TileParams::new(
+        view.cols as u32,
+        view.rows as u32,
+        img.cols as u32,
+        img.rows as u32,
+        img.n as u32,
+    )
+    .with_colormap(view.colormap)
+    .with_gap(0.0);
+    ui.painter()
+        .with_clip_rect(clip)
+        .add(egui_wgpu::Callback::new_paint_callback(
+            rect,
+            TileCallback {
+                key: view.key,
+                version: view.version,
+                params,
+                source: img.source.clone(),
+            },
+        ));
+}
+
 /// Ring `rect` in the run's colour.
 fn draw_frame(ui: &egui::Ui, rect: egui::Rect, frame: Option<egui::Color32>) {
     if let Some(c) = frame {

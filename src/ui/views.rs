@@ -54,7 +54,11 @@ impl ExplorerApp {
                 CompareTab::Prior => {
                     want.insert(ViewKey::Prior);
                 }
-                CompareTab::Map => {}
+                CompareTab::Map => {
+                    if manifold_shown(run, &v.explore) {
+                        want.insert(ViewKey::Manifold);
+                    }
+                }
                 CompareTab::Paths => {
                     want.insert(ViewKey::Path);
                 }
@@ -116,6 +120,7 @@ impl ExplorerApp {
                     ViewKey::Traversal => d.traversal = true,
                     ViewKey::Anomaly => d.anomaly = true,
                     ViewKey::Input => d.input = true,
+                    ViewKey::Manifold => d.manifold = true,
                 }
                 d.urgent = true;
             }
@@ -205,13 +210,17 @@ impl ExplorerApp {
                 run.views.dirty.matrix = false;
             }
             let ex = &view.explore;
-            if run.views.dirty.path && want.contains(&ViewKey::Path) {
-                if let Some(z) = path_latents(run, ex) {
-                    let n = z.len() / d.max(1);
-                    let ask_once = Ask { urgent, keep: false };
-                    ask(run, ViewKey::Path, Job::Decode { z, n, label }, ask_once);
-                    run.views.dirty.path = false;
-                }
+            if run.views.dirty.path
+                && want.contains(&ViewKey::Path)
+                && let Some(z) = path_latents(run, ex)
+            {
+                let n = z.len() / d.max(1);
+                let ask_once = Ask {
+                    urgent,
+                    keep: false,
+                };
+                ask(run, ViewKey::Path, Job::Decode { z, n, label }, ask_once);
+                run.views.dirty.path = false;
             }
             if run.views.dirty.traversal
                 && want.contains(&ViewKey::Traversal)
@@ -223,15 +232,60 @@ impl ExplorerApp {
                     urgent,
                     keep: run.views.stats.is_none() || !cursor.follows_codes(),
                 };
-                ask(run, ViewKey::Traversal, Job::Decode { z: zs, n, label }, how);
+                ask(
+                    run,
+                    ViewKey::Traversal,
+                    Job::Decode { z: zs, n, label },
+                    how,
+                );
                 run.views.dirty.traversal = false;
+            }
+            if run.views.dirty.manifold
+                && want.contains(&ViewKey::Manifold)
+                && let Some(s) = &run.views.stats
+            {
+                let k = ex.manifold_size.clamp(4, 32);
+                let dims = manifold_dims(ex);
+                let [x0, x1, y0, y1] = manifold_extent(&s.codes, dims);
+                let mut z = Vec::with_capacity(k * k * 2);
+                let [a, b] = dims;
+                // Cell centres, rows from the top (largest y) down.
+                for r in 0..k {
+                    let y = y1 - (y1 - y0) * (r as f32 + 0.5) / k as f32;
+                    for c in 0..k {
+                        let x = x0 + (x1 - x0) * (c as f32 + 0.5) / k as f32;
+                        let mut v = [0.0f32; 2];
+                        v[a] = x;
+                        v[b] = y;
+                        z.extend(v);
+                    }
+                }
+                // Asked again when the codes (and so the extent) are refreshed.
+                ask(
+                    run,
+                    ViewKey::Manifold,
+                    Job::Decode { z, n: k * k, label },
+                    Ask {
+                        urgent,
+                        keep: false,
+                    },
+                );
+                run.views.dirty.manifold = false;
             }
             if run.views.dirty.anomaly && want.contains(&ViewKey::Anomaly) {
                 let job = Job::Anomaly {
                     shift: ex.shift,
                     iwae_k: ex.anomaly_iwae_k.min(MAX_ANOMALY_IWAE_K),
                 };
-                ask(run, ViewKey::Anomaly, job, Ask { urgent, keep: false });
+                ask(
+                    run,
+                    ViewKey::Anomaly,
+                    job,
+                    Ask {
+                        urgent,
+                        keep: false,
+                    },
+                );
                 run.views.dirty.anomaly = false;
             }
             if run.views.dirty.input && want.contains(&ViewKey::Input) {
@@ -322,7 +376,12 @@ fn path_latents(run: &Run, ex: &ExploreSettings) -> Option<Vec<f32>> {
     let d = s.latent;
     let code = |i: usize| s.codes.get(i * d..(i + 1) * d);
     let (a, b) = (code(ex.path_from)?, code(ex.path_to)?);
-    Some(explore::path(a, b, ex.path_steps.clamp(2, 64), ex.path_kind))
+    Some(explore::path(
+        a,
+        b,
+        ex.path_steps.clamp(2, 64),
+        ex.path_kind,
+    ))
 }
 
 /// The dimensions a traversal shows for `run`: by decreasing mean KL (by the variance of
@@ -352,4 +411,41 @@ fn traversal_latents(run: &Run, base: &[f32], ex: &ExploreSettings) -> (Vec<f32>
         explore::traversal_grid(base, &dims, &ranges, steps),
         dims.len() * steps,
     )
+}
+
+/// Whether `run`'s map shows the decoded manifold underneath: a 2-d latent (its map then
+/// plots its two dimensions, whatever the axes setting).
+pub fn manifold_shown(run: &Run, ex: &ExploreSettings) -> bool {
+    ex.manifold && run.latent_dim() == 2
+}
+
+/// The two dimensions a 2-d latent's manifold spans: the map's, or (0, 1) when those name
+/// one dimension twice.
+pub fn manifold_dims(ex: &ExploreSettings) -> [usize; 2] {
+    let (a, b) = (ex.map_dims[0].min(1), ex.map_dims[1].min(1));
+    if a == b { [0, 1] } else { [a, b] }
+}
+
+/// The latent rectangle `[x0, x1, y0, y1]` the manifold covers: the codes' extent on the
+/// map's two dimensions, widened by 5% each side.
+pub fn manifold_extent(codes: &[f32], dims: [usize; 2]) -> [f32; 4] {
+    let (a, b) = (dims[0].min(1), dims[1].min(1));
+    let mut e = [f32::MAX, f32::MIN, f32::MAX, f32::MIN];
+    for c in codes
+        .chunks_exact(2)
+        .filter(|c| c[0].is_finite() && c[1].is_finite())
+    {
+        e[0] = e[0].min(c[a]);
+        e[1] = e[1].max(c[a]);
+        e[2] = e[2].min(c[b]);
+        e[3] = e[3].max(c[b]);
+    }
+    if e[0] > e[1] || e[2] > e[3] {
+        return [-3.0, 3.0, -3.0, 3.0];
+    }
+    let (mx, my) = (
+        0.05 * (e[1] - e[0]).max(1e-3),
+        0.05 * (e[3] - e[2]).max(1e-3),
+    );
+    [e[0] - mx, e[1] + mx, e[2] - my, e[3] + my]
 }

@@ -41,7 +41,10 @@ fn paused_app(tab: CompareTab) -> (egui_kittest::Harness<'static, ExplorerApp>, 
     }
     let mut h = harness(opts);
     run_until(&mut h, 60, "the checkpoint's codes", |a| {
-        a.runs.iter().next().is_some_and(|r| r.views.stats.is_some())
+        a.runs
+            .iter()
+            .next()
+            .is_some_and(|r| r.views.stats.is_some())
     });
     let id = run_id(h.state(), 0);
     settle(&mut h, 200);
@@ -130,7 +133,10 @@ fn a_dragged_rectangle_selects_the_digits_inside_it_for_every_run() {
     h.drop_at(b);
     h.step();
     h.step();
-    let (lo, hi) = (g.transform.value_from_position(a), g.transform.value_from_position(b));
+    let (lo, hi) = (
+        g.transform.value_from_position(a),
+        g.transform.value_from_position(b),
+    );
     let (x0, x1) = (lo.x.min(hi.x), lo.x.max(hi.x));
     let (y0, y1) = (lo.y.min(hi.y), lo.y.max(hi.y));
     let expected: Vec<usize> = g
@@ -140,12 +146,16 @@ fn a_dragged_rectangle_selects_the_digits_inside_it_for_every_run() {
         .filter(|(_, p)| p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1)
         .map(|(i, _)| i)
         .collect();
-    assert!(!expected.is_empty(), "the rectangle holds no digit: pick another");
+    assert!(
+        !expected.is_empty(),
+        "the rectangle holds no digit: pick another"
+    );
     let got: Vec<usize> = h.state().runs.selection.iter().copied().collect();
     assert_eq!(got, expected);
     // The selection is the workspace's, not the map's: clearing it from the panel clears it
     // for every run.
-    h.state_mut().push_command(UiCommand::SelectDigits(Vec::new()));
+    h.state_mut()
+        .push_command(UiCommand::SelectDigits(Vec::new()));
     h.step();
     assert!(h.state().runs.selection.is_empty());
 }
@@ -169,7 +179,11 @@ fn paths_start_and_end_at_the_two_codes_and_exports_decode_back() {
     };
     let steps = h.state().persisted.view.explore.path_steps;
     assert_eq!(*n, steps);
-    assert_eq!(&z[..d], &s.codes[3 * d..4 * d], "the path does not start at digit 3's code");
+    assert_eq!(
+        &z[..d],
+        &s.codes[3 * d..4 * d],
+        "the path does not start at digit 3's code"
+    );
     assert_eq!(
         &z[(n - 1) * d..],
         &s.codes[7 * d..8 * d],
@@ -218,8 +232,12 @@ fn traversal_rows_follow_the_kl_order_over_the_stated_range() {
     }
     h.state_mut().push_command(UiCommand::TraversalChanged);
     run_until(&mut h, 60, "the traversal", |a| {
-        matches!(nth_run(a, 0).views.jobs.get(&ViewKey::Traversal), Some(Job::Decode { n: 20, .. }))
-            && nth_run(a, 0).image(ViewKey::Traversal).is_some_and(|i| i.n == 20)
+        matches!(
+            nth_run(a, 0).views.jobs.get(&ViewKey::Traversal),
+            Some(Job::Decode { n: 20, .. })
+        ) && nth_run(a, 0)
+            .image(ViewKey::Traversal)
+            .is_some_and(|i| i.n == 20)
     });
     let app = h.state();
     let run = nth_run(app, 0);
@@ -231,8 +249,16 @@ fn traversal_rows_follow_the_kl_order_over_the_stated_range() {
     let order = latent_explorer::explore::order_by_desc(&s.kl_per_dim);
     let base = app.runs.cursor.latent_for(run).unwrap();
     for (row, &j) in order.iter().take(4).enumerate() {
-        let lo = s.codes.chunks(d).map(|c| c[j]).fold(f32::INFINITY, f32::min);
-        let hi = s.codes.chunks(d).map(|c| c[j]).fold(f32::NEG_INFINITY, f32::max);
+        let lo = s
+            .codes
+            .chunks(d)
+            .map(|c| c[j])
+            .fold(f32::INFINITY, f32::min);
+        let hi = s
+            .codes
+            .chunks(d)
+            .map(|c| c[j])
+            .fold(f32::NEG_INFINITY, f32::max);
         for col in 0..5 {
             let v = &z[(row * 5 + col) * d..(row * 5 + col + 1) * d];
             let want = lo + (hi - lo) * col as f32 / 4.0;
@@ -251,7 +277,10 @@ fn inverted_digits_score_as_anomalies() {
         nth_run(a, 0).views.anomaly.is_some()
     });
     let rep = nth_run(h.state(), 0).views.anomaly.clone().unwrap();
-    assert_eq!(rep.normal.len(), h.state().runs.iter().next().unwrap().data.test.len());
+    assert_eq!(
+        rep.normal.len(),
+        h.state().runs.iter().next().unwrap().data.test.len()
+    );
     assert_eq!(rep.shifted.len(), rep.normal.len());
     let auroc = rep.auroc.unwrap();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
@@ -269,7 +298,8 @@ fn a_drawn_input_encodes_exactly_as_the_same_pixels_loaded_from_a_png() {
     let canvas = h
         .query_all(by())
         .find(|n| {
-            n.accesskit_node().description().as_deref() == Some(latent_explorer::ui::help::explore::CANVAS)
+            n.accesskit_node().description().as_deref()
+                == Some(latent_explorer::ui::help::explore::CANVAS)
         })
         .expect("the canvas")
         .rect();
@@ -291,8 +321,16 @@ fn a_drawn_input_encodes_exactly_as_the_same_pixels_loaded_from_a_png() {
     }
     h.drop_at(pts[2]);
     h.step();
-    let drawn = h.state().runs.input.clone().expect("the drawing is the input");
-    assert!(drawn.iter().filter(|&&v| v > 0.5).count() > 20, "no ink drawn");
+    let drawn = h
+        .state()
+        .runs
+        .input
+        .clone()
+        .expect("the drawing is the input");
+    assert!(
+        drawn.iter().filter(|&&v| v > 0.5).count() > 20,
+        "no ink drawn"
+    );
     assert!(h.state().runs.cursor.follow_input);
     // The answer to the last request (not to a stroke half drawn).
     run_until(&mut h, 60, "the drawing's code", |a| {
@@ -314,7 +352,11 @@ fn a_drawn_input_encodes_exactly_as_the_same_pixels_loaded_from_a_png() {
             .is_some_and(|i| i.request > code_drawn.request)
     });
     let app = h.state();
-    assert_eq!(app.runs.input.as_deref(), Some(drawn.as_ref()), "the PNG's pixels differ");
+    assert_eq!(
+        app.runs.input.as_deref(),
+        Some(drawn.as_ref()),
+        "the PNG's pixels differ"
+    );
     let code_png = nth_run(app, 0).views.input.clone().unwrap();
     assert_eq!(code_png.code, code_drawn.code);
     // The input's code drives the sliders.

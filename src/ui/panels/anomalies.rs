@@ -72,9 +72,12 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             _ => {}
         }
         let l = ui.label("IWAE k");
-        ui.add(egui::DragValue::new(&mut ex.anomaly_iwae_k).range(0..=crate::ui::views::MAX_ANOMALY_IWAE_K))
-            .labelled_by(l.id)
-            .on_hover_text(help::explore::SCORE_IWAE);
+        ui.add(
+            egui::DragValue::new(&mut ex.anomaly_iwae_k)
+                .range(0..=crate::ui::views::MAX_ANOMALY_IWAE_K),
+        )
+        .labelled_by(l.id)
+        .on_hover_text(help::explore::SCORE_IWAE);
         rescore = ui
             .button("Rescore")
             .on_hover_text(help::explore::RESCORE)
@@ -177,7 +180,10 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
     let order = rank_by_score(&rep.normal);
     let side = ((w - 10.0) / SHOWN as f32 - 4.0).clamp(20.0, 56.0);
     for (title, idx) in [
-        ("least typical", order.iter().take(SHOWN).copied().collect::<Vec<_>>()),
+        (
+            "least typical",
+            order.iter().take(SHOWN).copied().collect::<Vec<_>>(),
+        ),
         (
             "most typical",
             order.iter().rev().take(SHOWN).copied().collect(),
@@ -187,10 +193,8 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
         ui.horizontal(|ui| {
             for k in idx {
                 let i = rep.normal_indices.get(k).copied().unwrap_or(k);
-                digit_image(ui, ctx, i, side).on_hover_text(format!(
-                    "test digit #{i}: {:.1} nats",
-                    rep.normal[k]
-                ));
+                digit_image(ui, ctx, i, side)
+                    .on_hover_text(format!("test digit #{i}: {:.1} nats", rep.normal[k]));
             }
         });
     }

@@ -13,10 +13,24 @@ use crate::ui::run::Run;
 /// (`rows × cols`): ink `1` at the centre falling to 0 at the rim, kept as the maximum of
 /// old and new, and rounded to 8-bit steps so that a saved PNG holds exactly these values.
 /// `erase` clears instead.
-pub fn stamp(canvas: &mut [f32], rows: usize, cols: usize, x: f32, y: f32, radius: f32, erase: bool) {
+pub fn stamp(
+    canvas: &mut [f32],
+    rows: usize,
+    cols: usize,
+    x: f32,
+    y: f32,
+    radius: f32,
+    erase: bool,
+) {
     let r = radius.max(0.3);
-    let (x0, x1) = ((x - r - 1.0).floor().max(0.0) as usize, (x + r + 1.0).ceil() as usize);
-    let (y0, y1) = ((y - r - 1.0).floor().max(0.0) as usize, (y + r + 1.0).ceil() as usize);
+    let (x0, x1) = (
+        (x - r - 1.0).floor().max(0.0) as usize,
+        (x + r + 1.0).ceil() as usize,
+    );
+    let (y0, y1) = (
+        (y - r - 1.0).floor().max(0.0) as usize,
+        (y + r + 1.0).ceil() as usize,
+    );
     for py in y0..y1.min(rows) {
         for px in x0..x1.min(cols) {
             let d = ((px as f32 + 0.5 - x).powi(2) + (py as f32 + 0.5 - y).powi(2)).sqrt();
@@ -47,7 +61,11 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             ui.set_width(300.0);
             canvas(ui, ctx, rows, cols);
             ui.horizontal_wrapped(|ui| {
-                if ui.button("Clear").on_hover_text("Clear the canvas and forget the input.").clicked() {
+                if ui
+                    .button("Clear")
+                    .on_hover_text("Clear the canvas and forget the input.")
+                    .clicked()
+                {
                     ctx.view.explore.canvas = vec![0.0; n];
                     ctx.push(UiCommand::ClearInput);
                 }
@@ -96,8 +114,10 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
 
 fn canvas(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, rows: usize, cols: usize) {
     let side = 280.0f32;
-    let (rect, response) =
-        ui.allocate_exact_size(egui::vec2(side, side * rows as f32 / cols as f32), egui::Sense::drag());
+    let (rect, response) = ui.allocate_exact_size(
+        egui::vec2(side, side * rows as f32 / cols as f32),
+        egui::Sense::drag(),
+    );
     let response = response.on_hover_text(help::explore::CANVAS);
     let ex = &mut ctx.view.explore;
     let mut changed = false;
@@ -117,7 +137,8 @@ fn canvas(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, rows: usize, cols: usize) {
             let p = from.lerp(egui::pos2(x, y), t);
             stamp(&mut ex.canvas, rows, cols, p.x, p.y, ex.brush, erase);
         }
-        ui.ctx().data_mut(|m| m.insert_temp(last_id, egui::pos2(x, y)));
+        ui.ctx()
+            .data_mut(|m| m.insert_temp(last_id, egui::pos2(x, y)));
         changed = true;
     } else {
         ui.ctx()
@@ -147,7 +168,11 @@ fn canvas(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, rows: usize, cols: usize) {
     );
     if changed {
         let pixels = if ex.fit_drawing {
-            crate::data::input::fit_ink(&crate::data::input::to_grey(&ex.canvas, rows, cols), rows, cols)
+            crate::data::input::fit_ink(
+                &crate::data::input::to_grey(&ex.canvas, rows, cols),
+                rows,
+                cols,
+            )
         } else {
             ex.canvas.clone()
         };
@@ -195,7 +220,12 @@ fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, rows: usize, cols: us
     if let Some(p) = pct {
         ui.small(format!("{p:.0}% of test digits score as high or higher"));
     }
-    let code: Vec<String> = inp.code.iter().take(8).map(|v| format!("{v:+.2}")).collect();
+    let code: Vec<String> = inp
+        .code
+        .iter()
+        .take(8)
+        .map(|v| format!("{v:+.2}"))
+        .collect();
     ui.small(format!(
         "code: {}{}",
         code.join(" "),

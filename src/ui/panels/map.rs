@@ -5,7 +5,7 @@
 //! highlighted in every run's map.
 
 use eframe::egui;
-use egui_plot::{Legend, MarkerShape, Plot, PlotPoint, PlotPoints, Points};
+use egui_plot::{MarkerShape, Plot, PlotPoint, PlotPoints, Points};
 
 use super::{ViewCtx, column_width, run_label};
 use crate::ui::command::UiCommand;
@@ -103,11 +103,19 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
     ui.horizontal_wrapped(|ui| {
         let ex = &mut ctx.view.explore;
         ui.label("axes");
-        ui.radio_value(&mut ex.map_axes, GridAxes::Principal, "principal directions")
+        // A 2-d latent under its manifold is plotted on its two dimensions.
+        let forced = latent == 2 && ex.manifold;
+        ui.add_enabled_ui(!forced, |ui| {
+            ui.radio_value(
+                &mut ex.map_axes,
+                GridAxes::Principal,
+                "principal directions",
+            )
             .on_hover_text(help::explore::MAP_PRINCIPAL);
-        ui.radio_value(&mut ex.map_axes, GridAxes::Dims, "dimensions")
-            .on_hover_text(help::explore::MAP_DIMS);
-        if ex.map_axes == GridAxes::Dims {
+            ui.radio_value(&mut ex.map_axes, GridAxes::Dims, "dimensions")
+                .on_hover_text(help::explore::MAP_DIMS);
+        });
+        if ex.map_axes == GridAxes::Dims && !forced {
             let max = latent.saturating_sub(1);
             for (k, name) in ["x", "y"].iter().enumerate() {
                 let l = ui.label(*name);
@@ -119,6 +127,10 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
                 .labelled_by(l.id)
                 .on_hover_text(help::GRID_DIM);
             }
+        }
+        if latent == 2 {
+            ui.checkbox(&mut ex.manifold, "decoded manifold underneath")
+                .on_hover_text(help::explore::MANIFOLD);
         }
         ui.separator();
         let n = ctx.runs.selection.len();
@@ -185,10 +197,15 @@ fn map_of(
     cmds: &mut Vec<UiCommand>,
 ) {
     let ex = &ctx.view.explore;
-    let (Some(stats), Some((u, v, what))) = (
-        run.views.stats.as_ref(),
-        axes(run, ex.map_axes, ex.map_dims),
-    ) else {
+    let manifold = crate::ui::views::manifold_shown(run, ex);
+    let (map_axes, map_dims) = if manifold {
+        (GridAxes::Dims, crate::ui::views::manifold_dims(ex))
+    } else {
+        (ex.map_axes, ex.map_dims)
+    };
+    let (Some(stats), Some((u, v, what))) =
+        (run.views.stats.as_ref(), axes(run, map_axes, map_dims))
+    else {
         let why = if run.data_fits() {
             "encoding the test set…"
         } else {
@@ -210,42 +227,31 @@ fn map_of(
         .map(|z| project(&z, d, &u, &v)[0]);
     let drag_id = egui::Id::unique(("map-drag", run.id.0));
     let drag_start: Option<PlotPoint> = ui.ctx().data(|m| m.get_temp(drag_id));
+    // The data's extent: the plot's bounds (its points are painted as one mesh below, not
+    // as plot items, so the plot cannot fit them by itself).
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for p in pts.iter().filter(|p| p[0].is_finite() && p[1].is_finite()) {
+        x0 = x0.min(p[0]);
+        x1 = x1.max(p[0]);
+        y0 = y0.min(p[1]);
+        y1 = y1.max(p[1]);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (-1.0, 1.0, -1.0, 1.0);
+    }
+    legend_row(ui);
     let resp = Plot::new(("latent-map", run.id.0))
         .width(size.x)
-        .height(size.y - 20.0)
+        .height(size.y - 40.0)
         .allow_drag(false)
         .allow_boxed_zoom(false)
         .data_aspect(1.0)
-        .legend(Legend::default())
+        .include_x(x0)
+        .include_x(x1)
+        .include_y(y0)
+        .include_y(y1)
         .show_axes([true, true])
         .show(ui, |p| {
-            for l in 0..10u8 {
-                let (mut on, mut off) = (Vec::new(), Vec::new());
-                for (i, pt) in pts.iter().enumerate() {
-                    if labels.get(i).copied().map(|x| x.min(9)) != Some(l) {
-                        continue;
-                    }
-                    if sel.is_empty() || sel.contains(&i) {
-                        on.push(*pt);
-                    } else {
-                        off.push(*pt);
-                    }
-                }
-                if !off.is_empty() {
-                    p.points(
-                        Points::new(format!("{l}"), PlotPoints::from(off))
-                            .color(LABEL_COLOURS[l as usize].gamma_multiply(0.3))
-                            .radius(1.5),
-                    );
-                }
-                if !on.is_empty() {
-                    p.points(
-                        Points::new(format!("{l}"), PlotPoints::from(on))
-                            .color(LABEL_COLOURS[l as usize])
-                            .radius(if sel.is_empty() { 1.8 } else { 3.2 }),
-                    );
-                }
-            }
             if let Some(c) = cursor {
                 p.points(
                     Points::new("cursor", PlotPoints::from(vec![c]))
@@ -256,14 +262,44 @@ fn map_of(
             }
             // The pointer in plot coordinates (not `pointer_coordinate`, which subtracts the
             // drag delta for panning, and this plot does not pan on drag).
-            let pointer = p
-                .ctx()
+            p.ctx()
                 .input(|i| i.pointer.latest_pos())
-                .map(|q| p.plot_from_screen(q));
-            pointer
+                .map(|q| p.plot_from_screen(q))
         });
     let response = &resp.response;
     let transform = resp.transform;
+    if manifold && let Some(img) = run.image(crate::ui::decoder::ViewKey::Manifold) {
+        let [x0, x1, y0, y1] = crate::ui::views::manifold_extent(&stats.codes, map_dims);
+        let k = (img.n as f64).sqrt().round() as usize;
+        let rect = egui::Rect::from_two_pos(
+            transform.position_from_point(&PlotPoint::new(x0 as f64, y1 as f64)),
+            transform.position_from_point(&PlotPoint::new(x1 as f64, y0 as f64)),
+        );
+        crate::ui::tiles::paint_in(
+            ui,
+            rect,
+            *transform.frame(),
+            crate::ui::tiles::TileView {
+                key: run.id.painter_key(crate::ui::decoder::ViewKey::Manifold),
+                version: run.image_version(crate::ui::decoder::ViewKey::Manifold),
+                cols: k,
+                rows: k,
+                max_size: rect.size(),
+                colormap: ctx.view.colormap,
+                highlight: None,
+                frame: None,
+                first: 0,
+            },
+            img,
+        );
+        // Dimmed, so the codes stay readable on top.
+        ui.painter().with_clip_rect(*transform.frame()).rect_filled(
+            rect,
+            0.0,
+            egui::Color32::from_black_alpha(120),
+        );
+    }
+    paint_points(ui, &transform, &pts, labels, sel);
     ui.ctx().data_mut(|m| {
         m.insert_temp(
             geometry_id(run.id),
@@ -365,6 +401,58 @@ fn map_of(
         }
     }
     ui.small(format!("{} codes on {what}", pts.len()));
+}
+
+/// The label colours, as a legend.
+fn legend_row(ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 6.0;
+        for (l, c) in LABEL_COLOURS.iter().enumerate() {
+            let (r, _) = ui.allocate_exact_size(egui::vec2(8.0, 8.0), egui::Sense::hover());
+            ui.painter().rect_filled(r, 1.0, *c);
+            ui.small(l.to_string());
+        }
+    });
+}
+
+/// Every code as a small square in its label's colour, in one mesh (thousands of plot
+/// markers cost a software renderer several times more): selected digits larger, the
+/// others faded while a selection exists.
+fn paint_points(
+    ui: &egui::Ui,
+    transform: &egui_plot::PlotTransform,
+    pts: &[[f64; 2]],
+    labels: &[u8],
+    sel: &std::collections::BTreeSet<usize>,
+) {
+    let frame = *transform.frame();
+    let mut mesh = egui::Mesh::default();
+    mesh.reserve_triangles(pts.len() * 2);
+    mesh.reserve_vertices(pts.len() * 4);
+    // Faded ones first, so selected ones are drawn on top.
+    for pass in [false, true] {
+        for (i, p) in pts.iter().enumerate() {
+            let on = sel.is_empty() || sel.contains(&i);
+            if on != pass {
+                continue;
+            }
+            let c = transform.position_from_point(&PlotPoint::new(p[0], p[1]));
+            if !frame.contains(c) {
+                continue;
+            }
+            let colour = LABEL_COLOURS[labels.get(i).map_or(0, |&l| (l as usize).min(9))];
+            let (colour, r) = match (on, sel.is_empty()) {
+                (true, true) => (colour, 1.6),
+                (true, false) => (colour, 2.6),
+                (false, _) => (colour.gamma_multiply(0.3), 1.3),
+            };
+            mesh.add_colored_rect(
+                egui::Rect::from_center_size(c, egui::vec2(2.0 * r, 2.0 * r)),
+                colour,
+            );
+        }
+    }
+    ui.painter().with_clip_rect(frame).add(mesh);
 }
 
 /// A test digit drawn from the data (an egui texture kept in memory by index).

@@ -27,7 +27,13 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             RangeMode::MinMax => 2,
         };
         egui::ComboBox::from_id_salt("traversal-range")
-            .selected_text(["prior quantiles", "±kσ of the codes", "min–max of the codes"][kind])
+            .selected_text(
+                [
+                    "prior quantiles",
+                    "±kσ of the codes",
+                    "min–max of the codes",
+                ][kind],
+            )
             .show_ui(ui, |ui| {
                 if ui.selectable_label(kind == 0, "prior quantiles").clicked() {
                     *r = RangeMode::PriorQuantile(0.05);
@@ -35,7 +41,10 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 if ui.selectable_label(kind == 1, "±kσ of the codes").clicked() {
                     *r = RangeMode::PosteriorSigma(2.0);
                 }
-                if ui.selectable_label(kind == 2, "min–max of the codes").clicked() {
+                if ui
+                    .selectable_label(kind == 2, "min–max of the codes")
+                    .clicked()
+                {
                     *r = RangeMode::MinMax;
                 }
             })
@@ -104,8 +113,10 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 ui.horizontal_top(|ui| {
                     // Which dimension each row sweeps, and its KL: painted beside each row
                     // once the grid's place is known.
-                    let (labels, _) =
-                        ui.allocate_exact_size(egui::vec2(label_w, tile * rows as f32), egui::Sense::hover());
+                    let (labels, _) = ui.allocate_exact_size(
+                        egui::vec2(label_w, tile * rows as f32),
+                        egui::Sense::hover(),
+                    );
                     let grid = tiles::show(
                         ui,
                         TileView {
