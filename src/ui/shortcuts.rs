@@ -114,13 +114,19 @@ pub fn key_text(ctx: &egui::Context, s: &Shortcut) -> String {
     }
 }
 
-/// The test split's size the digit shortcuts wrap around (the digit field's range).
-const DIGITS: usize = 1000;
+/// How many test digits the digit shortcuts (and the digit field) go through: those whose
+/// codes the runs compute, in the focused run's data.
+pub fn digit_count(runs: &Runs) -> usize {
+    runs.focused_run()
+        .map_or(super::views::STATS_DIGITS, |r| r.data.test.len())
+        .clamp(1, super::views::STATS_DIGITS)
+}
 
 /// The commands (and view changes) `action` means now.
 pub fn apply(action: Action, runs: &Runs, view: &mut ViewSettings, cmds: &mut Vec<UiCommand>) {
     let focused = runs.focused_run();
     let training = focused.filter(|r| matches!(r.source, RunSource::Training(_)));
+    let digits = digit_count(runs);
     match action {
         Action::PauseResume => {
             if let Some(run) = training.filter(|r| r.status.is_active()) {
@@ -139,9 +145,9 @@ pub fn apply(action: Action, runs: &Runs, view: &mut ViewSettings, cmds: &mut Ve
         }
         Action::Randomize => cmds.push(UiCommand::RandomizeLatent),
         Action::Zero => cmds.push(UiCommand::ZeroLatent),
-        Action::NextDigit => cmds.push(UiCommand::EncodeDigit((runs.cursor.digit + 1) % DIGITS)),
+        Action::NextDigit => cmds.push(UiCommand::EncodeDigit((runs.cursor.digit + 1) % digits)),
         Action::PreviousDigit => cmds.push(UiCommand::EncodeDigit(
-            (runs.cursor.digit + DIGITS - 1) % DIGITS,
+            (runs.cursor.digit.min(digits - 1) + digits - 1) % digits,
         )),
         Action::Save => {
             if let Some(run) = focused {

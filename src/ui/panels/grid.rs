@@ -124,7 +124,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 let img = run.image(ViewKey::Grid);
                 let k = img.map_or(ctx.view.grid_size, |i| (i.n as f64).sqrt().round() as usize);
                 let centre = (k % 2 == 1).then(|| (k * k / 2) as u32);
-                tiles::show(
+                let r = tiles::show(
                     ui,
                     TileView {
                         key: run.id.painter_key(ViewKey::Grid),
@@ -140,6 +140,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     img,
                 )
                 .on_hover_text(help::figure::GRID);
+                super::export_menu(&r, ctx.cmds, run.id, ViewKey::Grid, k, false);
             });
         }
     });

@@ -67,12 +67,14 @@ pub struct ViewCtx<'a> {
     pub cmds: &'a mut Vec<UiCommand>,
 }
 
-impl ViewCtx<'_> {
-    /// The runs the current layout shows: all, or the focused one.
-    pub fn shown(&self) -> Vec<&Run> {
+impl<'a> ViewCtx<'a> {
+    /// The runs the current layout shows: all, or the focused one (borrowed from the
+    /// workspace, not from the context, so panels can push commands while drawing them).
+    pub fn shown(&self) -> Vec<&'a Run> {
+        let runs: &'a Runs = self.runs;
         match self.view.layout {
-            Layout::Compare => self.runs.iter().collect(),
-            Layout::Focus => self.runs.focused_run().into_iter().collect(),
+            Layout::Compare => runs.iter().collect(),
+            Layout::Focus => runs.focused_run().into_iter().collect(),
         }
     }
 

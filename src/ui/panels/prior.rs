@@ -37,7 +37,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 if several {
                     run_label(ui, run);
                 }
-                tiles::show(
+                let r = tiles::show(
                     ui,
                     TileView {
                         key: run.id.painter_key(ViewKey::Prior),
@@ -53,6 +53,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     run.image(ViewKey::Prior),
                 )
                 .on_hover_text(help::figure::PRIOR);
+                super::export_menu(&r, ctx.cmds, run.id, ViewKey::Prior, 8, false);
             });
         }
     });

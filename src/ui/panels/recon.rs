@@ -38,7 +38,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let img = run.image(ViewKey::Recon);
     let cols = img.map_or(ctx.view.recon_count, |i| (i.n / 2).max(1));
     let w = ui.available_width();
-    tiles::show(
+    let r = tiles::show(
         ui,
         TileView {
             key: run.id.painter_key(ViewKey::Recon),
@@ -54,4 +54,5 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         img,
     )
     .on_hover_text(help::figure::RECON);
+    super::export_menu(&r, ctx.cmds, run.id, ViewKey::Recon, cols, false);
 }

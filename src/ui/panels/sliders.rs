@@ -38,10 +38,12 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
         {
             ctx.push(UiCommand::EncodeDigit(cursor.digit));
         }
+        // The digits whose codes every run computes.
+        let last = crate::ui::shortcuts::digit_count(runs) - 1;
         let mut d = cursor.digit;
         let l = ui.label("test digit");
         if ui
-            .add(egui::DragValue::new(&mut d).range(0..=999).prefix("#"))
+            .add(egui::DragValue::new(&mut d).range(0..=last).prefix("#"))
             .labelled_by(l.id)
             .on_hover_text(help::TEST_DIGIT)
             .changed()
@@ -49,7 +51,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
             ctx.push(UiCommand::EncodeDigit(d));
         }
         if ui.button("Next").on_hover_text(help::NEXT_DIGIT).clicked() {
-            ctx.push(UiCommand::EncodeDigit((cursor.digit + 1) % 1000));
+            ctx.push(UiCommand::EncodeDigit((cursor.digit + 1) % (last + 1)));
         }
         if runs.iter().any(|r| r.config.variant == VariantKind::Cvae) {
             let mut l = cursor.label;
@@ -133,7 +135,13 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
 }
 
 /// One run's decoded slider image (or why there is none), framed in its colour.
-fn run_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, side: f32) {
+fn run_image(
+    ui: &mut egui::Ui,
+    ctx: &ViewCtx<'_>,
+    cmds: &mut Vec<UiCommand>,
+    run: &Run,
+    side: f32,
+) {
     ui.vertical(|ui| {
         run_label(ui, run);
         let size = egui::vec2(side, side);
@@ -142,7 +150,7 @@ fn run_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, side: f32) {
                 tiles::placeholder(ui, size, why, Some(run.colour));
             }
             (_, img) => {
-                tiles::show(
+                let r = tiles::show(
                     ui,
                     TileView {
                         key: run.id.painter_key(ViewKey::Slider),
@@ -158,6 +166,7 @@ fn run_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, side: f32) {
                     img,
                 )
                 .on_hover_text(help::figure::SLIDER_IMAGE);
+                super::export_menu(&r, cmds, run.id, ViewKey::Slider, 1, false);
             }
         }
         if let Some(e) = run.pinned {
@@ -178,9 +187,11 @@ pub fn show_images(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         return;
     }
     let side = column_width(ui, shown.len()).clamp(48.0, 200.0);
+    let mut cmds = Vec::new();
     ui.horizontal_wrapped(|ui| {
         for run in shown {
-            run_image(ui, &*ctx, run, side);
+            run_image(ui, &*ctx, &mut cmds, run, side);
         }
     });
+    ctx.cmds.extend(cmds);
 }
