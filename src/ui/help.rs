@@ -304,6 +304,9 @@ pub mod explore {
     pub const OPEN_IMAGE: &str = "Encode a PNG or JPEG (dropping one on the window does the same): it is \
          turned grey, inverted when its background is light, and its ink fitted into the central 20×20 \
          pixels as MNIST digits are. An image of exactly the data's size is taken as it is.";
+    /// What is encoded.
+    pub const ENCODED: &str = "The input every run encodes, at the data's size: the drawing after \
+         centring (when on), or the opened image after fitting.";
     /// Follow input.
     pub const FOLLOW_INPUT: &str = "Every run shows its own code of the input on the sliders, the grid and \
          the traversals (until a slider moves or a digit is chosen).";

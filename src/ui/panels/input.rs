@@ -82,8 +82,24 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     .on_hover_text(help::explore::FIT_DRAWING);
             });
             let src = &ctx.runs.input_source;
-            if ctx.runs.input.is_some() {
-                ui.small(format!("input: {src}"));
+            if let Some(px) = &ctx.runs.input {
+                ui.horizontal(|ui| {
+                    // What the runs encode (the drawing after fitting, or the image).
+                    let img = egui::ColorImage::new(
+                        [cols, rows],
+                        px.iter()
+                            .map(|&v| {
+                                egui::Color32::from_gray((v.clamp(0.0, 1.0) * 255.0).round() as u8)
+                            })
+                            .collect(),
+                    );
+                    let tex =
+                        ui.ctx()
+                            .load_texture("input-encoded", img, egui::TextureOptions::NEAREST);
+                    ui.add(egui::Image::new((tex.id(), egui::vec2(56.0, 56.0))))
+                        .on_hover_text(help::explore::ENCODED);
+                    ui.small(format!("encoded: {src}"));
+                });
                 if ctx.runs.cursor.follow_input {
                     ui.small("the sliders, grid and traversals follow each run's code of it");
                 } else if ui
