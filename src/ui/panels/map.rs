@@ -215,7 +215,26 @@ fn map_of(
         return;
     };
     let d = stats.latent;
-    let pts = std::sync::Arc::new(project(&stats.codes, d, &u, &v));
+    // The projection changes only with the codes and the axes: kept between frames.
+    // One slot per run, replaced when the version changes.
+    let key = egui::Id::unique(("map-points", run.id.0));
+    let version = egui::Id::unique((
+        stats.step,
+        stats.codes.len(),
+        format!("{map_axes:?}{map_dims:?}"),
+        ctx.data_generation,
+    ));
+    type Cached = (egui::Id, std::sync::Arc<Vec<[f64; 2]>>);
+    let cached: Option<Cached> = ui.ctx().data(|m| m.get_temp(key));
+    let pts = match cached {
+        Some((v, p)) if v == version => p,
+        _ => {
+            let p = std::sync::Arc::new(project(&stats.codes, d, &u, &v));
+            ui.ctx()
+                .data_mut(|m| m.insert_temp::<Cached>(key, (version, p.clone())));
+            p
+        }
+    };
     let labels = &ctx.data.test.labels;
     let sel = &ctx.runs.selection;
     let cursor = ctx
