@@ -211,7 +211,9 @@ pub fn path(a: &[f32], b: &[f32], steps: usize, kind: PathKind) -> Vec<f32> {
 }
 
 mod anomaly;
+mod embed;
 mod traverse;
 
 pub use anomaly::{Histogram, auroc, rank_by_score};
+pub use embed::{EmbedError, TsneParams, tsne};
 pub use traverse::{RangeMode, dim_ranges, traversal_grid};

@@ -85,6 +85,8 @@ pub enum UiCommand {
     TraversalChanged,
     /// Score the anomaly tab's sets again (settings changed, or asked).
     Rescore,
+    /// Compute the map's t-SNE embeddings again, from the newest codes.
+    Reembed,
     /// Use these pixels (the data's image size) as the input every run encodes; its code
     /// drives the sliders.
     SetInput {

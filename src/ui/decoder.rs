@@ -45,11 +45,13 @@ pub enum ViewKey {
     Input,
     /// A 2-d latent's decoded manifold under the latent map.
     Manifold,
+    /// A t-SNE embedding of the codes for the latent map.
+    Embedding,
 }
 
 impl ViewKey {
     /// Every view.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Recon,
         Self::Slider,
         Self::Grid,
@@ -61,6 +63,7 @@ impl ViewKey {
         Self::Anomaly,
         Self::Input,
         Self::Manifold,
+        Self::Embedding,
     ];
 
     /// A small number naming the view in painter keys.
@@ -77,6 +80,7 @@ impl ViewKey {
             Self::Anomaly => 8,
             Self::Input => 9,
             Self::Manifold => 10,
+            Self::Embedding => 11,
         }
     }
 }
@@ -114,6 +118,26 @@ pub enum Job {
     },
     /// Encode, reconstruct and score the user's input image (`rows × cols` in [0, 1]).
     Input(Arc<Vec<f32>>),
+    /// Embed these codes in 2-D with t-SNE (no model needed).
+    Embed {
+        /// Row-major codes.
+        codes: Arc<Vec<f32>>,
+        /// Their dimension.
+        dim: usize,
+        /// The snapshot step the codes came from.
+        step: u64,
+    },
+}
+
+/// A t-SNE embedding of a run's codes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// One `[x, y]` per code.
+    pub points: Arc<Vec<[f64; 2]>>,
+    /// The snapshot step of the codes.
+    pub step: u64,
+    /// Time taken.
+    pub micros: u64,
 }
 
 /// Anomaly scores of one run.
@@ -201,6 +225,8 @@ pub enum Output {
     Anomaly(AnomalyReport),
     /// The input's code and reconstruction.
     Input(InputResult),
+    /// A t-SNE embedding.
+    Embedding(Embedding),
     /// A job failed.
     Error(ViewKey, String),
 }
@@ -600,6 +626,16 @@ pub fn execute(
                 request: id,
                 step: snap.step,
             })
+        }
+        Job::Embed { codes, dim, step } => {
+            match crate::explore::tsne(codes, *dim, crate::explore::TsneParams::default()) {
+                Ok(p) => Output::Embedding(Embedding {
+                    points: Arc::new(p),
+                    step: *step,
+                    micros: t0.elapsed().as_micros() as u64,
+                }),
+                Err(e) => Output::Error(key, e.to_string()),
+            }
         }
         Job::Stats(n) => {
             let n = (*n).clamp(1, data.test.len());

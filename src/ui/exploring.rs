@@ -52,6 +52,7 @@ impl ExplorerApp {
             }
             UiCommand::TraversalChanged => self.dirty_all(|d| d.traversal = true),
             UiCommand::Rescore => self.dirty_all(|d| d.anomaly = true),
+            UiCommand::Reembed => self.dirty_all(|d| d.embedding = true),
             UiCommand::SetInput { pixels, source } => self.set_input(pixels, source),
             UiCommand::ClearInput => {
                 self.runs.input = None;

@@ -238,6 +238,13 @@ pub mod explore {
          its own code of that digit (the cursor). Shift-click / Ctrl-click: the path's start / end. \
          Drag: select a rectangle — the same digits light up in every run's map. Scroll to zoom, \
          double-click to reset. The cross marks the cursor.";
+    /// Map axes: t-SNE.
+    pub const MAP_TSNE: &str = "A t-SNE embedding of each run's codes (Barnes-Hut, perplexity 30, started \
+         from the principal directions so the same codes give the same map). Neighbourhoods are \
+         meaningful; distances between clusters and their sizes are not. Computed once (a few \
+         seconds); Recompute after more training.";
+    /// Recompute t-SNE.
+    pub const RECOMPUTE_TSNE: &str = "Embed every run's newest codes again.";
     /// Manifold overlay.
     pub const MANIFOLD: &str = "With a 2-d latent, decode a grid over the map's extent and draw it \
          underneath the codes: what each region of the latent space decodes to, and which digits land \

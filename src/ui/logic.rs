@@ -273,6 +273,7 @@ impl ExplorerApp {
                     }
                 }
                 Output::Anomaly(a) => run.views.anomaly = Some(a),
+                Output::Embedding(e) => run.views.embedding = Some(e),
                 Output::Input(inp) => {
                     if inp.request
                         < run
@@ -408,6 +409,7 @@ impl ExplorerApp {
             | UiCommand::SetPathEnds(..)
             | UiCommand::TraversalChanged
             | UiCommand::Rescore
+            | UiCommand::Reembed
             | UiCommand::SetInput { .. }
             | UiCommand::ClearInput
             | UiCommand::OpenInput(_)

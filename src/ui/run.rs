@@ -240,6 +240,8 @@ pub struct RunViews {
     pub anomaly: Option<super::decoder::AnomalyReport>,
     /// The user's input as this run sees it.
     pub input: Option<super::decoder::InputResult>,
+    /// A t-SNE embedding of its codes.
+    pub embedding: Option<super::decoder::Embedding>,
 }
 
 /// What a run's decoder is pointed at: the newest weights, or a scrubbed epoch's.
@@ -274,6 +276,8 @@ pub struct DirtyViews {
     pub input: bool,
     /// The manifold under a 2-d latent's map.
     pub manifold: bool,
+    /// The map's t-SNE embedding.
+    pub embedding: bool,
     /// The user is waiting for these (a command made them dirty, not newer weights or
     /// codes): their results wake the UI at once.
     pub urgent: bool,
@@ -293,6 +297,7 @@ impl DirtyViews {
             anomaly: true,
             input: true,
             manifold: true,
+            embedding: true,
             urgent: true,
         }
     }

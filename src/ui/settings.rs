@@ -123,12 +123,24 @@ pub enum CompareTab {
     Input,
 }
 
+/// How the latent map places each code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MapAxes {
+    /// Each run's top two principal directions of its codes.
+    #[default]
+    Principal,
+    /// Two latent dimensions.
+    Dims,
+    /// A t-SNE embedding of the codes (computed on request).
+    Tsne,
+}
+
 /// The settings of the exploring tabs (map, paths, traversals, anomalies, input).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ExploreSettings {
     /// The map's axes: two latent dimensions or the top two principal directions.
-    pub map_axes: GridAxes,
+    pub map_axes: MapAxes,
     /// The map's dimensions when `map_axes` is `Dims`.
     pub map_dims: [usize; 2],
     /// Under a 2-d latent's map (axes = its two dimensions), decode the manifold.
@@ -170,7 +182,7 @@ pub struct ExploreSettings {
 impl Default for ExploreSettings {
     fn default() -> Self {
         Self {
-            map_axes: GridAxes::Principal,
+            map_axes: MapAxes::Principal,
             map_dims: [0, 1],
             manifold: true,
             manifold_size: 16,

@@ -9,7 +9,7 @@ use super::ExplorerApp;
 use super::decoder::{self, Ask, Job, Output, ViewKey};
 use super::run::Run;
 use super::runs::{WAITING_FOR_CODES, prior_noise};
-use super::settings::{CompareTab, ExploreSettings, GridAxes, Layout, ViewSettings};
+use super::settings::{CompareTab, ExploreSettings, GridAxes, Layout, MapAxes, ViewSettings};
 use crate::explore;
 
 /// Longest a slider decode may take on the UI thread before decoding moves off it.
@@ -57,6 +57,8 @@ impl ExplorerApp {
                 CompareTab::Map => {
                     if manifold_shown(run, &v.explore) {
                         want.insert(ViewKey::Manifold);
+                    } else if v.explore.map_axes == MapAxes::Tsne {
+                        want.insert(ViewKey::Embedding);
                     }
                 }
                 CompareTab::Paths => {
@@ -121,6 +123,7 @@ impl ExplorerApp {
                     ViewKey::Anomaly => d.anomaly = true,
                     ViewKey::Input => d.input = true,
                     ViewKey::Manifold => d.manifold = true,
+                    ViewKey::Embedding => d.embedding = run.views.embedding.is_none(),
                 }
                 d.urgent = true;
             }
@@ -271,6 +274,26 @@ impl ExplorerApp {
                     },
                 );
                 run.views.dirty.manifold = false;
+            }
+            if run.views.dirty.embedding
+                && want.contains(&ViewKey::Embedding)
+                && let Some(s) = &run.views.stats
+            {
+                let job = Job::Embed {
+                    codes: std::sync::Arc::new(s.codes.clone()),
+                    dim: s.latent,
+                    step: s.step,
+                };
+                ask(
+                    run,
+                    ViewKey::Embedding,
+                    job,
+                    Ask {
+                        urgent,
+                        keep: false,
+                    },
+                );
+                run.views.dirty.embedding = false;
             }
             if run.views.dirty.anomaly && want.contains(&ViewKey::Anomaly) {
                 let job = Job::Anomaly {

@@ -134,3 +134,78 @@ fn prior_noise_is_standard_normal_and_reproducible() {
         );
     }
 }
+
+#[test]
+fn tsne_keeps_well_separated_clusters_apart_and_refuses_bad_codes() {
+    use latent_explorer::explore::{EmbedError, TsneParams, tsne};
+    // Three Gaussian blobs of 40 codes in 8 dimensions, 20 apart (σ = 1).
+    let d = 8;
+    let mut rng = Lcg(7);
+    let mut codes = Vec::new();
+    let mut label = Vec::new();
+    for c in 0..3 {
+        for _ in 0..40 {
+            for j in 0..d {
+                let centre = if j == c { 20.0 } else { 0.0 };
+                codes.push((centre + rng.normal()) as f32);
+            }
+            label.push(c);
+        }
+    }
+    let p = TsneParams {
+        epochs: 500,
+        ..TsneParams::default()
+    };
+    let y = tsne(&codes, d, p).unwrap();
+    assert_eq!(y.len(), 120);
+    // Optimised, not the start it was given (the principal components scaled to σ = 1e-4).
+    let sd = (y.iter().map(|p| p[0] * p[0] + p[1] * p[1]).sum::<f64>() / 120.0).sqrt();
+    assert!(
+        sd > 1.0,
+        "the embedding did not move from its start: rms {sd}"
+    );
+    // Each point's nearest neighbour in the embedding comes from its own blob.
+    let mut same = 0;
+    for i in 0..y.len() {
+        let nn = (0..y.len())
+            .filter(|&j| j != i)
+            .min_by(|&a, &b| {
+                let da = (y[a][0] - y[i][0]).powi(2) + (y[a][1] - y[i][1]).powi(2);
+                let db = (y[b][0] - y[i][0]).powi(2) + (y[b][1] - y[i][1]).powi(2);
+                da.total_cmp(&db)
+            })
+            .unwrap();
+        same += usize::from(label[nn] == label[i]);
+    }
+    assert_eq!(same, 120, "nearest neighbours across blobs");
+    // The blobs' centres in the embedding are farther apart than any blob is wide.
+    let centre = |c: usize| {
+        let pts: Vec<&[f64; 2]> = (0..120).filter(|&i| label[i] == c).map(|i| &y[i]).collect();
+        let n = pts.len() as f64;
+        [
+            pts.iter().map(|p| p[0]).sum::<f64>() / n,
+            pts.iter().map(|p| p[1]).sum::<f64>() / n,
+        ]
+    };
+    let spread = |c: usize| {
+        let m = centre(c);
+        (0..120)
+            .filter(|&i| label[i] == c)
+            .map(|i| ((y[i][0] - m[0]).powi(2) + (y[i][1] - m[1]).powi(2)).sqrt())
+            .fold(0.0, f64::max)
+    };
+    for a in 0..3 {
+        for b in a + 1..3 {
+            let (ca, cb) = (centre(a), centre(b));
+            let dist = ((ca[0] - cb[0]).powi(2) + (ca[1] - cb[1]).powi(2)).sqrt();
+            assert!(dist > spread(a).max(spread(b)), "blobs {a} and {b} overlap");
+        }
+    }
+    assert_eq!(
+        tsne(&codes[..10 * d], d, p),
+        Err(EmbedError::TooFew { n: 10, min: 16 })
+    );
+    let mut bad = codes.clone();
+    bad[5 * d + 3] = f32::NAN;
+    assert_eq!(tsne(&bad, d, p), Err(EmbedError::NotFinite(5)));
+}

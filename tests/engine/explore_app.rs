@@ -402,3 +402,22 @@ fn bad_input_images_are_named_and_nothing_stops() {
     assert_eq!(h.state().runs.len(), 1);
     assert!(nth_run(h.state(), 0).status.errors.is_empty());
 }
+
+#[test]
+fn the_map_can_place_codes_by_t_sne() {
+    let (mut h, id) = paused_app(CompareTab::Map);
+    h.state_mut().persisted.view.explore.map_axes = latent_explorer::ui::settings::MapAxes::Tsne;
+    run_until(&mut h, 120, "the t-SNE embedding", |a| {
+        nth_run(a, 0).views.embedding.is_some()
+    });
+    settle(&mut h, 100);
+    let app = h.state();
+    let run = nth_run(app, 0);
+    let e = run.views.embedding.as_ref().unwrap();
+    let s = run.views.stats.as_ref().unwrap();
+    assert_eq!(e.points.len(), s.codes.len() / s.latent);
+    assert_eq!(e.step, s.step);
+    // The map draws the embedding: its points are the embedding's.
+    let g = geometry(&h, id);
+    assert_eq!(g.points.as_slice(), e.points.as_slice());
+}

@@ -10,7 +10,7 @@ use eframe::egui::{self, Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable, by};
 use latent_explorer::train::WorkerState;
-use latent_explorer::ui::settings::{CompareTab, CurveTerm, GridAxes, Layout};
+use latent_explorer::ui::settings::{CompareTab, CurveTerm, GridAxes, Layout, MapAxes};
 use latent_explorer::ui::shortcuts::{Action, SHORTCUTS, key_text};
 use latent_explorer::ui::{ExplorerApp, UiCommand};
 use latent_explorer::variant::VariantKind;
@@ -160,7 +160,7 @@ fn every_interactive_widget_has_hover_help_in_every_view() {
     // ranges, a noise shift and a held-out class, an input to follow.
     {
         let app = h.state_mut();
-        app.persisted.view.explore.map_axes = GridAxes::Dims;
+        app.persisted.view.explore.map_axes = MapAxes::Dims;
         app.persisted.view.compare_tab = CompareTab::Map;
         app.push_command(UiCommand::SelectDigits(vec![1, 2, 3]));
     }

@@ -11,7 +11,7 @@ use super::{ViewCtx, column_width, run_label};
 use crate::ui::command::UiCommand;
 use crate::ui::help;
 use crate::ui::run::Run;
-use crate::ui::settings::GridAxes;
+use crate::ui::settings::MapAxes;
 
 /// Label colours (matplotlib's tab10).
 pub const LABEL_COLOURS: [egui::Color32; 10] = [
@@ -47,11 +47,11 @@ pub fn geometry_id(run: crate::ui::run::RunId) -> egui::Id {
 }
 
 /// The two directions the map projects `run`'s codes on (`None` before its codes exist).
-fn axes(run: &Run, axes: GridAxes, dims: [usize; 2]) -> Option<(Vec<f32>, Vec<f32>, String)> {
+fn axes(run: &Run, axes: MapAxes, dims: [usize; 2]) -> Option<(Vec<f32>, Vec<f32>, String)> {
     let s = run.views.stats.as_ref()?;
     let d = s.latent;
     match axes {
-        GridAxes::Principal if s.principal.len() == 2 => Some((
+        MapAxes::Principal if s.principal.len() == 2 => Some((
             s.principal[0].clone(),
             s.principal[1].clone(),
             "principal directions 1 and 2".into(),
@@ -100,22 +100,30 @@ pub fn pick(
 
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
     let mut clear = false;
+    let mut recompute = false;
     ui.horizontal_wrapped(|ui| {
         let ex = &mut ctx.view.explore;
         ui.label("axes");
         // A 2-d latent under its manifold is plotted on its two dimensions.
         let forced = latent == 2 && ex.manifold;
         ui.add_enabled_ui(!forced, |ui| {
-            ui.radio_value(
-                &mut ex.map_axes,
-                GridAxes::Principal,
-                "principal directions",
-            )
-            .on_hover_text(help::explore::MAP_PRINCIPAL);
-            ui.radio_value(&mut ex.map_axes, GridAxes::Dims, "dimensions")
+            ui.radio_value(&mut ex.map_axes, MapAxes::Principal, "principal directions")
+                .on_hover_text(help::explore::MAP_PRINCIPAL);
+            ui.radio_value(&mut ex.map_axes, MapAxes::Dims, "dimensions")
                 .on_hover_text(help::explore::MAP_DIMS);
+            ui.radio_value(&mut ex.map_axes, MapAxes::Tsne, "t-SNE")
+                .on_hover_text(help::explore::MAP_TSNE);
         });
-        if ex.map_axes == GridAxes::Dims && !forced {
+        if ex.map_axes == MapAxes::Tsne
+            && !forced
+            && ui
+                .button("Recompute")
+                .on_hover_text(help::explore::RECOMPUTE_TSNE)
+                .clicked()
+        {
+            recompute = true;
+        }
+        if ex.map_axes == MapAxes::Dims && !forced {
             let max = latent.saturating_sub(1);
             for (k, name) in ["x", "y"].iter().enumerate() {
                 let l = ui.label(*name);
@@ -164,6 +172,9 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
     if clear {
         ctx.push(UiCommand::SelectDigits(Vec::new()));
     }
+    if recompute {
+        ctx.push(UiCommand::Reembed);
+    }
 }
 
 /// Draw the controls and one map per shown run.
@@ -199,7 +210,7 @@ fn map_of(
     let ex = &ctx.view.explore;
     let manifold = crate::ui::views::manifold_shown(run, ex);
     let (map_axes, map_dims) = if manifold {
-        (GridAxes::Dims, crate::ui::views::manifold_dims(ex))
+        (MapAxes::Dims, crate::ui::views::manifold_dims(ex))
     } else {
         (ex.map_axes, ex.map_dims)
     };
@@ -215,6 +226,44 @@ fn map_of(
         return;
     };
     let d = stats.latent;
+    if map_axes == MapAxes::Tsne {
+        // The embedding of the codes (computed by the run's decode thread on request).
+        match &run.views.embedding {
+            Some(e) if e.points.len() == stats.codes.len() / d.max(1) => {
+                let what = format!(
+                    "t-SNE of the codes at step {} ({:.1} s)",
+                    e.step,
+                    e.micros as f64 / 1e6
+                );
+                let cursor = ctx
+                    .runs
+                    .cursor
+                    .follows_codes()
+                    .then(|| e.points.get(ctx.runs.cursor.digit).copied())
+                    .flatten()
+                    .filter(|_| !ctx.runs.cursor.follow_input);
+                draw_map(
+                    ui,
+                    ctx,
+                    run,
+                    size,
+                    cmds,
+                    e.points.clone(),
+                    cursor,
+                    &what,
+                    None,
+                );
+            }
+            _ => {
+                let why = format!(
+                    "computing a t-SNE of {} codes…",
+                    stats.codes.len() / d.max(1)
+                );
+                crate::ui::tiles::placeholder(ui, size, &why, Some(run.colour));
+            }
+        }
+        return;
+    }
     // The projection changes only with the codes and the axes: kept between frames.
     // One slot per run, replaced when the version changes.
     let key = egui::Id::unique(("map-points", run.id.0));
@@ -235,8 +284,6 @@ fn map_of(
             p
         }
     };
-    let labels = &ctx.data.test.labels;
-    let sel = &ctx.runs.selection;
     let cursor = ctx
         .runs
         .cursor
@@ -244,6 +291,26 @@ fn map_of(
         .ok()
         .filter(|z| z.len() == d)
         .map(|z| project(&z, d, &u, &v)[0]);
+    let manifold = manifold.then_some(map_dims);
+    draw_map(ui, ctx, run, size, cmds, pts, cursor, &what, manifold);
+}
+
+/// The plot of `pts` (one per test digit) with its interactions; `manifold` names the two
+/// dimensions a 2-d latent's decoded manifold is drawn underneath on.
+#[allow(clippy::too_many_arguments)]
+fn draw_map(
+    ui: &mut egui::Ui,
+    ctx: &ViewCtx<'_>,
+    run: &Run,
+    size: egui::Vec2,
+    cmds: &mut Vec<UiCommand>,
+    pts: std::sync::Arc<Vec<[f64; 2]>>,
+    cursor: Option<[f64; 2]>,
+    what: &str,
+    manifold: Option<[usize; 2]>,
+) {
+    let labels = &ctx.data.test.labels;
+    let sel = &ctx.runs.selection;
     let drag_id = egui::Id::unique(("map-drag", run.id.0));
     let drag_start: Option<PlotPoint> = ui.ctx().data(|m| m.get_temp(drag_id));
     // The data's extent: the plot's bounds (its points are painted as one mesh below, not
@@ -287,7 +354,9 @@ fn map_of(
         });
     let response = &resp.response;
     let transform = resp.transform;
-    if manifold && let Some(img) = run.image(crate::ui::decoder::ViewKey::Manifold) {
+    if let (Some(map_dims), Some(stats)) = (manifold, run.views.stats.as_ref())
+        && let Some(img) = run.image(crate::ui::decoder::ViewKey::Manifold)
+    {
         let [x0, x1, y0, y1] = crate::ui::views::manifold_extent(&stats.codes, map_dims);
         let k = (img.n as f64).sqrt().round() as usize;
         let rect = egui::Rect::from_two_pos(
@@ -419,7 +488,7 @@ fn map_of(
             response.on_hover_text(help::explore::MAP);
         }
     }
-    ui.small(format!("{} codes on {what}", pts.len()));
+    ui.small(format!("{} codes: {what}", pts.len()));
 }
 
 /// The label colours, as a legend.
