@@ -256,7 +256,7 @@ fn map_of(
             }
             _ => {
                 let why = format!(
-                    "computing a t-SNE of {} codes…",
+                    "computing a t-SNE of {} codes (10–30 s on a 2-core CPU)…",
                     stats.codes.len() / d.max(1)
                 );
                 crate::ui::tiles::placeholder(ui, size, &why, Some(run.colour));
