@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod data;
 mod explore;
+mod explore_tools;
 mod help;
 mod import;
 mod math;
