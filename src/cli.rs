@@ -1322,7 +1322,10 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
             scores.normal.len(),
             match other {
                 Shift::Invert => "inverted".to_string(),
-                Shift::Rotate => "rotated".to_string(),
+                Shift::Rotate if data.rows() == data.cols() => {
+                    "rotated a quarter turn clockwise".to_string()
+                }
+                Shift::Rotate => "rotated a half turn".to_string(),
                 Shift::Noise(s) => format!("with pixel noise σ {s}"),
                 Shift::Class(_) => String::new(),
             }
