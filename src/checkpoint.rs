@@ -106,6 +106,9 @@ pub struct DatasetInfo {
     pub rows: usize,
     /// Image width.
     pub cols: usize,
+    /// The class left out of the training split (`train --without-class K`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out_class: Option<u8>,
 }
 
 impl DatasetInfo {
@@ -117,6 +120,7 @@ impl DatasetInfo {
             test_images: data.test.len(),
             rows: data.rows(),
             cols: data.cols(),
+            held_out_class: None,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The command line: `app`, `train`, `eval`, `sample`, `reconstruct`, `import`, `bench`,
-//! `compare`. A thin edge: runs are described by the library's [`RunSpec`], saved through
+//! The command line: `app`, `train`, `eval`, `sample`, `reconstruct`, `traverse`,
+//! `interpolate`, `anomaly`, `encode`, `import`, `bench`, `compare`. A thin edge: runs are described by the library's [`RunSpec`], saved through
 //! [`checkpoint::save_snapshot`], and opened with [`import::load_any`], as in the app.
 
 use std::path::{Path, PathBuf};
@@ -13,11 +13,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::backend::BackendChoice;
 use crate::bench::{self, BenchConfig};
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
-use crate::data::{Batcher, Dataset};
-use crate::export::{grid_image, save_png};
+use crate::data::{Batcher, Dataset, Shift, shift};
+use crate::explore::{PathKind, RangeMode};
+use crate::export::{grid_image, save_gif, save_png};
 use crate::import::{self, ImportOptions, KeyMap};
 use crate::rundir::RunDirWriter;
-use crate::train::metrics::host_vec;
+use crate::train::metrics::{encode_split, host_vec, shift_scores};
 use crate::train::probe::DigitProbe;
 use crate::train::share::SharingPolicy;
 use crate::train::{EvalMetrics, RunSpec, TrainConfig, TrainError, Trainer, evaluate};
@@ -45,6 +46,14 @@ pub enum Commands {
     Sample(SampleArgs),
     /// Reconstruct test digits into a PNG (originals above reconstructions).
     Reconstruct(ReconstructArgs),
+    /// Sweep latent dimensions (ordered by KL) into a PNG grid or an animated GIF.
+    Traverse(TraverseArgs),
+    /// Decode a path between two test digits' codes into a PNG strip or a GIF.
+    Interpolate(InterpolateArgs),
+    /// Score test images and a shifted set by −ELBO or −IWAE; print the AUROC.
+    Anomaly(AnomalyArgs),
+    /// Write every image's posterior mean and log-variance as CSV.
+    Encode(EncodeArgs),
     /// Convert a PyTorch model (state dict or safetensors) into a checkpoint.
     Import(ImportCmdArgs),
     /// Time training throughput and decode latency.
@@ -137,6 +146,11 @@ pub struct TrainArgs {
     /// Print one JSON object per epoch instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Leave every training image of class K out (the test split stays whole), so that
+    /// `anomaly --shift class:K` measures how unusual an unseen class looks. The checkpoint
+    /// records it.
+    #[arg(long, value_name = "K")]
+    pub without_class: Option<u8>,
     /// Data and backend.
     #[command(flatten)]
     pub data: DataArgs,
@@ -318,6 +332,160 @@ pub struct ReconstructArgs {
     pub data: DataArgs,
 }
 
+/// The most values along one traversal or interpolation.
+pub const MAX_STEPS: u64 = 64;
+
+/// The most dimensions one traversal shows.
+pub const MAX_DIMS: u64 = 64;
+
+/// The most images `anomaly --top` lists.
+pub const MAX_TOP: u64 = 1000;
+
+/// The most importance samples `anomaly --iwae-k` takes.
+pub const MAX_IWAE_K: u64 = 10_000;
+
+fn steps_parser() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(2..=MAX_STEPS)
+}
+
+fn delay_parser() -> clap::builder::RangedU64ValueParser<u32> {
+    clap::builder::RangedU64ValueParser::<u32>::new().range(10..=10_000)
+}
+
+/// `traverse` options.
+#[derive(Debug, Clone, Args)]
+pub struct TraverseArgs {
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
+    pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// Output: `.png` for the still grid (a row per dimension, a column per value) or `.gif`
+    /// for the animation (frame f shows every dimension's f-th value, forth and back).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How far each dimension is swept: quantile[:Q] (the prior's Φ⁻¹(Q)…Φ⁻¹(1−Q), Q in
+    /// (0, 0.5), default 0.05), sigma[:K] (the encoded test means' mean ± K standard
+    /// deviations per dimension, default 2) or minmax (their minimum to maximum).
+    #[arg(long, value_parser = RangeMode::parse, default_value = "quantile:0.05")]
+    pub range: RangeMode,
+    /// Values per dimension (2–64).
+    #[arg(long, default_value_t = 9, value_parser = steps_parser())]
+    pub steps: usize,
+    /// Show the N dimensions with the largest mean KL on the test set (1–64; default: all,
+    /// at most 10).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_DIMS))]
+    pub dims: Option<usize>,
+    /// Start from test digit I's posterior mean (default: the zero vector, the prior's mean).
+    #[arg(long, value_name = "I")]
+    pub digit: Option<usize>,
+    /// Also write each of the `--steps` frames as a PNG into this directory
+    /// (frame-00.png, …).
+    #[arg(long, value_name = "DIR")]
+    pub frames: Option<PathBuf>,
+    /// GIF frame delay in milliseconds (10–10000).
+    #[arg(long, default_value_t = 120, value_parser = delay_parser())]
+    pub delay_ms: u32,
+    /// Data and backend.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `interpolate` options.
+#[derive(Debug, Clone, Args)]
+pub struct InterpolateArgs {
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
+    pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// The test digit the path starts from (its posterior mean).
+    #[arg(long, value_name = "I")]
+    pub from: usize,
+    /// The test digit the path ends at.
+    #[arg(long, value_name = "J")]
+    pub to: usize,
+    /// Spherical interpolation (slerp) instead of a straight line.
+    #[arg(long)]
+    pub slerp: bool,
+    /// Codes along the path, both ends included (2–64).
+    #[arg(long, default_value_t = 10, value_parser = steps_parser())]
+    pub steps: usize,
+    /// Output: `.png` for a strip (original I, the decoded path, original J) or `.gif` for
+    /// an animation (each frame: original I, one decoded code, original J; forth and back).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// GIF frame delay in milliseconds (10–10000).
+    #[arg(long, default_value_t = 120, value_parser = delay_parser())]
+    pub delay_ms: u32,
+    /// Data and backend.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+fn parse_shift(s: &str) -> std::result::Result<Shift, String> {
+    s.parse()
+}
+
+/// `anomaly` options.
+#[derive(Debug, Clone, Args)]
+pub struct AnomalyArgs {
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
+    pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// The shifted set: invert, rotate, noise[:SIGMA] (default σ 0.3) or class:K (the test
+    /// images of class K against the others). Default: class:K for a checkpoint trained
+    /// `--without-class K`, else invert.
+    #[arg(long, value_parser = parse_shift)]
+    pub shift: Option<Shift>,
+    /// Score by the −IWAE bound with K importance samples (0: −ELBO averaged over 8
+    /// samples; at most 10000).
+    #[arg(long, default_value_t = 0, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_IWAE_K))]
+    pub iwae_k: usize,
+    /// List the N most anomalous and the N most typical test images (1–1000).
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_TOP))]
+    pub top: usize,
+    /// Seed for the samples of z.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Data and backend.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Which split `encode` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// The test split.
+    Test,
+    /// The training split.
+    Train,
+}
+
+/// `encode` options.
+#[derive(Debug, Clone, Args)]
+pub struct EncodeArgs {
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
+    pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// CSV file (written atomically): `index,label,mu_0,…,logvar_0,…` with a header line.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which split to encode.
+    #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+    pub split: SplitArg,
+    /// Data and backend.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
 /// `bench` options.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -350,6 +518,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Commands::Eval(a)) => eval(&a),
         Some(Commands::Sample(a)) => sample(&a),
         Some(Commands::Reconstruct(a)) => reconstruct(&a),
+        Some(Commands::Traverse(a)) => traverse(&a),
+        Some(Commands::Interpolate(a)) => interpolate(&a),
+        Some(Commands::Anomaly(a)) => anomaly(&a),
+        Some(Commands::Encode(a)) => encode(&a),
         Some(Commands::Import(a)) => import_cmd(&a),
         Some(Commands::Bench(a)) => bench_cmd(&a),
         Some(Commands::Compare(a)) => compare_cmd(&a),
@@ -474,13 +646,24 @@ fn print_eval(label: &str, m: &EvalMetrics, variant: VariantKind) {
 
 fn train(a: &TrainArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
+    let data = match a.without_class {
+        Some(k) => Arc::new(
+            shift::without_class(&data, k).with_context(|| format!("--without-class {k}"))?,
+        ),
+        None => data,
+    };
+    // What the checkpoint and the run directory record about the data.
+    let dataset_info = || DatasetInfo {
+        held_out_class: a.without_class,
+        ..DatasetInfo::of(&data)
+    };
     let cfg = a.spec.train_config(&data);
     let mut trainer = Trainer::new(cfg, data.clone(), &device).context("setting up training")?;
     let cfg = trainer.config().clone();
     let out = a.out_path();
     let mut run_dir = match &a.run_dir {
         Some(dir) => Some(
-            RunDirWriter::create(dir, &cfg, DatasetInfo::of(&data))
+            RunDirWriter::create(dir, &cfg, dataset_info())
                 .context("starting the run directory")?,
         ),
         None => None,
@@ -507,13 +690,10 @@ fn train(a: &TrainArgs) -> Result<()> {
     let result = (|| -> Result<()> {
         let save = |trainer: &Trainer, metrics: Option<EvalMetrics>| -> Result<()> {
             match &out {
-                Some(path) => checkpoint::save_snapshot(
-                    path,
-                    &trainer.snapshot(),
-                    DatasetInfo::of(&data),
-                    metrics,
-                )
-                .context("saving the checkpoint"),
+                Some(path) => {
+                    checkpoint::save_snapshot(path, &trainer.snapshot(), dataset_info(), metrics)
+                        .context("saving the checkpoint")
+                }
                 None => Ok(()),
             }
         };
@@ -838,5 +1018,395 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
     for d in &report.decode {
         println!("{:<12} {:>14.4}", format!("batch {}", d.batch), d.ms);
     }
+    Ok(())
+}
+
+/// Whether `out` names a GIF (`true`) or a PNG (`false`); anything else is an error.
+fn out_is_gif(out: &Path) -> Result<bool> {
+    match out
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("png") => Ok(false),
+        Some("gif") => Ok(true),
+        _ => bail!(
+            "--out {}: name a .png file (the still image) or a .gif file (the animation)",
+            out.display()
+        ),
+    }
+}
+
+/// Check that `i` indexes the test split; the message names the flag and the split's size.
+fn test_index(i: usize, flag: &str, data: &Dataset) -> Result<usize> {
+    let n = data.test.len();
+    if i >= n {
+        bail!(
+            "{flag} {i} is out of range: the test set of {} has {n} images (indices 0..={})",
+            data.name,
+            n.saturating_sub(1)
+        );
+    }
+    Ok(i)
+}
+
+/// Decode `codes` (row-major, `d` per code) to mean images, each code with its label for a
+/// conditional model (`labels` empty: no label).
+fn decode_codes(
+    model: &crate::model::Vae,
+    codes: Vec<f32>,
+    d: usize,
+    labels: &[u8],
+    device: &Device,
+) -> Vec<f32> {
+    use burn::tensor::{Int, TensorData};
+    let n = codes.len() / d.max(1);
+    let z: Tensor<2> = Tensor::from_data(TensorData::new(codes, [n, d]), device);
+    let labels: Option<Tensor<1, Int>> = (labels.len() == n).then(|| {
+        let l: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+        Tensor::from_data(TensorData::new(l, [n]), device)
+    });
+    host_vec(model.decode_mean_with(z, labels.as_ref()))
+}
+
+/// The posterior means and labels of the test images at `indices`.
+fn test_codes(
+    model: &crate::model::Vae,
+    data: &Dataset,
+    indices: &[usize],
+    device: &Device,
+) -> (Vec<f32>, Vec<u8>) {
+    let batch = Batcher::new(device.clone()).batch(&data.test, indices);
+    let (mu, _) = model.encode_with(batch.images, Some(&batch.labels));
+    let labels = indices.iter().map(|&i| data.test.labels[i]).collect();
+    (host_vec(mu), labels)
+}
+
+fn traverse(a: &TraverseArgs) -> Result<()> {
+    let gif = out_is_gif(&a.out)?;
+    let (data, device) = a.data.load()?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
+    check_image_size(&loaded.meta, &data)?;
+    if let Some(i) = a.digit {
+        test_index(i, "--digit", &data)?;
+    }
+    let model = &loaded.model;
+    let post = encode_split(model, &data.test, &device, 500);
+    let d = post.dim;
+    let n_dims = match a.dims {
+        Some(n) if n > d => bail!("--dims {n}: the model has only {d} latent dimensions"),
+        Some(n) => n,
+        None => d.min(10),
+    };
+    let (base, label, base_text) = match a.digit {
+        Some(i) => {
+            let (code, labels) = test_codes(model, &data, &[i], &device);
+            let l = labels.first().copied();
+            (
+                code,
+                l,
+                format!(
+                    "test digit {i} (label {})'s posterior mean",
+                    l.map(|l| l.to_string()).unwrap_or_default()
+                ),
+            )
+        }
+        None => (vec![0.0; d], None, "the zero vector".to_string()),
+    };
+    let kl = post.kl_per_dim();
+    let order = crate::explore::order_by_desc(&kl);
+    let dims = &order[..n_dims];
+    let ranges = crate::explore::dim_ranges(&post.mu, d, a.range);
+    let z = crate::explore::traversal_grid(&base, dims, &ranges, a.steps);
+    let labels: Vec<u8> = label.map(|l| vec![l; n_dims * a.steps]).unwrap_or_default();
+    let pixels = decode_codes(model, z, d, &labels, &device);
+    let (rows, cols) = (data.rows(), data.cols());
+    let per = rows * cols;
+    // Frame f: the f-th value of every shown dimension, one tile per row.
+    let frame = |f: usize| {
+        let col: Vec<f32> = (0..n_dims)
+            .flat_map(|r| {
+                let t = r * a.steps + f;
+                pixels[t * per..(t + 1) * per].iter().copied()
+            })
+            .collect();
+        grid_image(&col, rows, cols, 1, 2)
+    };
+    if gif {
+        let frames: Vec<_> = crate::explore::forth_and_back(a.steps)
+            .into_iter()
+            .map(frame)
+            .collect();
+        save_gif(&frames, a.delay_ms, &a.out)
+    } else {
+        save_png(&grid_image(&pixels, rows, cols, a.steps, 2), &a.out)
+    }
+    .with_context(|| format!("writing {}", a.out.display()))?;
+    if let Some(dir) = &a.frames {
+        for f in 0..a.steps {
+            let path = dir.join(format!("frame-{f:02}.png"));
+            save_png(&frame(f), &path).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    println!("range: {}", a.range.describe());
+    println!("base: {base_text}; other coordinates held there");
+    println!(
+        "rows: the {n_dims} of {d} dimensions with the largest mean KL on the {} test images",
+        data.test.len()
+    );
+    println!(
+        "{:>4} {:>5} {:>10} {:>9} {:>9}",
+        "row", "dim", "KL (nats)", "from", "to"
+    );
+    for (r, &j) in dims.iter().enumerate() {
+        let (lo, hi) = ranges[j];
+        println!("{r:>4} {j:>5} {:>10.3} {lo:>+9.3} {hi:>+9.3}", kl[j]);
+    }
+    println!(
+        "{} values × {n_dims} dimensions → {}{}",
+        a.steps,
+        a.out.display(),
+        if gif {
+            format!(
+                " ({} frames, forth and back)",
+                crate::explore::forth_and_back(a.steps).len()
+            )
+        } else {
+            String::new()
+        }
+    );
+    if let Some(dir) = &a.frames {
+        println!("{} frames → {}", a.steps, dir.display());
+    }
+    Ok(())
+}
+
+fn interpolate(a: &InterpolateArgs) -> Result<()> {
+    let gif = out_is_gif(&a.out)?;
+    let (data, device) = a.data.load()?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
+    check_image_size(&loaded.meta, &data)?;
+    let i = test_index(a.from, "--from", &data)?;
+    let j = test_index(a.to, "--to", &data)?;
+    let model = &loaded.model;
+    let (codes, labels) = test_codes(model, &data, &[i, j], &device);
+    let d = codes.len() / 2;
+    let kind = if a.slerp {
+        PathKind::Spherical
+    } else {
+        PathKind::Linear
+    };
+    let z = crate::explore::path(&codes[..d], &codes[d..], a.steps, kind);
+    let norms: Vec<String> = z
+        .chunks_exact(d.max(1))
+        .map(|c| format!("{:.2}", c.iter().map(|v| v * v).sum::<f32>().sqrt()))
+        .collect();
+    // A conditional model decodes the first half of the path with I's label, the rest
+    // with J's.
+    let path_labels: Vec<u8> = (0..a.steps)
+        .map(|s| labels[usize::from(2 * s >= a.steps)])
+        .collect();
+    let decoded = decode_codes(model, z, d, &path_labels, &device);
+    let (rows, cols) = (data.rows(), data.cols());
+    let per = rows * cols;
+    let (orig_i, orig_j) = (data.test.image(i), data.test.image(j));
+    if gif {
+        let frames: Vec<_> = crate::explore::forth_and_back(a.steps)
+            .into_iter()
+            .map(|s| {
+                let mut tiles = orig_i.to_vec();
+                tiles.extend_from_slice(&decoded[s * per..(s + 1) * per]);
+                tiles.extend_from_slice(orig_j);
+                grid_image(&tiles, rows, cols, 3, 2)
+            })
+            .collect();
+        save_gif(&frames, a.delay_ms, &a.out)
+    } else {
+        let mut tiles = orig_i.to_vec();
+        tiles.extend_from_slice(&decoded);
+        tiles.extend_from_slice(orig_j);
+        save_png(&grid_image(&tiles, rows, cols, a.steps + 2, 2), &a.out)
+    }
+    .with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "{} path from test digit {i} (label {}) to {j} (label {}), {} codes (both posterior means included)",
+        if a.slerp { "slerp" } else { "lerp" },
+        labels[0],
+        labels[1],
+        a.steps
+    );
+    println!("code norms |z|: {}", norms.join(" "));
+    if gif {
+        println!(
+            "{} ({} frames, forth and back; each: original {i}, a decoded code, original {j})",
+            a.out.display(),
+            crate::explore::forth_and_back(a.steps).len()
+        );
+    } else {
+        println!(
+            "{} (a strip: original {i}, the {} decoded codes, original {j})",
+            a.out.display(),
+            a.steps
+        );
+    }
+    Ok(())
+}
+
+fn anomaly(a: &AnomalyArgs) -> Result<()> {
+    let (data, device) = a.data.load()?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
+    check_image_size(&loaded.meta, &data)?;
+    let held_out = loaded.meta.dataset.held_out_class;
+    let shift = a
+        .shift
+        .or(held_out.map(Shift::Class))
+        .unwrap_or(Shift::Invert);
+    let model = &loaded.model;
+    let variant = loaded.meta.train.variant;
+    let (kind, kind_text) = if model.codebook.is_some() {
+        (
+            "reconstruction",
+            "reconstruction −log p(x | z_q) (a VQ-VAE has no KL term)".to_string(),
+        )
+    } else if a.iwae_k > 0 {
+        ("neg_iwae", format!("−IWAE bound, k = {}", a.iwae_k))
+    } else {
+        (
+            "neg_elbo",
+            format!(
+                "−ELBO, mean of {} samples of z",
+                crate::train::metrics::SCORE_ELBO_SAMPLES
+            ),
+        )
+    };
+    let mut notes = Vec::new();
+    if !variant.has_likelihood_bound() {
+        notes.push(format!(
+            "{variant} optimises no likelihood bound: its scores rank images but are not NLL estimates"
+        ));
+    }
+    if let Shift::Class(k) = shift {
+        match held_out {
+            Some(h) if h == k => {}
+            Some(h) => notes.push(format!(
+                "the checkpoint was trained without class {h}, not {k}: class {k} was seen in training"
+            )),
+            None => notes.push(format!(
+                "the checkpoint was trained with class {k} (train --without-class {k} leaves it out)"
+            )),
+        }
+    }
+    device.seed(a.seed);
+    let scores = shift_scores(
+        model,
+        loaded.meta.train.model.likelihood,
+        &data.test,
+        shift,
+        &device,
+        500,
+        a.iwae_k,
+    )
+    .with_context(|| format!("--shift {shift}"))?;
+    let auroc = crate::explore::auroc(&scores.normal, &scores.shifted);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (mean_normal, mean_shifted) = (mean(&scores.normal), mean(&scores.shifted));
+    let order = crate::explore::rank_by_score(&scores.test);
+    let top = a.top.min(order.len());
+    let entry = |i: usize| (i, data.test.labels[i], scores.test[i]);
+    let most: Vec<_> = order[..top].iter().map(|&i| entry(i)).collect();
+    let least: Vec<_> = order.iter().rev().take(top).map(|&i| entry(i)).collect();
+    let what = match shift {
+        Shift::Class(k) => format!(
+            "in-distribution: the {} test images of other classes; shifted: the {} of class {k}",
+            scores.normal.len(),
+            scores.shifted.len()
+        ),
+        other => format!(
+            "in-distribution: the {} test images; shifted: the same images, {}",
+            scores.normal.len(),
+            match other {
+                Shift::Invert => "inverted".to_string(),
+                Shift::Rotate if data.rows() == data.cols() => {
+                    "rotated a quarter turn clockwise".to_string()
+                }
+                Shift::Rotate => "rotated a half turn".to_string(),
+                Shift::Noise(s) => format!("with pixel noise σ {s}"),
+                Shift::Class(_) => String::new(),
+            }
+        ),
+    };
+    if a.json {
+        let list = |v: &[(usize, u8, f64)]| -> Vec<serde_json::Value> {
+            v.iter()
+                .map(|&(i, l, s)| serde_json::json!({ "index": i, "label": l, "score": s }))
+                .collect()
+        };
+        println!(
+            "{}",
+            serde_json::json!({
+                "checkpoint": a.checkpoint.display().to_string(),
+                "data": data.name,
+                "shift": shift.to_string(),
+                "score": kind,
+                "iwae_k": a.iwae_k,
+                "seed": a.seed,
+                "n_normal": scores.normal.len(),
+                "n_shifted": scores.shifted.len(),
+                "auroc": auroc,
+                "mean_normal": mean_normal,
+                "mean_shifted": mean_shifted,
+                "most_anomalous": list(&most),
+                "most_typical": list(&least),
+                "notes": notes,
+            })
+        );
+        return Ok(());
+    }
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    println!(
+        "{} ({variant}, epoch {}) on {}; shift {shift}",
+        a.checkpoint.display(),
+        loaded.meta.epoch,
+        data.name
+    );
+    println!("{what}");
+    println!("score: {kind_text}, in nats; higher = more anomalous");
+    match auroc {
+        Some(v) => println!("AUROC (test vs shifted): {v:.4}"),
+        None => println!("AUROC (test vs shifted): n/a (a score is not finite)"),
+    }
+    println!("mean score: test {mean_normal:.2}  shifted {mean_shifted:.2}");
+    let show = |title: &str, v: &[(usize, u8, f64)]| {
+        println!("{title} (test index, label, score):");
+        for &(i, l, s) in v {
+            println!("  {i:>6}  {l:>3}  {s:>10.2}");
+        }
+    };
+    show(&format!("{top} most anomalous test images"), &most);
+    show(&format!("{top} most typical test images"), &least);
+    Ok(())
+}
+
+fn encode(a: &EncodeArgs) -> Result<()> {
+    let (data, device) = a.data.load()?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
+    check_image_size(&loaded.meta, &data)?;
+    let (split, name) = match a.split {
+        SplitArg::Test => (&data.test, "test"),
+        SplitArg::Train => (&data.train, "training"),
+    };
+    let post = encode_split(&loaded.model, split, &device, 500);
+    let csv = crate::export::codes_csv(&post, &split.labels);
+    crate::atomic::atomic_write_bytes(&a.out, csv.as_bytes())
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "{} {name} images of {}: posterior mean and log-variance of {} dimensions → {}",
+        post.len(),
+        data.name,
+        post.dim,
+        a.out.display()
+    );
     Ok(())
 }

@@ -1,10 +1,12 @@
-//! Image grids of decoded digits, written as PNG (atomically).
+//! Image grids of decoded digits, written as PNG or GIF (atomically), and latent codes as
+//! CSV.
 
 use std::path::Path;
 
 use image::{GrayImage, ImageFormat, Luma};
 
 use crate::atomic::atomic_write_bytes;
+use crate::train::metrics::Posterior;
 
 /// Tile `images` (each `rows × cols` intensities in `[0, 1]`, concatenated) into a grid of
 /// `grid_cols` columns with `gap` pixels of mid-grey between tiles.
@@ -102,4 +104,32 @@ pub fn save_still_or_gif(
     } else {
         save_png(img, path)
     }
+}
+
+/// Posterior codes as CSV: a header `index,label,mu_0,…,mu_{d−1},logvar_0,…,logvar_{d−1}`,
+/// then one line per image (index in its split, its label, the values written so that they
+/// parse back to the same `f32`). `labels` pairs with the posterior's rows.
+pub fn codes_csv(posterior: &Posterior, labels: &[u8]) -> String {
+    use std::fmt::Write;
+    let d = posterior.dim;
+    let mut out = String::from("index,label");
+    for kind in ["mu", "logvar"] {
+        for j in 0..d {
+            // Writing into a String cannot fail.
+            let _ = write!(out, ",{kind}_{j}");
+        }
+    }
+    out.push('\n');
+    let rows = posterior
+        .mu
+        .chunks_exact(d.max(1))
+        .zip(posterior.logvar.chunks_exact(d.max(1)));
+    for (i, ((mu, lv), label)) in rows.zip(labels).enumerate() {
+        let _ = write!(out, "{i},{label}");
+        for v in mu.iter().chain(lv) {
+            let _ = write!(out, ",{v}");
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -476,6 +476,7 @@ pub fn convert(
             test_images: 0,
             rows,
             cols,
+            held_out_class: None,
         },
         0,
         0,

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::Split;
+use super::{Dataset, Split};
 
 /// How the shifted set is made from the test split.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -79,6 +79,26 @@ pub enum ShiftError {
     /// Every test image has the held-out class.
     #[error("every test image has label {0}: no in-distribution images left")]
     OnlyClass(u8),
+    /// No training image has the class to leave out of training.
+    #[error(
+        "no training image of {data} has label {class} (its labels: {present}): nothing to leave out"
+    )]
+    NotInTraining {
+        /// The class asked for.
+        class: u8,
+        /// The dataset's name.
+        data: String,
+        /// The labels the training split does have, e.g. `0, 1, …, 9`.
+        present: String,
+    },
+    /// Every training image has the class to leave out.
+    #[error("every training image of {data} has label {class}: nothing left to train on")]
+    OnlyClassInTraining {
+        /// The class asked for.
+        class: u8,
+        /// The dataset's name.
+        data: String,
+    },
 }
 
 impl Shift {
@@ -151,4 +171,37 @@ pub fn partition(split: &Split, keep: impl Fn(u8) -> bool) -> (Split, Split) {
         dst.labels.push(split.labels[i]);
     }
     (a, b)
+}
+
+/// `data` with every *training* image of class `k` removed, for a model that has never seen
+/// it (`train --without-class K`); the test split is kept whole, so [`Shift::Class`]`(k)`
+/// then tells the unseen class from the rest. The name says what was left out.
+pub fn without_class(data: &Dataset, k: u8) -> Result<Dataset, ShiftError> {
+    let (train, held) = partition(&data.train, |l| l != k);
+    if held.is_empty() {
+        let mut labels: Vec<u8> = data.train.labels.clone();
+        labels.sort_unstable();
+        labels.dedup();
+        let present: Vec<String> = labels.iter().map(u8::to_string).collect();
+        return Err(ShiftError::NotInTraining {
+            class: k,
+            data: data.name.clone(),
+            present: if present.is_empty() {
+                "none".into()
+            } else {
+                present.join(", ")
+            },
+        });
+    }
+    if train.is_empty() {
+        return Err(ShiftError::OnlyClassInTraining {
+            class: k,
+            data: data.name.clone(),
+        });
+    }
+    Ok(Dataset {
+        name: format!("{} without class {k}", data.name),
+        train,
+        test: data.test.clone(),
+    })
 }

@@ -210,6 +210,13 @@ pub fn path(a: &[f32], b: &[f32], steps: usize, kind: PathKind) -> Vec<f32> {
     out
 }
 
+/// Frame order of an animation that goes forth and back over `n` positions and loops
+/// without repeating an end: `0, 1, …, n−1, n−2, …, 1` (`[0]` for one position, none for
+/// zero).
+pub fn forth_and_back(n: usize) -> Vec<usize> {
+    (0..n).chain((1..n.saturating_sub(1)).rev()).collect()
+}
+
 mod anomaly;
 mod embed;
 mod traverse;

@@ -252,3 +252,111 @@ pub fn per_image_scores(
     }
     out
 }
+
+/// The posterior q(z | x) = N(μ, diag σ²) of every image of a split, in the explored latent
+/// space ([`Vae::encode_with`], labels given to a conditional model). Row-major `n × dim`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posterior {
+    /// Latent dimensions.
+    pub dim: usize,
+    /// Posterior means, `n × dim`.
+    pub mu: Vec<f32>,
+    /// Posterior log-variances, `n × dim` (0 for a VQ-VAE's deterministic codes).
+    pub logvar: Vec<f32>,
+}
+
+impl Posterior {
+    /// Images encoded.
+    pub fn len(&self) -> usize {
+        self.mu.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Whether no image was encoded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The posterior mean of image `i` (`None` past the end).
+    pub fn mean(&self, i: usize) -> Option<&[f32]> {
+        self.mu.get(i * self.dim..(i + 1) * self.dim)
+    }
+
+    /// The mean over images of KL(q(z_j | x) ‖ N(0, 1)) per dimension `j`, in nats: the
+    /// closed form ½ (μ² + σ² − 1 − log σ²).
+    pub fn kl_per_dim(&self) -> Vec<f64> {
+        let d = self.dim;
+        let mut sum = vec![0.0f64; d];
+        for (m, lv) in self.mu.chunks_exact(d).zip(self.logvar.chunks_exact(d)) {
+            for j in 0..d {
+                let (m, lv) = (m[j] as f64, lv[j] as f64);
+                sum[j] += 0.5 * (m * m + lv.exp() - 1.0 - lv);
+            }
+        }
+        let n = self.len().max(1) as f64;
+        sum.into_iter().map(|s| s / n).collect()
+    }
+}
+
+/// Encode every image of `split` (in batches of `batch_size`) into its posterior.
+pub fn encode_split(model: &Vae, split: &Split, device: &Device, batch_size: usize) -> Posterior {
+    let batcher = Batcher::new(device.clone());
+    let (mut mu, mut logvar, mut dim) = (Vec::new(), Vec::new(), 0);
+    for batch in batcher.sequential(split, batch_size.max(1)) {
+        let (m, lv) = model.encode_with(batch.images, Some(&batch.labels));
+        dim = m.dims()[1];
+        mu.extend(host_vec(m));
+        logvar.extend(host_vec(lv));
+    }
+    Posterior { dim, mu, logvar }
+}
+
+/// Anomaly scores ([`per_image_scores`]) of a test split and of a set shifted from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShiftScores {
+    /// The score of every image of the test split, in order (for a class shift this
+    /// includes the held-out class).
+    pub test: Vec<f64>,
+    /// Scores of the in-distribution set: the whole test split, or for a class shift the
+    /// test images of every other class.
+    pub normal: Vec<f64>,
+    /// Scores of the shifted set.
+    pub shifted: Vec<f64>,
+}
+
+/// Score the in-distribution and shifted sets that `shift` makes from `test` (see
+/// [`crate::data::Shift::split`]). A class shift scores the test split once and splits the
+/// scores by label; the others score the test split and its transformed copy.
+pub fn shift_scores(
+    model: &Vae,
+    likelihood: Likelihood,
+    test: &Split,
+    shift: crate::data::Shift,
+    device: &Device,
+    batch_size: usize,
+    iwae_k: usize,
+) -> Result<ShiftScores, crate::data::shift::ShiftError> {
+    let (_, shifted_set) = shift.split(test)?;
+    let scores = per_image_scores(model, likelihood, test, device, batch_size, iwae_k);
+    Ok(match shift {
+        crate::data::Shift::Class(k) => {
+            let pick = |held: bool| -> Vec<f64> {
+                scores
+                    .iter()
+                    .zip(&test.labels)
+                    .filter(|(_, l)| (**l == k) == held)
+                    .map(|(s, _)| *s)
+                    .collect()
+            };
+            ShiftScores {
+                normal: pick(false),
+                shifted: pick(true),
+                test: scores,
+            }
+        }
+        _ => ShiftScores {
+            shifted: per_image_scores(model, likelihood, &shifted_set, device, batch_size, iwae_k),
+            normal: scores.clone(),
+            test: scores,
+        },
+    })
+}

@@ -8,6 +8,7 @@ mod common;
 mod data;
 mod explore;
 mod explore_app;
+mod explore_tools;
 mod help;
 mod import;
 mod math;
