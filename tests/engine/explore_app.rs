@@ -25,7 +25,10 @@ use crate::app::{harness, nth_run, options, run_id, run_until, settle, trained_c
 fn checkpoint() -> std::path::PathBuf {
     static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
+        // One fixed directory, made afresh by each run of the test binary.
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("explore_app");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         trained_checkpoint(&dir, 8).0
     })
     .clone()

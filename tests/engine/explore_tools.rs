@@ -641,9 +641,6 @@ fn input_images_load_exactly_invert_light_backgrounds_and_refuse_bad_files() {
 /// 300 test digits of the bundled set), checkpoints trained on it by the `train` command
 /// (one epoch of an MLP 784-32-4; one of them without class 3), and one for 14x14 images.
 struct Fixture {
-    /// Kept for the test binary's life (a static is never dropped, so the directory stays
-    /// under the target's tmp/ after the run).
-    _tmp: tempfile::TempDir,
     dir: PathBuf,
     data: PathBuf,
     ckpt: PathBuf,
@@ -701,11 +698,11 @@ fn fails(args: &[&str]) -> String {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let tmp = tempfile::Builder::new()
-            .prefix("explore_tools")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap();
-        let dir = tmp.path().to_path_buf();
+        // One fixed directory, made afresh by each run of the test binary (a temporary
+        // directory held by a static would never be removed).
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("explore_tools");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let data = dir.join("data");
         std::fs::create_dir_all(&data).unwrap();
         let b = bundled();
@@ -754,7 +751,6 @@ fn fixture() -> &'static Fixture {
         )
         .unwrap();
         Fixture {
-            _tmp: tmp,
             dir,
             data,
             ckpt,
