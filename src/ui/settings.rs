@@ -135,6 +135,17 @@ pub enum MapAxes {
     Tsne,
 }
 
+impl CompareTab {
+    /// One of the exploring tabs (map, paths, traversals, anomalies, input), which the focus
+    /// layout also offers.
+    pub fn is_exploring(self) -> bool {
+        matches!(
+            self,
+            Self::Map | Self::Paths | Self::Traversals | Self::Anomalies | Self::Input
+        )
+    }
+}
+
 /// The settings of the exploring tabs (map, paths, traversals, anomalies, input).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

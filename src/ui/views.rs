@@ -36,12 +36,13 @@ impl ExplorerApp {
         match v.layout {
             Layout::Focus => {
                 if self.runs.focused == Some(run_id) {
-                    want.extend([
-                        ViewKey::Recon,
-                        ViewKey::Slider,
-                        ViewKey::Grid,
-                        ViewKey::Prior,
-                    ]);
+                    want.extend([ViewKey::Recon, ViewKey::Prior]);
+                    // The lower half: the sliders and grid, or an exploring tab.
+                    if v.compare_tab.is_exploring() {
+                        want.extend(exploring_views(run, v));
+                    } else {
+                        want.extend([ViewKey::Slider, ViewKey::Grid]);
+                    }
                 }
             }
             Layout::Compare => match v.compare_tab {
@@ -54,25 +55,7 @@ impl ExplorerApp {
                 CompareTab::Prior => {
                     want.insert(ViewKey::Prior);
                 }
-                CompareTab::Map => {
-                    if manifold_shown(run, &v.explore) {
-                        want.insert(ViewKey::Manifold);
-                    } else if v.explore.map_axes == MapAxes::Tsne {
-                        want.insert(ViewKey::Embedding);
-                    }
-                }
-                CompareTab::Paths => {
-                    want.insert(ViewKey::Path);
-                }
-                CompareTab::Traversals => {
-                    want.insert(ViewKey::Traversal);
-                }
-                CompareTab::Anomalies => {
-                    want.insert(ViewKey::Anomaly);
-                }
-                CompareTab::Input => {
-                    want.insert(ViewKey::Slider);
-                }
+                _ => want.extend(exploring_views(run, v)),
             },
         }
         // The input is encoded whenever there is one: its code can drive every view.
@@ -471,4 +454,17 @@ pub fn manifold_extent(codes: &[f32], dims: [usize; 2]) -> [f32; 4] {
         0.05 * (e[3] - e[2]).max(1e-3),
     );
     [e[0] - mx, e[1] + mx, e[2] - my, e[3] + my]
+}
+
+/// The views an exploring tab needs from `run`.
+fn exploring_views(run: &Run, v: &ViewSettings) -> Vec<ViewKey> {
+    match v.compare_tab {
+        CompareTab::Map if manifold_shown(run, &v.explore) => vec![ViewKey::Manifold],
+        CompareTab::Map if v.explore.map_axes == MapAxes::Tsne => vec![ViewKey::Embedding],
+        CompareTab::Paths => vec![ViewKey::Path],
+        CompareTab::Traversals => vec![ViewKey::Traversal],
+        CompareTab::Anomalies => vec![ViewKey::Anomaly],
+        CompareTab::Input => vec![ViewKey::Slider],
+        _ => Vec::new(),
+    }
 }

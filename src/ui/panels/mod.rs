@@ -251,16 +251,7 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         ui.selectable_value(tab, CompareTab::Prior, "Prior samples")
             .on_hover_text(text::TAB_PRIOR);
         ui.separator();
-        ui.selectable_value(tab, CompareTab::Map, "Map")
-            .on_hover_text(text::TAB_MAP);
-        ui.selectable_value(tab, CompareTab::Paths, "Paths")
-            .on_hover_text(text::TAB_PATHS);
-        ui.selectable_value(tab, CompareTab::Traversals, "Traversals")
-            .on_hover_text(text::TAB_TRAVERSALS);
-        ui.selectable_value(tab, CompareTab::Anomalies, "Anomalies")
-            .on_hover_text(text::TAB_ANOMALIES);
-        ui.selectable_value(tab, CompareTab::Input, "Your input")
-            .on_hover_text(text::TAB_INPUT);
+        exploring_tabs(ui, tab);
     });
     ui.separator();
     let bottom_h = ui.available_height() - ui.spacing().item_spacing.y;
@@ -279,11 +270,33 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         ),
         CompareTab::SameInput => matrix::show(ui, ctx),
         CompareTab::Prior => prior::show(ui, ctx),
+        _ => exploring_tab(ui, ctx),
+    }
+}
+
+/// The exploring tabs' selectors.
+fn exploring_tabs(ui: &mut egui::Ui, tab: &mut CompareTab) {
+    ui.selectable_value(tab, CompareTab::Map, "Map")
+        .on_hover_text(text::TAB_MAP);
+    ui.selectable_value(tab, CompareTab::Paths, "Paths")
+        .on_hover_text(text::TAB_PATHS);
+    ui.selectable_value(tab, CompareTab::Traversals, "Traversals")
+        .on_hover_text(text::TAB_TRAVERSALS);
+    ui.selectable_value(tab, CompareTab::Anomalies, "Anomalies")
+        .on_hover_text(text::TAB_ANOMALIES);
+    ui.selectable_value(tab, CompareTab::Input, "Your input")
+        .on_hover_text(text::TAB_INPUT);
+}
+
+/// The exploring tab chosen, for the runs the layout shows.
+fn exploring_tab(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    match ctx.view.compare_tab {
         CompareTab::Map => map::show(ui, ctx),
         CompareTab::Paths => paths::show(ui, ctx),
         CompareTab::Traversals => traversals::show(ui, ctx),
         CompareTab::Anomalies => anomalies::show(ui, ctx),
         CompareTab::Input => input::show(ui, ctx),
+        _ => {}
     }
 }
 
@@ -300,6 +313,24 @@ fn focus_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         prior::show(ui, ctx);
     });
     ui.separator();
+    // The lower half: the latent sliders and grid, or one of the exploring tabs.
+    ui.horizontal(|ui| {
+        let tab = &mut ctx.view.compare_tab;
+        if ui
+            .selectable_label(!tab.is_exploring(), "Latents")
+            .on_hover_text(text::TAB_LATENTS)
+            .clicked()
+        {
+            *tab = CompareTab::Latents;
+        }
+        ui.separator();
+        exploring_tabs(ui, tab);
+    });
+    ui.separator();
+    if ctx.view.compare_tab.is_exploring() {
+        exploring_tab(ui, ctx);
+        return;
+    }
     let bottom_h = ui.available_height() - ui.spacing().item_spacing.y;
     columns(
         ui,
