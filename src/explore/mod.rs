@@ -7,7 +7,7 @@ pub fn lerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
 }
 
 /// Spherical interpolation between `a` and `b` (falls back to [`lerp`] for nearly parallel
-/// vectors). Keeps the norm profile of Gaussian samples, unlike `lerp`.
+/// or nearly opposite vectors, and so always in one dimension). Keeps the norm profile of Gaussian samples, unlike `lerp`.
 pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
     let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
@@ -17,10 +17,12 @@ pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
     }
     let cos = (dot / (na * nb)).clamp(-1.0, 1.0);
     let omega = cos.acos();
-    if omega.abs() < 1e-6 {
+    let s = omega.sin();
+    // Nearly parallel, or nearly opposite (no unique great circle; always so in one
+    // dimension): the weights 1/sin ω would blow up, so interpolate linearly.
+    if omega.abs() < 1e-6 || s.abs() < 1e-3 {
         return lerp(a, b, t);
     }
-    let s = omega.sin();
     let wa = ((1.0 - t as f64) * omega).sin() / s;
     let wb = (t as f64 * omega).sin() / s;
     a.iter()

@@ -106,9 +106,9 @@ impl TileParams {
         )
     }
 
-    /// Floats the shader may read: `offset + count · tile_w · tile_h`.
+    /// Floats the shader may read: `(first tile + count) · tile_w · tile_h`.
     pub fn floats_needed(&self) -> usize {
-        self.offset as usize + self.count as usize * (self.tile_w * self.tile_h) as usize
+        (self.offset as usize + self.count as usize) * (self.tile_w * self.tile_h) as usize
     }
 }
 
@@ -440,8 +440,18 @@ pub fn colorize(v: f32, colormap: u32) -> [f32; 3] {
 }
 
 /// The colour the shader draws at data-pixel position `(x, y)` (pixel centre coordinates in
-/// the grid's own units): the CPU reference for `tiles.wgsl`.
+/// the grid's own units) for `params` as a caller gives them (`offset` = the first tile,
+/// `count` capped by the tiles `data` holds from there): the CPU reference for
+/// `tiles.wgsl`.
 pub fn reference_pixel(params: &TileParams, data: &[f32], x: f32, y: f32) -> [f32; 3] {
+    let per = (params.tile_w * params.tile_h).max(1) as usize;
+    let first = params.offset as usize;
+    let available = (data.len() / per).saturating_sub(first);
+    let params = &TileParams {
+        offset: (first.min(data.len() / per) * per) as u32,
+        count: params.count.min(available as u32),
+        ..*params
+    };
     const GAP: [f32; 3] = [0.12, 0.12, 0.14];
     const EMPTY: [f32; 3] = [0.2, 0.2, 0.22];
     const HIGHLIGHT: [f32; 3] = [1.0, 0.6, 0.0];

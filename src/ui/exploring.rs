@@ -37,7 +37,7 @@ impl ExplorerApp {
             }
             UiCommand::PathChanged => self.dirty_all(|d| d.path = true),
             UiCommand::SetPathEnds(a, b) => {
-                let n = self.data.test.len();
+                let n = super::shortcuts::digit_count(&self.runs);
                 if a < n && b < n {
                     let ex = &mut self.persisted.view.explore;
                     ex.path_from = a;
@@ -45,7 +45,7 @@ impl ExplorerApp {
                     self.dirty_all(|d| d.path = true);
                 } else {
                     self.errors.push(format!(
-                        "path ends #{a} and #{b}: the test set has {n} digits (0–{})",
+                        "path ends #{a} and #{b}: the runs have codes of test digits 0–{} only",
                         n.saturating_sub(1)
                     ));
                 }

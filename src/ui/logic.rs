@@ -231,6 +231,7 @@ impl ExplorerApp {
         let focused = self.runs.focused == Some(id);
         let follow = self.runs.cursor.follows_codes();
         let follow_input = self.runs.cursor.follow_input;
+        let has_input = self.runs.input.is_some();
         let grid_principal = self.persisted.view.grid_axes == GridAxes::Principal;
         let Some(run) = self.runs.get_mut(id) else {
             return;
@@ -272,16 +273,24 @@ impl ExplorerApp {
                         run.views.dirty.grid = true;
                     }
                 }
-                Output::Anomaly(a) => run.views.anomaly = Some(a),
-                Output::Embedding(e) => run.views.embedding = Some(e),
+                Output::Anomaly(a) => {
+                    run.views.failed.remove(&ViewKey::Anomaly);
+                    run.views.anomaly = Some(a);
+                }
+                Output::Embedding(e) => {
+                    run.views.failed.remove(&ViewKey::Embedding);
+                    run.views.embedding = Some(e);
+                }
                 Output::Input(inp) => {
-                    if inp.request
-                        < run
-                            .views
-                            .requested
-                            .get(&ViewKey::Input)
-                            .copied()
-                            .unwrap_or(0)
+                    // Older than the newest request, or for an input since cleared.
+                    if !has_input
+                        || inp.request
+                            < run
+                                .views
+                                .requested
+                                .get(&ViewKey::Input)
+                                .copied()
+                                .unwrap_or(0)
                     {
                         continue;
                     }
@@ -292,7 +301,10 @@ impl ExplorerApp {
                         run.views.dirty.traversal = true;
                     }
                 }
-                Output::Error(key, e) => run.status.error(format!("{key:?} view: {e}")),
+                Output::Error(key, e) => {
+                    run.views.failed.insert(key, e.clone());
+                    run.status.error(format!("{key:?} view: {e}"));
+                }
             }
         }
     }

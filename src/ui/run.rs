@@ -242,6 +242,8 @@ pub struct RunViews {
     pub input: Option<super::decoder::InputResult>,
     /// A t-SNE embedding of its codes.
     pub embedding: Option<super::decoder::Embedding>,
+    /// The last failure per view (cleared by its next result), for panels to show.
+    pub failed: HashMap<ViewKey, String>,
 }
 
 /// What a run's decoder is pointed at: the newest weights, or a scrubbed epoch's.

@@ -103,7 +103,14 @@ impl ExplorerApp {
                     ViewKey::Recon | ViewKey::Stats => d.recon = true,
                     ViewKey::Path => d.path = true,
                     ViewKey::Traversal => d.traversal = true,
-                    ViewKey::Anomaly => d.anomaly = true,
+                    // A report of the same settings is kept (it says when newer weights
+                    // exist); scoring again takes seconds.
+                    ViewKey::Anomaly => {
+                        d.anomaly = run.views.anomaly.as_ref().is_none_or(|a| {
+                            a.shift != view.explore.shift
+                                || a.iwae_k != view.explore.anomaly_iwae_k.min(MAX_ANOMALY_IWAE_K)
+                        })
+                    }
                     ViewKey::Input => d.input = true,
                     ViewKey::Manifold => d.manifold = true,
                     ViewKey::Embedding => d.embedding = run.views.embedding.is_none(),
@@ -411,7 +418,12 @@ fn traversal_latents(run: &Run, base: &[f32], ex: &ExploreSettings) -> (Vec<f32>
         Some(s) if s.latent == d => s.codes.as_slice(),
         _ => &[],
     };
-    let ranges = explore::dim_ranges(codes, d, ex.traversal_range);
+    // A range from a settings file is checked here too (a quantile of 0 would be ±∞).
+    let mode = match ex.traversal_range.validate() {
+        Ok(()) => ex.traversal_range,
+        Err(_) => explore::RangeMode::default(),
+    };
+    let ranges = explore::dim_ranges(codes, d, mode);
     let steps = ex.traversal_steps.clamp(2, 32);
     (
         explore::traversal_grid(base, &dims, &ranges, steps),

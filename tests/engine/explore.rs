@@ -209,3 +209,30 @@ fn tsne_keeps_well_separated_clusters_apart_and_refuses_bad_codes() {
     bad[5 * d + 3] = f32::NAN;
     assert_eq!(tsne(&bad, d, p), Err(EmbedError::NotFinite(5)));
 }
+
+#[test]
+fn slerp_of_opposite_codes_stays_between_them() {
+    // One dimension (always opposite or parallel) and nearly opposite vectors in two: the
+    // path must stay bounded by the ends' norms, not blow up with 1/sin ω.
+    for (a, b) in [
+        (vec![0.5f32], vec![-0.8f32]),
+        (vec![1.0f32, 1e-6], vec![-1.0f32, 0.0]),
+    ] {
+        let bound = a.iter().chain(&b).map(|v| v.abs()).fold(0.0, f32::max) * 2.0;
+        for i in 0..=10 {
+            let z = slerp(&a, &b, i as f32 / 10.0);
+            assert!(
+                z.iter().all(|v| v.is_finite() && v.abs() <= bound),
+                "t = {}: {z:?}",
+                i as f32 / 10.0
+            );
+        }
+        for (t, end) in [(0.0, &a), (1.0, &b)] {
+            let z = slerp(&a, &b, t);
+            assert!(
+                z.iter().zip(end).all(|(x, y)| (x - y).abs() < 1e-6),
+                "{z:?} vs {end:?}"
+            );
+        }
+    }
+}

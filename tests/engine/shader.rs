@@ -100,6 +100,20 @@ fn shader_matches_cpu_reference_from_host_and_from_a_burn_tensor_buffer() {
     p.count = 4;
     let px = render_offscreen(&device, &queue, &host, p, w, h).unwrap();
     compare(&px, &p, &data, w, h);
+    // From the third tile on (an animation draws one tile of a strip): tiles 2..5 fill the
+    // first four cells, the rest are empty; and a first tile past the data draws nothing.
+    for first in [2, 9] {
+        let (p, w, h) = params(Colormap::Gray, None);
+        let p = p.with_first_tile(first);
+        let px = render_offscreen(&device, &queue, &host, p, w, h).unwrap();
+        compare(&px, &p, &data, w, h);
+    }
+    let (p, ..) = params(Colormap::Gray, None);
+    assert_eq!(
+        reference_pixel(&p.with_first_tile(2), &data, 2.5, 2.5),
+        reference_pixel(&p, &data, 2.5 + 2.0 * 30.0, 2.5),
+        "the first cell shows tile 2"
+    );
 
     // The same pixels from the storage buffer of a burn wgpu tensor on this very device.
     let burn_device = Device::wgpu_options()

@@ -108,6 +108,9 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
 }
 
 fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
+    if let Some(e) = run.views.failed.get(&crate::ui::decoder::ViewKey::Anomaly) {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("not scored: {e}"));
+    }
     let Some(rep) = &run.views.anomaly else {
         ui.weak(if run.data_fits() {
             "scoring the test set…"

@@ -82,7 +82,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     .on_hover_text(help::explore::FIT_DRAWING);
             });
             let src = &ctx.runs.input_source;
-            if let Some(px) = &ctx.runs.input {
+            if let Some(px) = ctx.runs.input.as_ref().filter(|p| p.len() == rows * cols) {
                 ui.horizontal(|ui| {
                     // What the runs encode (the drawing after fitting, or the image).
                     let img = egui::ColorImage::new(
@@ -227,7 +227,11 @@ fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, rows: usize, cols: us
         ui.add(egui::Image::new((tex.id(), egui::vec2(side, side))))
             .on_hover_text(help::explore::INPUT_RESULT);
     }
-    let pct = run.views.anomaly.as_ref().map(|a| {
+    // Only against the same kind of score over the whole test set.
+    let comparable = |a: &&crate::ui::decoder::AnomalyReport| {
+        a.iwae_k == 0 && !matches!(a.shift, crate::data::Shift::Class(_))
+    };
+    let pct = run.views.anomaly.as_ref().filter(comparable).map(|a| {
         let worse = a.normal.iter().filter(|&&s| s >= inp.score).count();
         100.0 * worse as f64 / a.normal.len().max(1) as f64
     });

@@ -254,6 +254,14 @@ fn map_of(
                     None,
                 );
             }
+            _ if run
+                .views
+                .failed
+                .contains_key(&crate::ui::decoder::ViewKey::Embedding) =>
+            {
+                let e = &run.views.failed[&crate::ui::decoder::ViewKey::Embedding];
+                crate::ui::tiles::placeholder(ui, size, e, Some(run.colour));
+            }
             _ => {
                 let why = format!(
                     "computing a t-SNE of {} codes (10–30 s on a 2-core CPU)…",

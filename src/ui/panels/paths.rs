@@ -12,7 +12,8 @@ use crate::ui::help;
 use crate::ui::tiles::{self, TileView};
 
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
-    let n = ctx.data.test.len();
+    // The digits every run has codes of.
+    let n = crate::ui::shortcuts::digit_count(ctx.runs);
     let digit = ctx.runs.cursor.digit;
     let ex = &mut ctx.view.explore;
     let before = (ex.path_from, ex.path_to, ex.path_steps, ex.path_kind);
