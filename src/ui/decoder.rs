@@ -117,7 +117,13 @@ pub enum Job {
         iwae_k: usize,
     },
     /// Encode, reconstruct and score the user's input image (`rows × cols` in [0, 1]).
-    Input(Arc<Vec<f32>>),
+    Input {
+        /// The pixels.
+        pixels: Arc<Vec<f32>>,
+        /// The label a conditional model encodes, reconstructs and scores it under (the
+        /// cursor's; ignored by the others).
+        label: usize,
+    },
     /// Embed these codes in 2-D with t-SNE (no model needed).
     Embed {
         /// Row-major codes.
@@ -594,7 +600,7 @@ pub fn execute(
                 micros: t0.elapsed().as_micros() as u64,
             })
         }
-        Job::Input(pixels) => {
+        Job::Input { pixels, label } => {
             if pixels.len() != rows * cols {
                 return Output::Error(
                     key,
@@ -608,12 +614,14 @@ pub fn execute(
                 rows,
                 cols,
                 pixels: pixels.to_vec(),
-                labels: vec![0],
+                // One label for all three: encoding, reconstruction and score.
+                labels: vec![(*label).min(u8::MAX as usize) as u8],
             };
             let x: Tensor<2> =
                 Tensor::from_data(TensorData::new(pixels.to_vec(), [1, rows * cols]), device);
-            let (mu, _) = model.encode_with(x.clone(), None);
-            let recon = host_vec(model.reconstruct(x, None));
+            let y = Tensor::<1, Int>::from_data(TensorData::new(vec![*label as i64], [1]), device);
+            let (mu, _) = model.encode_with(x.clone(), Some(&y));
+            let recon = host_vec(model.reconstruct(x, Some(&y)));
             let lik = snap.config.model.likelihood;
             let score = per_image_scores(model, lik, &split, device, 1, 0)
                 .first()

@@ -389,6 +389,7 @@ impl ExplorerApp {
                     d.latent = true;
                     d.grid = true;
                     d.prior = true;
+                    d.input = true;
                 });
             }
             UiCommand::EncodeDigit(i) => {

@@ -303,7 +303,11 @@ impl ExplorerApp {
             }
             if run.views.dirty.input && want.contains(&ViewKey::Input) {
                 if let Some(px) = &input {
-                    ask(run, ViewKey::Input, Job::Input(px.clone()), kept);
+                    let job = Job::Input {
+                        pixels: px.clone(),
+                        label: cursor.label,
+                    };
+                    ask(run, ViewKey::Input, job, kept);
                 }
                 run.views.dirty.input = false;
             }
