@@ -15,7 +15,7 @@ use crate::bench::{self, BenchConfig};
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
 use crate::data::{Batcher, Dataset, Shift, shift};
 use crate::explore::{PathKind, RangeMode};
-use crate::export::{grid_image, save_gif, save_png};
+use crate::export::{column_frame, grid_image, save_gif, save_png};
 use crate::import::{self, ImportOptions, KeyMap};
 use crate::rundir::RunDirWriter;
 use crate::train::metrics::{encode_split, host_vec, shift_scores};
@@ -1121,17 +1121,8 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     let labels: Vec<u8> = label.map(|l| vec![l; n_dims * a.steps]).unwrap_or_default();
     let pixels = decode_codes(model, z, d, &labels, &device);
     let (rows, cols) = (data.rows(), data.cols());
-    let per = rows * cols;
     // Frame f: the f-th value of every shown dimension, one tile per row.
-    let frame = |f: usize| {
-        let col: Vec<f32> = (0..n_dims)
-            .flat_map(|r| {
-                let t = r * a.steps + f;
-                pixels[t * per..(t + 1) * per].iter().copied()
-            })
-            .collect();
-        grid_image(&col, rows, cols, 1, 2)
-    };
+    let frame = |f: usize| column_frame(&pixels, rows, cols, a.steps, f);
     if gif {
         let frames: Vec<_> = crate::explore::forth_and_back(a.steps)
             .into_iter()

@@ -55,6 +55,28 @@ pub fn save_png(img: &GrayImage, path: &Path) -> std::io::Result<()> {
     atomic_write_bytes(path, buf.get_ref())
 }
 
+/// One frame of an animation over the columns of a grid: `pixels` holds `rows × cols`
+/// tiles laid out `grid_cols` per row (a traversal's values, a path's steps); frame `f` is
+/// tile `f` of every grid row, stacked as one column of tiles (a path, one row, gives one
+/// tile). Pair with [`crate::explore::forth_and_back`] for a looping animation.
+pub fn column_frame(
+    pixels: &[f32],
+    rows: usize,
+    cols: usize,
+    grid_cols: usize,
+    f: usize,
+) -> GrayImage {
+    let per = rows * cols;
+    let n = pixels.len().checked_div(per).unwrap_or(0);
+    let grid_cols = grid_cols.max(1);
+    let column: Vec<f32> = (0..n.div_ceil(grid_cols))
+        .map(|g| g * grid_cols + f)
+        .filter(|&i| i < n)
+        .flat_map(|i| pixels[i * per..(i + 1) * per].iter().copied())
+        .collect();
+    grid_image(&column, rows, cols, 1, 2)
+}
+
 /// Encode `frames` as an animated GIF (looping, `delay_ms` per frame) and write it to
 /// `path` atomically. Frames of different sizes are an error.
 pub fn save_gif(frames: &[GrayImage], delay_ms: u32, path: &Path) -> std::io::Result<()> {

@@ -5,7 +5,7 @@
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Batcher, Split};
+use crate::data::{Batch, Batcher, Split};
 use crate::model::{Likelihood, Vae};
 use crate::variant::{
     code_counts, elbo_parts, iwae_bound, two_layer_iwae, two_layer_parts, usage_from_counts,
@@ -148,22 +148,9 @@ pub fn evaluate(
     }
     // A VQ-VAE has no likelihood bound to tighten.
     let iwae_nll = (iwae_k > 0 && model.codebook.is_none()).then(|| {
-        // Keep each decode under ~16M floats: k · batch · pixels.
-        let per = (16_000_000 / (iwae_k * split.image_len()).max(1)).max(1);
         let mut sum = 0.0f64;
-        for batch in batcher.sequential(split, per) {
-            let b = if model.top.is_some() {
-                two_layer_iwae(model, likelihood, batch.images, iwae_k)
-            } else {
-                iwae_bound(
-                    model,
-                    likelihood,
-                    batch.images,
-                    Some(&batch.labels),
-                    iwae_k,
-                    None,
-                )
-            };
+        for batch in batcher.sequential(split, iwae_chunk(iwae_k, split.image_len())) {
+            let b = iwae_of_batch(model, likelihood, batch, iwae_k);
             sum += host_vec(b).iter().map(|&v| v as f64).sum::<f64>();
         }
         -sum / nf
@@ -205,20 +192,9 @@ pub fn per_image_scores(
     let batcher = Batcher::new(device.clone());
     let mut out = Vec::with_capacity(split.len());
     if iwae_k > 0 && model.codebook.is_none() {
-        let per = (16_000_000 / (iwae_k * split.image_len()).max(1)).clamp(1, batch_size.max(1));
+        let per = iwae_chunk(iwae_k, split.image_len()).min(batch_size.max(1));
         for batch in batcher.sequential(split, per) {
-            let b = if model.top.is_some() {
-                two_layer_iwae(model, likelihood, batch.images, iwae_k)
-            } else {
-                iwae_bound(
-                    model,
-                    likelihood,
-                    batch.images,
-                    Some(&batch.labels),
-                    iwae_k,
-                    None,
-                )
-            };
+            let b = iwae_of_batch(model, likelihood, batch, iwae_k);
             out.extend(host_vec(b).iter().map(|&v| -(v as f64)));
         }
         return out;
@@ -359,4 +335,26 @@ pub fn shift_scores(
             test: scores,
         },
     })
+}
+
+/// Images per IWAE batch: each decode stays under ~16M floats (k · batch · pixels).
+fn iwae_chunk(iwae_k: usize, image_len: usize) -> usize {
+    (16_000_000 / (iwae_k * image_len).max(1)).max(1)
+}
+
+/// The IWAE bound with `k` samples of each image of `batch` (the two-layer model's own
+/// bound for a two-layer model), `[batch]`.
+fn iwae_of_batch(model: &Vae, likelihood: Likelihood, batch: Batch, k: usize) -> Tensor<1> {
+    if model.top.is_some() {
+        two_layer_iwae(model, likelihood, batch.images, k)
+    } else {
+        iwae_bound(
+            model,
+            likelihood,
+            batch.images,
+            Some(&batch.labels),
+            k,
+            None,
+        )
+    }
 }

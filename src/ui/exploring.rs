@@ -5,14 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use image::GrayImage;
-
 use super::ExplorerApp;
 use super::command::{ExportFormat, UiCommand};
 use super::decoder::{self, Images, Output, ViewKey};
 use super::run::RunId;
 use crate::data::input;
-use crate::export::{grid_image, save_gif, save_png};
+use crate::export::{column_frame, grid_image, save_gif, save_png};
 use crate::gpu::TileSource;
 
 /// File extensions taken as input images when dropped on the window.
@@ -185,15 +183,18 @@ impl ExplorerApp {
             return Err("the image is not on the host".into());
         };
         let (r, c, n) = (img.rows, img.cols, img.n);
-        let tile = |i: usize| &px[i * r * c..(i + 1) * r * c];
+        let px = &px[..(n * r * c).min(px.len())];
         let written = match format {
             ExportFormat::Png => {
-                save_png(&grid_image(&px[..n * r * c], r, c, cols.max(1), 2), path)
+                save_png(&grid_image(px, r, c, cols.max(1), 2), path)
                     .map_err(|e| format!("writing {}: {e}", path.display()))?;
                 path.display().to_string()
             }
             ExportFormat::Gif | ExportFormat::Frames => {
-                let frames = animation_frames(n, cols.max(1), r, c, &tile);
+                let frames: Vec<_> = crate::explore::forth_and_back(cols.max(1))
+                    .into_iter()
+                    .map(|f| column_frame(px, r, c, cols, f))
+                    .collect();
                 if format == ExportFormat::Gif {
                     save_gif(&frames, GIF_DELAY_MS, path)
                         .map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -212,32 +213,4 @@ impl ExplorerApp {
         self.note(format!("saved {written}"));
         Ok(())
     }
-}
-
-/// Animation frames of `n` tiles laid out `cols` per row: frame `f` shows tile `f` of every
-/// row (one column of tiles), forth and back. A single row (a path) is one tile per frame.
-pub fn animation_frames<'a>(
-    n: usize,
-    cols: usize,
-    rows: usize,
-    tile_cols: usize,
-    tile: &dyn Fn(usize) -> &'a [f32],
-) -> Vec<GrayImage> {
-    let grid_rows = n.div_ceil(cols).max(1);
-    let forth: Vec<usize> = (0..cols).collect();
-    let back: Vec<usize> = (1..cols.saturating_sub(1)).rev().collect();
-    forth
-        .into_iter()
-        .chain(back)
-        .map(|f| {
-            let mut px = Vec::new();
-            for g in 0..grid_rows {
-                let i = g * cols + f;
-                if i < n {
-                    px.extend_from_slice(tile(i));
-                }
-            }
-            grid_image(&px, rows, tile_cols, 1, 2)
-        })
-        .collect()
 }
