@@ -85,14 +85,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             if let Some(px) = ctx.runs.input.as_ref().filter(|p| p.len() == rows * cols) {
                 ui.horizontal(|ui| {
                     // What the runs encode (the drawing after fitting, or the image).
-                    let img = egui::ColorImage::new(
-                        [cols, rows],
-                        px.iter()
-                            .map(|&v| {
-                                egui::Color32::from_gray((v.clamp(0.0, 1.0) * 255.0).round() as u8)
-                            })
-                            .collect(),
-                    );
+                    let img = super::grey_image(px, rows, cols);
                     let tex =
                         ui.ctx()
                             .load_texture("input-encoded", img, egui::TextureOptions::NEAREST);
@@ -160,13 +153,7 @@ fn canvas(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, rows: usize, cols: usize) {
         ui.ctx()
             .data_mut(|m| m.remove::<egui::Pos2>(egui::Id::unique("canvas-last")));
     }
-    let img = egui::ColorImage::new(
-        [cols, rows],
-        ex.canvas
-            .iter()
-            .map(|&v| egui::Color32::from_gray((v * 255.0).round() as u8))
-            .collect(),
-    );
+    let img = super::grey_image(&ex.canvas, rows, cols);
     let tex = ui
         .ctx()
         .load_texture("input-canvas", img, egui::TextureOptions::NEAREST);
@@ -211,13 +198,7 @@ fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, rows: usize, cols: us
         return;
     };
     if inp.recon.len() == rows * cols {
-        let img = egui::ColorImage::new(
-            [cols, rows],
-            inp.recon
-                .iter()
-                .map(|&v| egui::Color32::from_gray((v.clamp(0.0, 1.0) * 255.0).round() as u8))
-                .collect(),
-        );
+        let img = super::grey_image(&inp.recon, rows, cols);
         let tex = ui.ctx().load_texture(
             format!("input-recon-{}", run.id.0),
             img,

@@ -56,8 +56,6 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         ctx.view.colormap
     };
     let runs = ctx.runs;
-    let mut cmds = Vec::new();
-    let cmds = &mut cmds;
     let columns = runs.len() as f32 + 1.0;
     let avail_h = ui.available_height() - 40.0;
     let tile = ((ui.available_width() / columns) - 12.0)
@@ -127,10 +125,9 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                             run.image(ViewKey::Matrix),
                         )
                         .on_hover_text(help::figure::MATRIX_RUN);
-                        super::export_menu(&r, cmds, run.id, ViewKey::Matrix, 1, false);
+                        super::export_menu(&r, ctx.cmds, run.id, ViewKey::Matrix, 1, false);
                     });
                 }
             });
         });
-    ctx.cmds.extend(std::mem::take(cmds));
 }

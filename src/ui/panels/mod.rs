@@ -84,6 +84,17 @@ impl<'a> ViewCtx<'a> {
     }
 }
 
+/// Grey intensities in [0, 1] (`rows × cols`, row-major; clamped, NaN black) as an egui
+/// image, for pictures drawn from host pixels (test digits, the drawing, its reconstruction).
+pub fn grey_image(px: &[f32], rows: usize, cols: usize) -> egui::ColorImage {
+    egui::ColorImage::new(
+        [cols, rows],
+        px.iter()
+            .map(|&v| egui::Color32::from_gray((v.clamp(0.0, 1.0) * 255.0).round() as u8))
+            .collect(),
+    )
+}
+
 /// A small square in a run's colour, then its name.
 pub fn run_label(ui: &mut egui::Ui, run: &Run) -> egui::Response {
     ui.horizontal(|ui| {

@@ -65,7 +65,6 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let steps = ex.path_steps.clamp(2, 64);
     let frame = anim_frame(ui, steps, ex.fps, ex.animate);
     let row_h = ((ui.available_height() - 10.0) / shown.len() as f32 - 30.0).clamp(40.0, 160.0);
-    let mut cmds = Vec::new();
     egui::ScrollArea::vertical().show(ui, |ui| {
         for run in shown {
             run_label(ui, run);
@@ -96,7 +95,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     img,
                 )
                 .on_hover_text(help::explore::PATH_STRIP);
-                export_menu(&strip, &mut cmds, run.id, ViewKey::Path, k, true);
+                export_menu(&strip, ctx.cmds, run.id, ViewKey::Path, k, true);
                 digit_image(ui, ctx, ex.path_to, side * 0.8)
                     .on_hover_text(format!("test digit #{} (the end)", ex.path_to));
                 ui.add_space(8.0);
@@ -116,7 +115,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     img,
                 )
                 .on_hover_text(help::explore::PATH_STRIP);
-                export_menu(&big, &mut cmds, run.id, ViewKey::Path, k, true);
+                export_menu(&big, ctx.cmds, run.id, ViewKey::Path, k, true);
             });
         }
         ui.small(format!(
@@ -129,5 +128,4 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             ex.path_to
         ));
     });
-    ctx.cmds.extend(cmds);
 }

@@ -135,13 +135,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
 }
 
 /// One run's decoded slider image (or why there is none), framed in its colour.
-fn run_image(
-    ui: &mut egui::Ui,
-    ctx: &ViewCtx<'_>,
-    cmds: &mut Vec<UiCommand>,
-    run: &Run,
-    side: f32,
-) {
+fn run_image(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run, side: f32) {
     ui.vertical(|ui| {
         run_label(ui, run);
         let size = egui::vec2(side, side);
@@ -166,7 +160,7 @@ fn run_image(
                     img,
                 )
                 .on_hover_text(help::figure::SLIDER_IMAGE);
-                super::export_menu(&r, cmds, run.id, ViewKey::Slider, 1, false);
+                super::export_menu(&r, ctx.cmds, run.id, ViewKey::Slider, 1, false);
             }
         }
         if let Some(e) = run.pinned {
@@ -187,11 +181,9 @@ pub fn show_images(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         return;
     }
     let side = column_width(ui, shown.len()).clamp(48.0, 200.0);
-    let mut cmds = Vec::new();
     ui.horizontal_wrapped(|ui| {
         for run in shown {
-            run_image(ui, &*ctx, &mut cmds, run, side);
+            run_image(ui, ctx, run, side);
         }
     });
-    ctx.cmds.extend(cmds);
 }

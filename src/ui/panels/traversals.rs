@@ -93,7 +93,6 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let frame = anim_frame(ui, steps, ex.fps, ex.animate);
     let w = column_width(ui, shown.len()).max(120.0);
     let h = ui.available_height() - 10.0;
-    let mut cmds = Vec::new();
     ui.horizontal_top(|ui| {
         for run in shown {
             ui.vertical(|ui| {
@@ -133,7 +132,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         img,
                     )
                     .on_hover_text(help::explore::TRAVERSAL);
-                    export_menu(&grid, &mut cmds, run.id, ViewKey::Traversal, steps, true);
+                    export_menu(&grid, ctx.cmds, run.id, ViewKey::Traversal, steps, true);
                     let stats = run.views.stats.as_ref();
                     let row_h = grid.rect.height() / rows as f32;
                     for (r, &j) in dims.iter().take(rows).enumerate() {
@@ -169,5 +168,4 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             });
         }
     });
-    ctx.cmds.extend(cmds);
 }
