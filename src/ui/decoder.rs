@@ -6,6 +6,7 @@
 //! and uploaded by the painter.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -245,6 +246,9 @@ struct Pending {
     forget: Vec<ViewKey>,
     /// How often views are refreshed from newer snapshots.
     refresh: Option<Duration>,
+    /// Work is queued, running, or due (a kept view not yet run on the newest weights):
+    /// set by every request, cleared by the thread once nothing is left.
+    busy: bool,
     stop: bool,
 }
 
@@ -259,6 +263,8 @@ struct Shared {
     pending: Mutex<Pending>,
     wake: Condvar,
     source: Mutex<Source>,
+    /// Outputs sent by the thread.
+    sent: AtomicU64,
 }
 
 /// Handle to the decode thread.
@@ -267,6 +273,8 @@ pub struct Decoder {
     results: Receiver<Output>,
     thread: Option<JoinHandle<()>>,
     next_request: u64,
+    /// Outputs taken by [`Decoder::drain`].
+    received: AtomicU64,
 }
 
 /// How often views are refreshed from a newer snapshot while training runs (with one run;
@@ -300,6 +308,7 @@ impl Decoder {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             source: Mutex::new(Source::default()),
+            sent: AtomicU64::new(0),
         });
         let (tx, rx) = channel();
         let s = shared.clone();
@@ -312,6 +321,7 @@ impl Decoder {
             results: rx,
             thread,
             next_request: 1,
+            received: AtomicU64::new(0),
         }
     }
 
@@ -343,6 +353,11 @@ impl Decoder {
         src.slot = slot;
         src.generation += 1;
         drop(src);
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .busy = true;
         self.shared.wake.notify_all();
     }
 
@@ -350,19 +365,36 @@ impl Decoder {
     pub fn request(&mut self, key: ViewKey, job: Job, ask: Ask) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
-        self.shared
+        let mut p = self
+            .shared
             .pending
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .jobs
-            .insert(key, (id, job, ask));
+            .unwrap_or_else(|p| p.into_inner());
+        p.jobs.insert(key, (id, job, ask));
+        p.busy = true;
+        drop(p);
         self.shared.wake.notify_all();
         id
     }
 
     /// Finished work, without waiting.
     pub fn drain(&self) -> Vec<Output> {
-        self.results.try_iter().collect()
+        let out: Vec<Output> = self.results.try_iter().collect();
+        self.received.fetch_add(out.len() as u64, Ordering::SeqCst);
+        out
+    }
+
+    /// Nothing queued, running or due, and every output taken by [`Decoder::drain`]: what
+    /// the views show is final until something new is asked or newer weights arrive. (A
+    /// job waiting for a model that never comes keeps it busy.)
+    pub fn idle(&self) -> bool {
+        let busy = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .busy;
+        !busy && self.shared.sent.load(Ordering::SeqCst) == self.received.load(Ordering::SeqCst)
     }
 }
 
@@ -482,12 +514,19 @@ fn run(
             if tx.send(out).is_err() {
                 return;
             }
+            shared.sent.fetch_add(1, Ordering::SeqCst);
             if answer {
                 (wakers.now)();
             } else {
                 (wakers.soon)();
             }
         }
+        // Idle once nothing new is queued and every kept view has run on these weights.
+        let due = last
+            .values()
+            .any(|k| k.step.is_none() || (k.ask.keep && k.step != Some(snap.step)));
+        let mut p = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.busy = due || !p.jobs.is_empty();
     }
 }
 

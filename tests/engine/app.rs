@@ -90,12 +90,24 @@ fn assert_same(a: &[f32], b: &[f32], what: &str) {
     assert!(a == b, "{what} (L1 distance {})", l1(a, b));
 }
 
-/// Step the harness for `ms` milliseconds.
-pub(crate) fn settle(h: &mut Harness<'_, ExplorerApp>, ms: u64) {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_millis(ms) {
+/// Step the harness until every run's decoder has been idle (nothing queued, running or
+/// due, every output applied) on two frames in a row: what the views show is then final
+/// until something changes. The deadline only fails the test.
+pub(crate) fn quiesce(h: &mut Harness<'_, ExplorerApp>) {
+    let start = Instant::now();
+    let mut quiet = 0;
+    while quiet < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the views never settled"
+        );
         h.step();
-        std::thread::sleep(Duration::from_millis(10));
+        if h.state().runs.iter().all(|r| r.decoder.idle()) {
+            quiet += 1;
+        } else {
+            quiet = 0;
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -175,18 +187,22 @@ fn app_trains_and_responds_to_its_controls() {
         nth_run(a, 0).status.state == WorkerState::Paused
     });
     let paused_at = nth_run(h.state(), 0).status.step;
-    settle(&mut h, 600);
-    assert_eq!(
-        nth_run(h.state(), 0).status.step,
-        paused_at,
-        "steps advanced while paused"
-    );
+    // One step on request: the counter moves by exactly one and the run stays paused (a
+    // worker still stepping would have moved it further by the time this step's event
+    // arrives: events come in order).
+    h.get_by_label("Step").click();
+    run_until(&mut h, 30, "one step", |a| {
+        nth_run(a, 0).status.step > paused_at
+    });
+    let r = nth_run(h.state(), 0);
+    assert_eq!(r.status.step, paused_at + 1, "steps advanced while paused");
+    assert_eq!(r.status.state, WorkerState::Paused);
 
     // The sliders start on test digit 0's code: the slider image is its reconstruction.
     run_until(&mut h, 60, "a slider image", |a| {
         nth_run(a, 0).image(ViewKey::Slider).is_some() && nth_run(a, 0).views.stats.is_some()
     });
-    settle(&mut h, 500);
+    quiesce(&mut h);
     assert!(h.state().runs.cursor.follow_digit);
     let run = nth_run(h.state(), 0);
     let code = h.state().runs.cursor.latent_for(run).unwrap();
@@ -261,7 +277,7 @@ fn two_paused_runs(h: &mut Harness<'_, ExplorerApp>) -> (RunId, RunId) {
             .iter()
             .all(|r| r.status.state == WorkerState::Paused && r.image(ViewKey::Slider).is_some())
     });
-    settle(h, 500);
+    quiesce(h);
     (a, b)
 }
 
@@ -280,7 +296,7 @@ fn two_runs_follow_one_slider_in_lock_step() {
     run_until(&mut h, 30, "new images in both runs", |app| {
         all_newer(app, &[a, b], &versions)
     });
-    settle(&mut h, 300);
+    quiesce(&mut h);
     let z = h.state().runs.cursor.z.clone();
     assert_eq!(z[3], -2.0);
     for (i, &id) in [a, b].iter().enumerate() {
@@ -364,7 +380,7 @@ fn saving_then_opening_a_run_gives_bit_identical_decodes() {
     run_until(&mut h, 30, "both images of the random vector", |app| {
         all_newer(app, &[a, b], &versions)
     });
-    settle(&mut h, 300);
+    quiesce(&mut h);
     let ia = host_pixels(h.state().runs.get(a).unwrap(), ViewKey::Slider);
     let ib = host_pixels(h.state().runs.get(b).unwrap(), ViewKey::Slider);
     assert_same(&ia, &ib, "the saved and reopened model decode differently");
@@ -548,7 +564,7 @@ fn the_epoch_scrubber_shows_a_runs_earlier_decodes_exactly() {
     run_until(&mut h, 30, "the image of z = 0", |a| {
         nth_run(a, 0).image_version(ViewKey::Slider) > v
     });
-    settle(&mut h, 400);
+    quiesce(&mut h);
     let at_epoch_1 = host_pixels(nth_run(h.state(), 0), ViewKey::Slider);
 
     // Two more epochs.
@@ -559,7 +575,7 @@ fn the_epoch_scrubber_shows_a_runs_earlier_decodes_exactly() {
         let r = nth_run(a, 0);
         r.epochs.last() == Some(3) && r.status.state == WorkerState::Finished
     });
-    settle(&mut h, 400);
+    quiesce(&mut h);
     let at_epoch_3 = host_pixels(nth_run(h.state(), 0), ViewKey::Slider);
     assert!(
         l1(&at_epoch_1, &at_epoch_3) > 0.1,
@@ -572,7 +588,7 @@ fn the_epoch_scrubber_shows_a_runs_earlier_decodes_exactly() {
         run_until(h, 30, "the scrubbed image", |a| {
             nth_run(a, 0).image_version(ViewKey::Slider) > v
         });
-        settle(h, 400);
+        quiesce(h);
         host_pixels(nth_run(h.state(), 0), ViewKey::Slider)
     };
     assert_eq!(

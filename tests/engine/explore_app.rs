@@ -18,7 +18,7 @@ use latent_explorer::ui::run::RunId;
 use latent_explorer::ui::settings::CompareTab;
 use latent_explorer::ui::{ExplorerApp, UiCommand};
 
-use crate::app::{harness, nth_run, options, run_id, run_until, settle, trained_checkpoint};
+use crate::app::{harness, nth_run, options, quiesce, run_id, run_until, trained_checkpoint};
 
 /// A checkpoint trained once per test binary (8 epochs on 2000 digits: a model that has
 /// learnt the digits' shapes).
@@ -50,7 +50,7 @@ fn paused_app(tab: CompareTab) -> (egui_kittest::Harness<'static, ExplorerApp>, 
             .is_some_and(|r| r.views.stats.is_some())
     });
     let id = run_id(h.state(), 0);
-    settle(&mut h, 200);
+    quiesce(&mut h);
     (h, id)
 }
 
@@ -401,7 +401,7 @@ fn bad_input_images_are_named_and_nothing_stops() {
     assert!(errors[3].contains("missing.png"));
     assert!(h.state().runs.input.is_none());
     // The app goes on.
-    settle(&mut h, 100);
+    quiesce(&mut h);
     assert_eq!(h.state().runs.len(), 1);
     assert!(nth_run(h.state(), 0).status.errors.is_empty());
 }
@@ -413,7 +413,7 @@ fn the_map_can_place_codes_by_t_sne() {
     run_until(&mut h, 120, "the t-SNE embedding", |a| {
         nth_run(a, 0).views.embedding.is_some()
     });
-    settle(&mut h, 100);
+    quiesce(&mut h);
     let app = h.state();
     let run = nth_run(app, 0);
     let e = run.views.embedding.as_ref().unwrap();

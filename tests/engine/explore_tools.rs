@@ -640,12 +640,12 @@ fn input_images_load_exactly_invert_light_backgrounds_and_refuse_bad_files() {
 /// Shared by the command tests: a small MNIST-format directory (the first 1,000 train and
 /// 300 test digits of the bundled set), checkpoints trained on it by the `train` command
 /// (one epoch of an MLP 784-32-4; one of them without class 3), and one for 14x14 images.
-struct Fixture {
-    dir: PathBuf,
-    data: PathBuf,
-    ckpt: PathBuf,
-    held_out: PathBuf,
-    wrong_size: PathBuf,
+pub(crate) struct Fixture {
+    pub(crate) dir: PathBuf,
+    pub(crate) data: PathBuf,
+    pub(crate) ckpt: PathBuf,
+    pub(crate) held_out: PathBuf,
+    pub(crate) wrong_size: PathBuf,
 }
 
 fn write_idx(dir: &Path, name: &str, split: &Split) {
@@ -666,7 +666,7 @@ fn write_idx(dir: &Path, name: &str, split: &Split) {
     std::fs::write(dir.join(label_name), labels).unwrap();
 }
 
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("RUST_LOG")
@@ -674,7 +674,7 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = run(args);
     assert!(
         out.status.success(),
@@ -687,7 +687,7 @@ fn ok(args: &[&str]) -> String {
 }
 
 /// Run a command that must fail: non-zero exit, no panic; returns stderr.
-fn fails(args: &[&str]) -> String {
+pub(crate) fn fails(args: &[&str]) -> String {
     let out = run(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{args:?} succeeded");
@@ -695,7 +695,7 @@ fn fails(args: &[&str]) -> String {
     stderr
 }
 
-fn fixture() -> &'static Fixture {
+pub(crate) fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         // One fixed directory, made afresh by each run of the test binary (a temporary
@@ -760,12 +760,12 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
 /// The fixture's data as the library loads it.
-fn fixture_data() -> Dataset {
+pub(crate) fn fixture_data() -> Dataset {
     Dataset::from_dir(&fixture().data).unwrap()
 }
 

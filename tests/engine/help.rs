@@ -15,7 +15,7 @@ use latent_explorer::ui::shortcuts::{Action, SHORTCUTS, key_text};
 use latent_explorer::ui::{ExplorerApp, UiCommand};
 use latent_explorer::variant::VariantKind;
 
-use crate::app::{harness, nth_run, options, run_until, settle, trained_checkpoint};
+use crate::app::{harness, nth_run, options, run_until, trained_checkpoint};
 
 /// Roles a user operates (egui's own panel splitters and scroll bars aside).
 fn interactive(role: Role) -> bool {
@@ -314,7 +314,6 @@ fn every_shortcut_does_what_the_help_overlay_says() {
                 run_until(&mut h, 30, "one step", |a| {
                     a.runs.focused_run().unwrap().status.step > before
                 });
-                settle(&mut h, 300);
                 let r = focused(&h);
                 assert_eq!(r.status.step, before + 1, "S is one step");
                 assert_eq!(r.status.state, WorkerState::Paused);

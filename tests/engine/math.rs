@@ -2,7 +2,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 use latent_explorer::model::gaussian::{
-    kl_normal, kl_std_normal, log_mean_exp, log_normal, log_std_normal, reparameterize,
+    LN_2PI, kl_normal, kl_std_normal, log_mean_exp, log_normal, log_std_normal, reparameterize,
 };
 use latent_explorer::model::likelihood::bce_with_logits;
 use latent_explorer::model::{Likelihood, VaeConfig};
@@ -201,6 +201,77 @@ fn iwae_bound_does_not_decrease_with_k_on_average() {
     let (b1, b5, b50) = (mean_for(1), mean_for(5), mean_for(50));
     assert!(b5 >= b1 - 1e-3, "IWAE k=5 {b5} < k=1 {b1}");
     assert!(b50 >= b5 - 1e-3, "IWAE k=50 {b50} < k=5 {b5}");
+}
+
+/// Host log p(x | logits) under the Bernoulli likelihood (soft targets allowed), f64.
+fn log_bernoulli(x: &[f32], logits: &[f32]) -> f64 {
+    let softplus = |l: f64| l.max(0.0) + (-l.abs()).exp().ln_1p();
+    x.iter()
+        .zip(logits)
+        .map(|(&x, &l)| {
+            let (x, l) = (x as f64, l as f64);
+            -x * softplus(-l) - (1.0 - x) * softplus(l)
+        })
+        .sum()
+}
+
+#[test]
+fn iwae_bound_is_the_log_mean_exp_of_each_images_own_weights() {
+    let (model, x, dev) = small_model();
+    let (k, b, d, p) = (4, 5, 3, 16);
+    // Wide noise, so that the k log-weights of an image differ by nats and log-mean-exp
+    // is far from their maximum or their mean.
+    let eps: Vec<f32> = Lcg(23).normals(k * b * d).iter().map(|v| 2.0 * v).collect();
+    let got = vec_of(iwae_bound(
+        &model,
+        Likelihood::Bernoulli,
+        x.clone(),
+        None,
+        k,
+        Some(Tensor::from_data(
+            TensorData::new(eps.clone(), [k, b, d]),
+            &dev,
+        )),
+    ));
+    // Independently on the host: z_ij = μ_j + ε_ij σ_j for sample i of image j, the
+    // decoder's logits for every z_ij, and log w_ij = log p(x_j|z_ij) + log p(z_ij) −
+    // log q(z_ij|x_j).
+    let (mu, lv) = model.encode(x.clone());
+    let (mu, lv, xs) = (vec_of(mu), vec_of(lv), vec_of(x));
+    let z: Vec<f32> = (0..k * b * d)
+        .map(|n| {
+            let (j, c) = ((n / d) % b, n % d);
+            mu[j * d + c] + eps[n] * (0.5 * lv[j * d + c]).exp()
+        })
+        .collect();
+    let logits = vec_of(model.decode(t2(z.clone(), [k * b, d], &dev)));
+    let log_n = |z: f64, m: f64, lv: f64| -0.5 * ((z - m).powi(2) / lv.exp() + lv + LN_2PI);
+    for j in 0..b {
+        let lw: Vec<f64> = (0..k)
+            .map(|i| {
+                let row = i * b + j;
+                let mut w = log_bernoulli(&xs[j * p..(j + 1) * p], &logits[row * p..(row + 1) * p]);
+                for c in 0..d {
+                    let zv = z[row * d + c] as f64;
+                    w +=
+                        log_n(zv, 0.0, 0.0) - log_n(zv, mu[j * d + c] as f64, lv[j * d + c] as f64);
+                }
+                w
+            })
+            .collect();
+        let max = lw.iter().copied().fold(f64::MIN, f64::max);
+        let want = max + (lw.iter().map(|w| (w - max).exp()).sum::<f64>() / k as f64).ln();
+        let mean = lw.iter().sum::<f64>() / k as f64;
+        assert!(
+            max - want > 0.05 && want - mean > 0.05,
+            "weights too alike: {lw:?}"
+        );
+        assert!(
+            (got[j] as f64 - want).abs() < 1e-4 * want.abs().max(1.0),
+            "image {j}: IWAE {} vs host log-mean-exp {want} (max {max}, mean {mean})",
+            got[j]
+        );
+    }
 }
 
 #[test]

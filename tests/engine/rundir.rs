@@ -60,65 +60,70 @@ fn run_spec_defaults_are_the_command_lines_and_build_the_same_config() {
     assert!(err.contains("epochs"), "{err}");
 }
 
+/// Poll `cond` until it holds; the deadline only fails the test.
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < Duration::from_secs(10), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn the_gate_admits_at_most_its_slots_first_come_first_served() {
     let gate = Arc::new(StepGate::new(1));
-    let inside = Arc::new(AtomicUsize::new(0));
-    let most = Arc::new(AtomicUsize::new(0));
     let order = Arc::new(Mutex::new(Vec::new()));
     // Hold the gate while four threads queue up in a known order.
     let first = gate.enter();
     let mut threads = Vec::new();
     for i in 0..4 {
-        let (g, inside, most, order) = (gate.clone(), inside.clone(), most.clone(), order.clone());
+        let (g, order) = (gate.clone(), order.clone());
         threads.push(std::thread::spawn(move || {
             let _t = g.enter();
-            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-            most.fetch_max(now, Ordering::SeqCst);
+            // Inside: nobody else is (one slot).
+            assert_eq!(g.active(), 1, "two inside a one-slot gate");
             order.lock().unwrap().push(i);
-            std::thread::sleep(Duration::from_millis(5));
-            inside.fetch_sub(1, Ordering::SeqCst);
         }));
-        // Let thread i queue before thread i + 1.
-        let t = Instant::now();
-        while gate.waiting() < i + 1 && t.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        // Thread i queues before thread i + 1.
+        eventually("a thread to queue", || gate.waiting() == i + 1);
     }
-    assert_eq!(gate.active(), 1);
+    // While the slot is held, all four wait and none is inside.
+    assert_eq!((gate.active(), gate.waiting()), (1, 4));
+    assert!(
+        order.lock().unwrap().is_empty(),
+        "one got in past a full gate"
+    );
     drop(first);
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(most.load(Ordering::SeqCst), 1, "two steps ran at once");
     assert_eq!(
         *order.lock().unwrap(),
         vec![0, 1, 2, 3],
         "not first come first served"
     );
+    assert_eq!((gate.active(), gate.waiting()), (0, 0));
 
-    // Two slots: two at once, never three.
+    // Two slots: two at once, and a third waits until one leaves.
     let gate = Arc::new(StepGate::new(2));
-    let inside = Arc::new(AtomicUsize::new(0));
-    let most = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..6)
-        .map(|_| {
-            let (gate, inside, most) = (gate.clone(), inside.clone(), most.clone());
-            std::thread::spawn(move || {
-                for _ in 0..20 {
-                    let _t = gate.enter();
-                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                    most.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(Duration::from_micros(300));
-                    inside.fetch_sub(1, Ordering::SeqCst);
-                }
-            })
+    let (a, b) = (gate.enter(), gate.enter());
+    assert_eq!((gate.active(), gate.waiting()), (2, 0), "two fit at once");
+    let entered = Arc::new(AtomicUsize::new(0));
+    let third = {
+        let (g, entered) = (gate.clone(), entered.clone());
+        std::thread::spawn(move || {
+            let _t = g.enter();
+            entered.store(1, Ordering::SeqCst);
+            assert!(g.active() <= 2, "three inside a two-slot gate");
         })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    assert_eq!(most.load(Ordering::SeqCst), 2);
+    };
+    eventually("the third to wait", || gate.waiting() == 1);
+    assert_eq!(entered.load(Ordering::SeqCst), 0, "a third got in");
+    drop(a);
+    eventually("the third to enter", || entered.load(Ordering::SeqCst) == 1);
+    third.join().unwrap();
+    drop(b);
+    assert_eq!((gate.active(), gate.waiting()), (0, 0));
 }
 
 #[test]

@@ -1,10 +1,13 @@
 //! Variant zoo: IWAE and WAE-MMD objectives.
 
 use burn::tensor::{Tensor, TensorData};
+use latent_explorer::data::Batcher;
+use latent_explorer::model::Likelihood;
 use latent_explorer::model::gaussian::{kl_std_normal, reparameterize};
 use latent_explorer::train::{TrainConfig, Trainer};
 use latent_explorer::variant::{
-    Kernel, VariantKind, mmd2_unbiased, sinkhorn_cost, tc_decomposition,
+    AuxModules, Kernel, StepContext, VariantKind, VariantParams, iwae_bound, mmd2_unbiased,
+    posterior_and_prior, sinkhorn_cost, tc_decomposition,
 };
 
 use crate::common::{Lcg, cpu, scalar, small};
@@ -124,6 +127,24 @@ fn train_one_epoch(variant: VariantKind) -> (f64, f64) {
     (before, t.evaluate(0).rec)
 }
 
+fn step_ctx(beta: f64, dataset_size: usize) -> StepContext {
+    StepContext {
+        step: 0,
+        beta,
+        kl_weight: 1.0,
+        free_bits: None,
+        likelihood: Likelihood::Bernoulli,
+        dataset_size,
+    }
+}
+
+/// Mean and standard error.
+fn mean_se(v: &[f64]) -> (f64, f64) {
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+    (m, (var / v.len() as f64).sqrt())
+}
+
 #[test]
 fn iwae_and_wae_train_and_improve_reconstruction() {
     for v in [
@@ -139,6 +160,134 @@ fn iwae_and_wae_train_and_improve_reconstruction() {
     }
     assert!(!VariantKind::WaeMmd.has_likelihood_bound());
     assert!(VariantKind::Iwae.has_likelihood_bound());
+}
+
+#[test]
+fn iwae_trains_its_k_sample_bound_not_the_elbo() {
+    // A briefly trained VAE, whose posterior is narrow enough for k samples to matter.
+    let data = small(1024, 64);
+    let mut t = Trainer::new(
+        TrainConfig {
+            batch_size: 64,
+            seed: 4,
+            ..TrainConfig::default()
+        },
+        data.clone(),
+        &cpu(),
+    )
+    .unwrap();
+    for _ in 0..30 {
+        t.step().unwrap();
+    }
+    let model = t.inference_model();
+    let x = Batcher::new(cpu())
+        .batch(&data.test, &(0..32).collect::<Vec<_>>())
+        .images;
+    let params = VariantParams {
+        iwae_k: 5,
+        ..VariantParams::default()
+    };
+    let objective = VariantKind::Iwae.build(&params);
+    let batch = Batcher::new(cpu()).batch(&data.test, &(0..32).collect::<Vec<_>>());
+    let ctx = step_ctx(1.0, 1024);
+    let reps = 150;
+    let (mut loss, mut k5, mut k1) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        loss.push(scalar(
+            objective
+                .loss(&model, &AuxModules::empty(), &batch, 0, &ctx)
+                .total,
+        ));
+        let bound =
+            |k| -scalar(iwae_bound(&model, Likelihood::Bernoulli, x.clone(), None, k, None).mean());
+        k5.push(bound(5));
+        k1.push(bound(1));
+    }
+    let ((l, sl), (b5, s5), (b1, s1)) = (mean_se(&loss), mean_se(&k5), mean_se(&k1));
+    println!("IWAE loss {l:.3} ± {sl:.3}; −L5 {b5:.3} ± {s5:.3}; −L1 (−ELBO) {b1:.3} ± {s1:.3}");
+    // Its loss estimates −L_k with k = 5 (within Monte Carlo error) …
+    assert!(
+        (l - b5).abs() < 4.0 * (sl * sl + s5 * s5).sqrt(),
+        "IWAE loss {l} ± {sl} vs −L5 {b5} ± {s5}"
+    );
+    // … which is clearly below the −ELBO an objective training one sample would give.
+    assert!(
+        l < b1 - 6.0 * (sl * sl + s1 * s1).sqrt(),
+        "IWAE loss {l} ± {sl} is not below −ELBO {b1} ± {s1}"
+    );
+}
+
+/// MMD² between held-out codes z ~ q(z|x) of 500 test digits and as many prior draws.
+fn code_mmd(t: &Trainer, data: &latent_explorer::data::Dataset) -> f64 {
+    let batch = Batcher::new(cpu()).batch(&data.test, &(0..256).collect::<Vec<_>>());
+    let (z, _) = posterior_and_prior(&t.inference_model(), batch.images);
+    let d = z.dims()[1];
+    let prior = Tensor::<2>::from_data(TensorData::new(Lcg(31).normals(256 * d), [256, d]), &cpu());
+    scalar(mmd2_unbiased(Kernel::Imq, z, prior))
+}
+
+#[test]
+fn wae_mmd_term_pulls_the_codes_to_the_prior() {
+    // The same WAE with λ = 10 (the default) and λ = 0 (a plain stochastic autoencoder):
+    // both reconstruct, only the first must match its aggregate posterior to the prior.
+    let data = small(1024, 256);
+    let train = |lambda: f64| {
+        let mut cfg = TrainConfig {
+            variant: VariantKind::WaeMmd,
+            batch_size: 32,
+            seed: 2,
+            ..TrainConfig::default()
+        };
+        cfg.variant_params.mmd_lambda = lambda;
+        let mut t = Trainer::new(cfg, data.clone(), &cpu()).unwrap();
+        while !t.step().unwrap().epoch_done {}
+        code_mmd(&t, &data)
+    };
+    let (with, without) = (train(10.0), train(0.0));
+    println!("held-out codes' MMD² to the prior: λ = 10 {with:.4}, λ = 0 {without:.4}");
+    assert!(
+        with < 0.5 * without,
+        "the MMD term did not pull the codes to the prior: {with} vs {without} without it"
+    );
+}
+
+#[test]
+fn beta_tcvae_weights_the_total_correlation_alone() {
+    let dev = cpu();
+    dev.seed(6);
+    let model = TrainConfig::default().model.init(&dev).unwrap();
+    let data = small(64, 64);
+    let batch = Batcher::new(dev.clone()).batch(&data.test, &(0..64).collect::<Vec<_>>());
+    let objective = VariantKind::BetaTcvae.build(&VariantParams::default());
+    // The same noise for both β: the loss is linear in β with slope TC.
+    let at = |beta: f64| {
+        dev.seed(99);
+        objective.loss(
+            &model,
+            &AuxModules::empty(),
+            &batch,
+            0,
+            &step_ctx(beta, 8000),
+        )
+    };
+    let (one, six) = (at(1.0), at(6.0));
+    let term = |l: &latent_explorer::variant::LossTerms, name: &str| {
+        scalar(l.terms.iter().find(|(n, _)| *n == name).unwrap().1.clone())
+    };
+    // (The same up to the summation order of threaded reductions.)
+    let (tc1, tc6) = (term(&one, "tc"), term(&six, "tc"));
+    assert!(
+        (tc1 - tc6).abs() < 1e-4 * tc1.abs(),
+        "not the same noise: {tc1} vs {tc6}"
+    );
+    let tc = term(&one, "tc");
+    let slope = (scalar(six.total) - scalar(one.total)) / 5.0;
+    println!("β-TCVAE: TC {tc:.4}, d loss / d β {slope:.4}");
+    assert!(tc.abs() > 0.1, "a degenerate TC {tc}");
+    assert!(
+        (slope - tc).abs() < 1e-3 * tc.abs(),
+        "β multiplies {slope}, not the TC {tc}"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use latent_explorer::checkpoint::{self, CheckpointMeta, DatasetInfo};
+use latent_explorer::compare::held_out_critic_accuracy;
 use latent_explorer::data::Batcher;
 use latent_explorer::model::gaussian::LN_2PI;
 use latent_explorer::model::{ArchConfig, LatentKind, Likelihood, VaeConfig};
@@ -11,7 +12,8 @@ use latent_explorer::train::metrics::host_vec;
 use latent_explorer::train::probe::DigitProbe;
 use latent_explorer::train::{TrainConfig, Trainer, evaluate};
 use latent_explorer::variant::{
-    Critic, VariantKind, VariantParams, critic_accuracy, joint_pairs, r1_penalty, two_layer_parts,
+    Critic, VariantKind, VariantParams, critic_accuracy, joint_pairs, r1_penalty, two_layer_iwae,
+    two_layer_parts,
 };
 
 use crate::common::{Lcg, bundled, cpu, param_values, small, t2, vec_of};
@@ -97,6 +99,30 @@ fn every_variant_trains_saves_and_loads_with_both_architectures() {
             assert!(
                 a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
                 "{v} with {arch}: decoder differs after a round trip"
+            );
+            // Every weight, not one decode: the model and the auxiliary modules
+            // (discriminators, the VQ moving averages) bit for bit.
+            assert_eq!(
+                param_values(&loaded.model),
+                param_values(&t.inference_model()),
+                "{v} with {arch}: model weights differ after a round trip"
+            );
+            let aux = param_values(&t.aux().valid());
+            assert_eq!(
+                aux.is_empty(),
+                !matches!(
+                    v,
+                    VariantKind::Aae
+                        | VariantKind::VaeGan
+                        | VariantKind::Bigan
+                        | VariantKind::VqVae
+                ),
+                "{v}: which variants have auxiliary modules"
+            );
+            assert_eq!(
+                param_values(&loaded.aux),
+                aux,
+                "{v} with {arch}: auxiliary modules differ after a round trip"
             );
             let m = evaluate(&loaded.model, Likelihood::Bernoulli, &data.test, &dev, 8, 2);
             assert!(m.rec.is_finite() && m.mse.is_finite(), "{v}: {m:?}");
@@ -255,7 +281,7 @@ fn aae_codes_match_the_prior_and_fool_its_discriminator() {
     .unwrap();
     run(&mut ae, 400);
     let (z, am, av) = code_moments(&t, &data);
-    let (_, bm, bv) = code_moments(&ae, &data);
+    let (z_ae, bm, bv) = code_moments(&ae, &data);
     println!(
         "held-out codes: AAE mean |mean| {am:.3}, mean |var − 1| {av:.3}; autoencoder {bm:.3}, {bv:.3}"
     );
@@ -271,6 +297,30 @@ fn aae_codes_match_the_prior_and_fool_its_discriminator() {
     // With the R1 penalty this measured 0.63–0.64 (0.72–0.76 without it): close to the
     // 0.5 of a converged game, not at it, at this budget.
     assert!((0.35..0.8).contains(&fooled), "accuracy {fooled}");
+    // `compare`'s held-out accuracy is the same quantity (fresh noise: within sampling
+    // error of 2,000 decisions).
+    let reported = held_out_critic_accuracy(&t, &data).unwrap();
+    assert!(
+        (reported - fooled).abs() < 0.06,
+        "held_out_critic_accuracy {reported} vs {fooled}"
+    );
+    assert_eq!(held_out_critic_accuracy(&ae_as_vae(&data), &data), None);
+    // A near-0.5 accuracy also fits a discriminator that never learned: this one must
+    // tell prior draws from codes that do not match the prior, the plain autoencoder's.
+    let spotted = vec_of(critic_accuracy(
+        disc.logits(prior(1000, 20, 13)),
+        disc.logits(z_ae),
+    ))[0] as f64;
+    println!("AAE discriminator accuracy, autoencoder codes vs prior samples: {spotted:.3}");
+    assert!(
+        spotted > 0.65,
+        "the discriminator learned nothing: {spotted}"
+    );
+}
+
+/// A plain VAE trainer (no discriminator) on the same data.
+fn ae_as_vae(data: &std::sync::Arc<latent_explorer::data::Dataset>) -> Trainer {
+    Trainer::new(config(VariantKind::Vae, 100), data.clone(), &cpu()).unwrap()
 }
 
 #[test]
@@ -317,6 +367,66 @@ fn vae_gan_updates_discriminator_and_vae_with_their_own_optimisers() {
         g > 0.7 * v,
         "VAE-GAN samples collapsed: spread {g} vs the VAE's {v}"
     );
+}
+
+/// Sum of squared gradients of `m`'s float parameters (those with none count zero) and
+/// how many have one.
+fn grad_sq<M: Module>(m: &M, grads: &burn::tensor::Gradients) -> (f64, usize) {
+    use burn::module::ModuleVisitor;
+    struct V<'a>(&'a burn::tensor::Gradients, f64, usize);
+    impl ModuleVisitor for V<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            if let Some(g) = p.val().grad(self.0) {
+                self.1 += vec_of(g).iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+                self.2 += 1;
+            }
+        }
+    }
+    let mut v = V(grads, 0.0, 0);
+    m.visit(&mut v);
+    (v.1, v.2)
+}
+
+#[test]
+fn vae_gan_keeps_the_gan_term_off_the_encoder() {
+    let ad = cpu().autodiff();
+    ad.seed(5);
+    let cfg = config(VariantKind::VaeGan, 16);
+    let model = cfg.model.init(&ad).unwrap();
+    let objective = VariantKind::VaeGan.build(&cfg.variant_params);
+    let aux = objective.init_aux(&cfg.model, &ad);
+    let data = small(64, 16);
+    let batch = Batcher::new(ad.clone()).batch(&data.train, &(0..16).collect::<Vec<_>>());
+    let ctx = latent_explorer::variant::StepContext {
+        step: 0,
+        beta: 1.0,
+        kl_weight: 1.0,
+        free_bits: None,
+        likelihood: Likelihood::Bernoulli,
+        dataset_size: 64,
+    };
+    let term = |name: &str| {
+        let out = objective.loss(&model, &aux, &batch, 1, &ctx);
+        out.terms
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no {name} term"))
+            .1
+    };
+    // The generator's adversarial term: a gradient for the decoder, none for the encoder.
+    let grads = term("g_loss").backward();
+    let (enc, enc_n) = grad_sq(&model.encoder, &grads);
+    let (dec, dec_n) = grad_sq(&model.decoder, &grads);
+    println!("GAN term: encoder |g|² {enc} over {enc_n} tensors, decoder {dec} over {dec_n}");
+    assert!(
+        dec > 0.0 && dec_n > 0,
+        "the GAN term does not train the decoder"
+    );
+    assert_eq!(enc, 0.0, "the GAN term reaches the encoder");
+    // The feature-matching reconstruction does reach it (the paper's encoder loss).
+    let grads = term("fm").backward();
+    let (enc_fm, _) = grad_sq(&model.encoder, &grads);
+    assert!(enc_fm > 0.0, "feature matching does not train the encoder");
 }
 
 /// Per-image mean squared error between `a` and `b`, averaged.
@@ -388,6 +498,30 @@ fn conditional_vae_decodes_each_label_as_that_digit() {
     let acc = probe.accuracy(&data.test);
     println!("probe test accuracy {acc:.3}");
     assert!(acc > 0.9, "probe accuracy {acc}");
+    // Its sample scores on real digits with known answers: 100 threes are confidently one
+    // class (Inception-style score near 1); 20 of each digit are confident and evenly
+    // spread (near 10).
+    let of = |pick: &dyn Fn(u8) -> bool, n: usize| -> Vec<usize> {
+        (0..data.test.len())
+            .filter(|&i| pick(data.test.labels[i]))
+            .take(n)
+            .collect()
+    };
+    let threes = of(&|l| l == 3, 100);
+    let mut even = Vec::new();
+    for c in 0..10u8 {
+        even.extend(of(&|l| l == c, 20));
+    }
+    let batcher = Batcher::new(dev.clone());
+    let s3 = probe.score(batcher.batch(&data.test, &threes).images);
+    let s10 = probe.score(batcher.batch(&data.test, &even).images);
+    println!("probe scores: 100 threes {s3:?}; 20 of each digit {s10:?}");
+    assert!(
+        s3.confidence > 0.85 && s10.confidence > 0.85,
+        "{s3:?} {s10:?}"
+    );
+    assert!((1.0..2.0).contains(&s3.inception), "{s3:?}");
+    assert!((6.0..=10.0).contains(&s10.inception), "{s10:?}");
     // A small latent: with 20 dimensions the encoder keeps the class in z for long (37% of
     // decodes follow the label after 5 epochs, 66% after 40); with 4 the decoder relies on
     // the label (81% after 5 epochs, 91% after 10), with 2 even more (96% after 10).
@@ -594,6 +728,45 @@ fn two_layer_elbo_decomposes_into_both_kl_terms() {
             .sum();
         let kl2_i: f64 = r(&kl2, 3).iter().map(|&v| v as f64).sum();
         assert!((kl2_i - closed).abs() < 1e-4, "{kl2_i} vs {closed}");
+    }
+
+    // The two-layer IWAE bound: per image, the log-mean-exp over k samples of the
+    // log-weights the decomposition above gives, with the same noise (the same seed and
+    // the same draws: k copies of the batch, sample-major).
+    let k = 4;
+    dev.seed(40);
+    let bound = vec_of(two_layer_iwae(
+        &model,
+        Likelihood::Bernoulli,
+        t2(x.clone(), [b, 16], &dev),
+        k,
+    ));
+    let xk: Vec<f32> = (0..k).flat_map(|_| x.iter().copied()).collect();
+    dev.seed(40);
+    let parts = two_layer_parts(
+        &model,
+        Likelihood::Bernoulli,
+        t2(xk, [k * b, 16], &dev),
+        None,
+        None,
+    );
+    let (rec, kl1, kl2s) = (
+        vec_of(parts.rec),
+        vec_of(parts.kl1),
+        vec_of(parts.kl2_sample),
+    );
+    for j in 0..b {
+        let lw: Vec<f64> = (0..k)
+            .map(|i| -((rec[i * b + j] + kl1[i * b + j] + kl2s[i * b + j]) as f64))
+            .collect();
+        let max = lw.iter().copied().fold(f64::MIN, f64::max);
+        let want = max + (lw.iter().map(|w| (w - max).exp()).sum::<f64>() / k as f64).ln();
+        assert!(max - want > 1e-3, "weights too alike: {lw:?}");
+        assert!(
+            (bound[j] as f64 - want).abs() < 1e-4 * want.abs().max(1.0),
+            "image {j}: two-layer IWAE {} vs {want}",
+            bound[j]
+        );
     }
 
     // Trained briefly, the evaluation reports both KL terms and the −ELBO is their sum
