@@ -42,6 +42,41 @@ pub enum EmbedError {
 /// The fewest codes an embedding is made of.
 pub const MIN_POINTS: usize = 16;
 
+/// The t-SNE starting layout of `n` codes of `d` dimensions (row-major): each code's
+/// coordinates along the top two principal directions, centred and scaled to a standard
+/// deviation of 1e-4 per axis (as openTSNE starts), `[x0, y0, x1, y1, …]`. An axis with no
+/// spread stays at 0.
+pub fn pca_start(codes: &[f32], d: usize) -> Vec<f32> {
+    let n = codes.len().checked_div(d).unwrap_or(0);
+    let (dirs, _) = super::principal_directions(codes, d, 2);
+    let mut init = Vec::with_capacity(n * 2);
+    for r in codes.chunks_exact(d.max(1)) {
+        for k in 0..2 {
+            let v: f32 = dirs
+                .get(k)
+                .map_or(0.0, |u| r.iter().zip(u).map(|(a, b)| a * b).sum());
+            init.push(v);
+        }
+    }
+    for k in 0..2 {
+        // In f64, and a spread below rounding noise counts as none (identical codes must
+        // not start as ±1e-4 of amplified rounding error).
+        let axis = || init.iter().skip(k).step_by(2).map(|&v| v as f64);
+        let mean = axis().sum::<f64>() / n.max(1) as f64;
+        let sd = (axis().map(|v| (v - mean).powi(2)).sum::<f64>() / n.max(1) as f64).sqrt();
+        let scale = if sd > 1e-6 * (mean.abs() + 1e-6) {
+            1e-4 / sd
+        } else {
+            0.0
+        };
+        let centred: Vec<f32> = axis().map(|v| ((v - mean) * scale) as f32).collect();
+        for (v, c) in init.iter_mut().skip(k).step_by(2).zip(centred) {
+            *v = c;
+        }
+    }
+    init
+}
+
 /// The t-SNE embedding of `n` codes of `d` dimensions (row-major), one `[x, y]` per code.
 pub fn tsne(codes: &[f32], d: usize, params: TsneParams) -> Result<Vec<[f64; 2]>, EmbedError> {
     let n = codes.len().checked_div(d).unwrap_or(0);
@@ -54,31 +89,7 @@ pub fn tsne(codes: &[f32], d: usize, params: TsneParams) -> Result<Vec<[f64; 2]>
     let rows: Vec<&[f32]> = codes.chunks_exact(d).collect();
     // bhtsne needs n − 1 ≥ 3 · perplexity.
     let perplexity = params.perplexity.min((n as f32 - 1.0) / 3.0).max(1.0);
-    // Deterministic start: the top two principal components, scaled to σ = 1e-4.
-    let (dirs, _) = super::principal_directions(codes, d, 2);
-    let mut init = Vec::with_capacity(n * 2);
-    for r in &rows {
-        for k in 0..2 {
-            let v: f32 = dirs
-                .get(k)
-                .map_or(0.0, |u| r.iter().zip(u).map(|(a, b)| a * b).sum());
-            init.push(v);
-        }
-    }
-    for k in 0..2 {
-        let mean = init.iter().skip(k).step_by(2).sum::<f32>() / n as f32;
-        let var = init
-            .iter()
-            .skip(k)
-            .step_by(2)
-            .map(|v| (v - mean).powi(2))
-            .sum::<f32>()
-            / n as f32;
-        let scale = if var > 0.0 { 1e-4 / var.sqrt() } else { 0.0 };
-        for v in init.iter_mut().skip(k).step_by(2) {
-            *v = (*v - mean) * scale;
-        }
-    }
+    let init = pca_start(codes, d);
     let mut t: bhtsne::tSNE<f32, &[f32]> = bhtsne::tSNE::new(&rows);
     t.perplexity(perplexity)
         .epochs(params.epochs.max(1))

@@ -224,5 +224,5 @@ mod embed;
 mod traverse;
 
 pub use anomaly::{Histogram, auroc, rank_by_score};
-pub use embed::{EmbedError, TsneParams, tsne};
+pub use embed::{EmbedError, TsneParams, pca_start, tsne};
 pub use traverse::{RangeMode, dim_ranges, traversal_grid};

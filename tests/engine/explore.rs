@@ -208,6 +208,95 @@ fn tsne_keeps_well_separated_clusters_apart_and_refuses_bad_codes() {
     let mut bad = codes.clone();
     bad[5 * d + 3] = f32::NAN;
     assert_eq!(tsne(&bad, d, p), Err(EmbedError::NotFinite(5)));
+    // The fewest codes it takes, exactly.
+    assert_eq!(tsne(&codes[..16 * d], d, p).map(|y| y.len()), Ok(16));
+}
+
+#[test]
+fn tsne_starts_from_the_principal_components_scaled_down() {
+    use latent_explorer::explore::pca_start;
+    // Codes along u = (3, 4, 0)/5 with positions t, plus a smaller spread s along
+    // w = (0, 0, 1) and an offset: the start's axes are t and s, centred, σ = 1e-4 each.
+    let mut rng = Lcg(3);
+    let n = 50;
+    let (mut codes, mut t, mut s) = (Vec::new(), Vec::new(), Vec::new());
+    // Points in ± pairs along w, so that t and s are exactly uncorrelated in the sample and
+    // its principal directions are exactly u and w.
+    for _ in 0..n / 2 {
+        let (a, c) = (3.0 * rng.normal(), 0.5 * rng.normal());
+        for b in [c, -c] {
+            codes.extend([5.0 + 0.6 * a, -2.0 + 0.8 * a, 1.0 + b].map(|v| v as f32));
+            t.push(a);
+            s.push(b);
+        }
+    }
+    let init = pca_start(&codes, 3);
+    assert_eq!(init.len(), 2 * n);
+    for (k, truth) in [(0, &t), (1, &s)] {
+        let axis: Vec<f64> = init.iter().skip(k).step_by(2).map(|&v| v as f64).collect();
+        let mean = axis.iter().sum::<f64>() / n as f64;
+        let sd = (axis.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        assert!(mean.abs() < 1e-9, "axis {k} not centred: {mean}");
+        assert!((sd - 1e-4).abs() < 1e-7, "axis {k}: σ {sd}, want 1e-4");
+        // The axis is the code's coordinate along that principal direction (up to sign).
+        let tm = truth.iter().sum::<f64>() / n as f64;
+        let cov: f64 = axis
+            .iter()
+            .zip(truth.iter())
+            .map(|(a, b)| (a - mean) * (b - tm))
+            .sum();
+        let st = truth.iter().map(|b| (b - tm).powi(2)).sum::<f64>().sqrt();
+        let corr = cov / (sd * (n as f64).sqrt() * st);
+        assert!(
+            corr.abs() > 0.999,
+            "axis {k} vs its principal coordinate: r = {corr}"
+        );
+    }
+    // Identical codes: no spread at all, every coordinate 0 (not NaN).
+    let same: Vec<f32> = (0..20).flat_map(|_| [2.0, 1.0]).collect();
+    let z = pca_start(&same, 2);
+    assert!(z.iter().all(|&v| v == 0.0), "{z:?}");
+}
+
+#[test]
+fn tsne_keeps_the_neighbours_of_points_along_a_curve() {
+    use latent_explorer::explore::{TsneParams, tsne};
+    // 60 points along a helix in 6 dimensions: in the embedding, most points' nearest
+    // neighbour is one of their two neighbours along the curve (a wrong distance, e.g. a
+    // ratio in place of a difference, scrambles them).
+    let n = 60;
+    let codes: Vec<f32> = (0..n)
+        .flat_map(|i| {
+            let a = i as f32 * 0.15;
+            [a.cos() * 4.0, a.sin() * 4.0, a, 0.5 * a.cos(), 0.0, 1.0]
+        })
+        .collect();
+    let y = tsne(&codes, 6, TsneParams::default()).unwrap();
+    let near = (0..n)
+        .filter(|&i| {
+            let nn = (0..n)
+                .filter(|&j| j != i)
+                .min_by(|&a, &b| {
+                    let d = |j: usize| (y[j][0] - y[i][0]).powi(2) + (y[j][1] - y[i][1]).powi(2);
+                    d(a).total_cmp(&d(b))
+                })
+                .unwrap();
+            nn.abs_diff(i) == 1
+        })
+        .count();
+    println!("t-SNE of a curve: {near}/{n} nearest neighbours are neighbours along it");
+    assert!(near >= n * 9 / 10, "only {near}/{n} neighbours kept");
+}
+
+#[test]
+fn histogram_span_covers_the_finite_scores_of_every_set() {
+    use latent_explorer::explore::Histogram;
+    let (a, b) = ([3.0, 1.5, f64::NAN], [7.25, -2.5, f64::INFINITY]);
+    assert_eq!(Histogram::span(&[&a, &b]), Some((-2.5, 7.25)));
+    assert_eq!(Histogram::span(&[&b]), Some((-2.5, 7.25)));
+    assert_eq!(Histogram::span(&[&[4.0]]), Some((4.0, 4.0)));
+    assert_eq!(Histogram::span(&[&[f64::NAN], &[]]), None);
+    assert_eq!(Histogram::span(&[]), None);
 }
 
 #[test]
