@@ -34,8 +34,12 @@ fn the_app_opens_a_real_window_and_reports_its_frames() {
         assert!(frames > 0, "{phase}: no frames drawn: {report}");
     }
     assert_eq!(report["runs"], 1, "{report}");
+    // The default run trains (in either phase: under a loaded machine the low-priority
+    // training thread can take no step in one second of continuous drawing, as seen once
+    // in CI with 0 steps while dragging and 9 while watching).
+    let steps = |phase: &str| report[phase]["runs"][0]["steps"].as_u64().unwrap_or(0);
     assert!(
-        report["drag"]["runs"][0]["steps"].as_u64().unwrap_or(0) > 0,
+        steps("watch") + steps("drag") > 0,
         "the default run did not train: {report}"
     );
     // The default log stays quiet: no warnings on a normal start (the graphics stack's
