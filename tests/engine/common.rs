@@ -77,3 +77,9 @@ impl Lcg {
         (0..n).map(|_| self.normal() as f32).collect()
     }
 }
+
+/// log((1/n) Σ exp(v_i)) on the host in f64, with the maximum taken out.
+pub fn log_mean_exp_host(v: &[f64]) -> f64 {
+    let max = v.iter().copied().fold(f64::MIN, f64::max);
+    max + (v.iter().map(|x| (x - max).exp()).sum::<f64>() / v.len() as f64).ln()
+}

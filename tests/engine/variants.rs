@@ -87,13 +87,8 @@ fn unbiased_mmd_is_zero_for_one_gaussian_and_positive_for_a_shifted_one() {
             same.push(scalar(mmd2_unbiased(kernel, to_tensor(&x), to_tensor(&y))));
             shifted.push(scalar(mmd2_unbiased(kernel, to_tensor(&x), to_tensor(&z))));
         }
-        let stats = |v: &[f64]| {
-            let m = v.iter().sum::<f64>() / v.len() as f64;
-            let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
-            (m, (var / v.len() as f64).sqrt())
-        };
-        let (m0, se0) = stats(&same);
-        let (m1, se1) = stats(&shifted);
+        let (m0, se0) = mean_se(&same);
+        let (m1, se1) = mean_se(&shifted);
         assert!(
             m0.abs() < 3.0 * se0,
             "{kernel:?}: same-distribution MMD² {m0} ± {se0}"
