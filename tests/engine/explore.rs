@@ -101,6 +101,52 @@ fn principal_directions_recover_a_known_covariance() {
 }
 
 #[test]
+fn principal_directions_stay_orthogonal_for_codes_of_lower_rank() {
+    // Codes on one line in 3-D (rank 1): the first direction is the line, the others are
+    // orthogonal to it and to each other with no variance — not the first one again.
+    let u = [2.0f64 / 3.0, -1.0 / 3.0, 2.0 / 3.0];
+    let mut rng = Lcg(9);
+    let data: Vec<f32> = (0..200)
+        .flat_map(|_| {
+            let t = 2.0 * rng.normal();
+            u.map(|x| (1.0 + x * t) as f32)
+        })
+        .collect();
+    let (dirs, vars) = principal_directions(&data, 3, 3);
+    assert_eq!(dirs.len(), 3);
+    let dot = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| *x as f64 * *y as f64)
+            .sum::<f64>()
+    };
+    let u32: Vec<f32> = u.iter().map(|&x| x as f32).collect();
+    assert!(dot(&dirs[0], &u32).abs() > 0.9999, "{:?}", dirs[0]);
+    for i in 0..3 {
+        assert!(
+            (dot(&dirs[i], &dirs[i]) - 1.0).abs() < 1e-5,
+            "direction {i} not unit"
+        );
+        for j in i + 1..3 {
+            assert!(
+                dot(&dirs[i], &dirs[j]).abs() < 1e-5,
+                "directions {i} and {j}: {dirs:?}"
+            );
+        }
+    }
+    assert!(
+        vars[0] > 3.0 && vars[1] < 1e-6 && vars[2] < 1e-6,
+        "{vars:?}"
+    );
+    // So a t-SNE start of such codes spreads them along one axis and leaves the other at 0.
+    let start = latent_explorer::explore::pca_start(&data, 3);
+    assert!(
+        start.iter().skip(1).step_by(2).all(|&v| v == 0.0),
+        "{start:?}"
+    );
+}
+
+#[test]
 fn prior_noise_is_standard_normal_and_reproducible() {
     use latent_explorer::ui::runs::prior_noise;
     let n = 200_000;
