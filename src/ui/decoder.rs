@@ -249,6 +249,8 @@ struct Pending {
     /// Work is queued, running, or due (a kept view not yet run on the newest weights):
     /// set by every request, cleared by the thread once nothing is left.
     busy: bool,
+    /// The source generation and snapshot step the thread last brought every view up to.
+    seen: Option<(u64, u64)>,
     stop: bool,
 }
 
@@ -388,13 +390,25 @@ impl Decoder {
     /// the views show is final until something new is asked or newer weights arrive. (A
     /// job waiting for a model that never comes keeps it busy.)
     pub fn idle(&self) -> bool {
-        let busy = self
-            .shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .busy;
-        !busy && self.shared.sent.load(Ordering::SeqCst) == self.received.load(Ordering::SeqCst)
+        let (busy, seen) = {
+            let p = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            (p.busy, p.seen)
+        };
+        // Newer weights in the slot than the thread has looked at: not idle yet (it polls
+        // the slot, so it may not have woken since they landed).
+        let current = {
+            let src = self.shared.source.lock().unwrap_or_else(|p| p.into_inner());
+            let step = src.slot.as_ref().and_then(|s| s.get()).map(|s| s.step);
+            step.map(|step| (src.generation, step))
+        };
+        let fresh = current.is_none_or(|c| seen == Some(c));
+        !busy
+            && fresh
+            && self.shared.sent.load(Ordering::SeqCst) == self.received.load(Ordering::SeqCst)
     }
 }
 
@@ -527,6 +541,7 @@ fn run(
             .any(|k| k.step.is_none() || (k.ask.keep && k.step != Some(snap.step)));
         let mut p = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
         p.busy = due || !p.jobs.is_empty();
+        p.seen = Some((generation, snap.step));
     }
 }
 
