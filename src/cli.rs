@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -883,10 +883,12 @@ fn sample(a: &SampleArgs) -> Result<()> {
     if a.n == 0 {
         bail!("--n must be at least 1");
     }
-    device.seed(a.seed);
-    let z: Tensor<2> = Tensor::random(
-        [a.n, cfg.latent_dim],
-        Distribution::Normal(0.0, 1.0),
+    // The app's prior noise for the seed: the same draws on every backend and thread.
+    let z: Tensor<2> = Tensor::from_data(
+        burn::tensor::TensorData::new(
+            crate::ui::runs::prior_noise(a.seed, a.n, cfg.latent_dim),
+            [a.n, cfg.latent_dim],
+        ),
         &device,
     );
     let pixels = host_vec(loaded.model.decode_mean(z));

@@ -40,7 +40,9 @@ pub use regularize::l1_norm;
 pub use schedule::{CycleShape, KlSchedule};
 pub use sinkhorn::{WaeSinkhorn, sinkhorn_cost};
 pub use tcvae::{BetaTcVae, TcTerms, tc_decomposition};
-pub use two_layer::{TwoLayer, TwoLayerParts, two_layer_iwae, two_layer_parts};
+pub use two_layer::{
+    TwoLayer, TwoLayerParts, two_layer_iwae, two_layer_iwae_with, two_layer_parts,
+};
 pub use vae::{Elbo, elbo_parts, kl_term};
 pub use vaegan::{REAL_TARGET, VaeGan};
 pub use vq::{CodeUsage, VqVae, code_counts, perplexity, usage_from_counts};

@@ -76,13 +76,26 @@ pub fn two_layer_parts(
 /// The k-sample importance-weighted bound of the two-layer model, `[batch]`:
 /// `log (1/k) Σ_i p(x, z1_i, z2_i) / q(z1_i, z2_i | x)`.
 pub fn two_layer_iwae(model: &Vae, likelihood: Likelihood, x: Tensor<2>, k: usize) -> Tensor<1> {
+    two_layer_iwae_with(model, likelihood, x, k, None, None)
+}
+
+/// [`two_layer_iwae`] with given noise for the k copies of the batch, sample-major:
+/// `e1` `[k·batch, bottom]` for z1 and `e2` `[k·batch, latent]` for z2 (drawn when `None`).
+pub fn two_layer_iwae_with(
+    model: &Vae,
+    likelihood: Likelihood,
+    x: Tensor<2>,
+    k: usize,
+    e1: Option<Tensor<2>>,
+    e2: Option<Tensor<2>>,
+) -> Tensor<1> {
     let [b, p] = x.dims();
     let k = k.max(1);
     let xk = x
         .unsqueeze_dim::<3>(0)
         .expand([k, b, p])
         .reshape([k * b, p]);
-    let t = two_layer_parts(model, likelihood, xk, None, None);
+    let t = two_layer_parts(model, likelihood, xk, e1, e2);
     let log_w: Tensor<2> = (t.rec + t.kl1 + t.kl2_sample).neg().reshape([k, b]);
     log_mean_exp(log_w, 0).reshape([b])
 }
