@@ -161,7 +161,7 @@ pub fn principal_directions(data: &[f32], d: usize, k: usize) -> (Vec<Vec<f32>>,
         // orthogonal to the directions found (or, failing that, a standard axis).
         let start: Vec<f64> = (0..d).map(|j| 1.0 + (j as f64 + c as f64) * 0.01).collect();
         let Some(mut v) = std::iter::once(start)
-            .chain((0..d).map(|j| (0..d).map(|i| f64::from(u8::from(i == j))).collect()))
+            .chain((0..d).map(|j| axis(d, j).into_iter().map(f64::from).collect()))
             .find_map(|x| unit(orthogonal_to(x, &found)))
         else {
             break;

@@ -65,7 +65,7 @@ pub(crate) fn run_until(
     h: &mut Harness<'_, ExplorerApp>,
     secs: u64,
     what: &str,
-    pred: impl Fn(&ExplorerApp) -> bool,
+    mut pred: impl FnMut(&ExplorerApp) -> bool,
 ) {
     let start = Instant::now();
     while !pred(h.state()) {
@@ -94,21 +94,16 @@ fn assert_same(a: &[f32], b: &[f32], what: &str) {
 /// due, every output applied) on two frames in a row: what the views show is then final
 /// until something changes. The deadline only fails the test.
 pub(crate) fn quiesce(h: &mut Harness<'_, ExplorerApp>) {
-    let start = Instant::now();
+    // Checked before each step: three idle checks in a row span two stepped frames.
     let mut quiet = 0;
-    while quiet < 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the views never settled"
-        );
-        h.step();
-        if h.state().runs.iter().all(|r| r.decoder.idle()) {
-            quiet += 1;
+    run_until(h, 60, "the views to settle", |app| {
+        quiet = if app.runs.iter().all(|r| r.decoder.idle()) {
+            quiet + 1
         } else {
-            quiet = 0;
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
+            0
+        };
+        quiet >= 3
+    });
 }
 
 pub(crate) fn nth_run(app: &ExplorerApp, i: usize) -> &Run {

@@ -83,3 +83,27 @@ pub fn log_mean_exp_host(v: &[f64]) -> f64 {
     let max = v.iter().copied().fold(f64::MIN, f64::max);
     max + (v.iter().map(|x| (x - max).exp()).sum::<f64>() / v.len() as f64).ln()
 }
+
+/// Host log p(x | logits) under the Bernoulli likelihood (soft targets allowed), summed, f64.
+pub fn log_bernoulli(x: &[f32], logits: &[f32]) -> f64 {
+    let softplus = |l: f64| l.max(0.0) + (-l.abs()).exp().ln_1p();
+    x.iter()
+        .zip(logits)
+        .map(|(&x, &l)| {
+            let (x, l) = (x as f64, l as f64);
+            -x * softplus(-l) - (1.0 - x) * softplus(l)
+        })
+        .sum()
+}
+
+/// Host log density of `x` under N(μ, exp(lv)), summed, f64.
+pub fn log_normal_host(x: &[f32], mu: &[f32], lv: &[f32]) -> f64 {
+    x.iter()
+        .zip(mu)
+        .zip(lv)
+        .map(|((&x, &m), &l)| {
+            let (x, m, l) = (x as f64, m as f64, l as f64);
+            -0.5 * ((x - m).powi(2) / l.exp() + l + latent_explorer::model::gaussian::LN_2PI)
+        })
+        .sum()
+}

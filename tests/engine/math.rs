@@ -2,14 +2,16 @@
 
 use burn::tensor::{Tensor, TensorData};
 use latent_explorer::model::gaussian::{
-    LN_2PI, kl_normal, kl_std_normal, log_mean_exp, log_normal, log_std_normal, reparameterize,
+    kl_normal, kl_std_normal, log_mean_exp, log_normal, log_std_normal, reparameterize,
 };
 use latent_explorer::model::likelihood::bce_with_logits;
 use latent_explorer::model::{Likelihood, VaeConfig};
 use latent_explorer::train::iwae_bound;
 use latent_explorer::variant::{elbo_parts, kl_term};
 
-use crate::common::{Lcg, cpu, log_mean_exp_host, scalar, t2, vec_of};
+use crate::common::{
+    Lcg, cpu, log_bernoulli, log_mean_exp_host, log_normal_host, scalar, t2, vec_of,
+};
 
 #[test]
 fn gaussian_kl_matches_monte_carlo() {
@@ -203,18 +205,6 @@ fn iwae_bound_does_not_decrease_with_k_on_average() {
     assert!(b50 >= b5 - 1e-3, "IWAE k=50 {b50} < k=5 {b5}");
 }
 
-/// Host log p(x | logits) under the Bernoulli likelihood (soft targets allowed), f64.
-fn log_bernoulli(x: &[f32], logits: &[f32]) -> f64 {
-    let softplus = |l: f64| l.max(0.0) + (-l.abs()).exp().ln_1p();
-    x.iter()
-        .zip(logits)
-        .map(|(&x, &l)| {
-            let (x, l) = (x as f64, l as f64);
-            -x * softplus(-l) - (1.0 - x) * softplus(l)
-        })
-        .sum()
-}
-
 #[test]
 fn iwae_bound_is_the_log_mean_exp_of_each_images_own_weights() {
     let (model, x, dev) = small_model();
@@ -245,18 +235,16 @@ fn iwae_bound_is_the_log_mean_exp_of_each_images_own_weights() {
         })
         .collect();
     let logits = vec_of(model.decode(t2(z.clone(), [k * b, d], &dev)));
-    let log_n = |z: f64, m: f64, lv: f64| -0.5 * ((z - m).powi(2) / lv.exp() + lv + LN_2PI);
+    let zero = vec![0.0f32; d];
     for j in 0..b {
+        let (mu_j, lv_j) = (&mu[j * d..(j + 1) * d], &lv[j * d..(j + 1) * d]);
         let lw: Vec<f64> = (0..k)
             .map(|i| {
                 let row = i * b + j;
-                let mut w = log_bernoulli(&xs[j * p..(j + 1) * p], &logits[row * p..(row + 1) * p]);
-                for c in 0..d {
-                    let zv = z[row * d + c] as f64;
-                    w +=
-                        log_n(zv, 0.0, 0.0) - log_n(zv, mu[j * d + c] as f64, lv[j * d + c] as f64);
-                }
-                w
+                let z_ij = &z[row * d..(row + 1) * d];
+                log_bernoulli(&xs[j * p..(j + 1) * p], &logits[row * p..(row + 1) * p])
+                    + log_normal_host(z_ij, &zero, &zero)
+                    - log_normal_host(z_ij, mu_j, lv_j)
             })
             .collect();
         let max = lw.iter().copied().fold(f64::MIN, f64::max);

@@ -6,7 +6,6 @@ use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use latent_explorer::checkpoint::{self, CheckpointMeta, DatasetInfo};
 use latent_explorer::compare::held_out_critic_accuracy;
 use latent_explorer::data::Batcher;
-use latent_explorer::model::gaussian::LN_2PI;
 use latent_explorer::model::{ArchConfig, LatentKind, Likelihood, VaeConfig};
 use latent_explorer::train::metrics::host_vec;
 use latent_explorer::train::probe::DigitProbe;
@@ -16,7 +15,10 @@ use latent_explorer::variant::{
     two_layer_iwae_with, two_layer_parts,
 };
 
-use crate::common::{Lcg, bundled, cpu, log_mean_exp_host, param_values, small, t2, vec_of};
+use crate::common::{
+    Lcg, bundled, cpu, log_bernoulli, log_mean_exp_host, log_normal_host, param_values, small, t2,
+    vec_of,
+};
 
 fn config(variant: VariantKind, batch: usize) -> TrainConfig {
     TrainConfig {
@@ -630,18 +632,6 @@ fn vq_vae_spreads_over_its_codebook_and_beats_a_random_one() {
     assert!(qe_trained < 0.5 * qe_random, "{qe_trained} vs {qe_random}");
 }
 
-/// Host log density of `x` under N(μ, exp(lv)), summed.
-fn log_normal_host(x: &[f32], mu: &[f32], lv: &[f32]) -> f64 {
-    x.iter()
-        .zip(mu)
-        .zip(lv)
-        .map(|((&x, &m), &l)| {
-            let (x, m, l) = (x as f64, m as f64, l as f64);
-            -0.5 * ((x - m).powi(2) / l.exp() + l + LN_2PI)
-        })
-        .sum()
-}
-
 #[test]
 fn two_layer_elbo_decomposes_into_both_kl_terms() {
     let dev = cpu();
@@ -693,12 +683,7 @@ fn two_layer_elbo_decomposes_into_both_kl_terms() {
     );
     for i in 0..b {
         let r = |v: &[f32], w: usize| v[i * w..(i + 1) * w].to_vec();
-        let log_px: f64 = (0..16)
-            .map(|j| {
-                let (l, xv) = (logits[i * 16 + j] as f64, x[i * 16 + j] as f64);
-                xv * -(1.0 + (-l).exp()).ln() + (1.0 - xv) * -(1.0 + l.exp()).ln()
-            })
-            .sum();
+        let log_px = log_bernoulli(&r(&x, 16), &r(&logits, 16));
         let log_q1 = log_normal_host(&r(&z1, 5), &r(&mu1, 5), &r(&lv1, 5));
         let log_p1 = log_normal_host(&r(&z1, 5), &r(&pm1, 5), &r(&plv1, 5));
         let log_q2 = log_normal_host(&r(&z2, 3), &r(&mu2, 3), &r(&lv2, 3));
