@@ -68,15 +68,17 @@ pub struct RuntimeDirError {
 
 /// Make sure `XDG_RUNTIME_DIR` names a private, writable directory. Graphics drivers (Mesa's
 /// EGL and Vulkan loaders, Wayland) each print a raw error when it does not, several times
-/// per start. When it is unset or unusable, a private directory in the temporary directory
-/// (`latent-explorer-runtime-UID`, mode 0700, owned by this user) is made and the variable
-/// set; returns that directory, or `None` when the existing one was fine.
+/// per start. When it is unset or unusable, a private directory (`latent-explorer-runtime-UID`,
+/// mode 0700, owned by this user) is made in the temporary directory, else in the user's
+/// cache directory, and the variable set; returns that directory, or `None` when the
+/// existing one was fine. When neither can be made the error says why (for the caller to
+/// report once) and the drivers stay quiet.
 ///
 /// It sets an environment variable, so it must be called before any other thread starts.
 pub fn ensure_runtime_dir() -> Result<Option<std::path::PathBuf>, RuntimeDirError> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let uid = current_uid();
         let usable = |p: &std::path::Path| {
             std::fs::metadata(p).is_ok_and(|m| {
@@ -89,34 +91,78 @@ pub fn ensure_runtime_dir() -> Result<Option<std::path::PathBuf>, RuntimeDirErro
         {
             return Ok(None);
         }
-        let path = std::env::temp_dir().join(format!("latent-explorer-runtime-{uid}"));
-        let err = |why: String| RuntimeDirError {
-            path: path.clone(),
-            why,
-        };
-        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(err(e.to_string())),
+        // The temporary directory first, then the user's cache directory.
+        let name = format!("latent-explorer-runtime-{uid}");
+        let mut candidates = vec![std::env::temp_dir().join(&name)];
+        if let Some(cache) = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|c| !c.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
+        {
+            candidates.push(cache.join(name));
         }
-        // An existing path must be our own directory (not another user's, not a link).
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| err(e.to_string()))?;
-        if !meta.is_dir() || meta.uid() != uid {
-            return Err(err("it exists and is not this user's directory".into()));
+        let mut first_error = None;
+        for path in &candidates {
+            match make_private_dir(path, uid) {
+                Ok(()) => {
+                    // SAFETY: the caller runs this before starting any thread (see above),
+                    // so no other thread reads or writes the environment concurrently.
+                    unsafe { std::env::set_var("XDG_RUNTIME_DIR", path) };
+                    return Ok(Some(path.clone()));
+                }
+                Err(why) => {
+                    first_error.get_or_insert(RuntimeDirError {
+                        path: path.clone(),
+                        why,
+                    });
+                }
+            }
         }
-        if meta.permissions().mode() & 0o077 != 0 {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| err(e.to_string()))?;
+        // None is usable. libwayland prints "XDG_RUNTIME_DIR is invalid or not set" each
+        // time a driver probes for a display while the variable is unset or relative (four
+        // times per wgpu start); set to an absolute path that does not work, the probe
+        // fails the same way without a word. The caller reports the error once.
+        if std::env::var_os("XDG_RUNTIME_DIR")
+            .is_none_or(|p| !std::path::Path::new(&p).is_absolute())
+        {
+            // SAFETY: as above, no other thread exists yet.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &candidates[0]) };
         }
-        // SAFETY: the caller runs this before starting any thread (see above), so no other
-        // thread reads or writes the environment concurrently.
-        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &path) };
-        Ok(Some(path))
+        // `candidates` is never empty, so an error was recorded.
+        Err(first_error.unwrap_or_else(|| RuntimeDirError {
+            path: candidates[0].clone(),
+            why: "no candidate directory".into(),
+        }))
     }
     #[cfg(not(unix))]
     {
         Ok(None)
     }
+}
+
+/// Create `path` as a directory private to `uid` (mode 0700), or accept it if it already is
+/// one (never another user's directory or a link); the reason when neither works.
+#[cfg(unix)]
+fn make_private_dir(path: &std::path::Path, uid: u32) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err("it exists and is not this user's directory".into());
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// This process's real user id.

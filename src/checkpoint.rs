@@ -83,6 +83,47 @@ pub enum CheckpointError {
         /// Its shape.
         found: Vec<usize>,
     },
+    /// A tensor is not stored as f32 (the only type our checkpoints hold).
+    #[error(
+        "{path}: tensor {tensor} is stored as {dtype}; checkpoints hold f32 tensors only (convert it with `latent-explorer import`)"
+    )]
+    DType {
+        /// The file.
+        path: PathBuf,
+        /// Tensor name.
+        tensor: String,
+        /// Its type in the file.
+        dtype: String,
+    },
+    /// A tensor holds NaN or infinite values.
+    #[error(
+        "{path}: tensor {tensor} holds {count} non-finite values of {total} (first at index {first}: {value}); the weights are unusable"
+    )]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// Tensor name.
+        tensor: String,
+        /// How many values are NaN or ±inf.
+        count: usize,
+        /// Values in the tensor.
+        total: usize,
+        /// Index of the first one.
+        first: usize,
+        /// The first one.
+        value: f32,
+    },
+    /// The header contradicts itself or the file's tensors.
+    #[error("{path}: the header contradicts {what}")]
+    Inconsistent {
+        /// The file.
+        path: PathBuf,
+        /// What disagrees, with both values.
+        what: String,
+    },
+    /// The path is not a file.
+    #[error(transparent)]
+    Path(#[from] crate::paths::PathError),
     /// burn's store failed.
     #[error("{path}: {msg}")]
     Store {
@@ -287,6 +328,7 @@ pub fn read_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, Checkpoint
 
 /// Load a checkpoint onto `device`, checking the weights against the header's architecture.
 pub fn load(path: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
+    crate::paths::input_file(path)?;
     let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io {
         path: path.to_path_buf(),
         error,
@@ -294,9 +336,85 @@ pub fn load(path: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
     from_bytes(path, bytes, device)
 }
 
+/// Check a checkpoint's bytes without building anything: the header is valid (every size
+/// within [`crate::limits`]), agrees with itself and with the tensors' total size, and every
+/// tensor is f32 and finite. [`from_bytes`] runs this before it allocates a model, so a
+/// header cannot make the loader allocate more than the file itself holds.
+pub fn inspect(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointError> {
+    let meta = read_meta(path, bytes)?;
+    let inconsistent = |what: String| CheckpointError::Inconsistent {
+        path: path.to_path_buf(),
+        what,
+    };
+    let m = &meta.train.model;
+    let d = &meta.dataset;
+    // Imported models record no data (0 × 0 is "unknown").
+    if (d.rows, d.cols) != (0, 0) && (d.rows, d.cols) != (m.rows, m.cols) {
+        return Err(inconsistent(format!(
+            "itself: the model takes {}x{} images, the dataset it names has {}x{}",
+            m.rows, m.cols, d.rows, d.cols
+        )));
+    }
+    if let Some(k) = d.held_out_class
+        && m.classes() > 0
+        && k as usize >= m.classes()
+    {
+        return Err(inconsistent(format!(
+            "itself: held-out class {k} but the model knows {} classes",
+            m.classes()
+        )));
+    }
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })?;
+    let mut tensors = st.tensors();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut elements: usize = 0;
+    for (name, view) in &tensors {
+        if view.dtype() != safetensors::Dtype::F32 {
+            return Err(CheckpointError::DType {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                dtype: format!("{:?}", view.dtype()).to_lowercase(),
+            });
+        }
+        // safetensors checked that the data length matches the shape.
+        let data = view.data();
+        elements += data.len() / 4;
+        let mut bad = data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .enumerate()
+            .filter(|(_, v)| !v.is_finite());
+        if let Some((first, value)) = bad.next() {
+            return Err(CheckpointError::NonFinite {
+                path: path.to_path_buf(),
+                tensor: name.clone(),
+                count: 1 + bad.count(),
+                total: data.len() / 4,
+                first,
+                value,
+            });
+        }
+    }
+    // The header was validated, so the count is within the limits; the file must hold at
+    // least the model's parameters (the variant's extra modules come on top).
+    let needed = m.parameter_count().map_err(|e| CheckpointError::Header {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })?;
+    if needed > elements {
+        return Err(inconsistent(format!(
+            "the tensors: its architecture has {needed} parameters, the file holds {elements} values"
+        )));
+    }
+    Ok(meta)
+}
+
 /// Load a checkpoint from its bytes (`path` is used in messages).
 pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded, CheckpointError> {
-    let meta = read_meta(path, &bytes)?;
+    let meta = inspect(path, &bytes)?;
     let header = |msg: String| CheckpointError::Header {
         path: path.to_path_buf(),
         msg,

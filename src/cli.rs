@@ -17,6 +17,7 @@ use crate::data::{Batcher, Dataset, Shift, shift};
 use crate::explore::{PathKind, RangeMode};
 use crate::export::{column_frame, grid_image, save_gif, save_png};
 use crate::import::{self, ImportOptions, KeyMap};
+use crate::limits;
 use crate::rundir::RunDirWriter;
 use crate::train::metrics::{encode_split, host_vec, shift_scores};
 use crate::train::probe::DigitProbe;
@@ -79,19 +80,19 @@ pub struct CompareArgs {
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Vec<VariantKind>,
     /// Epochs each.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = size_arg(1, limits::MAX_EPOCHS))]
     pub epochs: usize,
     /// Batch size.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = size_arg(1, limits::MAX_BATCH))]
     pub batch: usize,
     /// Latent dimensions.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = size_arg(1, limits::MAX_LATENT))]
     pub latent: usize,
     /// Seed (the same for every variant).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Importance samples for the IWAE NLL where the bound is defined (0: skip).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = size_arg(0, limits::MAX_IWAE_K))]
     pub iwae_k: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -133,7 +134,7 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub spec: RunSpec,
     /// Importance samples for the final IWAE NLL estimate (0: skip).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = size_arg(0, limits::MAX_IWAE_K))]
     pub final_iwae_k: usize,
     /// Checkpoint file, rewritten atomically after every epoch (default
     /// checkpoints/vae.safetensors; with --run-dir, only if given).
@@ -189,8 +190,13 @@ fn parse_image_size(s: &str) -> std::result::Result<(usize, usize), String> {
         v.trim()
             .parse::<usize>()
             .ok()
-            .filter(|&n| (1..=16_384).contains(&n))
-            .ok_or_else(|| format!("{s:?}: sides must be whole numbers in 1..=16384"))
+            .filter(|&n| (1..=limits::MAX_IMAGE_SIDE).contains(&n))
+            .ok_or_else(|| {
+                format!(
+                    "{s:?}: sides must be whole numbers in 1..={}",
+                    limits::MAX_IMAGE_SIDE
+                )
+            })
     };
     Ok((p(h)?, p(w)?))
 }
@@ -281,7 +287,7 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub import: ImportArgs,
     /// Importance samples for the IWAE NLL estimate (0: skip).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = size_arg(0, limits::MAX_IWAE_K))]
     pub iwae_k: usize,
     /// Print JSON.
     #[arg(long)]
@@ -303,7 +309,7 @@ pub struct SampleArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Samples (drawn as a square-ish grid).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = size_arg(1, limits::MAX_GRID_IMAGES))]
     pub n: usize,
     /// Seed for z ~ N(0, I).
     #[arg(long, default_value_t = 0)]
@@ -325,7 +331,7 @@ pub struct ReconstructArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Test digits to reconstruct.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = size_arg(1, limits::MAX_GRID_IMAGES))]
     pub n: usize,
     /// Data and backend.
     #[command(flatten)]
@@ -341,8 +347,11 @@ pub const MAX_DIMS: u64 = 64;
 /// The most images `anomaly --top` lists.
 pub const MAX_TOP: u64 = 1000;
 
-/// The most importance samples `anomaly --iwae-k` takes.
-pub const MAX_IWAE_K: u64 = 10_000;
+/// A size argument within `min..=max` (the bounds from [`crate::limits`]): clap's message
+/// names the argument, the value and the range.
+fn size_arg(min: usize, max: usize) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(min as u64..=max as u64)
+}
 
 fn steps_parser() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(2..=MAX_STEPS)
@@ -442,7 +451,7 @@ pub struct AnomalyArgs {
     pub shift: Option<Shift>,
     /// Score by the −IWAE bound with K importance samples (0: −ELBO averaged over 8
     /// samples; at most 10000).
-    #[arg(long, default_value_t = 0, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_IWAE_K))]
+    #[arg(long, default_value_t = 0, value_parser = size_arg(0, limits::MAX_IWAE_K))]
     pub iwae_k: usize,
     /// List the N most anomalous and the N most typical test images (1–1000).
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_TOP))]
@@ -493,13 +502,13 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
     /// CPU threads for the CPU backend (0: all cores).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = size_arg(0, 1024))]
     pub threads: usize,
     /// Batch size.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = size_arg(1, limits::MAX_BATCH))]
     pub batch: usize,
     /// Timed epochs over the training set.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = size_arg(1, limits::MAX_EPOCHS))]
     pub epochs: usize,
     /// Directory with MNIST-format files; default: the bundled subset.
     #[arg(long)]
@@ -657,10 +666,17 @@ fn train(a: &TrainArgs) -> Result<()> {
         held_out_class: a.without_class,
         ..DatasetInfo::of(&data)
     };
+    let out = a.out_path();
+    // Where the results go is checked before any training is done.
+    if let Some(p) = &out {
+        crate::paths::output_file(p).context("--out")?;
+    }
+    if let Some(d) = &a.run_dir {
+        crate::paths::output_dir(d).context("--run-dir")?;
+    }
     let cfg = a.spec.train_config(&data);
     let mut trainer = Trainer::new(cfg, data.clone(), &device).context("setting up training")?;
     let cfg = trainer.config().clone();
-    let out = a.out_path();
     let mut run_dir = match &a.run_dir {
         Some(dir) => Some(
             RunDirWriter::create(dir, &cfg, dataset_info())
@@ -685,6 +701,10 @@ fn train(a: &TrainArgs) -> Result<()> {
             cfg.optim.lr,
             a.data.backend
         );
+    }
+    // Ctrl-C stops at the next step boundary and saves; a second one exits at once.
+    if let Err(e) = crate::interrupt::install() {
+        tracing::warn!("Ctrl-C will stop training without saving: {e}");
     }
     // Whatever ends training, a followed run directory learns that it ended, and why.
     let result = (|| -> Result<()> {
@@ -732,6 +752,10 @@ fn train(a: &TrainArgs) -> Result<()> {
                 if let Some(w) = run_dir.as_mut() {
                     w.step(&step.metrics).context("writing the run directory")?;
                 }
+                if crate::interrupt::requested() {
+                    bar.abandon();
+                    return Err(interrupted(&trainer, &cfg, epoch, &save, out.as_deref(), a).into());
+                }
                 samples += step.metrics.batch;
                 loss_sum += step.metrics.get("loss").unwrap_or(0.0);
                 n += 1;
@@ -770,7 +794,9 @@ fn train(a: &TrainArgs) -> Result<()> {
                     .context("writing the run directory")?;
             }
         }
-        if a.final_iwae_k > 0 {
+        if a.final_iwae_k > 0 && !crate::interrupt::requested() {
+            // The last epoch's checkpoint is saved: Ctrl-C here exits at once.
+            crate::interrupt::set_immediate(true);
             let t0 = std::time::Instant::now();
             let m = trainer.evaluate(a.final_iwae_k);
             if a.json {
@@ -782,6 +808,7 @@ fn train(a: &TrainArgs) -> Result<()> {
                     cfg.variant,
                 );
             }
+            crate::interrupt::set_immediate(false);
             save(&trainer, Some(m.clone()))?;
             if let Some(w) = run_dir.as_mut() {
                 w.final_checkpoint(&trainer.snapshot(), &m)
@@ -810,6 +837,51 @@ fn train(a: &TrainArgs) -> Result<()> {
         );
     }
     result
+}
+
+/// Save the weights of the step just taken (to `--out`, else into the run directory) and
+/// say where: what `train` does when it is asked to stop.
+fn interrupted(
+    trainer: &Trainer,
+    cfg: &TrainConfig,
+    epoch: usize,
+    save: &dyn Fn(&Trainer, Option<EvalMetrics>) -> Result<()>,
+    out: Option<&Path>,
+    a: &TrainArgs,
+) -> crate::interrupt::Interrupted {
+    let at = format!(
+        "step {} (epoch {epoch} of {}, {} epochs complete)",
+        trainer.step_count(),
+        cfg.epochs,
+        trainer.epoch()
+    );
+    let saved = match out {
+        Some(p) => save(trainer, None).map(|()| p.to_path_buf()),
+        None => match &a.run_dir {
+            Some(dir) => {
+                let p = dir.join("interrupted.safetensors");
+                checkpoint::save_snapshot(
+                    &p,
+                    &trainer.snapshot(),
+                    DatasetInfo {
+                        held_out_class: a.without_class,
+                        ..DatasetInfo::of(trainer.data())
+                    },
+                    None,
+                )
+                .map(|()| p)
+                .context("saving the checkpoint")
+            }
+            None => Err(anyhow::anyhow!("no --out or --run-dir to save to")),
+        },
+    };
+    crate::interrupt::Interrupted(match saved {
+        Ok(p) => format!(
+            "interrupted at {at}: the weights were saved to {}",
+            p.display()
+        ),
+        Err(e) => format!("interrupted at {at}: the weights were NOT saved: {e:#}"),
+    })
 }
 
 fn load_checkpoint(
@@ -841,15 +913,15 @@ fn import_cmd(a: &ImportCmdArgs) -> Result<()> {
     Ok(())
 }
 
-fn check_image_size(meta: &CheckpointMeta, data: &Dataset) -> Result<()> {
+fn check_fits(meta: &CheckpointMeta, data: &Dataset) -> Result<()> {
     let m = &meta.train.model;
-    Ok(data.check_image_size(m.rows, m.cols)?)
+    Ok(data.check_model(m)?)
 }
 
 fn eval(a: &EvalArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
-    check_image_size(&loaded.meta, &data)?;
+    check_fits(&loaded.meta, &data)?;
     let m = evaluate(
         &loaded.model,
         loaded.meta.train.model.likelihood,
@@ -902,7 +974,7 @@ fn sample(a: &SampleArgs) -> Result<()> {
 fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
-    check_image_size(&loaded.meta, &data)?;
+    check_fits(&loaded.meta, &data)?;
     let n = a.n.clamp(1, data.test.len());
     let batch = Batcher::new(device.clone()).batch(&data.test, &(0..n).collect::<Vec<_>>());
     let (mu, _) = loaded.model.encode(batch.images.clone());
@@ -1088,7 +1160,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     let gif = out_is_gif(&a.out)?;
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
-    check_image_size(&loaded.meta, &data)?;
+    check_fits(&loaded.meta, &data)?;
     if let Some(i) = a.digit {
         test_index(i, "--digit", &data)?;
     }
@@ -1178,7 +1250,7 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
     let gif = out_is_gif(&a.out)?;
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
-    check_image_size(&loaded.meta, &data)?;
+    check_fits(&loaded.meta, &data)?;
     let i = test_index(a.from, "--from", &data)?;
     let j = test_index(a.to, "--to", &data)?;
     let model = &loaded.model;
@@ -1248,7 +1320,7 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
 fn anomaly(a: &AnomalyArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
-    check_image_size(&loaded.meta, &data)?;
+    check_fits(&loaded.meta, &data)?;
     let held_out = loaded.meta.dataset.held_out_class;
     let shift = a
         .shift
@@ -1385,7 +1457,7 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
 fn encode(a: &EncodeArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
-    check_image_size(&loaded.meta, &data)?;
+    check_fits(&loaded.meta, &data)?;
     let (split, name) = match a.split {
         SplitArg::Test => (&data.test, "test"),
         SplitArg::Train => (&data.train, "training"),

@@ -66,6 +66,9 @@ pub enum ImportError {
         /// What is wrong.
         msg: String,
     },
+    /// The path is not a file.
+    #[error(transparent)]
+    Path(#[from] crate::paths::PathError),
     /// The renamed tensors did not load (names the tensor and the shapes).
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -511,6 +514,7 @@ enum Contents {
 /// Tell what `path` holds from its first bytes; read it whole if it is safetensors.
 fn open(path: &Path) -> Result<Contents, ImportError> {
     use std::io::Read;
+    crate::paths::input_file(path)?;
     let mut head = Vec::with_capacity(16);
     std::fs::File::open(path)
         .and_then(|f| f.take(16).read_to_end(&mut head))

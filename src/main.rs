@@ -37,6 +37,10 @@ fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(i) = e.downcast_ref::<latent_explorer::interrupt::Interrupted>() {
+                eprintln!("{i}");
+                return std::process::ExitCode::from(latent_explorer::interrupt::EXIT_INTERRUPTED);
+            }
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }

@@ -28,6 +28,9 @@ pub enum DatasetError {
     /// One of the IDX files is bad.
     #[error(transparent)]
     Idx(#[from] IdxError),
+    /// The directory is not one.
+    #[error("the data directory: {0}")]
+    Path(#[from] crate::paths::PathError),
     /// A standard file is missing from the directory.
     #[error("{dir}: no {name} or {name}.gz (an MNIST-format directory holds {all})")]
     Missing {
@@ -151,6 +154,37 @@ pub struct ImageSizeMismatch {
     pub cols: usize,
 }
 
+/// A label outside the classes a conditional model knows (it would become an all-zero
+/// one-hot row).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "the data ({data}) has label {label} at {split} image {index}, but the model knows {classes} classes (0..={})",
+    classes.saturating_sub(1)
+)]
+pub struct LabelOutOfRange {
+    /// The data's name.
+    pub data: String,
+    /// "train" or "test".
+    pub split: &'static str,
+    /// Index of the image in its split.
+    pub index: usize,
+    /// The label.
+    pub label: u8,
+    /// Classes the model knows.
+    pub classes: usize,
+}
+
+/// Why a model cannot be fed this data.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DataMismatch {
+    /// Different image sizes.
+    #[error(transparent)]
+    ImageSize(#[from] ImageSizeMismatch),
+    /// A label the (conditional) model does not know.
+    #[error(transparent)]
+    Label(#[from] LabelOutOfRange),
+}
+
 /// A dataset: train and test splits of same-sized images.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -174,6 +208,7 @@ impl Dataset {
 
     /// Read a directory holding the four standard MNIST file names, each raw or `.gz`.
     pub fn from_dir(dir: &Path) -> Result<Self, DatasetError> {
+        crate::paths::input_dir(dir)?;
         let mut paths = Vec::with_capacity(4);
         for name in FILE_NAMES {
             let raw = dir.join(name);
@@ -256,6 +291,38 @@ impl Dataset {
             rows: self.rows(),
             cols: self.cols(),
         })
+    }
+
+    /// Check that every label is below `classes` (nothing to check when 0: the model is
+    /// not conditional).
+    pub fn check_labels(&self, classes: usize) -> Result<(), LabelOutOfRange> {
+        if classes == 0 {
+            return Ok(());
+        }
+        for (split, labels) in [("train", &self.train.labels), ("test", &self.test.labels)] {
+            if let Some((index, &label)) = labels
+                .iter()
+                .enumerate()
+                .find(|&(_, &l)| l as usize >= classes)
+            {
+                return Err(LabelOutOfRange {
+                    data: self.name.clone(),
+                    split,
+                    index,
+                    label,
+                    classes,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Check that a model built from `model` can be fed this data: its image size and, for
+    /// a conditional model, every label.
+    pub fn check_model(&self, model: &crate::model::VaeConfig) -> Result<(), DataMismatch> {
+        self.check_image_size(model.rows, model.cols)?;
+        self.check_labels(model.classes())?;
+        Ok(())
     }
 
     /// Number of classes: one more than the largest label seen.

@@ -8,5 +8,7 @@ pub mod input;
 pub mod shift;
 
 pub use batch::{Batch, Batcher, epoch_permutation};
-pub use dataset::{Dataset, DatasetError, FILE_NAMES, ImageSizeMismatch, Split};
+pub use dataset::{
+    DataMismatch, Dataset, DatasetError, FILE_NAMES, ImageSizeMismatch, LabelOutOfRange, Split,
+};
 pub use shift::Shift;

@@ -14,12 +14,26 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::limits::{self, LimitError};
+
+/// Most channels of a convolution.
+pub const MAX_CONV_CHANNELS: usize = 4096;
+
 /// An invalid model configuration.
 #[derive(Debug, Error, PartialEq)]
 pub enum ModelError {
     /// A field is out of range.
     #[error("invalid model config: {0}")]
     Invalid(String),
+    /// A size is outside [`crate::limits`] (in the message, not as a source: printed once).
+    #[error("invalid model config: {0}")]
+    Limit(LimitError),
+}
+
+impl From<LimitError> for ModelError {
+    fn from(e: LimitError) -> Self {
+        Self::Limit(e)
+    }
 }
 
 /// Encoder/decoder architecture.
@@ -155,24 +169,14 @@ impl VaeConfig {
         }
     }
 
-    /// Check every field; the message says which one is wrong and why.
+    /// Check every field; the message says which one is wrong and why. Sizes are checked
+    /// against [`crate::limits`] (with overflow-checked arithmetic) before anything else, so a
+    /// config from a file or an argument never sizes an allocation it cannot afford.
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |m: String| Err(ModelError::Invalid(m));
-        if self.latent_dim == 0 || self.latent_dim > 4096 {
-            return bad(format!(
-                "latent_dim {} must be in 1..=4096",
-                self.latent_dim
-            ));
-        }
-        if self.rows == 0 || self.cols == 0 {
-            return bad(format!("image size {}x{} is empty", self.rows, self.cols));
-        }
+        self.check_sizes()?;
         match &self.arch {
-            ArchConfig::Mlp { hidden } => {
-                if hidden.contains(&0) {
-                    return bad(format!("hidden widths {hidden:?} contain 0"));
-                }
-            }
+            ArchConfig::Mlp { .. } => {}
             ArchConfig::Conv { channels, dense } => {
                 if !self.rows.is_multiple_of(4) || !self.cols.is_multiple_of(4) {
                     return bad(format!(
@@ -190,9 +194,7 @@ impl VaeConfig {
         match &self.latent {
             LatentKind::Gaussian => {}
             LatentKind::Conditional { classes } => {
-                if !(2..=1000).contains(classes) {
-                    return bad(format!("label classes {classes} must be in 2..=1000"));
-                }
+                limits::check("label classes", *classes, 2, limits::MAX_CLASSES)?;
             }
             LatentKind::Quantized { codes, code_dim } => {
                 if *codes < 2 || *codes > 65_536 {
@@ -205,14 +207,7 @@ impl VaeConfig {
                     ));
                 }
             }
-            LatentKind::TwoLayer { bottom, hidden } => {
-                if *bottom == 0 || *bottom > 4096 {
-                    return bad(format!("lower latent {bottom} must be in 1..=4096"));
-                }
-                if hidden.contains(&0) {
-                    return bad(format!("top-layer hidden widths {hidden:?} contain 0"));
-                }
-            }
+            LatentKind::TwoLayer { .. } => {}
         }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
@@ -220,6 +215,147 @@ impl VaeConfig {
             return bad(format!("Gaussian σ {sigma} must be finite and > 0"));
         }
         Ok(())
+    }
+
+    /// The sizes of every layer within [`crate::limits`], and the parameter count too.
+    fn check_sizes(&self) -> Result<(), LimitError> {
+        use limits::{MAX_LATENT, MAX_WIDTH, check};
+        check("latent dimensions", self.latent_dim, 1, MAX_LATENT)?;
+        check("image rows", self.rows, 1, limits::MAX_IMAGE_SIDE)?;
+        check("image columns", self.cols, 1, limits::MAX_IMAGE_SIDE)?;
+        limits::product("image pixels", &[self.rows, self.cols], limits::MAX_PIXELS)?;
+        let widths = |what: &str, hidden: &[usize]| -> Result<(), LimitError> {
+            check(
+                &format!("{what} layers"),
+                hidden.len(),
+                0,
+                limits::MAX_LAYERS,
+            )?;
+            for &w in hidden {
+                check(&format!("{what} width"), w, 1, MAX_WIDTH)?;
+            }
+            Ok(())
+        };
+        match &self.arch {
+            ArchConfig::Mlp { hidden } => widths("hidden", hidden)?,
+            ArchConfig::Conv { channels, dense } => {
+                for &c in channels {
+                    check("conv channels", c, 1, MAX_CONV_CHANNELS)?;
+                }
+                check("conv dense width", *dense, 1, MAX_WIDTH)?;
+            }
+        }
+        match &self.latent {
+            LatentKind::Gaussian => {}
+            LatentKind::Conditional { classes } => {
+                check("label classes", *classes, 0, limits::MAX_CLASSES)?;
+            }
+            LatentKind::Quantized { codes, code_dim } => {
+                check("codebook entries", *codes, 0, 65_536)?;
+                check("code dimensions", *code_dim, 0, MAX_LATENT)?;
+            }
+            LatentKind::TwoLayer { bottom, hidden } => {
+                check("lower latent dimensions", *bottom, 1, MAX_LATENT)?;
+                widths("top-layer hidden", hidden)?;
+            }
+        }
+        limits::check(
+            "model parameters",
+            self.parameter_count()?,
+            0,
+            limits::MAX_PARAMETERS,
+        )?;
+        Ok(())
+    }
+
+    /// Trainable (and codebook) parameters of the model this config builds, computed
+    /// without building it; every product and sum is overflow-checked against
+    /// [`limits::MAX_PARAMETERS`]. Equal to the built model's `num_params()` (tested).
+    pub fn parameter_count(&self) -> Result<usize, LimitError> {
+        const F: &str = "model parameters";
+        let max = limits::MAX_PARAMETERS;
+        // Parameters of `Linear(a, b)`: weights and bias.
+        let linear = |a: usize, b: usize| -> Result<usize, LimitError> {
+            let w = limits::product(F, &[a, b], max)?;
+            limits::sum(F, &[w, b], max)
+        };
+        // A ReLU stack through `widths`, then `heads` heads of width `out`.
+        let mlp = |widths: &[usize], out: usize, heads: usize| -> Result<usize, LimitError> {
+            let mut total = 0;
+            for w in widths.windows(2) {
+                total = limits::sum(F, &[total, linear(w[0], w[1])?], max)?;
+            }
+            let last = *widths.last().unwrap_or(&0);
+            for _ in 0..heads {
+                total = limits::sum(F, &[total, linear(last, out)?], max)?;
+            }
+            Ok(total)
+        };
+        // A 4×4 convolution (or transposed) from `a` to `b` channels.
+        let conv = |a: usize, b: usize| -> Result<usize, LimitError> {
+            let w = limits::product(F, &[a, b, 16], max)?;
+            limits::sum(F, &[w, b], max)
+        };
+        let classes = self.classes();
+        let latent = self.image_latent();
+        let pixels = limits::product("image pixels", &[self.rows, self.cols], limits::MAX_PIXELS)?;
+        let nets = match &self.arch {
+            ArchConfig::Mlp { hidden } => {
+                let input = limits::sum("encoder inputs", &[pixels, classes], max)?;
+                let mut enc = vec![input];
+                enc.extend_from_slice(hidden);
+                let code = limits::sum("decoder inputs", &[latent, classes], max)?;
+                let mut dec = vec![code];
+                dec.extend(hidden.iter().rev());
+                limits::sum(F, &[mlp(&enc, latent, 2)?, mlp(&dec, pixels, 1)?], max)?
+            }
+            ArchConfig::Conv { channels, dense } => {
+                let [c1, c2] = *channels;
+                let flat = limits::product(F, &[c2, self.rows / 4, self.cols / 4], max)?;
+                let flat_in = limits::sum(F, &[flat, classes], max)?;
+                let code = limits::sum("decoder inputs", &[latent, classes], max)?;
+                let enc = [
+                    conv(1, c1)?,
+                    conv(c1, c2)?,
+                    linear(flat_in, *dense)?,
+                    linear(*dense, latent)?,
+                    linear(*dense, latent)?,
+                ];
+                let dec = [
+                    linear(code, *dense)?,
+                    linear(*dense, flat)?,
+                    conv(c2, c1)?,
+                    conv(c1, 1)?,
+                ];
+                let mut total = 0;
+                for p in enc.into_iter().chain(dec) {
+                    total = limits::sum(F, &[total, p], max)?;
+                }
+                total
+            }
+        };
+        let extra = match &self.latent {
+            LatentKind::Quantized { codes, code_dim } => {
+                limits::product(F, &[*codes, *code_dim], max)?
+            }
+            LatentKind::TwoLayer { bottom, hidden } => {
+                let mut q = vec![*bottom];
+                q.extend_from_slice(hidden);
+                let mut p = vec![self.latent_dim];
+                p.extend(hidden.iter().rev());
+                limits::sum(
+                    F,
+                    &[mlp(&q, self.latent_dim, 2)?, mlp(&p, *bottom, 2)?],
+                    max,
+                )?
+            }
+            _ => 0,
+        };
+        let sigma = usize::from(matches!(
+            self.likelihood,
+            Likelihood::Gaussian { learned: true, .. }
+        ));
+        limits::sum(F, &[nets, extra, sigma], max)
     }
 
     /// Validate, then build a freshly initialised model on `device`.

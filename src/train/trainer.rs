@@ -14,10 +14,17 @@ use thiserror::Error;
 use super::metrics::{EvalMetrics, evaluate, host_vec};
 use super::worker::Snapshot;
 use crate::data::{Batcher, Dataset, epoch_permutation};
-use crate::model::{ModelError, Vae, VaeConfig};
+use crate::limits::{self, LimitError};
+use crate::model::{ArchConfig, ModelError, Vae, VaeConfig};
 use crate::variant::{
     AuxModules, KlSchedule, Objective, ParamGroup, StepContext, VariantKind, VariantParams, l1_norm,
 };
+
+impl From<LimitError> for TrainError {
+    fn from(e: LimitError) -> Self {
+        Self::Limit(e)
+    }
+}
 
 /// Adam and parameter-penalty settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,16 +128,74 @@ impl TrainConfig {
         {
             return bad(format!("free bits {fb} must be finite and ≥ 0"));
         }
-        if self.batch_size == 0 {
-            return bad("batch size must be > 0".into());
-        }
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
-        }
+        self.check_sizes()?;
         self.variant_params
             .validate()
             .map_err(TrainError::InvalidConfig)?;
+        let expected = self.variant.latent_kind(&self.variant_params);
+        if self.model.latent != expected {
+            return bad(format!(
+                "variant {} needs the latent {expected:?}, but the model's latent is {:?}",
+                self.variant, self.model.latent
+            ));
+        }
         self.schedule.validate().map_err(TrainError::InvalidConfig)
+    }
+
+    /// Batch, epochs and the largest activations and discriminators within
+    /// [`crate::limits`] (the model's own sizes are checked by its `validate`).
+    fn check_sizes(&self) -> Result<(), LimitError> {
+        use limits::{MAX_ELEMENTS, check, product};
+        let b = check("batch size", self.batch_size, 1, limits::MAX_BATCH)?;
+        check("epochs", self.epochs, 1, limits::MAX_EPOCHS)?;
+        check("IWAE k", self.variant_params.iwae_k, 0, limits::MAX_IWAE_K)?;
+        check("evaluation IWAE k", self.eval_iwae_k, 0, limits::MAX_IWAE_K)?;
+        // Validated by the model config before this runs.
+        let pixels = self.model.rows * self.model.cols;
+        let k = if self.variant == VariantKind::Iwae {
+            self.variant_params.iwae_k.max(1)
+        } else {
+            1
+        };
+        product("batch × samples × pixels", &[b, k, pixels], MAX_ELEMENTS)?;
+        let widest = match &self.model.arch {
+            ArchConfig::Mlp { hidden } => hidden.iter().copied().max().unwrap_or(0),
+            ArchConfig::Conv { channels, dense } => (*dense)
+                .max(channels[0].max(channels[1]) * (self.model.rows / 2) * (self.model.cols / 2)),
+        };
+        product(
+            "batch × samples × widest layer",
+            &[b, k, widest],
+            MAX_ELEMENTS,
+        )?;
+        // A discriminator sees at most an image and a code.
+        let input = limits::sum(
+            "discriminator inputs",
+            &[pixels, self.model.latent_dim],
+            MAX_ELEMENTS,
+        )?;
+        let p = &self.variant_params;
+        for (name, hidden) in [
+            ("AAE discriminator parameters", &p.aae_disc_hidden),
+            ("VAE-GAN discriminator parameters", &p.vaegan_disc_hidden),
+            ("BiGAN discriminator parameters", &p.bigan_disc_hidden),
+        ] {
+            check(
+                &format!("{name}: layers"),
+                hidden.len(),
+                0,
+                limits::MAX_LAYERS,
+            )?;
+            let mut widths = vec![input];
+            widths.extend(hidden.iter().map(|&w| w.min(limits::MAX_WIDTH + 1)));
+            widths.push(1);
+            let mut total = 0;
+            for w in widths.windows(2) {
+                let layer = product(name, &[w[0], w[1]], limits::MAX_PARAMETERS)?;
+                total = limits::sum(name, &[total, layer], limits::MAX_PARAMETERS)?;
+            }
+        }
+        Ok(())
     }
 
     /// Steps in one epoch over `n` training images (the last batch may be short).
@@ -148,6 +213,13 @@ pub enum TrainError {
     /// The model config is invalid.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A label the conditional model does not know.
+    #[error(transparent)]
+    Label(#[from] crate::data::LabelOutOfRange),
+    /// A size is outside [`crate::limits`] (shown in the message, not as a source, so a
+    /// chain of causes prints it once).
+    #[error("invalid training config: {0}")]
+    Limit(LimitError),
     /// The dataset has no training images.
     #[error("the dataset has no training images")]
     EmptyData,
@@ -292,6 +364,7 @@ impl Trainer {
         if data.train.is_empty() {
             return Err(TrainError::EmptyData);
         }
+        data.check_labels(cfg.model.classes())?;
         let device = device.clone().autodiff();
         device.seed(cfg.seed);
         let model = cfg.model.init(&device)?;

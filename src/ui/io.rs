@@ -116,9 +116,7 @@ impl Io {
             let result = import::load_any(&path, &device, &opts)
                 .map(|mut loaded| {
                     let m = &loaded.meta.train.model;
-                    if loaded.meta.metrics.is_none()
-                        && data.check_image_size(m.rows, m.cols).is_ok()
-                    {
+                    if loaded.meta.metrics.is_none() && data.check_model(m).is_ok() {
                         loaded.meta.metrics = Some(evaluate(
                             &loaded.model,
                             m.likelihood,

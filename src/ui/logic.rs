@@ -176,7 +176,7 @@ impl ExplorerApp {
                     run.decoder.forget(&ViewKey::ALL);
                     run.views.dirty = DirtyViews::all();
                     let m = &run.config.model;
-                    if let Err(e) = run.data.check_image_size(m.rows, m.cols) {
+                    if let Err(e) = run.data.check_model(m) {
                         run.status.error(format!(
                             "{e}: reconstructions, codes and the same-input matrix are not shown"
                         ));

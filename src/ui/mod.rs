@@ -162,10 +162,16 @@ pub struct ExplorerApp {
 impl ExplorerApp {
     /// Build the app from eframe's creation context.
     pub fn new(cc: &eframe::CreationContext<'_>, opts: AppOptions) -> Self {
-        let mut persisted: Persisted = cc
-            .storage
-            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
-            .unwrap_or_default();
+        // The saved settings are read as text and checked (sizes clamped to what the controls
+        // offer); unreadable ones are reported and replaced by the defaults.
+        let (mut persisted, settings_error) =
+            match cc.storage.and_then(|s| s.get_string(eframe::APP_KEY)) {
+                None => (Persisted::default(), None),
+                Some(text) => match Persisted::from_ron(&text) {
+                    Ok(p) => (p, None),
+                    Err(e) => (Persisted::default(), Some(e.to_string())),
+                },
+            };
         if let Some(d) = opts.draft.clone() {
             persisted.draft = d;
         }
@@ -178,7 +184,7 @@ impl ExplorerApp {
         }
         // Command-line choices apply to this session only; the saved ones stay.
         let device_choice = opts.device.unwrap_or(persisted.draft.device);
-        let mut errors = Vec::new();
+        let mut errors: Vec<String> = settings_error.into_iter().collect();
         let (data, data_source) = match opts.data.clone() {
             Some(d) => (d, String::new()),
             None => {

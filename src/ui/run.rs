@@ -381,11 +381,11 @@ impl Run {
         }
     }
 
-    /// Whether the run's data has the model's image size (else nothing that encodes data
-    /// is requested).
+    /// Whether the run's data fits the model: its image size, and its labels for a
+    /// conditional one (else nothing that encodes data is requested).
     pub fn data_fits(&self) -> bool {
         let m = &self.config.model;
-        self.data.check_image_size(m.rows, m.cols).is_ok()
+        self.data.check_model(m).is_ok()
     }
     /// Latent dimensions of the model.
     pub fn latent_dim(&self) -> usize {

@@ -352,3 +352,63 @@ pub struct Persisted {
     /// Recent files, import rules.
     pub workspace: Workspace,
 }
+
+/// Persisted settings that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("the saved settings are unreadable ({0}); starting from the defaults")]
+pub struct SettingsError(String);
+
+impl Persisted {
+    /// Parse the settings eframe stored (RON) and bring every value into the range the app
+    /// accepts for it ([`Persisted::sanitize`]): a hand-edited or corrupt file never sizes an
+    /// allocation or a loop.
+    pub fn from_ron(text: &str) -> Result<Self, SettingsError> {
+        let mut p: Self = ron::from_str(text).map_err(|e| SettingsError(e.to_string()))?;
+        p.sanitize();
+        Ok(p)
+    }
+
+    /// Clamp every size and number to the range its control offers (the same bounds as the
+    /// sliders); non-finite numbers fall back to the default.
+    pub fn sanitize(&mut self) {
+        let d = ViewSettings::default();
+        let v = &mut self.view;
+        v.grid_size = v.grid_size.clamp(2, 32);
+        v.grid_range = finite_in(v.grid_range, 0.01, 100.0, d.grid_range);
+        v.smoothing = finite_in(v.smoothing, 0.0, 0.99, d.smoothing);
+        v.recon_count = v.recon_count.clamp(1, 32);
+        v.matrix_rows = v.matrix_rows.clamp(1, 32);
+        v.matrix_first = v.matrix_first.min(MAX_INDEX);
+        for dim in v.grid_dims.iter_mut().chain(v.explore.map_dims.iter_mut()) {
+            *dim = (*dim).min(crate::limits::MAX_LATENT - 1);
+        }
+        let e = &mut v.explore;
+        let de = ExploreSettings::default();
+        e.manifold_size = e.manifold_size.clamp(4, 32);
+        e.path_from = e.path_from.min(MAX_INDEX);
+        e.path_to = e.path_to.min(MAX_INDEX);
+        e.path_steps = e.path_steps.clamp(2, 32);
+        e.traversal_rows = e.traversal_rows.clamp(1, 32);
+        e.traversal_steps = e.traversal_steps.clamp(2, 24);
+        e.anomaly_iwae_k = e.anomaly_iwae_k.min(crate::ui::views::MAX_ANOMALY_IWAE_K);
+        e.fps = finite_in(e.fps, 1.0, 24.0, de.fps);
+        e.brush = finite_in(e.brush, 0.5, 4.0, de.brush);
+        let w = &mut self.workspace;
+        w.recent.truncate(MAX_RECENT);
+        w.key_map.truncate(MAX_KEY_RULES);
+    }
+}
+
+/// Largest test-image index a setting may hold (the view clamps it to the data).
+const MAX_INDEX: usize = 1 << 24;
+/// Most key-map rules kept.
+pub const MAX_KEY_RULES: usize = 64;
+
+/// `x` clamped to `[lo, hi]`, or `default` when it is not finite.
+fn finite_in(x: f32, lo: f32, hi: f32, default: f32) -> f32 {
+    if x.is_finite() {
+        x.clamp(lo, hi)
+    } else {
+        default
+    }
+}

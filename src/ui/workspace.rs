@@ -158,7 +158,7 @@ impl ExplorerApp {
 
     pub(super) fn add_loaded(&mut self, path: PathBuf, loaded: Loaded) {
         let m = &loaded.meta.train.model;
-        let data = match self.data.check_image_size(m.rows, m.cols) {
+        let data = match self.data.check_model(m) {
             Ok(()) => self.data.clone(),
             Err(e) => {
                 self.errors

@@ -648,7 +648,7 @@ pub(crate) struct Fixture {
     pub(crate) wrong_size: PathBuf,
 }
 
-fn write_idx(dir: &Path, name: &str, split: &Split) {
+pub(crate) fn write_idx(dir: &Path, name: &str, split: &Split) {
     let n = split.len() as u32;
     let mut images = 0x803u32.to_be_bytes().to_vec();
     for d in [n, split.rows as u32, split.cols as u32] {

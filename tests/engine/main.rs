@@ -9,6 +9,8 @@ mod data;
 mod explore;
 mod explore_app;
 mod explore_tools;
+mod faults;
+mod hardening;
 mod help;
 mod import;
 mod math;

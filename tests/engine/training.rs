@@ -185,7 +185,17 @@ fn params_finite(m: &Vae) -> bool {
 
 #[test]
 fn a_panic_in_training_becomes_an_error_event() {
-    let h = spawn(TrainConfig::default(), small(256, 32), cpu(), None).unwrap();
+    let data = small(256, 32);
+    let h = spawn(TrainConfig::default(), data.clone(), cpu(), None).unwrap();
+    h.send(Command::Step);
+    wait_for(&h, Duration::from_secs(60), |e| matches!(e, Event::Step(_)));
+    // A checkpoint saved before the panic.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("before.safetensors");
+    let snap = h.snapshot_slot().get().expect("a snapshot after a step");
+    let info = latent_explorer::checkpoint::DatasetInfo::of(&data);
+    latent_explorer::checkpoint::save_snapshot(&path, &snap, info.clone(), None).unwrap();
+    let saved = std::fs::read(&path).unwrap();
     h.send(Command::Start);
     h.send(Command::DebugPanic("boom in the trainer".into()));
     let ev = wait_for(&h, Duration::from_secs(60), |e| {
@@ -195,6 +205,23 @@ fn a_panic_in_training_becomes_an_error_event() {
         ev.iter()
             .any(|e| matches!(e, Event::Error(s) if s.contains("panicked") && s.contains("boom in the trainer"))),
         "{ev:?}"
+    );
+    // The file is untouched and loads; the last weights the worker published survive it
+    // and can still be saved.
+    assert_eq!(std::fs::read(&path).unwrap(), saved);
+    latent_explorer::checkpoint::load(&path, &cpu()).unwrap();
+    let last = h
+        .snapshot_slot()
+        .get()
+        .expect("the last snapshot survives the panic");
+    let after = dir.path().join("after.safetensors");
+    latent_explorer::checkpoint::save_snapshot(&after, &last, info, None).unwrap();
+    assert_eq!(
+        latent_explorer::checkpoint::load(&after, &cpu())
+            .unwrap()
+            .meta
+            .step,
+        last.step
     );
     // The caller is still alive and can start another worker.
     let h2 = spawn(TrainConfig::default(), small(256, 32), cpu(), None).unwrap();

@@ -1,0 +1,21 @@
+//! The persisted app settings (eframe's RON): any text gives settings inside the ranges the
+//! controls offer, or an error, never a panic.
+#![no_main]
+
+use latent_explorer::ui::settings::Persisted;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(p) = Persisted::from_ron(text) {
+        assert!((2..=32).contains(&p.view.grid_size));
+        assert!((1..=32).contains(&p.view.matrix_rows));
+        assert!(p.view.explore.fps.is_finite());
+        assert!(p.workspace.recent.len() <= latent_explorer::ui::settings::MAX_RECENT);
+        // What is accepted saves and reads back the same.
+        let again = ron::to_string(&p).expect("settings serialise");
+        assert_eq!(Persisted::from_ron(&again).ok().as_ref(), Some(&p));
+    }
+});
