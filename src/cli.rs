@@ -588,6 +588,11 @@ fn app(a: &AppArgs) -> Result<()> {
         import: a.import.options()?,
         ..AppOptions::default()
     };
+    // Ctrl-C closes the window as its close button does (the runs are saved); a second
+    // exits at once.
+    if let Err(e) = crate::interrupt::install() {
+        tracing::warn!("Ctrl-C will end the app without saving: {e}");
+    }
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
         wgpu_options: crate::gpu::wgpu_configuration(),
@@ -598,7 +603,7 @@ fn app(a: &AppArgs) -> Result<()> {
         ..Default::default()
     };
     eframe::run_native(
-        "Latent Explorer",
+        crate::ui::session::APP_NAME,
         options,
         Box::new(move |cc| Ok(Box::new(ExplorerApp::new(cc, app_options)))),
     )
@@ -952,9 +957,7 @@ fn sample(a: &SampleArgs) -> Result<()> {
     let device = a.backend.device().context("creating the compute device")?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     let cfg = &loaded.meta.train.model;
-    if a.n == 0 {
-        bail!("--n must be at least 1");
-    }
+    // (`--n` is in 1..=MAX_GRID_IMAGES: clap checked it.)
     // The app's prior noise for the seed: the same draws on every backend and thread.
     let z: Tensor<2> = Tensor::from_data(
         burn::tensor::TensorData::new(

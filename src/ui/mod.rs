@@ -22,6 +22,7 @@ pub mod panels;
 pub mod recent;
 pub mod run;
 pub mod runs;
+pub mod session;
 pub mod settings;
 pub mod shortcuts;
 mod tiles;
@@ -67,6 +68,8 @@ pub struct AppOptions {
     pub draft: Option<RunDraft>,
     /// Use these view settings instead of the persisted ones.
     pub view: Option<ViewSettings>,
+    /// Use this workspace (recent files, the runs to reopen) instead of the persisted one.
+    pub workspace: Option<settings::Workspace>,
     /// Model files to open as runs.
     pub open: Vec<PathBuf>,
     /// Run directories to follow.
@@ -97,6 +100,7 @@ impl Default for AppOptions {
             autostart: true,
             draft: None,
             view: None,
+            workspace: None,
             open: Vec::new(),
             follow: Vec::new(),
             preset: false,
@@ -157,6 +161,8 @@ pub struct ExplorerApp {
     pub errors: Vec<String>,
     /// Workspace notes (saved files, opened runs).
     pub notes: recent::Recent<String>,
+    /// Where the runs trained here are autosaved.
+    autosave: session::Autosave,
 }
 
 impl ExplorerApp {
@@ -177,6 +183,9 @@ impl ExplorerApp {
         }
         if let Some(v) = opts.view.clone() {
             persisted.view = v;
+        }
+        if let Some(w) = opts.workspace.clone() {
+            persisted.workspace = w;
         }
         if let Some(t) = opts.tab {
             persisted.view.layout = settings::Layout::Compare;
@@ -265,6 +274,7 @@ impl ExplorerApp {
             measure: opts.measure_secs.map(Measure::new),
             errors,
             notes: recent::Recent::new(6),
+            autosave: session::Autosave::default(),
         };
         app.io.dialogs = opts.file_dialogs;
         app.choose_device(device_choice);
@@ -284,9 +294,33 @@ impl ExplorerApp {
             || !opts.follow.is_empty()
             || opts.preset
             || !opts.train.is_empty();
-        if opts.autostart && !opened {
+        // The workspace of the last session comes back unless the command line names runs.
+        let (files, dirs) = session::restore(&app.persisted.workspace.session);
+        let restored = !opened && (!files.is_empty() || !dirs.is_empty());
+        if restored {
+            if !files.is_empty() {
+                app.commands.push(UiCommand::Open(files));
+            }
+            app.commands.extend(dirs.into_iter().map(UiCommand::Follow));
+        }
+        if opts.autostart && !opened && !restored {
             app.commands.push(UiCommand::NewRun);
         }
+        // A lost X display saves the training runs before the process ends.
+        session::install_display_loss_handler();
+        // Ctrl-C or SIGTERM (`interrupt::install`, done by the `app` command) closes the
+        // window the normal way, so the runs are saved as on any close; a watcher thread
+        // turns the signal's flag into the close command (a handler may not call into egui).
+        let ctx = cc.egui_ctx.clone();
+        let _ = std::thread::Builder::new()
+            .name("close-on-signal".into())
+            .spawn(move || {
+                while !crate::interrupt::requested() {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                ctx.request_repaint();
+            });
         app
     }
 
@@ -385,6 +419,10 @@ impl eframe::App for ExplorerApp {
         });
         self.on_dropped(dropped);
         self.logic_step();
+        // Where each training run goes if the display is lost before the next save.
+        let _ = self
+            .autosave
+            .track(session::autosave_dir().as_deref(), &self.runs);
         self.measure_step(ctx);
     }
 
@@ -406,6 +444,16 @@ impl eframe::App for ExplorerApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // Runs trained here are written to checkpoints and the open runs listed, so the
+        // next start reopens the workspace (every 30 s and at exit).
+        let (open, errors) = self
+            .autosave
+            .save(session::autosave_dir().as_deref(), &self.runs);
+        self.persisted.workspace.session = open;
+        for e in errors {
+            tracing::warn!("{e}");
+            self.errors.push(e);
+        }
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
     }
 }

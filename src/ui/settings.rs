@@ -330,6 +330,8 @@ pub struct Workspace {
     /// `REGEX=NAME` rules renaming a PyTorch file's tensors, one per entry as typed (blank
     /// entries are skipped; none: the PyTorch examples' layout or our own names).
     pub key_map: Vec<String>,
+    /// The runs open when the app last saved (reopened at the next start).
+    pub session: Vec<super::session::SessionRun>,
 }
 
 impl Workspace {
@@ -396,6 +398,7 @@ impl Persisted {
         let w = &mut self.workspace;
         w.recent.truncate(MAX_RECENT);
         w.key_map.truncate(MAX_KEY_RULES);
+        w.session.truncate(super::session::MAX_SESSION_RUNS);
     }
 }
 

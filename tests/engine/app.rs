@@ -675,3 +675,74 @@ fn bad_files_are_named_with_their_problem_and_nothing_else_stops() {
     );
     assert!(nth_run(h.state(), 0).status.is_active());
 }
+
+#[test]
+fn closing_keeps_the_runs_and_the_next_start_reopens_them() {
+    use latent_explorer::ui::session::Autosave;
+    use latent_explorer::ui::settings::Workspace;
+    let autosave = tempfile::tempdir().unwrap();
+    let mut h = harness(options(500, 32, 1000));
+    run_until(&mut h, 60, "training", |a| {
+        a.runs.len() == 1 && nth_run(a, 0).status.step >= 5
+    });
+    let id = run_id(h.state(), 0);
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Worker(Command::Pause)));
+    run_until(&mut h, 30, "paused", |a| {
+        nth_run(a, 0).status.state == WorkerState::Paused
+    });
+    // What eframe's save (every 30 s and at exit) does: write the training run's newest
+    // weights and list the open runs.
+    let mut saver = Autosave::default();
+    let (session, errors) = saver.save(Some(autosave.path()), &h.state().runs);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(session.len(), 1, "{session:?}");
+    let file = session[0].path.clone();
+    assert!(file.starts_with(autosave.path()) && !session[0].follow);
+    let latest = nth_run(h.state(), 0).latest().unwrap();
+    let saved = checkpoint::load(&file, &cpu()).unwrap();
+    assert_eq!(saved.meta.step, latest.step);
+    assert_eq!(
+        param_values(&saved.model),
+        param_values(&latest.model),
+        "the autosave does not hold the run's newest weights"
+    );
+    // Unchanged weights are not written again.
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let (again, _) = saver.save(Some(autosave.path()), &h.state().runs);
+    assert_eq!(again, session);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        modified
+    );
+
+    // The next start reopens the saved workspace instead of starting a new run.
+    let mut next = harness(AppOptions {
+        workspace: Some(Workspace {
+            session: session.clone(),
+            ..Workspace::default()
+        }),
+        ..options(500, 32, 1000)
+    });
+    run_until(&mut next, 60, "the workspace reopened", |a| {
+        a.runs.len() == 1 && nth_run(a, 0).latest().is_some()
+    });
+    quiesce(&mut next);
+    assert_eq!(next.state().runs.len(), 1, "a new run was started as well");
+    let run = nth_run(next.state(), 0);
+    assert!(
+        matches!(&run.source, RunSource::Loaded { path, .. } if *path == file),
+        "{}",
+        run.source.kind()
+    );
+    assert_eq!(run.name, "VAE", "the run reopens under its own name");
+    assert_eq!(run.latest().unwrap().step, latest.step);
+
+    // Closing the run in the first app removes its autosave at the next save.
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Remove));
+    run_until(&mut h, 30, "the run removed", |a| a.runs.is_empty());
+    let (empty, _) = saver.save(Some(autosave.path()), &h.state().runs);
+    assert!(empty.is_empty());
+    assert!(!file.exists(), "a closed run's autosave was kept");
+}

@@ -124,6 +124,18 @@ fn wrong_architecture_names_the_first_mismatch() {
     };
     checkpoint::save(&path, &model, &AuxModules::empty(), &meta_for(&deeper)).unwrap();
     let err = checkpoint::load(&path, &cpu()).unwrap_err();
+    // (More parameters than the file holds: refused before a model is built.)
+    assert!(
+        matches!(err, CheckpointError::Inconsistent { ref what, .. } if what.contains("parameters")),
+        "{err}"
+    );
+    // Same parameter count, another layout: the first differing tensor is named.
+    let mut wide = cfg.clone();
+    wide.model.arch = ArchConfig::Mlp {
+        hidden: vec![200, 400],
+    };
+    checkpoint::save(&path, &model, &AuxModules::empty(), &meta_for(&wide)).unwrap();
+    let err = checkpoint::load(&path, &cpu()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -142,7 +154,11 @@ fn corrupt_files_give_clear_errors() {
     assert!(matches!(err, CheckpointError::Format { .. }), "{err}");
     assert!(err.to_string().contains("bad.safetensors"));
     let err = checkpoint::load(&dir.path().join("absent.safetensors"), &cpu()).unwrap_err();
-    assert!(matches!(err, CheckpointError::Io { .. }), "{err}");
+    assert!(matches!(err, CheckpointError::Path(_)), "{err}");
+    assert!(
+        err.to_string().contains("absent.safetensors: not found"),
+        "{err}"
+    );
     // A valid safetensors file with no header of ours.
     let plain = safetensors::serialize(
         Vec::<(String, safetensors::tensor::TensorView)>::new(),

@@ -321,7 +321,7 @@ fn cli_sample_writes_the_prior_draws_it_decodes() {
     ]);
     assert_ne!(std::fs::read(&png).unwrap(), std::fs::read(&other).unwrap());
     let e = fails(&["sample", s(&f.ckpt), "--out", s(&png), "--n", "0"]);
-    assert!(e.contains("--n must be at least 1"), "{e}");
+    assert!(e.contains("'--n <N>': 0 is not in 1..=10000"), "{e}");
     // Under a file, where no directory can be made.
     let nowhere = f.ckpt.join("s.png");
     let e = fails(&["sample", s(&f.ckpt), "--out", s(&nowhere)]);

@@ -249,7 +249,10 @@ fn invalid_hyperparameters_are_rejected_before_training() {
     ];
     for cfg in bad {
         let r = Trainer::new(cfg.clone(), small(64, 8), &cpu());
-        assert!(matches!(r, Err(TrainError::InvalidConfig(_))), "{cfg:?}");
+        assert!(
+            matches!(r, Err(TrainError::InvalidConfig(_) | TrainError::Limit(_))),
+            "{cfg:?}"
+        );
     }
     let mut conv = TrainConfig::default();
     conv.model.arch = latent_explorer::model::ArchConfig::conv_default();

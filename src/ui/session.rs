@@ -1,0 +1,283 @@
+//! Closing the app keeps the workspace: every time eframe saves the settings (every 30 s and
+//! at exit) the runs trained here are written, atomically, to checkpoints in the app's data
+//! directory (`autosave/`), and the list of open runs (those checkpoints, the files opened,
+//! the run directories followed) is persisted with the settings. The next start opens them
+//! again, unless the command line names other runs.
+//!
+//! A lost X display ends the process inside Xlib (its I/O error handler exits): a handler of
+//! ours first writes the training runs' newest weights to the same checkpoints, so even then
+//! nothing trained is lost.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{self, DatasetInfo};
+use crate::train::{LatestSlot, Snapshot};
+
+use super::run::{RunId, RunSource};
+
+/// The name the app runs under (eframe's app id: where its settings and autosaves live).
+pub const APP_NAME: &str = "Latent Explorer";
+
+/// One run of the saved workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRun {
+    /// A checkpoint (or PyTorch file) to open, or a run directory to follow.
+    pub path: PathBuf,
+    /// Follow `path` as a run directory instead of opening it.
+    #[serde(default)]
+    pub follow: bool,
+}
+
+/// Most runs a saved workspace reopens.
+pub const MAX_SESSION_RUNS: usize = 32;
+
+/// The directory of the autosaved checkpoints, if the platform has a data directory.
+pub fn autosave_dir() -> Option<PathBuf> {
+    eframe::storage_dir(APP_NAME).map(|d| d.join("autosave"))
+}
+
+/// A training run's weights waiting to be written on exit or on a lost display.
+struct Pending {
+    path: PathBuf,
+    slot: LatestSlot<Snapshot>,
+    dataset: DatasetInfo,
+    /// The step last written.
+    written: Option<u64>,
+}
+
+/// The training runs' autosave targets, shared with the lost-display handler.
+static PENDING: Mutex<Vec<Pending>> = Mutex::new(Vec::new());
+
+/// Where each run trained here is autosaved, and which open runs were reopened from an
+/// autosave (kept for the run's lifetime; the file goes when the run is closed).
+#[derive(Debug, Default)]
+pub struct Autosave {
+    paths: HashMap<RunId, PathBuf>,
+    /// The step last written to each autosave.
+    written: HashMap<PathBuf, u64>,
+}
+
+impl Autosave {
+    /// Write every training run's newest weights (those not yet written) and return the
+    /// workspace to persist, with any errors. `dir` is [`autosave_dir`].
+    pub fn save(
+        &mut self,
+        dir: Option<&Path>,
+        runs: &super::runs::Runs,
+    ) -> (Vec<SessionRun>, Vec<String>) {
+        let (mut session, mut errors) = self.track(dir, runs);
+        let mut mine = self.pending(dir, runs);
+        for r in write_pending(&mut mine) {
+            match r {
+                Ok((path, step)) => {
+                    self.written.insert(path, step);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        // Runs that have weights (a session entry without a file is dropped at restore).
+        session.retain(|s| s.follow || s.path.exists());
+        session.truncate(MAX_SESSION_RUNS);
+        self.forget_closed(dir, runs);
+        (session, errors)
+    }
+
+    /// Remove the autosaves of runs closed in the app since they were written (only this
+    /// process's own: an autosave written when the display was lost stays for the user).
+    fn forget_closed(&mut self, dir: Option<&Path>, runs: &super::runs::Runs) {
+        let written = &mut self.written;
+        self.paths.retain(|id, path| {
+            if runs.get(*id).is_some() {
+                return true;
+            }
+            // Only a run's own directory inside the autosave directory, never that itself.
+            if let (Some(dir), Some(run_dir)) = (dir, path.parent())
+                && run_dir != dir
+                && run_dir.starts_with(dir)
+            {
+                let _ = std::fs::remove_dir_all(run_dir);
+            }
+            written.remove(path.as_path());
+            false
+        });
+    }
+
+    /// Note where each training run is to be saved (for [`Autosave::save`] and for the
+    /// lost-display handler, which may come at any frame), and list the open runs.
+    pub fn track(
+        &mut self,
+        dir: Option<&Path>,
+        runs: &super::runs::Runs,
+    ) -> (Vec<SessionRun>, Vec<String>) {
+        let mut session = Vec::new();
+        let mut errors = Vec::new();
+        for run in runs.iter() {
+            match &run.source {
+                RunSource::Training(_) => {
+                    let Some(dir) = dir else {
+                        errors.push(format!(
+                            "{}: no data directory to autosave the run into",
+                            run.name
+                        ));
+                        continue;
+                    };
+                    let path = self
+                        .paths
+                        .entry(run.id)
+                        .or_insert_with(|| dir.join(autosave_name(&run.name, run.id)))
+                        .clone();
+                    session.push(SessionRun {
+                        path,
+                        follow: false,
+                    });
+                }
+                RunSource::Loaded { path, .. } => {
+                    // A run reopened from an earlier session's autosave: its file is ours
+                    // to remove when the run is closed.
+                    if dir.is_some_and(|d| path.starts_with(d)) {
+                        self.paths.entry(run.id).or_insert_with(|| path.clone());
+                    }
+                    session.push(SessionRun {
+                        path: path.clone(),
+                        follow: false,
+                    })
+                }
+                RunSource::Following(f) => session.push(SessionRun {
+                    path: f.dir().to_path_buf(),
+                    follow: true,
+                }),
+            }
+        }
+        let pending = self.pending(dir, runs);
+        if let Ok(mut all) = PENDING.lock() {
+            *all = pending;
+        }
+        (session, errors)
+    }
+
+    /// The training runs' autosave targets (after [`Autosave::track`] named them).
+    fn pending(&self, dir: Option<&Path>, runs: &super::runs::Runs) -> Vec<Pending> {
+        if dir.is_none() {
+            return Vec::new();
+        }
+        runs.iter()
+            .filter_map(|run| match &run.source {
+                RunSource::Training(worker) => {
+                    let path = self.paths.get(&run.id)?.clone();
+                    Some(Pending {
+                        written: self.written.get(&path).copied(),
+                        path,
+                        slot: worker.snapshot_slot(),
+                        dataset: run.dataset.clone(),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// `SECONDS-ID/NAME.safetensors`: unique across sessions (run ids restart at 0), and the
+/// run reopens under its own name (a loaded run is named after its file).
+fn autosave_name(name: &str, id: RunId) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Path::new(&format!("{secs}-{}", id.0))
+        .join(format!("{}.safetensors", super::logic::file_stem(name)))
+}
+
+/// Write the pending runs whose newest step is not on disk yet; each written path with
+/// its step.
+fn write_pending(all: &mut [Pending]) -> Vec<Result<(PathBuf, u64), String>> {
+    let mut out = Vec::new();
+    for p in all.iter_mut() {
+        let Some(snap) = p.slot.get() else {
+            continue;
+        };
+        if p.written == Some(snap.step) {
+            continue;
+        }
+        out.push(
+            checkpoint::save_snapshot(&p.path, &snap, p.dataset.clone(), None)
+                .map(|()| {
+                    p.written = Some(snap.step);
+                    (p.path.clone(), snap.step)
+                })
+                .map_err(|e| format!("autosaving the run failed: {e}")),
+        );
+    }
+    out
+}
+
+/// The runs a saved workspace names that still exist, as commands to open them.
+pub fn restore(session: &[SessionRun]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for s in session.iter().take(MAX_SESSION_RUNS) {
+        match (s.follow, s.path.is_dir(), s.path.is_file()) {
+            (true, true, _) => dirs.push(s.path.clone()),
+            (false, _, true) => files.push(s.path.clone()),
+            _ => {}
+        }
+    }
+    (files, dirs)
+}
+
+/// Ask Xlib to call us, not `exit` alone, when the connection to the display breaks: the
+/// training runs' newest weights are written first. Does nothing when the process is not
+/// using Xlib (Wayland, no window).
+pub fn install_display_loss_handler() {
+    #[cfg(target_os = "linux")]
+    {
+        type Handler = extern "C" fn(*mut std::ffi::c_void) -> std::ffi::c_int;
+        type SetHandler = unsafe extern "C" fn(Option<Handler>) -> Option<Handler>;
+        // SAFETY: dlopen with RTLD_NOLOAD only returns a handle to a library the process
+        // already loaded (winit's), never loads one; dlsym's result is checked for null and
+        // has XSetIOErrorHandler's documented C signature.
+        unsafe {
+            let lib = libc::dlopen(c"libX11.so.6".as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+            if lib.is_null() {
+                return;
+            }
+            let sym = libc::dlsym(lib, c"XSetIOErrorHandler".as_ptr());
+            if sym.is_null() {
+                return;
+            }
+            let set: SetHandler = std::mem::transmute::<*mut libc::c_void, SetHandler>(sym);
+            set(Some(on_display_lost));
+        }
+    }
+}
+
+/// Xlib's I/O error handler: write what is unsaved, say so, exit (Xlib would exit anyway
+/// if this returned).
+#[cfg(target_os = "linux")]
+extern "C" fn on_display_lost(_display: *mut std::ffi::c_void) -> std::ffi::c_int {
+    let saved = match PENDING.try_lock() {
+        Ok(mut all) => write_pending(&mut all),
+        Err(_) => Vec::new(),
+    };
+    let ok: Vec<String> = saved
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    eprintln!(
+        "the connection to the display was lost; {}",
+        if ok.is_empty() {
+            "no unsaved training runs".to_string()
+        } else {
+            format!("the training runs were saved to {}", ok.join(", "))
+        }
+    );
+    for e in saved.iter().filter_map(|r| r.as_ref().err()) {
+        eprintln!("{e}");
+    }
+    std::process::exit(1)
+}
