@@ -97,7 +97,7 @@ pub enum CheckpointError {
     },
     /// A tensor holds NaN or infinite values.
     #[error(
-        "{path}: tensor {tensor} holds {count} non-finite values of {total} (first at index {first}: {value}); the weights are unusable"
+        "{path}: tensor {tensor}: {count} of its {total} values are NaN or infinite (the first, at index {first}, is {value}); the weights are unusable"
     )]
     NonFinite {
         /// The file.

@@ -28,9 +28,9 @@ pub enum DatasetError {
     /// One of the IDX files is bad.
     #[error(transparent)]
     Idx(#[from] IdxError),
-    /// The directory is not one.
+    /// The directory is not one (in the message, not as a source: printed once).
     #[error("the data directory: {0}")]
-    Path(#[from] crate::paths::PathError),
+    Path(crate::paths::PathError),
     /// A standard file is missing from the directory.
     #[error("{dir}: no {name} or {name}.gz (an MNIST-format directory holds {all})")]
     Missing {
@@ -208,7 +208,7 @@ impl Dataset {
 
     /// Read a directory holding the four standard MNIST file names, each raw or `.gz`.
     pub fn from_dir(dir: &Path) -> Result<Self, DatasetError> {
-        crate::paths::input_dir(dir)?;
+        crate::paths::input_dir(dir).map_err(DatasetError::Path)?;
         let mut paths = Vec::with_capacity(4);
         for name in FILE_NAMES {
             let raw = dir.join(name);

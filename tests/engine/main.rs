@@ -10,6 +10,7 @@ mod explore;
 mod explore_app;
 mod explore_tools;
 mod faults;
+mod fuzz_regressions;
 mod hardening;
 mod help;
 mod import;

@@ -1,0 +1,120 @@
+//! Every input the fuzz targets (fuzz/) start from or found a crash with, run through the
+//! same entry points in the normal test binary: the seeds (fuzz/seeds/TARGET/, real files
+//! of each format) must give their known results, and each crash the fuzzers found
+//! (tests/fixtures/fuzz/TARGET/) must now give an error or a value, never a panic.
+
+use std::path::{Path, PathBuf};
+
+use latent_explorer::checkpoint;
+use latent_explorer::data::idx;
+use latent_explorer::import::{self, ImportOptions};
+use latent_explorer::ui::settings::Persisted;
+
+use crate::common::cpu;
+
+/// The seed and regression inputs of `target`, by file name.
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in [
+        root.join("fuzz/seeds").join(target),
+        root.join("tests/fixtures/fuzz").join(target),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let p: PathBuf = e.unwrap().path();
+            if p.is_file() {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                out.push((name, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn idx_fuzz_inputs_parse_or_fail_with_an_error() {
+    let all = inputs("idx");
+    assert!(all.len() >= 4, "the seeds are missing");
+    for (name, bytes) in &all {
+        let file = Path::new(name);
+        let images = idx::parse_images(file, bytes);
+        let labels = idx::parse_labels(file, bytes);
+        match name.as_str() {
+            "images" | "images.gz" => {
+                let i = images.unwrap();
+                assert_eq!((i.count, i.rows, i.cols, i.pixels.len()), (3, 4, 4, 48));
+                assert!(labels.is_err());
+            }
+            "labels" | "labels.gz" => {
+                assert_eq!(labels.unwrap(), vec![0, 1, 2]);
+                assert!(images.is_err());
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn checkpoint_fuzz_inputs_load_or_fail_with_an_error() {
+    let all = inputs("checkpoint");
+    assert!(all.len() >= 3, "the seeds are missing");
+    for (name, bytes) in all {
+        let path = Path::new(&name);
+        let meta = checkpoint::read_meta(path, &bytes);
+        let loaded = checkpoint::from_bytes(path, bytes, &cpu());
+        match name.as_str() {
+            "vae.safetensors" | "cvae.safetensors" => {
+                let l = loaded.unwrap();
+                assert_eq!((l.meta.train.model.rows, l.meta.train.model.cols), (4, 4));
+                assert_eq!(l.meta.train.model.classes() > 0, name.starts_with("cvae"));
+            }
+            "header-only" => {
+                assert!(meta.is_err() && loaded.is_err());
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn pytorch_fuzz_inputs_import_or_fail_with_an_error() {
+    let all = inputs("torch");
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ImportOptions::default();
+    for (name, bytes) in all {
+        let path = dir.path().join(&name);
+        std::fs::write(&path, &bytes).unwrap();
+        let imported = import::import_file(&path, &opts);
+        let loaded = import::load_any(&path, &cpu(), &opts);
+        if name.starts_with("examples") {
+            // The PyTorch examples' layout at toy size: a 4x4 image, 3 hidden, 1 latent.
+            let (_, meta) = imported.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((meta.train.model.rows, meta.train.model.latent_dim), (4, 1));
+            loaded.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn settings_fuzz_inputs_read_or_fail_with_an_error() {
+    let all = inputs("settings");
+    assert!(all.len() >= 2, "the seeds are missing");
+    for (name, bytes) in all {
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        let read = Persisted::from_ron(&text);
+        if name == "app" || name == "empty" {
+            let p = read.unwrap_or_else(|e| panic!("{name}: {e}"));
+            // What is read saves and reads back the same.
+            assert_eq!(
+                Persisted::from_ron(&ron::to_string(&p).unwrap()).unwrap(),
+                p
+            );
+        }
+    }
+}
