@@ -34,6 +34,9 @@ pub const MAX_IWAE_K: usize = 10_000;
 pub const MAX_GRID_IMAGES: usize = 10_000;
 /// Most epochs of one run.
 pub const MAX_EPOCHS: usize = 1_000_000;
+/// Most pixel values in one split of a dataset (held as f32: 1 GiB). Full MNIST's
+/// training split is 47 M.
+pub const MAX_DATASET_VALUES: usize = 1 << 28;
 /// Most label classes.
 pub const MAX_CLASSES: usize = 1000;
 

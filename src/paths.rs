@@ -66,7 +66,12 @@ pub fn input_dir(path: &Path) -> Result<(), PathError> {
 /// `path` must be writable as a file: not an existing directory, and no ancestor a file
 /// (missing parent directories are fine: writers create them).
 pub fn output_file(path: &Path) -> Result<(), PathError> {
-    if path.is_dir() {
+    // `out/` names a directory even when none exists yet.
+    let trailing = path
+        .as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::is_separator);
+    if trailing || path.is_dir() {
         return Err(PathError::IsDir {
             path: path.to_path_buf(),
         });

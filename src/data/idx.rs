@@ -105,6 +105,14 @@ pub enum IdxError {
         /// Number of labels.
         labels: usize,
     },
+    /// A size in the header is over its limit ([`crate::limits`]).
+    #[error("{file}: {error}")]
+    Limit {
+        /// The file.
+        file: PathBuf,
+        /// Which size, its value and the limit.
+        error: crate::limits::LimitError,
+    },
     /// The decompressed size exceeds [`MAX_DECOMPRESSED_BYTES`].
     #[error("{file}: decompresses to more than {limit} bytes")]
     TooLarge {
@@ -240,6 +248,20 @@ pub fn parse_images(file: &Path, bytes: &[u8]) -> Result<IdxImages, IdxError> {
     let data = maybe_gunzip(file, bytes)?;
     let (dims, offset) = parse_header(file, &data, IMAGES_MAGIC, "images")?;
     let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    // The images become f32 (4 bytes a pixel): their sizes are bounded before that.
+    let limit = |error| IdxError::Limit {
+        file: file.to_path_buf(),
+        error,
+    };
+    use crate::limits;
+    limits::check("image rows", rows, 1, limits::MAX_IMAGE_SIDE).map_err(limit)?;
+    limits::check("image columns", cols, 1, limits::MAX_IMAGE_SIDE).map_err(limit)?;
+    limits::product(
+        "images × pixels",
+        &[count, rows, cols],
+        limits::MAX_DATASET_VALUES,
+    )
+    .map_err(limit)?;
     if count == 0 {
         return Err(IdxError::BadDims {
             file: file.to_path_buf(),

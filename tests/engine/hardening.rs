@@ -469,3 +469,43 @@ fn wgpu_without_any_usable_runtime_directory_says_so_once() {
     );
     assert!(stderr.contains("cannot serve instead"), "{stderr}");
 }
+
+#[test]
+fn idx_image_sizes_are_bounded_before_the_pixels_become_floats() {
+    use latent_explorer::data::idx::{self, IdxError};
+    // One image 2000 pixels tall and 1 wide: a valid IDX file, over the side limit.
+    let mut bytes = 0x803u32.to_be_bytes().to_vec();
+    for d in [1u32, 2000, 1] {
+        bytes.extend(d.to_be_bytes());
+    }
+    bytes.extend(vec![7u8; 2000]);
+    match idx::parse_images(Path::new("tall.idx"), &bytes) {
+        Err(e @ IdxError::Limit { .. }) => {
+            let m = e.to_string();
+            assert!(
+                m.contains("tall.idx") && m.contains("image rows = 2000") && m.contains("1024"),
+                "{m}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // 1024 × 1 is accepted.
+    let mut ok = 0x803u32.to_be_bytes().to_vec();
+    for d in [1u32, 1024, 1] {
+        ok.extend(d.to_be_bytes());
+    }
+    ok.extend(vec![7u8; 1024]);
+    assert_eq!(
+        idx::parse_images(Path::new("ok.idx"), &ok).unwrap().rows,
+        1024
+    );
+}
+
+#[test]
+fn an_output_path_ending_in_a_separator_is_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = format!("{}/not-yet/", tmp.path().display());
+    let e = latent_explorer::paths::output_file(Path::new(&out)).unwrap_err();
+    assert!(e.to_string().contains("is a directory, not a file"), "{e}");
+    assert!(latent_explorer::paths::output_file(&tmp.path().join("a/b/c.png")).is_ok());
+}
