@@ -674,7 +674,7 @@ fn train(a: &TrainArgs) -> Result<()> {
     let out = a.out_path();
     // Where the results go is checked before any training is done.
     if let Some(p) = &out {
-        crate::paths::output_file(p).context("--out")?;
+        out_file(p)?;
     }
     if let Some(d) = &a.run_dir {
         crate::paths::output_dir(d).context("--run-dir")?;
@@ -889,6 +889,11 @@ fn interrupted(
     })
 }
 
+/// `--out` must be writable as a file: checked before any work.
+fn out_file(out: &Path) -> Result<()> {
+    crate::paths::output_file(out).context("--out")
+}
+
 fn load_checkpoint(
     path: &Path,
     device: &Device,
@@ -898,6 +903,7 @@ fn load_checkpoint(
 }
 
 fn import_cmd(a: &ImportCmdArgs) -> Result<()> {
+    out_file(&a.out)?;
     let (bytes, meta) =
         import::import_file(&a.model, &a.import.options()?).context("importing the model")?;
     // Load it once before writing, so a file that would not load is never written.
@@ -954,6 +960,7 @@ fn eval(a: &EvalArgs) -> Result<()> {
 }
 
 fn sample(a: &SampleArgs) -> Result<()> {
+    out_file(&a.out)?;
     let device = a.backend.device().context("creating the compute device")?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     let cfg = &loaded.meta.train.model;
@@ -975,6 +982,7 @@ fn sample(a: &SampleArgs) -> Result<()> {
 }
 
 fn reconstruct(a: &ReconstructArgs) -> Result<()> {
+    out_file(&a.out)?;
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
@@ -1160,6 +1168,10 @@ fn test_codes(
 }
 
 fn traverse(a: &TraverseArgs) -> Result<()> {
+    out_file(&a.out)?;
+    if let Some(dir) = &a.frames {
+        crate::paths::output_dir(dir).context("--frames")?;
+    }
     let gif = out_is_gif(&a.out)?;
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
@@ -1250,6 +1262,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
 }
 
 fn interpolate(a: &InterpolateArgs) -> Result<()> {
+    out_file(&a.out)?;
     let gif = out_is_gif(&a.out)?;
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
@@ -1458,6 +1471,7 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
 }
 
 fn encode(a: &EncodeArgs) -> Result<()> {
+    out_file(&a.out)?;
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;

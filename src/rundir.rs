@@ -104,6 +104,9 @@ pub enum RunDirError {
         /// The underlying error.
         error: std::io::Error,
     },
+    /// The path is not a directory.
+    #[error(transparent)]
+    Path(#[from] crate::paths::PathError),
     /// The directory already holds a run.
     #[error("{0}: already holds a run ({METRICS_FILE} is not empty); use a new or empty directory")]
     InUse(PathBuf),
@@ -372,6 +375,8 @@ pub struct Follower {
 impl Follower {
     /// Start following `dir`, loading checkpoints onto `device`.
     pub fn spawn(dir: &Path, device: Device, waker: Option<Waker>) -> Result<Self, RunDirError> {
+        // It may not exist yet (the training process makes it), but it may not be a file.
+        crate::paths::output_dir(dir)?;
         let (tx, rx) = sync_channel(4096);
         let snapshot = LatestSlot::new();
         let info = Arc::new(Mutex::new(FollowedInfo::default()));

@@ -509,3 +509,57 @@ fn an_output_path_ending_in_a_separator_is_a_directory() {
     assert!(e.to_string().contains("is a directory, not a file"), "{e}");
     assert!(latent_explorer::paths::output_file(&tmp.path().join("a/b/c.png")).is_ok());
 }
+
+#[test]
+fn outputs_and_followed_directories_of_the_wrong_kind_are_refused_before_any_work() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("afile");
+    std::fs::write(&file, b"x").unwrap();
+    let dir = tmp.path().join("adir");
+    std::fs::create_dir(&dir).unwrap();
+    let png = tmp.path().join("t.png");
+    // The grid would be written before the frames: nothing is written at all.
+    let e = fails(&[
+        "traverse",
+        s(&f.ckpt),
+        "--data",
+        s(&f.data),
+        "--out",
+        s(&png),
+        "--frames",
+        s(&file),
+    ]);
+    assert!(
+        e.contains("--frames") && e.contains("afile is a file, not a directory"),
+        "{e}"
+    );
+    assert!(!png.exists(), "the grid was written before the error");
+    for cmd in [
+        vec!["encode", s(&f.ckpt), "--data", s(&f.data), "--out", s(&dir)],
+        vec!["import", s(&f.ckpt), "--out", s(&dir)],
+        vec![
+            "reconstruct",
+            s(&f.ckpt),
+            "--data",
+            s(&f.data),
+            "--out",
+            s(&dir),
+        ],
+    ] {
+        let e = fails(&cmd);
+        assert!(
+            e.contains("--out") && e.contains("adir is a directory, not a file"),
+            "{cmd:?}: {e}"
+        );
+    }
+    let e = match latent_explorer::rundir::Follower::spawn(&file, cpu(), None) {
+        Ok(_) => panic!("followed a file"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("afile is a file, not a directory"), "{e}");
+    // A directory that does not exist yet is followed (the training process makes it).
+    assert!(
+        latent_explorer::rundir::Follower::spawn(&tmp.path().join("later"), cpu(), None).is_ok()
+    );
+}
