@@ -31,8 +31,8 @@ pub enum PathError {
         /// The path.
         path: PathBuf,
     },
-    /// An output file under something that is not a directory (`path` is the output).
-    #[error("{ancestor} is a file, not a directory")]
+    /// An output file under something that is not a directory.
+    #[error("cannot write {path}: {ancestor} is a file, not a directory")]
     ParentIsFile {
         /// The output path.
         path: PathBuf,
