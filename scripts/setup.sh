@@ -6,6 +6,7 @@
 #   vulkan:  lavapipe (Mesa's software Vulkan driver) and the Vulkan loader: a wgpu adapter
 #            on a machine without a GPU, for the shader tests, the app tests and the app
 #   xvfb:    an X server without a screen, for the app where no display exists
+#   chattr:  e2fsprogs' chattr, for the read-only-directory fault test run as root
 #   window:  the X11 libraries the window toolkit loads (a desktop has them; a server may not)
 missing_packages() {
   local need=()
@@ -21,6 +22,11 @@ missing_packages() {
         ;;
       xvfb)
         command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+        ;;
+      chattr)
+        # The fault-injection tests make a directory read-only with `chattr +i` when they
+        # run as root (who ignores permission bits).
+        command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
         ;;
       window)
         # The X11 libraries the window toolkit (winit) loads at run time.
