@@ -371,7 +371,8 @@ impl Persisted {
     }
 
     /// Clamp every size and number to the range its control offers (the same bounds as the
-    /// sliders); non-finite numbers fall back to the default.
+    /// sliders); non-finite numbers and invalid modes fall back to the default. (The next
+    /// run's hyperparameters are checked, with a message, when the run starts.)
     pub fn sanitize(&mut self) {
         let d = ViewSettings::default();
         let v = &mut self.view;
@@ -394,6 +395,15 @@ impl Persisted {
         e.traversal_steps = e.traversal_steps.clamp(2, 24);
         e.anomaly_iwae_k = e.anomaly_iwae_k.min(crate::ui::views::MAX_ANOMALY_IWAE_K);
         e.fps = finite_in(e.fps, 1.0, 24.0, de.fps);
+        // Parameters with no control range: what the CLI would refuse falls back.
+        if e.traversal_range.validate().is_err() {
+            e.traversal_range = de.traversal_range;
+        }
+        if let crate::data::Shift::Noise(sigma) = e.shift
+            && !(sigma > 0.0 && sigma <= 1.0)
+        {
+            e.shift = de.shift;
+        }
         e.brush = finite_in(e.brush, 0.5, 4.0, de.brush);
         let w = &mut self.workspace;
         w.recent.truncate(MAX_RECENT);
