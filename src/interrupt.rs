@@ -26,14 +26,22 @@ extern "C" fn on_signal(_signal: libc::c_int) {
     }
 }
 
-/// Route SIGINT and SIGTERM to the counter. Returns the OS error if a handler could not
-/// be installed (the command then stops the default way).
+/// Route SIGINT and SIGTERM to the counter. A signal this process was started ignoring
+/// stays ignored (a shell starts background jobs with SIGINT ignored, so that Ctrl-C at the
+/// terminal leaves them running). Returns the OS error if a handler could not be installed
+/// (the command then stops the default way).
 pub fn install() -> std::io::Result<()> {
     #[cfg(unix)]
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: `on_signal` is an `extern "C" fn(c_int)` that only does async-signal-safe
-        // work; sigaction is given a zeroed, then filled, struct.
+        // work; sigaction is given zeroed, then filled, structs.
         unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+            {
+                continue;
+            }
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
             libc::sigemptyset(&mut action.sa_mask);

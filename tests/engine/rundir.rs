@@ -216,6 +216,7 @@ fn a_followed_directory_delivers_steps_and_each_epochs_weights_as_they_land() {
                     );
                     break;
                 }
+                Some(Event::Error(e)) => panic!("the follower failed: {e}"),
                 Some(_) => {}
                 None => panic!("epoch {epoch} did not arrive"),
             }
