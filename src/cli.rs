@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::backend::BackendChoice;
 use crate::bench::{self, BenchConfig};
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
-use crate::data::{Batcher, Dataset, Shift, shift};
+use crate::data::{Batcher, Dataset, Shift, shapes, shift};
 use crate::explore::{PathKind, RangeMode};
 use crate::export::{column_frame, grid_image, save_gif, save_png};
 use crate::import::{self, ImportOptions, KeyMap};
@@ -108,7 +108,9 @@ pub struct CompareArgs {
 /// Where data and compute come from.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// Directory with the four MNIST-format files (raw or .gz); default: the bundled subset.
+    /// Directory with the four MNIST-format files (raw or .gz), or `shapes[:SIDE]`: procedural
+    /// shapes with known factors (3 shapes × 6 scales × 10 orientations × 8 × 8 positions,
+    /// SIDE 32 by default). Default: the bundled MNIST subset.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Compute backend.
@@ -118,12 +120,49 @@ pub struct DataArgs {
 
 impl DataArgs {
     fn load(&self) -> Result<(Arc<Dataset>, Device)> {
-        let data = Dataset::load(self.data.as_deref()).context("loading the dataset")?;
+        let (data, device, _) = self.load_with_factors()?;
+        Ok((data, device))
+    }
+
+    /// The data, the device, and the factors of variation when the data is a shapes set.
+    fn load_with_factors(&self) -> Result<(Arc<Dataset>, Device, Option<shapes::Factors>)> {
+        let (data, factors) = match self.shapes()? {
+            Some(cfg) => {
+                let s = shapes::generate(&cfg).context("making the shapes set")?;
+                (s.data, Some(s.factors))
+            }
+            None => (
+                Dataset::load(self.data.as_deref()).context("loading the dataset")?,
+                None,
+            ),
+        };
         let device = self
             .backend
             .device()
             .context("creating the compute device")?;
-        Ok((Arc::new(data), device))
+        Ok((Arc::new(data), device, factors))
+    }
+
+    /// `--data shapes` or `shapes:SIDE` (when no such directory exists): the procedural
+    /// shapes set, 3 shapes × 6 scales × 10 orientations × 8 × 8 positions at SIDE (32).
+    fn shapes(&self) -> Result<Option<shapes::ShapesConfig>> {
+        let Some(d) = self.data.as_deref().and_then(Path::to_str) else {
+            return Ok(None);
+        };
+        if Path::new(d).exists() {
+            return Ok(None);
+        }
+        let side = match d.split_once(':') {
+            None if d == "shapes" => 32,
+            Some(("shapes", side)) => side
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--data {d}: the side must be a whole number"))?,
+            _ => return Ok(None),
+        };
+        Ok(Some(shapes::ShapesConfig {
+            side,
+            ..shapes::ShapesConfig::small()
+        }))
     }
 }
 
@@ -930,7 +969,7 @@ fn check_fits(meta: &CheckpointMeta, data: &Dataset) -> Result<()> {
 }
 
 fn eval(a: &EvalArgs) -> Result<()> {
-    let (data, device) = a.data.load()?;
+    let (data, device, factors) = a.data.load_with_factors()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     let m = evaluate(
@@ -941,8 +980,22 @@ fn eval(a: &EvalArgs) -> Result<()> {
         500,
         a.iwae_k,
     );
+    // On data with known factors: the Mutual Information Gap of the test codes (means).
+    let mig = factors.and_then(|f| {
+        let post = encode_split(&loaded.model, &data.test, &device, 500);
+        let rows: Vec<Vec<usize>> = f
+            .test
+            .iter()
+            .map(|r| r.iter().map(|&v| v as usize).collect())
+            .collect();
+        crate::explore::mig(&post.mu, post.dim, &rows)
+    });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&m)?);
+        let mut v = serde_json::to_value(&m)?;
+        if let Some((score, gaps)) = &mig {
+            v["mig"] = serde_json::json!({ "score": score, "per_factor": gaps });
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
             "{} ({} {}, epoch {}) on {}",
@@ -955,6 +1008,14 @@ fn eval(a: &EvalArgs) -> Result<()> {
         print_eval("", &m, loaded.meta.train.variant);
         let dims: Vec<String> = m.kl_per_dim.iter().map(|k| format!("{k:.2}")).collect();
         println!("KL per dimension: {}", dims.join(" "));
+        if let Some((score, gaps)) = &mig {
+            let per: Vec<String> = shapes::FACTOR_NAMES
+                .iter()
+                .zip(gaps)
+                .map(|(n, g)| format!("{n} {g:.3}"))
+                .collect();
+            println!("MIG {score:.3} ({})", per.join(", "));
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod batch;
 mod dataset;
 pub mod idx;
 pub mod input;
+pub mod shapes;
 pub mod shift;
 
 pub use batch::{Batch, Batcher, epoch_permutation};

@@ -257,9 +257,11 @@ pub fn forth_and_back(n: usize) -> Vec<usize> {
 }
 
 mod anomaly;
+mod disentangle;
 mod embed;
 mod traverse;
 
 pub use anomaly::{Histogram, auroc, rank_by_score};
+pub use disentangle::{MIG_BINS, mig};
 pub use embed::{EmbedError, TsneParams, pca_start, tsne};
 pub use traverse::{RangeMode, dim_ranges, traversal_grid};

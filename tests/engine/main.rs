@@ -6,6 +6,7 @@ mod checkpoint;
 mod cli;
 mod common;
 mod data;
+mod disentangle;
 mod explore;
 mod explore_app;
 mod explore_tools;

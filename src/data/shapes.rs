@@ -1,0 +1,221 @@
+//! Procedural shapes with known factors of variation, as in dSprites (Matthey et al. 2017):
+//! shape (square, ellipse, heart), scale (6 values), orientation (40), x (32) and y (32),
+//! rendered without anti-aliasing to binary images, deterministically, in process (nothing
+//! is downloaded). Each factor's grid can be subsampled so a 2-core CPU trains a useful
+//! model in minutes; every image carries the indices of its factors, so disentanglement
+//! metrics ([`crate::explore::mig`]) can be measured on a model trained on it.
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use thiserror::Error;
+
+use super::{Dataset, Split};
+use crate::limits::{self, LimitError};
+
+/// The factors' names, in the order of [`Factors::values`].
+pub const FACTOR_NAMES: [&str; 5] = ["shape", "scale", "orientation", "x", "y"];
+/// dSprites' number of values of each factor.
+pub const FULL_GRID: [usize; 5] = [3, 6, 40, 32, 32];
+
+/// The three shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A square.
+    Square,
+    /// An ellipse twice as wide as tall.
+    Ellipse,
+    /// A heart.
+    Heart,
+}
+
+impl Shape {
+    /// Shape of index 0, 1, 2.
+    pub const ALL: [Shape; 3] = [Shape::Square, Shape::Ellipse, Shape::Heart];
+
+    /// Whether the point `(u, v)` of the shape's own frame (unit size, centred) is inside.
+    fn contains(self, u: f64, v: f64) -> bool {
+        match self {
+            Self::Square => u.abs() <= 0.8 && v.abs() <= 0.8,
+            Self::Ellipse => (u / 1.0).powi(2) + (v / 0.5).powi(2) <= 1.0,
+            Self::Heart => {
+                // (x² + y² − 1)³ − x² y³ ≤ 0, scaled to about the unit disc, point up.
+                let (x, y) = (u * 1.25, -v * 1.25 + 0.15);
+                (x * x + y * y - 1.0).powi(3) - x * x * y.powi(3) <= 0.0
+            }
+        }
+    }
+}
+
+/// How many values of each factor to use, and the image side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShapesConfig {
+    /// Image side in pixels.
+    pub side: usize,
+    /// Values of each factor (each at most [`FULL_GRID`]'s): evenly spaced over its range.
+    pub grid: [usize; 5],
+    /// Seed of the train/test split.
+    pub seed: u64,
+    /// Share of the images in the test split.
+    pub test_fraction: f64,
+}
+
+impl ShapesConfig {
+    /// A grid a 2-core CPU trains on in minutes: 32×32 images, 3 shapes × 6 scales × 10
+    /// orientations × 8 × 8 positions = 11,520 images.
+    pub fn small() -> Self {
+        Self {
+            side: 32,
+            grid: [3, 6, 10, 8, 8],
+            seed: 0,
+            test_fraction: 0.1,
+        }
+    }
+
+    /// dSprites' grid at `side` (64 for dSprites itself): 737,280 images.
+    pub fn full(side: usize) -> Self {
+        Self {
+            side,
+            grid: FULL_GRID,
+            seed: 0,
+            test_fraction: 0.1,
+        }
+    }
+}
+
+/// Why a shapes set cannot be made.
+#[derive(Debug, Error)]
+pub enum ShapesError {
+    /// A size is over its limit.
+    #[error("shapes: {0}")]
+    Limit(#[from] LimitError),
+    /// The test fraction is not in (0, 1).
+    #[error("shapes: test fraction {0} must lie strictly between 0 and 1")]
+    TestFraction(f64),
+}
+
+/// Each image's factor indices, per split, in the split's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Factors {
+    /// Values of each factor in this set.
+    pub sizes: [usize; 5],
+    /// Training images' factor indices.
+    pub train: Vec<[u16; 5]>,
+    /// Test images' factor indices.
+    pub test: Vec<[u16; 5]>,
+}
+
+/// A shapes set: the images (labelled by shape) and their factors.
+#[derive(Debug, Clone)]
+pub struct Shapes {
+    /// The images as a dataset (labels: the shape index).
+    pub data: Dataset,
+    /// Every image's factors.
+    pub factors: Factors,
+}
+
+/// The value of factor `f` at index `i` of `n`: scale in [0.5, 1], orientation in
+/// [0, 2π), positions in [0, 1].
+fn factor_value(f: usize, i: usize, n: usize) -> f64 {
+    let t = if n > 1 {
+        i as f64 / (n - 1) as f64
+    } else {
+        0.5
+    };
+    match f {
+        1 => 0.5 + 0.5 * t,
+        2 => std::f64::consts::TAU * i as f64 / n as f64,
+        _ => t,
+    }
+}
+
+/// Draw one image of `side`² pixels with the factor indices `idx` of a grid of `grid`.
+pub fn render(side: usize, grid: &[usize; 5], idx: &[u16; 5]) -> Vec<f32> {
+    let value = |f: usize| factor_value(f, idx[f] as usize, grid[f]);
+    let shape = Shape::ALL[idx[0] as usize % 3];
+    let (scale, angle) = (value(1), value(2));
+    // The shape's radius is a fifth of the side at scale 1; centres keep it inside.
+    let radius = 0.2 * side as f64 * scale;
+    let margin = 0.2 * side as f64;
+    let span = side as f64 - 2.0 * margin;
+    let (cx, cy) = (margin + span * value(3), margin + span * value(4));
+    let (sin, cos) = angle.sin_cos();
+    let mut out = vec![0.0f32; side * side];
+    for r in 0..side {
+        for c in 0..side {
+            // The pixel's centre, in the shape's frame.
+            let (dx, dy) = (c as f64 + 0.5 - cx, r as f64 + 0.5 - cy);
+            let u = (cos * dx + sin * dy) / radius;
+            let v = (-sin * dx + cos * dy) / radius;
+            if shape.contains(u, v) {
+                out[r * side + c] = 1.0;
+            }
+        }
+    }
+    out
+}
+
+/// Make the set `cfg` describes: every combination of the grid's factor values, split at
+/// random (by `cfg.seed`) into train and test.
+pub fn generate(cfg: &ShapesConfig) -> Result<Shapes, ShapesError> {
+    limits::check("shapes image side", cfg.side, 8, limits::MAX_IMAGE_SIDE)?;
+    for (f, (&n, &full)) in cfg.grid.iter().zip(&FULL_GRID).enumerate() {
+        limits::check(&format!("shapes {} values", FACTOR_NAMES[f]), n, 1, full)?;
+    }
+    if !(cfg.test_fraction > 0.0 && cfg.test_fraction < 1.0) {
+        return Err(ShapesError::TestFraction(cfg.test_fraction));
+    }
+    let count = limits::product("shapes images", &cfg.grid, usize::MAX)?;
+    limits::check("shapes images", count, 2, usize::MAX)?;
+    limits::product(
+        "shapes images × pixels",
+        &[count, cfg.side, cfg.side],
+        limits::MAX_DATASET_VALUES,
+    )?;
+    let mut all: Vec<[u16; 5]> = Vec::with_capacity(count);
+    for a in 0..cfg.grid[0] {
+        for b in 0..cfg.grid[1] {
+            for c in 0..cfg.grid[2] {
+                for d in 0..cfg.grid[3] {
+                    for e in 0..cfg.grid[4] {
+                        // Each index is below FULL_GRID's largest (40): fits u16.
+                        all.push([a as u16, b as u16, c as u16, d as u16, e as u16]);
+                    }
+                }
+            }
+        }
+    }
+    all.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.seed));
+    let n_test = ((count as f64 * cfg.test_fraction).round() as usize).clamp(1, count - 1);
+    let (test, train) = all.split_at(n_test);
+    let split = |idx: &[[u16; 5]]| -> Split {
+        let mut pixels = Vec::with_capacity(idx.len() * cfg.side * cfg.side);
+        for i in idx {
+            pixels.extend(render(cfg.side, &cfg.grid, i));
+        }
+        Split {
+            rows: cfg.side,
+            cols: cfg.side,
+            pixels,
+            labels: idx.iter().map(|i| i[0] as u8).collect(),
+        }
+    };
+    Ok(Shapes {
+        data: Dataset {
+            name: format!(
+                "shapes {}x{} ({} images: {})",
+                cfg.side,
+                cfg.side,
+                count,
+                cfg.grid.map(|n| n.to_string()).join("×")
+            ),
+            train: split(train),
+            test: split(test),
+        },
+        factors: Factors {
+            sizes: cfg.grid,
+            train: train.to_vec(),
+            test: test.to_vec(),
+        },
+    })
+}

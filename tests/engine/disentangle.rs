@@ -1,0 +1,265 @@
+//! Procedural shapes with known factors, and the Mutual Information Gap against known
+//! answers: codes that are the factors, codes independent of them, and a code mixing two
+//! factors whose MIG is worked out by hand.
+
+use latent_explorer::data::shapes::{self, FACTOR_NAMES, ShapesConfig};
+use latent_explorer::explore::mig;
+
+use crate::common::Lcg;
+
+fn tiny() -> ShapesConfig {
+    ShapesConfig {
+        side: 16,
+        grid: [3, 2, 4, 3, 3],
+        seed: 5,
+        test_fraction: 0.25,
+    }
+}
+
+#[test]
+fn shapes_cover_every_factor_combination_once_and_are_reproducible() {
+    let cfg = tiny();
+    let a = shapes::generate(&cfg).unwrap();
+    let b = shapes::generate(&cfg).unwrap();
+    assert_eq!(a.data.train.pixels, b.data.train.pixels);
+    assert_eq!(a.factors, b.factors);
+    let mut all: Vec<[u16; 5]> = a
+        .factors
+        .train
+        .iter()
+        .chain(&a.factors.test)
+        .copied()
+        .collect();
+    assert_eq!(all.len(), 3 * 2 * 4 * 3 * 3);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 3 * 2 * 4 * 3 * 3, "a combination appears twice");
+    assert_eq!(a.factors.test.len(), 54);
+    assert_eq!(a.data.test.len(), 54);
+    // Labels are the shape; pixels are binary.
+    for (i, f) in a.factors.train.iter().enumerate() {
+        assert_eq!(a.data.train.labels[i], f[0] as u8);
+    }
+    assert!(a.data.train.pixels.iter().all(|&p| p == 0.0 || p == 1.0));
+    // Another seed, another split of the same images.
+    let other = shapes::generate(&ShapesConfig { seed: 6, ..cfg }).unwrap();
+    assert_ne!(other.factors.test, a.factors.test);
+}
+
+/// Centroid (row, column) and area of a binary image.
+fn moments(img: &[f32], side: usize) -> (f64, f64, f64) {
+    let (mut r, mut c, mut n) = (0.0, 0.0, 0.0);
+    for (i, &p) in img.iter().enumerate() {
+        if p > 0.0 {
+            r += (i / side) as f64;
+            c += (i % side) as f64;
+            n += 1.0;
+        }
+    }
+    (r / n, c / n, n)
+}
+
+#[test]
+fn each_factor_changes_what_it_names_and_nothing_else() {
+    let side = 64;
+    let grid = shapes::FULL_GRID;
+    let base = [0u16, 3, 0, 16, 16];
+    let img = |idx: [u16; 5]| shapes::render(side, &grid, &idx);
+    let (r0, c0, area0) = moments(&img(base), side);
+    assert!(area0 > 50.0, "the square is drawn");
+    // x moves the centroid right, y down, by the same amount; the area stays.
+    let (r, c, area) = moments(&img([0, 3, 0, 24, 16]), side);
+    let (r2, c2, area2) = moments(&img([0, 3, 0, 16, 24]), side);
+    assert!(
+        c - c0 > 5.0 && (r - r0).abs() < 0.5,
+        "x: {c0} → {c}, row {r0} → {r}"
+    );
+    assert!(r2 - r0 > 5.0 && (c2 - c0).abs() < 0.5, "y: {r0} → {r2}");
+    assert!(((c - c0) - (r2 - r0)).abs() < 0.5);
+    assert!((area - area0).abs() <= 2.0 && (area2 - area0).abs() <= 2.0);
+    // Scale grows the area (about as its square); the centroid stays.
+    let (rs, cs, big) = moments(&img([0, 5, 0, 16, 16]), side);
+    let (_, _, small) = moments(&img([0, 0, 0, 16, 16]), side);
+    assert!(big > 3.0 * small, "scale 1 vs 0.5: {big} vs {small}");
+    assert!((rs - r0).abs() < 0.6 && (cs - c0).abs() < 0.6);
+    // A quarter turn (10 of 40 orientations) leaves a square as it was; an ellipse turns
+    // into its transpose about the centre.
+    assert_eq!(img([0, 3, 10, 16, 16]), img(base));
+    let e0 = img([1, 3, 0, 16, 16]);
+    let e90 = img([1, 3, 10, 16, 16]);
+    assert_ne!(e0, e90);
+    let transposed: Vec<f32> = (0..side * side)
+        .map(|i| e0[(i % side) * side + i / side])
+        .collect();
+    let differ = e90.iter().zip(&transposed).filter(|(a, b)| a != b).count();
+    assert!(differ <= 4, "{differ} pixels differ from the transpose");
+    // The three shapes differ.
+    assert_ne!(img(base), e0);
+    assert_ne!(img([2, 3, 0, 16, 16]), img(base));
+    assert_eq!(FACTOR_NAMES.len(), 5);
+}
+
+#[test]
+fn shapes_sizes_are_checked_against_the_limits() {
+    let bad = |cfg: ShapesConfig| shapes::generate(&cfg).unwrap_err().to_string();
+    let e = bad(ShapesConfig {
+        grid: [3, 6, 41, 8, 8],
+        ..ShapesConfig::small()
+    });
+    assert!(
+        e.contains("orientation values = 41") && e.contains("40"),
+        "{e}"
+    );
+    let e = bad(ShapesConfig {
+        side: 4096,
+        ..ShapesConfig::small()
+    });
+    assert!(e.contains("image side = 4096"), "{e}");
+    // dSprites' whole grid at 64×64 would be 12 GB of f32 pixels.
+    let e = bad(ShapesConfig::full(64));
+    assert!(e.contains("images × pixels"), "{e}");
+    let e = bad(ShapesConfig {
+        test_fraction: 1.0,
+        ..ShapesConfig::small()
+    });
+    assert!(e.contains("test fraction"), "{e}");
+}
+
+/// Rows of factor indices: every combination of `sizes`, `reps` times.
+fn factor_grid(sizes: &[usize], reps: usize) -> Vec<Vec<usize>> {
+    let mut rows = vec![vec![]];
+    for &m in sizes {
+        rows = rows
+            .into_iter()
+            .flat_map(|r| {
+                (0..m).map(move |v| {
+                    let mut r = r.clone();
+                    r.push(v);
+                    r
+                })
+            })
+            .collect();
+    }
+    rows.iter()
+        .cycle()
+        .take(rows.len() * reps)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn mig_is_one_for_codes_that_are_the_factors_and_zero_for_independent_codes() {
+    let factors = factor_grid(&[3, 6, 10], 50);
+    let n = factors.len();
+    let mut rng = Lcg(11);
+    // One dimension per factor (with a little noise) and a fourth of pure noise.
+    let d = 4;
+    let mut codes = Vec::with_capacity(n * d);
+    for row in &factors {
+        for &v in row {
+            codes.push(v as f32 + 0.01 * rng.normal() as f32);
+        }
+        codes.push(rng.normal() as f32);
+    }
+    let (score, gaps) = mig(&codes, d, &factors).unwrap();
+    assert!(score > 0.99, "MIG {score} ({gaps:?})");
+    // Shuffled dimensions: the same score (MIG does not care which dimension).
+    let perm = [3, 2, 0, 1];
+    let shuffled: Vec<f32> = (0..n)
+        .flat_map(|i| perm.map(|j| codes[i * d + j]))
+        .collect();
+    assert!((mig(&shuffled, d, &factors).unwrap().0 - score).abs() < 1e-12);
+    // Codes that ignore the factors.
+    let noise: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
+    let (zero, _) = mig(&noise, d, &factors).unwrap();
+    assert!(zero < 0.02, "MIG of independent codes {zero}");
+    // Two dimensions carrying the same factor: no gap for it.
+    let twice: Vec<f32> = factors
+        .iter()
+        .flat_map(|r| [r[0] as f32, r[0] as f32, r[1] as f32, r[2] as f32])
+        .collect();
+    let (_, g) = mig(&twice, 4, &factors).unwrap();
+    assert!(g[0].abs() < 1e-9 && g[1] > 0.99 && g[2] > 0.99, "{g:?}");
+}
+
+#[test]
+fn mig_of_a_code_mixing_two_factors_is_the_hand_computed_half() {
+    // Two independent fair binary factors A, B; z0 = A + B, z1 noise.
+    // I(z0; A) = H(z0) − H(z0 | A) = 1.5 bits − 1 bit = 0.5 bit, the same for B; H(A) = 1 bit;
+    // z1 tells nothing: each gap is 0.5, and so is the MIG.
+    let factors = factor_grid(&[2, 2], 10_000);
+    let mut rng = Lcg(3);
+    let codes: Vec<f32> = factors
+        .iter()
+        .flat_map(|r| [(r[0] + r[1]) as f32, rng.normal() as f32])
+        .collect();
+    let (score, gaps) = mig(&codes, 2, &factors).unwrap();
+    for g in &gaps {
+        assert!((g - 0.5).abs() < 0.005, "{gaps:?}");
+    }
+    assert!((score - 0.5).abs() < 0.005, "{score}");
+    // A factor that never varies is left out; one dimension is not enough.
+    let constant: Vec<Vec<usize>> = factors.iter().map(|r| vec![r[0], 0]).collect();
+    assert_eq!(mig(&codes, 2, &constant).unwrap().1.len(), 1);
+    assert!(mig(&codes[..factors.len()], 1, &factors).is_none());
+}
+
+#[test]
+fn cli_trains_on_shapes_and_eval_reports_the_mig() {
+    use crate::explore_tools::{ok, s};
+    let tmp = tempfile::tempdir().unwrap();
+    let ckpt = tmp.path().join("shapes.safetensors");
+    ok(&[
+        "train",
+        "--data",
+        "shapes:16",
+        "--epochs",
+        "1",
+        "--hidden",
+        "32",
+        "--latent",
+        "4",
+        "--final-iwae-k",
+        "0",
+        "--out",
+        s(&ckpt),
+    ]);
+    let text = ok(&[
+        "eval",
+        s(&ckpt),
+        "--data",
+        "shapes:16",
+        "--iwae-k",
+        "0",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let score = v["mig"]["score"].as_f64().unwrap();
+    let per = v["mig"]["per_factor"].as_array().unwrap();
+    assert_eq!(per.len(), 5);
+    assert!((0.0..=1.0).contains(&score), "{v}");
+    // The same codes through the library give the same figure.
+    let set = shapes::generate(&ShapesConfig {
+        side: 16,
+        ..ShapesConfig::small()
+    })
+    .unwrap();
+    let loaded = latent_explorer::checkpoint::load(&ckpt, &crate::common::cpu()).unwrap();
+    let post = latent_explorer::train::metrics::encode_split(
+        &loaded.model,
+        &set.data.test,
+        &crate::common::cpu(),
+        500,
+    );
+    let rows: Vec<Vec<usize>> = set
+        .factors
+        .test
+        .iter()
+        .map(|r| r.iter().map(|&x| x as usize).collect())
+        .collect();
+    let (lib, _) = mig(&post.mu, post.dim, &rows).unwrap();
+    assert!((lib - score).abs() < 1e-9, "{lib} vs {score}");
+    // A side that is not a number is refused.
+    let e = crate::explore_tools::fails(&["eval", s(&ckpt), "--data", "shapes:big"]);
+    assert!(e.contains("the side must be a whole number"), "{e}");
+}
