@@ -980,20 +980,30 @@ fn eval(a: &EvalArgs) -> Result<()> {
         500,
         a.iwae_k,
     );
-    // On data with known factors: the Mutual Information Gap of the test codes (means).
-    let mig = factors.and_then(|f| {
-        let post = encode_split(&loaded.model, &data.test, &device, 500);
-        let rows: Vec<Vec<usize>> = f
-            .test
-            .iter()
-            .map(|r| r.iter().map(|&v| v as usize).collect())
-            .collect();
-        crate::explore::mig(&post.mu, post.dim, &rows)
-    });
+    // On data with known factors: the Mutual Information Gap and the FactorVAE score of
+    // the test codes (means).
+    let (mig, fvae) = match factors {
+        Some(f) => {
+            let post = encode_split(&loaded.model, &data.test, &device, 500);
+            let rows: Vec<Vec<usize>> = f
+                .test
+                .iter()
+                .map(|r| r.iter().map(|&v| v as usize).collect())
+                .collect();
+            (
+                crate::explore::mig(&post.mu, post.dim, &rows),
+                crate::explore::factor_vae_score(&post.mu, post.dim, &rows, Default::default()),
+            )
+        }
+        None => (None, None),
+    };
     if a.json {
         let mut v = serde_json::to_value(&m)?;
         if let Some((score, gaps)) = &mig {
             v["mig"] = serde_json::json!({ "score": score, "per_factor": gaps });
+        }
+        if let Some(s) = fvae {
+            v["factor_vae_score"] = serde_json::json!(s);
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -1015,6 +1025,9 @@ fn eval(a: &EvalArgs) -> Result<()> {
                 .map(|(n, g)| format!("{n} {g:.3}"))
                 .collect();
             println!("MIG {score:.3} ({})", per.join(", "));
+        }
+        if let Some(s) = fvae {
+            println!("FactorVAE score {s:.3} (chance: 1/5 = 0.200)");
         }
     }
     Ok(())

@@ -103,3 +103,119 @@ pub fn mig(codes: &[f32], d: usize, factors: &[Vec<usize>]) -> Option<(f64, Vec<
     let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
     Some((mean, gaps))
 }
+
+/// Settings of the FactorVAE score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactorVaeScore {
+    /// Images per vote, all sharing the value of one factor (Kim & Mnih: 200; 64 in
+    /// disentanglement_lib).
+    pub batch: usize,
+    /// Votes the majority-vote classifier is built from.
+    pub train_votes: usize,
+    /// Votes it is scored on.
+    pub eval_votes: usize,
+    /// Seed of the votes' draws.
+    pub seed: u64,
+}
+
+impl Default for FactorVaeScore {
+    fn default() -> Self {
+        Self {
+            batch: 64,
+            train_votes: 800,
+            eval_votes: 800,
+            seed: 0,
+        }
+    }
+}
+
+/// The FactorVAE score (Kim & Mnih 2018, "Disentangling by Factorising", §4): each code
+/// dimension is divided by its standard deviation over all `codes`; a vote fixes one
+/// factor k at a random value, takes `batch` images that share it, and records the pair
+/// (the dimension of least variance among them, k); a majority-vote classifier from
+/// dimension to factor is built from `train_votes` votes, and the score is its accuracy on
+/// `eval_votes` others. 1: each factor fixes a dimension of its own; about 1/K (K varying
+/// factors) when the codes ignore the factors. Dimensions that never vary are left out.
+/// `None` with no varying dimension or factor.
+pub fn factor_vae_score(
+    codes: &[f32],
+    d: usize,
+    factors: &[Vec<usize>],
+    cfg: FactorVaeScore,
+) -> Option<f64> {
+    use rand::{Rng, SeedableRng};
+    let n = factors.len();
+    if d == 0 || n == 0 || codes.len() != n * d || cfg.batch < 2 {
+        return None;
+    }
+    let k = factors[0].len();
+    // Each dimension's standard deviation over all codes; the varying ones.
+    let sd: Vec<f64> = (0..d)
+        .map(|j| {
+            let col: Vec<f64> = (0..n).map(|i| codes[i * d + j] as f64).collect();
+            let mean = col.iter().sum::<f64>() / n as f64;
+            (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
+        })
+        .collect();
+    let active: Vec<usize> = (0..d)
+        .filter(|&j| sd[j] > 0.0 && sd[j].is_finite())
+        .collect();
+    // For each factor, the images of each of its values.
+    let by_value: Vec<Vec<Vec<usize>>> = (0..k)
+        .map(|f| {
+            let m = factors.iter().map(|r| r[f] + 1).max().unwrap_or(0);
+            let mut groups = vec![Vec::new(); m];
+            for (i, r) in factors.iter().enumerate() {
+                groups[r[f]].push(i);
+            }
+            groups.retain(|g| !g.is_empty());
+            groups
+        })
+        .collect();
+    let varying: Vec<usize> = (0..k).filter(|&f| by_value[f].len() > 1).collect();
+    if active.is_empty() || varying.is_empty() {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+    let vote = |rng: &mut rand_chacha::ChaCha8Rng| -> (usize, usize) {
+        let f = varying[rng.random_range(0..varying.len())];
+        let group = &by_value[f][rng.random_range(0..by_value[f].len())];
+        let rows: Vec<usize> = (0..cfg.batch)
+            .map(|_| group[rng.random_range(0..group.len())])
+            .collect();
+        let var = |j: usize| {
+            let v: Vec<f64> = rows
+                .iter()
+                .map(|&i| codes[i * d + j] as f64 / sd[j])
+                .collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+        };
+        let best = active
+            .iter()
+            .copied()
+            .min_by(|&a, &b| var(a).total_cmp(&var(b)))
+            .unwrap_or(active[0]);
+        (best, f)
+    };
+    let mut counts = vec![vec![0usize; k]; d];
+    for _ in 0..cfg.train_votes {
+        let (j, f) = vote(&mut rng);
+        counts[j][f] += 1;
+    }
+    // Each dimension's majority factor (a dimension with no votes predicts none).
+    let predict: Vec<Option<usize>> = counts
+        .iter()
+        .map(|c| {
+            let (f, &most) = c.iter().enumerate().max_by_key(|&(_, &v)| v)?;
+            (most > 0).then_some(f)
+        })
+        .collect();
+    let correct = (0..cfg.eval_votes)
+        .filter(|_| {
+            let (j, f) = vote(&mut rng);
+            predict[j] == Some(f)
+        })
+        .count();
+    Some(correct as f64 / cfg.eval_votes.max(1) as f64)
+}

@@ -259,7 +259,65 @@ fn cli_trains_on_shapes_and_eval_reports_the_mig() {
         .collect();
     let (lib, _) = mig(&post.mu, post.dim, &rows).unwrap();
     assert!((lib - score).abs() < 1e-9, "{lib} vs {score}");
+    let fvae = v["factor_vae_score"].as_f64().unwrap();
+    let lib_fvae =
+        latent_explorer::explore::factor_vae_score(&post.mu, post.dim, &rows, Default::default())
+            .unwrap();
+    assert_eq!(fvae, lib_fvae);
+    assert!((0.0..=1.0).contains(&fvae));
     // A side that is not a number is refused.
     let e = crate::explore_tools::fails(&["eval", s(&ckpt), "--data", "shapes:big"]);
     assert!(e.contains("the side must be a whole number"), "{e}");
+}
+
+#[test]
+fn factor_vae_score_is_one_for_factor_codes_chance_for_noise_and_seven_ninths_by_hand() {
+    use latent_explorer::explore::{FactorVaeScore, factor_vae_score};
+    let cfg = FactorVaeScore {
+        batch: 64,
+        train_votes: 1500,
+        eval_votes: 3000,
+        seed: 9,
+    };
+    let factors = factor_grid(&[4, 5, 6], 40);
+    let n = factors.len();
+    let mut rng = Lcg(21);
+    // One dimension per factor plus a noise dimension: every vote finds its factor's.
+    let perfect: Vec<f32> = factors
+        .iter()
+        .flat_map(|r| {
+            let mut row: Vec<f32> = r
+                .iter()
+                .map(|&v| v as f32 + 0.01 * rng.normal() as f32)
+                .collect();
+            row.push(rng.normal() as f32);
+            row
+        })
+        .collect();
+    let one = factor_vae_score(&perfect, 4, &factors, cfg).unwrap();
+    assert!(one > 0.999, "{one}");
+    // Codes that ignore the factors: the classifier guesses, about 1/3.
+    let noise: Vec<f32> = (0..n * 4).map(|_| rng.normal() as f32).collect();
+    let chance = factor_vae_score(&noise, 4, &factors, cfg).unwrap();
+    assert!((chance - 1.0 / 3.0).abs() < 0.1, "{chance}");
+    // Three factors of 5 values; z0 = A, z1 = B, z2 an independent draw of the same
+    // distribution: C is in no dimension. A's and B's votes are always right (2/3 of the
+    // votes); fixing C leaves z0, z1, z2 identically distributed, so C's votes land on each
+    // with probability 1/3, and only z2's (which no other factor's vote reaches) are
+    // classified C: 2/3 + 1/3 · 1/3 = 7/9.
+    let fives = factor_grid(&[5, 5, 5], 60);
+    let partial: Vec<f32> = fives
+        .iter()
+        .flat_map(|r| {
+            let z2 = (rng.uniform() * 5.0).floor() as f32;
+            [r[0] as f32, r[1] as f32, z2]
+        })
+        .collect();
+    let s = factor_vae_score(&partial, 3, &fives, cfg).unwrap();
+    eprintln!(
+        "FactorVAE score: factor codes {one}, noise {chance}, A and B only {s} (7/9 = 0.778)"
+    );
+    assert!((s - 7.0 / 9.0).abs() < 0.03, "{s} vs 7/9");
+    // Reproducible from its seed.
+    assert_eq!(factor_vae_score(&partial, 3, &fives, cfg), Some(s));
 }
