@@ -1247,7 +1247,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         crate::paths::output_dir(dir).context("--frames")?;
     }
     let gif = out_is_gif(&a.out)?;
-    let (data, device) = a.data.load()?;
+    let (data, device, factors) = a.data.load_with_factors()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     if let Some(i) = a.digit {
@@ -1308,13 +1308,39 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         "rows: the {n_dims} of {d} dimensions with the largest mean KL on the {} test images",
         data.test.len()
     );
+    // On data with known factors: the factor each dimension tells most about, and the
+    // share of that factor's entropy it carries.
+    let best = factors.map(|f| {
+        let rows: Vec<Vec<usize>> = f
+            .test
+            .iter()
+            .map(|r| r.iter().map(|&v| v as usize).collect())
+            .collect();
+        crate::explore::best_factor_per_dimension(&post.mu, d, &rows)
+    });
     println!(
-        "{:>4} {:>5} {:>10} {:>9} {:>9}",
-        "row", "dim", "KL (nats)", "from", "to"
+        "{:>4} {:>5} {:>10} {:>9} {:>9}{}",
+        "row",
+        "dim",
+        "KL (nats)",
+        "from",
+        "to",
+        if best.is_some() {
+            "  factor (I(z; v) / H(v))"
+        } else {
+            ""
+        }
     );
     for (r, &j) in dims.iter().enumerate() {
         let (lo, hi) = ranges[j];
-        println!("{r:>4} {j:>5} {:>10.3} {lo:>+9.3} {hi:>+9.3}", kl[j]);
+        let factor = match best.as_ref().and_then(|b| b[j]) {
+            Some((f, share)) => format!("  {} ({share:.2})", shapes::FACTOR_NAMES[f]),
+            None => String::new(),
+        };
+        println!(
+            "{r:>4} {j:>5} {:>10.3} {lo:>+9.3} {hi:>+9.3}{factor}",
+            kl[j]
+        );
     }
     println!(
         "{} values × {n_dims} dimensions → {}{}",

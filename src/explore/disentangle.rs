@@ -219,3 +219,35 @@ pub fn factor_vae_score(
         .count();
     Some(correct as f64 / cfg.eval_votes.max(1) as f64)
 }
+
+/// For each of the `d` code dimensions, the factor it tells most about and how much:
+/// `I(z_j; v_k) / H(v_k)` (the share of the factor's entropy the dimension carries, 0 to 1),
+/// with the same 20-bin estimate as [`mig`]. Factors that do not vary are skipped; `None`
+/// for a dimension when none varies.
+pub fn best_factor_per_dimension(
+    codes: &[f32],
+    d: usize,
+    factors: &[Vec<usize>],
+) -> Vec<Option<(usize, f64)>> {
+    let n = factors.len();
+    if d == 0 || n == 0 || codes.len() != n * d {
+        return vec![None; d];
+    }
+    let z = discretise(codes, d, MIG_BINS);
+    let columns: Vec<(usize, Vec<usize>, f64)> = (0..factors[0].len())
+        .map(|f| {
+            let v: Vec<usize> = factors.iter().map(|r| r[f]).collect();
+            let h = entropy(&v);
+            (f, v, h)
+        })
+        .filter(|(_, _, h)| *h > 0.0)
+        .collect();
+    z.iter()
+        .map(|zj| {
+            columns
+                .iter()
+                .map(|(f, v, h)| (*f, mutual_information(zj, v) / h))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+        })
+        .collect()
+}

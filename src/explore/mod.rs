@@ -262,6 +262,6 @@ mod embed;
 mod traverse;
 
 pub use anomaly::{Histogram, auroc, rank_by_score};
-pub use disentangle::{FactorVaeScore, MIG_BINS, factor_vae_score, mig};
+pub use disentangle::{FactorVaeScore, MIG_BINS, best_factor_per_dimension, factor_vae_score, mig};
 pub use embed::{EmbedError, TsneParams, pca_start, tsne};
 pub use traverse::{RangeMode, dim_ranges, traversal_grid};

@@ -173,6 +173,15 @@ fn mig_is_one_for_codes_that_are_the_factors_and_zero_for_independent_codes() {
     let noise: Vec<f32> = (0..n * d).map(|_| rng.normal() as f32).collect();
     let (zero, _) = mig(&noise, d, &factors).unwrap();
     assert!(zero < 0.02, "MIG of independent codes {zero}");
+    // Each dimension's best factor: its own, carrying all of its entropy; the noise
+    // dimension tells next to nothing about any.
+    let best = latent_explorer::explore::best_factor_per_dimension(&codes, d, &factors);
+    for (j, b) in best.iter().take(3).enumerate() {
+        let (f, share) = b.unwrap();
+        assert_eq!(f, j);
+        assert!(share > 0.99, "{best:?}");
+    }
+    assert!(best[3].unwrap().1 < 0.01, "{best:?}");
     // Two dimensions carrying the same factor: no gap for it.
     let twice: Vec<f32> = factors
         .iter()
@@ -265,6 +274,22 @@ fn cli_trains_on_shapes_and_eval_reports_the_mig() {
             .unwrap();
     assert_eq!(fvae, lib_fvae);
     assert!((0.0..=1.0).contains(&fvae));
+    // Traversal rows are labelled by the factor each dimension tells most about.
+    let png = tmp.path().join("t.png");
+    let text = ok(&[
+        "traverse",
+        s(&ckpt),
+        "--data",
+        "shapes:16",
+        "--out",
+        s(&png),
+    ]);
+    assert!(text.contains("factor (I(z; v) / H(v))"), "{text}");
+    let labelled = text
+        .lines()
+        .filter(|l| FACTOR_NAMES.iter().any(|n| l.contains(&format!("  {n} ("))))
+        .count();
+    assert_eq!(labelled, 4, "{text}");
     // A side that is not a number is refused.
     let e = crate::explore_tools::fails(&["eval", s(&ckpt), "--data", "shapes:big"]);
     assert!(e.contains("the side must be a whole number"), "{e}");
