@@ -148,6 +148,9 @@ pub struct RunSpec {
     /// Two-layer VAE: dimensions of the lower latent z1 (--latent sets the top z2).
     #[arg(long, default_value_t = 50)]
     pub bottom_latent: usize,
+    /// FactorVAE: weight γ of the total-correlation term.
+    #[arg(long, default_value_t = 40.0)]
+    pub factor_gamma: f64,
     /// Seed for initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -191,6 +194,7 @@ impl Default for RunSpec {
             vq_code_dim: 4,
             vq_commitment: 0.25,
             bottom_latent: 50,
+            factor_gamma: 40.0,
             seed: 0,
             eval_iwae_k: 0,
         }
@@ -233,6 +237,7 @@ impl RunSpec {
             vq_code_dim: self.vq_code_dim,
             vq_commitment: self.vq_commitment,
             two_layer_bottom: self.bottom_latent,
+            factor_gamma: self.factor_gamma,
             ..VariantParams::default()
         }
     }

@@ -179,6 +179,7 @@ impl TrainConfig {
             ("AAE discriminator parameters", &p.aae_disc_hidden),
             ("VAE-GAN discriminator parameters", &p.vaegan_disc_hidden),
             ("BiGAN discriminator parameters", &p.bigan_disc_hidden),
+            ("FactorVAE discriminator parameters", &p.factor_disc_hidden),
         ] {
             check(
                 &format!("{name}: layers"),

@@ -147,6 +147,18 @@ impl VariantKind {
                     "Lower KL than the VAE: the label carries the class for free.",
                 ],
             },
+            Self::FactorVae => About {
+                idea: "Penalises the total correlation between latent dimensions directly, \
+                       measured by a discriminator that tells codes from codes whose \
+                       dimensions were shuffled independently across the batch.",
+                objective: "loss = rec + KL + γ · E_q[log D(z) / (1 − D(z))]   (γ = 40)\n\
+                            D: codes (real) vs per-dimension permuted codes (fake)",
+                paper: "Kim & Mnih (2018), Disentangling by Factorising, ICML 2018.",
+                look_for: &[
+                    "The discriminator's accuracy near 0.5: the codes' dimensions look independent.",
+                    "On `--data shapes`: a higher MIG and FactorVAE score than the VAE.",
+                ],
+            },
             Self::BetaTcvae => About {
                 idea: "Penalises only the total correlation between latent dimensions, the \
                        part of the KL that ties factors together.",

@@ -19,6 +19,7 @@ mod aae;
 pub mod about;
 mod bigan;
 mod critic;
+mod factor_vae;
 mod iwae;
 mod regularize;
 mod schedule;
@@ -35,6 +36,7 @@ pub use aae::Aae;
 pub use about::About;
 pub use bigan::{Bigan, joint_pairs};
 pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce, r1_penalty};
+pub use factor_vae::{FactorVae, permute_dims};
 pub use iwae::{Iwae, iwae_bound};
 pub use regularize::l1_norm;
 pub use schedule::{CycleShape, KlSchedule};
@@ -240,6 +242,9 @@ pub enum VariantKind {
     VqVae,
     /// Two stochastic layers z1 → z2.
     TwoLayer,
+    /// FactorVAE: the ELBO plus γ · total correlation, estimated by a discriminator
+    /// between codes and their per-dimension permutation.
+    FactorVae,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -283,6 +288,10 @@ pub struct VariantParams {
     pub two_layer_bottom: usize,
     /// Two-layer VAE: hidden widths between z1 and z2 (Burda et al.: 100-100).
     pub two_layer_hidden: Vec<usize>,
+    /// FactorVAE weight γ of the total correlation (Kim & Mnih: 40 on dSprites).
+    pub factor_gamma: f64,
+    /// FactorVAE discriminator hidden widths.
+    pub factor_disc_hidden: Vec<usize>,
 }
 
 impl Default for VariantParams {
@@ -306,6 +315,8 @@ impl Default for VariantParams {
             vq_commitment: 0.25,
             two_layer_bottom: 50,
             two_layer_hidden: vec![100, 100],
+            factor_gamma: 40.0,
+            factor_disc_hidden: vec![500, 500],
         }
     }
 }
@@ -341,6 +352,7 @@ impl VariantParams {
             ("AAE discriminator", &self.aae_disc_hidden),
             ("VAE-GAN discriminator", &self.vaegan_disc_hidden),
             ("BiGAN discriminator", &self.bigan_disc_hidden),
+            ("FactorVAE discriminator", &self.factor_disc_hidden),
         ] {
             if widths.contains(&0) || widths.iter().any(|&w| w > 65_536) {
                 return Err(format!(
@@ -353,6 +365,7 @@ impl VariantParams {
             ("VAE-GAN feature-matching weight", self.vaegan_fm_weight),
             ("VQ commitment β", self.vq_commitment),
             ("AAE R1 γ", self.aae_r1),
+            ("FactorVAE γ", self.factor_gamma),
         ] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(format!("{name} {w} must be finite and ≥ 0"));
@@ -366,7 +379,7 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 12] = [
+    pub const ALL: [VariantKind; 13] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -379,6 +392,7 @@ impl VariantKind {
         VariantKind::BetaTcvae,
         VariantKind::VqVae,
         VariantKind::TwoLayer,
+        VariantKind::FactorVae,
     ];
 
     /// Display name.
@@ -396,6 +410,7 @@ impl VariantKind {
             Self::Cvae => "Conditional VAE",
             Self::VqVae => "VQ-VAE",
             Self::TwoLayer => "Two-layer VAE",
+            Self::FactorVae => "FactorVAE",
         }
     }
 
@@ -419,7 +434,10 @@ impl VariantKind {
 
     /// Whether the variant trains a discriminator.
     pub fn is_adversarial(self) -> bool {
-        matches!(self, Self::Aae | Self::VaeGan | Self::Bigan)
+        matches!(
+            self,
+            Self::Aae | Self::VaeGan | Self::Bigan | Self::FactorVae
+        )
     }
 
     /// The paper default for β.
@@ -473,6 +491,10 @@ impl VariantKind {
                 ema_decay: 0.99,
             }),
             Self::TwoLayer => Box::new(TwoLayer),
+            Self::FactorVae => Box::new(FactorVae {
+                gamma: params.factor_gamma,
+                disc_hidden: params.factor_disc_hidden.clone(),
+            }),
         }
     }
 }

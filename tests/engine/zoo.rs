@@ -118,6 +118,7 @@ fn every_variant_trains_saves_and_loads_with_both_architectures() {
                         | VariantKind::VaeGan
                         | VariantKind::Bigan
                         | VariantKind::VqVae
+                        | VariantKind::FactorVae
                 ),
                 "{v}: which variants have auxiliary modules"
             );
