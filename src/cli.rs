@@ -91,6 +91,9 @@ pub struct CompareArgs {
     /// Seed (the same for every variant).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Repeat with seeds SEED, SEED+1, …: the table then gives mean ± sd over them.
+    #[arg(long, default_value_t = 1, value_parser = size_arg(1, 100))]
+    pub seeds: usize,
     /// Importance samples for the IWAE NLL where the bound is defined (0: skip).
     #[arg(long, default_value_t = 500, value_parser = size_arg(0, limits::MAX_IWAE_K))]
     pub iwae_k: usize,
@@ -1076,7 +1079,13 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
 }
 
 fn compare_cmd(a: &CompareArgs) -> Result<()> {
-    let (data, device) = a.data.load()?;
+    let (data, device, factors) = a.data.load_with_factors()?;
+    let factor_rows: Option<Vec<Vec<usize>>> = factors.map(|f| {
+        f.test
+            .iter()
+            .map(|r| r.iter().map(|&v| v as usize).collect())
+            .collect()
+    });
     let variants = if a.variants.is_empty() {
         VariantKind::ALL.to_vec()
     } else {
@@ -1104,20 +1113,53 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         }
         Some(p)
     };
-    let rows = crate::compare::compare(
-        &variants,
-        &base,
-        data.clone(),
-        &device,
-        a.iwae_k,
-        probe.as_ref(),
-        |v, e| {
-            if !json {
-                eprintln!("{v}: epoch {e}/{}", a.epochs);
-            }
-        },
-    )
-    .context("comparing variants")?;
+    let mut per_seed = Vec::with_capacity(a.seeds);
+    for s in 0..a.seeds as u64 {
+        let seed = a.seed + s;
+        let cfg = TrainConfig {
+            seed,
+            ..base.clone()
+        };
+        let rows = crate::compare::compare(
+            &variants,
+            &cfg,
+            data.clone(),
+            &device,
+            a.iwae_k,
+            probe.as_ref(),
+            factor_rows.as_deref(),
+            |v, e| {
+                if !json {
+                    eprintln!("seed {seed}, {v}: epoch {e}/{}", a.epochs);
+                }
+            },
+        )
+        .context("comparing variants")?;
+        per_seed.push(rows);
+    }
+    if a.seeds > 1 {
+        if json {
+            let runs: Vec<_> = per_seed
+                .iter()
+                .enumerate()
+                .map(|(i, rows)| serde_json::json!({ "seed": a.seed + i as u64, "rows": rows }))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&runs)?);
+        } else {
+            println!(
+                "{} epochs each, batch {}, seeds {}..={}, latent {}, {}\n",
+                a.epochs,
+                a.batch,
+                a.seed,
+                a.seed + a.seeds as u64 - 1,
+                a.latent,
+                data.name
+            );
+            print!("{}", crate::compare::seeds_table(&per_seed));
+        }
+        return Ok(());
+    }
+    let rows = per_seed.remove(0);
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {

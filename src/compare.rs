@@ -8,9 +8,15 @@ use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::data::Dataset;
+use crate::train::metrics::encode_split;
 use crate::train::probe::{DigitProbe, SampleScore};
 use crate::train::{TrainConfig, TrainError, Trainer};
 use crate::variant::VariantKind;
+
+/// The name of the MIG in a row's `extra`.
+pub const MIG: &str = "MIG";
+/// The name of the FactorVAE score in a row's `extra`.
+pub const FACTOR_VAE_SCORE: &str = "FactorVAE score";
 
 /// Prior samples scored per variant.
 pub const SCORED_SAMPLES: usize = 1000;
@@ -100,7 +106,9 @@ pub fn held_out_critic_accuracy(trainer: &Trainer, data: &Dataset) -> Option<f64
 
 /// Train each of `variants` from `base` (same data, seed, epochs) and evaluate on the test
 /// split with `iwae_k` importance samples where the bound is defined; with a `probe`, also
-/// score decoded prior samples.
+/// score decoded prior samples; with the test images' `factors` (data with known factors
+/// of variation), also the MIG and the FactorVAE score of the test codes (in `extra`).
+#[allow(clippy::too_many_arguments)]
 pub fn compare(
     variants: &[VariantKind],
     base: &TrainConfig,
@@ -108,6 +116,7 @@ pub fn compare(
     device: &Device,
     iwae_k: usize,
     probe: Option<&DigitProbe>,
+    factors: Option<&[Vec<usize>]>,
     mut progress: impl FnMut(VariantKind, usize),
 ) -> Result<Vec<CompareRow>, TrainError> {
     let mut rows = Vec::new();
@@ -135,6 +144,16 @@ pub fn compare(
         let mut m = trainer.evaluate(if bound { iwae_k } else { 0 });
         if let Some(acc) = held_out_critic_accuracy(&trainer, &data) {
             m.extra.push(("held-out disc acc".into(), acc));
+        }
+        if let Some(f) = factors {
+            let post = encode_split(&trainer.inference_model(), &data.test, device, 500);
+            if let Some((mig, _)) = crate::explore::mig(&post.mu, post.dim, f) {
+                m.extra.push((MIG.into(), mig));
+            }
+            let score = crate::explore::factor_vae_score(&post.mu, post.dim, f, Default::default());
+            if let Some(score) = score {
+                m.extra.push((FACTOR_VAE_SCORE.into(), score));
+            }
         }
         rows.push(CompareRow {
             variant,
@@ -178,6 +197,53 @@ pub fn table(rows: &[CompareRow], iwae_k: usize) -> String {
             r.samples_per_sec,
             r.wall_secs,
             notes.join(", ")
+        ));
+    }
+    s
+}
+
+/// Mean and sample standard deviation (0 for one value).
+pub fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, sd)
+}
+
+/// Several seeds' rows of the same variants, as one Markdown table of mean ± sd: test
+/// −ELBO, the MIG and the FactorVAE score (where measured), wall time.
+pub fn seeds_table(per_seed: &[Vec<CompareRow>]) -> String {
+    let mut s = String::from(
+        "| variant | seeds | test −ELBO | MIG | FactorVAE score | wall s |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    let Some(first) = per_seed.first() else {
+        return s;
+    };
+    for (i, row) in first.iter().enumerate() {
+        let rows: Vec<&CompareRow> = per_seed.iter().filter_map(|r| r.get(i)).collect();
+        let stat = |f: &dyn Fn(&CompareRow) -> Option<f64>, digits: usize| {
+            let v: Vec<f64> = rows.iter().filter_map(|r| f(r)).collect();
+            if v.is_empty() {
+                return "–".to_string();
+            }
+            let (m, sd) = mean_sd(&v);
+            format!("{m:.digits$} ± {sd:.digits$}")
+        };
+        let extra = |name: &'static str| {
+            move |r: &CompareRow| r.extra.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            row.variant,
+            rows.len(),
+            stat(&|r| r.neg_elbo, 2),
+            stat(&extra(MIG), 3),
+            stat(&extra(FACTOR_VAE_SCORE), 3),
+            stat(&|r| Some(r.wall_secs), 1),
         ));
     }
     s

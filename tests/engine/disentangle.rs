@@ -456,3 +456,70 @@ fn permuting_dimensions_keeps_each_marginal_and_breaks_their_dependence() {
     let same = (0..n).filter(|&i| p[i * 2] == p[i * 2 + 1]).count();
     assert!(same < 8, "{same} of {n} rows still equal");
 }
+
+#[test]
+fn compare_reports_the_scores_on_data_with_factors_and_averages_seeds() {
+    use latent_explorer::compare::{self, FACTOR_VAE_SCORE, MIG};
+    use latent_explorer::train::TrainConfig;
+    use latent_explorer::variant::VariantKind;
+    let set = shapes::generate(&ShapesConfig {
+        side: 16,
+        grid: [3, 2, 4, 4, 4],
+        ..ShapesConfig::small()
+    })
+    .unwrap();
+    let rows: Vec<Vec<usize>> = set
+        .factors
+        .test
+        .iter()
+        .map(|r| r.iter().map(|&v| v as usize).collect())
+        .collect();
+    let data = std::sync::Arc::new(set.data);
+    let mut base = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        ..TrainConfig::default()
+    };
+    base.model.latent_dim = 4;
+    base.model.arch = latent_explorer::model::ArchConfig::Mlp { hidden: vec![32] };
+    let per_seed: Vec<_> = (0..2)
+        .map(|seed| {
+            let cfg = TrainConfig {
+                seed,
+                ..base.clone()
+            };
+            compare::compare(
+                &[VariantKind::Vae, VariantKind::BetaVae],
+                &cfg,
+                data.clone(),
+                &crate::common::cpu(),
+                0,
+                None,
+                Some(&rows),
+                |_, _| {},
+            )
+            .unwrap()
+        })
+        .collect();
+    let score = |r: &compare::CompareRow, name: &str| {
+        r.extra
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .unwrap()
+    };
+    for rows in &per_seed {
+        for r in rows {
+            assert!((0.0..=1.0).contains(&score(r, MIG)));
+            assert!((0.0..=1.0).contains(&score(r, FACTOR_VAE_SCORE)));
+        }
+    }
+    // The table's mean ± sd are those of the rows.
+    let table = compare::seeds_table(&per_seed);
+    let migs: Vec<f64> = per_seed.iter().map(|r| score(&r[0], MIG)).collect();
+    let (m, sd) = compare::mean_sd(&migs);
+    assert!(table.contains(&format!("{m:.3} ± {sd:.3}")), "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+    assert_eq!(compare::mean_sd(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
+    assert_eq!(compare::mean_sd(&[5.0]), (5.0, 0.0));
+}
