@@ -146,26 +146,13 @@ impl DataArgs {
         Ok((Arc::new(data), device, factors))
     }
 
-    /// `--data shapes` or `shapes:SIDE` (when no such directory exists): the procedural
-    /// shapes set, 3 shapes × 6 scales × 10 orientations × 8 × 8 positions at SIDE (32).
+    /// `--data shapes` or `shapes:SIDE` (when no such path exists): the procedural shapes
+    /// set ([`shapes::parse_spec`]).
     fn shapes(&self) -> Result<Option<shapes::ShapesConfig>> {
         let Some(d) = self.data.as_deref().and_then(Path::to_str) else {
             return Ok(None);
         };
-        if Path::new(d).exists() {
-            return Ok(None);
-        }
-        let side = match d.split_once(':') {
-            None if d == "shapes" => 32,
-            Some(("shapes", side)) => side
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--data {d}: the side must be a whole number"))?,
-            _ => return Ok(None),
-        };
-        Ok(Some(shapes::ShapesConfig {
-            side,
-            ..shapes::ShapesConfig::small()
-        }))
+        shapes::parse_spec(d).map_err(|e| anyhow::anyhow!("--data {e}"))
     }
 }
 

@@ -219,3 +219,24 @@ pub fn generate(cfg: &ShapesConfig) -> Result<Shapes, ShapesError> {
         },
     })
 }
+
+/// The shapes set a data argument names: `shapes` or `shapes:SIDE` (the
+/// [`ShapesConfig::small`] grid at SIDE, 32 by default), unless a file or directory of that
+/// name exists (a path wins). `Ok(None)` for anything else; an error for a SIDE that is not
+/// a number. The CLI's `--data` and the app's dataset field both read it.
+pub fn parse_spec(spec: &str) -> Result<Option<ShapesConfig>, String> {
+    if std::path::Path::new(spec).exists() {
+        return Ok(None);
+    }
+    let side = match spec.split_once(':') {
+        None if spec == "shapes" => 32,
+        Some(("shapes", side)) => side
+            .parse()
+            .map_err(|_| format!("{spec}: the side must be a whole number"))?,
+        _ => return Ok(None),
+    };
+    Ok(Some(ShapesConfig {
+        side,
+        ..ShapesConfig::small()
+    }))
+}

@@ -48,7 +48,8 @@ pub const IWAE_K: &str = "Importance samples for the test IWAE NLL after every e
      k forward passes of the test set.";
 /// Dataset directory.
 pub const DATA_DIR: &str = "A directory of MNIST-format (IDX) files, gzipped or not; empty for the \
-     bundled 10,000 MNIST digits.";
+     bundled 10,000 MNIST digits; `shapes` (or `shapes:SIDE`) for procedural shapes with known \
+     factors (shape, scale, orientation, x, y).";
 /// Device.
 pub const DEVICE: &str = "Where runs train and decode. Auto: the GPU when the adapter is a real one, \
      else burn's CPU backend. Applies when the app starts.";

@@ -403,7 +403,14 @@ impl ExplorerApp {
 }
 
 /// Load the dataset in `dir` ("" for the bundled digits); the error names the directory.
+/// The dataset the draft's field names: empty for the bundled digits, `shapes[:SIDE]` for
+/// the procedural shapes, else a directory of MNIST-format files.
 fn load_dataset(dir: &str) -> Result<Dataset, String> {
+    if let Some(cfg) = crate::data::shapes::parse_spec(dir.trim())? {
+        return crate::data::shapes::generate(&cfg)
+            .map(|s| s.data)
+            .map_err(|e| format!("making the shapes set: {e}"));
+    }
     let path = (!dir.is_empty()).then(|| std::path::PathBuf::from(dir));
     Dataset::load(path.as_deref()).map_err(|e| format!("loading the dataset: {e}"))
 }

@@ -523,3 +523,18 @@ fn compare_reports_the_scores_on_data_with_factors_and_averages_seeds() {
     assert_eq!(compare::mean_sd(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
     assert_eq!(compare::mean_sd(&[5.0]), (5.0, 0.0));
 }
+
+#[test]
+fn a_shapes_spec_names_the_side_and_anything_else_is_a_path() {
+    use latent_explorer::data::shapes::parse_spec;
+    assert_eq!(parse_spec("shapes").unwrap().unwrap().side, 32);
+    let cfg = parse_spec("shapes:48").unwrap().unwrap();
+    assert_eq!((cfg.side, cfg.grid), (48, ShapesConfig::small().grid));
+    assert!(
+        parse_spec("shapes:big")
+            .unwrap_err()
+            .contains("whole number")
+    );
+    assert!(parse_spec("mnist").unwrap().is_none());
+    assert!(parse_spec("").unwrap().is_none());
+}
