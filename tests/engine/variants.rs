@@ -425,3 +425,54 @@ fn sinkhorn_cost_tends_to_the_exact_sorted_matching_w2() {
         errs[2]
     );
 }
+
+#[test]
+fn factor_vae_adds_gamma_times_the_discriminators_tc_estimate_and_trains_it_on_permuted_codes() {
+    let dev = cpu();
+    let cfg = TrainConfig::default();
+    let model = cfg.model.init(&dev).unwrap();
+    let data = small(64, 64);
+    let batch = Batcher::new(dev.clone()).batch(&data.test, &(0..64).collect::<Vec<_>>());
+    let gamma = 40.0;
+    let objective = VariantKind::FactorVae.build(&VariantParams {
+        factor_gamma: gamma,
+        ..VariantParams::default()
+    });
+    let aux = objective.init_aux(&cfg.model, &dev);
+    assert_eq!(aux.critics.len(), 1, "one discriminator on z");
+    let (beta, w) = (2.0, 0.5);
+    let ctx = StepContext {
+        kl_weight: w,
+        ..step_ctx(beta, 8000)
+    };
+    let term = |out: &latent_explorer::variant::LossTerms, name: &str| {
+        scalar(
+            out.terms
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1
+                .clone(),
+        )
+    };
+    // The VAE phase: rec + β·w·KL + γ·TC, TC the discriminator's mean logit.
+    let out = objective.loss(&model, &aux, &batch, 0, &ctx);
+    let (rec, kl, tc) = (term(&out, "rec"), term(&out, "kl"), term(&out, "tc"));
+    let total = scalar(out.total.clone());
+    let want = rec + beta * w * kl + gamma * tc;
+    assert!(tc.abs() > 1e-4, "degenerate TC estimate {tc}");
+    assert!(
+        (total - want).abs() < 1e-4 * want.abs(),
+        "total {total}, not rec + β·w·KL + γ·TC = {want}"
+    );
+    // The discriminator phase: real codes against their per-dimension permutation, with
+    // an accuracy between 0 and 1 and a logistic loss near ln 4 for an untrained critic.
+    let out = objective.loss(&model, &aux, &batch, 1, &ctx);
+    let (d_loss, d_acc) = (term(&out, "d_loss"), term(&out, "d_acc"));
+    assert!((0.0..=1.0).contains(&d_acc), "{d_acc}");
+    assert!(
+        (d_loss - 4f64.ln()).abs() < 0.3,
+        "untrained critic loss {d_loss}"
+    );
+    assert_eq!(objective.phases().len(), 2);
+}
