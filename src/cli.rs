@@ -975,15 +975,8 @@ fn eval(a: &EvalArgs) -> Result<()> {
     let (mig, fvae) = match factors {
         Some(f) => {
             let post = encode_split(&loaded.model, &data.test, &device, 500);
-            let rows: Vec<Vec<usize>> = f
-                .test
-                .iter()
-                .map(|r| r.iter().map(|&v| v as usize).collect())
-                .collect();
-            (
-                crate::explore::mig(&post.mu, post.dim, &rows),
-                crate::explore::factor_vae_score(&post.mu, post.dim, &rows, Default::default()),
-            )
+            let scores = crate::explore::disentanglement(&post.mu, post.dim, &f.test_rows());
+            (scores.mig, scores.factor_vae)
         }
         None => (None, None),
     };
@@ -1067,12 +1060,7 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
 
 fn compare_cmd(a: &CompareArgs) -> Result<()> {
     let (data, device, factors) = a.data.load_with_factors()?;
-    let factor_rows: Option<Vec<Vec<usize>>> = factors.map(|f| {
-        f.test
-            .iter()
-            .map(|r| r.iter().map(|&v| v as usize).collect())
-            .collect()
-    });
+    let factor_rows = factors.map(|f| f.test_rows());
     let variants = if a.variants.is_empty() {
         VariantKind::ALL.to_vec()
     } else {
@@ -1339,14 +1327,8 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     );
     // On data with known factors: the factor each dimension tells most about, and the
     // share of that factor's entropy it carries.
-    let best = factors.map(|f| {
-        let rows: Vec<Vec<usize>> = f
-            .test
-            .iter()
-            .map(|r| r.iter().map(|&v| v as usize).collect())
-            .collect();
-        crate::explore::best_factor_per_dimension(&post.mu, d, &rows)
-    });
+    let best =
+        factors.map(|f| crate::explore::best_factor_per_dimension(&post.mu, d, &f.test_rows()));
     println!(
         "{:>4} {:>5} {:>10} {:>9} {:>9}{}",
         "row",

@@ -147,11 +147,11 @@ pub fn compare(
         }
         if let Some(f) = factors {
             let post = encode_split(&trainer.inference_model(), &data.test, device, 500);
-            if let Some((mig, _)) = crate::explore::mig(&post.mu, post.dim, f) {
+            let scores = crate::explore::disentanglement(&post.mu, post.dim, f);
+            if let Some((mig, _)) = scores.mig {
                 m.extra.push((MIG.into(), mig));
             }
-            let score = crate::explore::factor_vae_score(&post.mu, post.dim, f, Default::default());
-            if let Some(score) = score {
+            if let Some(score) = scores.factor_vae {
                 m.extra.push((FACTOR_VAE_SCORE.into(), score));
             }
         }

@@ -105,6 +105,17 @@ pub struct Factors {
     pub test: Vec<[u16; 5]>,
 }
 
+impl Factors {
+    /// The test images' factor indices, one row per image: what the disentanglement
+    /// metrics ([`crate::explore::mig`]) take.
+    pub fn test_rows(&self) -> Vec<Vec<usize>> {
+        self.test
+            .iter()
+            .map(|r| r.iter().map(|&v| v as usize).collect())
+            .collect()
+    }
+}
+
 /// A shapes set: the images (labelled by shape) and their factors.
 #[derive(Debug, Clone)]
 pub struct Shapes {

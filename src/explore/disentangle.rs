@@ -75,6 +75,30 @@ fn mutual_information(a: &[usize], b: &[usize]) -> f64 {
         .max(0.0)
 }
 
+/// For each factor that varies: its index, its entropy H(v_k) and the mutual information
+/// I(z_j; v_k) with each of the `d` code dimensions (20-bin estimate), all in nats. What
+/// [`mig`] and [`best_factor_per_dimension`] are both read from.
+fn factor_information(
+    codes: &[f32],
+    d: usize,
+    factors: &[Vec<usize>],
+) -> Vec<(usize, f64, Vec<f64>)> {
+    let z = discretise(codes, d, MIG_BINS);
+    (0..factors[0].len())
+        .filter_map(|f| {
+            let v: Vec<usize> = factors.iter().map(|row| row[f]).collect();
+            let h = entropy(&v);
+            (h > 0.0).then(|| {
+                (
+                    f,
+                    h,
+                    z.iter().map(|zj| mutual_information(zj, &v)).collect(),
+                )
+            })
+        })
+        .collect()
+}
+
 /// The MIG of `codes` (row-major `n × d`, e.g. encoded means) against `factors` (each
 /// image's factor indices, `n` rows of `k`), with each factor's gap; factors that do not
 /// vary (zero entropy) are left out. `None` when there are fewer than two code dimensions
@@ -84,19 +108,13 @@ pub fn mig(codes: &[f32], d: usize, factors: &[Vec<usize>]) -> Option<(f64, Vec<
     if d < 2 || n == 0 || codes.len() != n * d {
         return None;
     }
-    let k = factors[0].len();
-    let z = discretise(codes, d, MIG_BINS);
-    let mut gaps = Vec::with_capacity(k);
-    for f in 0..k {
-        let v: Vec<usize> = factors.iter().map(|row| row[f]).collect();
-        let h = entropy(&v);
-        if h <= 0.0 {
-            continue;
-        }
-        let mut mi: Vec<f64> = z.iter().map(|zj| mutual_information(zj, &v)).collect();
-        mi.sort_by(|a, b| b.total_cmp(a));
-        gaps.push((mi[0] - mi[1]) / h);
-    }
+    let gaps: Vec<f64> = factor_information(codes, d, factors)
+        .into_iter()
+        .map(|(_, h, mut mi)| {
+            mi.sort_by(|a, b| b.total_cmp(a));
+            (mi[0] - mi[1]) / h
+        })
+        .collect();
     if gaps.is_empty() {
         return None;
     }
@@ -233,21 +251,29 @@ pub fn best_factor_per_dimension(
     if d == 0 || n == 0 || codes.len() != n * d {
         return vec![None; d];
     }
-    let z = discretise(codes, d, MIG_BINS);
-    let columns: Vec<(usize, Vec<usize>, f64)> = (0..factors[0].len())
-        .map(|f| {
-            let v: Vec<usize> = factors.iter().map(|r| r[f]).collect();
-            let h = entropy(&v);
-            (f, v, h)
-        })
-        .filter(|(_, _, h)| *h > 0.0)
-        .collect();
-    z.iter()
-        .map(|zj| {
-            columns
-                .iter()
-                .map(|(f, v, h)| (*f, mutual_information(zj, v) / h))
+    let info = factor_information(codes, d, factors);
+    (0..d)
+        .map(|j| {
+            info.iter()
+                .map(|(f, h, mi)| (*f, mi[j] / h))
                 .max_by(|a, b| a.1.total_cmp(&b.1))
         })
         .collect()
+}
+
+/// Both scores of codes against known factors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disentanglement {
+    /// [`mig`]: the mean gap and each varying factor's.
+    pub mig: Option<(f64, Vec<f64>)>,
+    /// [`factor_vae_score`] with its default settings.
+    pub factor_vae: Option<f64>,
+}
+
+/// The MIG and the FactorVAE score (default settings) of `codes` against `factors`.
+pub fn disentanglement(codes: &[f32], d: usize, factors: &[Vec<usize>]) -> Disentanglement {
+    Disentanglement {
+        mig: mig(codes, d, factors),
+        factor_vae: factor_vae_score(codes, d, factors, FactorVaeScore::default()),
+    }
 }

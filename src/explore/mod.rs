@@ -262,6 +262,9 @@ mod embed;
 mod traverse;
 
 pub use anomaly::{Histogram, auroc, rank_by_score};
-pub use disentangle::{FactorVaeScore, MIG_BINS, best_factor_per_dimension, factor_vae_score, mig};
+pub use disentangle::{
+    Disentanglement, FactorVaeScore, MIG_BINS, best_factor_per_dimension, disentanglement,
+    factor_vae_score, mig,
+};
 pub use embed::{EmbedError, TsneParams, pca_start, tsne};
 pub use traverse::{RangeMode, dim_ranges, traversal_grid};

@@ -380,12 +380,7 @@ fn compare_reports_the_scores_on_data_with_factors_and_averages_seeds() {
         ..ShapesConfig::small()
     })
     .unwrap();
-    let rows: Vec<Vec<usize>> = set
-        .factors
-        .test
-        .iter()
-        .map(|r| r.iter().map(|&v| v as usize).collect())
-        .collect();
+    let rows = set.factors.test_rows();
     let data = std::sync::Arc::new(set.data);
     let mut base = TrainConfig {
         epochs: 1,
