@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use super::critic::{Critic, critic_accuracy, gan_bce};
-use super::vae::kl_term;
+use super::vae::elbo_loss;
 use super::{AuxModules, LossTerms, Objective, ParamGroup, Phase, StepContext, VariantKind};
 use crate::data::Batch;
 use crate::model::gaussian::{kl_std_normal, reparameterize, standard_noise};
@@ -116,12 +116,6 @@ fn elbo(
     logvar: Tensor<2>,
     ctx: &StepContext,
 ) -> LossTerms {
-    let rec = model.nll(ctx.likelihood, model.decode(z), x).mean();
-    let kl = kl_std_normal(mu, logvar);
-    let kl_raw = kl.clone().sum_dim(1).mean();
-    let total = rec.clone() + kl_term(kl, ctx.free_bits).mul_scalar(ctx.beta * ctx.kl_weight);
-    LossTerms {
-        total,
-        terms: vec![("rec", rec), ("kl", kl_raw)],
-    }
+    let rec = model.nll(ctx.likelihood, model.decode(z), x);
+    elbo_loss(rec, kl_std_normal(mu, logvar), ctx.beta, ctx)
 }

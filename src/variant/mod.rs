@@ -45,7 +45,7 @@ pub use tcvae::{BetaTcVae, TcTerms, tc_decomposition};
 pub use two_layer::{
     TwoLayer, TwoLayerParts, two_layer_iwae, two_layer_iwae_with, two_layer_parts,
 };
-pub use vae::{Elbo, elbo_parts, kl_term};
+pub use vae::{Elbo, elbo_loss, elbo_parts, kl_term};
 pub use vaegan::{REAL_TARGET, VaeGan};
 pub use vq::{CodeUsage, VqVae, code_counts, perplexity, usage_from_counts};
 pub use wae::{Kernel, WaeMmd, mmd2_unbiased};

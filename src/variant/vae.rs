@@ -88,17 +88,24 @@ impl Objective for Elbo {
             Some(&batch.labels),
             None,
         );
-        let rec = rec.mean();
-        let kl_raw = kl.clone().sum_dim(1).mean();
-        let kl_obj = kl_term(kl, ctx.free_bits);
         let beta = match self.kind {
             VariantKind::Vae => 1.0,
             _ => ctx.beta,
         };
-        let total = rec.clone() + kl_obj.mul_scalar(beta * ctx.kl_weight);
-        LossTerms {
-            total,
-            terms: vec![("rec", rec), ("kl", kl_raw)],
-        }
+        elbo_loss(rec, kl, beta, ctx)
+    }
+}
+
+/// The (β-weighted) negative ELBO from one sample's pieces, `rec` per image `[batch]` and
+/// KL per image and dimension `[batch, latent]`: `mean rec + β · w · KL term` (w the KL
+/// schedule's weight, the KL term floored by free bits), reporting `rec` and the raw `kl`.
+pub fn elbo_loss(rec: Tensor<1>, kl: Tensor<2>, beta: f64, ctx: &StepContext) -> LossTerms {
+    let rec = rec.mean();
+    let kl_raw = kl.clone().sum_dim(1).mean();
+    let kl_obj = kl_term(kl, ctx.free_bits);
+    let total = rec.clone() + kl_obj.mul_scalar(beta * ctx.kl_weight);
+    LossTerms {
+        total,
+        terms: vec![("rec", rec), ("kl", kl_raw)],
     }
 }
