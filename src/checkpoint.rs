@@ -336,38 +336,60 @@ pub fn load(path: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
     from_bytes(path, bytes, device)
 }
 
-/// Check a checkpoint's bytes without building anything: the header is valid (every size
-/// within [`crate::limits`]), agrees with itself and with the tensors' total size, and every
-/// tensor is f32 and finite. [`from_bytes`] runs this before it allocates a model, so a
-/// header cannot make the loader allocate more than the file itself holds.
-pub fn inspect(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointError> {
-    let meta = read_meta(path, bytes)?;
-    let inconsistent = |what: String| CheckpointError::Inconsistent {
+/// The file's tensor table (parsed once per load).
+fn parse<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+) -> Result<safetensors::SafeTensors<'a>, CheckpointError> {
+    safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    })
+}
+
+fn inconsistent(path: &Path, what: String) -> CheckpointError {
+    CheckpointError::Inconsistent {
         path: path.to_path_buf(),
         what,
-    };
+    }
+}
+
+/// The header agrees with itself: the dataset's image size and held-out class.
+fn check_header(path: &Path, meta: &CheckpointMeta) -> Result<(), CheckpointError> {
     let m = &meta.train.model;
     let d = &meta.dataset;
     // Imported models record no data (0 × 0 is "unknown").
     if (d.rows, d.cols) != (0, 0) && (d.rows, d.cols) != (m.rows, m.cols) {
-        return Err(inconsistent(format!(
-            "itself: the model takes {}x{} images, the dataset it names has {}x{}",
-            m.rows, m.cols, d.rows, d.cols
-        )));
+        return Err(inconsistent(
+            path,
+            format!(
+                "itself: the model takes {}x{} images, the dataset it names has {}x{}",
+                m.rows, m.cols, d.rows, d.cols
+            ),
+        ));
     }
     if let Some(k) = d.held_out_class
         && m.classes() > 0
         && k as usize >= m.classes()
     {
-        return Err(inconsistent(format!(
-            "itself: held-out class {k} but the model knows {} classes",
-            m.classes()
-        )));
+        return Err(inconsistent(
+            path,
+            format!(
+                "itself: held-out class {k} but the model knows {} classes",
+                m.classes()
+            ),
+        ));
     }
-    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    })?;
+    Ok(())
+}
+
+/// Every tensor f32 and finite, and at least as many values as the header's model has
+/// parameters.
+fn check_tensors(
+    path: &Path,
+    meta: &CheckpointMeta,
+    st: &safetensors::SafeTensors<'_>,
+) -> Result<(), CheckpointError> {
     let mut tensors = st.tensors();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let mut elements: usize = 0;
@@ -400,37 +422,54 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointEr
     }
     // The header was validated, so the count is within the limits; the file must hold at
     // least the model's parameters (the variant's extra modules come on top).
-    let needed = m.parameter_count().map_err(|e| CheckpointError::Header {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    })?;
-    if needed > elements {
-        return Err(inconsistent(format!(
-            "the tensors: its architecture has {needed} parameters, the file holds {elements} values"
-        )));
-    }
-    Ok(meta)
-}
-
-/// Load a checkpoint from its bytes (`path` is used in messages).
-pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded, CheckpointError> {
-    let meta = inspect(path, &bytes)?;
-    let header = |msg: String| CheckpointError::Header {
-        path: path.to_path_buf(),
-        msg,
-    };
-    let model = meta
+    let needed = meta
         .train
         .model
-        .init(device)
-        .map_err(|e| header(e.to_string()))?;
-    let aux = meta
-        .train
-        .variant
-        .build(&meta.train.variant_params)
-        .init_aux(&meta.train.model, device);
-    let mut bundle = Bundle { model, aux };
-    check_architecture(path, &bundle, &bytes)?;
+        .parameter_count()
+        .map_err(|e| CheckpointError::Header {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })?;
+    if needed > elements {
+        return Err(inconsistent(
+            path,
+            format!(
+                "the tensors: its architecture has {needed} parameters, the file holds {elements} values"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Load a checkpoint from its bytes (`path` is used in messages). Before a model is
+/// allocated, the header must be valid (every size within [`crate::limits`]) and agree
+/// with itself and with the tensors' total size, and every tensor must be f32 and finite:
+/// a header cannot make the loader allocate more than the file itself holds.
+pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded, CheckpointError> {
+    // The tensor table is parsed once, for these checks and the architecture's.
+    let meta = read_meta(path, &bytes)?;
+    check_header(path, &meta)?;
+    let mut bundle = {
+        let st = parse(path, &bytes)?;
+        check_tensors(path, &meta, &st)?;
+        let header = |msg: String| CheckpointError::Header {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let model = meta
+            .train
+            .model
+            .init(device)
+            .map_err(|e| header(e.to_string()))?;
+        let aux = meta
+            .train
+            .variant
+            .build(&meta.train.variant_params)
+            .init_aux(&meta.train.model, device);
+        let bundle = Bundle { model, aux };
+        check_architecture(path, &bundle, &st)?;
+        bundle
+    };
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .skip_enum_variants(true)
         .with_from_adapter(PyTorchToBurnAdapter);
@@ -461,11 +500,11 @@ pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded
 
 /// Compare the file's tensor names and shapes with what the architecture needs; report the
 /// first difference in name order.
-fn check_architecture(path: &Path, bundle: &Bundle, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| CheckpointError::Format {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    })?;
+fn check_architecture(
+    path: &Path,
+    bundle: &Bundle,
+    st: &safetensors::SafeTensors<'_>,
+) -> Result<(), CheckpointError> {
     let mut found: std::collections::BTreeMap<String, Vec<usize>> = st
         .tensors()
         .into_iter()
