@@ -427,9 +427,7 @@ impl eframe::App for ExplorerApp {
         self.on_dropped(dropped);
         self.logic_step();
         // Where each training run goes if the display is lost before the next save.
-        let _ = self
-            .autosave
-            .track(session::autosave_dir().as_deref(), &self.runs);
+        self.autosave.watch(&self.runs);
         self.measure_step(ctx);
     }
 

@@ -59,6 +59,8 @@ pub struct Autosave {
     paths: HashMap<RunId, PathBuf>,
     /// The step last written to each autosave.
     written: HashMap<PathBuf, u64>,
+    /// The runs (and their kinds) [`Autosave::watch`] last registered.
+    seen: Vec<(RunId, &'static str)>,
 }
 
 impl Autosave {
@@ -104,6 +106,17 @@ impl Autosave {
             written.remove(path.as_path());
             false
         });
+    }
+
+    /// Once per frame: register the training runs with the lost-display handler again
+    /// only when the workspace's runs changed (a run added, removed or of another kind).
+    pub fn watch(&mut self, runs: &super::runs::Runs) {
+        let now = |r: &super::run::Run| (r.id, r.source.kind());
+        if self.seen.iter().copied().eq(runs.iter().map(now)) {
+            return;
+        }
+        self.seen = runs.iter().map(now).collect();
+        let _ = self.track(autosave_dir().as_deref(), runs);
     }
 
     /// Note where each training run is to be saved (for [`Autosave::save`] and for the
