@@ -1,6 +1,7 @@
-// Draws an N×M grid of grayscale tiles straight from a storage buffer of f32 intensities.
-// Each tile is tile_w × tile_h values, row-major, tiles one after another starting at
-// `offset` (in floats). Tiles are separated by `gap` data pixels of gap colour; the tile
+// Draws an N×M grid of tiles straight from a storage buffer of f32 intensities. Each tile
+// is `channels` planes of tile_w × tile_h values, row-major, tiles one after another
+// starting at `offset` (in floats): one plane is grey (through the colour map), three are
+// red, green and blue. Tiles are separated by `gap` data pixels of gap colour; the tile
 // `highlight` (if ≥ 0) gets a coloured ring in its surrounding gap. Nearest sampling.
 // The CPU reference for this shader is `gpu::tiles::reference_pixel` (keep them in step).
 
@@ -14,7 +15,7 @@ struct Params {
     colormap: u32,
     highlight: i32,
     gap: f32,
-    _pad0: f32,
+    channels: u32,
     _pad1: f32,
     _pad2: f32,
 };
@@ -87,8 +88,13 @@ fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
         }
         let px = min(u32(local.x), params.tile_w - 1u);
         let py = min(u32(local.y), params.tile_h - 1u);
-        let v = data[params.offset + tile * params.tile_w * params.tile_h + py * params.tile_w + px];
-        return vec4<f32>(colorize(clamp(v, 0.0, 1.0)), 1.0);
+        let plane = params.tile_w * params.tile_h;
+        let i = params.offset + tile * plane * max(params.channels, 1u) + py * params.tile_w + px;
+        if params.channels >= 3u {
+            let rgb = vec3<f32>(data[i], data[i + plane], data[i + 2u * plane]);
+            return vec4<f32>(clamp(rgb, vec3<f32>(0.0), vec3<f32>(1.0)), 1.0);
+        }
+        return vec4<f32>(colorize(clamp(data[i], 0.0, 1.0)), 1.0);
     }
     if params.highlight >= 0 {
         let h = u32(params.highlight);

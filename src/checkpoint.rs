@@ -147,6 +147,9 @@ pub struct DatasetInfo {
     pub rows: usize,
     /// Image width.
     pub cols: usize,
+    /// Colour channels (absent in files written before colour data: grey).
+    #[serde(default = "one_channel")]
+    pub channels: usize,
     /// The class left out of the training split (`train --without-class K`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_out_class: Option<u8>,
@@ -161,9 +164,14 @@ impl DatasetInfo {
             test_images: data.test.len(),
             rows: data.rows(),
             cols: data.cols(),
+            channels: data.channels(),
             held_out_class: None,
         }
     }
+}
+
+fn one_channel() -> usize {
+    1
 }
 
 /// The JSON header of a checkpoint.
@@ -359,12 +367,17 @@ fn check_header(path: &Path, meta: &CheckpointMeta) -> Result<(), CheckpointErro
     let m = &meta.train.model;
     let d = &meta.dataset;
     // Imported models record no data (0 × 0 is "unknown").
-    if (d.rows, d.cols) != (0, 0) && (d.rows, d.cols) != (m.rows, m.cols) {
+    let data_shape = crate::data::ImageShape {
+        rows: d.rows,
+        cols: d.cols,
+        channels: d.channels,
+    };
+    if (d.rows, d.cols) != (0, 0) && data_shape != m.shape() {
         return Err(inconsistent(
             path,
             format!(
-                "itself: the model takes {}x{} images, the dataset it names has {}x{}",
-                m.rows, m.cols, d.rows, d.cols
+                "itself: the model takes {} images, the dataset it names has {data_shape}",
+                m.shape()
             ),
         ));
     }

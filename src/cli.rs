@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::backend::BackendChoice;
 use crate::bench::{self, BenchConfig};
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
-use crate::data::{Batcher, Dataset, Shift, shapes, shift};
+use crate::data::{Batcher, Dataset, Opened, Shift, Source, shapes, shift};
 use crate::explore::{PathKind, RangeMode};
 use crate::export::{column_frame, grid_image, save_gif, save_png};
 use crate::import::{self, ImportOptions, KeyMap};
@@ -111,9 +111,12 @@ pub struct CompareArgs {
 /// Where data and compute come from.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// Directory with the four MNIST-format files (raw or .gz), or `shapes[:SIDE]`: procedural
-    /// shapes with known factors (3 shapes × 6 scales × 10 orientations × 8 × 8 positions,
-    /// SIDE 32 by default). Default: the bundled MNIST subset.
+    /// Directory with the four MNIST-format files (raw or .gz); or a folder of PNG/JPEG
+    /// images, colour or grey, any size, `DIR` or `DIR@SIDE` (centre-cropped and resized to
+    /// SIDE, 32 by default; labels from sub-folder names; 20% test, split by a hash of each
+    /// path); or `shapes[:SIDE]`: procedural shapes with known factors (3 shapes × 6 scales ×
+    /// 10 orientations × 8 × 8 positions, SIDE 32 by default). Default: the bundled MNIST
+    /// subset.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Compute backend.
@@ -122,38 +125,40 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// The data (with its factors of variation, for the shapes set) and the device.
     fn load(&self) -> Result<(Arc<Dataset>, Device)> {
-        let (data, device, _) = self.load_with_factors()?;
-        Ok((data, device))
-    }
-
-    /// The data, the device, and the factors of variation when the data is a shapes set.
-    fn load_with_factors(&self) -> Result<(Arc<Dataset>, Device, Option<shapes::Factors>)> {
-        let (data, factors) = match self.shapes()? {
-            Some(cfg) => {
-                let s = shapes::generate(&cfg).context("making the shapes set")?;
-                (s.data, Some(s.factors))
-            }
-            None => (
-                Dataset::load(self.data.as_deref()).context("loading the dataset")?,
-                None,
-            ),
-        };
+        let opened = open_data(self.data.as_deref())?;
         let device = self
             .backend
             .device()
             .context("creating the compute device")?;
-        Ok((Arc::new(data), device, factors))
+        Ok((Arc::new(opened.data), device))
     }
+}
 
-    /// `--data shapes` or `shapes:SIDE` (when no such path exists): the procedural shapes
-    /// set ([`shapes::parse_spec`]).
-    fn shapes(&self) -> Result<Option<shapes::ShapesConfig>> {
-        let Some(d) = self.data.as_deref().and_then(Path::to_str) else {
-            return Ok(None);
-        };
-        shapes::parse_spec(d).map_err(|e| anyhow::anyhow!("--data {e}"))
+/// Open what `--data` names ([`Source::parse`]), with a progress bar while an image folder
+/// is decoded; skipped files are counted on stderr.
+fn open_data(arg: Option<&Path>) -> Result<Opened> {
+    let source = Source::from_arg(arg).map_err(|e| anyhow::anyhow!("--data {e}"))?;
+    let bar = ProgressBar::hidden();
+    if matches!(source, Source::Folder(_)) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("reading images {bar:30} {pos}/{len} ({eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
     }
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let opened = source.open(&progress).context("loading the dataset");
+    bar.finish_and_clear();
+    let opened = opened?;
+    if opened.skipped.total() > 0 {
+        eprintln!("{}: {}", opened.data.name, opened.skipped.describe());
+    }
+    Ok(opened)
 }
 
 /// `train` options.
@@ -291,6 +296,10 @@ pub struct AppArgs {
     /// Open on this tab of the compare layout (with --measure: measure it).
     #[arg(long, value_enum)]
     pub tab: Option<crate::ui::settings::CompareTab>,
+    /// The dataset, as `train --data` takes it (an MNIST-format directory, an image folder
+    /// `DIR[@SIDE]`, `shapes[:SIDE]`); it becomes the draft's dataset field.
+    #[arg(long, value_name = "DATA")]
+    pub data: Option<String>,
     /// Key map and image size for PyTorch files.
     #[command(flatten)]
     pub import: ImportArgs,
@@ -610,6 +619,7 @@ fn app(a: &AppArgs) -> Result<()> {
         sharing: a.sharing,
         measure_secs: a.measure,
         tab: a.tab,
+        data_spec: a.data.clone(),
         open: a.files.clone(),
         follow: a.follow.clone(),
         preset: a.preset,
@@ -959,7 +969,7 @@ fn check_fits(meta: &CheckpointMeta, data: &Dataset) -> Result<()> {
 }
 
 fn eval(a: &EvalArgs) -> Result<()> {
-    let (data, device, factors) = a.data.load_with_factors()?;
+    let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     let m = evaluate(
@@ -972,12 +982,8 @@ fn eval(a: &EvalArgs) -> Result<()> {
     );
     // On data with known factors: the Mutual Information Gap and the FactorVAE score of
     // the test codes (means).
-    let (mig, fvae) = match factors {
-        Some(f) => {
-            let post = encode_split(&loaded.model, &data.test, &device, 500);
-            let scores = crate::explore::disentanglement(&post.mu, post.dim, &f.test_rows());
-            (scores.mig, scores.factor_vae)
-        }
+    let (mig, fvae) = match crate::train::metrics::disentanglement(&loaded.model, &data, &device) {
+        Some(scores) => (scores.mig, scores.factor_vae),
         None => (None, None),
     };
     if a.json {
@@ -1032,7 +1038,7 @@ fn sample(a: &SampleArgs) -> Result<()> {
     );
     let pixels = host_vec(loaded.model.decode_mean(z));
     let cols = (a.n as f64).sqrt().ceil() as usize;
-    let img = grid_image(&pixels, cfg.rows, cfg.cols, cols, 2);
+    let img = grid_image(&pixels, cfg.shape(), cols, 2);
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     println!("{} samples → {}", a.n, a.out.display());
     Ok(())
@@ -1049,7 +1055,7 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     let recon = host_vec(loaded.model.decode_mean(mu));
     let mut pixels = host_vec(batch.images);
     pixels.extend(recon);
-    let img = grid_image(&pixels, data.rows(), data.cols(), n, 2);
+    let img = grid_image(&pixels, data.shape(), n, 2);
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     println!(
         "{n} test digits (top) and reconstructions (bottom) → {}",
@@ -1059,8 +1065,7 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
 }
 
 fn compare_cmd(a: &CompareArgs) -> Result<()> {
-    let (data, device, factors) = a.data.load_with_factors()?;
-    let factor_rows = factors.map(|f| f.test_rows());
+    let (data, device) = a.data.load()?;
     let variants = if a.variants.is_empty() {
         VariantKind::ALL.to_vec()
     } else {
@@ -1075,8 +1080,11 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
     base.model.latent_dim = a.latent;
     let json = a.json;
     // The fixed probe that scores every variant's samples: a digit classifier trained once
-    // on the training split (labels 0..9 only).
-    let probe = if a.no_probe || data.train.labels.iter().any(|&l| l > 9) {
+    // on the training split, for digits only (28×28 grey, ten classes, no factors).
+    let digits = data.shape() == crate::data::ImageShape::grey(28, 28)
+        && data.num_classes() == 10
+        && data.factors.is_none();
+    let probe = if a.no_probe || !digits {
         None
     } else {
         let p = DigitProbe::train(&data.train, &device, 5, a.seed);
@@ -1102,7 +1110,6 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
             &device,
             a.iwae_k,
             probe.as_ref(),
-            factor_rows.as_deref(),
             |v, e| {
                 if !json {
                     eprintln!("seed {seed}, {v}: epoch {e}/{}", a.epochs);
@@ -1264,7 +1271,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         crate::paths::output_dir(dir).context("--frames")?;
     }
     let gif = out_is_gif(&a.out)?;
-    let (data, device, factors) = a.data.load_with_factors()?;
+    let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     if let Some(i) = a.digit {
@@ -1300,9 +1307,8 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     let z = crate::explore::traversal_grid(&base, dims, &ranges, a.steps);
     let labels: Vec<u8> = label.map(|l| vec![l; n_dims * a.steps]).unwrap_or_default();
     let pixels = decode_codes(model, z, d, &labels, &device);
-    let (rows, cols) = (data.rows(), data.cols());
     // Frame f: the f-th value of every shown dimension, one tile per row.
-    let frame = |f: usize| column_frame(&pixels, rows, cols, a.steps, f);
+    let frame = |f: usize| column_frame(&pixels, data.shape(), a.steps, f);
     if gif {
         let frames: Vec<_> = crate::explore::forth_and_back(a.steps)
             .into_iter()
@@ -1310,7 +1316,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
             .collect();
         save_gif(&frames, a.delay_ms, &a.out)
     } else {
-        save_png(&grid_image(&pixels, rows, cols, a.steps, 2), &a.out)
+        save_png(&grid_image(&pixels, data.shape(), a.steps, 2), &a.out)
     }
     .with_context(|| format!("writing {}", a.out.display()))?;
     if let Some(dir) = &a.frames {
@@ -1327,8 +1333,10 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     );
     // On data with known factors: the factor each dimension tells most about, and the
     // share of that factor's entropy it carries.
-    let best =
-        factors.map(|f| crate::explore::best_factor_per_dimension(&post.mu, d, &f.test_rows()));
+    let best = data
+        .factors
+        .as_ref()
+        .map(|f| crate::explore::best_factor_per_dimension(&post.mu, d, &f.test_rows()));
     println!(
         "{:>4} {:>5} {:>10} {:>9} {:>9}{}",
         "row",
@@ -1399,8 +1407,7 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
         .map(|s| labels[usize::from(2 * s >= a.steps)])
         .collect();
     let decoded = decode_codes(model, z, d, &path_labels, &device);
-    let (rows, cols) = (data.rows(), data.cols());
-    let per = rows * cols;
+    let per = data.shape().len();
     let (orig_i, orig_j) = (data.test.image(i), data.test.image(j));
     if gif {
         let frames: Vec<_> = crate::explore::forth_and_back(a.steps)
@@ -1409,7 +1416,7 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
                 let mut tiles = orig_i.to_vec();
                 tiles.extend_from_slice(&decoded[s * per..(s + 1) * per]);
                 tiles.extend_from_slice(orig_j);
-                grid_image(&tiles, rows, cols, 3, 2)
+                grid_image(&tiles, data.shape(), 3, 2)
             })
             .collect();
         save_gif(&frames, a.delay_ms, &a.out)
@@ -1417,7 +1424,7 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
         let mut tiles = orig_i.to_vec();
         tiles.extend_from_slice(&decoded);
         tiles.extend_from_slice(orig_j);
-        save_png(&grid_image(&tiles, rows, cols, a.steps + 2, 2), &a.out)
+        save_png(&grid_image(&tiles, data.shape(), a.steps + 2, 2), &a.out)
     }
     .with_context(|| format!("writing {}", a.out.display()))?;
     println!(

@@ -8,15 +8,11 @@ use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::data::Dataset;
-use crate::train::metrics::encode_split;
 use crate::train::probe::{DigitProbe, SampleScore};
 use crate::train::{TrainConfig, TrainError, Trainer};
 use crate::variant::VariantKind;
 
-/// The name of the MIG in a row's `extra`.
-pub const MIG: &str = "MIG";
-/// The name of the FactorVAE score in a row's `extra`.
-pub const FACTOR_VAE_SCORE: &str = "FactorVAE score";
+pub use crate::train::metrics::{FACTOR_VAE_SCORE, MIG};
 
 /// Prior samples scored per variant.
 pub const SCORED_SAMPLES: usize = 1000;
@@ -106,8 +102,8 @@ pub fn held_out_critic_accuracy(trainer: &Trainer, data: &Dataset) -> Option<f64
 
 /// Train each of `variants` from `base` (same data, seed, epochs) and evaluate on the test
 /// split with `iwae_k` importance samples where the bound is defined; with a `probe`, also
-/// score decoded prior samples; with the test images' `factors` (data with known factors
-/// of variation), also the MIG and the FactorVAE score of the test codes (in `extra`).
+/// score decoded prior samples; on data with known factors of variation, the evaluation
+/// holds the MIG and the FactorVAE score of the test codes (in `extra`).
 #[allow(clippy::too_many_arguments)]
 pub fn compare(
     variants: &[VariantKind],
@@ -116,7 +112,6 @@ pub fn compare(
     device: &Device,
     iwae_k: usize,
     probe: Option<&DigitProbe>,
-    factors: Option<&[Vec<usize>]>,
     mut progress: impl FnMut(VariantKind, usize),
 ) -> Result<Vec<CompareRow>, TrainError> {
     let mut rows = Vec::new();
@@ -144,16 +139,6 @@ pub fn compare(
         let mut m = trainer.evaluate(if bound { iwae_k } else { 0 });
         if let Some(acc) = held_out_critic_accuracy(&trainer, &data) {
             m.extra.push(("held-out disc acc".into(), acc));
-        }
-        if let Some(f) = factors {
-            let post = encode_split(&trainer.inference_model(), &data.test, device, 500);
-            let scores = crate::explore::disentanglement(&post.mu, post.dim, f);
-            if let Some((mig, _)) = scores.mig {
-                m.extra.push((MIG.into(), mig));
-            }
-            if let Some(score) = scores.factor_vae {
-                m.extra.push((FACTOR_VAE_SCORE.into(), score));
-            }
         }
         rows.push(CompareRow {
             variant,

@@ -3,52 +3,68 @@
 
 use std::path::Path;
 
-use image::{GrayImage, ImageFormat, Luma};
+use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage};
 
 use crate::atomic::atomic_write_bytes;
+use crate::data::ImageShape;
 use crate::train::metrics::Posterior;
 
-/// Tile `images` (each `rows × cols` intensities in `[0, 1]`, concatenated) into a grid of
-/// `grid_cols` columns with `gap` pixels of mid-grey between tiles.
-pub fn grid_image(
-    pixels: &[f32],
-    rows: usize,
-    cols: usize,
-    grid_cols: usize,
-    gap: usize,
-) -> GrayImage {
-    let per = rows * cols;
-    let n = pixels.len().checked_div(per).unwrap_or(0);
+/// An intensity in `[0, 1]` (NaN as 0) as a byte.
+fn byte(v: f32) -> u8 {
+    let v = if v.is_finite() {
+        v.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (v * 255.0).round() as u8
+}
+
+/// Tile images of `shape` (concatenated; a colour image is its three planes) into a grid of
+/// `grid_cols` columns with `gap` pixels of mid-grey between tiles: a grey image for grey
+/// tiles, an RGB image for colour ones.
+pub fn grid_image(pixels: &[f32], shape: ImageShape, grid_cols: usize, gap: usize) -> DynamicImage {
+    let ImageShape { rows, cols, .. } = shape;
+    let per = shape.len().max(1);
+    let plane = shape.plane();
+    let n = pixels.len() / per;
     let grid_cols = grid_cols.max(1).min(n.max(1));
     let grid_rows = n.div_ceil(grid_cols).max(1);
-    let width = grid_cols * cols + (grid_cols + 1) * gap;
-    let height = grid_rows * rows + (grid_rows + 1) * gap;
-    let mut img = GrayImage::from_pixel(width as u32, height as u32, Luma([128]));
-    for i in 0..n {
-        let (gr, gc) = (i / grid_cols, i % grid_cols);
-        let x0 = gap + gc * (cols + gap);
-        let y0 = gap + gr * (rows + gap);
-        for r in 0..rows {
-            for c in 0..cols {
-                let v = pixels[i * per + r * cols + c];
-                let v = if v.is_finite() {
-                    v.clamp(0.0, 1.0)
-                } else {
-                    0.0
-                };
-                img.put_pixel(
-                    (x0 + c) as u32,
-                    (y0 + r) as u32,
-                    Luma([(v * 255.0).round() as u8]),
-                );
+    let width = (grid_cols * cols + (grid_cols + 1) * gap) as u32;
+    let height = (grid_rows * rows + (grid_rows + 1) * gap) as u32;
+    // Where pixel (x, y) of the grid comes from: tile i, offset in its plane.
+    let source = |x: u32, y: u32| -> Option<usize> {
+        let (x, y) = (x as usize, y as usize);
+        let (gc, cx) = (
+            x.checked_sub(gap)? / (cols + gap),
+            x.checked_sub(gap)? % (cols + gap),
+        );
+        let (gr, cy) = (
+            y.checked_sub(gap)? / (rows + gap),
+            y.checked_sub(gap)? % (rows + gap),
+        );
+        let i = gr * grid_cols + gc;
+        (cx < cols && cy < rows && gc < grid_cols && i < n).then_some(i * per + cy * cols + cx)
+    };
+    if shape.channels >= 3 {
+        DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |x, y| {
+            match source(x, y) {
+                Some(k) => Rgb([
+                    byte(pixels[k]),
+                    byte(pixels[k + plane]),
+                    byte(pixels[k + 2 * plane]),
+                ]),
+                None => Rgb([128; 3]),
             }
-        }
+        }))
+    } else {
+        DynamicImage::ImageLuma8(GrayImage::from_fn(width, height, |x, y| {
+            Luma([source(x, y).map_or(128, |k| byte(pixels[k]))])
+        }))
     }
-    img
 }
 
 /// Encode `img` as PNG and write it to `path` atomically.
-pub fn save_png(img: &GrayImage, path: &Path) -> std::io::Result<()> {
+pub fn save_png(img: &DynamicImage, path: &Path) -> std::io::Result<()> {
     let mut buf = std::io::Cursor::new(Vec::new());
     img.write_to(&mut buf, ImageFormat::Png)
         .map_err(std::io::Error::other)?;
@@ -59,14 +75,8 @@ pub fn save_png(img: &GrayImage, path: &Path) -> std::io::Result<()> {
 /// tiles laid out `grid_cols` per row (a traversal's values, a path's steps); frame `f` is
 /// tile `f` of every grid row, stacked as one column of tiles (a path, one row, gives one
 /// tile). Pair with [`crate::explore::forth_and_back`] for a looping animation.
-pub fn column_frame(
-    pixels: &[f32],
-    rows: usize,
-    cols: usize,
-    grid_cols: usize,
-    f: usize,
-) -> GrayImage {
-    let per = rows * cols;
+pub fn column_frame(pixels: &[f32], shape: ImageShape, grid_cols: usize, f: usize) -> DynamicImage {
+    let per = shape.len();
     let n = pixels.len().checked_div(per).unwrap_or(0);
     let grid_cols = grid_cols.max(1);
     let column: Vec<f32> = (0..n.div_ceil(grid_cols))
@@ -74,19 +84,19 @@ pub fn column_frame(
         .filter(|&i| i < n)
         .flat_map(|i| pixels[i * per..(i + 1) * per].iter().copied())
         .collect();
-    grid_image(&column, rows, cols, 1, 2)
+    grid_image(&column, shape, 1, 2)
 }
 
 /// Encode `frames` as an animated GIF (looping, `delay_ms` per frame) and write it to
 /// `path` atomically. Frames of different sizes are an error.
-pub fn save_gif(frames: &[GrayImage], delay_ms: u32, path: &Path) -> std::io::Result<()> {
+pub fn save_gif(frames: &[DynamicImage], delay_ms: u32, path: &Path) -> std::io::Result<()> {
     atomic_write_bytes(path, &gif_bytes(frames, delay_ms)?)
 }
 
 /// [`save_gif`]'s bytes.
-pub fn gif_bytes(frames: &[GrayImage], delay_ms: u32) -> std::io::Result<Vec<u8>> {
+pub fn gif_bytes(frames: &[DynamicImage], delay_ms: u32) -> std::io::Result<Vec<u8>> {
     use image::codecs::gif::{GifEncoder, Repeat};
-    use image::{Delay, Frame, Rgba, RgbaImage};
+    use image::{Delay, Frame, GenericImageView};
     let Some(first) = frames.first() else {
         return Err(std::io::Error::other("no frames to write"));
     };
@@ -99,10 +109,7 @@ pub fn gif_bytes(frames: &[GrayImage], delay_ms: u32) -> std::io::Result<Vec<u8>
         enc.set_repeat(Repeat::Infinite)
             .map_err(std::io::Error::other)?;
         for f in frames {
-            let rgba = RgbaImage::from_fn(f.width(), f.height(), |x, y| {
-                let v = f.get_pixel(x, y).0[0];
-                Rgba([v, v, v, 255])
-            });
+            let rgba = f.to_rgba8();
             let frame = Frame::from_parts(rgba, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1));
             enc.encode_frame(frame).map_err(std::io::Error::other)?;
         }
@@ -113,8 +120,8 @@ pub fn gif_bytes(frames: &[GrayImage], delay_ms: u32) -> std::io::Result<Vec<u8>
 /// Save `img` as PNG, or several `frames` as a GIF, by `path`'s extension: `.gif` writes
 /// the animation, anything else the still `img`.
 pub fn save_still_or_gif(
-    img: &GrayImage,
-    frames: &[GrayImage],
+    img: &DynamicImage,
+    frames: &[DynamicImage],
     delay_ms: u32,
     path: &Path,
 ) -> std::io::Result<()> {

@@ -391,8 +391,12 @@ fn infer_config(
     let mu = shape_of(path, t, "model.encoder.mu.weight", 2)?;
     let latent = mu[0];
     let pixels = input.unwrap_or(mu[1]);
-    let (rows, cols) = match image_size {
-        Some((r, c)) if r.checked_mul(c) == Some(pixels) => (r, c),
+    let (rows, cols, channels) = match image_size {
+        Some((r, c)) if r.checked_mul(c) == Some(pixels) => (r, c, 1),
+        // A colour model: three planes of the given size.
+        Some((r, c)) if r.checked_mul(c).and_then(|n| n.checked_mul(3)) == Some(pixels) => {
+            (r, c, 3)
+        }
         Some((r, c)) => {
             return Err(ImportError::Layout {
                 path: path.to_path_buf(),
@@ -409,7 +413,7 @@ fn infer_config(
                     ),
                 });
             }
-            (side, side)
+            (side, side, 1)
         }
     };
     Ok(VaeConfig {
@@ -419,6 +423,7 @@ fn infer_config(
         rows,
         cols,
         latent: LatentKind::Gaussian,
+        channels,
     })
 }
 
@@ -461,7 +466,7 @@ pub fn convert(
         renamed.insert(name, raw);
     }
     let model = infer_config(path, &renamed, opts.image_size)?;
-    let (rows, cols) = (model.rows, model.cols);
+    let (rows, cols, channels) = (model.rows, model.cols, model.channels);
     let train = TrainConfig {
         model,
         variant: VariantKind::Vae,
@@ -479,6 +484,7 @@ pub fn convert(
             test_images: 0,
             rows,
             cols,
+            channels,
             held_out_class: None,
         },
         0,

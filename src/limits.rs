@@ -13,6 +13,8 @@ use thiserror::Error;
 pub const MAX_IMAGE_SIDE: usize = 1024;
 /// Largest number of pixels (times channels) of one image: 1024×1024.
 pub const MAX_PIXELS: usize = 1 << 20;
+/// Most colour channels of an image (1 grey, 3 RGB, 4 with alpha).
+pub const MAX_CHANNELS: usize = 4;
 /// Largest latent dimension.
 pub const MAX_LATENT: usize = 4096;
 /// Largest hidden layer width.

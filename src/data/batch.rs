@@ -22,7 +22,7 @@ pub fn epoch_permutation(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
 /// A batch of images on a device.
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// Images flattened to `[batch, rows * cols]`, values in `[0, 1]`.
+    /// Images flattened to `[batch, channels * rows * cols]`, values in `[0, 1]`.
     pub images: Tensor<2>,
     /// Labels, `[batch]`.
     pub labels: Tensor<1, Int>,
@@ -30,6 +30,8 @@ pub struct Batch {
     pub rows: usize,
     /// Image width.
     pub cols: usize,
+    /// Colour channels.
+    pub channels: usize,
 }
 
 impl Batch {
@@ -43,10 +45,12 @@ impl Batch {
         self.len() == 0
     }
 
-    /// The images as `[batch, 1, rows, cols]`.
+    /// The images as `[batch, channels, rows, cols]`.
     pub fn images_4d(&self) -> Tensor<4> {
         let b = self.len();
-        self.images.clone().reshape([b, 1, self.rows, self.cols])
+        self.images
+            .clone()
+            .reshape([b, self.channels, self.rows, self.cols])
     }
 }
 
@@ -77,6 +81,7 @@ impl Batcher {
             labels,
             rows: split.rows,
             cols: split.cols,
+            channels: split.channels,
         }
     }
 

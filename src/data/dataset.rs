@@ -14,6 +14,14 @@ pub const FILE_NAMES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
+/// Whether `dir` holds any of the MNIST-format files (raw or `.gz`): it is then read as an
+/// MNIST-format directory, not as an image folder.
+pub fn has_idx_files(dir: &Path) -> bool {
+    FILE_NAMES
+        .iter()
+        .any(|n| dir.join(n).is_file() || dir.join(format!("{n}.gz")).is_file())
+}
+
 /// The bundled 10,000-digit MNIST subset (8,000 train / 2,000 test), embedded in the binary.
 const BUNDLED: [&[u8]; 4] = [
     include_bytes!("../../assets/mnist-10k/train-images-idx3-ubyte.gz"),
@@ -57,14 +65,65 @@ pub enum DatasetError {
     },
 }
 
-/// One split of a dataset: images as `f32` in `[0, 1]`, row-major, plus labels.
+/// The size of one image: height, width and colour channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImageShape {
+    /// Height.
+    pub rows: usize,
+    /// Width.
+    pub cols: usize,
+    /// Colour channels: 1 (grey) or 3 (RGB).
+    pub channels: usize,
+}
+
+impl ImageShape {
+    /// A grey image of `rows × cols`.
+    pub fn grey(rows: usize, cols: usize) -> Self {
+        Self {
+            rows,
+            cols,
+            channels: 1,
+        }
+    }
+
+    /// Values per image: `rows × cols × channels`.
+    pub fn len(&self) -> usize {
+        self.rows * self.cols * self.channels
+    }
+
+    /// Whether the shape holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Pixels per channel plane: `rows × cols`.
+    pub fn plane(&self) -> usize {
+        self.rows * self.cols
+    }
+}
+
+impl std::fmt::Display for ImageShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.channels {
+            1 => write!(f, "{}x{}", self.rows, self.cols),
+            3 => write!(f, "{}x{} RGB", self.rows, self.cols),
+            c => write!(f, "{}x{}x{c}", self.rows, self.cols),
+        }
+    }
+}
+
+/// One split of a dataset: images as `f32` in `[0, 1]`, plus labels. An image is its
+/// channel planes one after another (channel-first, as a convolution takes them), each
+/// row-major.
 #[derive(Debug, Clone)]
 pub struct Split {
     /// Image height.
     pub rows: usize,
     /// Image width.
     pub cols: usize,
-    /// `len * rows * cols` pixel intensities in `[0, 1]`.
+    /// Colour channels: 1 (grey) or 3 (RGB planes).
+    pub channels: usize,
+    /// `len * rows * cols * channels` intensities in `[0, 1]`.
     pub pixels: Vec<f32>,
     /// One label per image.
     pub labels: Vec<u8>,
@@ -90,16 +149,18 @@ impl Split {
         Ok(Self {
             rows: images.rows,
             cols: images.cols,
+            channels: 1,
             pixels,
             labels,
         })
     }
 
-    /// A split with no images of `rows × cols`.
-    pub fn empty(rows: usize, cols: usize) -> Self {
+    /// A split with no images of `shape`.
+    pub fn empty(shape: ImageShape) -> Self {
         Self {
-            rows,
-            cols,
+            rows: shape.rows,
+            cols: shape.cols,
+            channels: shape.channels,
             pixels: Vec::new(),
             labels: Vec::new(),
         }
@@ -115,9 +176,18 @@ impl Split {
         self.labels.is_empty()
     }
 
-    /// Pixels per image (`rows * cols`).
+    /// Values per image (`rows * cols * channels`).
     pub fn image_len(&self) -> usize {
-        self.rows * self.cols
+        self.shape().len()
+    }
+
+    /// The size of one image.
+    pub fn shape(&self) -> ImageShape {
+        ImageShape {
+            rows: self.rows,
+            cols: self.cols,
+            channels: self.channels,
+        }
     }
 
     /// The pixels of image `i`.
@@ -132,6 +202,7 @@ impl Split {
         Self {
             rows: self.rows,
             cols: self.cols,
+            channels: self.channels,
             pixels: self.pixels[..n * self.image_len()].to_vec(),
             labels: self.labels[..n].to_vec(),
         }
@@ -140,18 +211,14 @@ impl Split {
 
 /// A model's image size differs from the data's.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("the model takes {model_rows}x{model_cols} images but the data ({data}) has {rows}x{cols}")]
+#[error("the model takes {model} images but the data ({data}) has {shape}")]
 pub struct ImageSizeMismatch {
-    /// The model's image height.
-    pub model_rows: usize,
-    /// The model's image width.
-    pub model_cols: usize,
+    /// The model's image size.
+    pub model: ImageShape,
     /// The data's name.
     pub data: String,
-    /// The data's image height.
-    pub rows: usize,
-    /// The data's image width.
-    pub cols: usize,
+    /// The data's image size.
+    pub shape: ImageShape,
 }
 
 /// A label outside the classes a conditional model knows (it would become an all-zero
@@ -194,6 +261,9 @@ pub struct Dataset {
     pub train: Split,
     /// Test split.
     pub test: Split,
+    /// Each image's factors of variation, when they are known (the shapes set): what the
+    /// disentanglement metrics are measured against.
+    pub factors: Option<std::sync::Arc<super::shapes::Factors>>,
 }
 
 impl Dataset {
@@ -250,7 +320,7 @@ impl Dataset {
         };
         let train = split(0)?;
         let test = split(2)?;
-        if (train.rows, train.cols) != (test.rows, test.cols) {
+        if train.shape() != test.shape() {
             return Err(DatasetError::SizeMismatch {
                 train_rows: train.rows,
                 train_cols: train.cols,
@@ -258,7 +328,12 @@ impl Dataset {
                 test_cols: test.cols,
             });
         }
-        Ok(Self { name, train, test })
+        Ok(Self {
+            name,
+            train,
+            test,
+            factors: None,
+        })
     }
 
     /// Load from `dir` if given, else the bundled subset.
@@ -279,17 +354,25 @@ impl Dataset {
         self.train.cols
     }
 
-    /// Check that a model of `rows × cols` images can be fed this data.
-    pub fn check_image_size(&self, rows: usize, cols: usize) -> Result<(), ImageSizeMismatch> {
-        if (rows, cols) == (self.rows(), self.cols()) {
+    /// Colour channels (1 grey, 3 RGB).
+    pub fn channels(&self) -> usize {
+        self.train.channels
+    }
+
+    /// The size of one image.
+    pub fn shape(&self) -> ImageShape {
+        self.train.shape()
+    }
+
+    /// Check that a model of `model` images can be fed this data.
+    pub fn check_image_size(&self, model: ImageShape) -> Result<(), ImageSizeMismatch> {
+        if model == self.shape() {
             return Ok(());
         }
         Err(ImageSizeMismatch {
-            model_rows: rows,
-            model_cols: cols,
+            model,
             data: self.name.clone(),
-            rows: self.rows(),
-            cols: self.cols(),
+            shape: self.shape(),
         })
     }
 
@@ -320,7 +403,7 @@ impl Dataset {
     /// Check that a model built from `model` can be fed this data: its image size and, for
     /// a conditional model, every label.
     pub fn check_model(&self, model: &crate::model::VaeConfig) -> Result<(), DataMismatch> {
-        self.check_image_size(model.rows, model.cols)?;
+        self.check_image_size(model.shape())?;
         self.check_labels(model.classes())?;
         Ok(())
     }

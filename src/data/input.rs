@@ -79,6 +79,54 @@ pub fn load_image(path: &Path, rows: usize, cols: usize) -> Result<InputImage, I
     image_from_bytes(&data, path, rows, cols)
 }
 
+/// Read the image at `path` for colour data of `shape` (square, as an image folder makes
+/// it): transparent pixels over white, the central square, resized; no inversion. The
+/// pixels are the red, green and blue planes.
+pub fn load_colour(path: &Path, shape: crate::data::ImageShape) -> Result<InputImage, InputError> {
+    let io = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = std::fs::metadata(path).map_err(io)?.len();
+    if bytes > MAX_INPUT_BYTES {
+        return Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            bytes,
+            limit: MAX_INPUT_BYTES,
+        });
+    }
+    let data = std::fs::read(path).map_err(io)?;
+    let decode = |message: String| InputError::Decode {
+        path: path.to_path_buf(),
+        message,
+    };
+    let original = ImageReader::new(Cursor::new(&data))
+        .with_guessed_format()
+        .map_err(|e| decode(e.to_string()))?
+        .into_dimensions()
+        .map_err(|e| decode(e.to_string()))?;
+    let img = super::folder::decode_image(&data, shape.rows).map_err(decode)?;
+    let rgb = if (img.width() as usize, img.height() as usize) == (shape.cols, shape.rows) {
+        img
+    } else {
+        image::imageops::resize(
+            &img,
+            shape.cols as u32,
+            shape.rows as u32,
+            FilterType::Triangle,
+        )
+    };
+    let mut pixels = Vec::with_capacity(shape.len());
+    for c in 0..shape.channels.min(3) {
+        pixels.extend(rgb.pixels().map(|p| p.0[c] as f32 / 255.0));
+    }
+    Ok(InputImage {
+        pixels,
+        inverted: false,
+        original,
+    })
+}
+
 /// Decode and fit `bytes` (named `path` in messages) to `rows × cols`.
 pub fn image_from_bytes(
     bytes: &[u8],

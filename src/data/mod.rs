@@ -3,13 +3,17 @@
 
 mod batch;
 mod dataset;
+pub mod folder;
 pub mod idx;
 pub mod input;
 pub mod shapes;
 pub mod shift;
+pub mod source;
 
 pub use batch::{Batch, Batcher, epoch_permutation};
 pub use dataset::{
-    DataMismatch, Dataset, DatasetError, FILE_NAMES, ImageSizeMismatch, LabelOutOfRange, Split,
+    DataMismatch, Dataset, DatasetError, FILE_NAMES, ImageShape, ImageSizeMismatch,
+    LabelOutOfRange, Split,
 };
 pub use shift::Shift;
+pub use source::{Opened, Source, SourceError};

@@ -32,6 +32,8 @@ pub enum Shape {
 impl Shape {
     /// Shape of index 0, 1, 2.
     pub const ALL: [Shape; 3] = [Shape::Square, Shape::Ellipse, Shape::Heart];
+    /// Their names, by index (the shapes set's labels).
+    pub const NAMES: [&'static str; 3] = ["square", "ellipse", "heart"];
 
     /// Whether the point `(u, v)` of the shape's own frame (unit size, centred) is inside.
     fn contains(self, u: f64, v: f64) -> bool {
@@ -119,10 +121,10 @@ impl Factors {
 /// A shapes set: the images (labelled by shape) and their factors.
 #[derive(Debug, Clone)]
 pub struct Shapes {
-    /// The images as a dataset (labels: the shape index).
+    /// The images as a dataset (labels: the shape index); its `factors` are [`Shapes::factors`].
     pub data: Dataset,
     /// Every image's factors.
-    pub factors: Factors,
+    pub factors: std::sync::Arc<Factors>,
 }
 
 /// The value of factor `f` at index `i` of `n`: scale in [0.5, 1], orientation in
@@ -207,11 +209,18 @@ pub fn generate(cfg: &ShapesConfig) -> Result<Shapes, ShapesError> {
         Split {
             rows: cfg.side,
             cols: cfg.side,
+            channels: 1,
             pixels,
             labels: idx.iter().map(|i| i[0] as u8).collect(),
         }
     };
+    let factors = std::sync::Arc::new(Factors {
+        sizes: cfg.grid,
+        train: train.to_vec(),
+        test: test.to_vec(),
+    });
     Ok(Shapes {
+        factors: factors.clone(),
         data: Dataset {
             name: format!(
                 "shapes {}x{} ({} images: {})",
@@ -222,11 +231,7 @@ pub fn generate(cfg: &ShapesConfig) -> Result<Shapes, ShapesError> {
             ),
             train: split(train),
             test: split(test),
-        },
-        factors: Factors {
-            sizes: cfg.grid,
-            train: train.to_vec(),
-            test: test.to_vec(),
+            factors: Some(factors),
         },
     })
 }

@@ -122,7 +122,8 @@ impl Shift {
     /// The images of `split` transformed (labels kept); a class shift returns the split as is.
     pub fn apply(&self, split: &Split) -> Split {
         let (r, c) = (split.rows, split.cols);
-        let n = split.image_len();
+        // Each channel plane turns on its own.
+        let n = split.shape().plane();
         let mut out = split.clone();
         match *self {
             Self::Invert => out.pixels.iter_mut().for_each(|p| *p = 1.0 - *p),
@@ -159,8 +160,8 @@ impl Shift {
 
 /// The images whose label passes `keep`, and the others.
 pub fn partition(split: &Split, keep: impl Fn(u8) -> bool) -> (Split, Split) {
-    let mut a = Split::empty(split.rows, split.cols);
-    let mut b = Split::empty(split.rows, split.cols);
+    let mut a = Split::empty(split.shape());
+    let mut b = Split::empty(split.shape());
     for i in 0..split.len() {
         let dst = if keep(split.labels[i]) {
             &mut a
@@ -203,5 +204,7 @@ pub fn without_class(data: &Dataset, k: u8) -> Result<Dataset, ShiftError> {
         name: format!("{} without class {k}", data.name),
         train,
         test: data.test.clone(),
+        // The factors' training rows would no longer line up with the images.
+        factors: None,
     })
 }

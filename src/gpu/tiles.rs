@@ -49,8 +49,11 @@ pub struct TileParams {
     pub highlight: i32,
     /// Gap between tiles, in data pixels.
     pub gap: f32,
+    /// Channel planes per tile: 1 grey (drawn through the colour map), 3 RGB (a tile is
+    /// its red, green and blue planes one after another; the colour map does not apply).
+    pub channels: u32,
     /// Padding to 16 bytes.
-    pub _pad: [f32; 3],
+    pub _pad: [f32; 2],
 }
 
 impl TileParams {
@@ -66,8 +69,20 @@ impl TileParams {
             colormap: 0,
             highlight: -1,
             gap: 1.0,
-            _pad: [0.0; 3],
+            channels: 1,
+            _pad: [0.0; 2],
         }
+    }
+
+    /// Tiles of `channels` planes (1 grey, 3 RGB).
+    pub fn with_channels(mut self, channels: usize) -> Self {
+        self.channels = channels.clamp(1, 4) as u32;
+        self
+    }
+
+    /// Floats of one tile: `tile_w · tile_h · channels`.
+    pub fn tile_floats(&self) -> usize {
+        (self.tile_w * self.tile_h).max(1) as usize * self.channels.max(1) as usize
     }
 
     /// Set the colour map.
@@ -106,9 +121,9 @@ impl TileParams {
         )
     }
 
-    /// Floats the shader may read: `(first tile + count) · tile_w · tile_h`.
+    /// Floats the shader may read: `(first tile + count) · tile_w · tile_h · channels`.
     pub fn floats_needed(&self) -> usize {
-        (self.offset as usize + self.count as usize) * (self.tile_w * self.tile_h) as usize
+        (self.offset as usize + self.count as usize) * self.tile_floats()
     }
 }
 
@@ -245,7 +260,7 @@ impl Slot {
     ) {
         let mut params = params;
         // Never let the shader read past the data it was given.
-        let per = (params.tile_w * params.tile_h).max(1) as usize;
+        let per = params.tile_floats();
         let first = params.offset as usize;
         let max_tiles = (source.len_floats() / per).saturating_sub(first);
         params.offset = match source {
@@ -444,7 +459,7 @@ pub fn colorize(v: f32, colormap: u32) -> [f32; 3] {
 /// `count` capped by the tiles `data` holds from there): the CPU reference for
 /// `tiles.wgsl`.
 pub fn reference_pixel(params: &TileParams, data: &[f32], x: f32, y: f32) -> [f32; 3] {
-    let per = (params.tile_w * params.tile_h).max(1) as usize;
+    let per = params.tile_floats();
     let first = params.offset as usize;
     let available = (data.len() / per).saturating_sub(first);
     let params = &TileParams {
@@ -474,13 +489,13 @@ pub fn reference_pixel(params: &TileParams, data: &[f32], x: f32, y: f32) -> [f3
         }
         let px = (lx as u32).min(params.tile_w - 1);
         let py = (ly as u32).min(params.tile_h - 1);
-        let idx = params.offset + tile * params.tile_w * params.tile_h + py * params.tile_w + px;
-        let v = data
-            .get(idx as usize)
-            .copied()
-            .unwrap_or(0.0)
-            .clamp(0.0, 1.0);
-        return colorize(v, params.colormap);
+        let plane = (params.tile_w * params.tile_h) as usize;
+        let idx = params.offset as usize + tile as usize * per + (py * params.tile_w + px) as usize;
+        let value = |i: usize| data.get(i).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+        if params.channels >= 3 {
+            return [value(idx), value(idx + plane), value(idx + 2 * plane)];
+        }
+        return colorize(value(idx), params.colormap);
     }
     if params.highlight >= 0 {
         let h = params.highlight as u32;

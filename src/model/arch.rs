@@ -6,6 +6,8 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::data::ImageShape;
+
 /// A stack of linear layers with ReLU after each.
 #[derive(Module, Debug)]
 pub struct ReluStack {
@@ -122,36 +124,39 @@ pub struct ConvEncoder {
     pub rows: usize,
     /// Image width.
     pub cols: usize,
+    /// Image channels (1 grey, 3 RGB).
+    pub image_channels: usize,
 }
 
 impl ConvEncoder {
-    /// Build for `rows × cols` images; `extra` inputs (e.g. a one-hot label) are joined to
+    /// Build for images of `shape`; `extra` inputs (e.g. a one-hot label) are joined to
     /// the flattened feature map before the dense layer.
     pub fn new(
-        rows: usize,
-        cols: usize,
+        shape: ImageShape,
         channels: [usize; 2],
         dense: usize,
         latent: usize,
         extra: usize,
         device: &Device,
     ) -> Self {
+        let (rows, cols) = (shape.rows, shape.cols);
         let flat = channels[1] * (rows / 4) * (cols / 4);
         Self {
-            conv1: down_conv(1, channels[0], device),
+            conv1: down_conv(shape.channels, channels[0], device),
             conv2: down_conv(channels[0], channels[1], device),
             dense: LinearConfig::new(flat + extra, dense).init(device),
             mu: LinearConfig::new(dense, latent).init(device),
             logvar: LinearConfig::new(dense, latent).init(device),
             rows,
             cols,
+            image_channels: shape.channels,
         }
     }
 
     /// `[batch, pixels]` (and `[batch, extra]`) `→ ([batch, latent], [batch, latent])`.
     pub fn forward(&self, x: Tensor<2>, extra: Option<Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
         let b = x.dims()[0];
-        let x = x.reshape([b, 1, self.rows, self.cols]);
+        let x = x.reshape([b, self.image_channels, self.rows, self.cols]);
         let h = relu(self.conv1.forward(x));
         let h = relu(self.conv2.forward(h));
         let mut h: Tensor<2> = h.flatten(1, 3);
@@ -172,7 +177,7 @@ pub struct ConvDecoder {
     pub project: Linear,
     /// Transposed convolution `c2 → c1`, doubles each side.
     pub deconv1: ConvTranspose2d,
-    /// Transposed convolution `c1 → 1`, doubles each side again (logits).
+    /// Transposed convolution `c1 → image channels`, doubles each side again (logits).
     pub deconv2: ConvTranspose2d,
     /// Channels of the first feature map.
     pub c2: usize,
@@ -180,27 +185,30 @@ pub struct ConvDecoder {
     pub rows: usize,
     /// Image width.
     pub cols: usize,
+    /// Image channels (1 grey, 3 RGB).
+    pub image_channels: usize,
 }
 
 impl ConvDecoder {
     /// Mirror of [`ConvEncoder::new`].
     pub fn new(
-        rows: usize,
-        cols: usize,
+        shape: ImageShape,
         channels: [usize; 2],
         dense: usize,
         latent: usize,
         device: &Device,
     ) -> Self {
+        let (rows, cols) = (shape.rows, shape.cols);
         let flat = channels[1] * (rows / 4) * (cols / 4);
         Self {
             dense: LinearConfig::new(latent, dense).init(device),
             project: LinearConfig::new(dense, flat).init(device),
             deconv1: up_conv(channels[1], channels[0], device),
-            deconv2: up_conv(channels[0], 1, device),
+            deconv2: up_conv(channels[0], shape.channels, device),
             c2: channels[1],
             rows,
             cols,
+            image_channels: shape.channels,
         }
     }
 
@@ -212,6 +220,6 @@ impl ConvDecoder {
         let h = h.reshape([b, self.c2, self.rows / 4, self.cols / 4]);
         let h = relu(self.deconv1.forward(h));
         let out = self.deconv2.forward(h);
-        out.reshape([b, self.rows * self.cols])
+        out.reshape([b, self.image_channels * self.rows * self.cols])
     }
 }

@@ -131,6 +131,14 @@ pub struct VaeConfig {
     /// Latent structure (set from the variant).
     #[serde(default)]
     pub latent: LatentKind,
+    /// Colour channels of the images (1 grey, 3 RGB; from the data). Checkpoints written
+    /// before colour data existed have none and are grey.
+    #[serde(default = "one_channel")]
+    pub channels: usize,
+}
+
+fn one_channel() -> usize {
+    1
 }
 
 impl Default for VaeConfig {
@@ -142,14 +150,24 @@ impl Default for VaeConfig {
             rows: 28,
             cols: 28,
             latent: LatentKind::Gaussian,
+            channels: 1,
         }
     }
 }
 
 impl VaeConfig {
-    /// Pixels per image.
+    /// Values per image: pixels × channels.
     pub fn pixels(&self) -> usize {
-        self.rows * self.cols
+        self.shape().len()
+    }
+
+    /// The size of the images the model takes.
+    pub fn shape(&self) -> crate::data::ImageShape {
+        crate::data::ImageShape {
+            rows: self.rows,
+            cols: self.cols,
+            channels: self.channels,
+        }
     }
 
     /// Label classes the model is conditioned on (0: unconditional).
@@ -223,7 +241,12 @@ impl VaeConfig {
         check("latent dimensions", self.latent_dim, 1, MAX_LATENT)?;
         check("image rows", self.rows, 1, limits::MAX_IMAGE_SIDE)?;
         check("image columns", self.cols, 1, limits::MAX_IMAGE_SIDE)?;
-        limits::product("image pixels", &[self.rows, self.cols], limits::MAX_PIXELS)?;
+        check("image channels", self.channels, 1, limits::MAX_CHANNELS)?;
+        limits::product(
+            "image values (pixels × channels)",
+            &[self.rows, self.cols, self.channels],
+            limits::MAX_PIXELS,
+        )?;
         let widths = |what: &str, hidden: &[usize]| -> Result<(), LimitError> {
             check(
                 &format!("{what} layers"),
@@ -298,7 +321,12 @@ impl VaeConfig {
         };
         let classes = self.classes();
         let latent = self.image_latent();
-        let pixels = limits::product("image pixels", &[self.rows, self.cols], limits::MAX_PIXELS)?;
+        let pixels = limits::product(
+            "image values (pixels × channels)",
+            &[self.rows, self.cols, self.channels],
+            limits::MAX_PIXELS,
+        )?;
+        let image_channels = self.channels;
         let nets = match &self.arch {
             ArchConfig::Mlp { hidden } => {
                 let input = limits::sum("encoder inputs", &[pixels, classes], max)?;
@@ -315,7 +343,7 @@ impl VaeConfig {
                 let flat_in = limits::sum(F, &[flat, classes], max)?;
                 let code = limits::sum("decoder inputs", &[latent, classes], max)?;
                 let enc = [
-                    conv(1, c1)?,
+                    conv(image_channels, c1)?,
                     conv(c1, c2)?,
                     linear(flat_in, *dense)?,
                     linear(*dense, latent)?,
@@ -325,7 +353,7 @@ impl VaeConfig {
                     linear(code, *dense)?,
                     linear(*dense, flat)?,
                     conv(c2, c1)?,
-                    conv(c1, 1)?,
+                    conv(c1, image_channels)?,
                 ];
                 let mut total = 0;
                 for p in enc.into_iter().chain(dec) {
@@ -380,11 +408,15 @@ impl VaeConfig {
             ),
             ArchConfig::Conv { channels, dense } => (
                 Encoder::Conv(ConvEncoder::new(
-                    self.rows, self.cols, *channels, *dense, latent, classes, device,
+                    self.shape(),
+                    *channels,
+                    *dense,
+                    latent,
+                    classes,
+                    device,
                 )),
                 DecoderNet::Conv(ConvDecoder::new(
-                    self.rows,
-                    self.cols,
+                    self.shape(),
                     *channels,
                     *dense,
                     latent + classes,

@@ -273,6 +273,40 @@ impl Posterior {
     }
 }
 
+/// The name of the MIG in [`EvalMetrics::extra`].
+pub const MIG: &str = "MIG";
+/// The name of the FactorVAE score in [`EvalMetrics::extra`].
+pub const FACTOR_VAE_SCORE: &str = "FactorVAE score";
+
+/// On data with known factors of variation ([`crate::data::Dataset::factors`]): the MIG and
+/// the FactorVAE score of the test images' posterior means. `None` for other data.
+pub fn disentanglement(
+    model: &Vae,
+    data: &crate::data::Dataset,
+    device: &Device,
+) -> Option<crate::explore::Disentanglement> {
+    let factors = data.factors.as_ref()?;
+    let post = encode_split(model, &data.test, device, 500);
+    Some(crate::explore::disentanglement(
+        &post.mu,
+        post.dim,
+        &factors.test_rows(),
+    ))
+}
+
+impl EvalMetrics {
+    /// Add the scores that were measured to [`EvalMetrics::extra`] (as [`MIG`] and
+    /// [`FACTOR_VAE_SCORE`]).
+    pub fn push_disentanglement(&mut self, d: &crate::explore::Disentanglement) {
+        if let Some((mig, _)) = d.mig {
+            self.extra.push((MIG.into(), mig));
+        }
+        if let Some(score) = d.factor_vae {
+            self.extra.push((FACTOR_VAE_SCORE.into(), score));
+        }
+    }
+}
+
 /// Encode every image of `split` (in batches of `batch_size`) into its posterior.
 pub fn encode_split(model: &Vae, split: &Split, device: &Device, batch_size: usize) -> Posterior {
     let batcher = Batcher::new(device.clone());

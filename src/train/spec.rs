@@ -267,6 +267,7 @@ impl RunSpec {
                 rows: data.rows(),
                 cols: data.cols(),
                 latent: self.variant.latent_kind(&variant_params),
+                channels: data.channels(),
             },
             variant: self.variant,
             optim: OptimConfig {

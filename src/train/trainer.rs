@@ -151,7 +151,7 @@ impl TrainConfig {
         check("IWAE k", self.variant_params.iwae_k, 0, limits::MAX_IWAE_K)?;
         check("evaluation IWAE k", self.eval_iwae_k, 0, limits::MAX_IWAE_K)?;
         // Validated by the model config before this runs.
-        let pixels = self.model.rows * self.model.cols;
+        let pixels = self.model.pixels();
         let k = if self.variant == VariantKind::Iwae {
             self.variant_params.iwae_k.max(1)
         } else {
@@ -360,6 +360,7 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         cfg.model.rows = data.rows();
         cfg.model.cols = data.cols();
+        cfg.model.channels = data.channels();
         cfg.model.latent = cfg.variant.latent_kind(&cfg.variant_params);
         cfg.validate()?;
         if data.train.is_empty() {
@@ -492,18 +493,23 @@ impl Trainer {
         &self.device
     }
 
-    /// Evaluate the current model on the test split.
+    /// Evaluate the current model on the test split; on data with known factors of
+    /// variation, with the MIG and the FactorVAE score.
     pub fn evaluate(&self, iwae_k: usize) -> EvalMetrics {
         let model = self.inference_model();
         let device = self.device.clone().inner();
-        evaluate(
+        let mut m = evaluate(
             &model,
             self.cfg.model.likelihood,
             &self.data.test,
             &device,
             500,
             iwae_k,
-        )
+        );
+        if let Some(d) = super::metrics::disentanglement(&model, &self.data, &device) {
+            m.push_disentanglement(&d);
+        }
+        m
     }
 
     /// Take one optimisation step on the next batch.

@@ -194,6 +194,8 @@ pub struct Images {
     pub rows: usize,
     /// Tile width.
     pub cols: usize,
+    /// Colour channels of a tile (1 grey, 3 RGB planes).
+    pub channels: usize,
     /// Request id this answers.
     pub request: u64,
     /// Snapshot step it was decoded from.
@@ -217,6 +219,10 @@ pub struct LatentStats {
     pub codes: Vec<f32>,
     /// Latent dimensions.
     pub latent: usize,
+    /// On data with known factors: per dimension, the factor it tells most about (an index
+    /// into [`crate::data::shapes::FACTOR_NAMES`]) and the share of that factor's entropy it
+    /// carries ([`crate::explore::best_factor_per_dimension`]); empty for other data.
+    pub best_factor: Vec<Option<(usize, f64)>>,
     /// Snapshot step.
     pub step: u64,
 }
@@ -569,6 +575,7 @@ pub fn execute(
 ) -> Output {
     let model = &snap.model;
     let (rows, cols) = (snap.config.model.rows, snap.config.model.cols);
+    let channels = snap.config.model.channels;
     let latent = snap.config.model.latent_dim;
     let finish = |t: Tensor<2>, n: usize| -> Output {
         let source = if use_gpu {
@@ -586,6 +593,7 @@ pub fn execute(
                 n,
                 rows,
                 cols,
+                channels,
                 request: id,
                 step: snap.step,
                 micros: t0.elapsed().as_micros() as u64,
@@ -655,24 +663,32 @@ pub fn execute(
             })
         }
         Job::Input { pixels, label } => {
-            if pixels.len() != rows * cols {
+            let plane = rows * cols;
+            let pixels: Vec<f32> = if pixels.len() == plane * channels {
+                pixels.to_vec()
+            } else if pixels.len() == plane {
+                // A grey input (a drawing) for a colour model: the same plane in each channel.
+                pixels.repeat(channels)
+            } else {
                 return Output::Error(
                     key,
                     format!(
-                        "the input has {} pixels; the model takes {rows}x{cols}",
-                        pixels.len()
+                        "the input has {} values; the model takes {} images",
+                        pixels.len(),
+                        snap.config.model.shape()
                     ),
                 );
-            }
+            };
             let split = Split {
                 rows,
                 cols,
-                pixels: pixels.to_vec(),
+                channels,
+                pixels: pixels.clone(),
                 // One label for all three: encoding, reconstruction and score.
                 labels: vec![(*label).min(u8::MAX as usize) as u8],
             };
             let x: Tensor<2> =
-                Tensor::from_data(TensorData::new(pixels.to_vec(), [1, rows * cols]), device);
+                Tensor::from_data(TensorData::new(pixels, [1, plane * channels]), device);
             let y = Tensor::<1, Int>::from_data(TensorData::new(vec![*label as i64], [1]), device);
             let (mu, _) = model.encode_with(x.clone(), Some(&y));
             let recon = host_vec(model.reconstruct(x, Some(&y)));
@@ -720,6 +736,14 @@ pub fn execute(
                 .map(|j| (sq[j] / nf - (mean[j] / nf).powi(2)).max(0.0))
                 .collect();
             let (principal, _) = principal_directions(&codes, d, 2);
+            let best_factor = data
+                .factors
+                .as_ref()
+                .map(|f| {
+                    let rows = f.test_rows();
+                    crate::explore::best_factor_per_dimension(&codes, d, &rows[..n.min(rows.len())])
+                })
+                .unwrap_or_default();
             Output::Stats(LatentStats {
                 kl_per_dim: kl.iter().map(|&v| v as f64).collect(),
                 gaussian: model.codebook.is_none(),
@@ -727,6 +751,7 @@ pub fn execute(
                 principal,
                 codes,
                 latent: d,
+                best_factor,
                 step: snap.step,
             })
         }

@@ -74,6 +74,22 @@ impl ExplorerApp {
                     d.traversal = true;
                 });
             }
+            UiCommand::OpenInput(path) if self.data.channels() > 1 => {
+                // Colour data: the image's central square, resized, as the folder's images.
+                let shape = self.data.shape();
+                match input::load_colour(&path, shape) {
+                    Ok(img) => {
+                        self.note(format!(
+                            "input {}: {}x{} fitted to {shape}",
+                            path.display(),
+                            img.original.0,
+                            img.original.1
+                        ));
+                        self.set_input(img.pixels, path.display().to_string());
+                    }
+                    Err(e) => self.errors.push(format!("input image: {e}")),
+                }
+            }
             UiCommand::OpenInput(path) => {
                 let (rows, cols) = (self.data.rows(), self.data.cols());
                 match input::load_image(&path, rows, cols) {
@@ -125,14 +141,20 @@ impl ExplorerApp {
     }
 
     fn set_input(&mut self, pixels: Vec<f32>, source: String) {
-        let n = self.data.rows() * self.data.cols();
-        if pixels.len() != n {
+        let shape = self.data.shape();
+        let pixels = if pixels.len() == shape.len() {
+            pixels
+        } else if pixels.len() == shape.plane() {
+            // A grey drawing for colour data: the same plane in each channel.
+            pixels.repeat(shape.channels)
+        } else {
             self.errors.push(format!(
-                "input of {} pixels; the data's images have {n}",
-                pixels.len()
+                "input of {} values; the data's images are {shape} ({} values)",
+                pixels.len(),
+                shape.len()
             ));
             return;
-        }
+        };
         self.runs.input = Some(Arc::new(pixels));
         self.runs.input_source = source;
         self.runs.cursor.follow_input = true;
@@ -182,18 +204,23 @@ impl ExplorerApp {
         let TileSource::Host(px) = &img.source else {
             return Err("the image is not on the host".into());
         };
-        let (r, c, n) = (img.rows, img.cols, img.n);
-        let px = &px[..(n * r * c).min(px.len())];
+        let shape = crate::data::ImageShape {
+            rows: img.rows,
+            cols: img.cols,
+            channels: img.channels,
+        };
+        let n = img.n;
+        let px = &px[..(n * shape.len()).min(px.len())];
         let written = match format {
             ExportFormat::Png => {
-                save_png(&grid_image(px, r, c, cols.max(1), 2), path)
+                save_png(&grid_image(px, shape, cols.max(1), 2), path)
                     .map_err(|e| format!("writing {}: {e}", path.display()))?;
                 path.display().to_string()
             }
             ExportFormat::Gif | ExportFormat::Frames => {
                 let frames: Vec<_> = crate::explore::forth_and_back(cols.max(1))
                     .into_iter()
-                    .map(|f| column_frame(px, r, c, cols, f))
+                    .map(|f| column_frame(px, shape, cols, f))
                     .collect();
                 if format == ExportFormat::Gif {
                     save_gif(&frames, GIF_DELAY_MS, path)

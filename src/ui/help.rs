@@ -47,9 +47,12 @@ pub const SEED: &str = "Seed for weight initialisation, batch order and noise: t
 pub const IWAE_K: &str = "Importance samples for the test IWAE NLL after every epoch (0: skip). Costs about \
      k forward passes of the test set.";
 /// Dataset directory.
-pub const DATA_DIR: &str = "A directory of MNIST-format (IDX) files, gzipped or not; empty for the \
-     bundled 10,000 MNIST digits; `shapes` (or `shapes:SIDE`) for procedural shapes with known \
-     factors (shape, scale, orientation, x, y).";
+pub const DATA_DIR: &str = "A directory of MNIST-format (IDX) files, gzipped or not; a folder of \
+     PNG/JPEG images, colour or grey, any size (`DIR` or `DIR@SIDE`: each centre-cropped and \
+     resized to SIDE, 32 by default; labels from sub-folder names; 20% test, by a hash of each \
+     path; files that cannot be read are skipped and counted); empty for the bundled 10,000 \
+     MNIST digits; `shapes` (or `shapes:SIDE`) for procedural shapes with known factors \
+     (shape, scale, orientation, x, y).";
 /// Device.
 pub const DEVICE: &str = "Where runs train and decode. Auto: the GPU when the adapter is a real one, \
      else burn's CPU backend. Applies when the app starts.";
@@ -78,6 +81,17 @@ pub const KL: &str = "KL(q(z|x) || p(z)), nats per image: how far each image's c
      from the prior N(0, I) — the information the code carries about the image.";
 /// Samples per second.
 pub const SAMPLES_PER_SEC: &str = "Training speed: images per second over the last steps.";
+/// MIG column.
+pub const MIG: &str = "Mutual Information Gap (Chen et al. 2018), on data with known factors (shapes): \
+     for each factor, the gap between the two code dimensions that tell most about it, as a \
+     share of the factor's entropy, averaged. 1: each factor has a dimension of its own; 0: \
+     none does. Measured on the test images' posterior means.";
+/// FactorVAE score column.
+pub const FACTOR_VAE_SCORE: &str = "FactorVAE score (Kim & Mnih 2018), on data with known factors \
+     (shapes): fix one factor over a batch of test images; the code dimension that varies \
+     least (after scaling) should name the factor. The accuracy of a majority vote from \
+     dimension to factor: 1 when each factor fixes a dimension of its own, about 1/5 by \
+     chance.";
 /// Epoch column.
 pub const EPOCH: &str = "The epoch these test figures were computed after.";
 /// Baseline radio.

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use burn::tensor::Device;
@@ -11,7 +12,7 @@ use burn::tensor::Device;
 use super::command::{RunAction, UiCommand};
 use super::run::RunId;
 use crate::checkpoint::{self, DatasetInfo, Loaded};
-use crate::data::Dataset;
+use crate::data::{Dataset, Opened};
 use crate::import::{self, ImportOptions};
 use crate::train::worker::Waker;
 use crate::train::{EvalMetrics, Snapshot, evaluate};
@@ -44,8 +45,8 @@ pub enum IoResult {
     Dataset {
         /// The directory ("" for the bundled digits).
         dir: String,
-        /// The data.
-        result: Result<Box<Dataset>, String>,
+        /// The data, and what came with it (skipped files, class names).
+        result: Result<Box<Opened>, String>,
     },
     /// Paths were sorted into model files and directories.
     Sorted {
@@ -66,6 +67,8 @@ pub struct Io {
     rx: Receiver<IoResult>,
     waker: Waker,
     in_flight: usize,
+    /// Images decoded and to decode while an image folder is read (0 of 0 otherwise).
+    progress: Arc<[AtomicUsize; 2]>,
     /// File dialogs are shown (off in tests: every dialog answers "nothing chosen").
     pub dialogs: bool,
 }
@@ -82,6 +85,7 @@ impl Io {
             rx,
             waker,
             in_flight: 0,
+            progress: Arc::default(),
             dialogs: true,
         }
     }
@@ -133,12 +137,32 @@ impl Io {
         });
     }
 
-    /// Read the dataset in `dir` ("" for the bundled digits).
+    /// Read the dataset the dataset field names ("" for the bundled digits; see
+    /// [`crate::data::Source::parse`]); an image folder's progress is [`Io::progress`].
     pub fn load_dataset(&mut self, dir: String) {
+        let progress = self.progress.clone();
+        let waker = self.waker.clone();
         self.spawn(format!("reading the dataset {dir:?}"), move || {
-            let result = super::load_dataset(&dir).map(Box::new);
+            let report = |done: usize, total: usize| {
+                progress[1].store(total, Ordering::Relaxed);
+                progress[0].store(done, Ordering::Relaxed);
+                waker();
+            };
+            let result = crate::data::Source::parse(&dir)
+                .and_then(|s| {
+                    s.open(&report)
+                        .map_err(|e| format!("loading the dataset: {e}"))
+                })
+                .map(Box::new);
+            report(0, 0);
             IoResult::Dataset { dir, result }
         });
+    }
+
+    /// While an image folder is read: images decoded and in all.
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        let total = self.progress[1].load(Ordering::Relaxed);
+        (total > 0).then(|| (self.progress[0].load(Ordering::Relaxed), total))
     }
 
     /// Sort `paths` into files and directories (a network share may take its time to

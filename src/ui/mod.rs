@@ -58,6 +58,8 @@ pub use settings::{
 pub struct AppOptions {
     /// Dataset for new runs (default: the draft's directory, or the bundled subset).
     pub data: Option<Arc<Dataset>>,
+    /// The dataset field's text for this start (`app --data`), read like `train --data`.
+    pub data_spec: Option<String>,
     /// Override the persisted device choice.
     pub device: Option<DeviceChoice>,
     /// Override the persisted sharing policy.
@@ -95,6 +97,7 @@ impl Default for AppOptions {
     fn default() -> Self {
         Self {
             data: None,
+            data_spec: None,
             device: None,
             sharing: None,
             autostart: true,
@@ -181,6 +184,9 @@ impl ExplorerApp {
         if let Some(d) = opts.draft.clone() {
             persisted.draft = d;
         }
+        if let Some(spec) = &opts.data_spec {
+            persisted.draft.data_dir = spec.clone();
+        }
         if let Some(v) = opts.view.clone() {
             persisted.view = v;
         }
@@ -209,8 +215,13 @@ impl ExplorerApp {
                                 (
                                     Arc::new(Dataset {
                                         name: "none".into(),
-                                        train: crate::data::Split::empty(28, 28),
-                                        test: crate::data::Split::empty(28, 28),
+                                        train: crate::data::Split::empty(
+                                            crate::data::ImageShape::grey(28, 28),
+                                        ),
+                                        test: crate::data::Split::empty(
+                                            crate::data::ImageShape::grey(28, 28),
+                                        ),
+                                        factors: None,
                                     }),
                                     String::new(),
                                 )
@@ -402,17 +413,13 @@ impl ExplorerApp {
     }
 }
 
-/// Load the dataset in `dir` ("" for the bundled digits); the error names the directory.
-/// The dataset the draft's field names: empty for the bundled digits, `shapes[:SIDE]` for
-/// the procedural shapes, else a directory of MNIST-format files.
+/// The dataset the draft's field names (see [`crate::data::Source::parse`]), read before the
+/// window opens; the error names the directory.
 fn load_dataset(dir: &str) -> Result<Dataset, String> {
-    if let Some(cfg) = crate::data::shapes::parse_spec(dir.trim())? {
-        return crate::data::shapes::generate(&cfg)
-            .map(|s| s.data)
-            .map_err(|e| format!("making the shapes set: {e}"));
-    }
-    let path = (!dir.is_empty()).then(|| std::path::PathBuf::from(dir));
-    Dataset::load(path.as_deref()).map_err(|e| format!("loading the dataset: {e}"))
+    crate::data::Source::parse(dir)?
+        .open(&|_, _| {})
+        .map(|o| o.data)
+        .map_err(|e| format!("loading the dataset: {e}"))
 }
 
 impl eframe::App for ExplorerApp {

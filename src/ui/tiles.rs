@@ -37,13 +37,14 @@ pub fn show_host(
     view: TileView,
     pixels: std::sync::Arc<Vec<f32>>,
     n: usize,
-    tile: (usize, usize),
+    tile: crate::data::ImageShape,
 ) -> egui::Response {
     let img = Images {
         source: TileSource::Host(pixels),
         n,
-        rows: tile.0,
-        cols: tile.1,
+        rows: tile.rows,
+        cols: tile.cols,
+        channels: tile.channels,
         request: 0,
         step: 0,
         micros: 0,
@@ -66,6 +67,7 @@ pub fn show(ui: &mut egui::Ui, view: TileView, img: Option<&Images>) -> egui::Re
     } = view;
     let (tw, th) = img.map_or((28, 28), |i| (i.cols, i.rows));
     let params = TileParams::new(cols as u32, rows as u32, tw as u32, th as u32, 0)
+        .with_channels(img.map_or(1, |i| i.channels))
         .with_colormap(colormap)
         .with_gap(if cols * rows > 1 { 1.0 } else { 0.0 })
         .with_highlight(highlight)
@@ -116,6 +118,7 @@ pub fn paint_in(ui: &egui::Ui, rect: egui::Rect, clip: egui::Rect, view: TileVie
         img.rows as u32,
         img.n as u32,
     )
+    .with_channels(img.channels)
     .with_colormap(view.colormap)
     .with_gap(0.0);
     ui.painter()

@@ -11,7 +11,7 @@ use super::run::{
     DirtyViews, EpochStore, History, PinKey, Run, RunId, RunSource, RunViews, Status,
 };
 use crate::checkpoint::{DatasetInfo, Loaded};
-use crate::data::Dataset;
+use crate::data::{Dataset, Opened};
 use crate::rundir::Follower;
 use crate::train::{
     Command, LatestSlot, RunSpec, TrainConfig, TrainError, Trainer, WorkerHandle, WorkerOptions,
@@ -133,11 +133,18 @@ impl ExplorerApp {
     }
 
     /// The workspace data arrived (or did not): start the runs that waited for it.
-    pub(super) fn data_loaded(&mut self, dir: String, result: Result<Box<Dataset>, String>) {
+    pub(super) fn data_loaded(&mut self, dir: String, result: Result<Box<Opened>, String>) {
         let waiting = std::mem::take(&mut self.waiting_for_data);
         match result {
-            Ok(d) => {
-                self.data = Arc::from(d);
+            Ok(opened) => {
+                if opened.skipped.total() > 0 {
+                    self.note(format!(
+                        "{}: {}",
+                        opened.data.name,
+                        opened.skipped.describe()
+                    ));
+                }
+                self.data = Arc::new(opened.data);
                 self.data_source = dir;
                 self.data_generation += 1;
                 for spec in waiting {

@@ -23,6 +23,7 @@ pub fn small(train: usize, test: usize) -> Arc<Dataset> {
         name: format!("bundled subset {train}/{test}"),
         train: d.train.take(train),
         test: d.test.take(test),
+        factors: None,
     })
 }
 

@@ -380,7 +380,6 @@ fn compare_reports_the_scores_on_data_with_factors_and_averages_seeds() {
         ..ShapesConfig::small()
     })
     .unwrap();
-    let rows = set.factors.test_rows();
     let data = std::sync::Arc::new(set.data);
     let mut base = TrainConfig {
         epochs: 1,
@@ -402,7 +401,6 @@ fn compare_reports_the_scores_on_data_with_factors_and_averages_seeds() {
                 &crate::common::cpu(),
                 0,
                 None,
-                Some(&rows),
                 |_, _| {},
             )
             .unwrap()
@@ -421,6 +419,27 @@ fn compare_reports_the_scores_on_data_with_factors_and_averages_seeds() {
             assert!((0.0..=1.0).contains(&score(r, FACTOR_VAE_SCORE)));
         }
     }
+    // The same images without their factors: no scores (they are not made up).
+    let plain = std::sync::Arc::new(latent_explorer::data::Dataset {
+        factors: None,
+        ..(*data).clone()
+    });
+    let rows = compare::compare(
+        &[VariantKind::Vae],
+        &base,
+        plain,
+        &crate::common::cpu(),
+        0,
+        None,
+        |_, _| {},
+    )
+    .unwrap();
+    assert!(
+        rows[0]
+            .extra
+            .iter()
+            .all(|(n, _)| n != MIG && n != FACTOR_VAE_SCORE)
+    );
     // The table's mean ± sd are those of the rows.
     let table = compare::seeds_table(&per_seed);
     let migs: Vec<f64> = per_seed.iter().map(|r| score(&r[0], MIG)).collect();

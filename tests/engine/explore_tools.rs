@@ -272,6 +272,7 @@ fn numbered_split(n: usize, rows: usize, cols: usize) -> Split {
     Split {
         rows,
         cols,
+        channels: 1,
         pixels: (0..n * per).map(|k| k as f32 / (n * per) as f32).collect(),
         labels: (0..n).map(|i| (i % 3) as u8).collect(),
     }
@@ -407,6 +408,7 @@ fn without_class_drops_it_from_training_only() {
         name: "threes".into(),
         train: only,
         test: data.test.take(10),
+        factors: None,
     };
     assert!(matches!(
         without_class(&one_class, k),
@@ -511,7 +513,12 @@ fn gifs_decode_back_with_their_frames_sizes_and_delay() {
         .iter()
         .map(|&v| GrayImage::from_fn(5, 4, |x, y| Luma([if (x + y) % 2 == 0 { v } else { 50 }])))
         .collect();
-    let bytes = gif_bytes(&frames, 120).unwrap();
+    let dynamic: Vec<image::DynamicImage> = frames
+        .iter()
+        .cloned()
+        .map(image::DynamicImage::ImageLuma8)
+        .collect();
+    let bytes = gif_bytes(&dynamic, 120).unwrap();
     let back = decode_gif(&bytes);
     assert_eq!(back.len(), 3);
     for (f, want) in back.iter().zip(&frames) {
@@ -525,20 +532,23 @@ fn gifs_decode_back_with_their_frames_sizes_and_delay() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.gif");
-    save_gif(&frames, 120, &path).unwrap();
+    save_gif(&dynamic, 120, &path).unwrap();
     assert_eq!(decode_gif(&std::fs::read(&path).unwrap()).len(), 3);
     // By extension: a .png gets the still image, a .gif the frames.
-    let still = GrayImage::from_pixel(7, 3, Luma([9]));
+    let grey = GrayImage::from_pixel(7, 3, Luma([9]));
+    let still = image::DynamicImage::ImageLuma8(grey.clone());
     let png = dir.path().join("s.png");
-    save_still_or_gif(&still, &frames, 50, &png).unwrap();
-    let img = image::open(&png).unwrap().to_luma8();
-    assert_eq!(img, still);
+    save_still_or_gif(&still, &dynamic, 50, &png).unwrap();
+    let img = image::open(&png).unwrap();
+    assert_eq!(img.color(), image::ColorType::L8, "a grey still stays grey");
+    assert_eq!(img.to_luma8(), grey);
     let gif = dir.path().join("s.GIF");
-    save_still_or_gif(&still, &frames, 50, &gif).unwrap();
+    save_still_or_gif(&still, &dynamic, 50, &gif).unwrap();
     assert_eq!(decode_gif(&std::fs::read(&gif).unwrap()).len(), 3);
     // Bad frame lists are errors, not panics.
     assert!(gif_bytes(&[], 100).is_err());
-    assert!(gif_bytes(&[frames[0].clone(), GrayImage::new(2, 2)], 100).is_err());
+    let other = image::DynamicImage::ImageLuma8(GrayImage::new(2, 2));
+    assert!(gif_bytes(&[dynamic[0].clone(), other], 100).is_err());
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod explore;
 mod explore_app;
 mod explore_tools;
 mod faults;
+mod folder;
 mod fuzz_regressions;
 mod hardening;
 mod help;

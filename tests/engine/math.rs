@@ -132,6 +132,7 @@ fn small_model() -> (latent_explorer::model::Vae, Tensor<2>, burn::tensor::Devic
         arch: latent_explorer::model::ArchConfig::Mlp { hidden: vec![8] },
         likelihood: Likelihood::Bernoulli,
         latent: Default::default(),
+        channels: 1,
     };
     let model = cfg.init(&dev).unwrap();
     let mut rng = Lcg(11);

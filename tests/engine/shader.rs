@@ -84,6 +84,38 @@ fn params(colormap: Colormap, highlight: Option<u32>) -> (TileParams, u32, u32) 
 }
 
 #[test]
+fn colour_tiles_draw_their_three_planes_like_the_cpu_reference() {
+    // 3×2 tiles of 3 planes of 5×4 values, each value distinct, channels unlike each other.
+    let per = 5 * 4 * 3;
+    let data: Vec<f32> = (0..6 * per)
+        .map(|i| ((i * 37) % 101) as f32 / 100.0)
+        .collect();
+    let p = TileParams::new(3, 2, 5, 4, 6)
+        .with_gap(1.0)
+        .with_channels(3)
+        // The colour map does not apply to colour tiles.
+        .with_colormap(Colormap::Viridis)
+        .with_highlight(Some(2));
+    // The reference itself, by hand: tile 4 (row 1, column 1), pixel (2, 3).
+    let (x, y) = (1.0 + 6.0 + 2.0 + 0.5, 1.0 + 5.0 + 3.0 + 0.5);
+    let k = 4 * per + 3 * 5 + 2;
+    assert_eq!(
+        reference_pixel(&p, &data, x, y),
+        [data[k], data[k + 20], data[k + 40]]
+    );
+    let (w, h) = p.extent();
+    let (w, h) = (w as u32, h as u32);
+    let (_instance, _adapter, device, queue) = wgpu_device();
+    let host = TileSource::Host(std::sync::Arc::new(data.clone()));
+    let px = render_offscreen(&device, &queue, &host, p, w, h).unwrap();
+    compare(&px, &p, &data, w, h);
+    // Fewer values than the tiles claim: the painter draws only whole tiles.
+    let short = TileSource::Host(std::sync::Arc::new(data[..4 * per + 7].to_vec()));
+    let px = render_offscreen(&device, &queue, &short, p, w, h).unwrap();
+    compare(&px, &p, &data[..4 * per + 7], w, h);
+}
+
+#[test]
 fn shader_matches_cpu_reference_from_host_and_from_a_burn_tensor_buffer() {
     let (instance, adapter, device, queue) = wgpu_device();
     println!("adapter: {:?}", adapter.get_info());

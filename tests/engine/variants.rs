@@ -304,7 +304,6 @@ fn compare_table_marks_variants_without_a_likelihood_bound() {
         &cpu(),
         5,
         None,
-        None,
         |_, _| epochs += 1,
     )
     .unwrap();

@@ -647,6 +647,7 @@ fn two_layer_elbo_decomposes_into_both_kl_terms() {
             bottom: 5,
             hidden: vec![8],
         },
+        channels: 1,
     };
     let model = cfg.init(&dev).unwrap();
     let top = model.top.as_ref().unwrap();

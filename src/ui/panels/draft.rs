@@ -87,10 +87,10 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         .num_columns(2)
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
-            row(ui, "Dataset dir", help::DATA_DIR, |ui| {
+            row(ui, "Dataset", help::DATA_DIR, |ui| {
                 ui.add(
                     egui::TextEdit::singleline(&mut d.data_dir)
-                        .hint_text("bundled MNIST")
+                        .hint_text("bundled MNIST, DIR[@SIDE], shapes")
                         .desired_width(150.0),
                 )
             });

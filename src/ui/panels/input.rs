@@ -82,10 +82,11 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     .on_hover_text(help::explore::FIT_DRAWING);
             });
             let src = &ctx.runs.input_source;
-            if let Some(px) = ctx.runs.input.as_ref().filter(|p| p.len() == rows * cols) {
+            let shape = ctx.data.shape();
+            if let Some(px) = ctx.runs.input.as_ref().filter(|p| p.len() == shape.len()) {
                 ui.horizontal(|ui| {
                     // What the runs encode (the drawing after fitting, or the image).
-                    let img = super::grey_image(px, rows, cols);
+                    let img = super::host_image(px, shape);
                     let tex =
                         ui.ctx()
                             .load_texture("input-encoded", img, egui::TextureOptions::NEAREST);
@@ -114,7 +115,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 ui.vertical(|ui| {
                     ui.set_width(w);
                     run_label(ui, run);
-                    result(ui, ctx, run, rows, cols, w);
+                    result(ui, ctx, run, w);
                 });
             }
         });
@@ -153,7 +154,7 @@ fn canvas(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, rows: usize, cols: usize) {
         ui.ctx()
             .data_mut(|m| m.remove::<egui::Pos2>(egui::Id::unique("canvas-last")));
     }
-    let img = super::grey_image(&ex.canvas, rows, cols);
+    let img = super::host_image(&ex.canvas, crate::data::ImageShape::grey(rows, cols));
     let tex = ui
         .ctx()
         .load_texture("input-canvas", img, egui::TextureOptions::NEAREST);
@@ -186,7 +187,7 @@ fn canvas(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, rows: usize, cols: usize) {
     }
 }
 
-fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, rows: usize, cols: usize, w: f32) {
+fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
     let Some(inp) = &run.views.input else {
         ui.weak(if ctx.runs.input.is_none() {
             "no input yet"
@@ -197,8 +198,9 @@ fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, rows: usize, cols: us
         });
         return;
     };
-    if inp.recon.len() == rows * cols {
-        let img = super::grey_image(&inp.recon, rows, cols);
+    let shape = ctx.data.shape();
+    if inp.recon.len() == shape.len() {
+        let img = super::host_image(&inp.recon, shape);
         let tex = ui.ctx().load_texture(
             format!("input-recon-{}", run.id.0),
             img,

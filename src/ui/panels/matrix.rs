@@ -99,7 +99,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         },
                         pixels,
                         rows,
-                        (data.rows(), data.cols()),
+                        data.shape(),
                     )
                     .on_hover_text(help::figure::MATRIX_INPUT);
                 });

@@ -16,44 +16,66 @@ struct Column {
     help: &'static str,
     value: fn(&Run, &EvalMetrics) -> Option<f64>,
     decimals: usize,
+    /// Shown only when some run has a value (a score measured on some data only).
+    optional: bool,
 }
 
-const COLUMNS: [Column; 6] = [
+const COLUMNS: [Column; 8] = [
     Column {
         name: "test −ELBO",
         help: help::NEG_ELBO,
         value: |r, m| r.has_bound().then_some(m.neg_elbo),
         decimals: 2,
+        optional: false,
     },
     Column {
         name: "IWAE NLL",
         help: help::IWAE_NLL,
         value: |r, m| m.iwae_nll.filter(|_| r.has_bound()),
         decimals: 2,
+        optional: false,
     },
     Column {
         name: "rec",
         help: help::REC,
         value: |_, m| Some(m.rec),
         decimals: 2,
+        optional: false,
     },
     Column {
         name: "KL",
         help: help::KL,
         value: |_, m| Some(m.kl),
         decimals: 2,
+        optional: false,
     },
     Column {
         name: "active units",
         help: help::ACTIVE_UNITS,
         value: |_, m| Some(m.active_units as f64),
         decimals: 0,
+        optional: false,
     },
     Column {
         name: "samples/s",
         help: help::SAMPLES_PER_SEC,
         value: |r, _| (r.status.samples_per_sec > 0.0).then_some(r.status.samples_per_sec),
         decimals: 0,
+        optional: false,
+    },
+    Column {
+        name: "MIG",
+        help: help::MIG,
+        value: |_, m| m.extra(crate::train::metrics::MIG),
+        decimals: 3,
+        optional: true,
+    },
+    Column {
+        name: "FactorVAE score",
+        help: help::FACTOR_VAE_SCORE,
+        value: |_, m| m.extra(crate::train::metrics::FACTOR_VAE_SCORE),
+        decimals: 3,
+        optional: true,
     },
 ];
 
@@ -75,6 +97,15 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     };
     let base = runs.baseline.and_then(|b| runs.get(b));
     let base_figures = base.and_then(|b| figures(b).map(|f| (b, f)));
+    let columns: Vec<&Column> = COLUMNS
+        .iter()
+        .filter(|c| {
+            !c.optional
+                || runs
+                    .iter()
+                    .any(|r| figures(r).is_some_and(|(_, m)| (c.value)(r, &m).is_some()))
+        })
+        .collect();
     egui::ScrollArea::both().id_salt("metrics").show(ui, |ui| {
         egui::Grid::new("metrics-table")
             .striped(true)
@@ -83,7 +114,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 ui.strong("run (selected: baseline)")
                     .on_hover_text(help::BASELINE);
                 ui.strong("epoch").on_hover_text(help::EPOCH);
-                for c in &COLUMNS {
+                for c in &columns {
                     ui.strong(c.name).on_hover_text(c.help);
                 }
                 ui.end_row();
@@ -104,7 +135,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         continue;
                     };
                     ui.label(epoch.to_string());
-                    for c in &COLUMNS {
+                    for c in &columns {
                         let v = (c.value)(run, &m);
                         let text = match v {
                             Some(v) => format!("{v:.*}", c.decimals),

@@ -63,6 +63,8 @@ pub struct ViewCtx<'a> {
     pub sharing: SharingPolicy,
     /// Background file work in flight.
     pub io_in_flight: usize,
+    /// Images decoded and in all while an image folder is read.
+    pub io_progress: Option<(usize, usize)>,
     /// Commands for the logic step.
     pub cmds: &'a mut Vec<UiCommand>,
 }
@@ -84,15 +86,30 @@ impl<'a> ViewCtx<'a> {
     }
 }
 
-/// Grey intensities in [0, 1] (`rows × cols`, row-major; clamped, NaN black) as an egui
-/// image, for pictures drawn from host pixels (test digits, the drawing, its reconstruction).
-pub fn grey_image(px: &[f32], rows: usize, cols: usize) -> egui::ColorImage {
-    egui::ColorImage::new(
-        [cols, rows],
-        px.iter()
-            .map(|&v| egui::Color32::from_gray((v.clamp(0.0, 1.0) * 255.0).round() as u8))
-            .collect(),
-    )
+/// An image of `shape` from intensities in [0, 1] (grey: one row-major plane; colour: its
+/// red, green and blue planes; clamped, NaN black) as an egui image, for pictures drawn from
+/// host pixels (test images, the drawing, its reconstruction). Missing values are black.
+pub fn host_image(px: &[f32], shape: crate::data::ImageShape) -> egui::ColorImage {
+    let byte = |i: usize| {
+        let v = px.get(i).copied().unwrap_or(0.0);
+        (if v.is_finite() {
+            v.clamp(0.0, 1.0)
+        } else {
+            0.0
+        } * 255.0)
+            .round() as u8
+    };
+    let plane = shape.plane();
+    let pixels = (0..plane)
+        .map(|i| {
+            if shape.channels >= 3 {
+                egui::Color32::from_rgb(byte(i), byte(i + plane), byte(i + 2 * plane))
+            } else {
+                egui::Color32::from_gray(byte(i))
+            }
+        })
+        .collect();
+    egui::ColorImage::new([shape.cols, shape.rows], pixels)
 }
 
 /// A small square in a run's colour, then its name.
@@ -212,6 +229,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut ExplorerApp, cmds: &mut Vec<UiCommand>)
         adapter_label,
         sharing: *sharing,
         io_in_flight: io.in_flight(),
+        io_progress: io.progress(),
         cmds,
     };
     egui::Panel::left("workspace")

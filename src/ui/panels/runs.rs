@@ -206,6 +206,12 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             ui.spinner();
             ui.weak(format!("{} file task(s) in progress", ctx.io_in_flight));
         });
+        if let Some((done, total)) = ctx.io_progress {
+            ui.add(
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .text(format!("reading images {done}/{total}")),
+            );
+        }
     }
     let runs = ctx.runs;
     for run in runs.iter() {

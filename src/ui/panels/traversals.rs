@@ -141,10 +141,19 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                             .and_then(|s| s.kl_per_dim.get(j))
                             .map(|k| format!("  KL {k:.2}"))
                             .unwrap_or_default();
+                        // On data with known factors: the factor the dimension captures best.
+                        let factor = stats
+                            .and_then(|s| s.best_factor.get(j).copied().flatten())
+                            .and_then(|(f, share)| {
+                                crate::data::shapes::FACTOR_NAMES
+                                    .get(f)
+                                    .map(|name| format!("\n{name} {share:.2}"))
+                            })
+                            .unwrap_or_default();
                         ui.painter().text(
                             egui::pos2(labels.left(), grid.rect.top() + row_h * (r as f32 + 0.5)),
                             egui::Align2::LEFT_CENTER,
-                            format!("z{j}{kl}"),
+                            format!("z{j}{kl}{factor}"),
                             egui::FontId::proportional(11.0),
                             ui.visuals().weak_text_color(),
                         );
