@@ -7,13 +7,16 @@
 #   torch:      the PyTorch examples' VAE layout at toy size, saved by torch.save (zip and
 #               legacy pickle) and as safetensors (needs the PyTorch venv of
 #               scripts/reproduce bench-torch; skipped without it);
-#   settings:   the app's persisted settings (defaults, and a workspace with runs).
+#   settings:   the app's persisted settings (defaults, and a workspace with runs);
+#   image:      small images in each format and colour type an image folder may hold
+#               (PNG grey, grey+alpha, RGB, RGBA, 16-bit, palette, interlaced; JPEG colour,
+#               grey, progressive; GIF), made with ImageMagick.
 # Usage: fuzz/make_seeds.sh [BINARY]   (default: the debug build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-${CARGO_TARGET_DIR:-$HOME/.cache/latent-explorer/target}/debug/latent-explorer}"
 SEEDS=fuzz/seeds
-rm -rf "$SEEDS" && mkdir -p "$SEEDS"/{idx,checkpoint,torch,settings}
+rm -rf "$SEEDS" && mkdir -p "$SEEDS"/{idx,checkpoint,torch,settings,image}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -80,4 +83,19 @@ value = json.loads(m.group(1))
 open(os.path.join(sys.argv[2], "app"), "w").write(value)
 open(os.path.join(sys.argv[2], "empty"), "w").write("()")
 PY
+# Images: a 6x4 gradient with a disc, in every colour type the folder reader meets.
+IM="convert -size 6x4 gradient:red-blue -fill yellow -draw 'circle 3,2 4,2'"
+I="$SEEDS/image"
+eval "$IM PNG8:$I/palette.png"
+eval "$IM -colorspace Gray PNG8:$I/grey.png"
+eval "$IM -colorspace Gray -alpha set -channel A -evaluate set 50% PNG32:$I/grey-alpha.png"
+eval "$IM PNG24:$I/rgb.png"
+eval "$IM -alpha set -channel A -evaluate set 50% PNG32:$I/rgba.png"
+eval "$IM -depth 16 PNG48:$I/rgb16.png"
+eval "$IM -interlace PNG PNG24:$I/interlaced.png"
+eval "$IM -quality 80 $I/colour.jpg"
+eval "$IM -colorspace Gray -quality 80 $I/grey.jpg"
+eval "$IM -interlace JPEG -quality 80 $I/progressive.jpg"
+eval "$IM $I/anim.gif"
+convert -size 1x1 xc:'#c80a5a' PNG24:"$I/one-pixel.png"
 ls -la "$SEEDS"/*

@@ -1058,7 +1058,7 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     let img = grid_image(&pixels, data.shape(), n, 2);
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     println!(
-        "{n} test digits (top) and reconstructions (bottom) → {}",
+        "{n} test images (top) and reconstructions (bottom) → {}",
         a.out.display()
     );
     Ok(())

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use latent_explorer::checkpoint;
-use latent_explorer::data::idx;
+use latent_explorer::data::{folder, idx, input};
 use latent_explorer::import::{self, ImportOptions};
 use latent_explorer::ui::settings::Persisted;
 
@@ -121,4 +121,28 @@ fn settings_fuzz_inputs_read_or_fail_with_an_error() {
             assert_eq!(ron::to_string(&back).unwrap(), again, "{name}");
         }
     }
+}
+
+#[test]
+fn image_fuzz_inputs_decode_or_fail_with_an_error() {
+    let all = inputs("image");
+    assert!(all.len() >= 12, "the seeds are missing");
+    for (name, bytes) in &all {
+        let fitted = folder::decode_image(bytes, 4);
+        let grey = input::image_from_bytes(bytes, Path::new(name), 4, 4);
+        if name.ends_with(".png") || name.ends_with(".jpg") || name.ends_with(".gif") {
+            let img = fitted.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(img.dimensions(), (4, 4), "{name}");
+            assert_eq!(grey.unwrap().pixels.len(), 16, "{name}");
+        } else {
+            // A crash input: an error or an image, and no panic on the way.
+            if let Ok(img) = fitted {
+                assert_eq!(img.dimensions(), (4, 4), "{name}");
+            }
+        }
+    }
+    // Exact values where they are known: the 1-pixel seed is one colour everywhere.
+    let one = all.iter().find(|(n, _)| n == "one-pixel.png").unwrap();
+    let img = folder::decode_image(&one.1, 4).unwrap();
+    assert!(img.pixels().all(|p| p.0 == [0xc8, 0x0a, 0x5a]));
 }
