@@ -115,8 +115,9 @@ pub struct DataArgs {
     /// images, colour or grey, any size, `DIR` or `DIR@SIDE` (centre-cropped and resized to
     /// SIDE, 32 by default; labels from sub-folder names; 20% test, split by a hash of each
     /// path); or `shapes[:SIDE]`: procedural shapes with known factors (3 shapes × 6 scales ×
-    /// 10 orientations × 8 × 8 positions, SIDE 32 by default). Default: the bundled MNIST
-    /// subset.
+    /// 10 orientations × 8 × 8 positions, SIDE 32 by default), `shapes:SIDE:full` for
+    /// dSprites' whole grid (737,280 images; `shapes:64:full` is dSprites). Default: the
+    /// bundled MNIST subset.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Compute backend.
@@ -1415,7 +1416,7 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
             .map(|s| {
                 let mut tiles = orig_i.to_vec();
                 tiles.extend_from_slice(&decoded[s * per..(s + 1) * per]);
-                tiles.extend_from_slice(orig_j);
+                tiles.extend_from_slice(&orig_j);
                 grid_image(&tiles, data.shape(), 3, 2)
             })
             .collect();
@@ -1423,7 +1424,7 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
     } else {
         let mut tiles = orig_i.to_vec();
         tiles.extend_from_slice(&decoded);
-        tiles.extend_from_slice(orig_j);
+        tiles.extend_from_slice(&orig_j);
         save_png(&grid_image(&tiles, data.shape(), a.steps + 2, 2), &a.out)
     }
     .with_context(|| format!("writing {}", a.out.display()))?;

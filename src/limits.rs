@@ -36,9 +36,9 @@ pub const MAX_IWAE_K: usize = 10_000;
 pub const MAX_GRID_IMAGES: usize = 10_000;
 /// Most epochs of one run.
 pub const MAX_EPOCHS: usize = 1_000_000;
-/// Most pixel values in one split of a dataset (held as f32: 1 GiB). Full MNIST's
-/// training split is 47 M.
-pub const MAX_DATASET_VALUES: usize = 1 << 28;
+/// Most 8-bit pixel values in one dataset (4 GiB, as they are held). Full MNIST's
+/// training split is 47 M; dSprites' whole grid at 64×64 is 3.0 G.
+pub const MAX_DATASET_VALUES: usize = 1 << 32;
 /// Most label classes.
 pub const MAX_CLASSES: usize = 1000;
 

@@ -71,7 +71,7 @@ impl Batcher {
         let n = split.image_len();
         let mut pixels = Vec::with_capacity(indices.len() * n);
         for &i in indices {
-            pixels.extend_from_slice(split.image(i));
+            split.extend_image(i, &mut pixels);
         }
         let labels: Vec<i64> = indices.iter().map(|&i| split.labels[i] as i64).collect();
         let images = Tensor::from_data(TensorData::new(pixels, [indices.len(), n]), &self.device);

@@ -112,8 +112,101 @@ impl std::fmt::Display for ImageShape {
     }
 }
 
-/// One split of a dataset: images as `f32` in `[0, 1]`, plus labels. An image is its
-/// channel planes one after another (channel-first, as a convolution takes them), each
+/// The intensities of a split's images, all in `[0, 1]`: 8-bit values (what image files,
+/// MNIST and the shapes hold; a quarter of the memory) or any `f32`s (a noisy copy).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pixels {
+    /// Value `k` stands for `k / 255`.
+    U8(Vec<u8>),
+    /// Values as they are.
+    F32(Vec<f32>),
+}
+
+impl Default for Pixels {
+    fn default() -> Self {
+        Self::U8(Vec::new())
+    }
+}
+
+impl Pixels {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::U8(v) => v.len(),
+            Self::F32(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Self::U8(v) => v.len(),
+            Self::F32(v) => 4 * v.len(),
+        }
+    }
+
+    /// Append the values in `range` to `out` as `f32`.
+    pub fn extend_f32(&self, range: std::ops::Range<usize>, out: &mut Vec<f32>) {
+        match self {
+            Self::U8(v) => out.extend(v[range].iter().map(|&k| k as f32 / 255.0)),
+            Self::F32(v) => out.extend_from_slice(&v[range]),
+        }
+    }
+
+    /// The values in `range` as `f32` (borrowed when they are stored so).
+    pub fn slice_f32(&self, range: std::ops::Range<usize>) -> std::borrow::Cow<'_, [f32]> {
+        match self {
+            Self::U8(v) => v[range].iter().map(|&k| k as f32 / 255.0).collect(),
+            Self::F32(v) => std::borrow::Cow::Borrowed(&v[range]),
+        }
+    }
+
+    /// Every value as `f32`.
+    pub fn to_f32(&self) -> Vec<f32> {
+        self.slice_f32(0..self.len()).into_owned()
+    }
+
+    /// Append `other`'s values in `range`, keeping 8-bit storage when both are 8-bit.
+    pub fn extend_from(&mut self, other: &Pixels, range: std::ops::Range<usize>) {
+        match (&mut *self, other) {
+            (Self::U8(a), Self::U8(b)) => a.extend_from_slice(&b[range]),
+            (Self::F32(a), b) => b.extend_f32(range, a),
+            (Self::U8(a), Self::F32(_)) => {
+                let mut f: Vec<f32> = a.iter().map(|&k| k as f32 / 255.0).collect();
+                other.extend_f32(range, &mut f);
+                *self = Self::F32(f);
+            }
+        }
+    }
+
+    /// The first `n` values.
+    pub fn prefix(&self, n: usize) -> Self {
+        match self {
+            Self::U8(v) => Self::U8(v[..n].to_vec()),
+            Self::F32(v) => Self::F32(v[..n].to_vec()),
+        }
+    }
+}
+
+impl From<Vec<f32>> for Pixels {
+    fn from(v: Vec<f32>) -> Self {
+        Self::F32(v)
+    }
+}
+
+impl From<Vec<u8>> for Pixels {
+    fn from(v: Vec<u8>) -> Self {
+        Self::U8(v)
+    }
+}
+
+/// One split of a dataset: images with intensities in `[0, 1]`, plus labels. An image is
+/// its channel planes one after another (channel-first, as a convolution takes them), each
 /// row-major.
 #[derive(Debug, Clone)]
 pub struct Split {
@@ -123,8 +216,8 @@ pub struct Split {
     pub cols: usize,
     /// Colour channels: 1 (grey) or 3 (RGB planes).
     pub channels: usize,
-    /// `len * rows * cols * channels` intensities in `[0, 1]`.
-    pub pixels: Vec<f32>,
+    /// `len * rows * cols * channels` intensities.
+    pub pixels: Pixels,
     /// One label per image.
     pub labels: Vec<u8>,
 }
@@ -145,23 +238,22 @@ impl Split {
                 labels: labels.len(),
             });
         }
-        let pixels = images.pixels.iter().map(|&p| p as f32 / 255.0).collect();
         Ok(Self {
             rows: images.rows,
             cols: images.cols,
             channels: 1,
-            pixels,
+            pixels: Pixels::U8(images.pixels),
             labels,
         })
     }
 
-    /// A split with no images of `shape`.
+    /// A split with no images of `shape` (8-bit storage until an `f32` image joins).
     pub fn empty(shape: ImageShape) -> Self {
         Self {
             rows: shape.rows,
             cols: shape.cols,
             channels: shape.channels,
-            pixels: Vec::new(),
+            pixels: Pixels::default(),
             labels: Vec::new(),
         }
     }
@@ -190,10 +282,23 @@ impl Split {
         }
     }
 
-    /// The pixels of image `i`.
-    pub fn image(&self, i: usize) -> &[f32] {
+    /// The values of image `i`.
+    pub fn image(&self, i: usize) -> std::borrow::Cow<'_, [f32]> {
         let n = self.image_len();
-        &self.pixels[i * n..(i + 1) * n]
+        self.pixels.slice_f32(i * n..(i + 1) * n)
+    }
+
+    /// Append image `i`'s values to `out`.
+    pub fn extend_image(&self, i: usize, out: &mut Vec<f32>) {
+        let n = self.image_len();
+        self.pixels.extend_f32(i * n..(i + 1) * n, out);
+    }
+
+    /// Append image `i` of `other` (of the same shape) with its label.
+    pub fn push_from(&mut self, other: &Split, i: usize) {
+        let n = other.image_len();
+        self.pixels.extend_from(&other.pixels, i * n..(i + 1) * n);
+        self.labels.push(other.labels[i]);
     }
 
     /// The first `n` images (or all, if fewer) as a new split.
@@ -203,7 +308,7 @@ impl Split {
             rows: self.rows,
             cols: self.cols,
             channels: self.channels,
-            pixels: self.pixels[..n * self.image_len()].to_vec(),
+            pixels: self.pixels.prefix(n * self.image_len()),
             labels: self.labels[..n].to_vec(),
         }
     }

@@ -24,8 +24,8 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 pub const MAX_DECODE_PIXELS: u64 = 50_000_000;
 /// The most memory one decode may allocate, in bytes.
 const MAX_DECODE_ALLOC: u64 = 512 << 20;
-/// The most values (images × pixels × channels) a folder dataset may hold: 1 GiB as `f32`.
-pub const MAX_VALUES: usize = 1 << 28;
+/// The most values (images × pixels × channels) a folder dataset may hold, one byte each.
+pub const MAX_VALUES: usize = limits::MAX_DATASET_VALUES;
 /// The most files looked at in one folder tree.
 pub const MAX_FILES: usize = 4_000_000;
 /// How deep sub-folders are searched.
@@ -279,12 +279,13 @@ pub fn load(
             cols: side,
             channels,
         });
-        split.pixels.reserve(which.len() * side * side * channels);
+        let mut pixels = Vec::with_capacity(which.len() * side * side * channels);
         for &k in which {
             let (index, img) = &decoded[k];
-            push_planes(&mut split.pixels, img, channels);
+            push_planes(&mut pixels, img, channels);
             split.labels.push(files[*index].label);
         }
+        split.pixels = super::Pixels::U8(pixels);
         split
     };
     let train = make(&train);
@@ -485,11 +486,11 @@ pub fn fit_square(img: &RgbImage, side: usize) -> RgbImage {
     }
 }
 
-/// Append `img`'s values in `[0, 1]` as channel planes (one plane of luma when `channels`
-/// is 1: the image is grey, so any channel is it).
-fn push_planes(out: &mut Vec<f32>, img: &RgbImage, channels: usize) {
+/// Append `img`'s values as channel planes (one plane when `channels` is 1: the image is
+/// grey, so any channel is it).
+fn push_planes(out: &mut Vec<u8>, img: &RgbImage, channels: usize) {
     for c in 0..channels {
-        out.extend(img.pixels().map(|p| p.0[c] as f32 / 255.0));
+        out.extend(img.pixels().map(|p| p.0[c]));
     }
 }
 

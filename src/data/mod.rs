@@ -13,7 +13,7 @@ pub mod source;
 pub use batch::{Batch, Batcher, epoch_permutation};
 pub use dataset::{
     DataMismatch, Dataset, DatasetError, FILE_NAMES, ImageShape, ImageSizeMismatch,
-    LabelOutOfRange, Split,
+    LabelOutOfRange, Pixels, Split,
 };
 pub use shift::Shift;
 pub use source::{Opened, Source, SourceError};

@@ -202,15 +202,23 @@ pub fn generate(cfg: &ShapesConfig) -> Result<Shapes, ShapesError> {
     let n_test = ((count as f64 * cfg.test_fraction).round() as usize).clamp(1, count - 1);
     let (test, train) = all.split_at(n_test);
     let split = |idx: &[[u16; 5]]| -> Split {
-        let mut pixels = Vec::with_capacity(idx.len() * cfg.side * cfg.side);
-        for i in idx {
-            pixels.extend(render(cfg.side, &cfg.grid, i));
-        }
+        use rayon::prelude::*;
+        let per = cfg.side * cfg.side;
+        // Binary images, 8 bits a pixel (dSprites' whole grid at 64×64 is 3 GB so).
+        let mut pixels = vec![0u8; idx.len() * per];
+        pixels
+            .par_chunks_mut(per)
+            .zip(idx.par_iter())
+            .for_each(|(out, i)| {
+                for (o, v) in out.iter_mut().zip(render(cfg.side, &cfg.grid, i)) {
+                    *o = if v > 0.5 { 255 } else { 0 };
+                }
+            });
         Split {
             rows: cfg.side,
             cols: cfg.side,
             channels: 1,
-            pixels,
+            pixels: super::Pixels::U8(pixels),
             labels: idx.iter().map(|i| i[0] as u8).collect(),
         }
     };
@@ -237,22 +245,39 @@ pub fn generate(cfg: &ShapesConfig) -> Result<Shapes, ShapesError> {
 }
 
 /// The shapes set a data argument names: `shapes` or `shapes:SIDE` (the
-/// [`ShapesConfig::small`] grid at SIDE, 32 by default), unless a file or directory of that
-/// name exists (a path wins). `Ok(None)` for anything else; an error for a SIDE that is not
-/// a number. The CLI's `--data` and the app's dataset field both read it.
+/// [`ShapesConfig::small`] grid at SIDE, 32 by default), or `shapes:SIDE:full` (dSprites'
+/// whole grid, [`ShapesConfig::full`]; `shapes:64:full` is dSprites itself), unless a file
+/// or directory of that name exists (a path wins). `Ok(None)` for anything else; an error
+/// for a SIDE that is not a number or another grid name. The CLI's `--data` and the app's
+/// dataset field both read it.
 pub fn parse_spec(spec: &str) -> Result<Option<ShapesConfig>, String> {
     if std::path::Path::new(spec).exists() {
         return Ok(None);
     }
-    let side = match spec.split_once(':') {
-        None if spec == "shapes" => 32,
-        Some(("shapes", side)) => side
+    let mut parts = spec.split(':');
+    if parts.next() != Some("shapes") {
+        return Ok(None);
+    }
+    let side = match parts.next() {
+        None => 32,
+        Some(side) => side
             .parse()
             .map_err(|_| format!("{spec}: the side must be a whole number"))?,
-        _ => return Ok(None),
     };
-    Ok(Some(ShapesConfig {
-        side,
-        ..ShapesConfig::small()
-    }))
+    let cfg = match parts.next() {
+        None => ShapesConfig {
+            side,
+            ..ShapesConfig::small()
+        },
+        Some("full") => ShapesConfig::full(side),
+        Some(other) => {
+            return Err(format!(
+                "{spec}: the grid is `full` or left out (the small grid), not {other:?}"
+            ));
+        }
+    };
+    if parts.next().is_some() {
+        return Err(format!("{spec}: shapes takes at most a side and `full`"));
+    }
+    Ok(Some(cfg))
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{Dataset, Split};
+use super::{Dataset, Pixels, Split};
 
 /// How the shifted set is made from the test split.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -124,33 +124,51 @@ impl Shift {
         let (r, c) = (split.rows, split.cols);
         // Each channel plane turns on its own.
         let n = split.shape().plane();
-        let mut out = split.clone();
-        match *self {
-            Self::Invert => out.pixels.iter_mut().for_each(|p| *p = 1.0 - *p),
-            Self::Rotate => {
-                for (dst, src) in out
-                    .pixels
-                    .chunks_exact_mut(n)
-                    .zip(split.pixels.chunks_exact(n))
-                {
-                    for y in 0..r {
-                        for x in 0..c {
-                            dst[y * c + x] = if r == c {
-                                // Clockwise quarter turn: out(y, x) = in(r − 1 − x, y).
-                                src[(r - 1 - x) * c + y]
-                            } else {
-                                src[(r - 1 - y) * c + (c - 1 - x)]
-                            };
-                        }
+        // Where each value of a plane comes from.
+        let turned = |y: usize, x: usize| {
+            if r == c {
+                // Clockwise quarter turn: out(y, x) = in(r − 1 − x, y).
+                (r - 1 - x) * c + y
+            } else {
+                (r - 1 - y) * c + (c - 1 - x)
+            }
+        };
+        fn rotate<T: Copy>(
+            v: &mut [T],
+            src: &[T],
+            n: usize,
+            r: usize,
+            c: usize,
+            from: impl Fn(usize, usize) -> usize,
+        ) {
+            for (dst, src) in v.chunks_exact_mut(n).zip(src.chunks_exact(n)) {
+                for y in 0..r {
+                    for x in 0..c {
+                        dst[y * c + x] = src[from(y, x)];
                     }
                 }
             }
+        }
+        let mut out = split.clone();
+        match *self {
+            Self::Invert => match &mut out.pixels {
+                Pixels::U8(v) => v.iter_mut().for_each(|p| *p = 255 - *p),
+                Pixels::F32(v) => v.iter_mut().for_each(|p| *p = 1.0 - *p),
+            },
+            Self::Rotate => match (&mut out.pixels, &split.pixels) {
+                (Pixels::U8(v), Pixels::U8(s)) => rotate(v, s, n, r, c, turned),
+                (Pixels::F32(v), Pixels::F32(s)) => rotate(v, s, n, r, c, turned),
+                // A clone has its source's storage.
+                _ => {}
+            },
             Self::Noise(sigma) => {
                 let mut rng = ChaCha8Rng::seed_from_u64(NOISE_SEED);
-                for p in out.pixels.iter_mut() {
+                let mut v = split.pixels.to_f32();
+                for p in v.iter_mut() {
                     let e: f32 = rand::Rng::sample(&mut rng, rand_distr::StandardNormal);
                     *p = (*p + sigma * e).clamp(0.0, 1.0);
                 }
+                out.pixels = Pixels::F32(v);
             }
             Self::Class(_) => {}
         }
@@ -168,8 +186,7 @@ pub fn partition(split: &Split, keep: impl Fn(u8) -> bool) -> (Split, Split) {
         } else {
             &mut b
         };
-        dst.pixels.extend_from_slice(split.image(i));
-        dst.labels.push(split.labels[i]);
+        dst.push_from(split, i);
     }
     (a, b)
 }

@@ -683,7 +683,7 @@ pub fn execute(
                 rows,
                 cols,
                 channels,
-                pixels: pixels.clone(),
+                pixels: pixels.clone().into(),
                 // One label for all three: encoding, reconstruction and score.
                 labels: vec![(*label).min(u8::MAX as usize) as u8],
             };

@@ -52,7 +52,7 @@ pub const DATA_DIR: &str = "A directory of MNIST-format (IDX) files, gzipped or 
      resized to SIDE, 32 by default; labels from sub-folder names; 20% test, by a hash of each \
      path; files that cannot be read are skipped and counted); empty for the bundled 10,000 \
      MNIST digits; `shapes` (or `shapes:SIDE`) for procedural shapes with known factors \
-     (shape, scale, orientation, x, y).";
+     (shape, scale, orientation, x, y), `shapes:64:full` for dSprites' whole grid.";
 /// Device.
 pub const DEVICE: &str = "Where runs train and decode. Auto: the GPU when the adapter is a real one, \
      else burn's CPU backend. Applies when the app starts.";

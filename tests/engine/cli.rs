@@ -351,7 +351,7 @@ fn cli_reconstruct_puts_test_digits_over_their_reconstructions() {
     let (mu, _) = loaded.model.encode(batch.images);
     let recon = host_vec(loaded.model.decode_mean(mu));
     for i in 0..5 {
-        let digit = &data.test.pixels[i * 784..(i + 1) * 784];
+        let digit = &data.test.image(i);
         assert_tile(&tile(&img, i, 5, 28, 2), digit, &format!("test digit {i}"));
         assert_tile(
             &tile(&img, 5 + i, 5, 28, 2),

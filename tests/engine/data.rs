@@ -156,7 +156,13 @@ fn directory_with_raw_files_and_other_image_sizes() {
         (d.rows(), d.cols(), d.train.len(), d.test.len()),
         (3, 5, 4, 2)
     );
-    assert!(d.train.pixels.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert!(
+        d.train
+            .pixels
+            .to_f32()
+            .iter()
+            .all(|p| (0.0..=1.0).contains(p))
+    );
 }
 
 #[test]
@@ -192,8 +198,8 @@ fn batches_hold_the_chosen_images() {
     assert_eq!(b.images.dims(), [3, 784]);
     assert_eq!(b.images_4d().dims(), [3, 1, 28, 28]);
     let px = vec_of(b.images);
-    assert_eq!(&px[..784], d.test.image(5));
-    assert_eq!(&px[784 * 2..], d.test.image(17));
+    assert_eq!(&px[..784], &*d.test.image(5));
+    assert_eq!(&px[784 * 2..], &*d.test.image(17));
     let labels: Vec<i64> = b
         .labels
         .into_data()

@@ -40,7 +40,19 @@ fn shapes_cover_every_factor_combination_once_and_are_reproducible() {
     for (i, f) in a.factors.train.iter().enumerate() {
         assert_eq!(a.data.train.labels[i], f[0] as u8);
     }
-    assert!(a.data.train.pixels.iter().all(|&p| p == 0.0 || p == 1.0));
+    assert!(
+        a.data
+            .train
+            .pixels
+            .to_f32()
+            .iter()
+            .all(|&p| p == 0.0 || p == 1.0)
+    );
+    // Binary images are held as bytes: one per pixel.
+    assert_eq!(
+        a.data.train.pixels.bytes(),
+        a.data.train.len() * cfg.side * cfg.side
+    );
     // Another seed, another split of the same images.
     let other = shapes::generate(&ShapesConfig { seed: 6, ..cfg }).unwrap();
     assert_ne!(other.factors.test, a.factors.test);
@@ -115,8 +127,8 @@ fn shapes_sizes_are_checked_against_the_limits() {
         ..ShapesConfig::small()
     });
     assert!(e.contains("image side = 4096"), "{e}");
-    // dSprites' whole grid at 64×64 would be 12 GB of f32 pixels.
-    let e = bad(ShapesConfig::full(64));
+    // dSprites' whole grid at 128×128 would be 12 GB even at a byte a pixel.
+    let e = bad(ShapesConfig::full(128));
     assert!(e.contains("images × pixels"), "{e}");
     let e = bad(ShapesConfig {
         test_fraction: 1.0,
@@ -463,4 +475,40 @@ fn a_shapes_spec_names_the_side_and_anything_else_is_a_path() {
     );
     assert!(parse_spec("mnist").unwrap().is_none());
     assert!(parse_spec("").unwrap().is_none());
+    // dSprites' whole grid: `shapes:64:full` is dSprites itself.
+    assert_eq!(
+        parse_spec("shapes:64:full").unwrap().unwrap(),
+        ShapesConfig::full(64)
+    );
+    assert!(parse_spec("shapes:64:most").unwrap_err().contains("full"));
+    assert!(parse_spec("shapes:64:full:x").is_err());
+}
+
+#[test]
+fn the_whole_dsprites_grid_is_made_and_held_at_a_byte_a_pixel() {
+    // At 8×8 (so the test is quick): all 737,280 combinations, each once.
+    let s = shapes::generate(&ShapesConfig::full(8)).unwrap();
+    let n = s.data.train.len() + s.data.test.len();
+    assert_eq!(n, 3 * 6 * 40 * 32 * 32);
+    assert_eq!(s.data.test.len(), 73_728);
+    let mut all: Vec<[u16; 5]> = s
+        .factors
+        .train
+        .iter()
+        .chain(&s.factors.test)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "every combination exactly once");
+    assert_eq!(
+        s.data.train.pixels.bytes() + s.data.test.pixels.bytes(),
+        n * 64
+    );
+    // At 64×64 it is 3.0 GB so: within the dataset limit (4 GiB), which a 128×128 grid is not.
+    assert!(n * 64 * 64 <= latent_explorer::limits::MAX_DATASET_VALUES);
+    let e = shapes::generate(&ShapesConfig::full(128))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("shapes images × pixels"), "{e}");
 }

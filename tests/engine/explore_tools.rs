@@ -273,7 +273,10 @@ fn numbered_split(n: usize, rows: usize, cols: usize) -> Split {
         rows,
         cols,
         channels: 1,
-        pixels: (0..n * per).map(|k| k as f32 / (n * per) as f32).collect(),
+        pixels: (0..n * per)
+            .map(|k| k as f32 / (n * per) as f32)
+            .collect::<Vec<f32>>()
+            .into(),
         labels: (0..n).map(|i| (i % 3) as u8).collect(),
     }
 }
@@ -282,10 +285,13 @@ fn numbered_split(n: usize, rows: usize, cols: usize) -> Split {
 fn invert_twice_and_rotate_four_times_are_the_identity() {
     let test = bundled().test.take(40);
     let twice = Shift::Invert.apply(&Shift::Invert.apply(&test));
-    assert!(close(&twice.pixels, &test.pixels, 1e-6));
+    assert!(close(&twice.pixels.to_f32(), &test.pixels.to_f32(), 1e-6));
     assert_eq!(twice.labels, test.labels);
     let once = Shift::Invert.apply(&test);
-    assert!((once.pixels[0] - (1.0 - test.pixels[0])).abs() < 1e-7);
+    assert!((once.pixels.to_f32()[0] - (1.0 - test.pixels.to_f32()[0])).abs() < 1e-7);
+    // 8-bit digits stay 8-bit, exactly: 255 − k.
+    assert!(matches!(once.pixels, latent_explorer::data::Pixels::U8(_)));
+    assert_eq!(twice.pixels, test.pixels);
     let mut r = test.clone();
     for turn in 1..=4 {
         r = Shift::Rotate.apply(&r);
@@ -299,7 +305,7 @@ fn invert_twice_and_rotate_four_times_are_the_identity() {
 #[test]
 fn rotate_is_a_clockwise_quarter_turn_on_squares_and_a_half_turn_otherwise() {
     let sq = numbered_split(1, 4, 4);
-    let at = |s: &Split, y: usize, x: usize| s.pixels[y * s.cols + x];
+    let at = |s: &Split, y: usize, x: usize| s.pixels.to_f32()[y * s.cols + x];
     let r = Shift::Rotate.apply(&sq);
     // Clockwise: top-left → top-right, top-right → bottom-right, bottom-left → top-left,
     // and (row 1, col 0) → (row 0, col 2).
@@ -309,9 +315,13 @@ fn rotate_is_a_clockwise_quarter_turn_on_squares_and_a_half_turn_otherwise() {
     assert_eq!(at(&r, 0, 2), at(&sq, 1, 0));
     let wide = numbered_split(1, 2, 3);
     let h = Shift::Rotate.apply(&wide);
-    let mut reversed = wide.pixels.clone();
+    let mut reversed = wide.pixels.to_f32();
     reversed.reverse();
-    assert_eq!(h.pixels, reversed, "a half turn reverses the pixel order");
+    assert_eq!(
+        h.pixels.to_f32(),
+        reversed,
+        "a half turn reverses the pixel order"
+    );
 }
 
 #[test]
@@ -319,12 +329,12 @@ fn noise_is_reproducible_bounded_and_near_its_sigma() {
     let test = bundled().test.take(50);
     let a = Shift::Noise(0.1).apply(&test);
     assert_eq!(a.pixels, Shift::Noise(0.1).apply(&test).pixels);
-    assert!(a.pixels.iter().all(|p| (0.0..=1.0).contains(p)));
+    let (noisy, clean) = (a.pixels.to_f32(), test.pixels.to_f32());
+    assert!(noisy.iter().all(|p| (0.0..=1.0).contains(p)));
     // Pixels at mid-range are not clipped: there the change has standard deviation 0.1.
-    let diffs: Vec<f64> = a
-        .pixels
+    let diffs: Vec<f64> = noisy
         .iter()
-        .zip(&test.pixels)
+        .zip(&clean)
         .filter(|(_, x)| (0.4..=0.6).contains(*x))
         .map(|(y, x)| (y - x) as f64)
         .collect();
@@ -664,7 +674,13 @@ pub(crate) fn write_idx(dir: &Path, name: &str, split: &Split) {
     for d in [n, split.rows as u32, split.cols as u32] {
         images.extend(d.to_be_bytes());
     }
-    images.extend(split.pixels.iter().map(|p| (p * 255.0).round() as u8));
+    images.extend(
+        split
+            .pixels
+            .to_f32()
+            .iter()
+            .map(|p| (p * 255.0).round() as u8),
+    );
     let mut labels = 0x801u32.to_be_bytes().to_vec();
     labels.extend(n.to_be_bytes());
     labels.extend(&split.labels);

@@ -560,7 +560,7 @@ pub fn digit_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, i: usize, side: f32) ->
     let id = egui::Id::unique(("digit-texture", ctx.data_generation, i));
     let tex: Option<egui::TextureHandle> = ui.ctx().data(|m| m.get_temp(id));
     let tex = tex.unwrap_or_else(|| {
-        let ci = super::host_image(split.image(i), split.shape());
+        let ci = super::host_image(&split.image(i), split.shape());
         let t = ui
             .ctx()
             .load_texture(format!("digit {i}"), ci, egui::TextureOptions::NEAREST);

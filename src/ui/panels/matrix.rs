@@ -77,7 +77,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         _ => {
                             let p: Arc<Vec<f32>> = Arc::new(
                                 (first..first + rows)
-                                    .flat_map(|i| data.test.image(i).iter().copied())
+                                    .flat_map(|i| data.test.image(i).into_owned())
                                     .collect(),
                             );
                             ui.data_mut(|d| d.insert_temp(cache, (version, p.clone())));
