@@ -235,12 +235,28 @@ pub fn load(
             smaller: (per_image as f64).sqrt().floor().max(1.0) as usize,
         });
     }
-    // Decode in order-preserving chunks, a few files at a time in parallel.
+    // Decode in order-preserving chunks, a few files at a time in parallel, on a pool of
+    // its own: in the app, training runs keep the global pool busy, and decoding queued
+    // behind their steps (401 JPEGs of 2000×1500 beside two runs: 64 decoded in 18 s on
+    // the global pool, all 401 in under 28 s on this one).
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("latent-explorer-decode-{i}"))
+        .build()
+        .ok();
+    let decode_chunk = |chunk: &[Found]| -> Vec<Result<RgbImage, Skip>> {
+        let run = || chunk.par_iter().map(|f| decode(&f.path, side)).collect();
+        match &pool {
+            Some(p) => p.install(run),
+            // No threads to be had: one at a time on this one.
+            None => chunk.iter().map(|f| decode(&f.path, side)).collect(),
+        }
+    };
     let mut decoded: Vec<(usize, RgbImage)> = Vec::with_capacity(files.len());
     progress(0, files.len());
     for (c, chunk) in files.chunks(CHUNK).enumerate() {
-        let results: Vec<Result<RgbImage, Skip>> =
-            chunk.par_iter().map(|f| decode(&f.path, side)).collect();
+        let results = decode_chunk(chunk);
         for (i, r) in results.into_iter().enumerate() {
             let index = c * CHUNK + i;
             match r {
