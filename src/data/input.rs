@@ -63,6 +63,11 @@ pub struct InputImage {
 
 /// Read and fit the image at `path` to `rows × cols`.
 pub fn load_image(path: &Path, rows: usize, cols: usize) -> Result<InputImage, InputError> {
+    image_from_bytes(&read_capped(path)?, path, rows, cols)
+}
+
+/// The file's bytes, refused past [`MAX_INPUT_BYTES`] before it is read.
+fn read_capped(path: &Path) -> Result<Vec<u8>, InputError> {
     let io = |source| InputError::Io {
         path: path.to_path_buf(),
         source,
@@ -75,27 +80,14 @@ pub fn load_image(path: &Path, rows: usize, cols: usize) -> Result<InputImage, I
             limit: MAX_INPUT_BYTES,
         });
     }
-    let data = std::fs::read(path).map_err(io)?;
-    image_from_bytes(&data, path, rows, cols)
+    std::fs::read(path).map_err(io)
 }
 
 /// Read the image at `path` for colour data of `shape` (square, as an image folder makes
 /// it): transparent pixels over white, the central square, resized; no inversion. The
 /// pixels are the red, green and blue planes.
 pub fn load_colour(path: &Path, shape: crate::data::ImageShape) -> Result<InputImage, InputError> {
-    let io = |source| InputError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let bytes = std::fs::metadata(path).map_err(io)?.len();
-    if bytes > MAX_INPUT_BYTES {
-        return Err(InputError::TooLarge {
-            path: path.to_path_buf(),
-            bytes,
-            limit: MAX_INPUT_BYTES,
-        });
-    }
-    let data = std::fs::read(path).map_err(io)?;
+    let data = read_capped(path)?;
     let decode = |message: String| InputError::Decode {
         path: path.to_path_buf(),
         message,

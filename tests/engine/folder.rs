@@ -475,3 +475,33 @@ fn the_cli_trains_on_a_colour_folder_and_writes_colour_images() {
     assert!(stderr.contains("no usable images"), "{stderr}");
     assert!(!none.exists());
 }
+
+#[test]
+fn a_colour_input_image_is_fitted_like_the_folders_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.png");
+    let img = RgbImage::from_fn(40, 20, |x, y| Rgb([x as u8 * 6, y as u8 * 12, 200]));
+    img.save(&path).unwrap();
+    let shape = ImageShape {
+        rows: 8,
+        cols: 8,
+        channels: 3,
+    };
+    let got = latent_explorer::data::input::load_colour(&path, shape).unwrap();
+    assert_eq!(got.original, (40, 20));
+    assert!(!got.inverted);
+    let want = folder::decode_image(&std::fs::read(&path).unwrap(), 8).unwrap();
+    let planes: Vec<f32> = (0..3)
+        .flat_map(|c| want.pixels().map(move |p| p.0[c] as f32 / 255.0))
+        .collect();
+    assert_eq!(
+        got.pixels, planes,
+        "the same pixels as a folder image, as planes"
+    );
+    // Not an image: a clear error naming the file.
+    std::fs::write(dir.path().join("x.png"), "text").unwrap();
+    let e = latent_explorer::data::input::load_colour(&dir.path().join("x.png"), shape)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x.png") && e.contains("not a readable"), "{e}");
+}
