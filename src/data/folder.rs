@@ -266,7 +266,7 @@ pub fn load(
                         Skip::Unreadable(_) => skipped.unreadable += 1,
                         Skip::TooLarge(_) => skipped.too_large += 1,
                     }
-                    skipped.note(&files[index].path, skip.reason());
+                    skipped.note(Path::new(&files[index].relative), skip.reason());
                 }
             }
         }
