@@ -148,7 +148,7 @@ pub struct DatasetInfo {
     /// Image width.
     pub cols: usize,
     /// Colour channels (absent in files written before colour data: grey).
-    #[serde(default = "one_channel")]
+    #[serde(default = "crate::model::one_channel")]
     pub channels: usize,
     /// The class left out of the training split (`train --without-class K`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,10 +168,6 @@ impl DatasetInfo {
             held_out_class: None,
         }
     }
-}
-
-fn one_channel() -> usize {
-    1
 }
 
 /// The JSON header of a checkpoint.

@@ -22,7 +22,7 @@ use crate::rundir::RunDirWriter;
 use crate::train::metrics::{encode_split, host_vec, shift_scores};
 use crate::train::probe::DigitProbe;
 use crate::train::share::SharingPolicy;
-use crate::train::{EvalMetrics, RunSpec, TrainConfig, TrainError, Trainer, evaluate};
+use crate::train::{EvalMetrics, RunSpec, TrainConfig, TrainError, Trainer};
 use crate::variant::VariantKind;
 
 /// Train and explore variational autoencoders.
@@ -973,7 +973,7 @@ fn eval(a: &EvalArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
-    let m = evaluate(
+    let (m, codes) = crate::train::metrics::evaluate_with_codes(
         &loaded.model,
         loaded.meta.train.model.likelihood,
         &data.test,
@@ -983,7 +983,8 @@ fn eval(a: &EvalArgs) -> Result<()> {
     );
     // On data with known factors: the Mutual Information Gap and the FactorVAE score of
     // the test codes (means).
-    let (mig, fvae) = match crate::train::metrics::disentanglement(&loaded.model, &data, &device) {
+    let scores = crate::train::metrics::disentanglement(&codes, &data);
+    let (mig, fvae) = match scores {
         Some(scores) => (scores.mig, scores.factor_vae),
         None => (None, None),
     };

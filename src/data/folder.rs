@@ -504,7 +504,7 @@ pub fn fit_square(img: &RgbImage, side: usize) -> RgbImage {
 
 /// Append `img`'s values as channel planes (one plane when `channels` is 1: the image is
 /// grey, so any channel is it).
-fn push_planes(out: &mut Vec<u8>, img: &RgbImage, channels: usize) {
+pub(crate) fn push_planes(out: &mut Vec<u8>, img: &RgbImage, channels: usize) {
     for c in 0..channels {
         out.extend(img.pixels().map(|p| p.0[c]));
     }

@@ -108,12 +108,10 @@ pub fn load_colour(path: &Path, shape: crate::data::ImageShape) -> Result<InputI
             FilterType::Triangle,
         )
     };
-    let mut pixels = Vec::with_capacity(shape.len());
-    for c in 0..shape.channels.min(3) {
-        pixels.extend(rgb.pixels().map(|p| p.0[c] as f32 / 255.0));
-    }
+    let mut planes = Vec::with_capacity(shape.len());
+    super::folder::push_planes(&mut planes, &rgb, shape.channels.min(3));
     Ok(InputImage {
-        pixels,
+        pixels: planes.iter().map(|&k| k as f32 / 255.0).collect(),
         inverted: false,
         original,
     })

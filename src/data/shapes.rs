@@ -111,7 +111,12 @@ impl Factors {
     /// The test images' factor indices, one row per image: what the disentanglement
     /// metrics ([`crate::explore::mig`]) take.
     pub fn test_rows(&self) -> Vec<Vec<usize>> {
-        self.test
+        Self::rows(&self.test)
+    }
+
+    /// Factor indices as rows of `usize`, the metrics' form.
+    pub fn rows(indices: &[[u16; 5]]) -> Vec<Vec<usize>> {
+        indices
             .iter()
             .map(|r| r.iter().map(|&v| v as usize).collect())
             .collect()

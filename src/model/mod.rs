@@ -137,7 +137,8 @@ pub struct VaeConfig {
     pub channels: usize,
 }
 
-fn one_channel() -> usize {
+/// The channels of images saved before colour data existed: grey (a serde default).
+pub(crate) fn one_channel() -> usize {
     1
 }
 

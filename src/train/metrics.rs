@@ -68,6 +68,19 @@ pub fn evaluate(
     batch_size: usize,
     iwae_k: usize,
 ) -> EvalMetrics {
+    evaluate_with_codes(model, likelihood, split, device, batch_size, iwae_k).0
+}
+
+/// [`evaluate`], and the posterior means it computed on the way, one row per image in the
+/// split's order (what [`encode_split`] gives as `mu`).
+pub fn evaluate_with_codes(
+    model: &Vae,
+    likelihood: Likelihood,
+    split: &Split,
+    device: &Device,
+    batch_size: usize,
+    iwae_k: usize,
+) -> (EvalMetrics, Vec<f32>) {
     let batcher = Batcher::new(device.clone());
     let n = split.len();
     let mut rec_sum = 0.0f64;
@@ -77,6 +90,7 @@ pub fn evaluate(
     let mut se_sum = 0.0f64;
     let mut kl1_sum = 0.0f64;
     let mut code_counts_sum: Vec<f64> = Vec::new();
+    let mut codes: Vec<f32> = Vec::new();
     for batch in batcher.sequential(split, batch_size.max(1)) {
         let x = batch.images.clone();
         let labels = Some(&batch.labels);
@@ -125,6 +139,7 @@ pub fn evaluate(
                 mu_sq_sum[j] += (row[j] as f64).powi(2);
             }
         }
+        codes.extend(mu);
     }
     let nf = n.max(1) as f64;
     let kl_per_dim: Vec<f64> = kl_dim_sum.iter().map(|s| s / nf).collect();
@@ -155,7 +170,7 @@ pub fn evaluate(
         }
         -sum / nf
     });
-    EvalMetrics {
+    let metrics = EvalMetrics {
         images: n,
         neg_elbo: rec + kl,
         rec,
@@ -170,7 +185,8 @@ pub fn evaluate(
         iwae_k,
         iwae_nll,
         extra,
-    }
+    };
+    (metrics, codes)
 }
 
 /// Independent ELBO samples averaged per image in [`per_image_scores`] (a lower-variance
@@ -279,17 +295,17 @@ pub const MIG: &str = "MIG";
 pub const FACTOR_VAE_SCORE: &str = "FactorVAE score";
 
 /// On data with known factors of variation ([`crate::data::Dataset::factors`]): the MIG and
-/// the FactorVAE score of the test images' posterior means. `None` for other data.
+/// the FactorVAE score of the test images' posterior means `codes` (one row per test
+/// image, as [`evaluate_with_codes`] gives them). `None` for other data.
 pub fn disentanglement(
-    model: &Vae,
+    codes: &[f32],
     data: &crate::data::Dataset,
-    device: &Device,
 ) -> Option<crate::explore::Disentanglement> {
     let factors = data.factors.as_ref()?;
-    let post = encode_split(model, &data.test, device, 500);
+    let d = codes.len() / data.test.len().max(1);
     Some(crate::explore::disentanglement(
-        &post.mu,
-        post.dim,
+        codes,
+        d,
         &factors.test_rows(),
     ))
 }

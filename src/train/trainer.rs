@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::metrics::{EvalMetrics, evaluate, host_vec};
+use super::metrics::{EvalMetrics, evaluate_with_codes, host_vec};
 use super::worker::Snapshot;
 use crate::data::{Batcher, Dataset, epoch_permutation};
 use crate::limits::{self, LimitError};
@@ -498,7 +498,7 @@ impl Trainer {
     pub fn evaluate(&self, iwae_k: usize) -> EvalMetrics {
         let model = self.inference_model();
         let device = self.device.clone().inner();
-        let mut m = evaluate(
+        let (mut m, codes) = evaluate_with_codes(
             &model,
             self.cfg.model.likelihood,
             &self.data.test,
@@ -506,8 +506,8 @@ impl Trainer {
             500,
             iwae_k,
         );
-        if let Some(d) = super::metrics::disentanglement(&model, &self.data, &device) {
-            m.push_disentanglement(&d);
+        if let Some(scores) = super::metrics::disentanglement(&codes, &self.data) {
+            m.push_disentanglement(&scores);
         }
         m
     }

@@ -663,13 +663,9 @@ pub fn execute(
             })
         }
         Job::Input { pixels, label } => {
+            // A grey drawing for colour data was copied into each plane when it was set.
             let plane = rows * cols;
-            let pixels: Vec<f32> = if pixels.len() == plane * channels {
-                pixels.to_vec()
-            } else if pixels.len() == plane {
-                // A grey input (a drawing) for a colour model: the same plane in each channel.
-                pixels.repeat(channels)
-            } else {
+            if pixels.len() != plane * channels {
                 return Output::Error(
                     key,
                     format!(
@@ -678,17 +674,19 @@ pub fn execute(
                         snap.config.model.shape()
                     ),
                 );
-            };
+            }
             let split = Split {
                 rows,
                 cols,
                 channels,
-                pixels: pixels.clone().into(),
+                pixels: pixels.to_vec().into(),
                 // One label for all three: encoding, reconstruction and score.
                 labels: vec![(*label).min(u8::MAX as usize) as u8],
             };
-            let x: Tensor<2> =
-                Tensor::from_data(TensorData::new(pixels, [1, plane * channels]), device);
+            let x: Tensor<2> = Tensor::from_data(
+                TensorData::new(pixels.to_vec(), [1, plane * channels]),
+                device,
+            );
             let y = Tensor::<1, Int>::from_data(TensorData::new(vec![*label as i64], [1]), device);
             let (mu, _) = model.encode_with(x.clone(), Some(&y));
             let recon = host_vec(model.reconstruct(x, Some(&y)));
@@ -740,8 +738,8 @@ pub fn execute(
                 .factors
                 .as_ref()
                 .map(|f| {
-                    let rows = f.test_rows();
-                    crate::explore::best_factor_per_dimension(&codes, d, &rows[..n.min(rows.len())])
+                    let rows = crate::data::shapes::Factors::rows(&f.test[..n.min(f.test.len())]);
+                    crate::explore::best_factor_per_dimension(&codes, d, &rows)
                 })
                 .unwrap_or_default();
             Output::Stats(LatentStats {

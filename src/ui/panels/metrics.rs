@@ -95,15 +95,20 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             None => run.history.epochs.last().map(|(ep, _, m)| (*ep, m.clone())),
         }
     };
-    let base = runs.baseline.and_then(|b| runs.get(b));
-    let base_figures = base.and_then(|b| figures(b).map(|f| (b, f)));
+    // Each run's figures, read once for the columns and the rows.
+    let table: Vec<(&Run, Option<(usize, EvalMetrics)>)> =
+        runs.iter().map(|r| (r, figures(r))).collect();
+    let base_figures = table
+        .iter()
+        .find(|(r, _)| runs.baseline == Some(r.id))
+        .and_then(|(b, f)| f.clone().map(|f| (*b, f)));
     let columns: Vec<&Column> = COLUMNS
         .iter()
         .filter(|c| {
             !c.optional
-                || runs
+                || table
                     .iter()
-                    .any(|r| figures(r).is_some_and(|(_, m)| (c.value)(r, &m).is_some()))
+                    .any(|(r, f)| f.as_ref().is_some_and(|(_, m)| (c.value)(r, m).is_some()))
         })
         .collect();
     egui::ScrollArea::both().id_salt("metrics").show(ui, |ui| {
@@ -118,7 +123,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     ui.strong(c.name).on_hover_text(c.help);
                 }
                 ui.end_row();
-                for run in runs.iter() {
+                for (run, figures) in &table {
                     let is_base = runs.baseline == Some(run.id);
                     let name = egui::RichText::new(&run.name).color(run.colour).strong();
                     if ui
@@ -128,7 +133,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     {
                         ctx.push(UiCommand::Run(run.id, RunAction::SetBaseline));
                     }
-                    let Some((epoch, m)) = figures(run) else {
+                    let Some((epoch, m)) = figures else {
                         ui.weak("—");
                         ui.weak("no test figures yet");
                         ui.end_row();
@@ -136,7 +141,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     };
                     ui.label(epoch.to_string());
                     for c in &columns {
-                        let v = (c.value)(run, &m);
+                        let v = (c.value)(run, m);
                         let text = match v {
                             Some(v) => format!("{v:.*}", c.decimals),
                             // A bound that was not computed is not the same as no bound.
