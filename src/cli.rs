@@ -1176,7 +1176,15 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
     cfg.train.batch_size = a.batch;
     cfg.train.epochs = a.epochs;
     cfg.epochs = a.epochs;
-    let name = format!("{} ({} threads)", a.backend, rayon::current_num_threads());
+    let name = match a.backend {
+        BackendChoice::Cpu => format!(
+            "{} ({} threads; batches split over {} lanes)",
+            a.backend,
+            rayon::current_num_threads(),
+            crate::train::parallel::lanes().len()
+        ),
+        BackendChoice::Wgpu => format!("{} ({} threads)", a.backend, rayon::current_num_threads()),
+    };
     let report = bench::run(&cfg, data.clone(), &device, &name).context("benchmark")?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -20,6 +20,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod compare;
+pub mod cpu;
 pub mod data;
 pub mod explore;
 pub mod export;

@@ -3,6 +3,7 @@
 //! generated images.
 
 pub mod metrics;
+pub mod parallel;
 pub mod probe;
 pub mod share;
 mod spec;

@@ -13,8 +13,10 @@ use thiserror::Error;
 
 use super::metrics::{EvalMetrics, evaluate_with_codes, host_vec};
 use super::worker::Snapshot;
-use crate::data::{Batcher, Dataset, epoch_permutation};
+use crate::cpu::{self, FlatAdam};
+use crate::data::{Batch, Batcher, Dataset, epoch_permutation};
 use crate::limits::{self, LimitError};
+use crate::model::gaussian::with_noise_stream;
 use crate::model::{ArchConfig, ModelError, Vae, VaeConfig};
 use crate::variant::{
     AuxModules, KlSchedule, Objective, ParamGroup, StepContext, VariantKind, VariantParams, l1_norm,
@@ -293,15 +295,43 @@ fn grad_sq_sum<M: Module>(module: &M, grads: &GradientsParams) -> Option<Tensor<
     v.total
 }
 
-fn adam(cfg: &OptimConfig, beta1: Option<f32>) -> ModuleOptimizer {
+/// Adam's ε.
+const ADAM_EPSILON: f32 = 1e-8;
+
+/// One phase's Adam: burn's, or on the CPU backend the same rule over flat buffers
+/// ([`FlatAdam`], one pass per parameter instead of eleven tensor operations).
+enum PhaseOptim {
+    Burn(ModuleOptimizer),
+    Flat(FlatAdam),
+}
+
+impl PhaseOptim {
+    fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        match self {
+            Self::Burn(o) => o.step(lr, module, grads),
+            Self::Flat(o) => o.step(lr, module, grads),
+        }
+    }
+}
+
+fn adam(cfg: &OptimConfig, beta1: Option<f32>, cpu: bool) -> PhaseOptim {
+    let beta1 = beta1.unwrap_or(cfg.beta1);
+    if cpu {
+        return PhaseOptim::Flat(FlatAdam::new(
+            beta1,
+            cfg.beta2,
+            ADAM_EPSILON,
+            cfg.weight_decay,
+        ));
+    }
     let mut c = AdamConfig::new()
-        .with_beta_1(beta1.unwrap_or(cfg.beta1))
+        .with_beta_1(beta1)
         .with_beta_2(cfg.beta2)
-        .with_epsilon(1e-8);
+        .with_epsilon(ADAM_EPSILON);
     if cfg.weight_decay > 0.0 {
         c = c.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay)));
     }
-    c.init()
+    PhaseOptim::Burn(c.init())
 }
 
 /// All finite?
@@ -324,13 +354,88 @@ fn all_finite<M: Module>(module: &M) -> bool {
         .all(|v| v.is_finite())
 }
 
+/// The fewest images in a part of a batch split over CPU lanes: smaller parts cost more in
+/// per-operation overhead than a second core gains.
+pub const MIN_PART: usize = 32;
+
+/// The seed of the noise streams of step `step`'s phase `phase` when its batch is split
+/// (splitmix64 of the three), so split steps are reproducible whatever order lanes run in.
+fn split_seed(seed: u64, step: u64, phase: usize) -> u64 {
+    let mut z = seed
+        .wrapping_add(step.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add((phase as u64) << 56);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Chooses, by measured step time, whether a split batch's parts run side by side on the
+/// lanes or one after another on the trainer's thread (the same numbers either way). On an
+/// idle machine the lanes win; while a software-rendered window takes both cores, the
+/// low-priority lanes get the CPU late and every hand-off waits, and the trainer's own
+/// thread wins. Every [`LanePolicy::PERIOD`] steps the other way is tried for
+/// [`LanePolicy::PROBE`] steps.
+#[derive(Debug, Clone)]
+struct LanePolicy {
+    /// Smoothed seconds per image of recent steps, on the lanes and inline.
+    cost: [Option<f64>; 2],
+    /// Whether steps now run on the lanes.
+    lanes: bool,
+    /// Steps left in the current stretch.
+    left: u32,
+    /// Whether the current stretch is a probe of the other way.
+    probing: bool,
+}
+
+impl LanePolicy {
+    const PERIOD: u32 = 96;
+    const PROBE: u32 = 3;
+
+    fn new() -> Self {
+        Self {
+            cost: [None, None],
+            lanes: true,
+            left: Self::PERIOD,
+            probing: false,
+        }
+    }
+
+    /// Record a split step's seconds per image, then pick the way of the next step.
+    fn record(&mut self, secs_per_image: f64) {
+        let slot = &mut self.cost[usize::from(!self.lanes)];
+        *slot = Some(match *slot {
+            Some(c) => 0.7 * c + 0.3 * secs_per_image,
+            None => secs_per_image,
+        });
+        self.left = self.left.saturating_sub(1);
+        if self.left > 0 {
+            return;
+        }
+        if self.probing {
+            // Back to the faster way for a whole period.
+            if let [Some(on_lanes), Some(inline)] = self.cost {
+                self.lanes = on_lanes <= inline;
+            }
+            self.probing = false;
+            self.left = Self::PERIOD;
+        } else {
+            self.lanes = !self.lanes;
+            self.probing = true;
+            self.left = Self::PROBE;
+        }
+    }
+}
+
+/// The name the squared gradient norm travels under until its square root is taken.
+const GRAD_SQ: &str = "grad_sq";
+
 /// The training state machine for one run.
 pub struct Trainer {
     cfg: TrainConfig,
     objective: Box<dyn Objective>,
     model: Vae,
     aux: AuxModules,
-    optims: Vec<ModuleOptimizer>,
+    optims: Vec<PhaseOptim>,
     device: Device,
     data: Arc<Dataset>,
     batcher: Batcher,
@@ -338,6 +443,12 @@ pub struct Trainer {
     epoch: usize,
     cursor: usize,
     order: Vec<usize>,
+    /// Whether the device is the CPU backend (where batches may be split over lanes).
+    cpu: bool,
+    /// Parts per split batch, if not one per lane ([`Trainer::set_parts`]).
+    parts_override: Option<usize>,
+    /// Whether split steps run on the lanes or inline.
+    lane_policy: LanePolicy,
     /// Weights at the start of the previous successful step: the fallback if its update
     /// left a non-finite weight.
     previous: Option<(Vae, AuxModules)>,
@@ -368,13 +479,14 @@ impl Trainer {
         }
         data.check_labels(cfg.model.classes())?;
         let device = device.clone().autodiff();
+        let cpu = device == Device::flex();
         device.seed(cfg.seed);
         let model = cfg.model.init(&device)?;
         let aux = objective.init_aux(&cfg.model, &device);
         let optims = objective
             .phases()
             .iter()
-            .map(|p| adam(&cfg.optim, p.beta1))
+            .map(|p| adam(&cfg.optim, p.beta1, cpu))
             .collect();
         let order = epoch_permutation(cfg.seed, 0, data.train.len());
         Ok(Self {
@@ -390,6 +502,9 @@ impl Trainer {
             epoch: 0,
             cursor: 0,
             order,
+            cpu,
+            parts_override: None,
+            lane_policy: LanePolicy::new(),
             previous: None,
         })
     }
@@ -512,16 +627,155 @@ impl Trainer {
         m
     }
 
+    /// How many parts this step's batch of `len` images is split into, one per CPU lane
+    /// (see [`super::parallel`]): more than one only on the CPU backend, for objectives
+    /// whose loss is a per-image mean ([`Objective::per_sample`]), without the L1 penalty
+    /// (a whole-model term), and with at least [`MIN_PART`] images per part.
+    fn parts(&self, len: usize, ctx: &StepContext) -> usize {
+        if !self.cpu || self.cfg.optim.l1 > 0.0 || !self.objective.per_sample(ctx) {
+            return 1;
+        }
+        let wanted = self
+            .parts_override
+            .unwrap_or_else(|| super::parallel::lanes().len());
+        wanted.min(len / MIN_PART).max(1)
+    }
+
+    /// Split batches into `parts` where splitting applies (see [`Trainer::step`]) instead of
+    /// one part per CPU lane; parts beyond the lanes run one after another. `None` goes back
+    /// to one per lane. For comparing the two ways, e.g. in tests.
+    pub fn set_parts(&mut self, parts: Option<usize>) {
+        self.parts_override = parts;
+    }
+
+    /// The gradients of phase `i` and its reported values (`loss`, the variant's terms,
+    /// the squared gradient norm, in that order), over the images `order[start..end]`: the
+    /// whole batch at once, or `parts` parts side by side, each on a copy of the modules
+    /// with an autodiff graph of its own and weighted by its share of the images.
+    fn phase_grads(
+        &self,
+        i: usize,
+        group: ParamGroup,
+        (start, end): (usize, usize),
+        parts: usize,
+        whole: Option<&Batch>,
+        ctx: &StepContext,
+    ) -> (GradientsParams, Vec<(&'static str, f64)>) {
+        let (model, aux, objective) = (&self.model, &self.aux, &self.objective);
+        let (device, batcher, data) = (&self.device, &self.batcher, &self.data);
+        let indices = &self.order[start..end];
+        let l1 = self.cfg.optim.l1;
+        let len = indices.len();
+        let noise_seed = split_seed(self.cfg.seed, self.step, i);
+        let part = |p: usize| {
+            let (a, b) = (p * len / parts, (p + 1) * len / parts);
+            let run = || {
+                let own;
+                let (model, aux, batch) = match whole {
+                    Some(batch) if parts == 1 => (model.clone(), aux.clone(), batch),
+                    _ => {
+                        own = batcher.batch(&data.train, &indices[a..b]);
+                        (model.clone().fork(device), aux.clone().fork(device), &own)
+                    }
+                };
+                let out = objective.loss(&model, &aux, batch, i, ctx);
+                let mut total = out.total;
+                if group == ParamGroup::Model
+                    && l1 > 0.0
+                    && let Some(l1_sum) = l1_norm(&model)
+                {
+                    total = total + l1_sum.mul_scalar(l1);
+                }
+                let weight = (b - a) as f64 / len as f64;
+                if parts > 1 {
+                    total = total.mul_scalar(weight);
+                }
+                let mut names: Vec<&'static str> = vec!["loss"];
+                let mut values: Vec<Tensor<1>> = vec![total.clone().inner()];
+                for (name, t) in out.terms {
+                    names.push(name);
+                    values.push(if parts > 1 {
+                        t.inner().mul_scalar(weight)
+                    } else {
+                        t.inner()
+                    });
+                }
+                let grads = total.backward();
+                let gp = match group {
+                    ParamGroup::Model => GradientsParams::from_grads(grads, &model),
+                    ParamGroup::Aux => GradientsParams::from_grads(grads, &aux),
+                };
+                if parts == 1 {
+                    // Unsplit, the gradient norm joins the one read-back.
+                    let gsq = match group {
+                        ParamGroup::Model => grad_sq_sum(&model, &gp),
+                        ParamGroup::Aux => grad_sq_sum(&aux, &gp),
+                    };
+                    if let Some(g) = gsq {
+                        names.push(GRAD_SQ);
+                        values.push(g);
+                    }
+                }
+                let host = host_vec(Tensor::cat(values, 0));
+                (gp, names, host)
+            };
+            if parts > 1 {
+                with_noise_stream(noise_seed.wrapping_add(p as u64), run)
+            } else {
+                run()
+            }
+        };
+        let mut results = if parts > 1 {
+            super::parallel::lanes().run(parts, part)
+        } else {
+            vec![part(0)]
+        };
+        let (mut gp, mut names, mut host) = results.remove(0);
+        if !results.is_empty() {
+            // Split batches only happen on the CPU backend: sum the parts' gradients and
+            // take their norm in one pass over the buffers.
+            let mut all = vec![gp];
+            for (g, _, values) in results {
+                all.push(g);
+                for (sum, v) in host.iter_mut().zip(values) {
+                    *sum += v;
+                }
+            }
+            let (sum, sq) = match group {
+                ParamGroup::Model => cpu::sum_grads(model, all),
+                ParamGroup::Aux => cpu::sum_grads(aux, all),
+            };
+            gp = sum;
+            names.push(GRAD_SQ);
+            host.push(sq as f32);
+        }
+        let reported = names
+            .into_iter()
+            .zip(host)
+            .map(|(n, v)| {
+                if n == GRAD_SQ {
+                    ("grad_norm", (v as f64).sqrt())
+                } else {
+                    (n, v as f64)
+                }
+            })
+            .collect();
+        (gp, reported)
+    }
+
     /// Take one optimisation step on the next batch.
+    ///
+    /// On the CPU backend, a batch of an objective that is a per-image mean
+    /// ([`Objective::per_sample`]) is split into parts computed side by side on the
+    /// training lanes ([`super::parallel`]); their gradients, weighted by the parts' sizes,
+    /// sum to the whole batch's. Each part draws its noise from a stream of its own, seeded
+    /// by the run's seed, the step and the part, so runs stay reproducible.
     ///
     /// If any loss term or the gradient norm is NaN or infinite, no update is applied and
     /// [`TrainError::NonFinite`] names the term; the weights stay the last finite ones.
     pub fn step(&mut self) -> Result<StepOutcome, TrainError> {
         let n = self.data.train.len();
         let end = (self.cursor + self.cfg.batch_size).min(n);
-        let batch = self
-            .batcher
-            .batch(&self.data.train, &self.order[self.cursor..end]);
         let ctx = StepContext {
             step: self.step,
             beta: self.cfg.beta,
@@ -530,50 +784,28 @@ impl Trainer {
             likelihood: self.cfg.model.likelihood,
             dataset_size: n,
         };
+        let parts = self.parts(end - self.cursor, &ctx);
+        // The whole batch is built only when some work needs it whole.
+        let whole = (parts == 1).then(|| {
+            self.batcher
+                .batch(&self.data.train, &self.order[self.cursor..end])
+        });
+        let timer = std::time::Instant::now();
+        let on_lanes = parts > 1 && self.lane_policy.lanes;
         let start = (self.model.clone(), self.aux.clone());
         let phases = self.objective.phases().to_vec();
         let multi = phases.len() > 1;
         let mut terms: Vec<(String, f64)> = Vec::new();
         for (i, phase) in phases.iter().enumerate() {
-            let out = self.objective.loss(&self.model, &self.aux, &batch, i, &ctx);
-            let mut total = out.total;
-            if phase.group == ParamGroup::Model
-                && self.cfg.optim.l1 > 0.0
-                && let Some(l1) = l1_norm(&self.model)
-            {
-                total = total + l1.mul_scalar(self.cfg.optim.l1);
-            }
-            let grads = total.backward();
-            let (gp, gsq) = match phase.group {
-                ParamGroup::Model => {
-                    let gp = GradientsParams::from_grads(grads, &self.model);
-                    let s = grad_sq_sum(&self.model, &gp);
-                    (gp, s)
-                }
-                ParamGroup::Aux => {
-                    let gp = GradientsParams::from_grads(grads, &self.aux);
-                    let s = grad_sq_sum(&self.aux, &gp);
-                    (gp, s)
-                }
+            let range = (self.cursor, end);
+            let (gp, reported) = if on_lanes || parts == 1 {
+                self.phase_grads(i, phase.group, range, parts, whole.as_ref(), &ctx)
+            } else {
+                super::parallel::inline(|| {
+                    self.phase_grads(i, phase.group, range, parts, whole.as_ref(), &ctx)
+                })
             };
-            // One read-back per phase: total, the variant's terms, and the squared grad norm.
-            let mut names: Vec<&str> = vec!["loss"];
-            let mut values: Vec<Tensor<1>> = vec![total.inner()];
-            for (name, t) in out.terms {
-                names.push(name);
-                values.push(t.inner());
-            }
-            if let Some(g) = gsq {
-                names.push("grad_norm");
-                values.push(g);
-            }
-            let host = host_vec(Tensor::cat(values, 0));
-            for (name, &v) in names.iter().zip(&host) {
-                let v = if *name == "grad_norm" {
-                    (v as f64).sqrt()
-                } else {
-                    v as f64
-                };
+            for (name, v) in reported {
                 let full = if multi {
                     format!("{}/{}", phase.name, name)
                 } else {
@@ -600,15 +832,16 @@ impl Trainer {
                 terms.push((full, v));
             }
             let lr = self.cfg.optim.lr * phase.lr_scale;
-            match phase.group {
-                ParamGroup::Model => {
-                    let m = self.model.clone();
-                    self.model = self.optims[i].step(lr, m, gp);
-                }
-                ParamGroup::Aux => {
-                    let a = self.aux.clone();
-                    self.aux = self.optims[i].step(lr, a, gp);
-                }
+            let optim = &mut self.optims[i];
+            let (model, aux) = (&mut self.model, &mut self.aux);
+            let apply = || match phase.group {
+                ParamGroup::Model => *model = optim.step(lr, model.clone(), gp),
+                ParamGroup::Aux => *aux = optim.step(lr, aux.clone(), gp),
+            };
+            if on_lanes || parts == 1 {
+                apply();
+            } else {
+                super::parallel::inline(apply);
             }
         }
         if multi {
@@ -631,8 +864,11 @@ impl Trainer {
             }
             terms.extend(summary);
         }
-        self.objective
-            .after_step(&mut self.model, &mut self.aux, &batch, &ctx);
+        if let Some(batch) = &whole {
+            // Objectives split by sample have no after-step update (see `per_sample`).
+            self.objective
+                .after_step(&mut self.model, &mut self.aux, batch, &ctx);
+        }
         let metrics = StepMetrics {
             step: self.step,
             epoch: self.epoch,
@@ -641,6 +877,11 @@ impl Trainer {
             kl_weight: ctx.kl_weight,
             lr: self.cfg.optim.lr,
         };
+        if parts > 1 {
+            let images = (end - self.cursor).max(1) as f64;
+            self.lane_policy
+                .record(timer.elapsed().as_secs_f64() / images);
+        }
         self.previous = Some(start);
         self.step += 1;
         self.cursor = end;

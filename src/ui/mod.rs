@@ -259,6 +259,9 @@ impl ExplorerApp {
                 })
                 .build_global();
         }
+        // The training lanes (one per core) that split CPU batches yield to the UI thread
+        // the same way. (Only before the lanes are first used; they are not yet.)
+        crate::train::parallel::configure(0, sharing.low_priority());
         let mut app = Self {
             persisted,
             runs: Runs::default(),

@@ -226,6 +226,9 @@ pub struct RunViews {
     pub dirty: DirtyViews,
     /// Decode the slider image on the UI thread (CPU only, while it stays fast).
     pub inline_decode: bool,
+    /// Inline slider decodes in a row that went over their time budget (one slow decode,
+    /// e.g. while another thread holds the CPU, does not end inline decoding).
+    pub inline_slow: u8,
     /// Why the slider and grid views show nothing for this run (e.g. another latent size).
     pub issue: Option<String>,
     /// What the decoder was last pointed at; `None` forces the next re-pin.

@@ -14,6 +14,8 @@ use crate::explore;
 
 /// Longest a slider decode may take on the UI thread before decoding moves off it.
 const INLINE_DECODE_BUDGET: Duration = Duration::from_millis(3);
+/// Inline slider decodes over budget in a row after which the run decodes on its thread.
+const INLINE_SLOW_LIMIT: u8 = 3;
 
 /// The most importance samples the anomaly tab asks for.
 pub const MAX_ANOMALY_IWAE_K: usize = 200;
@@ -328,8 +330,9 @@ fn ask(run: &mut Run, key: ViewKey, job: Job, how: Ask) -> u64 {
 }
 
 /// On the CPU, decode the slider's single image on the UI thread when that is fast (it
-/// usually takes ~0.1 ms), so the image changes in the same frame as the drag. A decode
-/// slower than [`INLINE_DECODE_BUDGET`] turns this off for the run; its decode thread then
+/// usually takes ~0.1 ms), so the image changes in the same frame as the drag.
+/// [`INLINE_SLOW_LIMIT`] decodes in a row slower than [`INLINE_DECODE_BUDGET`] turn this
+/// off for the run; its decode thread then
 /// delivers the image a frame later. Returns whether the image was decoded here.
 fn decode_slider_inline(run: &mut Run, id: u64, job: &Job, device: &burn::tensor::Device) -> bool {
     if !run.views.inline_decode {
@@ -350,7 +353,12 @@ fn decode_slider_inline(run: &mut Run, id: u64, job: &Job, device: &burn::tensor
         t0,
     );
     if t0.elapsed() > INLINE_DECODE_BUDGET {
-        run.views.inline_decode = false;
+        run.views.inline_slow += 1;
+        if run.views.inline_slow >= INLINE_SLOW_LIMIT {
+            run.views.inline_decode = false;
+        }
+    } else {
+        run.views.inline_slow = 0;
     }
     match out {
         Output::Images(key, img) => {

@@ -56,6 +56,10 @@ impl Objective for Iwae {
         VariantKind::Iwae
     }
 
+    fn per_sample(&self, _ctx: &StepContext) -> bool {
+        true
+    }
+
     fn loss(
         &self,
         model: &Vae,

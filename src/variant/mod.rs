@@ -177,7 +177,7 @@ pub struct LossTerms {
 }
 
 /// A VAE training objective. See the module docs for how variants plug in.
-pub trait Objective: Send {
+pub trait Objective: Send + Sync {
     /// Which variant this is.
     fn kind(&self) -> VariantKind;
 
@@ -200,6 +200,15 @@ pub trait Objective: Send {
         _batch: &Batch,
         _ctx: &StepContext,
     ) {
+    }
+
+    /// Whether, under `ctx`, every phase's loss and reported terms are batch means of
+    /// per-image quantities and [`Objective::after_step`] does nothing: then the parts of a
+    /// batch, each weighted by its share of the images, add up to the whole batch's loss
+    /// and gradient, and the trainer may compute them side by side on several cores. False
+    /// by default (batch-level estimators: MMD, total correlation, discriminators, …).
+    fn per_sample(&self, _ctx: &StepContext) -> bool {
+        false
     }
 
     /// The loss for `phase` of the step described by `ctx`.

@@ -109,6 +109,10 @@ impl Objective for TwoLayer {
         VariantKind::TwoLayer
     }
 
+    fn per_sample(&self, _ctx: &StepContext) -> bool {
+        true
+    }
+
     fn loss(
         &self,
         model: &Vae,

@@ -73,6 +73,11 @@ impl Objective for Elbo {
         self.kind
     }
 
+    /// Free bits floor the batch-averaged KL per dimension, which couples the images.
+    fn per_sample(&self, ctx: &StepContext) -> bool {
+        ctx.free_bits.is_none_or(|lambda| lambda <= 0.0)
+    }
+
     fn loss(
         &self,
         model: &Vae,

@@ -5,6 +5,7 @@ mod app;
 mod checkpoint;
 mod cli;
 mod common;
+mod cpu;
 mod data;
 mod disentangle;
 mod explore;

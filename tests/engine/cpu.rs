@@ -1,0 +1,434 @@
+//! The CPU fast paths against burn's own operations: the flat Adam, the gradient sum of a
+//! split batch, split training steps against whole-batch steps, the training lanes and
+//! the per-thread noise streams.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Tensor, TensorData};
+use latent_explorer::cpu::{FlatAdam, sum_grads};
+use latent_explorer::data::Batch;
+use latent_explorer::model::gaussian::{kl_std_normal, standard_noise, with_noise_stream};
+use latent_explorer::model::{Vae, VaeConfig};
+use latent_explorer::train::parallel::lanes;
+use latent_explorer::train::{TrainConfig, Trainer};
+use latent_explorer::variant::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
+
+use crate::common::{Lcg, cpu, param_values, small, vec_of};
+
+/// Gradients for every float parameter of `m`: normal values times `scale`, every fifth
+/// one zero (as for a dead unit), drawn from `rng`.
+fn random_grads<M: Module>(m: &M, rng: &mut Lcg, scale: f32) -> GradientsParams {
+    struct G<'a> {
+        rng: &'a mut Lcg,
+        scale: f32,
+        out: GradientsParams,
+    }
+    impl ModuleVisitor for G<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let shape = p.val().shape();
+            let v: Vec<f32> = (0..shape.num_elements())
+                .map(|i| {
+                    if i % 5 == 0 {
+                        0.0
+                    } else {
+                        self.rng.normal() as f32 * self.scale
+                    }
+                })
+                .collect();
+            let t = Tensor::<D>::from_data(TensorData::new(v, shape), &cpu());
+            self.out.register::<D>(p.id, t);
+        }
+    }
+    let mut g = G {
+        rng,
+        scale,
+        out: GradientsParams::new(),
+    };
+    m.visit(&mut g);
+    g.out
+}
+
+fn small_vae() -> Vae {
+    let cfg = VaeConfig {
+        arch: latent_explorer::model::ArchConfig::Mlp {
+            hidden: vec![48, 24],
+        },
+        latent_dim: 6,
+        ..VaeConfig::default()
+    };
+    cfg.init(&cpu().autodiff()).unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn flat_adam_follows_burns_adam_step_for_step() {
+    for weight_decay in [0.0f32, 0.05] {
+        let model = small_vae();
+        let start = param_values(&model);
+        let mut c = AdamConfig::new()
+            .with_beta_1(0.8)
+            .with_beta_2(0.99)
+            .with_epsilon(1e-8);
+        if weight_decay > 0.0 {
+            c = c.with_weight_decay(Some(WeightDecayConfig::new(weight_decay)));
+        }
+        let mut reference = c.init();
+        let mut flat = FlatAdam::new(0.8, 0.99, 1e-8, weight_decay);
+        let (mut a, mut b) = (model.clone(), model);
+        // Gradients of very different sizes from step to step exercise both moments.
+        for (step, scale) in [1.0f32, 0.01, 30.0, 0.3, 1e-4].into_iter().enumerate() {
+            let lr = 1e-3 * (step + 1) as f64;
+            let seed = 17 + step as u64;
+            let (ga, gb) = (
+                random_grads(&a, &mut Lcg(seed), scale),
+                random_grads(&b, &mut Lcg(seed), scale),
+            );
+            a = reference.step(lr, a, ga);
+            b = flat.step(lr, b, gb);
+            let (va, vb) = (param_values(&a), param_values(&b));
+            let diff = max_abs_diff(&va, &vb);
+            assert!(
+                diff <= 2e-7,
+                "decay {weight_decay}, step {step}: flat Adam differs from burn's by {diff}"
+            );
+        }
+        let moved = max_abs_diff(&start, &param_values(&b));
+        assert!(moved > 0.01, "the parameters barely moved ({moved})");
+        // The updated parameters are still trainable: a loss has gradients for all of them.
+        let x = Tensor::<2>::zeros([2, 784], &cpu().autodiff());
+        let (mu, _) = b.encode(x);
+        let n_params = b.num_params();
+        let grads = GradientsParams::from_grads(mu.sum().backward(), &b);
+        assert!(
+            !grads.is_empty(),
+            "no gradients after the flat step ({n_params} parameters)"
+        );
+    }
+}
+
+#[test]
+fn summed_split_gradients_and_their_norm_match_burns_sums() {
+    let model = small_vae();
+    let parts: Vec<GradientsParams> = (0..3)
+        .map(|p| random_grads(&model, &mut Lcg(100 + p), 0.5 + p as f32))
+        .collect();
+    let copies: Vec<GradientsParams> = (0..3)
+        .map(|p| random_grads(&model, &mut Lcg(100 + p), 0.5 + p as f32))
+        .collect();
+    let (sum, sq) = sum_grads(&model, parts);
+    struct Check<'a> {
+        sum: &'a GradientsParams,
+        parts: &'a [GradientsParams],
+        sq: f64,
+        checked: usize,
+    }
+    impl ModuleVisitor for Check<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let reference = self
+                .parts
+                .iter()
+                .map(|g| g.get::<D>(p.id).unwrap())
+                .reduce(|a, b| a + b)
+                .unwrap();
+            let r = vec_of(reference);
+            let got = vec_of(self.sum.get::<D>(p.id).expect("a summed gradient"));
+            assert!(max_abs_diff(&r, &got) <= 1e-6, "parameter {:?}", p.id);
+            self.sq += r.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
+            self.checked += 1;
+        }
+    }
+    let mut c = Check {
+        sum: &sum,
+        parts: &copies,
+        sq: 0.0,
+        checked: 0,
+    };
+    model.visit(&mut c);
+    assert!(c.checked >= 6, "only {} parameters", c.checked);
+    assert!(
+        (sq - c.sq).abs() <= 1e-6 * c.sq,
+        "squared norm {sq}, by hand {}",
+        c.sq
+    );
+}
+
+/// A noise-free per-image objective: reconstruction of the posterior mean plus the KL, so
+/// a split step and a whole step must agree to rounding.
+struct NoiseFree;
+
+impl Objective for NoiseFree {
+    fn kind(&self) -> VariantKind {
+        VariantKind::Vae
+    }
+
+    fn per_sample(&self, _ctx: &StepContext) -> bool {
+        true
+    }
+
+    fn loss(
+        &self,
+        model: &Vae,
+        _aux: &AuxModules,
+        batch: &Batch,
+        _phase: usize,
+        ctx: &StepContext,
+    ) -> LossTerms {
+        let x = batch.images.clone();
+        let (mu, logvar) = model.encode(x.clone());
+        let rec = model
+            .nll(ctx.likelihood, model.decode(mu.clone()), x)
+            .mean();
+        let kl = kl_std_normal(mu, logvar).sum_dim(1).mean();
+        LossTerms {
+            total: rec.clone() + kl.clone(),
+            terms: vec![("rec", rec), ("kl", kl)],
+        }
+    }
+}
+
+#[test]
+fn split_batches_take_the_same_steps_as_whole_batches() {
+    let cfg = TrainConfig {
+        batch_size: 96,
+        ..TrainConfig::default()
+    };
+    let data = small(400, 20);
+    let whole =
+        Trainer::with_objective(cfg.clone(), Box::new(NoiseFree), data.clone(), &cpu()).unwrap();
+    let init = whole.snapshot();
+    for parts in [2, 3] {
+        let mut one =
+            Trainer::with_objective(cfg.clone(), Box::new(NoiseFree), data.clone(), &cpu())
+                .unwrap()
+                .with_weights(init.model.clone(), init.aux.clone(), 0, 0);
+        let mut split =
+            Trainer::with_objective(cfg.clone(), Box::new(NoiseFree), data.clone(), &cpu())
+                .unwrap()
+                .with_weights(init.model.clone(), init.aux.clone(), 0, 0);
+        one.set_parts(Some(1));
+        split.set_parts(Some(parts));
+        for step in 0..5 {
+            let (a, b) = (one.step().unwrap().metrics, split.step().unwrap().metrics);
+            for term in ["loss", "rec", "kl", "grad_norm"] {
+                let (x, y) = (a.get(term).unwrap(), b.get(term).unwrap());
+                assert!(
+                    (x - y).abs() <= 2e-5 * x.abs().max(1.0),
+                    "{parts} parts, step {step}: {term} {y} against {x} unsplit"
+                );
+            }
+        }
+        let (pa, pb) = (param_values(one.model()), param_values(split.model()));
+        let diff = max_abs_diff(&pa, &pb);
+        assert!(diff <= 2e-5, "{parts} parts: weights differ by {diff}");
+        let moved = max_abs_diff(&pa, &param_values(&init.model));
+        assert!(moved > 1e-3, "training did not move the weights ({moved})");
+    }
+}
+
+#[test]
+fn split_vae_steps_are_reproducible_whatever_the_lanes_timing() {
+    let cfg = TrainConfig {
+        batch_size: 64,
+        ..TrainConfig::default()
+    };
+    let data = small(256, 20);
+    let base = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
+    let init = base.snapshot();
+    let run = || {
+        let mut t = Trainer::new(cfg.clone(), data.clone(), &cpu())
+            .unwrap()
+            .with_weights(init.model.clone(), init.aux.clone(), 0, 0);
+        t.set_parts(Some(2));
+        let losses: Vec<f64> = (0..3)
+            .map(|_| t.step().unwrap().metrics.get("loss").unwrap())
+            .collect();
+        (losses, param_values(t.model()))
+    };
+    let (l1, p1) = run();
+    let (l2, p2) = run();
+    assert_eq!(l1, l2, "split steps drew different noise");
+    assert_eq!(p1, p2);
+}
+
+#[test]
+fn lanes_run_every_part_and_return_results_in_order() {
+    let got = lanes().run(5, |i| i * i);
+    assert_eq!(got, vec![0, 1, 4, 9, 16]);
+    assert_eq!(lanes().run(1, |i| i + 7), vec![7]);
+    assert!(lanes().run(0, |i| i).is_empty());
+}
+
+#[test]
+fn noise_streams_repeat_by_seed_and_are_standard_normal() {
+    let like = Tensor::<2>::zeros([100, 100], &cpu());
+    let a = vec_of(with_noise_stream(7, || standard_noise(&like)));
+    let b = vec_of(with_noise_stream(7, || standard_noise(&like)));
+    let c = vec_of(with_noise_stream(8, || standard_noise(&like)));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let n = a.len() as f64;
+    let mean = a.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = a.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    assert!(mean.abs() < 0.04, "mean {mean}");
+    assert!((var - 1.0).abs() < 0.05, "variance {var}");
+    // Outside a stream, noise comes from the device again.
+    let d = vec_of(standard_noise(&like));
+    assert_ne!(d, a);
+}
+
+/// Logits over the whole range (tiny, ordinary, ±80 where a naive formula overflows) and
+/// targets in [0, 1] (binary and grey), `rows × cols`.
+fn logits_and_targets(rows: usize, cols: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Lcg(seed);
+    let l = (0..rows * cols)
+        .map(|i| match i % 7 {
+            0 => 80.0,
+            1 => -80.0,
+            2 => 1e-4,
+            _ => rng.normal() as f32 * 6.0,
+        })
+        .collect();
+    let x = (0..rows * cols)
+        .map(|i| {
+            if i % 3 == 0 {
+                (i % 2) as f32
+            } else {
+                rng.uniform() as f32
+            }
+        })
+        .collect();
+    (l, x)
+}
+
+#[test]
+fn fused_bce_rows_match_burns_composition_forward_and_backward() {
+    use latent_explorer::cpu::bce_with_logits_rows;
+    use latent_explorer::model::likelihood::bce_with_logits;
+    let (rows, cols) = (9, 37);
+    let (l, x) = logits_and_targets(rows, cols, 5);
+    let weights: Vec<f32> = (0..rows).map(|r| r as f32 - 3.5).collect();
+    let ad = cpu().autodiff();
+    let run = |fused: bool| {
+        let lt =
+            Tensor::<2>::from_data(TensorData::new(l.clone(), [rows, cols]), &ad).require_grad();
+        let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [rows, cols]), &ad);
+        let sums = if fused {
+            bce_with_logits_rows(lt.clone(), xt)
+                .unwrap_or_else(|_| panic!("the fused path did not apply"))
+        } else {
+            bce_with_logits(lt.clone(), xt).sum_dim(1)
+        };
+        assert_eq!(sums.dims(), [rows, 1]);
+        // Rows weighted differently, so each row's incoming gradient differs.
+        let w = Tensor::<2>::from_data(TensorData::new(weights.clone(), [rows, 1]), &ad);
+        let grads = (sums.clone() * w).sum().backward();
+        (vec_of(sums.inner()), vec_of(lt.grad(&grads).unwrap()))
+    };
+    let (fs, fg) = run(true);
+    let (rs, rg) = run(false);
+    for (r, (a, b)) in fs.iter().zip(&rs).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+            "row {r}: {a} against {b}"
+        );
+        assert!(a.is_finite());
+    }
+    assert!(
+        max_abs_diff(&fg, &rg) <= 1e-5,
+        "gradients differ by {}",
+        max_abs_diff(&fg, &rg)
+    );
+    // The gradient is (σ(l) − x) times the row's weight: check one element by hand.
+    let (i, r) = (3 * cols + 4, 3);
+    let sig = 1.0 / (1.0 + (-l[i] as f64).exp());
+    let by_hand = (sig - x[i] as f64) * weights[r] as f64;
+    assert!(
+        (fg[i] as f64 - by_hand).abs() <= 1e-5,
+        "{} against {by_hand}",
+        fg[i]
+    );
+}
+
+#[test]
+fn fused_bce_rows_take_any_rank_and_plain_tensors() {
+    use latent_explorer::cpu::bce_with_logits_rows;
+    use latent_explorer::model::likelihood::bce_with_logits;
+    let (l, x) = logits_and_targets(12, 10, 9);
+    // A rank-3 [k, batch, pixels] input, as the IWAE bound makes, without autodiff.
+    let lt = Tensor::<3>::from_data(TensorData::new(l, [3, 4, 10]), &cpu());
+    let xt = Tensor::<3>::from_data(TensorData::new(x, [3, 4, 10]), &cpu());
+    let fused =
+        bce_with_logits_rows(lt.clone(), xt.clone()).unwrap_or_else(|_| panic!("not applied"));
+    assert_eq!(fused.dims(), [3, 4, 1]);
+    let reference = bce_with_logits(lt, xt).sum_dim(2);
+    let diff = max_abs_diff(&vec_of(fused), &vec_of(reference));
+    assert!(diff <= 1e-4, "{diff}");
+    // A target that needs a gradient is left to burn's composition.
+    let ad = cpu().autodiff();
+    let l2 = Tensor::<2>::zeros([2, 3], &ad).require_grad();
+    let x2 = Tensor::<2>::ones([2, 3], &ad).require_grad();
+    assert!(bce_with_logits_rows(l2, x2).is_err());
+}
+
+#[test]
+fn branch_free_exp_and_log1p_match_the_standard_library() {
+    use latent_explorer::cpu::{exp_nonpositive, log1p_unit};
+    let ulp = |v: f32| (f32::from_bits(v.to_bits() + 1) - v).abs();
+    let mut worst_exp = 0.0f32;
+    for i in 0..=870_000 {
+        let a = -(i as f32) * 1e-4;
+        let (got, want) = (exp_nonpositive(a), a.exp());
+        worst_exp = worst_exp.max((got - want).abs() / ulp(want));
+    }
+    assert!(worst_exp <= 2.0, "exp: {worst_exp} ulp");
+    assert_eq!(exp_nonpositive(0.0), 1.0);
+    assert!(exp_nonpositive(-200.0) > 0.0 && exp_nonpositive(-200.0) < 2e-38);
+    let mut worst_log = 0.0f32;
+    for i in 0..=1_000_000 {
+        // Dense over [0, 1] and down to 1e-30, where log1p(e) = e.
+        for e in [i as f32 * 1e-6, (i as f32 * 1e-6) * 1e-24] {
+            let (got, want) = (log1p_unit(e), e.ln_1p());
+            if want > 0.0 {
+                worst_log = worst_log.max((got - want).abs() / ulp(want));
+            } else {
+                assert_eq!(got, 0.0);
+            }
+        }
+    }
+    assert!(worst_log <= 2.0, "log1p: {worst_log} ulp");
+}
+
+#[test]
+fn split_steps_on_the_lanes_and_inline_give_the_same_weights() {
+    use latent_explorer::train::parallel::inline;
+    let cfg = TrainConfig {
+        batch_size: 64,
+        ..TrainConfig::default()
+    };
+    let data = small(256, 20);
+    let init = Trainer::new(cfg.clone(), data.clone(), &cpu())
+        .unwrap()
+        .snapshot();
+    let make = || {
+        let mut t = Trainer::new(cfg.clone(), data.clone(), &cpu())
+            .unwrap()
+            .with_weights(init.model.clone(), init.aux.clone(), 0, 0);
+        t.set_parts(Some(2));
+        t
+    };
+    let (mut on_lanes, mut here) = (make(), make());
+    for _ in 0..3 {
+        let a = on_lanes.step().unwrap().metrics.get("loss");
+        let b = inline(|| here.step().unwrap().metrics.get("loss"));
+        assert_eq!(a, b);
+    }
+    assert_eq!(param_values(on_lanes.model()), param_values(here.model()));
+}
