@@ -28,13 +28,10 @@ const CHUNK: usize = 1 << 15;
 /// one already: another backend, another dtype or a strided view).
 fn flex_f32<const D: usize>(t: Tensor<D>) -> FlexTensor {
     let t = t.inner();
-    if let Ok(p) = t.clone().try_into_primitive::<Flex>()
-        && p.as_slice::<f32>().is_some()
-    {
-        return p;
+    match t.clone().try_into_primitive::<Flex>() {
+        Ok(p) => contiguous(p),
+        Err(_) => FlexTensor::from_data(t.into_data().convert::<f32>()),
     }
-    let data = t.into_data().convert::<f32>();
-    FlexTensor::from_data(data)
 }
 
 /// The `f32` values of a tensor made by [`flex_f32`].
@@ -436,7 +433,8 @@ pub fn bce_with_logits_rows<const D: usize>(
     Ok(Tensor::from_primitive::<Autodiff<Flex>>(out))
 }
 
-/// A contiguous `f32` flex tensor (a copy only when it is not one).
+/// A contiguous `f32` flex tensor (a copy only when it is not one: a strided view or
+/// another dtype).
 fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
         t
