@@ -373,8 +373,9 @@ fn split_seed(seed: u64, step: u64, phase: usize) -> u64 {
 /// lanes or one after another on the trainer's thread (the same numbers either way). On an
 /// idle machine the lanes win; while a software-rendered window takes both cores, the
 /// low-priority lanes get the CPU late and every hand-off waits, and the trainer's own
-/// thread wins. Every [`LanePolicy::PERIOD`] steps the other way is tried for
-/// [`LanePolicy::PROBE`] steps.
+/// thread wins. After a stretch of [`LanePolicy::PERIOD`] steps (doubled, up to
+/// [`LanePolicy::LONGEST`], each time a probe confirms the choice) the other way is tried
+/// for [`LanePolicy::PROBE`] steps.
 #[derive(Debug, Clone)]
 struct LanePolicy {
     /// Smoothed seconds per image of recent steps, on the lanes and inline.
@@ -385,10 +386,16 @@ struct LanePolicy {
     left: u32,
     /// Whether the current stretch is a probe of the other way.
     probing: bool,
+    /// Steps of the next stretch between probes.
+    period: u32,
+    /// The chosen way's cost when it was chosen: a stretch ends early (with a probe) when
+    /// its cost grows half as much again, e.g. when a window starts taking the CPU.
+    chosen: Option<f64>,
 }
 
 impl LanePolicy {
     const PERIOD: u32 = 96;
+    const LONGEST: u32 = 16 * Self::PERIOD;
     const PROBE: u32 = 3;
 
     fn new() -> Self {
@@ -397,6 +404,8 @@ impl LanePolicy {
             lanes: true,
             left: Self::PERIOD,
             probing: false,
+            period: Self::PERIOD,
+            chosen: None,
         }
     }
 
@@ -408,16 +417,32 @@ impl LanePolicy {
             None => secs_per_image,
         });
         self.left = self.left.saturating_sub(1);
+        let now = self.cost[usize::from(!self.lanes)];
+        if !self.probing
+            && let (Some(now), Some(chosen)) = (now, self.chosen)
+            && now > 1.5 * chosen
+        {
+            // The machine changed: look again now, and often for a while.
+            self.left = 0;
+            self.period = Self::PERIOD;
+        }
         if self.left > 0 {
             return;
         }
         if self.probing {
-            // Back to the faster way for a whole period.
+            // Back to the faster way for a stretch: longer each time the way stays.
+            let before = !self.lanes;
             if let [Some(on_lanes), Some(inline)] = self.cost {
                 self.lanes = on_lanes <= inline;
             }
+            self.period = if self.lanes == before {
+                (self.period * 2).min(Self::LONGEST)
+            } else {
+                Self::PERIOD
+            };
             self.probing = false;
-            self.left = Self::PERIOD;
+            self.left = self.period;
+            self.chosen = self.cost[usize::from(!self.lanes)];
         } else {
             self.lanes = !self.lanes;
             self.probing = true;
