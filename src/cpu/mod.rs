@@ -122,7 +122,9 @@ impl ModuleVisitor for Collect<'_> {
 /// Sum the gradients of the parts of a split batch, parameter by parameter, and return
 /// the sum with its squared L2 norm: one pass over the buffers, on the lanes.
 pub fn sum_grads<M: Module>(module: &M, mut parts: Vec<GradientsParams>) -> (GradientsParams, f64) {
-    let mut per_part: Vec<Vec<(ParamId, FlexTensor, Option<FlexTensor>)>> = Vec::new();
+    // Each parameter's gradients from every part that has one, in visiting order.
+    let mut groups: Vec<(ParamId, Vec<FlexTensor>)> = Vec::new();
+    let mut index: HashMap<ParamId, usize> = HashMap::new();
     for gp in &mut parts {
         let mut c = Collect {
             grads: gp,
@@ -130,26 +132,16 @@ pub fn sum_grads<M: Module>(module: &M, mut parts: Vec<GradientsParams>) -> (Gra
             found: Vec::new(),
         };
         module.visit(&mut c);
-        per_part.push(c.found);
-    }
-    let mut by_id: HashMap<ParamId, Vec<FlexTensor>> = HashMap::new();
-    let mut order = Vec::new();
-    for found in per_part {
-        for (id, g, _) in found {
-            by_id
-                .entry(id)
-                .or_insert_with(|| {
-                    order.push(id);
-                    Vec::new()
-                })
-                .push(g);
+        for (id, g, _) in c.found {
+            match index.get(&id) {
+                Some(&k) => groups[k].1.push(g),
+                None => {
+                    index.insert(id, groups.len());
+                    groups.push((id, vec![g]));
+                }
+            }
         }
     }
-    let groups: Vec<(ParamId, Vec<FlexTensor>)> = order
-        .into_iter()
-        .filter_map(|id| by_id.remove(&id).map(|gs| (id, gs)))
-        .filter(|(_, gs)| !gs.is_empty())
-        .collect();
     let lens: Vec<usize> = groups.iter().map(|(_, gs)| values(&gs[0]).len()).collect();
     let mut sums: Vec<Vec<f32>> = lens.iter().map(|&n| vec![0.0f32; n]).collect();
     let sq = Mutex::new(0.0f64);

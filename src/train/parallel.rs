@@ -43,6 +43,11 @@ pub fn inline<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// [`inline`] when `yes`, else `f` as it is.
+pub fn inline_if<R>(yes: bool, f: impl FnOnce() -> R) -> R {
+    if yes { inline(f) } else { f() }
+}
+
 /// Single-threaded pools that run the parts of a batch side by side.
 #[derive(Debug)]
 pub struct Lanes {

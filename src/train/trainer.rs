@@ -676,7 +676,8 @@ impl Trainer {
     /// The gradients of phase `i` and its reported values (`loss`, the variant's terms,
     /// the squared gradient norm, in that order), over the images `order[start..end]`: the
     /// whole batch at once, or `parts` parts side by side, each on a copy of the modules
-    /// with an autodiff graph of its own and weighted by its share of the images.
+    /// with an autodiff graph of its own and weighted by its share of the images. `whole` is
+    /// the batch, built, when it is not split (`parts` is 1), and `None` when it is.
     fn phase_grads(
         &self,
         i: usize,
@@ -697,8 +698,8 @@ impl Trainer {
             let run = || {
                 let own;
                 let (model, aux, batch) = match whole {
-                    Some(batch) if parts == 1 => (model.clone(), aux.clone(), batch),
-                    _ => {
+                    Some(batch) => (model.clone(), aux.clone(), batch),
+                    None => {
                         own = batcher.batch(&data.train, &indices[a..b]);
                         (model.clone().fork(device), aux.clone().fork(device), &own)
                     }
@@ -816,20 +817,17 @@ impl Trainer {
                 .batch(&self.data.train, &self.order[self.cursor..end])
         });
         let timer = std::time::Instant::now();
-        let on_lanes = parts > 1 && self.lane_policy.lanes;
+        // A split step's parts run here, one after another, when the policy says so.
+        let here = parts > 1 && !self.lane_policy.lanes;
         let start = (self.model.clone(), self.aux.clone());
         let phases = self.objective.phases().to_vec();
         let multi = phases.len() > 1;
         let mut terms: Vec<(String, f64)> = Vec::new();
         for (i, phase) in phases.iter().enumerate() {
             let range = (self.cursor, end);
-            let (gp, reported) = if on_lanes || parts == 1 {
+            let (gp, reported) = super::parallel::inline_if(here, || {
                 self.phase_grads(i, phase.group, range, parts, whole.as_ref(), &ctx)
-            } else {
-                super::parallel::inline(|| {
-                    self.phase_grads(i, phase.group, range, parts, whole.as_ref(), &ctx)
-                })
-            };
+            });
             for (name, v) in reported {
                 let full = if multi {
                     format!("{}/{}", phase.name, name)
@@ -863,11 +861,7 @@ impl Trainer {
                 ParamGroup::Model => *model = optim.step(lr, model.clone(), gp),
                 ParamGroup::Aux => *aux = optim.step(lr, aux.clone(), gp),
             };
-            if on_lanes || parts == 1 {
-                apply();
-            } else {
-                super::parallel::inline(apply);
-            }
+            super::parallel::inline_if(here, apply);
         }
         if multi {
             // Unprefixed summaries for curves and logs: the model phases' losses summed, and

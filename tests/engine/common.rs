@@ -52,6 +52,15 @@ pub fn param_values<M: burn::module::Module>(m: &M) -> Vec<f32> {
     v.0
 }
 
+/// The largest element-wise |a − b| of two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 pub fn scalar(t: Tensor<1>) -> f64 {
     vec_of(t)[0] as f64
 }

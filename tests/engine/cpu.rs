@@ -14,7 +14,7 @@ use latent_explorer::train::parallel::lanes;
 use latent_explorer::train::{TrainConfig, Trainer};
 use latent_explorer::variant::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
 
-use crate::common::{Lcg, cpu, param_values, small, vec_of};
+use crate::common::{Lcg, cpu, max_abs_diff, param_values, small, vec_of};
 
 /// Gradients for every float parameter of `m`: normal values times `scale`, every fifth
 /// one zero (as for a dead unit), drawn from `rng`.
@@ -58,14 +58,6 @@ fn small_vae() -> Vae {
         ..VaeConfig::default()
     };
     cfg.init(&cpu().autodiff()).unwrap()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]

@@ -12,7 +12,7 @@ use latent_explorer::import::{self, ImportError, ImportOptions, KeyMap, RawTenso
 use latent_explorer::model::Likelihood;
 use latent_explorer::variant::elbo_parts;
 
-use crate::common::{bundled, cpu, vec_of};
+use crate::common::{bundled, cpu, max_abs_diff, vec_of};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,14 +44,6 @@ fn expected() -> (Tensors, BTreeMap<String, String>) {
         .into_iter()
         .collect();
     (out, meta)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn t2(values: &[f32], shape: &[usize]) -> Tensor<2> {
