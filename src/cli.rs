@@ -281,6 +281,10 @@ pub struct AppArgs {
     /// Start a run of this variant from the saved settings (repeatable).
     #[arg(long = "train", value_enum, value_name = "VARIANT")]
     pub train: Vec<VariantKind>,
+    /// Epochs for the runs this start trains (it becomes the draft's epochs field; with
+    /// --measure, enough of them keep a run training through the whole measurement).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub epochs: Option<usize>,
     /// Where to train and decode (default: the saved setting, initially auto).
     #[arg(long, value_enum)]
     pub device: Option<DeviceArg>,
@@ -625,6 +629,7 @@ fn app(a: &AppArgs) -> Result<()> {
         follow: a.follow.clone(),
         preset: a.preset,
         train: a.train.clone(),
+        epochs: a.epochs,
         import: a.import.options()?,
         ..AppOptions::default()
     };

@@ -257,7 +257,8 @@ pub struct WorkerOptions {
     pub waker: Option<Waker>,
     /// Take every training step through this gate (shared by the workers of one app).
     pub gate: Option<Arc<StepGate>>,
-    /// Run the training thread at a lowered OS priority (Linux: nice +10).
+    /// Run the training thread at a lowered OS priority (Linux: `SCHED_IDLE`, see
+    /// [`lower_thread_priority`]).
     pub low_priority: bool,
 }
 

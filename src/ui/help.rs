@@ -58,8 +58,10 @@ pub const DEVICE: &str = "Where runs train and decode. Auto: the GPU when the ad
      else burn's CPU backend. Applies when the app starts.";
 /// CPU sharing.
 pub const SHARING: &str = "How several training runs share the CPU. LowPriority (default): each run \
-     trains in its own threads at lowered priority, so the window stays fluid. Gate: runs \
-     take turns, one step at a time. Free: the OS decides. Applies when the app starts.";
+     trains in its own threads at the lowest priority (Linux: idle class), using only the CPU \
+     the window and other programs leave, so the window stays fluid. Gate: runs take turns, \
+     one step at a time. Free: the OS decides, and training competes with other programs \
+     at normal priority. Applies when the app starts.";
 
 /// Active units.
 pub const ACTIVE_UNITS: &str = "Latent dimensions the model uses: those whose posterior mean varies over the \

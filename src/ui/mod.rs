@@ -80,6 +80,8 @@ pub struct AppOptions {
     pub preset: bool,
     /// Start runs of these variants from the draft.
     pub train: Vec<crate::variant::VariantKind>,
+    /// The draft's epochs for this start (`app --epochs`).
+    pub epochs: Option<usize>,
     /// How PyTorch files are read (an empty key map: the workspace's rules).
     pub import: ImportOptions,
     /// Measurement mode: repaint continuously, move a latent slider every few frames after
@@ -108,6 +110,7 @@ impl Default for AppOptions {
             follow: Vec::new(),
             preset: false,
             train: Vec::new(),
+            epochs: None,
             import: ImportOptions::default(),
             measure_secs: None,
             file_dialogs: true,
@@ -143,6 +146,8 @@ pub struct ExplorerApp {
     device: Device,
     device_label: String,
     adapter_label: String,
+    /// The window is drawn by a software rasteriser (every pixel costs CPU).
+    software_renderer: bool,
     /// Decoded tensors stay on the GPU and are drawn from their buffers.
     gpu_buffers: bool,
     render_state: Option<eframe::egui_wgpu::RenderState>,
@@ -186,6 +191,9 @@ impl ExplorerApp {
         }
         if let Some(spec) = &opts.data_spec {
             persisted.draft.data_dir = spec.clone();
+        }
+        if let Some(e) = opts.epochs {
+            persisted.draft.spec.epochs = e;
         }
         if let Some(v) = opts.view.clone() {
             persisted.view = v;
@@ -275,6 +283,7 @@ impl ExplorerApp {
                 .as_ref()
                 .map(|rs| gpu::describe(&rs.adapter.get_info()))
                 .unwrap_or_else(|| "none (no wgpu renderer)".into()),
+            software_renderer: software,
             gpu_buffers: false,
             render_state,
             io: Io::new(waker.clone()),
@@ -402,6 +411,12 @@ impl ExplorerApp {
         self.sharing
     }
 
+    /// Whether the window is drawn by a software rasteriser (views then leave out what only
+    /// decorates, such as plot backdrops).
+    pub fn software_renderer(&self) -> bool {
+        self.software_renderer
+    }
+
     /// The keys of the tile painter's GPU slots (one per run and view drawn so far).
     pub fn painter_slots(&self) -> Vec<u64> {
         self.render_state
@@ -426,6 +441,10 @@ fn load_dataset(dir: &str) -> Result<Dataset, String> {
 }
 
 impl eframe::App for ExplorerApp {
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw

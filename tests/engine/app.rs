@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui::accesskit::Role;
-use eframe::egui_wgpu;
+use eframe::{egui, egui_wgpu};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use latent_explorer::checkpoint::{self, DatasetInfo};
@@ -560,6 +560,72 @@ fn removing_a_run_frees_its_painter_slots() {
     // The remaining run keeps drawing.
     h.render().expect("render");
     assert_eq!(h.state().runs.focused, Some(a));
+}
+
+/// `app --epochs N` sets the draft's epochs for this start: the run it trains has N.
+#[test]
+fn the_epochs_option_sets_the_runs_it_starts() {
+    let mut h = harness(AppOptions {
+        epochs: Some(7),
+        ..options(2000, 32, 1000)
+    });
+    run_until(&mut h, 30, "a run", |a| !a.runs.is_empty());
+    assert_eq!(nth_run(h.state(), 0).config.epochs, 7);
+    assert_eq!(h.state().persisted.draft.spec.epochs, 7);
+}
+
+/// Every filled rectangle of the last frame with its visible area (clipped), nested shapes
+/// included.
+fn filled_rects(out: &egui::FullOutput) -> Vec<(egui::Color32, f32)> {
+    fn visit(shape: &egui::Shape, clip: egui::Rect, acc: &mut Vec<(egui::Color32, f32)>) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| visit(s, clip, acc)),
+            egui::Shape::Rect(r) if r.fill != egui::Color32::TRANSPARENT => {
+                acc.push((r.fill, r.rect.intersect(clip).area().max(0.0)));
+            }
+            _ => {}
+        }
+    }
+    let mut acc = Vec::new();
+    for c in &out.shapes {
+        visit(&c.shape, c.clip_rect, &mut acc);
+    }
+    acc
+}
+
+/// The window is cleared to the panel colour and no panel paints its background, and on a
+/// software rasteriser no view fills a large area either: a full-window fill is about half
+/// of a frame's cost there (README, "A fluid window").
+#[test]
+fn the_window_paints_no_panel_backgrounds() {
+    use eframe::App as _;
+    let mut h = harness(options(2000, 32, 1000));
+    two_paused_runs(&mut h);
+    h.step();
+    let visuals = h.ctx.global_style().visuals.clone();
+    assert_eq!(
+        h.state().clear_color(&visuals),
+        visuals.panel_fill.to_normalized_gamma_f32(),
+        "the window is cleared to the panel colour"
+    );
+    let window = 1600.0 * 1000.0;
+    let rects = filled_rects(h.output());
+    assert!(
+        rects.len() > 10,
+        "the frame draws filled widgets: {rects:?}"
+    );
+    let panel: Vec<_> = rects
+        .iter()
+        .filter(|(c, a)| *c == visuals.panel_fill && *a > 0.02 * window)
+        .collect();
+    assert!(panel.is_empty(), "panel backgrounds painted: {panel:?}");
+    let largest = rects.iter().map(|r| r.1).fold(0.0, f32::max);
+    if h.state().software_renderer() {
+        assert!(
+            largest < 0.05 * window,
+            "a fill of {largest} px on a software rasteriser: {rects:?}"
+        );
+    }
 }
 
 #[test]

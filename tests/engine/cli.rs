@@ -11,7 +11,18 @@ fn the_app_opens_a_real_window_and_reports_its_frames() {
     let home = tempfile::tempdir().unwrap();
     let out = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x800x24", BIN])
-        .args(["app", "--measure", "1", "--device", "cpu"])
+        // Free sharing: the default policy's idle-class training thread may get no CPU at
+        // all in these two seconds while the other tests keep both cores busy (the policy
+        // itself is tested in rundir.rs).
+        .args([
+            "app",
+            "--measure",
+            "1",
+            "--device",
+            "cpu",
+            "--sharing",
+            "free",
+        ])
         .env("HOME", home.path())
         .env("XDG_DATA_HOME", home.path().join("data"))
         .env("XDG_CONFIG_HOME", home.path().join("config"))
@@ -49,6 +60,23 @@ fn the_app_opens_a_real_window_and_reports_its_frames() {
             && !stderr.contains("ERROR")
             && !stderr.contains("XDG_RUNTIME_DIR"),
         "log noise on a normal start:\n{stderr}"
+    );
+}
+
+/// `app --epochs` refuses what `train --epochs` refuses, before any window opens.
+#[test]
+fn app_epochs_must_be_positive() {
+    let out = Command::new(BIN)
+        .args(["app", "--epochs", "0"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--epochs") && stderr.contains('0'),
+        "{stderr}"
     );
 }
 

@@ -126,6 +126,43 @@ fn the_gate_admits_at_most_its_slots_first_come_first_served() {
     assert_eq!((gate.active(), gate.waiting()), (0, 0));
 }
 
+/// A training thread lowers itself to the idle policy (Linux): it then runs only on a core
+/// the window leaves idle. What it reports is what the kernel says of the thread.
+#[test]
+fn a_lowered_thread_takes_the_idle_policy_and_says_so() {
+    use latent_explorer::train::share::{Lowered, TRAINING_NICENESS, lower_thread_priority};
+    let (lowered, policy, nice, main_policy) = std::thread::spawn(|| {
+        let lowered = lower_thread_priority();
+        // SAFETY: plain queries of this thread's scheduling.
+        let (policy, nice) = unsafe {
+            *libc::__errno_location() = 0;
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            (
+                libc::sched_getscheduler(0),
+                libc::getpriority(libc::PRIO_PROCESS, tid),
+            )
+        };
+        // SAFETY: as above, for the process's main thread.
+        let main_policy = unsafe { libc::sched_getscheduler(libc::getpid()) };
+        (lowered, policy, nice, main_policy)
+    })
+    .join()
+    .expect("thread");
+    match lowered {
+        Lowered::Idle => assert_eq!(policy, libc::SCHED_IDLE),
+        Lowered::Nice => {
+            assert_eq!(policy, libc::SCHED_OTHER);
+            assert_eq!(nice, TRAINING_NICENESS);
+        }
+        Lowered::Unchanged => panic!("neither the idle policy nor nice was taken"),
+    }
+    // Linux lets any thread lower itself to SCHED_IDLE; the fallback is for other kernels'
+    // refusals, not this one's.
+    assert_eq!(lowered, Lowered::Idle);
+    // Only the calling thread changed.
+    assert_eq!(main_policy, libc::SCHED_OTHER);
+}
+
 #[test]
 fn a_reader_sees_only_complete_lines_and_names_a_bad_one() {
     let dir = tempfile::tempdir().unwrap();

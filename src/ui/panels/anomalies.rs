@@ -3,7 +3,7 @@
 //! and most typical test digits.
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Legend, Plot};
+use egui_plot::{Bar, BarChart, Legend};
 
 use super::map::digit_image;
 use super::{ViewCtx, column_width, run_label};
@@ -162,7 +162,7 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
                 })
                 .collect()
         };
-        Plot::new(("anomaly-hist", run.id.0))
+        super::plot(ctx, ("anomaly-hist", run.id.0))
             .width(w)
             .height(140.0)
             .legend(Legend::default())

@@ -4,7 +4,7 @@
 //! scrubber's position is a vertical line.
 
 use eframe::egui;
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
+use egui_plot::{Legend, Line, PlotPoints, Points, VLine};
 
 use super::ViewCtx;
 use crate::train::EvalMetrics;
@@ -140,7 +140,7 @@ fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         );
     }
     let height = (ui.available_height() - 8.0).max(100.0);
-    Plot::new("loss-overlay")
+    super::plot(ctx, "loss-overlay")
         .height(height)
         .legend(Legend::default())
         .x_axis_label(match v.curve_x {
@@ -186,7 +186,7 @@ fn single(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         .scrub
         .and_then(|e| run.metrics_at(e))
         .map(|(_, s, _)| *s as f64);
-    Plot::new("loss")
+    super::plot(ctx, "loss")
         .height(height)
         .legend(Legend::default())
         .link_axis(link, [true, false])
@@ -214,7 +214,7 @@ fn single(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 p.vline(VLine::new("scrubbed epoch", s).color(egui::Color32::GRAY));
             }
         });
-    Plot::new("kl-weight")
+    super::plot(ctx, "kl-weight")
         .height(70.0)
         .link_axis(link, [true, false])
         .y_axis_label("KL weight")

@@ -5,7 +5,7 @@
 //! highlighted in every run's map.
 
 use eframe::egui;
-use egui_plot::{MarkerShape, Plot, PlotPoint, PlotPoints, Points};
+use egui_plot::{MarkerShape, PlotPoint, PlotPoints, Points};
 
 use super::{ViewCtx, column_width, run_label};
 use crate::ui::command::UiCommand;
@@ -334,7 +334,7 @@ fn draw_map(
         (x0, x1, y0, y1) = (-1.0, 1.0, -1.0, 1.0);
     }
     legend_row(ui);
-    let resp = Plot::new(("latent-map", run.id.0))
+    let resp = super::plot(ctx, ("latent-map", run.id.0))
         .width(size.x)
         .height(size.y - 40.0)
         .allow_drag(false)

@@ -45,14 +45,20 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         if r.changed() {
             ctx.push(UiCommand::Scrub(Some(e)));
         }
+        // Short in the toolbar (a long line ran under the theme box on a 1600-px window);
+        // the whole story on hover.
         let thinned: usize = runs.iter().map(|r| r.epochs.thinned()).sum();
         if thinned > 0 {
-            ui.weak(format!(
-                "memory bound: at most {MAX_KEPT_EPOCHS} epochs kept per run; {thinned} older epochs thinned (a thinned epoch shows the nearest earlier one kept)"
-            ));
+            ui.weak(format!("{thinned} older epochs thinned"))
+                .on_hover_text(format!(
+                    "Memory bound: at most {MAX_KEPT_EPOCHS} epochs' weights are kept per run; \
+                     {thinned} older epochs were thinned (a thinned epoch shows the nearest \
+                     earlier one kept)."
+                ));
         } else {
-            ui.weak(format!(
-                "every epoch's weights are kept (up to {MAX_KEPT_EPOCHS} per run, then older ones are thinned)"
+            ui.weak("every epoch kept").on_hover_text(format!(
+                "Every epoch's weights are kept (up to {MAX_KEPT_EPOCHS} per run, then older \
+                 ones are thinned)."
             ));
         }
     });
