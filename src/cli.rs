@@ -25,6 +25,43 @@ use crate::train::share::SharingPolicy;
 use crate::train::{EvalMetrics, RunSpec, TrainConfig, TrainError, Trainer};
 use crate::variant::VariantKind;
 
+/// `println!` for the commands' output, through [`print_out`].
+macro_rules! outln {
+    () => {
+        print_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        print_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for the commands' output, through [`print_out`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        print_out(format_args!($($arg)*))
+    };
+}
+
+/// Write a command's output to standard output. Once the reader has gone
+/// (`latent-explorer bench | head -1`), the rest is dropped quietly and the command carries
+/// on, so a run being trained still finishes and saves its checkpoint (`println!` panicked
+/// with "Broken pipe"). Any other write error is reported once, on standard error.
+fn print_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static STOPPED: AtomicBool = AtomicBool::new(false);
+    if STOPPED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args)
+        && !STOPPED.swap(true, Ordering::Relaxed)
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("warning: standard output: {e}; the rest of the output is dropped");
+    }
+}
+
 /// Train and explore variational autoencoders.
 #[derive(Debug, Parser)]
 #[command(name = "latent-explorer", version, about, long_about = None)]
@@ -593,21 +630,21 @@ fn variants_cmd(a: &VariantsArgs) {
     for (i, v) in list.iter().enumerate() {
         let about = v.about();
         if i > 0 {
-            println!();
+            outln!();
         }
         let flag = clap::ValueEnum::to_possible_value(v)
             .map(|p| format!(" (--variant {})", p.get_name()))
             .unwrap_or_default();
-        println!("{}{flag}", v.label());
-        println!("  {}", about.idea);
-        println!("  objective:");
+        outln!("{}{flag}", v.label());
+        outln!("  {}", about.idea);
+        outln!("  objective:");
         for line in about.objective.lines() {
-            println!("    {}", line.trim_start());
+            outln!("    {}", line.trim_start());
         }
-        println!("  paper: {}", about.paper);
-        println!("  what to look for:");
+        outln!("  paper: {}", about.paper);
+        outln!("  what to look for:");
         for l in about.look_for {
-            println!("    - {l}");
+            outln!("    - {l}");
         }
     }
 }
@@ -693,7 +730,7 @@ fn print_eval(label: &str, m: &EvalMetrics, variant: VariantKind) {
         .iter()
         .map(|(n, v)| format!("  {n} {v:.2}"))
         .collect();
-    println!(
+    outln!(
         "{label}  {bound}rec {:.2}  KL {:.2}  active units {}/{}  MSE {:.4}{iwae}{extra}",
         m.rec,
         m.kl,
@@ -735,7 +772,7 @@ fn train(a: &TrainArgs) -> Result<()> {
         None => None,
     };
     if !a.json {
-        println!(
+        outln!(
             "training {} {} latent {} ({}) on {} ({} train / {} test, {}x{}), {} epochs, batch {}, lr {}, device {}",
             cfg.variant,
             cfg.model.arch,
@@ -819,7 +856,7 @@ fn train(a: &TrainArgs) -> Result<()> {
             let samples_per_sec = samples as f64 / secs;
             let m = trainer.evaluate(cfg.eval_iwae_k);
             if a.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "epoch": epoch, "train_loss": loss_sum / n as f64,
@@ -850,7 +887,7 @@ fn train(a: &TrainArgs) -> Result<()> {
             let t0 = std::time::Instant::now();
             let m = trainer.evaluate(a.final_iwae_k);
             if a.json {
-                println!("{}", serde_json::json!({ "final": m }));
+                outln!("{}", serde_json::json!({ "final": m }));
             } else {
                 print_eval(
                     &format!("final ({:.1} s)", t0.elapsed().as_secs_f64()),
@@ -871,10 +908,10 @@ fn train(a: &TrainArgs) -> Result<()> {
         }
         if !a.json {
             if let Some(p) = &out {
-                println!("checkpoint: {}", p.display());
+                outln!("checkpoint: {}", p.display());
             }
             if let Some(w) = &run_dir {
-                println!("run directory: {}", w.dir().display());
+                outln!("run directory: {}", w.dir().display());
             }
         }
         Ok(())
@@ -956,7 +993,7 @@ fn import_cmd(a: &ImportCmdArgs) -> Result<()> {
         .context("checking the converted model")?;
     crate::atomic::atomic_write_bytes(&a.out, &bytes)
         .with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
+    outln!(
         "{} → {}: {} {} latent {}, {}x{} images",
         a.model.display(),
         a.out.display(),
@@ -1001,9 +1038,9 @@ fn eval(a: &EvalArgs) -> Result<()> {
         if let Some(s) = fvae {
             v["factor_vae_score"] = serde_json::json!(s);
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!(
+        outln!(
             "{} ({} {}, epoch {}) on {}",
             a.checkpoint.display(),
             loaded.meta.train.variant,
@@ -1013,17 +1050,17 @@ fn eval(a: &EvalArgs) -> Result<()> {
         );
         print_eval("", &m, loaded.meta.train.variant);
         let dims: Vec<String> = m.kl_per_dim.iter().map(|k| format!("{k:.2}")).collect();
-        println!("KL per dimension: {}", dims.join(" "));
+        outln!("KL per dimension: {}", dims.join(" "));
         if let Some((score, gaps)) = &mig {
             let per: Vec<String> = shapes::FACTOR_NAMES
                 .iter()
                 .zip(gaps)
                 .map(|(n, g)| format!("{n} {g:.3}"))
                 .collect();
-            println!("MIG {score:.3} ({})", per.join(", "));
+            outln!("MIG {score:.3} ({})", per.join(", "));
         }
         if let Some(s) = fvae {
-            println!("FactorVAE score {s:.3} (chance: 1/5 = 0.200)");
+            outln!("FactorVAE score {s:.3} (chance: 1/5 = 0.200)");
         }
     }
     Ok(())
@@ -1047,7 +1084,7 @@ fn sample(a: &SampleArgs) -> Result<()> {
     let cols = (a.n as f64).sqrt().ceil() as usize;
     let img = grid_image(&pixels, cfg.shape(), cols, 2);
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
-    println!("{} samples → {}", a.n, a.out.display());
+    outln!("{} samples → {}", a.n, a.out.display());
     Ok(())
 }
 
@@ -1064,7 +1101,7 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     pixels.extend(recon);
     let img = grid_image(&pixels, data.shape(), n, 2);
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
+    outln!(
         "{n} test images (top) and reconstructions (bottom) → {}",
         a.out.display()
     );
@@ -1133,9 +1170,9 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
                 .enumerate()
                 .map(|(i, rows)| serde_json::json!({ "seed": a.seed + i as u64, "rows": rows }))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&runs)?);
+            outln!("{}", serde_json::to_string_pretty(&runs)?);
         } else {
-            println!(
+            outln!(
                 "{} epochs each, batch {}, seeds {}..={}, latent {}, {}\n",
                 a.epochs,
                 a.batch,
@@ -1144,15 +1181,15 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
                 a.latent,
                 data.name
             );
-            print!("{}", crate::compare::seeds_table(&per_seed));
+            out!("{}", crate::compare::seeds_table(&per_seed));
         }
         return Ok(());
     }
     let rows = per_seed.remove(0);
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!(
+        outln!(
             "{} epochs each, batch {}, seed {}, MLP {} latent {}, {} ({} train / {} test)\n",
             a.epochs,
             a.batch,
@@ -1163,7 +1200,7 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
             data.train.len(),
             data.test.len()
         );
-        print!("{}", crate::compare::table(&rows, a.iwae_k));
+        out!("{}", crate::compare::table(&rows, a.iwae_k));
     }
     Ok(())
 }
@@ -1192,29 +1229,35 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
     };
     let report = bench::run(&cfg, data.clone(), &device, &name).context("benchmark")?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "latent-explorer bench: MLP VAE 784-400-20, Bernoulli, Adam 1e-3, batch {}, {} train images, {}",
         a.batch,
         data.train.len(),
         name
     );
-    println!(
+    outln!(
         "{:<12} {:>14} {:>12} {:>10}",
-        "epoch", "samples/s", "ms/step", "loss"
+        "epoch",
+        "samples/s",
+        "ms/step",
+        "loss"
     );
     for e in &report.epochs {
-        println!(
+        outln!(
             "{:<12} {:>14.0} {:>12.2} {:>10.2}",
-            e.epoch, e.samples_per_sec, e.ms_per_step, e.last_loss
+            e.epoch,
+            e.samples_per_sec,
+            e.ms_per_step,
+            e.last_loss
         );
     }
-    println!("{:<12} {:>14.0}", "mean", report.mean_samples_per_sec());
-    println!("{:<12} {:>14}", "decode", "ms/decode");
+    outln!("{:<12} {:>14.0}", "mean", report.mean_samples_per_sec());
+    outln!("{:<12} {:>14}", "decode", "ms/decode");
     for d in &report.decode {
-        println!("{:<12} {:>14.4}", format!("batch {}", d.batch), d.ms);
+        outln!("{:<12} {:>14.4}", format!("batch {}", d.batch), d.ms);
     }
     Ok(())
 }
@@ -1340,9 +1383,9 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
             save_png(&frame(f), &path).with_context(|| format!("writing {}", path.display()))?;
         }
     }
-    println!("range: {}", a.range.describe());
-    println!("base: {base_text}; other coordinates held there");
-    println!(
+    outln!("range: {}", a.range.describe());
+    outln!("base: {base_text}; other coordinates held there");
+    outln!(
         "rows: the {n_dims} of {d} dimensions with the largest mean KL on the {} test images",
         data.test.len()
     );
@@ -1352,7 +1395,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         .factors
         .as_ref()
         .map(|f| crate::explore::best_factor_per_dimension(&post.mu, d, &f.test_rows()));
-    println!(
+    outln!(
         "{:>4} {:>5} {:>10} {:>9} {:>9}{}",
         "row",
         "dim",
@@ -1371,12 +1414,12 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
             Some((f, share)) => format!("  {} ({share:.2})", shapes::FACTOR_NAMES[f]),
             None => String::new(),
         };
-        println!(
+        outln!(
             "{r:>4} {j:>5} {:>10.3} {lo:>+9.3} {hi:>+9.3}{factor}",
             kl[j]
         );
     }
-    println!(
+    outln!(
         "{} values × {n_dims} dimensions → {}{}",
         a.steps,
         a.out.display(),
@@ -1390,7 +1433,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         }
     );
     if let Some(dir) = &a.frames {
-        println!("{} frames → {}", a.steps, dir.display());
+        outln!("{} frames → {}", a.steps, dir.display());
     }
     Ok(())
 }
@@ -1442,22 +1485,22 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
         save_png(&grid_image(&tiles, data.shape(), a.steps + 2, 2), &a.out)
     }
     .with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
+    outln!(
         "{} path from test digit {i} (label {}) to {j} (label {}), {} codes (both posterior means included)",
         if a.slerp { "slerp" } else { "lerp" },
         labels[0],
         labels[1],
         a.steps
     );
-    println!("code norms |z|: {}", norms.join(" "));
+    outln!("code norms |z|: {}", norms.join(" "));
     if gif {
-        println!(
+        outln!(
             "{} ({} frames, forth and back; each: original {i}, a decoded code, original {j})",
             a.out.display(),
             crate::explore::forth_and_back(a.steps).len()
         );
     } else {
-        println!(
+        outln!(
             "{} (a strip: original {i}, the {} decoded codes, original {j})",
             a.out.display(),
             a.steps
@@ -1555,7 +1598,7 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
                 .map(|&(i, l, s)| serde_json::json!({ "index": i, "label": l, "score": s }))
                 .collect()
         };
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "checkpoint": a.checkpoint.display().to_string(),
@@ -1579,23 +1622,23 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
     for n in &notes {
         eprintln!("note: {n}");
     }
-    println!(
+    outln!(
         "{} ({variant}, epoch {}) on {}; shift {shift}",
         a.checkpoint.display(),
         loaded.meta.epoch,
         data.name
     );
-    println!("{what}");
-    println!("score: {kind_text}, in nats; higher = more anomalous");
+    outln!("{what}");
+    outln!("score: {kind_text}, in nats; higher = more anomalous");
     match auroc {
-        Some(v) => println!("AUROC (test vs shifted): {v:.4}"),
-        None => println!("AUROC (test vs shifted): n/a (a score is not finite)"),
+        Some(v) => outln!("AUROC (test vs shifted): {v:.4}"),
+        None => outln!("AUROC (test vs shifted): n/a (a score is not finite)"),
     }
-    println!("mean score: test {mean_normal:.2}  shifted {mean_shifted:.2}");
+    outln!("mean score: test {mean_normal:.2}  shifted {mean_shifted:.2}");
     let show = |title: &str, v: &[(usize, u8, f64)]| {
-        println!("{title} (test index, label, score):");
+        outln!("{title} (test index, label, score):");
         for &(i, l, s) in v {
-            println!("  {i:>6}  {l:>3}  {s:>10.2}");
+            outln!("  {i:>6}  {l:>3}  {s:>10.2}");
         }
     };
     show(&format!("{top} most anomalous test images"), &most);
@@ -1616,7 +1659,7 @@ fn encode(a: &EncodeArgs) -> Result<()> {
     let csv = crate::export::codes_csv(&post, &split.labels);
     crate::atomic::atomic_write_bytes(&a.out, csv.as_bytes())
         .with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
+    outln!(
         "{} {name} images of {}: posterior mean and log-variance of {} dimensions → {}",
         post.len(),
         data.name,

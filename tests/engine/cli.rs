@@ -80,6 +80,24 @@ fn app_epochs_must_be_positive() {
     );
 }
 
+/// Output into a pipe whose reader has gone (`variants | head -1`) ends the output quietly:
+/// no "Broken pipe" panic, success, and nothing on standard error.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    // Closed before the command starts: its first write fails, whatever the timing.
+    drop(reader);
+    let out = Command::new(BIN)
+        .arg("variants")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
 #[test]
 fn variants_prints_every_card() {
     let out = Command::new(BIN).arg("variants").output().unwrap();
