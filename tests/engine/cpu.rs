@@ -152,6 +152,52 @@ fn summed_split_gradients_and_their_norm_match_burns_sums() {
     );
 }
 
+/// The sum is made in the first part's buffer only where nothing else holds it: a gradient
+/// the caller still holds a handle to comes back unchanged, and the sum is still right.
+#[test]
+fn summing_in_place_leaves_a_gradient_held_elsewhere_alone() {
+    let model = small_vae();
+    let parts: Vec<GradientsParams> = (0..2)
+        .map(|p| random_grads(&model, &mut Lcg(200 + p), 1.0))
+        .collect();
+    let copies: Vec<GradientsParams> = (0..2)
+        .map(|p| random_grads(&model, &mut Lcg(200 + p), 1.0))
+        .collect();
+    // Handles to the first part's gradients (sharing their buffers).
+    struct Hold<'a> {
+        grads: &'a GradientsParams,
+        held: Vec<(burn::module::ParamId, Tensor<2>)>,
+    }
+    impl ModuleVisitor for Hold<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            if D == 2
+                && let Some(g) = self.grads.get::<2>(p.id)
+            {
+                self.held.push((p.id, g));
+            }
+        }
+    }
+    let mut hold = Hold {
+        grads: &parts[0],
+        held: Vec::new(),
+    };
+    model.visit(&mut hold);
+    let held = hold.held;
+    assert!(held.len() >= 4, "only {} matrices held", held.len());
+    let (sum, _) = sum_grads(&model, parts);
+    for (id, h) in held {
+        let original = vec_of(copies[0].get::<2>(id).unwrap());
+        assert_eq!(
+            vec_of(h),
+            original,
+            "a held gradient was changed by the sum"
+        );
+        let expected = vec_of(copies[0].get::<2>(id).unwrap() + copies[1].get::<2>(id).unwrap());
+        let got = vec_of(sum.get::<2>(id).unwrap());
+        assert!(max_abs_diff(&expected, &got) <= 1e-6);
+    }
+}
+
 /// A noise-free per-image objective: reconstruction of the posterior mean plus the KL, so
 /// a split step and a whole step must agree to rounding.
 struct NoiseFree;
