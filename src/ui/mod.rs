@@ -442,6 +442,7 @@ fn load_dataset(dir: &str) -> Result<Dataset, String> {
 
 impl eframe::App for ExplorerApp {
     fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        // The panels paint no background (`panels::bare`): the clear is their background.
         visuals.panel_fill.to_normalized_gamma_f32()
     }
 
