@@ -349,10 +349,7 @@ impl ExplorerApp {
 
     /// Pick the training/decoding device from `choice` and the adapter.
     fn choose_device(&mut self, choice: DeviceChoice) {
-        let hardware = self
-            .render_state
-            .as_ref()
-            .is_some_and(|rs| !gpu::is_software(&rs.adapter.get_info()));
+        let hardware = !self.software_renderer;
         let want_gpu = match choice {
             DeviceChoice::Cpu => false,
             DeviceChoice::Auto => hardware,

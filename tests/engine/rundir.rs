@@ -135,7 +135,6 @@ fn a_lowered_thread_takes_the_idle_policy_and_says_so() {
         let lowered = lower_thread_priority();
         // SAFETY: plain queries of this thread's scheduling.
         let (policy, nice) = unsafe {
-            *libc::__errno_location() = 0;
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             (
                 libc::sched_getscheduler(0),
