@@ -6,6 +6,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::cpu::linear;
 use crate::data::ImageShape;
 
 /// A stack of linear layers with ReLU after each.
@@ -28,7 +29,7 @@ impl ReluStack {
     /// Apply every layer and ReLU.
     pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
         for layer in &self.layers {
-            x = relu(layer.forward(x));
+            x = relu(linear(layer, x));
         }
         x
     }
@@ -61,7 +62,7 @@ impl MlpEncoder {
     /// `[batch, pixels] → ([batch, latent], [batch, latent])`.
     pub fn forward(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let h = self.body.forward(x);
-        (self.mu.forward(h.clone()), self.logvar.forward(h))
+        (linear(&self.mu, h.clone()), linear(&self.logvar, h))
     }
 }
 
@@ -88,7 +89,7 @@ impl MlpDecoder {
 
     /// `[batch, latent] → [batch, pixels]` logits.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
-        self.out.forward(self.body.forward(z))
+        linear(&self.out, self.body.forward(z))
     }
 }
 

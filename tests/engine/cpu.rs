@@ -470,3 +470,165 @@ fn split_steps_on_the_lanes_and_inline_give_the_same_weights() {
     }
     assert_eq!(param_values(on_lanes.model()), param_values(here.model()));
 }
+
+/// `rows × k` inputs with about `density` of them non-zero (uniform in (0, 1]), the rest
+/// exactly zero, as a digit's pixels are.
+fn sparse_inputs(rows: usize, k: usize, density: f64, rng: &mut Lcg) -> Vec<f32> {
+    (0..rows * k)
+        .map(|_| {
+            if rng.uniform() < density {
+                (1.0 - rng.uniform()) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// How far `a` is from `reference`, relative to the reference's largest magnitude.
+fn relative_diff(a: &[f32], reference: &[f32]) -> f32 {
+    assert_eq!(a.len(), reference.len(), "lengths");
+    let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    max_abs_diff(a, reference) / scale
+}
+
+#[test]
+fn the_cpu_linear_layer_matches_burns_forward_and_gradients() {
+    use burn::nn::LinearConfig;
+    use latent_explorer::cpu::{SPARSE_MAX_DENSITY, linear, linear_with_density};
+    let ad = cpu().autodiff();
+    let dense = 0.8;
+    let sparse = SPARSE_MAX_DENSITY as f64 * 0.6;
+    // (rows, inputs, outputs, density, whether the input needs a gradient): the first
+    // layer of the bench model on digits; a partial column block (70 = 64 + 6); a tracked
+    // sparse input (a hidden layer after ReLU); dense inputs; a layer too narrow for the
+    // sparse kernels; a single row.
+    let cases = [
+        (64, 784, 400, 0.19, false),
+        (37, 50, 70, sparse, false),
+        (29, 40, 130, sparse, true),
+        (33, 40, 130, dense, true),
+        (16, 60, 12, sparse, true),
+        (1, 30, 64, sparse, true),
+        // Large enough for the sparse kernels to share the work among rayon's threads.
+        (160, 784, 200, 0.19, true),
+    ];
+    let mut rng = Lcg(17);
+    for (case, &(rows, k, n, density, tracked)) in cases.iter().enumerate() {
+        let layer = LinearConfig::new(k, n).init(&ad);
+        let x = sparse_inputs(rows, k, density, &mut rng);
+        let upstream = rng.normals(rows * n);
+        // Ours with the density limit given (the default, always sparse, never sparse),
+        // or burn's `Linear`.
+        let run = |ours: Option<f32>| {
+            let mut xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [rows, k]), &ad);
+            if tracked {
+                xt = xt.require_grad();
+            }
+            let y = match ours {
+                Some(d) if d == SPARSE_MAX_DENSITY => linear(&layer, xt.clone()),
+                Some(d) => linear_with_density(&layer, xt.clone(), d),
+                None => layer.forward(xt.clone()),
+            };
+            assert_eq!(y.dims(), [rows, n], "case {case}");
+            let r = Tensor::<2>::from_data(TensorData::new(upstream.clone(), [rows, n]), &ad);
+            let grads = (y.clone() * r).sum().backward();
+            let bias = layer.bias.as_ref().expect("a bias");
+            (
+                vec_of(y.inner()),
+                vec_of(layer.weight.grad(&grads).expect("a weight gradient")),
+                vec_of(bias.grad(&grads).expect("a bias gradient")),
+                xt.grad(&grads).map(vec_of),
+            )
+        };
+        let (ry, rdw, rdb, rdx) = run(None);
+        for limit in [SPARSE_MAX_DENSITY, 1.0, 0.0] {
+            let (y, dw, db, dx) = run(Some(limit));
+            for (what, a, b) in [("output", &y, &ry), ("∂W", &dw, &rdw), ("∂b", &db, &rdb)] {
+                let d = relative_diff(a, b);
+                assert!(
+                    d <= 1e-5,
+                    "case {case}, limit {limit}: {what} differs by {d}"
+                );
+            }
+            assert_eq!(dx.is_some(), tracked, "case {case}: ∂x");
+            if let (Some(dx), Some(rdx)) = (dx, &rdx) {
+                let d = relative_diff(&dx, rdx);
+                assert!(d <= 1e-5, "case {case}, limit {limit}: ∂x differs by {d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_cpu_linear_layer_without_autodiff_matches_burns_and_keeps_nan() {
+    use burn::nn::LinearConfig;
+    use latent_explorer::cpu::linear;
+    // Enough rows for the sparse product to be shared among threads, and a few.
+    for (rows, k, n) in [(1024, 784, 400), (3, 784, 400)] {
+        let layer = LinearConfig::new(k, n).init(&cpu());
+        let mut x = sparse_inputs(rows, k, 0.19, &mut Lcg(rows as u64));
+        // A NaN input is a non-zero one: its row's outputs are NaN, as in burn's product.
+        x[2 * k + 5] = f32::NAN;
+        let xt = Tensor::<2>::from_data(TensorData::new(x, [rows, k]), &cpu());
+        let ours = vec_of(linear(&layer, xt.clone()));
+        let reference = vec_of(layer.forward(xt));
+        let row2 = 2 * n..3 * n;
+        assert!(
+            ours[row2.clone()].iter().all(|v| v.is_nan()),
+            "row 2 is NaN"
+        );
+        assert!(reference[row2.clone()].iter().all(|v| v.is_nan()));
+        let finite = |v: &[f32]| -> Vec<f32> {
+            v.iter()
+                .enumerate()
+                .filter(|(i, _)| !row2.contains(i))
+                .map(|(_, &x)| x)
+                .collect()
+        };
+        let (a, b) = (finite(&ours), finite(&reference));
+        assert!(a.iter().all(|v| v.is_finite()), "other rows finite");
+        let d = relative_diff(&a, &b);
+        assert!(d <= 1e-5, "{rows} rows: differs by {d}");
+    }
+}
+
+#[test]
+fn flat_adam_writes_over_a_gradient_only_when_nothing_else_holds_it() {
+    let model = small_vae();
+    let mut reference = AdamConfig::new()
+        .with_beta_1(0.9)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-8)
+        .init();
+    let mut flat = FlatAdam::new(0.9, 0.999, 1e-8, 0.0);
+    let grads = random_grads(&model, &mut Lcg(77), 1.0);
+    let copy = random_grads(&model, &mut Lcg(77), 1.0);
+    // A handle to one matrix's gradient, sharing its buffer: the step must not write there.
+    struct First<'a> {
+        grads: &'a GradientsParams,
+        held: Option<(burn::module::ParamId, Tensor<2>)>,
+    }
+    impl ModuleVisitor for First<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            if D == 2 && self.held.is_none() {
+                self.held = self.grads.get::<2>(p.id).map(|g| (p.id, g));
+            }
+        }
+    }
+    let mut first = First {
+        grads: &grads,
+        held: None,
+    };
+    model.visit(&mut first);
+    let (id, held) = first.held.expect("a matrix gradient");
+    let a = reference.step(1e-2, model.clone(), copy);
+    let b = flat.step(1e-2, model, grads);
+    assert_eq!(
+        vec_of(held),
+        vec_of(random_grads(&a, &mut Lcg(77), 1.0).get::<2>(id).unwrap()),
+        "the held gradient was overwritten"
+    );
+    let diff = max_abs_diff(&param_values(&a), &param_values(&b));
+    assert!(diff <= 2e-7, "flat Adam differs from burn's by {diff}");
+}
