@@ -2,9 +2,12 @@
 //! below burn's tensor API, here to burn-flex's buffers. Work that burn does as a chain of
 //! whole-tensor operations (Adam is eleven per parameter; summing the gradients of a split
 //! batch and their norm, three more) is done in one pass over flat `f32` buffers, on the
-//! training lanes of [`crate::train::parallel`].
+//! training lanes of [`crate::train::parallel`]. The linear layer ([`linear`]) is one
+//! operation with its own backward step, and skips the zeros of sparse inputs.
 //!
-//! Every kernel here is tested against burn's own operations (`tests/engine/cpu.rs`).
+//! The element-wise kernels are compiled twice, for baseline x86-64 and for AVX2 + FMA,
+//! and pick at run time. Every kernel here is tested against burn's own operations
+//! (`tests/engine/cpu.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -6,6 +6,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::cpu::linear;
 use crate::model::likelihood::bce_with_logits;
 
 /// Slope of the leaky ReLU in every critic (Radford et al. 2016, "DCGAN": 0.2).
@@ -91,7 +92,7 @@ impl Critic {
     /// [`LEAKY_SLOPE`]) at its pre-activations.
     fn hidden(&self, mut x: Tensor<2>, mut slopes: Option<&mut Vec<Tensor<2>>>) -> Tensor<2> {
         for layer in &self.layers {
-            let pre = layer.forward(x);
+            let pre = linear(layer, x);
             if let Some(s) = slopes.as_deref_mut() {
                 s.push(
                     pre.clone()
@@ -121,7 +122,7 @@ impl Critic {
         } else {
             h
         };
-        self.out.forward(head).squeeze_dim(1)
+        linear(&self.out, head).squeeze_dim(1)
     }
 
     /// ∂logit/∂input from the last hidden layer's `[batch, width]` and every layer's slopes.
