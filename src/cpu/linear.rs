@@ -216,55 +216,10 @@ fn forward(
     b: &FlexTensor,
 ) -> FlexTensor {
     let (w, b) = (values(w), values(b));
-    let mut y: Vec<f32> = Vec::with_capacity(rows * n);
-    match sparse {
-        Some(s) => {
-            let out = &mut y.spare_capacity_mut()[..rows * n];
-            let many = n * s.vals.len() >= PAR_SPARSE_MACS
-                && rows > PAR_ROWS
-                && rayon::current_num_threads() > 1;
-            if many {
-                out.par_chunks_mut(PAR_ROWS * n)
-                    .enumerate()
-                    .for_each(|(i, o)| sparse_forward(s, i * PAR_ROWS, w, n, b, o));
-            } else {
-                sparse_forward(s, 0, w, n, b, out);
-            }
-            // SAFETY: `sparse_forward` wrote every element of each row it was given, and
-            // the rows given cover `0..rows`.
-            unsafe { y.set_len(rows * n) };
-        }
-        None => {
-            for _ in 0..rows {
-                y.extend_from_slice(b);
-            }
-            // SAFETY: `y` holds `rows × n` values, `x` `rows × k` and `w` `k × n`, all
-            // row-major (strides as given); `y` is read (the bias) and then written.
-            unsafe {
-                gemm::gemm(
-                    rows,
-                    n,
-                    k,
-                    y.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    true,
-                    x.as_ptr(),
-                    1,
-                    k as isize,
-                    w.as_ptr(),
-                    1,
-                    n as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism(rows, n, k),
-                );
-            }
-        }
-    }
+    let y = match sparse {
+        Some(s) => sparse_product(s, w, n, b),
+        None => product(rows, n, k, (x, 1, k as isize), (w, 1, n as isize), Some(b)),
+    };
     from_vec(y, Shape::new([rows, n]))
 }
 
@@ -306,41 +261,62 @@ impl Backward<Flex, 3> for LinearOp {
         }
         if let Some(node) = pw {
             let dw = match &sparse {
-                Some(s) => sparse_weight_grad(&s.transpose(k), gv, n),
+                Some(s) => sparse_product(&s.transpose(k), gv, n, &vec![0.0; n]),
                 // xᵀ (k × rows) reads `x` with its strides swapped.
-                None => product(k, n, rows, values(&x), (k as isize, 1), gv, (1, n as isize)),
+                None => product(
+                    k,
+                    n,
+                    rows,
+                    (values(&x), k as isize, 1),
+                    (gv, 1, n as isize),
+                    None,
+                ),
             };
             grads.register::<Flex>(node.id, from_vec(dw, Shape::new([k, n])));
         }
         if let Some(node) = px {
             // Wᵀ (n × k) reads `w` with its strides swapped.
-            let dx = product(rows, k, n, gv, (1, n as isize), values(&w), (n as isize, 1));
+            let dx = product(
+                rows,
+                k,
+                n,
+                (gv, 1, n as isize),
+                (values(&w), n as isize, 1),
+                None,
+            );
             grads.register::<Flex>(node.id, from_vec(dx, Shape::new([rows, k])));
         }
     }
 }
 
-/// `lhs·rhs` (`m × depth` times `depth × n`) into a new row-major `m × n` buffer; each
-/// operand given by its values and its (column, row) strides.
+/// `start + lhs·rhs` (`m × depth` times `depth × n`, `start` a row of `n` added to every
+/// row, or nothing) into a new row-major `m × n` buffer; each operand given as its values
+/// and its column and row strides.
 fn product(
     m: usize,
     n: usize,
     depth: usize,
-    lhs: &[f32],
-    (lhs_cs, lhs_rs): (isize, isize),
-    rhs: &[f32],
-    (rhs_cs, rhs_rs): (isize, isize),
+    (lhs, lhs_cs, lhs_rs): (&[f32], isize, isize),
+    (rhs, rhs_cs, rhs_rs): (&[f32], isize, isize),
+    start: Option<&[f32]>,
 ) -> Vec<f32> {
     assert!(
         lhs.len() >= m * depth && rhs.len() >= depth * n,
         "operand sizes"
     );
     let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    if let Some(row) = start {
+        assert_eq!(row.len(), n, "start row");
+        for _ in 0..m {
+            out.extend_from_slice(row);
+        }
+    }
     // SAFETY: the operands hold `m × depth` and `depth × n` values (asserted above) and
-    // every stride pair addresses inside them; `out` has room for `m × n`. With
-    // `read_dst = false` gemm writes every element of the destination and reads none
-    // before writing it (gemm-common sets alpha to zero and stores), so all `m × n` are
-    // initialised when `set_len` runs.
+    // every stride pair addresses inside them; `out` has room for `m × n`. With a start
+    // row, `out` holds `m × n` values and gemm reads then writes them (`read_dst`).
+    // Without one, `read_dst = false`: gemm writes every element of the destination and
+    // reads none before writing it (gemm-common sets alpha to zero and stores), so all
+    // `m × n` are initialised when `set_len` runs.
     unsafe {
         gemm::gemm(
             m,
@@ -349,14 +325,14 @@ fn product(
             out.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            start.is_some(),
             lhs.as_ptr(),
             lhs_cs,
             lhs_rs,
             rhs.as_ptr(),
             rhs_cs,
             rhs_rs,
-            0.0,
+            1.0,
             1.0,
             false,
             false,
@@ -374,59 +350,82 @@ fn madd<const FMA: bool>(a: f32, v: f32, w: f32) -> f32 {
     if FMA { v.mul_add(w, a) } else { a + v * w }
 }
 
-/// Rows `first..` of `x·W + b` into `out` (as many rows as it holds), `x` in sparse form.
-fn sparse_forward(
-    x: &Sparse,
+/// `start + s·m`: each row of the sparse `s` times the row-major `m` (`n` columns), with
+/// the row `start` (`n` values) added to every row. The forward product is `b + x·W`; the
+/// weight gradient is `0 + xᵀ·∂y`, with `xᵀ` the transpose of the sparse input.
+fn sparse_product(s: &Sparse, m: &[f32], n: usize, start: &[f32]) -> Vec<f32> {
+    let rows = s.rows();
+    let mut out: Vec<f32> = Vec::with_capacity(rows * n);
+    let dst = &mut out.spare_capacity_mut()[..rows * n];
+    let shared =
+        n * s.vals.len() >= PAR_SPARSE_MACS && rows > PAR_ROWS && rayon::current_num_threads() > 1;
+    if shared {
+        dst.par_chunks_mut(PAR_ROWS * n)
+            .enumerate()
+            .for_each(|(i, o)| sparse_rows(s, i * PAR_ROWS, m, n, start, o));
+    } else {
+        sparse_rows(s, 0, m, n, start, dst);
+    }
+    // SAFETY: `sparse_rows` wrote every element of each block of rows it was given (every
+    // row, every column block), and the blocks cover `0..rows`.
+    unsafe { out.set_len(rows * n) };
+    out
+}
+
+/// Rows `first..` of [`sparse_product`] into `out` (as many rows as it holds).
+fn sparse_rows(
+    s: &Sparse,
     first: usize,
-    w: &[f32],
+    m: &[f32],
     n: usize,
-    b: &[f32],
+    start: &[f32],
     out: &mut [MaybeUninit<f32>],
 ) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { sparse_forward_avx2(x, first, w, n, b, out) };
+        return unsafe { sparse_rows_avx2(s, first, m, n, start, out) };
     }
-    sparse_forward_body::<false>(x, first, w, n, b, out)
+    sparse_rows_body::<false>(s, first, m, n, start, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn sparse_forward_avx2(
-    x: &Sparse,
+fn sparse_rows_avx2(
+    s: &Sparse,
     first: usize,
-    w: &[f32],
+    m: &[f32],
     n: usize,
-    b: &[f32],
+    start: &[f32],
     out: &mut [MaybeUninit<f32>],
 ) {
-    sparse_forward_body::<true>(x, first, w, n, b, out)
+    sparse_rows_body::<true>(s, first, m, n, start, out)
 }
 
-/// Column block by column block, so that the block of `W` in use (`k × 64` values) stays
-/// in the L2 cache while every row reads its scattered rows of it.
+/// Column block by column block, so that the block of `m` in use stays in cache while
+/// every row reads its scattered rows of it: in the forward product a `k × 64` block of
+/// `W` (L2), in the weight gradient a `rows × 64` block of `∂y` (L1).
 #[inline(always)]
-fn sparse_forward_body<const FMA: bool>(
-    x: &Sparse,
+fn sparse_rows_body<const FMA: bool>(
+    s: &Sparse,
     first: usize,
-    w: &[f32],
+    m: &[f32],
     n: usize,
-    b: &[f32],
+    start: &[f32],
     out: &mut [MaybeUninit<f32>],
 ) {
     let mut c = 0;
     while c < n {
         let width = block_width(n - c);
+        let start = &start[c..c + width];
         for (i, orow) in out.chunks_exact_mut(n).enumerate() {
-            let (cols, vals) = x.row(first + i);
+            let (idx, vals) = s.row(first + i);
             let orow = &mut orow[c..c + width];
             match width {
-                64 => axpy_block::<FMA, 64>(cols, vals, w, n, c, &b[c..c + 64], orow),
-                32 => axpy_block::<FMA, 32>(cols, vals, w, n, c, &b[c..c + 32], orow),
-                16 => axpy_block::<FMA, 16>(cols, vals, w, n, c, &b[c..c + 16], orow),
-                8 => axpy_block::<FMA, 8>(cols, vals, w, n, c, &b[c..c + 8], orow),
-                _ => axpy_narrow::<FMA>(cols, vals, w, n, c, &b[c..c + width], orow),
+                64 => axpy::<FMA, 64>(idx, vals, m, n, c, start, orow),
+                32 => axpy::<FMA, 32>(idx, vals, m, n, c, start, orow),
+                16 => axpy::<FMA, 16>(idx, vals, m, n, c, start, orow),
+                _ => axpy::<FMA, 8>(idx, vals, m, n, c, start, orow),
             }
         }
         c += width;
@@ -442,35 +441,11 @@ fn block_width(left: usize) -> usize {
         .unwrap_or(left)
 }
 
-/// `out = start + Σ v · m[i, c..c + W]` over the listed rows `i` of the `n`-wide matrix `m`
-/// with their values `v`: `W` accumulators, kept in registers.
+/// `out = start + Σ v · m[i, c..c + width]` over the listed rows `i` of the `n`-wide matrix
+/// `m` with their values `v`, for `width = start.len()` at most `W`: `W` accumulators, kept
+/// in registers (a full block of `W` columns is unrolled).
 #[inline(always)]
-fn axpy_block<const FMA: bool, const W: usize>(
-    rows: &[u32],
-    vals: &[f32],
-    m: &[f32],
-    n: usize,
-    c: usize,
-    start: &[f32],
-    out: &mut [MaybeUninit<f32>],
-) {
-    let mut acc = [0.0f32; W];
-    acc.copy_from_slice(&start[..W]);
-    for (&i, &v) in rows.iter().zip(vals) {
-        let at = i as usize * n + c;
-        let mr = &m[at..at + W];
-        for j in 0..W {
-            acc[j] = madd::<FMA>(acc[j], v, mr[j]);
-        }
-    }
-    for (o, &a) in out.iter_mut().zip(&acc) {
-        o.write(a);
-    }
-}
-
-/// [`axpy_block`] for fewer than 8 columns (`start.len()` of them).
-#[inline(always)]
-fn axpy_narrow<const FMA: bool>(
+fn axpy<const FMA: bool, const W: usize>(
     rows: &[u32],
     vals: &[f32],
     m: &[f32],
@@ -480,94 +455,29 @@ fn axpy_narrow<const FMA: bool>(
     out: &mut [MaybeUninit<f32>],
 ) {
     let width = start.len();
-    let mut acc = [0.0f32; 8];
-    acc[..width].copy_from_slice(start);
-    for (&i, &v) in rows.iter().zip(vals) {
-        let at = i as usize * n + c;
-        for (a, &mv) in acc[..width].iter_mut().zip(&m[at..at + width]) {
-            *a = madd::<FMA>(*a, v, mv);
-        }
-    }
-    for (o, &a) in out.iter_mut().zip(&acc) {
-        o.write(a);
-    }
-}
-
-/// `xᵀ·g` (`k × n`) with `xt` the transpose of the sparse input (`k` rows, each listing
-/// the batch rows where that input is non-zero) and `g` the output gradient (`rows × n`).
-fn sparse_weight_grad(xt: &Sparse, g: &[f32], n: usize) -> Vec<f32> {
-    let k = xt.rows();
-    let mut dw: Vec<f32> = Vec::with_capacity(k * n);
-    let out = &mut dw.spare_capacity_mut()[..k * n];
-    let rows_of = |o: &[MaybeUninit<f32>]| o.len() / n.max(1);
-    if n * xt.vals.len() >= PAR_SPARSE_MACS && rayon::current_num_threads() > 1 {
-        out.par_chunks_mut(PAR_ROWS * n)
-            .enumerate()
-            .for_each(|(i, o)| sparse_weight_grad_rows(xt, i * PAR_ROWS, rows_of(o), g, n, o));
-    } else {
-        sparse_weight_grad_rows(xt, 0, k, g, n, out);
-    }
-    // SAFETY: the kernel wrote every element of each block of rows it was given (every
-    // row, every column block), and the blocks cover `0..k`.
-    unsafe { dw.set_len(k * n) };
-    dw
-}
-
-/// Rows `first..first + count` of `xᵀ·g` into `out`.
-fn sparse_weight_grad_rows(
-    xt: &Sparse,
-    first: usize,
-    count: usize,
-    g: &[f32],
-    n: usize,
-    out: &mut [MaybeUninit<f32>],
-) {
-    let rows = first..first + count;
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { sparse_weight_grad_avx2(xt, rows, g, n, out) };
-    }
-    sparse_weight_grad_body::<false>(xt, rows, g, n, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn sparse_weight_grad_avx2(
-    xt: &Sparse,
-    rows: std::ops::Range<usize>,
-    g: &[f32],
-    n: usize,
-    out: &mut [MaybeUninit<f32>],
-) {
-    sparse_weight_grad_body::<true>(xt, rows, g, n, out)
-}
-
-/// Column block by column block, so that the block of `g` in use stays in the L1 cache.
-#[inline(always)]
-fn sparse_weight_grad_body<const FMA: bool>(
-    xt: &Sparse,
-    rows: std::ops::Range<usize>,
-    g: &[f32],
-    n: usize,
-    out: &mut [MaybeUninit<f32>],
-) {
-    const ZERO: [f32; CH] = [0.0; CH];
-    let mut c = 0;
-    while c < n {
-        let width = block_width(n - c);
-        for (p, orow) in rows.clone().zip(out.chunks_exact_mut(n)) {
-            let (batch_rows, vals) = xt.row(p);
-            let orow = &mut orow[c..c + width];
-            let zero = &ZERO[..width];
-            match width {
-                64 => axpy_block::<FMA, 64>(batch_rows, vals, g, n, c, zero, orow),
-                32 => axpy_block::<FMA, 32>(batch_rows, vals, g, n, c, zero, orow),
-                16 => axpy_block::<FMA, 16>(batch_rows, vals, g, n, c, zero, orow),
-                8 => axpy_block::<FMA, 8>(batch_rows, vals, g, n, c, zero, orow),
-                _ => axpy_narrow::<FMA>(batch_rows, vals, g, n, c, zero, orow),
+    // The full block's accumulators start from a fixed-length copy, so that they stay in
+    // registers (with a copy of a run-time length, `cargo bench --bench linear` ran 2–4%
+    // slower).
+    let mut acc = [0.0f32; W];
+    if width == W {
+        acc.copy_from_slice(&start[..W]);
+        for (&i, &v) in rows.iter().zip(vals) {
+            let at = i as usize * n + c;
+            let mr = &m[at..at + W];
+            for j in 0..W {
+                acc[j] = madd::<FMA>(acc[j], v, mr[j]);
             }
         }
-        c += width;
+    } else {
+        acc[..width].copy_from_slice(start);
+        for (&i, &v) in rows.iter().zip(vals) {
+            let at = i as usize * n + c;
+            for (a, &mv) in acc[..width].iter_mut().zip(&m[at..at + width]) {
+                *a = madd::<FMA>(*a, v, mv);
+            }
+        }
+    }
+    for (o, &a) in out.iter_mut().zip(&acc[..width]) {
+        o.write(a);
     }
 }
