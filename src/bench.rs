@@ -1,14 +1,17 @@
 //! Throughput and latency figures for the engine: training samples/s of the classic MLP VAE
 //! and decode latency for 1, 256 and 1024 latent vectors, on a chosen backend.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
 use crate::data::Dataset;
-use crate::train::{TrainConfig, TrainError, Trainer};
+use crate::model::noise::{self, Purpose, stream_seed, with_noise_stream};
+use crate::train::{
+    EpochReport, LoopError, Policy, Sink, SinkError, TrainConfig, TrainLoop, Trainer,
+};
 
 /// Benchmark settings.
 #[derive(Debug, Clone)]
@@ -17,8 +20,6 @@ pub struct BenchConfig {
     pub train: TrainConfig,
     /// Epochs over the training set to time (after a warm-up).
     pub epochs: usize,
-    /// Warm-up steps not timed.
-    pub warmup_steps: usize,
     /// Decode batch sizes and repetitions.
     pub decode: Vec<(usize, usize)>,
 }
@@ -28,7 +29,6 @@ impl Default for BenchConfig {
         Self {
             train: TrainConfig::default(),
             epochs: 3,
-            warmup_steps: 5,
             decode: vec![(1, 2000), (256, 200), (1024, 50)],
         }
     }
@@ -77,47 +77,55 @@ impl BenchReport {
     }
 }
 
-/// Run the benchmark on `device`.
+/// Run the benchmark on `device`: one untimed epoch (kernel compilation, allocation,
+/// the lane policy's first probes), then `cfg.epochs` timed ones, through the training
+/// loop without evaluations.
 pub fn run(
     cfg: &BenchConfig,
     data: Arc<Dataset>,
     device: &Device,
     device_name: &str,
-) -> Result<BenchReport, TrainError> {
-    let mut trainer = Trainer::new(cfg.train.clone(), data, device)?;
-    for _ in 0..cfg.warmup_steps {
-        trainer.step()?;
+) -> Result<BenchReport, LoopError> {
+    /// Collects each epoch's figures.
+    struct Figures(Arc<Mutex<Vec<EpochFigure>>>);
+    impl Sink for Figures {
+        fn epoch(&mut self, r: &EpochReport) -> Result<(), SinkError> {
+            let mut v = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            v.push(EpochFigure {
+                epoch: r.epoch,
+                samples_per_sec: r.samples_per_sec,
+                ms_per_step: r.train_secs * 1000.0 / r.steps.max(1) as f64,
+                last_loss: r.last_loss,
+            });
+            Ok(())
+        }
     }
-    // Align to an epoch boundary so each timed epoch is a whole pass.
-    while trainer.step_count() % trainer.steps_per_epoch() != 0 {
-        trainer.step()?;
+    let train = TrainConfig {
+        epochs: cfg.epochs + 1,
+        ..cfg.train.clone()
+    };
+    let trainer = Trainer::new(train, data, device)?;
+    let figures = Arc::new(Mutex::new(Vec::new()));
+    let policy = Policy {
+        evaluate_epochs: false,
+        ..Policy::default()
+    };
+    let mut run = TrainLoop::new(trainer, policy).with_sink(Figures(figures.clone()));
+    run.run()?;
+    let mut epochs = std::mem::take(&mut *figures.lock().unwrap_or_else(|p| p.into_inner()));
+    // The first epoch warms up; the timed ones are numbered from 1.
+    epochs.remove(0);
+    for (i, e) in epochs.iter_mut().enumerate() {
+        e.epoch = i + 1;
     }
-    let mut epochs = Vec::new();
-    for epoch in 1..=cfg.epochs {
-        let t0 = Instant::now();
-        let (mut samples, mut steps) = (0usize, 0usize);
-        let last_loss = loop {
-            let out = trainer.step()?;
-            samples += out.metrics.batch;
-            steps += 1;
-            if out.epoch_done {
-                break out.metrics.get("loss").unwrap_or(f64::NAN);
-            }
-        };
-        let dt = t0.elapsed().as_secs_f64();
-        epochs.push(EpochFigure {
-            epoch,
-            samples_per_sec: samples as f64 / dt,
-            ms_per_step: dt * 1000.0 / steps as f64,
-            last_loss,
-        });
-    }
+    let trainer = run.trainer();
     let model = trainer.inference_model();
     let infer = device.clone().inner();
     let latent = cfg.train.model.latent_dim;
     let mut decode = Vec::new();
     for &(n, reps) in &cfg.decode {
-        let z: Tensor<2> = Tensor::random([n, latent], Distribution::Normal(0.0, 1.0), &infer);
+        let seed = stream_seed(cfg.train.seed, Purpose::Sample, &[n as u64]);
+        let z: Tensor<2> = with_noise_stream(seed, || noise::normal([n, latent], 1.0, &infer));
         // Warm-up (kernel compilation, allocation).
         let _ = model.decode_mean(z.clone()).into_data();
         let t0 = Instant::now();

@@ -1,11 +1,16 @@
 //! Checkpoints: one `.safetensors` file per checkpoint. The weights are stored in PyTorch's
 //! layout (Linear weights `[out, in]`, names like `model.encoder.body.layers.0.weight`), so
 //! `safetensors.torch.load_file` reads them; the JSON header (architecture, variant,
-//! hyperparameters, dataset, epoch, metrics, crate version) is stored in the file's
-//! `__metadata__` under the key [`META_KEY`]. Files are written atomically; loading checks
-//! the architecture and names the first mismatching tensor.
+//! hyperparameters, dataset, epoch, metrics, crate version, the run's configuration file
+//! and its loss curves) is stored in the file's `__metadata__` under the key [`META_KEY`].
+//!
+//! A checkpoint may also carry the run's training state ([`TrainState`]: what an exact
+//! resume needs beyond the weights): its scalars in the header, each optimiser moment as a
+//! tensor named `train_state/PHASE/PARAMETER/m` (and `/v`). Files are written atomically;
+//! loading checks the architecture and names the first mismatching tensor.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
@@ -16,13 +21,23 @@ use thiserror::Error;
 use crate::atomic::atomic_write_bytes;
 use crate::data::Dataset;
 use crate::model::Vae;
-use crate::train::{EvalMetrics, Snapshot, TrainConfig};
+use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
+use crate::train::optim::{AdamState, ParamMoments};
+use crate::train::run_loop::{EpochReport, SinkError, Stopped, failed};
+use crate::train::{EvalMetrics, LossHistory, RunConfig, Sink, Snapshot, TrainConfig, TrainState};
 use crate::variant::AuxModules;
 
 /// Metadata key holding the JSON header.
 pub const META_KEY: &str = "latent_explorer";
 /// Format tag written into every header.
 pub const FORMAT: &str = "latent-explorer-checkpoint/1";
+/// Name prefix of the training state's tensors.
+pub const STATE_PREFIX: &str = "train_state/";
+
+/// The tensor holding moment `which` (`m` or `v`) of `path`'s optimiser state in `phase`.
+fn moment_name(phase: usize, path: &str, which: &str) -> String {
+    format!("{STATE_PREFIX}{phase}/{path}/{which}")
+}
 
 /// Checkpoint failures; each names the file.
 #[derive(Debug, Error)]
@@ -187,16 +202,57 @@ pub struct CheckpointMeta {
     pub step: u64,
     /// Latest test metrics, if evaluated.
     pub metrics: Option<EvalMetrics>,
+    /// The run's configuration file ([`RunConfig::to_toml`]), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_config: Option<String>,
+    /// The run's loss curves, thinned ([`LossHistory::thinned`]).
+    #[serde(default, skip_serializing_if = "LossHistory::is_empty")]
+    pub history: LossHistory,
+    /// The training state's scalars, when the file carries one (its moments are tensors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_state: Option<StateHeader>,
+}
+
+/// The scalars of a [`TrainState`] in a checkpoint's header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateHeader {
+    /// [`TrainState::cursor`].
+    pub cursor: usize,
+    /// [`TrainState::lanes`].
+    pub lanes: usize,
+    /// Per phase, the parameters with optimiser state and their update counts.
+    pub phases: Vec<Vec<(String, u32)>>,
+}
+
+impl StateHeader {
+    /// The header part of `state`.
+    pub fn of(state: &TrainState) -> Self {
+        Self {
+            cursor: state.cursor,
+            lanes: state.lanes,
+            phases: state
+                .optim
+                .iter()
+                .map(|a| a.params.iter().map(|p| (p.path.clone(), p.time)).collect())
+                .collect(),
+        }
+    }
 }
 
 impl CheckpointMeta {
-    /// The header for `snap`, trained on data described by `dataset`.
+    /// The header for `snap`, trained on data described by `dataset`: with its
+    /// configuration file, history and training state's scalars when it has them.
     pub fn of_snapshot(
         snap: &Snapshot,
         dataset: DatasetInfo,
         metrics: Option<EvalMetrics>,
     ) -> Self {
-        Self::new(snap.config.clone(), dataset, snap.epoch, snap.step, metrics)
+        Self {
+            run_config: snap.run_config.as_deref().map(str::to_string),
+            history: (*snap.history).clone(),
+            train_state: snap.state.as_deref().map(StateHeader::of),
+            ..Self::new(snap.config.clone(), dataset, snap.epoch, snap.step, metrics)
+        }
     }
 
     /// A header for the current crate version.
@@ -215,6 +271,9 @@ impl CheckpointMeta {
             epoch,
             step,
             metrics,
+            run_config: None,
+            history: LossHistory::default(),
+            train_state: None,
         }
     }
 }
@@ -235,17 +294,25 @@ pub struct Loaded {
     pub aux: AuxModules,
     /// The header.
     pub meta: CheckpointMeta,
+    /// The training state, when the file carries one.
+    pub state: Option<TrainState>,
 }
 
 impl Loaded {
-    /// The weights as a run snapshot (the header's configuration, step and epoch).
+    /// The weights as a run snapshot (the header's configuration, step, epoch, history and
+    /// configuration file, and the training state when the file has one).
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            model: self.model.clone(),
-            aux: self.aux.clone(),
-            config: self.meta.train.clone(),
-            step: self.meta.step,
-            epoch: self.meta.epoch,
+            history: Arc::new(self.meta.history.clone()),
+            state: self.state.clone().map(Arc::new),
+            run_config: self.meta.run_config.as_deref().map(Arc::from),
+            ..Snapshot::new(
+                self.model.clone(),
+                self.aux.clone(),
+                self.meta.train.clone(),
+                self.meta.step,
+                self.meta.epoch,
+            )
         }
     }
 }
@@ -255,6 +322,18 @@ pub fn to_bytes(
     model: &Vae,
     aux: &AuxModules,
     meta: &CheckpointMeta,
+    path: &Path,
+) -> Result<Vec<u8>, CheckpointError> {
+    to_bytes_with_state(model, aux, meta, None, path)
+}
+
+/// Serialise a checkpoint with a training state to bytes (`meta.train_state` must describe
+/// `state`: see [`CheckpointMeta::of_snapshot`]).
+pub fn to_bytes_with_state(
+    model: &Vae,
+    aux: &AuxModules,
+    meta: &CheckpointMeta,
+    state: Option<&TrainState>,
     path: &Path,
 ) -> Result<Vec<u8>, CheckpointError> {
     let store_err = |msg: String| CheckpointError::Store {
@@ -273,7 +352,36 @@ pub fn to_bytes(
     bundle
         .save_into(&mut store)
         .map_err(|e| store_err(e.to_string()))?;
-    store.get_bytes().map_err(|e| store_err(e.to_string()))
+    let bytes = store.get_bytes().map_err(|e| store_err(e.to_string()))?;
+    match state {
+        Some(state) if !state.optim.iter().all(|a| a.params.is_empty()) => {
+            with_moments(&bytes, state).map_err(store_err)
+        }
+        _ => Ok(bytes),
+    }
+}
+
+/// The file `bytes` with the optimiser moments of `state` added as tensors.
+fn with_moments(bytes: &[u8], state: &TrainState) -> Result<Vec<u8>, String> {
+    use safetensors::tensor::TensorView;
+    let (_, md) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let mut moments: Vec<(String, Vec<u8>, usize)> = Vec::new();
+    for (phase, adam) in state.optim.iter().enumerate() {
+        for p in &adam.params {
+            for (which, values) in [("m", &p.m), ("v", &p.v)] {
+                let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                moments.push((moment_name(phase, &p.path, which), data, values.len()));
+            }
+        }
+    }
+    let mut views: Vec<(String, TensorView<'_>)> = st.tensors();
+    for (name, data, len) in &moments {
+        let view = TensorView::new(safetensors::Dtype::F32, vec![*len], data)
+            .map_err(|e| e.to_string())?;
+        views.push((name.clone(), view));
+    }
+    safetensors::serialize(views, md.metadata().clone()).map_err(|e| e.to_string())
 }
 
 /// Write a checkpoint to `path` atomically (temporary file, then rename).
@@ -283,8 +391,12 @@ pub fn save(
     aux: &AuxModules,
     meta: &CheckpointMeta,
 ) -> Result<(), CheckpointError> {
-    let bytes = to_bytes(model, aux, meta, path)?;
-    atomic_write_bytes(path, &bytes).map_err(|error| CheckpointError::Io {
+    write_file(path, &to_bytes(model, aux, meta, path)?)
+}
+
+/// Write a checkpoint's bytes to `path` atomically.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    atomic_write_bytes(path, bytes).map_err(|error| CheckpointError::Io {
         path: path.to_path_buf(),
         error,
     })
@@ -299,7 +411,8 @@ pub fn save_snapshot(
     metrics: Option<EvalMetrics>,
 ) -> Result<(), CheckpointError> {
     let meta = CheckpointMeta::of_snapshot(snap, dataset, metrics);
-    save(path, &snap.model, &snap.aux, &meta)
+    let bytes = to_bytes_with_state(&snap.model, &snap.aux, &meta, snap.state.as_deref(), path)?;
+    write_file(path, &bytes)
 }
 
 /// Read only the header of a checkpoint file's bytes.
@@ -327,6 +440,9 @@ pub fn read_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, Checkpoint
         )));
     }
     meta.train.validate().map_err(|e| header(e.to_string()))?;
+    if let Some(text) = &meta.run_config {
+        RunConfig::from_toml(text).map_err(|e| header(format!("run configuration: {e}")))?;
+    }
     Ok(meta)
 }
 
@@ -458,26 +574,29 @@ pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded
     // The tensor table is parsed once, for these checks and the architecture's.
     let meta = read_meta(path, &bytes)?;
     check_header(path, &meta)?;
-    let mut bundle = {
+    let (mut bundle, state) = {
         let st = parse(path, &bytes)?;
         check_tensors(path, &meta, &st)?;
+        let state = read_state(path, &meta, &st)?;
         let header = |msg: String| CheckpointError::Header {
             path: path.to_path_buf(),
             msg,
         };
-        let model = meta
-            .train
-            .model
-            .init(device)
-            .map_err(|e| header(e.to_string()))?;
-        let aux = meta
-            .train
-            .variant
-            .build(&meta.train.variant_params)
-            .init_aux(&meta.train.model, device);
+        // Placeholder weights (replaced by the file's), from a stream of their own.
+        let placeholder = stream_seed(0, Purpose::Placeholder, &[]);
+        let (model, aux) = with_noise_stream(placeholder, || {
+            let model = meta.train.model.init(device);
+            let aux = meta
+                .train
+                .variant
+                .build(&meta.train.variant_params)
+                .init_aux(&meta.train.model, device);
+            (model, aux)
+        });
+        let model = model.map_err(|e| header(e.to_string()))?;
         let bundle = Bundle { model, aux };
-        check_architecture(path, &bundle, &st)?;
-        bundle
+        check_architecture(path, &bundle, &st, state.is_some())?;
+        (bundle, state)
     };
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .skip_enum_variants(true)
@@ -504,7 +623,63 @@ pub fn from_bytes(path: &Path, bytes: Vec<u8>, device: &Device) -> Result<Loaded
         model: bundle.model,
         aux: bundle.aux,
         meta,
+        state,
     })
+}
+
+/// The training state the header announces, its moments read from the file's tensors
+/// (each must be there, f32 and as long as the other moment of its parameter).
+fn read_state(
+    path: &Path,
+    meta: &CheckpointMeta,
+    st: &safetensors::SafeTensors<'_>,
+) -> Result<Option<TrainState>, CheckpointError> {
+    let Some(h) = &meta.train_state else {
+        return Ok(None);
+    };
+    let read = |name: &str| -> Result<Vec<f32>, CheckpointError> {
+        let view = st.tensor(name).map_err(|_| CheckpointError::Missing {
+            path: path.to_path_buf(),
+            tensor: name.to_string(),
+            expected: Vec::new(),
+        })?;
+        // `check_tensors` showed every tensor is f32.
+        Ok(view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    };
+    let mut optim = Vec::with_capacity(h.phases.len());
+    for (phase, params) in h.phases.iter().enumerate() {
+        let mut adam = AdamState::default();
+        for (param, time) in params {
+            let m = read(&moment_name(phase, param, "m"))?;
+            let v = read(&moment_name(phase, param, "v"))?;
+            if m.len() != v.len() {
+                return Err(inconsistent(
+                    path,
+                    format!(
+                        "the training state: {param}'s moments hold {} and {} values",
+                        m.len(),
+                        v.len()
+                    ),
+                ));
+            }
+            adam.params.push(ParamMoments {
+                path: param.clone(),
+                time: *time,
+                m,
+                v,
+            });
+        }
+        optim.push(adam);
+    }
+    Ok(Some(TrainState {
+        cursor: h.cursor,
+        lanes: h.lanes,
+        optim,
+    }))
 }
 
 /// Compare the file's tensor names and shapes with what the architecture needs; report the
@@ -513,10 +688,14 @@ fn check_architecture(
     path: &Path,
     bundle: &Bundle,
     st: &safetensors::SafeTensors<'_>,
+    with_state: bool,
 ) -> Result<(), CheckpointError> {
+    // The training state's tensors were read (and checked) with the state; without a state
+    // in the header they are unexpected like any other.
     let mut found: std::collections::BTreeMap<String, Vec<usize>> = st
         .tensors()
         .into_iter()
+        .filter(|(name, _)| !(with_state && name.starts_with(STATE_PREFIX)))
         .map(|(name, view)| (name, view.shape().to_vec()))
         .collect();
     let mut expected: Vec<(String, Vec<usize>)> = bundle
@@ -553,4 +732,57 @@ fn check_architecture(
         });
     }
     Ok(())
+}
+
+/// A training loop's sink that keeps one checkpoint file up to date: rewritten (with the
+/// training state, so the run can resume exactly) at every epoch's end, after the final
+/// evaluation, and when the run stops early (the last finite weights after a non-finite
+/// value; the weights of the step an interrupt stopped at).
+pub struct CheckpointSink {
+    path: PathBuf,
+    dataset: DatasetInfo,
+    metrics: Option<EvalMetrics>,
+}
+
+impl CheckpointSink {
+    /// Keep `path` up to date with a run on data described by `dataset`.
+    pub fn new(path: &Path, dataset: DatasetInfo) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            dataset,
+            metrics: None,
+        }
+    }
+}
+
+impl CheckpointSink {
+    fn save(&self, snap: &Snapshot, metrics: Option<EvalMetrics>) -> Result<(), SinkError> {
+        save_snapshot(&self.path, snap, self.dataset.clone(), metrics)
+            .map_err(|e| failed("saving the checkpoint", e))
+    }
+}
+
+impl Sink for CheckpointSink {
+    fn epoch(&mut self, r: &EpochReport) -> Result<(), SinkError> {
+        self.metrics = r.metrics.clone();
+        self.save(&r.snapshot, self.metrics.clone())
+    }
+
+    fn final_eval(&mut self, r: &EpochReport) -> Result<(), SinkError> {
+        self.metrics = r.metrics.clone();
+        self.save(&r.snapshot, self.metrics.clone())
+    }
+
+    fn stopped(&mut self, how: &Stopped, snap: &Arc<Snapshot>) -> Result<(), SinkError> {
+        if matches!(how, Stopped::Finished) {
+            return Ok(());
+        }
+        // The last metrics belong to these weights only at the end of the epoch they
+        // evaluated (no step since); weights from the middle of an epoch go without.
+        let metrics = self
+            .metrics
+            .clone()
+            .filter(|_| snap.state.as_ref().is_some_and(|s| s.cursor == 0));
+        self.save(snap, metrics)
+    }
 }

@@ -12,8 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::BackendChoice;
 use crate::bench::{self, BenchConfig};
+use crate::checkpoint::CheckpointSink;
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
-use crate::data::{Batcher, Dataset, Opened, Shift, Source, shapes, shift};
+use crate::data::{Batcher, Dataset, Opened, Shift, Source, shapes};
 use crate::explore::{PathKind, RangeMode};
 use crate::export::{column_frame, grid_image, save_gif, save_png};
 use crate::import::{self, ImportOptions, KeyMap};
@@ -21,8 +22,12 @@ use crate::limits;
 use crate::rundir::RunDirWriter;
 use crate::train::metrics::{encode_split, host_vec, shift_scores};
 use crate::train::probe::DigitProbe;
+use crate::train::run_config::{DEFAULT_FINAL_IWAE_K, DataError, RUN_CONFIG_FILE};
 use crate::train::share::SharingPolicy;
-use crate::train::{EvalMetrics, RunSpec, TrainConfig, TrainError, Trainer};
+use crate::train::{
+    EpochReport, EvalMetrics, LoopError, OnNonFinite, Policy, RunConfig, RunSpec, Sink, SinkError,
+    Stopped, TrainConfig, TrainError, TrainLoop, Trainer,
+};
 use crate::variant::VariantKind;
 
 /// `println!` for the commands' output, through [`print_out`].
@@ -165,7 +170,15 @@ pub struct DataArgs {
 impl DataArgs {
     /// The data (with its factors of variation, for the shapes set) and the device.
     fn load(&self) -> Result<(Arc<Dataset>, Device)> {
-        let opened = open_data(self.data.as_deref())?;
+        let spec = RunConfig {
+            data: self
+                .data
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            ..RunConfig::default()
+        };
+        let opened = open_data(&spec)?;
         let device = self
             .backend
             .device()
@@ -174,12 +187,11 @@ impl DataArgs {
     }
 }
 
-/// Open what `--data` names ([`Source::parse`]), with a progress bar while an image folder
-/// is decoded; skipped files are counted on stderr.
-fn open_data(arg: Option<&Path>) -> Result<Opened> {
-    let source = Source::from_arg(arg).map_err(|e| anyhow::anyhow!("--data {e}"))?;
+/// Open the data a run configuration names ([`RunConfig::open_data`]), with a progress bar
+/// while an image folder is decoded; skipped files are counted on stderr.
+fn open_data(cfg: &RunConfig) -> Result<Opened> {
     let bar = ProgressBar::hidden();
-    if matches!(source, Source::Folder(_)) {
+    if matches!(Source::parse(&cfg.data), Ok(Source::Folder(_))) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("reading images {bar:30} {pos}/{len} ({eta} left)")
@@ -190,7 +202,14 @@ fn open_data(arg: Option<&Path>) -> Result<Opened> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let opened = source.open(&progress).context("loading the dataset");
+    // Named as the command line names them (a configuration file's keys are the same).
+    let opened = cfg.open_data(&progress).map_err(|e| match e {
+        DataError::Spec { spec, why } => anyhow::anyhow!("--data {spec}: {why}"),
+        DataError::Open { source, .. } => anyhow::Error::new(source).context("loading the dataset"),
+        DataError::HeldOut { class, source } => {
+            anyhow::Error::new(source).context(format!("--without-class {class}"))
+        }
+    });
     bar.finish_and_clear();
     let opened = opened?;
     if opened.skipped.total() > 0 {
@@ -202,11 +221,23 @@ fn open_data(arg: Option<&Path>) -> Result<Opened> {
 /// `train` options.
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
+    /// Train the run a configuration file describes (`run.toml` of a run directory, or what
+    /// `--print-config` prints); flags given beside it override its keys, and say so.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the resolved run configuration (TOML) and exit without training.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Go on with a stopped run exactly where it stopped: a run directory (from its
+    /// resume.safetensors) or a checkpoint that carries its training state; it trains until
+    /// --epochs epochs in all (default: the run's own).
+    #[arg(long, value_name = "PATH", conflicts_with = "config")]
+    pub resume: Option<PathBuf>,
     /// The run: variant, architecture, optimiser, schedule, seed, epochs.
     #[command(flatten)]
     pub spec: RunSpec,
     /// Importance samples for the final IWAE NLL estimate (0: skip).
-    #[arg(long, default_value_t = 500, value_parser = size_arg(0, limits::MAX_IWAE_K))]
+    #[arg(long, default_value_t = DEFAULT_FINAL_IWAE_K, value_parser = size_arg(0, limits::MAX_IWAE_K))]
     pub final_iwae_k: usize,
     /// Checkpoint file, rewritten atomically after every epoch (default
     /// checkpoints/vae.safetensors; with --run-dir, only if given).
@@ -598,12 +629,25 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// Run the CLI.
-pub fn run(cli: Cli) -> Result<()> {
+/// Parse the process's arguments and run the CLI (clap's own errors and `--help` exit
+/// here).
+pub fn run_args() -> Result<()> {
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    run(cli, &matches)
+}
+
+/// Run the CLI; `matches` are the parsed arguments `cli` came from (which flags were given
+/// decides what overrides a configuration file).
+pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
     match cli.command {
         None => app(&AppArgs::default()),
         Some(Commands::App(a)) => app(&a),
-        Some(Commands::Train(a)) => train(&a),
+        Some(Commands::Train(a)) => {
+            let empty = clap::ArgMatches::default();
+            train(&a, matches.subcommand_matches("train").unwrap_or(&empty))
+        }
         Some(Commands::Eval(a)) => eval(&a),
         Some(Commands::Sample(a)) => sample(&a),
         Some(Commands::Reconstruct(a)) => reconstruct(&a),
@@ -740,52 +784,246 @@ fn print_eval(label: &str, m: &EvalMetrics, variant: VariantKind) {
     );
 }
 
-fn train(a: &TrainArgs) -> Result<()> {
-    let (data, device) = a.data.load()?;
-    let data = match a.without_class {
-        Some(k) => Arc::new(
-            shift::without_class(&data, k).with_context(|| format!("--without-class {k}"))?,
+/// The run configuration a `train` command line describes: `--config FILE` (or the
+/// checkpoint's own, with `--resume`) with the flags given beside it applied over it, or the
+/// flags alone. Returns it with the keys the flags overrode.
+fn run_config(
+    a: &TrainArgs,
+    matches: &clap::ArgMatches,
+    base: Option<(RunConfig, String)>,
+) -> Result<(RunConfig, Vec<String>)> {
+    let from_flags = RunConfig {
+        data: a
+            .data
+            .data
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| crate::data::source::BUNDLED.into()),
+        without_class: a.without_class,
+        final_iwae_k: a.final_iwae_k,
+        run: a.spec.clone(),
+    };
+    let Some((mut cfg, origin)) = base else {
+        from_flags.validate().context("the run's configuration")?;
+        return Ok((from_flags, Vec::new()));
+    };
+    let given = toml::Table::try_from(&from_flags).context("the flags as configuration keys")?;
+    let mut overridden = Vec::new();
+    for key in RunConfig::keys() {
+        let on_command_line =
+            matches.value_source(&key) == Some(clap::parser::ValueSource::CommandLine);
+        if let (true, Some(value)) = (on_command_line, given.get(&key)) {
+            cfg.set(&key, value.clone())
+                .with_context(|| format!("--{}", key.replace('_', "-")))?;
+            overridden.push(key);
+        }
+    }
+    cfg.validate()
+        .with_context(|| format!("{origin} with the flags given beside it"))?;
+    Ok((cfg, overridden))
+}
+
+/// Read a run configuration file.
+fn read_config(path: &Path) -> Result<RunConfig> {
+    crate::paths::input_file(path).context("--config")?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--config {}: reading it", path.display()))?;
+    RunConfig::from_toml(&text).with_context(|| format!("--config {}", path.display()))
+}
+
+/// Where `train --resume PATH` reads from and writes to.
+struct ResumeFrom {
+    /// The checkpoint with the training state.
+    checkpoint: PathBuf,
+    /// The run directory, when PATH is one.
+    run_dir: Option<PathBuf>,
+}
+
+impl ResumeFrom {
+    fn of(path: &Path) -> Self {
+        if path.is_dir() {
+            Self {
+                checkpoint: path.join(crate::rundir::RESUME_CHECKPOINT),
+                run_dir: Some(path.to_path_buf()),
+            }
+        } else {
+            Self {
+                checkpoint: path.to_path_buf(),
+                run_dir: None,
+            }
+        }
+    }
+}
+
+fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
+    let resume = a.resume.as_deref().map(ResumeFrom::of);
+    let loaded = match &resume {
+        Some(r) => Some(
+            checkpoint::load(&r.checkpoint, &Device::flex())
+                .with_context(|| format!("--resume {}", r.checkpoint.display()))?,
         ),
-        None => data,
+        None => None,
     };
-    // What the checkpoint and the run directory record about the data.
-    let dataset_info = || DatasetInfo {
-        held_out_class: a.without_class,
-        ..DatasetInfo::of(&data)
+    let base = match (&a.config, &loaded) {
+        (Some(path), _) => Some((read_config(path)?, format!("--config {}", path.display()))),
+        (None, Some(l)) => match &l.meta.run_config {
+            Some(text) => Some((
+                RunConfig::from_toml(text).context("the checkpoint's run configuration")?,
+                "the checkpoint's run configuration".to_string(),
+            )),
+            None => None,
+        },
+        (None, None) => None,
     };
-    let out = a.out_path();
+    let (mut cfg, overridden) = run_config(a, matches, base)?;
+    if let Some(l) = &loaded {
+        // A resumed run keeps its configuration: only how far it goes may change.
+        if let Some(key) = overridden.iter().find(|k| k.as_str() != "epochs") {
+            bail!(
+                "--{}: a resumed run keeps its configuration (only --epochs, the total, may be given with --resume)",
+                key.replace('_', "-")
+            );
+        }
+        if !overridden.iter().any(|k| k == "epochs") {
+            cfg.run.epochs = l.meta.train.epochs;
+        }
+        if l.meta.epoch >= cfg.run.epochs {
+            bail!(
+                "--resume: the run has done {} of its {} epochs; give --epochs N (the total, above {}) to train it further",
+                l.meta.epoch,
+                l.meta.train.epochs,
+                l.meta.epoch
+            );
+        }
+    } else if !overridden.is_empty() {
+        eprintln!(
+            "flags given beside --config override its keys: {}",
+            overridden.join(", ")
+        );
+    }
+    let cfg = cfg.resolved();
+    if a.print_config {
+        out!("{}", cfg.to_toml());
+        return Ok(());
+    }
+    let out = match &resume {
+        Some(r) if r.run_dir.is_none() => {
+            Some(a.out.clone().unwrap_or_else(|| r.checkpoint.clone()))
+        }
+        Some(_) => a.out.clone(),
+        None => a.out_path(),
+    };
+    let run_dir = resume
+        .as_ref()
+        .and_then(|r| r.run_dir.clone())
+        .or_else(|| a.run_dir.clone());
     // Where the results go is checked before any training is done.
     if let Some(p) = &out {
         out_file(p)?;
     }
-    if let Some(d) = &a.run_dir {
+    if let Some(d) = &run_dir {
         crate::paths::output_dir(d).context("--run-dir")?;
     }
-    let cfg = a.spec.train_config(&data);
-    let mut trainer = Trainer::new(cfg, data.clone(), &device).context("setting up training")?;
-    let cfg = trainer.config().clone();
-    let mut run_dir = match &a.run_dir {
-        Some(dir) => Some(
-            RunDirWriter::create(dir, &cfg, dataset_info())
-                .context("starting the run directory")?,
-        ),
-        None => None,
+    let opened = open_data(&cfg)?;
+    let data = Arc::new(opened.data);
+    let device = a
+        .data
+        .backend
+        .device()
+        .context("creating the compute device")?;
+    let dataset = DatasetInfo {
+        held_out_class: cfg.without_class,
+        ..DatasetInfo::of(&data)
     };
+    let mut train_cfg = match &loaded {
+        Some(l) => {
+            check_fits(&l.meta, &data)?;
+            TrainConfig {
+                epochs: cfg.run.epochs,
+                ..l.meta.train.clone()
+            }
+        }
+        None => cfg.run.train_config(&data),
+    };
+    train_cfg.epochs = cfg.run.epochs;
+    let trainer = Trainer::new(train_cfg, data.clone(), &device).context("setting up training")?;
+    let trainer = match &loaded {
+        None => trainer,
+        Some(l) => {
+            let snap = l.snapshot();
+            let (model, aux) = (snap.model, snap.aux);
+            match &l.state {
+                Some(state) => trainer
+                    .resume(model, aux, l.meta.step, l.meta.epoch, state)
+                    .context("--resume")?,
+                None => {
+                    eprintln!(
+                        "warning: {} carries no training state (optimiser moments, position in the epoch): \
+                         training goes on from its weights with a fresh optimiser, so it will not match an uninterrupted run",
+                        resume
+                            .as_ref()
+                            .map_or(Path::new(""), |r| &r.checkpoint)
+                            .display()
+                    );
+                    trainer.with_weights(model, aux, l.meta.step, l.meta.epoch)
+                }
+            }
+        }
+    };
+    let train_cfg = trainer.config().clone();
+    let mut run = TrainLoop::new(
+        trainer,
+        Policy {
+            evaluate_epochs: true,
+            final_iwae_k: cfg.final_iwae_k,
+            on_non_finite: OnNonFinite::Stop,
+            interrupt: Some(Arc::new(crate::interrupt::requested)),
+            gate: None,
+        },
+    )
+    .with_run_config(cfg.to_toml());
+    if let Some(l) = &loaded {
+        run = run.with_history(l.meta.history.clone());
+    }
+    if let Some(p) = &out {
+        run = run.with_sink(CheckpointSink::new(p, dataset.clone()));
+    }
+    if let Some(dir) = &run_dir {
+        let writer = match &loaded {
+            Some(l) if resume.as_ref().is_some_and(|r| r.run_dir.is_some()) => {
+                crate::atomic::atomic_write_bytes(
+                    &dir.join(RUN_CONFIG_FILE),
+                    cfg.to_toml().as_bytes(),
+                )
+                .with_context(|| format!("writing {}", dir.join(RUN_CONFIG_FILE).display()))?;
+                RunDirWriter::resume(dir, l, cfg.run.epochs)
+            }
+            _ => RunDirWriter::create(dir, &train_cfg, dataset.clone(), Some(&cfg)),
+        }
+        .context("starting the run directory")?;
+        run = run.with_sink(writer);
+    }
+    // Last: the checkpoints are on disk when it reports an epoch (see `Progress::epoch`).
+    run = run.with_sink(Progress::new(a.json, train_cfg.epochs, train_cfg.variant));
     if !a.json {
+        let at = match &loaded {
+            Some(l) => format!(", from epoch {} (step {})", l.meta.epoch, l.meta.step),
+            None => String::new(),
+        };
         outln!(
-            "training {} {} latent {} ({}) on {} ({} train / {} test, {}x{}), {} epochs, batch {}, lr {}, device {}",
-            cfg.variant,
-            cfg.model.arch,
-            cfg.model.latent_dim,
-            cfg.model.likelihood,
+            "training {} {} latent {} ({}) on {} ({} train / {} test, {}x{}), {} epochs{at}, batch {}, lr {}, device {}",
+            train_cfg.variant,
+            train_cfg.model.arch,
+            train_cfg.model.latent_dim,
+            train_cfg.model.likelihood,
             data.name,
             data.train.len(),
             data.test.len(),
             data.rows(),
             data.cols(),
-            cfg.epochs,
-            cfg.batch_size,
-            cfg.optim.lr,
+            train_cfg.epochs,
+            train_cfg.batch_size,
+            train_cfg.optim.lr,
             a.data.backend
         );
     }
@@ -793,23 +1031,105 @@ fn train(a: &TrainArgs) -> Result<()> {
     if let Err(e) = crate::interrupt::install() {
         tracing::warn!("Ctrl-C will stop training without saving: {e}");
     }
-    // Whatever ends training, a followed run directory learns that it ended, and why.
-    let result = (|| -> Result<()> {
-        let save = |trainer: &Trainer, metrics: Option<EvalMetrics>| -> Result<()> {
-            match &out {
-                Some(path) => {
-                    checkpoint::save_snapshot(path, &trainer.snapshot(), dataset_info(), metrics)
-                        .context("saving the checkpoint")
-                }
-                None => Ok(()),
-            }
-        };
-        let per_epoch = trainer.steps_per_epoch();
-        for epoch in 1..=cfg.epochs {
-            let bar = if a.json {
+    let saved_to = out.clone().or_else(|| {
+        run_dir
+            .as_ref()
+            .map(|d| d.join(crate::rundir::RESUME_CHECKPOINT))
+    });
+    let resume_hint = |path: &Path| {
+        let target = run_dir.as_deref().unwrap_or(path);
+        format!(
+            "go on with `latent-explorer train --resume {}`",
+            target.display()
+        )
+    };
+    match run.run() {
+        Ok(()) => {}
+        Err(e) => {
+            return Err(train_failure(
+                e,
+                saved_to.as_deref(),
+                &train_cfg,
+                &resume_hint,
+            ));
+        }
+    }
+    if !a.json {
+        if let Some(p) = &out {
+            outln!("checkpoint: {}", p.display());
+        }
+        if let Some(d) = &run_dir {
+            outln!("run directory: {}", d.display());
+        }
+    }
+    Ok(())
+}
+
+/// What `train` says when its loop stops early: where the weights went and how to go on.
+fn train_failure(
+    e: LoopError,
+    saved_to: Option<&Path>,
+    cfg: &TrainConfig,
+    hint: &dyn Fn(&Path) -> String,
+) -> anyhow::Error {
+    let (reason, save_error) = match e {
+        LoopError::StopFailed { reason, error } => (*reason, Some(error)),
+        other => (other, None),
+    };
+    let saved = match (saved_to, &save_error) {
+        (_, Some(err)) => format!("the weights were NOT saved: {err}"),
+        (Some(p), None) => format!("the weights were saved to {}", p.display()),
+        (None, None) => "the weights were NOT saved (no --out or --run-dir)".to_string(),
+    };
+    match reason {
+        LoopError::Interrupted { step, epoch } => {
+            let go_on = saved_to
+                .filter(|_| save_error.is_none())
+                .map(|p| format!("; {}", hint(p)))
+                .unwrap_or_default();
+            crate::interrupt::Interrupted(format!(
+                "interrupted at step {step} (epoch {} of {}, {epoch} epochs complete): {saved}{go_on}",
+                epoch + 1,
+                cfg.epochs
+            ))
+            .into()
+        }
+        LoopError::Train(e @ TrainError::NonFinite { .. }) => {
+            let kept = saved.replace("the weights", "the last finite weights");
+            anyhow::anyhow!("{e}; {kept}")
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// The `train` command's own output: a progress bar per epoch, a line (or a JSON object)
+/// per evaluation. While the final evaluation runs, a Ctrl-C exits at once: the last
+/// epoch's checkpoint is on disk (the sinks that write it come before this one).
+struct Progress {
+    json: bool,
+    epochs: usize,
+    variant: VariantKind,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(json: bool, epochs: usize, variant: VariantKind) -> Self {
+        Self {
+            json,
+            epochs,
+            variant,
+            bar: None,
+        }
+    }
+
+    fn bar(&mut self, run: &crate::train::run_loop::RunView<'_>) -> &ProgressBar {
+        let (json, epochs) = (self.json, self.epochs);
+        self.bar.get_or_insert_with(|| {
+            let t = run.trainer();
+            let bar = if json {
                 ProgressBar::hidden()
             } else {
-                ProgressBar::new(per_epoch)
+                ProgressBar::new(t.steps_per_epoch())
             };
             bar.set_style(
                 ProgressStyle::with_template(
@@ -817,158 +1137,74 @@ fn train(a: &TrainArgs) -> Result<()> {
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            bar.set_message(format!("{epoch}/{}", cfg.epochs));
-            let t0 = std::time::Instant::now();
-            let (mut samples, mut loss_sum, mut n) = (0usize, 0.0, 0usize);
-            loop {
-                let step = match trainer.step() {
-                    Ok(o) => o,
-                    Err(e @ TrainError::NonFinite { .. }) => {
-                        bar.abandon();
-                        save(&trainer, None)?;
-                        let kept = out
-                            .as_ref()
-                            .map(|p| {
-                                format!("; the last finite weights were saved to {}", p.display())
-                            })
-                            .unwrap_or_default();
-                        bail!("{e}{kept}");
-                    }
-                    Err(e) => return Err(e).context("training step"),
-                };
-                if let Some(w) = run_dir.as_mut() {
-                    w.step(&step.metrics).context("writing the run directory")?;
-                }
-                if crate::interrupt::requested() {
-                    bar.abandon();
-                    return Err(interrupted(&trainer, &cfg, epoch, &save, out.as_deref(), a).into());
-                }
-                samples += step.metrics.batch;
-                loss_sum += step.metrics.get("loss").unwrap_or(0.0);
-                n += 1;
-                bar.inc(1);
-                if step.epoch_done {
-                    break;
-                }
-            }
+            bar.set_message(format!("{}/{epochs}", t.epoch() + 1));
+            bar
+        })
+    }
+}
+
+impl Sink for Progress {
+    fn step(
+        &mut self,
+        run: &crate::train::run_loop::RunView<'_>,
+        _m: &crate::train::StepMetrics,
+    ) -> std::result::Result<(), SinkError> {
+        self.bar(run).inc(1);
+        Ok(())
+    }
+
+    fn epoch(&mut self, r: &EpochReport) -> std::result::Result<(), SinkError> {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
-            let secs = t0.elapsed().as_secs_f64();
-            let samples_per_sec = samples as f64 / secs;
-            let m = trainer.evaluate(cfg.eval_iwae_k);
-            if a.json {
+        }
+        if let Some(m) = &r.metrics {
+            if self.json {
                 outln!(
                     "{}",
                     serde_json::json!({
-                        "epoch": epoch, "train_loss": loss_sum / n as f64,
-                        "samples_per_sec": samples_per_sec, "test": m,
+                        "epoch": r.epoch, "train_loss": r.train_loss,
+                        "samples_per_sec": r.samples_per_sec, "test": m,
                     })
                 );
             } else {
                 print_eval(
                     &format!(
-                        "epoch {epoch:>2}/{}  train loss {:.2}  {:.0} img/s ",
-                        cfg.epochs,
-                        loss_sum / n as f64,
-                        samples_per_sec
+                        "epoch {:>2}/{}  train loss {:.2}  {:.0} img/s ",
+                        r.epoch, self.epochs, r.train_loss, r.samples_per_sec
                     ),
-                    &m,
-                    cfg.variant,
+                    m,
+                    self.variant,
                 );
             }
-            save(&trainer, Some(m.clone()))?;
-            if let Some(w) = run_dir.as_mut() {
-                w.epoch(&trainer.snapshot(), &m, samples_per_sec)
-                    .context("writing the run directory")?;
-            }
         }
-        if a.final_iwae_k > 0 && !crate::interrupt::requested() {
-            // The last epoch's checkpoint is saved: Ctrl-C here exits at once.
+        if r.epoch >= self.epochs {
             crate::interrupt::set_immediate(true);
-            let t0 = std::time::Instant::now();
-            let m = trainer.evaluate(a.final_iwae_k);
-            if a.json {
+        }
+        Ok(())
+    }
+
+    fn final_eval(&mut self, r: &EpochReport) -> std::result::Result<(), SinkError> {
+        if let Some(m) = &r.metrics {
+            if self.json {
                 outln!("{}", serde_json::json!({ "final": m }));
             } else {
-                print_eval(
-                    &format!("final ({:.1} s)", t0.elapsed().as_secs_f64()),
-                    &m,
-                    cfg.variant,
-                );
-            }
-            crate::interrupt::set_immediate(false);
-            save(&trainer, Some(m.clone()))?;
-            if let Some(w) = run_dir.as_mut() {
-                w.final_checkpoint(&trainer.snapshot(), &m)
-                    .context("writing the run directory")?;
-            }
-        }
-        if let Some(w) = run_dir.as_mut() {
-            w.end(trainer.epoch(), trainer.step_count(), None)
-                .context("writing the run directory")?;
-        }
-        if !a.json {
-            if let Some(p) = &out {
-                outln!("checkpoint: {}", p.display());
-            }
-            if let Some(w) = &run_dir {
-                outln!("run directory: {}", w.dir().display());
+                print_eval(&format!("final ({:.1} s)", r.eval_secs), m, self.variant);
             }
         }
         Ok(())
-    })();
-    if let (Err(e), Some(w)) = (&result, run_dir.as_mut()) {
-        let _ = w.end(
-            trainer.epoch(),
-            trainer.step_count(),
-            Some(format!("{e:#}")),
-        );
     }
-    result
-}
 
-/// Save the weights of the step just taken (to `--out`, else into the run directory) and
-/// say where: what `train` does when it is asked to stop.
-fn interrupted(
-    trainer: &Trainer,
-    cfg: &TrainConfig,
-    epoch: usize,
-    save: &dyn Fn(&Trainer, Option<EvalMetrics>) -> Result<()>,
-    out: Option<&Path>,
-    a: &TrainArgs,
-) -> crate::interrupt::Interrupted {
-    let at = format!(
-        "step {} (epoch {epoch} of {}, {} epochs complete)",
-        trainer.step_count(),
-        cfg.epochs,
-        trainer.epoch()
-    );
-    let saved = match out {
-        Some(p) => save(trainer, None).map(|()| p.to_path_buf()),
-        None => match &a.run_dir {
-            Some(dir) => {
-                let p = dir.join("interrupted.safetensors");
-                checkpoint::save_snapshot(
-                    &p,
-                    &trainer.snapshot(),
-                    DatasetInfo {
-                        held_out_class: a.without_class,
-                        ..DatasetInfo::of(trainer.data())
-                    },
-                    None,
-                )
-                .map(|()| p)
-                .context("saving the checkpoint")
-            }
-            None => Err(anyhow::anyhow!("no --out or --run-dir to save to")),
-        },
-    };
-    crate::interrupt::Interrupted(match saved {
-        Ok(p) => format!(
-            "interrupted at {at}: the weights were saved to {}",
-            p.display()
-        ),
-        Err(e) => format!("interrupted at {at}: the weights were NOT saved: {e:#}"),
-    })
+    fn stopped(
+        &mut self,
+        _how: &Stopped,
+        _snapshot: &Arc<crate::train::Snapshot>,
+    ) -> std::result::Result<(), SinkError> {
+        if let Some(bar) = self.bar.take() {
+            bar.abandon();
+        }
+        crate::interrupt::set_immediate(false);
+        Ok(())
+    }
 }
 
 /// `--out` must be writable as a file: checked before any work.

@@ -4,12 +4,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::data::Dataset;
+use crate::model::noise::{self, Purpose, stream_seed, with_noise_stream};
 use crate::train::probe::{DigitProbe, SampleScore};
-use crate::train::{TrainConfig, TrainError, Trainer};
+use crate::train::{
+    EpochReport, LoopError, Policy, Sink, SinkError, TrainConfig, TrainLoop, Trainer,
+};
 use crate::variant::VariantKind;
 
 pub use crate::train::metrics::{FACTOR_VAE_SCORE, MIG};
@@ -46,14 +49,20 @@ pub struct CompareRow {
 
 /// Decode [`SCORED_SAMPLES`] draws z ~ N(0, I) (a conditional model: labels 0..9 in turn;
 /// a VQ-VAE snaps each draw to its nearest codes; a two-layer model samples z1 ~ p(z1|z2))
-/// and score them with `probe`.
+/// and score them with `probe`. The draws come from the stream of `seed` for sampling
+/// ([`Purpose::Sample`]): every variant of a comparison decodes the same z.
 pub fn score_samples(trainer: &Trainer, probe: &DigitProbe, seed: u64) -> SampleScore {
+    with_noise_stream(stream_seed(seed, Purpose::Sample, &[]), || {
+        sample_and_score(trainer, probe)
+    })
+}
+
+fn sample_and_score(trainer: &Trainer, probe: &DigitProbe) -> SampleScore {
     let model = trainer.inference_model();
     let device = trainer.device().clone().inner();
-    device.seed(seed);
     let n = SCORED_SAMPLES;
     let d = trainer.config().model.latent_dim;
-    let z: Tensor<2> = Tensor::random([n, d], Distribution::Normal(0.0, 1.0), &device);
+    let z: Tensor<2> = noise::normal([n, d], 1.0, &device);
     let labels: Tensor<1, Int> = Tensor::from_data(
         TensorData::new((0..n as i64).map(|i| i % 10).collect::<Vec<_>>(), [n]),
         &device,
@@ -112,29 +121,44 @@ pub fn compare(
     device: &Device,
     iwae_k: usize,
     probe: Option<&DigitProbe>,
-    mut progress: impl FnMut(VariantKind, usize),
-) -> Result<Vec<CompareRow>, TrainError> {
+    mut progress: impl FnMut(VariantKind, usize) + Send,
+) -> Result<Vec<CompareRow>, LoopError> {
+    /// Reports each epoch and sums the training time and images.
+    struct Tally<'a, F: FnMut(VariantKind, usize) + Send> {
+        variant: VariantKind,
+        progress: &'a mut F,
+        images: usize,
+        secs: f64,
+    }
+    impl<F: FnMut(VariantKind, usize) + Send> Sink for Tally<'_, F> {
+        fn epoch(&mut self, r: &EpochReport) -> Result<(), SinkError> {
+            self.images += r.images;
+            self.secs += r.train_secs;
+            (self.progress)(self.variant, r.epoch);
+            Ok(())
+        }
+    }
     let mut rows = Vec::new();
     for &variant in variants {
         let mut cfg = base.clone();
         cfg.variant = variant;
         cfg.beta = variant.default_beta();
         let t0 = Instant::now();
-        let mut trainer = Trainer::new(cfg.clone(), data.clone(), device)?;
-        let mut samples = 0usize;
-        let mut train_secs = 0.0;
-        for epoch in 1..=cfg.epochs {
-            let te = Instant::now();
-            loop {
-                let out = trainer.step()?;
-                samples += out.metrics.batch;
-                if out.epoch_done {
-                    break;
-                }
-            }
-            train_secs += te.elapsed().as_secs_f64();
-            progress(variant, epoch);
-        }
+        let trainer = Trainer::new(cfg.clone(), data.clone(), device)?;
+        let policy = Policy {
+            evaluate_epochs: false,
+            ..Policy::default()
+        };
+        let mut tally = Tally {
+            variant,
+            progress: &mut progress,
+            images: 0,
+            secs: 0.0,
+        };
+        let mut run = TrainLoop::new(trainer, policy).with_sink(&mut tally);
+        run.run()?;
+        let trainer = run.into_trainer();
+        let (samples, train_secs) = (tally.images, tally.secs);
         let bound = variant.has_likelihood_bound();
         let mut m = trainer.evaluate(if bound { iwae_k } else { 0 });
         if let Some(acc) = held_out_critic_accuracy(&trainer, &data) {

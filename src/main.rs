@@ -1,7 +1,6 @@
 //! `latent-explorer`: the command-line entry point.
 
-use clap::Parser;
-use latent_explorer::cli::{Cli, run};
+use latent_explorer::cli::run_args;
 
 /// mimalloc keeps freed memory for reuse: burn allocates a fresh buffer per tensor op, and
 /// on these VMs returning and re-faulting pages costs more than the arithmetic.
@@ -34,7 +33,7 @@ fn main() -> std::process::ExitCode {
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}"),
     }
-    match run(Cli::parse()) {
+    match run_args() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             if let Some(i) = e.downcast_ref::<latent_explorer::interrupt::Interrupted>() {

@@ -3,11 +3,17 @@
 //!
 //! A run directory holds `metrics.jsonl`, one JSON [`Record`] per line (a `start` record with
 //! the configuration, a `step` record per training step, an `epoch` record per finished
-//! epoch, an `end` record), and one checkpoint per epoch, `epoch-0001.safetensors`, … (plus
-//! `final.safetensors` after the final evaluation, named by a `final` record). Every
-//! checkpoint is written atomically *before* the line that names it, so a reader that sees
-//! the line finds the file whole. A reader only consumes complete lines, so a line being written is read on the
-//! next poll. Polling (not file-change notification) works on network file systems too.
+//! epoch, an `end` record; a `resumed` record where training went on after a stop), the
+//! run's configuration file `run.toml` ([`crate::train::run_config`]), one checkpoint per
+//! epoch, `epoch-0001.safetensors`, … (plus `final.safetensors` after the final
+//! evaluation, named by a `final` record), and `resume.safetensors`: the newest weights
+//! with the training state (rewritten at every epoch's end and when training stops), from
+//! which `latent-explorer train --resume DIR` goes on exactly.
+//!
+//! Every checkpoint is written atomically *before* the line that names it, so a reader
+//! that sees the line finds the file whole. A reader only consumes complete lines, so a
+//! line being written is read on the next poll. Polling (not file-change notification)
+//! works on network file systems too. The writer is a [`Sink`] of the training loop.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -23,15 +29,20 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError, DatasetInfo};
-use crate::train::worker::{Outbox, Waker, join_draining};
+use crate::train::protocol::join_draining;
+use crate::train::run_config::RUN_CONFIG_FILE;
+use crate::train::run_loop::{EpochReport, RunView, SinkError, Stopped, failed};
 use crate::train::{
-    EvalMetrics, Event, LatestSlot, Snapshot, StepMetrics, TrainConfig, WorkerState,
+    EvalMetrics, Event, LatestSlot, Outbox, RunConfig, Sink, Snapshot, StepMetrics, TrainConfig,
+    Waker, WorkerState,
 };
 
 /// The metrics file of a run directory.
 pub const METRICS_FILE: &str = "metrics.jsonl";
 /// The checkpoint written after the final evaluation.
 pub const FINAL_CHECKPOINT: &str = "final.safetensors";
+/// The newest weights with the training state: where `train --resume DIR` goes on from.
+pub const RESUME_CHECKPOINT: &str = "resume.safetensors";
 /// Format tag of the `start` record.
 pub const FORMAT: &str = "latent-explorer-run/1";
 
@@ -82,6 +93,16 @@ pub enum Record {
         /// The checkpoint's file name in the directory.
         checkpoint: String,
     },
+    /// Training went on from `resume.safetensors` after a stop: the step records that
+    /// follow replace those after `step`.
+    Resumed {
+        /// Epochs completed at the resumed point.
+        epoch: usize,
+        /// Global steps taken at the resumed point.
+        step: u64,
+        /// Epochs the run now goes to.
+        epochs: usize,
+    },
     /// Training ended.
     End {
         /// Epochs completed.
@@ -108,8 +129,18 @@ pub enum RunDirError {
     #[error(transparent)]
     Path(#[from] crate::paths::PathError),
     /// The directory already holds a run.
-    #[error("{0}: already holds a run ({METRICS_FILE} is not empty); use a new or empty directory")]
+    #[error(
+        "{0}: already holds a run ({METRICS_FILE} is not empty); use a new or empty directory, or go on with `train --resume DIR`"
+    )]
     InUse(PathBuf),
+    /// The directory holds no run to resume.
+    #[error("{path}: {why}")]
+    NotResumable {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing.
+        why: String,
+    },
     /// A checkpoint could not be written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -143,12 +174,14 @@ pub struct RunDirWriter {
 }
 
 impl RunDirWriter {
-    /// Create `dir` (if needed) and start its metrics file with a `start` record. Refuses a
-    /// directory whose metrics file already holds a run.
+    /// Create `dir` (if needed) and start its metrics file with a `start` record; write the
+    /// run's configuration file when it has one. Refuses a directory whose metrics file
+    /// already holds a run.
     pub fn create(
         dir: &Path,
         config: &TrainConfig,
         dataset: DatasetInfo,
+        run_config: Option<&RunConfig>,
     ) -> Result<Self, RunDirError> {
         if dir.exists() && !dir.is_dir() {
             return Err(RunDirError::Io {
@@ -161,18 +194,12 @@ impl RunDirWriter {
         if std::fs::metadata(&metrics_path).is_ok_and(|m| m.len() > 0) {
             return Err(RunDirError::InUse(dir.to_path_buf()));
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&metrics_path)
-            .map_err(io_err(&metrics_path))?;
-        let mut w = Self {
-            dir: dir.to_path_buf(),
-            metrics_path,
-            file: BufWriter::new(file),
-            dataset: dataset.clone(),
-            last_flush: Instant::now(),
-        };
+        if let Some(rc) = run_config {
+            let path = dir.join(RUN_CONFIG_FILE);
+            crate::atomic::atomic_write_bytes(&path, rc.to_toml().as_bytes())
+                .map_err(io_err(&path))?;
+        }
+        let mut w = Self::open(dir, dataset.clone())?;
         w.write(&Record::Start {
             format: FORMAT.into(),
             config: config.clone(),
@@ -182,9 +209,88 @@ impl RunDirWriter {
         Ok(w)
     }
 
+    /// The metrics file of `dir` opened for appending.
+    fn open(dir: &Path, dataset: DatasetInfo) -> Result<Self, RunDirError> {
+        let metrics_path = dir.join(METRICS_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&metrics_path)
+            .map_err(io_err(&metrics_path))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            metrics_path,
+            file: BufWriter::new(file),
+            dataset,
+            last_flush: Instant::now(),
+        })
+    }
+
+    /// Go on writing `dir`, whose run stopped and resumes from `resume` (the weights of
+    /// [`RESUME_CHECKPOINT`]) to `epochs` epochs: an epoch that `resume` completed but whose
+    /// record a kill cut off is recorded first, then a `resumed` record.
+    pub fn resume(
+        dir: &Path,
+        resume: &checkpoint::Loaded,
+        epochs: usize,
+    ) -> Result<Self, RunDirError> {
+        let not = |why: String| RunDirError::NotResumable {
+            path: dir.to_path_buf(),
+            why,
+        };
+        let mut reader = RunDirReader::new(dir);
+        let mut dataset = None;
+        let mut last_epoch = 0;
+        for rec in reader.poll() {
+            match rec.map_err(&not)? {
+                Record::Start { dataset: d, .. } => dataset = Some(d),
+                Record::Epoch { epoch, .. } => last_epoch = epoch,
+                _ => {}
+            }
+        }
+        let Some(dataset) = dataset else {
+            return Err(not(format!("{METRICS_FILE} has no start record")));
+        };
+        let mut w = Self::open(dir, dataset)?;
+        let meta = &resume.meta;
+        let name = epoch_checkpoint(meta.epoch);
+        let cursor = resume.state.as_ref().map_or(0, |s| s.cursor);
+        if meta.epoch > last_epoch
+            && cursor == 0
+            && dir.join(&name).is_file()
+            && let Some(metrics) = &meta.metrics
+        {
+            w.write(&Record::Epoch {
+                epoch: meta.epoch,
+                step: meta.step,
+                metrics: metrics.clone(),
+                samples_per_sec: 0.0,
+                checkpoint: name,
+            })?;
+        }
+        w.write(&Record::Resumed {
+            epoch: meta.epoch,
+            step: meta.step,
+            epochs,
+        })?;
+        w.flush()?;
+        Ok(w)
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Save `snap` (with its training state) as [`RESUME_CHECKPOINT`]. Returns its path.
+    pub fn save_resume_point(
+        &self,
+        snap: &Snapshot,
+        metrics: Option<EvalMetrics>,
+    ) -> Result<PathBuf, RunDirError> {
+        let path = self.dir.join(RESUME_CHECKPOINT);
+        checkpoint::save_snapshot(&path, snap, self.dataset.clone(), metrics)?;
+        Ok(path)
     }
 
     fn write(&mut self, record: &Record) -> Result<(), RunDirError> {
@@ -210,7 +316,8 @@ impl RunDirWriter {
         Ok(())
     }
 
-    /// Write the end-of-epoch checkpoint of `snap` atomically, then the `epoch` record that
+    /// Write the end-of-epoch checkpoint of `snap` atomically (its weights; the training
+    /// state goes to [`RESUME_CHECKPOINT`], written next), then the `epoch` record that
     /// names it. Returns the checkpoint's path.
     pub fn epoch(
         &mut self,
@@ -220,7 +327,14 @@ impl RunDirWriter {
     ) -> Result<PathBuf, RunDirError> {
         let name = epoch_checkpoint(snap.epoch);
         let path = self.dir.join(&name);
-        checkpoint::save_snapshot(&path, snap, self.dataset.clone(), Some(metrics.clone()))?;
+        let weights = Snapshot {
+            state: None,
+            ..snap.clone()
+        };
+        checkpoint::save_snapshot(&path, &weights, self.dataset.clone(), Some(metrics.clone()))?;
+        if snap.state.is_some() {
+            self.save_resume_point(snap, Some(metrics.clone()))?;
+        }
         self.write(&Record::Epoch {
             epoch: snap.epoch,
             step: snap.step,
@@ -240,7 +354,11 @@ impl RunDirWriter {
         metrics: &EvalMetrics,
     ) -> Result<PathBuf, RunDirError> {
         let path = self.dir.join(FINAL_CHECKPOINT);
-        checkpoint::save_snapshot(&path, snap, self.dataset.clone(), Some(metrics.clone()))?;
+        let weights = Snapshot {
+            state: None,
+            ..snap.clone()
+        };
+        checkpoint::save_snapshot(&path, &weights, self.dataset.clone(), Some(metrics.clone()))?;
         self.write(&Record::Final {
             epoch: snap.epoch,
             step: snap.step,
@@ -262,6 +380,53 @@ impl RunDirWriter {
         self.flush()
     }
 }
+
+impl Sink for RunDirWriter {
+    fn step(&mut self, _run: &RunView<'_>, m: &StepMetrics) -> Result<(), SinkError> {
+        RunDirWriter::step(self, m).map_err(|e| failed(WRITING, e))
+    }
+
+    fn epoch(&mut self, r: &EpochReport) -> Result<(), SinkError> {
+        match &r.metrics {
+            Some(metrics) => RunDirWriter::epoch(self, &r.snapshot, metrics, r.samples_per_sec),
+            None => self.save_resume_point(&r.snapshot, None),
+        }
+        .map(|_| ())
+        .map_err(|e| failed(WRITING, e))
+    }
+
+    fn final_eval(&mut self, r: &EpochReport) -> Result<(), SinkError> {
+        if let Some(metrics) = &r.metrics {
+            self.final_checkpoint(&r.snapshot, metrics)
+                .map_err(|e| failed(WRITING, e))?;
+        }
+        Ok(())
+    }
+
+    fn stopped(&mut self, how: &Stopped, snap: &Arc<Snapshot>) -> Result<(), SinkError> {
+        let error = match how {
+            Stopped::Finished => None,
+            Stopped::Interrupted => Some(format!(
+                "interrupted at step {}; go on with `latent-explorer train --resume {}`",
+                snap.step,
+                self.dir.display()
+            )),
+            Stopped::NonFinite(e) | Stopped::Failed(e) => Some(e.clone()),
+        };
+        // A stop mid-epoch leaves the newest weights resumable (the last finite ones after a
+        // non-finite value).
+        let saved = if matches!(how, Stopped::Finished) {
+            Ok(())
+        } else {
+            self.save_resume_point(snap, None).map(|_| ())
+        };
+        let ended = self.end(snap.epoch, snap.step, error);
+        saved.and(ended).map_err(|e| failed(WRITING, e))
+    }
+}
+
+/// What a run directory's writer says it was doing when it fails.
+const WRITING: &str = "writing the run directory";
 
 /// Reads the records of a metrics file as they are appended: each [`RunDirReader::poll`]
 /// returns the complete lines added since the last one.
@@ -531,6 +696,15 @@ impl FollowState {
                 metrics,
                 checkpoint,
             } => self.epoch(epoch, step, metrics, &checkpoint),
+            Record::Resumed {
+                epoch,
+                step,
+                epochs,
+            } => {
+                self.send(Event::Changed(format!(
+                    "training resumed at epoch {epoch} (step {step}), to {epochs} epochs"
+                ))) && self.send(Event::State(WorkerState::Running))
+            }
             Record::End { error, .. } => {
                 if let Some(e) = error {
                     self.send(Event::Error(format!(

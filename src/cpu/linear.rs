@@ -31,7 +31,7 @@ use burn::nn::Linear;
 use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{contiguous, flex_f32, from_vec, has_avx2_fma, values};
+use super::flex::{contiguous, flex_f32, from_vec, has_avx2_fma, values};
 
 /// Inputs with at most this fraction of non-zero values take the sparse kernels.
 ///

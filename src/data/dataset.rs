@@ -368,7 +368,7 @@ pub struct Dataset {
     pub test: Split,
     /// Each image's factors of variation, when they are known (the shapes set): what the
     /// disentanglement metrics are measured against.
-    pub factors: Option<std::sync::Arc<super::shapes::Factors>>,
+    pub factors: Option<std::sync::Arc<super::factors::Factors>>,
 }
 
 impl Dataset {
@@ -502,14 +502,6 @@ impl Dataset {
                 });
             }
         }
-        Ok(())
-    }
-
-    /// Check that a model built from `model` can be fed this data: its image size and, for
-    /// a conditional model, every label.
-    pub fn check_model(&self, model: &crate::model::VaeConfig) -> Result<(), DataMismatch> {
-        self.check_image_size(model.shape())?;
-        self.check_labels(model.classes())?;
         Ok(())
     }
 

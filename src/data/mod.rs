@@ -3,6 +3,7 @@
 
 mod batch;
 mod dataset;
+mod factors;
 pub mod folder;
 pub mod idx;
 pub mod input;

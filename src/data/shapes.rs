@@ -10,11 +10,10 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
+pub use super::factors::{FACTOR_NAMES, Factors};
 use super::{Dataset, Split};
 use crate::limits::{self, LimitError};
 
-/// The factors' names, in the order of [`Factors::values`].
-pub const FACTOR_NAMES: [&str; 5] = ["shape", "scale", "orientation", "x", "y"];
 /// dSprites' number of values of each factor.
 pub const FULL_GRID: [usize; 5] = [3, 6, 40, 32, 32];
 
@@ -94,33 +93,6 @@ pub enum ShapesError {
     /// The test fraction is not in (0, 1).
     #[error("shapes: test fraction {0} must lie strictly between 0 and 1")]
     TestFraction(f64),
-}
-
-/// Each image's factor indices, per split, in the split's order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Factors {
-    /// Values of each factor in this set.
-    pub sizes: [usize; 5],
-    /// Training images' factor indices.
-    pub train: Vec<[u16; 5]>,
-    /// Test images' factor indices.
-    pub test: Vec<[u16; 5]>,
-}
-
-impl Factors {
-    /// The test images' factor indices, one row per image: what the disentanglement
-    /// metrics ([`crate::explore::mig`]) take.
-    pub fn test_rows(&self) -> Vec<Vec<usize>> {
-        Self::rows(&self.test)
-    }
-
-    /// Factor indices as rows of `usize`, the metrics' form.
-    pub fn rows(indices: &[[u16; 5]]) -> Vec<Vec<usize>> {
-        indices
-            .iter()
-            .map(|r| r.iter().map(|&v| v as usize).collect())
-            .collect()
-    }
 }
 
 /// A shapes set: the images (labelled by shape) and their factors.

@@ -10,6 +10,10 @@ use super::folder::{self, FolderConfig, FolderError, Skipped};
 use super::shapes::{self, ShapesConfig, ShapesError};
 use super::{Dataset, DatasetError};
 
+/// The name of the bundled digits in a data argument (`--data bundled`, `data = "bundled"`
+/// in a run configuration).
+pub const BUNDLED: &str = "bundled";
+
 /// A dataset, named.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
@@ -24,12 +28,12 @@ pub enum Source {
 }
 
 impl Source {
-    /// Read a data argument: empty for the bundled digits, `shapes[:SIDE]`, `DIR[@SIDE]`
-    /// for an image folder, or a directory of MNIST-format files. A path that exists wins
-    /// over the other readings.
+    /// Read a data argument: empty or [`BUNDLED`] for the bundled digits, `shapes[:SIDE]`,
+    /// `DIR[@SIDE]` for an image folder, or a directory of MNIST-format files. A path that
+    /// exists wins over the other readings.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let spec = spec.trim();
-        if spec.is_empty() {
+        if spec.is_empty() || (spec == BUNDLED && !Path::new(spec).exists()) {
             return Ok(Self::Bundled);
         }
         if let Some(cfg) = shapes::parse_spec(spec)? {

@@ -2,10 +2,11 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use super::init;
 use crate::cpu::linear;
 use crate::data::ImageShape;
 
@@ -21,7 +22,7 @@ impl ReluStack {
     pub fn new(widths: &[usize], device: &Device) -> Self {
         let layers = widths
             .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .map(|w| init::linear(w[0], w[1], device))
             .collect();
         Self { layers }
     }
@@ -54,8 +55,8 @@ impl MlpEncoder {
         let last = *widths.last().unwrap_or(&input);
         Self {
             body: ReluStack::new(&widths, device),
-            mu: LinearConfig::new(last, latent).init(device),
-            logvar: LinearConfig::new(last, latent).init(device),
+            mu: init::linear(last, latent, device),
+            logvar: init::linear(last, latent, device),
         }
     }
 
@@ -83,7 +84,7 @@ impl MlpDecoder {
         let last = *widths.last().unwrap_or(&latent);
         Self {
             body: ReluStack::new(&widths, device),
-            out: LinearConfig::new(last, output).init(device),
+            out: init::linear(last, output, device),
         }
     }
 
@@ -94,17 +95,17 @@ impl MlpDecoder {
 }
 
 fn down_conv(cin: usize, cout: usize, device: &Device) -> Conv2d {
-    Conv2dConfig::new([cin, cout], [4, 4])
+    let config = Conv2dConfig::new([cin, cout], [4, 4])
         .with_stride([2, 2])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .init(device)
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1));
+    init::conv2d(&config, device)
 }
 
 fn up_conv(cin: usize, cout: usize, device: &Device) -> ConvTranspose2d {
-    ConvTranspose2dConfig::new([cin, cout], [4, 4])
+    let config = ConvTranspose2dConfig::new([cin, cout], [4, 4])
         .with_stride([2, 2])
-        .with_padding([1, 1])
-        .init(device)
+        .with_padding([1, 1]);
+    init::conv_transpose2d(&config, device)
 }
 
 /// Convolutional Gaussian encoder: two stride-2 4×4 convs (`c1`, `c2` channels), a dense
@@ -145,9 +146,9 @@ impl ConvEncoder {
         Self {
             conv1: down_conv(shape.channels, channels[0], device),
             conv2: down_conv(channels[0], channels[1], device),
-            dense: LinearConfig::new(flat + extra, dense).init(device),
-            mu: LinearConfig::new(dense, latent).init(device),
-            logvar: LinearConfig::new(dense, latent).init(device),
+            dense: init::linear(flat + extra, dense, device),
+            mu: init::linear(dense, latent, device),
+            logvar: init::linear(dense, latent, device),
             rows,
             cols,
             image_channels: shape.channels,
@@ -202,8 +203,8 @@ impl ConvDecoder {
         let (rows, cols) = (shape.rows, shape.cols);
         let flat = channels[1] * (rows / 4) * (cols / 4);
         Self {
-            dense: LinearConfig::new(latent, dense).init(device),
-            project: LinearConfig::new(dense, flat).init(device),
+            dense: init::linear(latent, dense, device),
+            project: init::linear(dense, flat, device),
             deconv1: up_conv(channels[1], channels[0], device),
             deconv2: up_conv(channels[0], shape.channels, device),
             c2: channels[1],

@@ -1,54 +1,12 @@
 //! Diagonal-Gaussian helpers shared by every variant: reparameterised sampling, the KL
 //! divergence to the standard normal (and between two diagonal Gaussians), and log densities.
 
-use std::cell::RefCell;
+use burn::tensor::Tensor;
 
-use burn::tensor::{Distribution, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+pub use super::noise::{standard_noise, with_noise_stream};
 
 /// `ln(2π)`.
 pub const LN_2PI: f64 = 1.837_877_066_409_345_3;
-
-thread_local! {
-    /// This thread's own noise stream while [`with_noise_stream`] runs.
-    static NOISE: RefCell<Option<ChaCha8Rng>> = const { RefCell::new(None) };
-}
-
-/// Run `f` with [`standard_noise`] drawing from a stream of this thread's own, seeded by
-/// `seed`, instead of the device's shared generator. Work split over threads (the parts of
-/// a batch in [`crate::train`]) draws the same noise whatever order the threads run in.
-pub fn with_noise_stream<R>(seed: u64, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<ChaCha8Rng>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            NOISE.with(|n| *n.borrow_mut() = previous);
-        }
-    }
-    let previous = NOISE.with(|n| n.replace(Some(ChaCha8Rng::seed_from_u64(seed))));
-    let _restore = Restore(previous);
-    f()
-}
-
-/// Draw standard-normal noise shaped like `like`, on its device: from the thread's stream
-/// inside [`with_noise_stream`], else from the device's generator.
-pub fn standard_noise<const D: usize>(like: &Tensor<D>) -> Tensor<D> {
-    let shape = like.shape();
-    let device = like.device();
-    let drawn = NOISE.with(|n| {
-        n.borrow_mut().as_mut().map(|rng| {
-            let values: Vec<f32> = (0..shape.num_elements())
-                .map(|_| rng.sample::<f32, _>(rand_distr::StandardNormal))
-                .collect();
-            TensorData::new(values, shape.clone())
-        })
-    });
-    match drawn {
-        Some(data) => Tensor::from_data(data, &device),
-        None => Tensor::random(shape, Distribution::Normal(0.0, 1.0), &device),
-    }
-}
 
 /// The reparameterisation trick: `z = μ + ε · exp(½ log σ²)` with the given noise `ε`.
 pub fn reparameterize<const D: usize>(

@@ -4,7 +4,9 @@
 
 mod arch;
 pub mod gaussian;
+pub mod init;
 pub mod likelihood;
+pub mod noise;
 
 pub use arch::{ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder, ReluStack};
 pub use likelihood::Likelihood;
@@ -431,12 +433,8 @@ impl VaeConfig {
                 let lim = 1.0 / codes as f64;
                 // Updated by moving averages, not by gradient (see `variant::VqVae`).
                 Some(
-                    Param::from_tensor(Tensor::random(
-                        [codes, code_dim],
-                        burn::tensor::Distribution::Uniform(-lim, lim),
-                        device,
-                    ))
-                    .set_require_grad(false),
+                    Param::from_tensor(noise::uniform([codes, code_dim], -lim, lim, device))
+                        .set_require_grad(false),
                 )
             }
             _ => None,
@@ -689,5 +687,16 @@ impl Vae {
     pub fn nll(&self, likelihood: Likelihood, output: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
         let ls = self.log_sigma(likelihood, &x.device());
         likelihood::neg_log_likelihood(likelihood, output, x, ls).squeeze_dim(1)
+    }
+}
+
+impl crate::data::Dataset {
+    /// Check that a model built from `model` can be fed this data: its image size and, for
+    /// a conditional model, every label. (Here rather than in `data`: the data layer knows
+    /// nothing of models.)
+    pub fn check_model(&self, model: &VaeConfig) -> Result<(), crate::data::DataMismatch> {
+        self.check_image_size(model.shape())?;
+        self.check_labels(model.classes())?;
+        Ok(())
     }
 }

@@ -4,14 +4,18 @@
 //! score of Salimans et al. 2016 with an MNIST classifier in place of Inception).
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::{log_softmax, relu, softmax};
 use burn::tensor::{Device, Tensor};
 
 use super::metrics::host_vec;
 use crate::data::{Batcher, Split, epoch_permutation};
-use crate::model::one_hot;
+use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
+use crate::model::{init, one_hot};
+
+/// The coordinate of the probe's initialisation stream.
+const PROBE_STREAM: u64 = 0x9_20BE;
 
 /// Classes the probe distinguishes.
 pub const CLASSES: usize = 10;
@@ -49,15 +53,17 @@ pub struct SampleScore {
 }
 
 impl DigitProbe {
-    /// Train on `split` (labels `0..10`) for `epochs` with Adam (lr 1e-3, batch 128).
+    /// Train on `split` (labels `0..10`) for `epochs` with Adam (lr 1e-3, batch 128), its
+    /// initial weights from a stream of `seed`'s own.
     pub fn train(split: &Split, device: &Device, epochs: usize, seed: u64) -> Self {
         let ad = device.clone().autodiff();
-        ad.seed(seed);
         let p = split.image_len();
-        let mut net = ProbeNet {
-            hidden: LinearConfig::new(p, 256).init(&ad),
-            out: LinearConfig::new(256, CLASSES).init(&ad),
-        };
+        // The probe's stream: a VAE run seeded `seed` initialises from `&[]`.
+        let stream = stream_seed(seed, Purpose::Init, &[PROBE_STREAM]);
+        let mut net = with_noise_stream(stream, || ProbeNet {
+            hidden: init::linear(p, 256, &ad),
+            out: init::linear(256, CLASSES, &ad),
+        });
         let mut opt = AdamConfig::new().init();
         let batcher = Batcher::new(ad.clone());
         for epoch in 0..epochs {

@@ -6,9 +6,11 @@
 
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
-use super::trainer::{OptimConfig, TrainConfig};
+use super::config::{OptimConfig, TrainConfig};
 use crate::data::Dataset;
+use crate::limits;
 use crate::model::{ArchConfig, Likelihood, VaeConfig};
 use crate::variant::{CycleShape, Kernel, KlSchedule, VariantKind, VariantParams};
 
@@ -201,7 +203,139 @@ impl Default for RunSpec {
     }
 }
 
+/// A value of a run's description that is out of range, named by its key (the field name:
+/// the key in a run configuration file, the flag `--KEY` with `-` for `_`).
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{key} = {value}: {why}")]
+pub struct SpecError {
+    /// The key.
+    pub key: String,
+    /// The value given, as written in a configuration file.
+    pub value: String,
+    /// What it must be.
+    pub why: String,
+}
+
+/// Refuse `value` of `key` unless `ok`, saying it `must` …
+fn require(
+    key: &str,
+    value: impl std::fmt::Display,
+    ok: bool,
+    must: &str,
+) -> Result<(), SpecError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError {
+            key: key.into(),
+            value: value.to_string(),
+            why: format!("must be {must}"),
+        })
+    }
+}
+
+/// `value` of `key` within `lo..=hi`.
+fn within(key: &str, value: usize, lo: usize, hi: usize) -> Result<(), SpecError> {
+    require(
+        key,
+        value,
+        (lo..=hi).contains(&value),
+        &format!("in {lo}..={hi}"),
+    )
+}
+
+/// `value` of `key` finite and at least 0 (or above 0 when `strict`).
+fn non_negative(key: &str, value: f64, strict: bool) -> Result<(), SpecError> {
+    let ok = value.is_finite() && if strict { value > 0.0 } else { value >= 0.0 };
+    require(
+        key,
+        value,
+        ok,
+        if strict {
+            "finite and > 0"
+        } else {
+            "finite and ≥ 0"
+        },
+    )
+}
+
 impl RunSpec {
+    /// Check every value that can be checked without the data, naming the first bad key.
+    /// The checks that need the image size (activation sizes, the conv architecture's
+    /// image sides) come with the data, in [`TrainConfig::validate`].
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let hidden = format!("{:?}", self.hidden);
+        within("hidden", self.hidden.len(), 0, limits::MAX_LAYERS).map_err(|e| SpecError {
+            value: hidden.clone(),
+            ..e
+        })?;
+        require(
+            "hidden",
+            &hidden,
+            self.hidden
+                .iter()
+                .all(|&w| (1..=limits::MAX_WIDTH).contains(&w)),
+            &format!("widths in 1..={}", limits::MAX_WIDTH),
+        )?;
+        within("latent", self.latent, 1, limits::MAX_LATENT)?;
+        non_negative("sigma", self.sigma as f64, true)?;
+        within("epochs", self.epochs, 1, limits::MAX_EPOCHS)?;
+        within("batch", self.batch, 1, limits::MAX_BATCH)?;
+        non_negative("lr", self.lr, true)?;
+        for (key, b) in [
+            ("adam_beta1", self.adam_beta1),
+            ("adam_beta2", self.adam_beta2),
+        ] {
+            require(key, b, (0.0..1.0).contains(&b), "in [0, 1)")?;
+        }
+        non_negative("weight_decay", self.weight_decay as f64, false)?;
+        non_negative("l1", self.l1, false)?;
+        if let Some(beta) = self.beta {
+            non_negative("beta", beta, false)?;
+        }
+        if self.kl_schedule == ScheduleKind::Linear {
+            require(
+                "warmup_steps",
+                self.warmup_steps,
+                self.warmup_steps > 0,
+                "> 0",
+            )?;
+        }
+        if self.kl_schedule == ScheduleKind::Cyclical {
+            require("cycles", self.cycles, self.cycles > 0, "> 0")?;
+            let r = self.cycle_ratio;
+            require("cycle_ratio", r, r > 0.0 && r <= 1.0, "in (0, 1]")?;
+        }
+        if let Some(fb) = self.free_bits {
+            non_negative("free_bits", fb, false)?;
+        }
+        within("iwae_k", self.iwae_k, 1, 5000)?;
+        for (key, v) in [
+            ("mmd_lambda", self.mmd_lambda),
+            ("sinkhorn_lambda", self.sinkhorn_lambda),
+            ("aae_r1", self.aae_r1),
+            ("gan_weight", self.gan_weight),
+            ("vq_commitment", self.vq_commitment),
+            ("factor_gamma", self.factor_gamma),
+        ] {
+            non_negative(key, v, false)?;
+        }
+        non_negative("sinkhorn_eps", self.sinkhorn_eps, true)?;
+        within("vq_codes", self.vq_codes, 2, 65_536)?;
+        require("vq_code_dim", self.vq_code_dim, self.vq_code_dim > 0, "> 0")?;
+        if self.variant == VariantKind::VqVae {
+            require(
+                "vq_code_dim",
+                self.vq_code_dim,
+                self.latent.is_multiple_of(self.vq_code_dim),
+                &format!("a divisor of latent ({}) for the VQ-VAE", self.latent),
+            )?;
+        }
+        within("bottom_latent", self.bottom_latent, 1, limits::MAX_LATENT)?;
+        within("eval_iwae_k", self.eval_iwae_k, 0, limits::MAX_IWAE_K)?;
+        Ok(())
+    }
+
     /// β as the run will use it: the one set, else the variant's default.
     pub fn effective_beta(&self) -> f64 {
         self.beta.unwrap_or(self.variant.default_beta())

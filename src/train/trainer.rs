@@ -1,275 +1,31 @@
 //! The synchronous training core: one [`Trainer`] owns the model, the variant's extra
 //! modules and one optimiser per phase, and advances one batch per [`Trainer::step`]. The
-//! background [`super::Worker`] and the CLI both drive it.
+//! training loop ([`super::run_loop`]) drives it for the CLI, the app's worker and benches.
+//!
+//! Every random draw of a run comes from streams derived from its seed
+//! ([`crate::model::noise`]): the initial weights from one, each step's phase (and each part
+//! of a split batch) from its own. So a run is reproducible whatever else the process is
+//! doing, and [`Trainer::train_state`] with the weights is all it takes to resume it exactly.
 
 use std::sync::Arc;
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
+use super::config::TrainConfig;
+use super::error::TrainError;
+use super::lane_policy::LanePolicy;
 use super::metrics::{EvalMetrics, evaluate_with_codes, host_vec};
-use super::worker::Snapshot;
-use crate::cpu::{self, FlatAdam};
+use super::optim::PhaseOptim;
+use super::protocol::Snapshot;
+use super::state::TrainState;
+use super::step::{StepMetrics, StepOutcome};
+use crate::cpu::{self, lanes};
 use crate::data::{Batch, Batcher, Dataset, epoch_permutation};
-use crate::limits::{self, LimitError};
-use crate::model::gaussian::with_noise_stream;
-use crate::model::{ArchConfig, ModelError, Vae, VaeConfig};
-use crate::variant::{
-    AuxModules, KlSchedule, Objective, ParamGroup, StepContext, VariantKind, VariantParams, l1_norm,
-};
-
-impl From<LimitError> for TrainError {
-    fn from(e: LimitError) -> Self {
-        Self::Limit(e)
-    }
-}
-
-/// Adam and parameter-penalty settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OptimConfig {
-    /// Learning rate.
-    pub lr: f64,
-    /// Adam β₁.
-    pub beta1: f32,
-    /// Adam β₂.
-    pub beta2: f32,
-    /// L2 weight decay (added to the gradient by Adam); 0 disables it.
-    pub weight_decay: f32,
-    /// Weight of the L1 penalty Σ|θ| on the model's parameters; 0 disables it.
-    pub l1: f64,
-}
-
-impl Default for OptimConfig {
-    fn default() -> Self {
-        Self {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            weight_decay: 0.0,
-            l1: 0.0,
-        }
-    }
-}
-
-/// Everything that defines a training run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Model architecture (image size is overwritten from the data).
-    pub model: VaeConfig,
-    /// Objective.
-    pub variant: VariantKind,
-    /// Optimiser.
-    pub optim: OptimConfig,
-    /// β: the KL weight (β-VAE; held at 1 by the plain VAE).
-    pub beta: f64,
-    /// KL-weight schedule.
-    pub schedule: KlSchedule,
-    /// Free-bits floor per latent dimension (nats), if any.
-    pub free_bits: Option<f64>,
-    /// Images per batch.
-    pub batch_size: usize,
-    /// Epochs to train.
-    pub epochs: usize,
-    /// Seed for initialisation, shuffling and sampling.
-    pub seed: u64,
-    /// Importance samples for the per-epoch IWAE bound (0: skip it).
-    pub eval_iwae_k: usize,
-    /// Variant hyperparameters (IWAE k, WAE λ and kernel, …).
-    #[serde(default)]
-    pub variant_params: VariantParams,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            model: VaeConfig::default(),
-            variant: VariantKind::Vae,
-            optim: OptimConfig::default(),
-            beta: 1.0,
-            schedule: KlSchedule::Constant,
-            free_bits: None,
-            batch_size: 128,
-            epochs: 10,
-            seed: 0,
-            eval_iwae_k: 0,
-            variant_params: VariantParams::default(),
-        }
-    }
-}
-
-impl TrainConfig {
-    /// Check every hyperparameter; the message names the bad one.
-    pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |m: String| Err(TrainError::InvalidConfig(m));
-        self.model.validate()?;
-        let o = &self.optim;
-        if !(o.lr.is_finite() && o.lr > 0.0) {
-            return bad(format!("learning rate {} must be finite and > 0", o.lr));
-        }
-        if !(0.0..1.0).contains(&o.beta1) || !(0.0..1.0).contains(&o.beta2) {
-            return bad(format!(
-                "Adam betas ({}, {}) must be in [0, 1)",
-                o.beta1, o.beta2
-            ));
-        }
-        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
-            return bad(format!("weight decay {} must be ≥ 0", o.weight_decay));
-        }
-        if !(o.l1.is_finite() && o.l1 >= 0.0) {
-            return bad(format!("L1 weight {} must be ≥ 0", o.l1));
-        }
-        if !(self.beta.is_finite() && self.beta >= 0.0) {
-            return bad(format!("β {} must be finite and ≥ 0", self.beta));
-        }
-        if let Some(fb) = self.free_bits
-            && !(fb.is_finite() && fb >= 0.0)
-        {
-            return bad(format!("free bits {fb} must be finite and ≥ 0"));
-        }
-        self.check_sizes()?;
-        self.variant_params
-            .validate()
-            .map_err(TrainError::InvalidConfig)?;
-        let expected = self.variant.latent_kind(&self.variant_params);
-        if self.model.latent != expected {
-            return bad(format!(
-                "variant {} needs the latent {expected:?}, but the model's latent is {:?}",
-                self.variant, self.model.latent
-            ));
-        }
-        self.schedule.validate().map_err(TrainError::InvalidConfig)
-    }
-
-    /// Batch, epochs and the largest activations and discriminators within
-    /// [`crate::limits`] (the model's own sizes are checked by its `validate`).
-    fn check_sizes(&self) -> Result<(), LimitError> {
-        use limits::{MAX_ELEMENTS, check, product};
-        let b = check("batch size", self.batch_size, 1, limits::MAX_BATCH)?;
-        check("epochs", self.epochs, 1, limits::MAX_EPOCHS)?;
-        check("IWAE k", self.variant_params.iwae_k, 0, limits::MAX_IWAE_K)?;
-        check("evaluation IWAE k", self.eval_iwae_k, 0, limits::MAX_IWAE_K)?;
-        // Validated by the model config before this runs.
-        let pixels = self.model.pixels();
-        let k = if self.variant == VariantKind::Iwae {
-            self.variant_params.iwae_k.max(1)
-        } else {
-            1
-        };
-        product("batch × samples × pixels", &[b, k, pixels], MAX_ELEMENTS)?;
-        let widest = match &self.model.arch {
-            ArchConfig::Mlp { hidden } => hidden.iter().copied().max().unwrap_or(0),
-            ArchConfig::Conv { channels, dense } => (*dense)
-                .max(channels[0].max(channels[1]) * (self.model.rows / 2) * (self.model.cols / 2)),
-        };
-        product(
-            "batch × samples × widest layer",
-            &[b, k, widest],
-            MAX_ELEMENTS,
-        )?;
-        // A discriminator sees at most an image and a code.
-        let input = limits::sum(
-            "discriminator inputs",
-            &[pixels, self.model.latent_dim],
-            MAX_ELEMENTS,
-        )?;
-        let p = &self.variant_params;
-        for (name, hidden) in [
-            ("AAE discriminator parameters", &p.aae_disc_hidden),
-            ("VAE-GAN discriminator parameters", &p.vaegan_disc_hidden),
-            ("BiGAN discriminator parameters", &p.bigan_disc_hidden),
-            ("FactorVAE discriminator parameters", &p.factor_disc_hidden),
-        ] {
-            check(
-                &format!("{name}: layers"),
-                hidden.len(),
-                0,
-                limits::MAX_LAYERS,
-            )?;
-            let mut widths = vec![input];
-            widths.extend(hidden.iter().map(|&w| w.min(limits::MAX_WIDTH + 1)));
-            widths.push(1);
-            let mut total = 0;
-            for w in widths.windows(2) {
-                let layer = product(name, &[w[0], w[1]], limits::MAX_PARAMETERS)?;
-                total = limits::sum(name, &[total, layer], limits::MAX_PARAMETERS)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Steps in one epoch over `n` training images (the last batch may be short).
-    pub fn steps_per_epoch(&self, n: usize) -> u64 {
-        n.div_ceil(self.batch_size.max(1)) as u64
-    }
-}
-
-/// Training failures.
-#[derive(Debug, Error)]
-pub enum TrainError {
-    /// A hyperparameter is invalid.
-    #[error("invalid training config: {0}")]
-    InvalidConfig(String),
-    /// The model config is invalid.
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    /// A label the conditional model does not know.
-    #[error(transparent)]
-    Label(#[from] crate::data::LabelOutOfRange),
-    /// A size is outside [`crate::limits`] (shown in the message, not as a source, so a
-    /// chain of causes prints it once).
-    #[error("invalid training config: {0}")]
-    Limit(LimitError),
-    /// The dataset has no training images.
-    #[error("the dataset has no training images")]
-    EmptyData,
-    /// A loss term or the gradient went NaN or infinite; the weights were kept.
-    #[error("{term} became {value} at step {step}; training paused with the last finite weights")]
-    NonFinite {
-        /// Global step at which it happened.
-        step: u64,
-        /// Which term ("total", "rec", "kl", "grad_norm", …), prefixed by phase if several.
-        term: String,
-        /// The value seen (NaN or ±inf).
-        value: f64,
-    },
-}
-
-/// Metrics of one training step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepMetrics {
-    /// Global 0-based step that was just taken.
-    pub step: u64,
-    /// 0-based epoch it belongs to.
-    pub epoch: usize,
-    /// Images in the batch.
-    pub batch: usize,
-    /// Named loss terms: "loss" (the optimised total), the variant's terms, "grad_norm".
-    pub terms: Vec<(String, f64)>,
-    /// KL schedule weight at this step.
-    pub kl_weight: f64,
-    /// Learning rate used.
-    pub lr: f64,
-}
-
-impl StepMetrics {
-    /// The value of a named term.
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.terms.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
-    }
-}
-
-/// What a step did.
-#[derive(Debug, Clone)]
-pub struct StepOutcome {
-    /// The step's metrics.
-    pub metrics: StepMetrics,
-    /// Whether this step finished an epoch.
-    pub epoch_done: bool,
-}
+use crate::model::Vae;
+use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
+use crate::variant::{AuxModules, KlSchedule, Objective, ParamGroup, StepContext, l1_norm};
 
 /// Sum of squared gradients over a module's float parameters.
 struct GradSquares<'a> {
@@ -293,45 +49,6 @@ fn grad_sq_sum<M: Module>(module: &M, grads: &GradientsParams) -> Option<Tensor<
     let mut v = GradSquares { grads, total: None };
     module.visit(&mut v);
     v.total
-}
-
-/// Adam's ε.
-const ADAM_EPSILON: f32 = 1e-8;
-
-/// One phase's Adam: burn's, or on the CPU backend the same rule over flat buffers
-/// ([`FlatAdam`], one pass per parameter instead of eleven tensor operations).
-enum PhaseOptim {
-    Burn(ModuleOptimizer),
-    Flat(FlatAdam),
-}
-
-impl PhaseOptim {
-    fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
-        match self {
-            Self::Burn(o) => o.step(lr, module, grads),
-            Self::Flat(o) => o.step(lr, module, grads),
-        }
-    }
-}
-
-fn adam(cfg: &OptimConfig, beta1: Option<f32>, cpu: bool) -> PhaseOptim {
-    let beta1 = beta1.unwrap_or(cfg.beta1);
-    if cpu {
-        return PhaseOptim::Flat(FlatAdam::new(
-            beta1,
-            cfg.beta2,
-            ADAM_EPSILON,
-            cfg.weight_decay,
-        ));
-    }
-    let mut c = AdamConfig::new()
-        .with_beta_1(beta1)
-        .with_beta_2(cfg.beta2)
-        .with_epsilon(ADAM_EPSILON);
-    if cfg.weight_decay > 0.0 {
-        c = c.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay)));
-    }
-    PhaseOptim::Burn(c.init())
 }
 
 /// All finite?
@@ -358,99 +75,6 @@ fn all_finite<M: Module>(module: &M) -> bool {
 /// per-operation overhead than a second core gains.
 pub const MIN_PART: usize = 32;
 
-/// The seed of the noise streams of step `step`'s phase `phase` when its batch is split
-/// (splitmix64 of the three), so split steps are reproducible whatever order lanes run in.
-fn split_seed(seed: u64, step: u64, phase: usize) -> u64 {
-    let mut z = seed
-        .wrapping_add(step.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add((phase as u64) << 56);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Chooses, by measured step time, whether a split batch's parts run side by side on the
-/// lanes or one after another on the trainer's thread (the same numbers either way). On an
-/// idle machine the lanes win; while a software-rendered window takes both cores, the
-/// low-priority lanes get the CPU late and every hand-off waits, and the trainer's own
-/// thread wins. After a stretch of [`LanePolicy::PERIOD`] steps (doubled, up to
-/// [`LanePolicy::LONGEST`], each time a probe confirms the choice) the other way is tried
-/// for [`LanePolicy::PROBE`] steps.
-#[derive(Debug, Clone)]
-struct LanePolicy {
-    /// Smoothed seconds per image of recent steps, on the lanes and inline.
-    cost: [Option<f64>; 2],
-    /// Whether steps now run on the lanes.
-    lanes: bool,
-    /// Steps left in the current stretch.
-    left: u32,
-    /// Whether the current stretch is a probe of the other way.
-    probing: bool,
-    /// Steps of the next stretch between probes.
-    period: u32,
-    /// The chosen way's cost when it was chosen: a stretch ends early (with a probe) when
-    /// its cost grows half as much again, e.g. when a window starts taking the CPU.
-    chosen: Option<f64>,
-}
-
-impl LanePolicy {
-    const PERIOD: u32 = 96;
-    const LONGEST: u32 = 16 * Self::PERIOD;
-    const PROBE: u32 = 3;
-
-    fn new() -> Self {
-        Self {
-            cost: [None, None],
-            lanes: true,
-            left: Self::PERIOD,
-            probing: false,
-            period: Self::PERIOD,
-            chosen: None,
-        }
-    }
-
-    /// Record a split step's seconds per image, then pick the way of the next step.
-    fn record(&mut self, secs_per_image: f64) {
-        let slot = &mut self.cost[usize::from(!self.lanes)];
-        *slot = Some(match *slot {
-            Some(c) => 0.7 * c + 0.3 * secs_per_image,
-            None => secs_per_image,
-        });
-        self.left = self.left.saturating_sub(1);
-        let now = self.cost[usize::from(!self.lanes)];
-        if !self.probing
-            && let (Some(now), Some(chosen)) = (now, self.chosen)
-            && now > 1.5 * chosen
-        {
-            // The machine changed: look again now, and often for a while.
-            self.left = 0;
-            self.period = Self::PERIOD;
-        }
-        if self.left > 0 {
-            return;
-        }
-        if self.probing {
-            // Back to the faster way for a stretch: longer each time the way stays.
-            let before = !self.lanes;
-            if let [Some(on_lanes), Some(inline)] = self.cost {
-                self.lanes = on_lanes <= inline;
-            }
-            self.period = if self.lanes == before {
-                (self.period * 2).min(Self::LONGEST)
-            } else {
-                Self::PERIOD
-            };
-            self.probing = false;
-            self.left = self.period;
-            self.chosen = self.cost[usize::from(!self.lanes)];
-        } else {
-            self.lanes = !self.lanes;
-            self.probing = true;
-            self.left = Self::PROBE;
-        }
-    }
-}
-
 /// The name the squared gradient norm travels under until its square root is taken.
 const GRAD_SQ: &str = "grad_sq";
 
@@ -470,8 +94,9 @@ pub struct Trainer {
     order: Vec<usize>,
     /// Whether the device is the CPU backend (where batches may be split over lanes).
     cpu: bool,
-    /// Parts per split batch, if not one per lane ([`Trainer::set_parts`]).
-    parts_override: Option<usize>,
+    /// Most parts a batch is split into: one per CPU lane, or as set by
+    /// [`Trainer::set_parts`] or a resumed run's state.
+    lanes: usize,
     /// Whether split steps run on the lanes or inline.
     lane_policy: LanePolicy,
     /// Weights at the start of the previous successful step: the fallback if its update
@@ -481,13 +106,14 @@ pub struct Trainer {
 
 impl Trainer {
     /// Build a fresh model and optimisers for `cfg` on `device` (autodiff is added here).
+    /// The initial weights come from the run's own stream ([`Purpose::Init`]).
     pub fn new(cfg: TrainConfig, data: Arc<Dataset>, device: &Device) -> Result<Self, TrainError> {
         let objective = cfg.variant.build(&cfg.variant_params);
         Self::with_objective(cfg, objective, data, device)
     }
 
     /// Like [`Trainer::new`] with an explicit objective (for objectives outside
-    /// [`VariantKind`], e.g. while developing a new variant).
+    /// [`crate::variant::VariantKind`], e.g. while developing a new variant).
     pub fn with_objective(
         mut cfg: TrainConfig,
         objective: Box<dyn Objective>,
@@ -505,13 +131,15 @@ impl Trainer {
         data.check_labels(cfg.model.classes())?;
         let device = device.clone().autodiff();
         let cpu = device == Device::flex();
-        device.seed(cfg.seed);
-        let model = cfg.model.init(&device)?;
-        let aux = objective.init_aux(&cfg.model, &device);
+        let (model, aux) = with_noise_stream(stream_seed(cfg.seed, Purpose::Init, &[]), || {
+            let model = cfg.model.init(&device)?;
+            let aux = objective.init_aux(&cfg.model, &device);
+            Ok::<_, TrainError>((model, aux))
+        })?;
         let optims = objective
             .phases()
             .iter()
-            .map(|p| adam(&cfg.optim, p.beta1, cpu))
+            .map(|p| PhaseOptim::new(&cfg.optim, p.beta1, cpu))
             .collect();
         let order = epoch_permutation(cfg.seed, 0, data.train.len());
         Ok(Self {
@@ -528,13 +156,15 @@ impl Trainer {
             cursor: 0,
             order,
             cpu,
-            parts_override: None,
+            lanes: if cpu { lanes::lanes().len().max(1) } else { 1 },
             lane_policy: LanePolicy::new(),
             previous: None,
         })
     }
 
-    /// Resume from loaded weights (optimiser state starts fresh).
+    /// Go on from loaded weights at `step` after `epoch` completed epochs, with fresh
+    /// optimiser state (Adam's moments start from zero): for weights that carry no
+    /// [`TrainState`]. See [`Trainer::resume`] for an exact continuation.
     pub fn with_weights(mut self, model: Vae, aux: AuxModules, step: u64, epoch: usize) -> Self {
         // `train` turns gradient tracking back on for weights that come from an inference
         // copy (a checkpoint, a snapshot).
@@ -545,6 +175,67 @@ impl Trainer {
         self.order = epoch_permutation(self.cfg.seed, epoch, self.data.train.len());
         self.cursor = 0;
         self
+    }
+
+    /// Go on exactly where a run stopped: its weights at `step` after `epoch` completed
+    /// epochs, and its [`TrainState`] (optimiser moments, position in the epoch, the split
+    /// of its batches). The steps that follow are the ones the uninterrupted run took.
+    /// Refused, with the reason, when the state does not fit this run's model or data.
+    pub fn resume(
+        self,
+        model: Vae,
+        aux: AuxModules,
+        step: u64,
+        epoch: usize,
+        state: &TrainState,
+    ) -> Result<Self, TrainError> {
+        let mut t = self.with_weights(model, aux, step, epoch);
+        let n = t.data.train.len();
+        if state.cursor >= n {
+            return Err(TrainError::Resume(format!(
+                "the state is {} images into an epoch, the training split has {n}",
+                state.cursor
+            )));
+        }
+        let phases = t.objective.phases().to_vec();
+        if state.optim.len() != phases.len() {
+            return Err(TrainError::Resume(format!(
+                "the state holds {} optimisers, {} has {} phases",
+                state.optim.len(),
+                t.cfg.variant,
+                phases.len()
+            )));
+        }
+        for (i, phase) in phases.iter().enumerate() {
+            let result = match phase.group {
+                ParamGroup::Model => t.optims[i].import(&t.model, &state.optim[i]),
+                ParamGroup::Aux => t.optims[i].import(&t.aux, &state.optim[i]),
+            };
+            result.map_err(|e| TrainError::Resume(format!("phase {}: {e}", phase.name)))?;
+        }
+        t.cursor = state.cursor;
+        t.lanes = state.lanes.max(1);
+        Ok(t)
+    }
+
+    /// The training state beyond the weights (the optimisers' moments copied to the host):
+    /// with [`Trainer::snapshot`], what an exact resume needs.
+    pub fn train_state(&self) -> TrainState {
+        let optim = self
+            .objective
+            .phases()
+            .iter()
+            .zip(&self.optims)
+            .map(|(phase, o)| match phase.group {
+                ParamGroup::Model => o.export(&self.model),
+                ParamGroup::Aux => o.export(&self.aux),
+            })
+            .collect();
+        TrainState {
+            cursor: self.cursor,
+            lanes: self.lanes,
+            optim,
+        }
     }
 
     /// The run's configuration (with live changes applied).
@@ -609,13 +300,13 @@ impl Trainer {
     /// An inference copy of everything a checkpoint holds but the metrics: model, aux
     /// modules, the live configuration, step and epoch.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            model: self.inference_model(),
-            aux: self.aux.valid(),
-            config: self.cfg.clone(),
-            step: self.step,
-            epoch: self.epoch,
-        }
+        Snapshot::new(
+            self.inference_model(),
+            self.aux.valid(),
+            self.cfg.clone(),
+            self.step,
+            self.epoch,
+        )
     }
 
     /// The training model (autodiff device).
@@ -634,18 +325,22 @@ impl Trainer {
     }
 
     /// Evaluate the current model on the test split; on data with known factors of
-    /// variation, with the MIG and the FactorVAE score.
+    /// variation, with the MIG and the FactorVAE score. Its samples come from the run's
+    /// stream for this step ([`Purpose::Eval`]): the same weights evaluate the same.
     pub fn evaluate(&self, iwae_k: usize) -> EvalMetrics {
         let model = self.inference_model();
         let device = self.device.clone().inner();
-        let (mut m, codes) = evaluate_with_codes(
-            &model,
-            self.cfg.model.likelihood,
-            &self.data.test,
-            &device,
-            500,
-            iwae_k,
-        );
+        let seed = stream_seed(self.cfg.seed, Purpose::Eval, &[self.step]);
+        let (mut m, codes) = with_noise_stream(seed, || {
+            evaluate_with_codes(
+                &model,
+                self.cfg.model.likelihood,
+                &self.data.test,
+                &device,
+                500,
+                iwae_k,
+            )
+        });
         if let Some(scores) = super::metrics::disentanglement(&codes, &self.data) {
             m.push_disentanglement(&scores);
         }
@@ -653,24 +348,21 @@ impl Trainer {
     }
 
     /// How many parts this step's batch of `len` images is split into, one per CPU lane
-    /// (see [`super::parallel`]): more than one only on the CPU backend, for objectives
+    /// (see [`crate::cpu::lanes`]): more than one only on the CPU backend, for objectives
     /// whose loss is a per-image mean ([`Objective::per_sample`]), without the L1 penalty
     /// (a whole-model term), and with at least [`MIN_PART`] images per part.
     fn parts(&self, len: usize, ctx: &StepContext) -> usize {
         if !self.cpu || self.cfg.optim.l1 > 0.0 || !self.objective.per_sample(ctx) {
             return 1;
         }
-        let wanted = self
-            .parts_override
-            .unwrap_or_else(|| super::parallel::lanes().len());
-        wanted.min(len / MIN_PART).max(1)
+        self.lanes.min(len / MIN_PART).max(1)
     }
 
     /// Split batches into `parts` where splitting applies (see [`Trainer::step`]) instead of
     /// one part per CPU lane; parts beyond the lanes run one after another. `None` goes back
     /// to one per lane. For comparing the two ways, e.g. in tests.
     pub fn set_parts(&mut self, parts: Option<usize>) {
-        self.parts_override = parts;
+        self.lanes = parts.unwrap_or_else(|| lanes::lanes().len()).max(1);
     }
 
     /// The gradients of phase `i` and its reported values (`loss`, the variant's terms,
@@ -692,7 +384,7 @@ impl Trainer {
         let indices = &self.order[start..end];
         let l1 = self.cfg.optim.l1;
         let len = indices.len();
-        let noise_seed = split_seed(self.cfg.seed, self.step, i);
+        let (seed, step) = (self.cfg.seed, self.step);
         let part = |p: usize| {
             let (a, b) = (p * len / parts, (p + 1) * len / parts);
             let run = || {
@@ -745,14 +437,11 @@ impl Trainer {
                 let host = host_vec(Tensor::cat(values, 0));
                 (gp, names, host)
             };
-            if parts > 1 {
-                with_noise_stream(noise_seed.wrapping_add(p as u64), run)
-            } else {
-                run()
-            }
+            let coords = [step, i as u64, p as u64];
+            with_noise_stream(stream_seed(seed, Purpose::Step, &coords), run)
         };
         let mut results = if parts > 1 {
-            super::parallel::lanes().run(parts, part)
+            lanes::lanes().run(parts, part)
         } else {
             vec![part(0)]
         };
@@ -793,9 +482,10 @@ impl Trainer {
     ///
     /// On the CPU backend, a batch of an objective that is a per-image mean
     /// ([`Objective::per_sample`]) is split into parts computed side by side on the
-    /// training lanes ([`super::parallel`]); their gradients, weighted by the parts' sizes,
-    /// sum to the whole batch's. Each part draws its noise from a stream of its own, seeded
-    /// by the run's seed, the step and the part, so runs stay reproducible.
+    /// training lanes ([`crate::cpu::lanes`]); their gradients, weighted by the parts'
+    /// sizes, sum to the whole batch's. Each phase (and each part) draws its noise from a
+    /// stream of its own, seeded by the run's seed, the step, the phase and the part
+    /// ([`Purpose::Step`]), so runs are reproducible.
     ///
     /// If any loss term or the gradient norm is NaN or infinite, no update is applied and
     /// [`TrainError::NonFinite`] names the term; the weights stay the last finite ones.
@@ -825,7 +515,7 @@ impl Trainer {
         let mut terms: Vec<(String, f64)> = Vec::new();
         for (i, phase) in phases.iter().enumerate() {
             let range = (self.cursor, end);
-            let (gp, reported) = super::parallel::inline_if(here, || {
+            let (gp, reported) = lanes::inline_if(here, || {
                 self.phase_grads(i, phase.group, range, parts, whole.as_ref(), &ctx)
             });
             for (name, v) in reported {
@@ -861,7 +551,7 @@ impl Trainer {
                 ParamGroup::Model => *model = optim.step(lr, model.clone(), gp),
                 ParamGroup::Aux => *aux = optim.step(lr, aux.clone(), gp),
             };
-            super::parallel::inline_if(here, apply);
+            lanes::inline_if(here, apply);
         }
         if multi {
             // Unprefixed summaries for curves and logs: the model phases' losses summed, and

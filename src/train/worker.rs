@@ -1,160 +1,34 @@
-//! The training worker: a background thread that owns a [`Trainer`], takes [`Command`]s and
-//! emits [`Event`]s through bounded channels, calling a waker after each event (the UI's
-//! `request_repaint`). The latest inference copy of the weights sits in a [`LatestSlot`]
-//! for the UI to decode from without waiting on the worker; it is republished whenever the
-//! worker stops stepping (pause, finish, stop), so a paused run's snapshot is exactly its
-//! current weights. Several workers can share the machine politely: each may take its
+//! The training worker: a background thread that drives a [`TrainLoop`] step by step,
+//! takes [`Command`]s and emits [`Event`]s through bounded channels, calling a waker after
+//! each event (the UI's `request_repaint`). The latest inference copy of the weights sits in
+//! a [`LatestSlot`] for the UI to decode from without waiting on the worker; it is
+//! republished, with the training state, whenever the worker stops stepping (pause, finish,
+//! stop, an epoch's end), so a paused run's snapshot is exactly its current weights and
+//! resumes exactly. Several workers can share the machine politely: each may take its
 //! steps through a shared [`StepGate`] and at a lowered OS priority ([`WorkerOptions`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 
-use super::metrics::EvalMetrics;
+use super::config::TrainConfig;
+use super::error::TrainError;
+pub use super::protocol::Waker;
+use super::protocol::{
+    Command, Event, LatestSlot, Outbox, Snapshot, TrySendError, WorkerState, join_draining,
+};
+use super::run_loop::{
+    EpochReport, NonFinite, OnNonFinite, Policy, Progress, RunView, Sink, SinkError, Stopped,
+    TrainLoop,
+};
 use super::share::{StepGate, lower_thread_priority};
-use super::trainer::{StepMetrics, TrainConfig, TrainError, Trainer};
+use super::step::StepMetrics;
+use super::trainer::Trainer;
 use crate::data::Dataset;
-use crate::model::Vae;
-use crate::variant::{AuxModules, KlSchedule};
-
-/// Commands the worker accepts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Begin training (from Idle).
-    Start,
-    /// Pause after the current step.
-    Pause,
-    /// Resume after a pause.
-    Resume,
-    /// Take exactly one step while paused or idle.
-    Step,
-    /// Stop and end the thread.
-    Stop,
-    /// Change the learning rate.
-    SetLr(f64),
-    /// Change β.
-    SetBeta(f64),
-    /// Change the KL schedule.
-    SetSchedule(KlSchedule),
-    /// Change the free-bits floor.
-    SetFreeBits(Option<f64>),
-    /// Panic inside the training thread with this message: exercises the failure path
-    /// (the panic becomes [`Event::Error`] and [`WorkerState::Failed`]).
-    #[doc(hidden)]
-    DebugPanic(String),
-}
-
-/// The worker's lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerState {
-    /// Created, waiting for Start.
-    Idle,
-    /// Training.
-    Running,
-    /// Paused by a command or a non-finite value.
-    Paused,
-    /// All epochs done.
-    Finished,
-    /// Stopped by command; the thread has ended.
-    Stopped,
-    /// Ended by an error or panic; the thread has ended.
-    Failed,
-}
-
-/// Events the worker emits.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// The state changed.
-    State(WorkerState),
-    /// One training step's loss terms.
-    Step(StepMetrics),
-    /// End-of-epoch test metrics (`epoch` is 1-based: epochs completed).
-    Epoch {
-        /// Epochs completed.
-        epoch: usize,
-        /// Global steps taken.
-        step: u64,
-        /// Test metrics.
-        metrics: EvalMetrics,
-        /// The weights at the end of this epoch (what the metrics were computed on).
-        snapshot: Arc<Snapshot>,
-    },
-    /// Training speed over the last interval.
-    Throughput {
-        /// Images per second.
-        samples_per_sec: f64,
-        /// Steps per second.
-        steps_per_sec: f64,
-    },
-    /// A hyperparameter changed (a description).
-    Changed(String),
-    /// A loss term or gradient went non-finite; the worker paused with finite weights.
-    NonFinite {
-        /// Step at which it happened.
-        step: u64,
-        /// Which term.
-        term: String,
-        /// The value seen.
-        value: f64,
-    },
-    /// An error: a rejected command, or a failure (followed by `State(Failed)` if fatal).
-    Error(String),
-}
-
-/// An inference copy of a run's weights with where it came from: everything a checkpoint
-/// holds except the metrics, so a snapshot can be saved as one.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// The model (no autodiff), on the training device.
-    pub model: Vae,
-    /// The variant's extra modules (no autodiff), e.g. discriminators.
-    pub aux: AuxModules,
-    /// The run's configuration, with live hyperparameter changes applied.
-    pub config: TrainConfig,
-    /// Global step at which it was taken.
-    pub step: u64,
-    /// Completed epochs.
-    pub epoch: usize,
-}
-
-/// A latest-value slot: writers replace, readers take the newest without blocking long.
-#[derive(Debug, Clone, Default)]
-pub struct LatestSlot<T>(Arc<Mutex<Option<Arc<T>>>>);
-
-impl<T> LatestSlot<T> {
-    /// An empty slot.
-    pub fn new() -> Self {
-        Self(Arc::new(Mutex::new(None)))
-    }
-
-    /// A slot already holding `value`.
-    pub fn holding(value: Arc<T>) -> Self {
-        Self(Arc::new(Mutex::new(Some(value))))
-    }
-
-    /// Replace the value.
-    pub fn set(&self, value: T) {
-        self.set_arc(Arc::new(value));
-    }
-
-    /// Replace the value with a shared one.
-    pub fn set_arc(&self, value: Arc<T>) {
-        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *g = Some(value);
-    }
-
-    /// The newest value, if any.
-    pub fn get(&self) -> Option<Arc<T>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-/// A callback invoked after each event is sent (e.g. `egui::Context::request_repaint`).
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 /// The caller's side of a running worker.
 pub struct WorkerHandle {
@@ -162,15 +36,6 @@ pub struct WorkerHandle {
     events: Receiver<Event>,
     snapshot: LatestSlot<Snapshot>,
     thread: Option<JoinHandle<()>>,
-}
-
-/// Why [`WorkerHandle::try_send`] did not send.
-#[derive(Debug)]
-pub enum TrySendError {
-    /// The command queue is full (the worker is busy, e.g. evaluating): try again later.
-    Full(Command),
-    /// The worker has ended.
-    Ended,
 }
 
 impl WorkerHandle {
@@ -228,16 +93,6 @@ impl WorkerHandle {
     }
 }
 
-/// Wait for `thread` to end, draining `events` meanwhile: a thread blocked sending on a
-/// full event channel can then finish.
-pub fn join_draining<T>(thread: JoinHandle<()>, events: &Receiver<T>) {
-    while !thread.is_finished() {
-        while events.try_recv().is_ok() {}
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let _ = thread.join();
-}
-
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
         self.stop_and_join();
@@ -279,13 +134,38 @@ pub fn spawn(
     )
 }
 
-/// Start a worker thread around a ready trainer (e.g. one resumed from a checkpoint with
-/// [`Trainer::with_weights`]). Training begins on [`Command::Start`].
+/// The app's policy for a worker's loop: evaluate every epoch, no final evaluation, pause on
+/// a non-finite value (the user may lower the learning rate and go on), steps through
+/// `gate`.
+pub fn worker_policy(gate: Option<Arc<StepGate>>) -> Policy {
+    Policy {
+        evaluate_epochs: true,
+        final_iwae_k: 0,
+        on_non_finite: OnNonFinite::Pause,
+        interrupt: None,
+        gate,
+    }
+}
+
+/// Start a worker thread around a ready trainer (fresh, or resumed from a checkpoint with
+/// [`Trainer::resume`] or [`Trainer::with_weights`]), in a loop with [`worker_policy`].
+/// Training begins on [`Command::Start`].
 pub fn spawn_trainer(trainer: Trainer, opts: WorkerOptions) -> Result<WorkerHandle, TrainError> {
+    let policy = worker_policy(opts.gate.clone());
+    spawn_loop(TrainLoop::new(trainer, policy), opts)
+}
+
+/// Start a worker thread around a ready loop (e.g. one carrying a resumed run's history and
+/// configuration). `opts.gate` is the loop policy's business ([`worker_policy`]). Training
+/// begins on [`Command::Start`].
+pub fn spawn_loop(
+    run: TrainLoop<'static>,
+    opts: WorkerOptions,
+) -> Result<WorkerHandle, TrainError> {
     let WorkerOptions {
         waker,
-        gate,
         low_priority,
+        ..
     } = opts;
     let (cmd_tx, cmd_rx) = sync_channel::<Command>(64);
     let (ev_tx, ev_rx) = sync_channel::<Event>(EVENT_CAPACITY);
@@ -299,7 +179,12 @@ pub fn spawn_trainer(trainer: Trainer, opts: WorkerOptions) -> Result<WorkerHand
             }
             let out = Outbox::new(ev_tx, waker);
             let result = catch_unwind(AssertUnwindSafe(|| {
-                run(trainer, &cmd_rx, &out, &slot, gate.as_deref())
+                let sink = WorkerSink {
+                    out: out.clone(),
+                    slot: slot.clone(),
+                    last_publish: Instant::now(),
+                };
+                drive(run.with_sink(sink), &cmd_rx, &out, &slot)
             }));
             if let Err(panic) = result {
                 let msg = panic
@@ -320,50 +205,72 @@ pub fn spawn_trainer(trainer: Trainer, opts: WorkerOptions) -> Result<WorkerHand
     })
 }
 
-/// The sending side of an event stream (a worker's, a followed run directory's): every
-/// event sent wakes the receiver.
-pub struct Outbox {
-    tx: SyncSender<Event>,
-    waker: Option<Waker>,
+/// What a worker's loop reports through: events to the app, weights into the slot.
+struct WorkerSink {
+    out: Outbox,
+    slot: LatestSlot<Snapshot>,
+    last_publish: Instant,
 }
 
-impl Outbox {
-    /// Events go to `tx`; `waker` is called after each.
-    pub fn new(tx: SyncSender<Event>, waker: Option<Waker>) -> Self {
-        Self { tx, waker }
-    }
+/// The receiver has gone: the worker ends.
+fn gone() -> SinkError {
+    "the app stopped listening".into()
+}
 
-    /// Send (waiting while the channel is full) and wake; false if the receiver is gone.
-    pub fn send(&self, ev: Event) -> bool {
-        let ok = self.tx.send(ev).is_ok();
-        if let Some(w) = &self.waker {
-            w();
+impl Sink for WorkerSink {
+    fn step(&mut self, run: &RunView<'_>, m: &StepMetrics) -> Result<(), SinkError> {
+        if !self.out.send(Event::Step(m.clone())) {
+            return Err(gone());
         }
-        ok
+        if self.last_publish.elapsed() >= SNAPSHOT_INTERVAL {
+            self.slot.set(run.snapshot());
+            self.last_publish = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn epoch(&mut self, r: &EpochReport) -> Result<(), SinkError> {
+        self.slot.set_arc(r.snapshot.clone());
+        self.last_publish = Instant::now();
+        if let Some(metrics) = &r.metrics {
+            self.out.send(Event::Epoch {
+                epoch: r.epoch,
+                step: r.step,
+                metrics: metrics.clone(),
+                snapshot: r.snapshot.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn non_finite(&mut self, nf: &NonFinite) -> Result<(), SinkError> {
+        self.slot.set_arc(nf.snapshot.clone());
+        self.out.send(Event::NonFinite {
+            step: nf.step,
+            term: nf.term.clone(),
+            value: nf.value,
+        });
+        Ok(())
+    }
+
+    fn stopped(&mut self, _how: &Stopped, snapshot: &Arc<Snapshot>) -> Result<(), SinkError> {
+        self.slot.set_arc(snapshot.clone());
+        Ok(())
     }
 }
 
-/// Put the trainer's current weights in the slot; returns them.
-fn publish(trainer: &Trainer, slot: &LatestSlot<Snapshot>) -> Arc<Snapshot> {
-    let snap = Arc::new(trainer.snapshot());
-    slot.set_arc(snap.clone());
-    snap
-}
-
-/// The worker loop: apply commands, step while running, report.
-fn run(
-    mut trainer: Trainer,
+/// The worker loop: apply commands, advance the loop while running, report.
+fn drive(
+    mut run: TrainLoop<'static>,
     commands: &Receiver<Command>,
     out: &Outbox,
     slot: &LatestSlot<Snapshot>,
-    gate: Option<&StepGate>,
 ) {
-    publish(&trainer, slot);
+    slot.set_arc(run.full_snapshot());
     let mut state = WorkerState::Idle;
     if !out.send(Event::State(state)) {
         return;
     }
-    let mut last_snapshot = Instant::now();
     let mut window_start = Instant::now();
     let (mut window_steps, mut window_samples) = (0u64, 0usize);
     loop {
@@ -387,6 +294,7 @@ fn run(
                 Err(e) => out.send(Event::Error(e.to_string())),
             };
             let mut new_state = state;
+            let trainer = run.trainer_mut();
             match cmd {
                 Command::Start | Command::Resume => {
                     if matches!(state, WorkerState::Idle | WorkerState::Paused) {
@@ -407,7 +315,7 @@ fn run(
                     }
                 }
                 Command::Stop => {
-                    publish(&trainer, slot);
+                    slot.set_arc(run.full_snapshot());
                     out.send(Event::State(WorkerState::Stopped));
                     return;
                 }
@@ -425,11 +333,14 @@ fn run(
                 }
                 Command::DebugPanic(msg) => panic!("{msg}"),
             }
+            if run.is_finished() && new_state != state {
+                // Nothing left to train: a Start, Resume or Step of a finished run.
+                new_state = WorkerState::Finished;
+            }
             if new_state != state {
                 if new_state == WorkerState::Paused {
                     // What a paused run shows (and saves) is exactly its current weights.
-                    publish(&trainer, slot);
-                    last_snapshot = Instant::now();
+                    slot.set_arc(run.full_snapshot());
                 }
                 state = new_state;
                 if !out.send(Event::State(state)) {
@@ -443,16 +354,10 @@ fn run(
         if !step_now {
             continue;
         }
-        let ticket = gate.map(StepGate::enter);
-        let result = trainer.step();
-        drop(ticket);
-        match result {
-            Ok(outcome) => {
+        match run.advance() {
+            Ok(Progress::Stepped { metrics, .. }) => {
                 window_steps += 1;
-                window_samples += outcome.metrics.batch;
-                if !out.send(Event::Step(outcome.metrics)) {
-                    return;
-                }
+                window_samples += metrics.batch;
                 let elapsed = window_start.elapsed();
                 if elapsed >= Duration::from_secs(1) {
                     let s = elapsed.as_secs_f64();
@@ -463,32 +368,19 @@ fn run(
                     window_start = Instant::now();
                     (window_steps, window_samples) = (0, 0);
                 }
-                let mut published = None;
-                if step_once || outcome.epoch_done || last_snapshot.elapsed() >= SNAPSHOT_INTERVAL {
-                    published = Some(publish(&trainer, slot));
-                    last_snapshot = Instant::now();
+                if step_once {
+                    slot.set_arc(run.full_snapshot());
                 }
-                if outcome.epoch_done {
-                    let metrics = {
-                        let _ticket = gate.map(StepGate::enter);
-                        trainer.evaluate(trainer.config().eval_iwae_k)
-                    };
-                    let snapshot = published.unwrap_or_else(|| publish(&trainer, slot));
-                    out.send(Event::Epoch {
-                        epoch: trainer.epoch(),
-                        step: trainer.step_count(),
-                        metrics,
-                        snapshot,
-                    });
-                    if trainer.epoch() >= trainer.config().epochs {
-                        state = WorkerState::Finished;
-                        out.send(Event::State(state));
-                    }
+                if run.is_finished() {
+                    state = WorkerState::Finished;
+                    out.send(Event::State(state));
                 }
             }
-            Err(TrainError::NonFinite { step, term, value }) => {
-                publish(&trainer, slot);
-                out.send(Event::NonFinite { step, term, value });
+            Ok(Progress::Finished) => {
+                state = WorkerState::Finished;
+                out.send(Event::State(state));
+            }
+            Ok(Progress::Paused(_)) => {
                 state = WorkerState::Paused;
                 out.send(Event::State(state));
             }

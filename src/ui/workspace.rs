@@ -13,9 +13,10 @@ use super::run::{
 use crate::checkpoint::{DatasetInfo, Loaded};
 use crate::data::{Dataset, Opened};
 use crate::rundir::Follower;
+use crate::train::worker::worker_policy;
 use crate::train::{
-    Command, LatestSlot, RunSpec, TrainConfig, TrainError, Trainer, WorkerHandle, WorkerOptions,
-    WorkerState, spawn_trainer,
+    Command, LatestSlot, RunSpec, TrainConfig, TrainError, TrainLoop, Trainer, WorkerHandle,
+    WorkerOptions, WorkerState, spawn_loop,
 };
 use crate::variant::VariantKind;
 
@@ -157,8 +158,16 @@ impl ExplorerApp {
 
     /// Start a worker around `trainer` and set it training: its handle and configuration.
     fn spawn_training(&self, trainer: Trainer) -> Result<(WorkerHandle, TrainConfig), TrainError> {
-        let config = trainer.config().clone();
-        let h = spawn_trainer(trainer, self.worker_options())?;
+        self.spawn_training_loop(TrainLoop::new(trainer, worker_policy(self.gate.clone())))
+    }
+
+    /// Start a worker around a ready loop and set it training.
+    fn spawn_training_loop(
+        &self,
+        run: TrainLoop<'static>,
+    ) -> Result<(WorkerHandle, TrainConfig), TrainError> {
+        let config = run.trainer().config().clone();
+        let h = spawn_loop(run, self.worker_options())?;
         h.send(Command::Start);
         Ok((h, config))
     }
@@ -193,10 +202,19 @@ impl ExplorerApp {
             run.status.state = WorkerState::Finished;
             run.status.epoch = loaded.meta.epoch;
             run.status.step = loaded.meta.step;
+            // The curves the file carries (thinned), so a loaded run draws its history.
+            let saved = &loaded.meta.history;
+            run.history.steps = saved.steps.clone();
+            run.history.kl_weight = saved.kl_weight.clone();
+            run.history.epochs = saved.epochs.clone();
             if let Some(m) = &loaded.meta.metrics {
-                run.history
-                    .epochs
-                    .push((loaded.meta.epoch, loaded.meta.step, m.clone()));
+                let (epoch, step) = (loaded.meta.epoch, loaded.meta.step);
+                match run.history.epochs.last_mut() {
+                    Some(last) if last.0 == epoch && last.1 == step => {
+                        *last = (epoch, step, m.clone())
+                    }
+                    _ => run.history.epochs.push((epoch, step, m.clone())),
+                }
             }
             run.epochs.insert(snap);
             repin(run);
@@ -247,9 +265,23 @@ impl ExplorerApp {
         let data = run.data.clone();
         let mut cfg = snap.config.clone();
         cfg.epochs = snap.epoch + extra;
+        let exact = snap.state.is_some();
         let started = Trainer::new(cfg, data.clone(), &self.device)
-            .map(|t| t.with_weights(snap.model.clone(), snap.aux.clone(), snap.step, snap.epoch))
-            .and_then(|t| self.spawn_training(t));
+            .and_then(|t| {
+                let (model, aux) = (snap.model.clone(), snap.aux.clone());
+                match &snap.state {
+                    Some(state) => t.resume(model, aux, snap.step, snap.epoch, state),
+                    None => Ok(t.with_weights(model, aux, snap.step, snap.epoch)),
+                }
+            })
+            .and_then(|t| {
+                let mut run = TrainLoop::new(t, worker_policy(self.gate.clone()))
+                    .with_history((*snap.history).clone());
+                if let Some(text) = &snap.run_config {
+                    run = run.with_run_config(text.clone());
+                }
+                self.spawn_training_loop(run)
+            });
         let Some(run) = self.runs.get_mut(id) else {
             return;
         };
@@ -259,8 +291,14 @@ impl ExplorerApp {
                 // A replaced follower stops off the UI thread.
                 reap(std::mem::replace(&mut run.source, RunSource::Training(h)));
                 run.status.state = WorkerState::Idle;
+                let how = if exact {
+                    "exactly where it stopped (optimiser state, position in the epoch)"
+                } else {
+                    "with a fresh optimiser: the weights carry no training state, so this \
+                     will not match an uninterrupted run"
+                };
                 run.status.note(format!(
-                    "continuing from epoch {} (step {}) for {extra} more epochs on {}",
+                    "continuing from epoch {} (step {}) for {extra} more epochs on {}, {how}",
                     snap.epoch, snap.step, data.name
                 ));
                 // The source changed: point the decoder at the new worker's weights.

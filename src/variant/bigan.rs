@@ -14,7 +14,7 @@
 //! them the samples still start collapsed but spread out after ~600 steps. No likelihood
 //! bound.
 
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use super::critic::{Critic, critic_accuracy, gan_bce};
 use super::vaegan::REAL_TARGET;
@@ -55,11 +55,7 @@ pub const INSTANCE_NOISE: f64 = 0.2;
 /// that real and generated distributions overlap and it cannot win on trivial differences
 /// (binary-looking real pixels against smooth generated ones).
 fn instance_noise(t: Tensor<2>) -> Tensor<2> {
-    let noise = Tensor::random(
-        t.shape(),
-        Distribution::Normal(0.0, INSTANCE_NOISE),
-        &t.device(),
-    );
+    let noise = crate::model::noise::normal(t.shape(), INSTANCE_NOISE, &t.device());
     t + noise
 }
 

@@ -2,11 +2,12 @@
 //! losses they train with.
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::cpu::linear;
+use crate::model::init;
 use crate::model::likelihood::bce_with_logits;
 
 /// Slope of the leaky ReLU in every critic (Radford et al. 2016, "DCGAN": 0.2).
@@ -41,12 +42,12 @@ impl Critic {
         widths.extend_from_slice(hidden);
         let layers = widths
             .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .map(|w| init::linear(w[0], w[1], device))
             .collect();
         let last = *widths.last().unwrap_or(&input) + usize::from(minibatch_std);
         Self {
             layers,
-            out: LinearConfig::new(last, 1).init(device),
+            out: init::linear(last, 1, device),
             minibatch_std,
         }
     }

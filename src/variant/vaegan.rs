@@ -14,7 +14,7 @@
 //! et al. 2016), and Adam β₁ = 0.5 in both phases (Radford et al. 2016). The
 //! discriminator is an MLP on the mean image for both architectures.
 
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use super::critic::{Critic, critic_accuracy, gan_bce};
 use super::{AuxModules, LossTerms, Objective, ParamGroup, Phase, StepContext, VariantKind};
@@ -66,7 +66,7 @@ impl Objective for VaeGan {
         let x = batch.images.clone();
         let (mu, logvar) = model.encode(x.clone());
         let z = reparameterize(mu.clone(), logvar.clone(), standard_noise(&mu));
-        let zp = Tensor::random(z.shape(), Distribution::Normal(0.0, 1.0), &z.device());
+        let zp = standard_noise(&z);
         let Some(disc) = aux.critics.first() else {
             // Invariant of init_aux; without a critic this is the plain VAE.
             let rec = model.nll(ctx.likelihood, model.decode(z), x).mean();

@@ -19,7 +19,7 @@
 //! non-trained `[K, 1]` table in the aux modules, so they are saved with the checkpoint.
 
 use burn::module::Param;
-use burn::tensor::{Device, Distribution, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 use super::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
 use crate::data::Batch;
@@ -150,11 +150,13 @@ impl Objective for VqVae {
         let dead = usage.clone().lower_elem(DEAD_FRACTION / k as f64).float(); // [k, 1]
         let keep = dead.clone().neg().add_scalar(1.0);
         // Random restarts: dead entries move to random encoder outputs of this batch, drawn
-        // from the device RNG (which the trainer seeds with the run's seed).
+        // from the step's noise stream (see `crate::model::noise`).
+        let picked: Vec<i64> = crate::model::noise::indices(k, n)
+            .into_iter()
+            .map(|i| i as i64)
+            .collect();
         let pick: Tensor<1, Int> =
-            Tensor::<1>::random([k], Distribution::Uniform(0.0, n as f64), &flat.device())
-                .int()
-                .clamp(0, n as i64 - 1);
+            Tensor::from_data(burn::tensor::TensorData::new(picked, [k]), &flat.device());
         let restart = flat.select(0, pick);
         new_book =
             new_book * keep.clone().expand([k, d]) + restart.clone() * dead.clone().expand([k, d]);

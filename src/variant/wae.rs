@@ -4,23 +4,12 @@
 //! −log p(x).
 
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 
+use super::kind::Kernel;
 use super::{AuxModules, LossTerms, Objective, StepContext, VariantKind, posterior_sample};
 use crate::data::Batch;
 use crate::model::gaussian::standard_noise;
 use crate::model::{Vae, pairwise_sq_dists};
-
-/// MMD kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Kernel {
-    /// `k(x, y) = Σ_s sC / (sC + ‖x − y‖²)`, `C = 2d`, scales s ∈ {.1, .2, .5, 1, 2, 5, 10}.
-    #[default]
-    Imq,
-    /// `k(x, y) = exp(−‖x − y‖² / C)`, `C = 2d`.
-    Rbf,
-}
 
 fn kernel_matrix(kernel: Kernel, d2: Tensor<2>, dim: usize) -> Tensor<2> {
     let c = 2.0 * dim as f64;

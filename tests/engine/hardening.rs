@@ -348,11 +348,11 @@ fn the_cli_refuses_sizes_over_their_limits_before_allocating() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["train", "--data", d, "--hidden", "4294967296", "--out", o],
-            "hidden width = 4294967296 is too large: the limit is 65536",
+            "hidden = [4294967296]: must be widths in 1..=65536",
         ),
         (
             vec!["train", "--data", d, "--batch", "100000000", "--out", o],
-            "batch size = 100000000 is too large: the limit is 65536",
+            "batch = 100000000: must be in 1..=65536",
         ),
         (
             vec![

@@ -213,9 +213,9 @@ fn a_followed_directory_delivers_steps_and_each_epochs_weights_as_they_land() {
     .train_config(&data);
     let dir = tempfile::tempdir().unwrap();
     let mut trainer = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
-    let mut writer = RunDirWriter::create(dir.path(), &cfg, DatasetInfo::of(&data)).unwrap();
+    let mut writer = RunDirWriter::create(dir.path(), &cfg, DatasetInfo::of(&data), None).unwrap();
     // A second writer refuses the same directory.
-    assert!(RunDirWriter::create(dir.path(), &cfg, DatasetInfo::of(&data)).is_err());
+    assert!(RunDirWriter::create(dir.path(), &cfg, DatasetInfo::of(&data), None).is_err());
     let follower = Follower::spawn(dir.path(), cpu(), None).unwrap();
     let mut saved = Vec::new();
     for epoch in 1..=2 {

@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::share::lower_thread_priority;
+use super::priority::lower_thread_priority;
 
 /// The lanes, made on first use.
 static LANES: OnceLock<Lanes> = OnceLock::new();

@@ -1,0 +1,210 @@
+//! [`FlatAdam`]: Adam over flat buffers on the lanes.
+
+use std::collections::HashMap;
+
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+
+use super::flex::{Collect, Shared, from_vec, has_avx2_fma, over_chunks, values};
+
+/// Adam's two moments and step count for one parameter.
+#[derive(Debug, Clone)]
+struct Moments {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    time: i32,
+}
+
+/// Adam (Kingma & Ba) with burn's exact update rule and L2 weight decay, over flat buffers:
+/// one pass per parameter instead of burn's eleven tensor operations, spread over the lanes.
+///
+/// Per element, with `g` the gradient plus `decay · θ`: `m ← β₁m + (1−β₁)g`,
+/// `v ← β₂v + (1−β₂)g²`, then `θ ← θ − lr · m·c / (√v + ε·√(1−β₂ᵗ))` with
+/// `c = √(1−β₂ᵗ) / (1−β₁ᵗ)` — burn's arrangement of the bias corrections, so both agree to
+/// rounding.
+#[derive(Debug, Clone)]
+pub struct FlatAdam {
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
+    weight_decay: f32,
+    states: HashMap<ParamId, Moments>,
+}
+
+impl FlatAdam {
+    /// Adam with these settings and no state yet.
+    pub fn new(beta1: f32, beta2: f32, epsilon: f32, weight_decay: f32) -> Self {
+        Self {
+            beta1,
+            beta2,
+            epsilon,
+            weight_decay,
+            states: HashMap::new(),
+        }
+    }
+
+    /// Parameter `id`'s first and second moments and its updates so far, if it has been
+    /// updated.
+    pub fn moments(&self, id: ParamId) -> Option<(Vec<f32>, Vec<f32>, u32)> {
+        let s = self.states.get(&id)?;
+        Some((s.m.clone(), s.v.clone(), u32::try_from(s.time).unwrap_or(0)))
+    }
+
+    /// Set parameter `id`'s moments and update count (`m` and `v` as long as the parameter;
+    /// a parameter of another size starts afresh at its next update).
+    pub fn set_moments(&mut self, id: ParamId, m: Vec<f32>, v: Vec<f32>, time: u32) {
+        let time = i32::try_from(time).unwrap_or(i32::MAX);
+        self.states.insert(id, Moments { m, v, time });
+    }
+
+    /// One step at learning rate `lr`: every float parameter of `module` with a gradient
+    /// in `grads` is updated (the others are left as they are).
+    pub fn step<M: Module>(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> M {
+        let mut c = Collect {
+            grads: &mut grads,
+            with_values: true,
+            found: Vec::new(),
+        };
+        module.visit(&mut c);
+        let (b1, b2, wd, lr) = (self.beta1, self.beta2, self.weight_decay, lr as f32);
+        let mut jobs = Vec::new();
+        for (id, g, value) in c.found {
+            let Some(value) = value else { continue };
+            let n = values(&value).len();
+            let mut st = self.states.remove(&id).unwrap_or(Moments {
+                m: Vec::new(),
+                v: Vec::new(),
+                time: 0,
+            });
+            if st.m.len() != n {
+                // New, or a parameter whose size changed (a replaced module): start afresh.
+                st = Moments {
+                    m: vec![0.0; n],
+                    v: vec![0.0; n],
+                    time: 0,
+                };
+            }
+            st.time += 1;
+            let bc2 = (1.0 - b2.powi(st.time)).sqrt();
+            let scalars = AdamScalars {
+                b1,
+                b2,
+                wd,
+                combined: bc2 / (1.0 - b1.powi(st.time)),
+                eps: self.epsilon * bc2,
+                lr,
+            };
+            // The new weights are written over the gradient, which is ours alone (else it
+            // is copied first): no buffer to allocate and zero per parameter and step.
+            let mut g = g;
+            if !g.is_unique() || values(&g).len() != n {
+                g = from_vec(values(&g).to_vec(), value.layout().shape().clone());
+            }
+            jobs.push((id, g, value, st, scalars));
+        }
+        let lens: Vec<usize> = jobs.iter().map(|j| values(&j.2).len()).collect();
+        {
+            let views: Vec<_> = jobs
+                .iter_mut()
+                .zip(&lens)
+                .map(|((_, g, value, st, s), &n)| {
+                    // Unique (made so above), holding n f32s like the weights.
+                    let g = g.try_storage_mut::<f32>().unwrap_or(&mut []);
+                    let n = n.min(g.len()).min(st.m.len());
+                    (
+                        Shared::new(&mut g[..n]),
+                        &values(value)[..n],
+                        Shared::new(&mut st.m),
+                        Shared::new(&mut st.v),
+                        *s,
+                    )
+                })
+                .collect();
+            over_chunks(&lens, |j, a, b| {
+                let (g, theta, m, v, s) = &views[j];
+                // SAFETY: `over_chunks` hands out disjoint ranges.
+                let (g, m, v) = unsafe { (g.range(a, b), m.range(a, b), v.range(a, b)) };
+                adam_kernel(&theta[a..b], g, m, v, *s);
+            });
+        }
+        let mut updated = HashMap::new();
+        for (id, g, _, st, _) in jobs {
+            updated.insert(id, g);
+            self.states.insert(id, st);
+        }
+        module.map(&mut Replace { updated })
+    }
+}
+
+/// The per-step constants of [`adam_kernel`].
+#[derive(Clone, Copy)]
+struct AdamScalars {
+    b1: f32,
+    b2: f32,
+    wd: f32,
+    combined: f32,
+    eps: f32,
+    lr: f32,
+}
+
+/// The Adam update of one range of elements.
+#[inline(never)]
+fn adam_kernel(theta: &[f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], s: AdamScalars) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { adam_kernel_avx2(theta, g, m, v, s) };
+    }
+    adam_kernel_body(theta, g, m, v, s)
+}
+
+/// [`adam_kernel`] compiled for AVX2: eight lanes for the square root and the division that
+/// bound it. The same arithmetic, so the same results (Rust never fuses `a·b + c` itself).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn adam_kernel_avx2(theta: &[f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], s: AdamScalars) {
+    adam_kernel_body(theta, g, m, v, s)
+}
+
+#[inline(always)]
+fn adam_kernel_body(theta: &[f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], s: AdamScalars) {
+    let n = theta.len();
+    let (g, m, v) = (&mut g[..n], &mut m[..n], &mut v[..n]);
+    // Branch-free so that it vectorises: with no decay `θ·0 + g` is `g` exactly (θ is
+    // finite: the trainer checks the weights).
+    for i in 0..n {
+        let gi = theta[i] * s.wd + g[i];
+        let mi = m[i] * s.b1 + gi * (1.0 - s.b1);
+        let vi = v[i] * s.b2 + gi * gi * (1.0 - s.b2);
+        m[i] = mi;
+        v[i] = vi;
+        let step = (mi * s.combined) / (vi.sqrt() + s.eps);
+        g[i] = theta[i] - step * s.lr;
+    }
+}
+
+/// Swaps each updated parameter's value, keeping its id and training state.
+struct Replace {
+    updated: HashMap<ParamId, FlexTensor>,
+}
+
+impl ModuleMapper for Replace {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(new) = self.updated.remove(&param.id) else {
+            return param;
+        };
+        let (id, tensor, mapper) = param.consume();
+        let require_grad = tensor.is_require_grad();
+        let mut value = Tensor::<D>::from_primitive::<Flex>(new);
+        if tensor.is_autodiff() {
+            value = Tensor::from_inner(value);
+        }
+        if require_grad {
+            value = value.require_grad();
+        }
+        Param::from_mapped_value(id, value, mapper)
+    }
+}

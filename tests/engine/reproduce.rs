@@ -1,0 +1,526 @@
+//! One engine, reproducible runs: the training loop's random streams are the run's own (a
+//! run trained beside another ends bit for bit where it ends alone), a checkpoint with its
+//! training state resumes exactly (2 epochs, then 2 more = 4 straight, for a split-batch
+//! and an adversarial variant), a run's configuration file trains the same run again, and
+//! configuration files with unknown keys or bad values are refused with the key named.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+use latent_explorer::checkpoint::{self, CheckpointSink, DatasetInfo};
+use latent_explorer::data::Dataset;
+use latent_explorer::train::optim::{PhaseOptim, TensorAdam, param_paths};
+use latent_explorer::train::{
+    ConfigError, LossHistory, OptimConfig, Policy, RunConfig, Snapshot, TrainConfig, TrainLoop,
+    Trainer,
+};
+use latent_explorer::variant::VariantKind;
+
+use crate::common::{cpu, small, vec_of};
+use crate::explore_tools::{fixture, s};
+
+const BIN: &str = env!("CARGO_BIN_EXE_latent-explorer");
+
+/// Every float parameter of the model and the extra modules, by path, as raw bits.
+fn weights(snap: &Snapshot) -> Vec<(String, Vec<u32>)> {
+    fn of<M: Module>(prefix: &str, m: &M) -> Vec<(String, Vec<u32>)> {
+        struct Values(Vec<Vec<u32>>);
+        impl ModuleVisitor for Values {
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                self.0
+                    .push(vec_of(p.val()).iter().map(|v| v.to_bits()).collect());
+            }
+        }
+        let mut v = Values(Vec::new());
+        m.visit(&mut v);
+        param_paths(m)
+            .into_iter()
+            .zip(v.0)
+            .map(|((_, path, _), bits)| (format!("{prefix}{path}"), bits))
+            .collect()
+    }
+    let mut all = of("model.", &snap.model);
+    all.extend(of("aux.", &snap.aux));
+    all
+}
+
+/// The first parameter whose bits differ, if any.
+fn first_difference(a: &Snapshot, b: &Snapshot) -> Option<String> {
+    let (wa, wb) = (weights(a), weights(b));
+    assert_eq!(wa.len(), wb.len());
+    wa.iter().zip(&wb).find_map(|((pa, va), (pb, vb))| {
+        assert_eq!(pa, pb);
+        (va != vb).then(|| {
+            let n = va.iter().zip(vb).filter(|(x, y)| x != y).count();
+            format!("{pa}: {n} of {} values differ", va.len())
+        })
+    })
+}
+
+fn config(variant: VariantKind, epochs: usize, seed: u64) -> TrainConfig {
+    let mut cfg = TrainConfig {
+        variant,
+        epochs,
+        seed,
+        batch_size: 64,
+        beta: variant.default_beta(),
+        ..TrainConfig::default()
+    };
+    cfg.model.arch = latent_explorer::model::ArchConfig::Mlp { hidden: vec![64] };
+    cfg.model.latent_dim = 8;
+    if variant == VariantKind::Aae {
+        cfg.variant_params.aae_disc_hidden = vec![32];
+    }
+    cfg
+}
+
+fn quiet() -> Policy {
+    Policy {
+        evaluate_epochs: false,
+        ..Policy::default()
+    }
+}
+
+/// Train `cfg` on `data` to the end: its last weights.
+fn train(cfg: &TrainConfig, data: &Arc<Dataset>) -> Snapshot {
+    let trainer = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
+    let mut run = TrainLoop::new(trainer, quiet());
+    run.run().unwrap();
+    (*run.full_snapshot()).clone()
+}
+
+#[test]
+fn a_run_trained_beside_another_ends_with_the_same_weights_as_alone() {
+    let data = small(1024, 64);
+    let a = config(VariantKind::Vae, 2, 7);
+    let alone = train(&a, &data);
+    // As the app trains: two runs stepping at once in one process, sharing the lanes.
+    let b = config(VariantKind::Iwae, 2, 8);
+    let (beside, other) = std::thread::scope(|scope| {
+        let ta = scope.spawn(|| train(&a, &data));
+        let tb = scope.spawn(|| train(&b, &data));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    assert_eq!(first_difference(&alone, &beside), None);
+    // A different seed is a different run, and the streams are not one shared generator.
+    let mut a9 = a.clone();
+    a9.seed = 9;
+    assert!(first_difference(&alone, &train(&a9, &data)).is_some());
+    assert_eq!(other.step, alone.step);
+}
+
+/// 2 epochs saved to a checkpoint, loaded and resumed to 4, against 4 straight.
+fn resume_matches_straight(variant: VariantKind) {
+    let data = small(512, 64);
+    let straight = train(&config(variant, 4, 3), &data);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("half.safetensors");
+    let trainer = Trainer::new(config(variant, 2, 3), data.clone(), &cpu()).unwrap();
+    let mut first = TrainLoop::new(trainer, quiet())
+        .with_sink(CheckpointSink::new(&path, DatasetInfo::of(&data)));
+    first.run().unwrap();
+    let loaded = checkpoint::load(&path, &cpu()).unwrap();
+    let state = loaded
+        .state
+        .clone()
+        .expect("the checkpoint carries its training state");
+    assert_eq!((loaded.meta.epoch, state.cursor), (2, 0));
+    assert!(state.optim.iter().all(|a| !a.params.is_empty()));
+    assert!(
+        !loaded.meta.history.steps.is_empty(),
+        "no loss history in the checkpoint"
+    );
+    let snap = loaded.snapshot();
+    let trainer = Trainer::new(config(variant, 4, 3), data.clone(), &cpu())
+        .unwrap()
+        .resume(
+            snap.model,
+            snap.aux,
+            loaded.meta.step,
+            loaded.meta.epoch,
+            &state,
+        )
+        .unwrap();
+    let mut rest = TrainLoop::new(trainer, quiet()).with_history(loaded.meta.history.clone());
+    rest.run().unwrap();
+    let resumed = rest.full_snapshot();
+    assert_eq!(
+        (resumed.epoch, resumed.step),
+        (straight.epoch, straight.step)
+    );
+    assert_eq!(first_difference(&straight, &resumed), None, "{variant}");
+    // Without the optimiser state the same weights go elsewhere: the state matters.
+    let snap = loaded.snapshot();
+    let fresh = Trainer::new(config(variant, 4, 3), data.clone(), &cpu())
+        .unwrap()
+        .with_weights(snap.model, snap.aux, loaded.meta.step, loaded.meta.epoch);
+    let mut fresh = TrainLoop::new(fresh, quiet());
+    fresh.run().unwrap();
+    assert!(first_difference(&straight, &fresh.full_snapshot()).is_some());
+}
+
+#[test]
+fn a_split_batch_run_resumed_from_its_checkpoint_matches_the_uninterrupted_run() {
+    // The VAE's batches are split over the lanes (a per-image objective).
+    resume_matches_straight(VariantKind::Vae);
+}
+
+#[test]
+fn an_adversarial_run_resumed_from_its_checkpoint_matches_the_uninterrupted_run() {
+    // Two phases, two optimisers (the discriminator's with β₁ = 0.5).
+    resume_matches_straight(VariantKind::Aae);
+}
+
+#[test]
+fn a_resume_from_the_middle_of_an_epoch_matches_too() {
+    let data = small(512, 64);
+    let cfg = config(VariantKind::Iwae, 2, 11);
+    let straight = train(&cfg, &data);
+    let mut t = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
+    for _ in 0..5 {
+        t.step().unwrap();
+    }
+    let (snap, state) = (t.snapshot(), t.train_state());
+    assert_eq!(state.cursor, 5 * 64);
+    let t = Trainer::new(cfg, data.clone(), &cpu())
+        .unwrap()
+        .resume(snap.model, snap.aux, snap.step, snap.epoch, &state)
+        .unwrap();
+    let mut rest = TrainLoop::new(t, quiet());
+    rest.run().unwrap();
+    assert_eq!(first_difference(&straight, &rest.full_snapshot()), None);
+}
+
+#[test]
+fn a_state_that_does_not_fit_the_run_is_refused_with_the_reason() {
+    let data = small(256, 32);
+    let mut vae = Trainer::new(config(VariantKind::Vae, 1, 1), data.clone(), &cpu()).unwrap();
+    vae.step().unwrap();
+    let state = vae.train_state();
+    let aae = Trainer::new(config(VariantKind::Aae, 1, 1), data.clone(), &cpu()).unwrap();
+    let snap = aae.snapshot();
+    let e = aae
+        .resume(snap.model, snap.aux, 0, 0, &state)
+        .err()
+        .expect("a VAE's state does not fit an AAE")
+        .to_string();
+    assert!(
+        e.contains("cannot resume exactly") && e.contains("phases"),
+        "{e}"
+    );
+    let mut wider = config(VariantKind::Vae, 1, 1);
+    wider.model.latent_dim = 9;
+    let t = Trainer::new(wider, data, &cpu()).unwrap();
+    let snap = t.snapshot();
+    let e = t
+        .resume(snap.model, snap.aux, 0, 0, &state)
+        .err()
+        .expect("a state of other sizes does not fit")
+        .to_string();
+    assert!(e.contains("values, the parameter has"), "{e}");
+}
+
+#[test]
+fn tensor_adam_agrees_with_flat_adam() {
+    let data = small(256, 32);
+    let cfg = TrainConfig {
+        optim: OptimConfig {
+            weight_decay: 0.01,
+            ..OptimConfig::default()
+        },
+        ..config(VariantKind::Vae, 1, 5)
+    };
+    let t = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
+    let model = t.model().clone();
+    let mut flat = PhaseOptim::new(&cfg.optim, None, true);
+    let mut tensor = PhaseOptim::Tensor(TensorAdam::new(0.9, 0.999, 1e-8, 0.01));
+    let (mut a, mut b) = (model.clone(), model);
+    let batcher = latent_explorer::data::Batcher::new(cpu().autodiff());
+    for step in 0..3 {
+        let idx: Vec<usize> = (step * 32..step * 32 + 32).collect();
+        let x = batcher.batch(&data.train, &idx).images;
+        let grads = |m: &latent_explorer::model::Vae| {
+            let loss = m.reconstruct(x.clone(), None).sum();
+            burn::optim::GradientsParams::from_grads(loss.backward(), m)
+        };
+        let (ga, gb) = (grads(&a), grads(&b));
+        a = flat.step(1e-3, a, ga);
+        b = tensor.step(1e-3, b, gb);
+    }
+    let (va, vb) = (
+        crate::common::param_values(&a),
+        crate::common::param_values(&b),
+    );
+    let worst = crate::common::max_abs_diff(&va, &vb);
+    assert!(worst < 1e-6, "largest difference {worst}");
+    // Their states agree too, named by the same paths.
+    let (sa, sb) = (flat.export(&a), tensor.export(&b));
+    assert_eq!(sa.params.len(), sb.params.len());
+    for (pa, pb) in sa.params.iter().zip(&sb.params) {
+        assert_eq!((&pa.path, pa.time), (&pb.path, pb.time));
+        assert!(crate::common::max_abs_diff(&pa.v, &pb.v) < 1e-9);
+    }
+}
+
+#[test]
+fn a_loss_history_thins_to_its_bound_and_keeps_the_last_point() {
+    let mut h = LossHistory::default();
+    for step in 0..10_000u64 {
+        h.steps.push([step as f64, 1.0, f64::NAN, 0.5]);
+    }
+    let t = h.thinned();
+    assert!(t.steps.len() <= latent_explorer::train::history::SAVED_STEP_POINTS);
+    assert!(t.steps.len() > latent_explorer::train::history::SAVED_STEP_POINTS / 2);
+    assert_eq!(t.steps.last().unwrap()[0], 9_999.0);
+    // NaN (no such term) survives JSON, which has no NaN.
+    let back: LossHistory = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+    assert!(back.steps[0][2].is_nan() && back.steps[0][3] == 0.5);
+}
+
+#[test]
+fn configuration_files_refuse_unknown_keys_and_bad_values_naming_the_key() {
+    let refused = |text: &str| RunConfig::from_toml(text).unwrap_err();
+    match refused("lrr = 0.01\n") {
+        ConfigError::UnknownKey { key, hint } => {
+            assert_eq!(key, "lrr");
+            assert!(hint.contains("`lr`"), "{hint}");
+        }
+        e => panic!("{e}"),
+    }
+    for (text, key) in [
+        ("lr = -1.0", "lr"),
+        ("epochs = 0", "epochs"),
+        ("epochs = \"ten\"", "epochs"),
+        ("variant = \"beta_vaee\"", "variant"),
+        ("adam_beta2 = 1.0", "adam_beta2"),
+        ("hidden = [400, 0]", "hidden"),
+        (
+            "variant = \"vq-vae\"\nlatent = 10\nvq_code_dim = 4",
+            "vq_code_dim",
+        ),
+        ("final_iwae_k = 100000", "final_iwae_k"),
+        ("data = \"shapes:big\"", "data"),
+    ] {
+        let e = refused(text).to_string();
+        assert!(e.starts_with(key), "{text}: {e}");
+    }
+    assert!(matches!(refused("lr = "), ConfigError::Parse(_)));
+    // What is written reads back the same, every key explicit.
+    let cfg = RunConfig::default().resolved();
+    let text = cfg.to_toml();
+    assert_eq!(RunConfig::from_toml(&text).unwrap(), cfg);
+    for key in [
+        "data",
+        "variant",
+        "beta",
+        "lr",
+        "seed",
+        "epochs",
+        "batch",
+        "kl_schedule",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{key} ="))),
+            "{key}: {text}"
+        );
+    }
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn same_tensors(a: &Path, b: &Path) -> Result<(), String> {
+    let (ba, bb) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let (ta, tb) = (
+        safetensors::SafeTensors::deserialize(&ba).unwrap(),
+        safetensors::SafeTensors::deserialize(&bb).unwrap(),
+    );
+    let mut names = ta.names();
+    names.sort();
+    let mut other = tb.names();
+    other.sort();
+    if names != other {
+        return Err(format!("tensors {names:?} against {other:?}"));
+    }
+    for n in names {
+        if ta.tensor(n).unwrap().data() != tb.tensor(n).unwrap().data() {
+            return Err(format!("{n} differs"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn train_config_of_a_run_directory_trains_the_same_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, again) = (dir.path().join("first"), dir.path().join("again"));
+    let data = s(&fixture().data);
+    run_ok(&[
+        "train",
+        "--data",
+        data,
+        "--epochs",
+        "2",
+        "--hidden",
+        "32",
+        "--latent",
+        "4",
+        "--variant",
+        "beta-vae",
+        "--seed",
+        "5",
+        "--final-iwae-k",
+        "0",
+        "--run-dir",
+        s(&first),
+    ]);
+    let toml = first.join("run.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(
+        text.contains("variant = \"beta-vae\"") && text.contains("beta = 4.0"),
+        "{text}"
+    );
+    // `--print-config` prints the same configuration without training.
+    let printed = run_ok(&["train", "--config", s(&toml), "--print-config"]);
+    assert_eq!(
+        RunConfig::from_toml(&printed).unwrap(),
+        RunConfig::from_toml(&text).unwrap()
+    );
+    run_ok(&["train", "--config", s(&toml), "--run-dir", s(&again)]);
+    for name in ["epoch-0002.safetensors", "resume.safetensors"] {
+        same_tensors(&first.join(name), &again.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    // The checkpoints carry the same configuration text.
+    let meta = checkpoint::load(&again.join("epoch-0002.safetensors"), &cpu())
+        .unwrap()
+        .meta;
+    assert_eq!(meta.run_config.as_deref(), Some(text.as_str()));
+    // A flag beside the file overrides its key, and says so.
+    let said = run_ok(&[
+        "train",
+        "--config",
+        s(&toml),
+        "--seed",
+        "6",
+        "--print-config",
+    ]);
+    assert!(
+        said.contains("seed = 6") && said.contains("override its keys: seed"),
+        "{said}"
+    );
+    // A file with an unknown key is refused before any work, naming it.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("seed = 5", "sed = 5")).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "train",
+            "--config",
+            s(&bad),
+            "--run-dir",
+            s(&dir.path().join("never")),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("unknown key `sed`") && stderr.contains("`seed`"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("never").exists());
+}
+
+#[test]
+fn a_run_directory_killed_mid_run_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
+    let data = s(&fixture().data);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            data,
+            "--epochs",
+            "4",
+            "--hidden",
+            "32",
+            "--latent",
+            "4",
+            "--final-iwae-k",
+            "0",
+            "--json",
+            "--run-dir",
+            s(out),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    run_ok(
+        &args(&straight)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    // SIGKILL once the second epoch's line is out: no chance to save anything more.
+    let mut child = Command::new(BIN)
+        .args(args(&killed))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut epochs = 0;
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"epoch\"") {
+            epochs += 1;
+            if epochs == 2 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !killed.join("epoch-0004.safetensors").exists(),
+        "finished before the kill"
+    );
+    let said = run_ok(&["train", "--resume", s(&killed), "--json"]);
+    assert!(!said.contains("warning"), "{said}");
+    same_tensors(
+        &straight.join("epoch-0004.safetensors"),
+        &killed.join("epoch-0004.safetensors"),
+    )
+    .unwrap();
+    // The metrics file says where it went on.
+    let metrics = std::fs::read_to_string(killed.join("metrics.jsonl")).unwrap();
+    assert!(metrics.contains("\"type\":\"resumed\""), "{metrics}");
+    // Nothing left to do: it says so instead of training.
+    let out = Command::new(BIN)
+        .args(["train", "--resume", s(&killed)])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("give --epochs N"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
