@@ -95,16 +95,57 @@ fn train(cfg: &TrainConfig, data: &Arc<Dataset>) -> Snapshot {
 #[test]
 fn a_run_trained_beside_another_ends_with_the_same_weights_as_alone() {
     let data = small(1024, 64);
-    let a = config(VariantKind::Vae, 2, 7);
+    // A batch-level objective: its steps are never split, so every draw comes from the
+    // step's stream (before, from the process-wide generator both runs drew from).
+    let a = config(VariantKind::WaeMmd, 2, 7);
     let alone = train(&a, &data);
-    // As the app trains: two runs stepping at once in one process, sharing the lanes.
+    // As the app trains: two workers stepping at once in one process (low priority, the
+    // lanes shared), each through the loop.
     let b = config(VariantKind::Iwae, 2, 8);
-    let (beside, other) = std::thread::scope(|scope| {
-        let ta = scope.spawn(|| train(&a, &data));
-        let tb = scope.spawn(|| train(&b, &data));
-        (ta.join().unwrap(), tb.join().unwrap())
-    });
+    let worker = |cfg: &TrainConfig| {
+        let t = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
+        let opts = latent_explorer::train::WorkerOptions {
+            low_priority: true,
+            ..Default::default()
+        };
+        let h = latent_explorer::train::spawn_trainer(t, opts).unwrap();
+        assert!(h.send(latent_explorer::train::Command::Start));
+        h
+    };
+    let (ha, hb) = (worker(&a), worker(&b));
+    let finished = |h: &latent_explorer::train::WorkerHandle| loop {
+        match h.recv_timeout(std::time::Duration::from_secs(120)) {
+            Some(latent_explorer::train::Event::State(
+                latent_explorer::train::WorkerState::Finished,
+            )) => break (*h.snapshot().unwrap()).clone(),
+            Some(latent_explorer::train::Event::Error(e)) => panic!("{e}"),
+            Some(_) => {}
+            None => panic!("no event for two minutes"),
+        }
+    };
+    let (beside, other) = (finished(&ha), finished(&hb));
     assert_eq!(first_difference(&alone, &beside), None);
+    // And beside a neighbour that reseeds burn's process-wide generator and draws from it
+    // all along: nothing of the run comes from that generator.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let noisy = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                cpu().seed(i);
+                let _ = vec_of(Tensor::<2>::random(
+                    [64, 64],
+                    burn::tensor::Distribution::Normal(0.0, 1.0),
+                    &cpu(),
+                ));
+                i += 1;
+            }
+        });
+        let run = train(&a, &data);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        run
+    });
+    assert_eq!(first_difference(&alone, &noisy), None);
     // A different seed is a different run, and the streams are not one shared generator.
     let mut a9 = a.clone();
     a9.seed = 9;
@@ -523,4 +564,77 @@ fn a_run_directory_killed_mid_run_resumes_to_the_same_weights() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A checkpoint of `epochs` epochs of the app tests' run (their data, batch 64), with its
+/// training state when `with_state`.
+fn app_checkpoint(dir: &Path, epochs: usize, with_state: bool) -> std::path::PathBuf {
+    let data = small(2000, 300);
+    let cfg = latent_explorer::train::RunSpec {
+        batch: 64,
+        epochs,
+        ..latent_explorer::train::RunSpec::default()
+    }
+    .train_config(&data);
+    let trainer = Trainer::new(cfg, data.clone(), &cpu()).unwrap();
+    let mut run = TrainLoop::new(trainer, quiet());
+    run.run().unwrap();
+    let mut snap = (*run.full_snapshot()).clone();
+    if !with_state {
+        snap.state = None;
+    }
+    let path = dir.join(if with_state { "state.safetensors" } else { "weights.safetensors" });
+    checkpoint::save_snapshot(&path, &snap, DatasetInfo::of(&data), None).unwrap();
+    path
+}
+
+#[test]
+fn the_apps_continue_resumes_exactly_when_the_file_has_the_training_state() {
+    use latent_explorer::ui::{RunAction, UiCommand};
+    use latent_explorer::train::WorkerState;
+    use crate::app::{harness, nth_run, options, run_id, run_until};
+    let dir = tempfile::tempdir().unwrap();
+    // What the app's Continue must reach: 1 + 2 epochs, straight.
+    let data = small(2000, 300);
+    let straight_cfg = latent_explorer::train::RunSpec {
+        batch: 64,
+        epochs: 3,
+        ..latent_explorer::train::RunSpec::default()
+    }
+    .train_config(&data);
+    let straight = train(&straight_cfg, &data);
+    for with_state in [true, false] {
+        let path = app_checkpoint(dir.path(), 1, with_state);
+        let mut opts = options(2000, 64, 2);
+        opts.open = vec![path];
+        let mut h = harness(opts);
+        run_until(&mut h, 30, "the loaded run", |a| a.runs.len() == 1);
+        // The file's loss curves are drawn.
+        assert!(!nth_run(h.state(), 0).history.steps.is_empty());
+        let id = run_id(h.state(), 0);
+        let step = nth_run(h.state(), 0).status.step;
+        h.state_mut()
+            .push_command(UiCommand::Run(id, RunAction::Continue));
+        run_until(&mut h, 180, "the continued run to finish", |a| {
+            let r = nth_run(a, 0);
+            matches!(r.source, latent_explorer::ui::run::RunSource::Training(_))
+                && r.status.step > step
+                && r.status.state == WorkerState::Finished
+        });
+        let run = nth_run(h.state(), 0);
+        assert!(run.status.errors.is_empty(), "{:?}", run.status.errors);
+        let said: Vec<&String> = run.status.notes.iter().collect();
+        let resumed = run.latest().unwrap();
+        assert_eq!(resumed.epoch, 3);
+        if with_state {
+            assert!(
+                said.iter().any(|n| n.contains("exactly where it stopped")),
+                "{said:?}"
+            );
+            assert_eq!(first_difference(&straight, &resumed), None);
+        } else {
+            assert!(said.iter().any(|n| n.contains("fresh optimiser")), "{said:?}");
+            assert!(first_difference(&straight, &resumed).is_some());
+        }
+    }
 }
