@@ -22,7 +22,7 @@ use crate::limits;
 use crate::rundir::RunDirWriter;
 use crate::train::metrics::{encode_split, host_vec, shift_scores};
 use crate::train::probe::DigitProbe;
-use crate::train::run_config::{DEFAULT_FINAL_IWAE_K, DataError, RUN_CONFIG_FILE};
+use crate::train::run_config::{DEFAULT_FINAL_IWAE_K, DataError};
 use crate::train::share::SharingPolicy;
 use crate::train::{
     EpochReport, EvalMetrics, LoopError, OnNonFinite, Policy, RunConfig, RunSpec, Sink, SinkError,
@@ -784,15 +784,9 @@ fn print_eval(label: &str, m: &EvalMetrics, variant: VariantKind) {
     );
 }
 
-/// The run configuration a `train` command line describes: `--config FILE` (or the
-/// checkpoint's own, with `--resume`) with the flags given beside it applied over it, or the
-/// flags alone. Returns it with the keys the flags overrode.
-fn run_config(
-    a: &TrainArgs,
-    matches: &clap::ArgMatches,
-    base: Option<(RunConfig, String)>,
-) -> Result<(RunConfig, Vec<String>)> {
-    let from_flags = RunConfig {
+/// The run configuration the flags alone describe.
+fn flags_config(a: &TrainArgs) -> RunConfig {
+    RunConfig {
         data: a
             .data
             .data
@@ -802,33 +796,79 @@ fn run_config(
         without_class: a.without_class,
         final_iwae_k: a.final_iwae_k,
         run: a.spec.clone(),
-    };
-    let Some((mut cfg, origin)) = base else {
-        from_flags.validate().context("the run's configuration")?;
-        return Ok((from_flags, Vec::new()));
-    };
-    let given = toml::Table::try_from(&from_flags).context("the flags as configuration keys")?;
-    let mut overridden = Vec::new();
-    for key in RunConfig::keys() {
-        let on_command_line =
-            matches.value_source(&key) == Some(clap::parser::ValueSource::CommandLine);
-        if let (true, Some(value)) = (on_command_line, given.get(&key)) {
-            cfg.set(&key, value.clone())
-                .with_context(|| format!("--{}", key.replace('_', "-")))?;
-            overridden.push(key);
-        }
     }
-    cfg.validate()
-        .with_context(|| format!("{origin} with the flags given beside it"))?;
-    Ok((cfg, overridden))
 }
 
-/// Read a run configuration file.
-fn read_config(path: &Path) -> Result<RunConfig> {
-    crate::paths::input_file(path).context("--config")?;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--config {}: reading it", path.display()))?;
-    RunConfig::from_toml(&text).with_context(|| format!("--config {}", path.display()))
+/// The run configuration a `train` command line describes — `--config FILE` (or, with
+/// `--resume`, the checkpoint's own) with the flags given beside it over it, or the flags
+/// alone — resolved. A resumed run keeps its configuration: only how far it goes (and the
+/// final evaluation) may change, and the data where the checkpoint does not say.
+fn train_config(
+    a: &TrainArgs,
+    matches: &clap::ArgMatches,
+    resumed: Option<&checkpoint::Loaded>,
+) -> Result<RunConfig> {
+    let given =
+        |key: &str| matches.value_source(key) == Some(clap::parser::ValueSource::CommandLine);
+    let flags = flags_config(a);
+    let (base, origin) = match (&a.config, resumed.and_then(|l| l.meta.run_config.as_ref())) {
+        (Some(path), _) => {
+            crate::paths::input_file(path).context("--config")?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--config {}: reading it", path.display()))?;
+            let cfg = RunConfig::from_toml(&text)
+                .with_context(|| format!("--config {}", path.display()))?;
+            (cfg, format!("--config {}", path.display()))
+        }
+        (None, Some(text)) => (
+            RunConfig::from_toml(text).context("--resume: the checkpoint's run configuration")?,
+            "--resume".to_string(),
+        ),
+        (None, None) => (flags.clone(), String::new()),
+    };
+    let (mut cfg, keys) = base.with_flags(&flags, given).with_context(|| {
+        if origin.is_empty() {
+            "the run's configuration".to_string()
+        } else {
+            format!("{origin} with the flags given beside it")
+        }
+    })?;
+    let Some(l) = resumed else {
+        if !origin.is_empty() && !keys.is_empty() {
+            eprintln!(
+                "flags given beside {origin} override its keys: {}",
+                keys.join(", ")
+            );
+        }
+        return Ok(cfg.resolved());
+    };
+    let own = l.meta.run_config.is_some();
+    let allowed = |k: &str| {
+        matches!(k, "epochs" | "final_iwae_k") || (!own && matches!(k, "data" | "without_class"))
+    };
+    if let Some(key) = keys.iter().find(|k| !allowed(k)) {
+        bail!(
+            "--{}: a resumed run keeps its configuration (with --resume give only --epochs, the total{})",
+            key.replace('_', "-"),
+            if own {
+                ""
+            } else {
+                ", and --data for a checkpoint that does not name its data"
+            }
+        );
+    }
+    if !keys.iter().any(|k| k == "epochs") {
+        cfg.run.epochs = l.meta.train.epochs;
+    }
+    if l.meta.epoch >= cfg.run.epochs {
+        bail!(
+            "--resume: the run has done {} of its {} epochs; give --epochs N (the total, above {}) to train it further",
+            l.meta.epoch,
+            l.meta.train.epochs,
+            l.meta.epoch
+        );
+    }
+    Ok(cfg.resolved())
 }
 
 /// Where `train --resume PATH` reads from and writes to.
@@ -864,68 +904,29 @@ fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
         ),
         None => None,
     };
-    let base = match (&a.config, &loaded) {
-        (Some(path), _) => Some((read_config(path)?, format!("--config {}", path.display()))),
-        (None, Some(l)) => match &l.meta.run_config {
-            Some(text) => Some((
-                RunConfig::from_toml(text).context("the checkpoint's run configuration")?,
-                "the checkpoint's run configuration".to_string(),
-            )),
-            None => None,
-        },
-        (None, None) => None,
-    };
-    let (mut cfg, overridden) = run_config(a, matches, base)?;
-    if let Some(l) = &loaded {
-        // A resumed run keeps its configuration: only how far it goes may change.
-        if let Some(key) = overridden.iter().find(|k| k.as_str() != "epochs") {
-            bail!(
-                "--{}: a resumed run keeps its configuration (only --epochs, the total, may be given with --resume)",
-                key.replace('_', "-")
-            );
-        }
-        if !overridden.iter().any(|k| k == "epochs") {
-            cfg.run.epochs = l.meta.train.epochs;
-        }
-        if l.meta.epoch >= cfg.run.epochs {
-            bail!(
-                "--resume: the run has done {} of its {} epochs; give --epochs N (the total, above {}) to train it further",
-                l.meta.epoch,
-                l.meta.train.epochs,
-                l.meta.epoch
-            );
-        }
-    } else if !overridden.is_empty() {
-        eprintln!(
-            "flags given beside --config override its keys: {}",
-            overridden.join(", ")
-        );
-    }
-    let cfg = cfg.resolved();
+    let cfg = train_config(a, matches, loaded.as_ref())?;
     if a.print_config {
         out!("{}", cfg.to_toml());
         return Ok(());
     }
+    // Where the results go is checked before any training is done: a resumed checkpoint
+    // file is rewritten, a resumed run directory written on.
     let out = match &resume {
-        Some(r) if r.run_dir.is_none() => {
-            Some(a.out.clone().unwrap_or_else(|| r.checkpoint.clone()))
-        }
+        Some(r) if r.run_dir.is_none() => Some(a.out.clone().unwrap_or(r.checkpoint.clone())),
         Some(_) => a.out.clone(),
         None => a.out_path(),
     };
     let run_dir = resume
         .as_ref()
         .and_then(|r| r.run_dir.clone())
-        .or_else(|| a.run_dir.clone());
-    // Where the results go is checked before any training is done.
+        .or(a.run_dir.clone());
     if let Some(p) = &out {
         out_file(p)?;
     }
     if let Some(d) = &run_dir {
         crate::paths::output_dir(d).context("--run-dir")?;
     }
-    let opened = open_data(&cfg)?;
-    let data = Arc::new(opened.data);
+    let data = Arc::new(open_data(&cfg)?.data);
     let device = a
         .data
         .backend
@@ -935,69 +936,42 @@ fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
         held_out_class: cfg.without_class,
         ..DatasetInfo::of(&data)
     };
-    let mut train_cfg = match &loaded {
+    let policy = Policy {
+        evaluate_epochs: true,
+        final_iwae_k: cfg.final_iwae_k,
+        on_non_finite: OnNonFinite::Stop,
+        interrupt: Some(Arc::new(crate::interrupt::requested)),
+        gate: None,
+    };
+    let mut run = match &loaded {
+        None => {
+            let trainer = Trainer::new(cfg.run.train_config(&data), data.clone(), &device)
+                .context("setting up training")?;
+            TrainLoop::new(trainer, policy)
+        }
         Some(l) => {
             check_fits(&l.meta, &data)?;
-            TrainConfig {
-                epochs: cfg.run.epochs,
-                ..l.meta.train.clone()
-            }
-        }
-        None => cfg.run.train_config(&data),
-    };
-    train_cfg.epochs = cfg.run.epochs;
-    let trainer = Trainer::new(train_cfg, data.clone(), &device).context("setting up training")?;
-    let trainer = match &loaded {
-        None => trainer,
-        Some(l) => {
             let snap = l.snapshot();
-            let (model, aux) = (snap.model, snap.aux);
-            match &l.state {
-                Some(state) => trainer
-                    .resume(model, aux, l.meta.step, l.meta.epoch, state)
-                    .context("--resume")?,
-                None => {
-                    eprintln!(
-                        "warning: {} carries no training state (optimiser moments, position in the epoch): \
-                         training goes on from its weights with a fresh optimiser, so it will not match an uninterrupted run",
-                        resume
-                            .as_ref()
-                            .map_or(Path::new(""), |r| &r.checkpoint)
-                            .display()
-                    );
-                    trainer.with_weights(model, aux, l.meta.step, l.meta.epoch)
-                }
+            let (trainer, exact) = Trainer::continue_from(&snap, data.clone(), &device, cfg.run.epochs)
+                .context("--resume")?;
+            if !exact {
+                eprintln!(
+                    "warning: {} carries no training state (optimiser moments, position in the epoch): \
+                     training goes on from its weights with a fresh optimiser, so it will not match an uninterrupted run",
+                    a.resume.as_deref().unwrap_or(Path::new("")).display()
+                );
             }
+            TrainLoop::new(trainer, policy).continuing(&snap)
         }
-    };
-    let train_cfg = trainer.config().clone();
-    let mut run = TrainLoop::new(
-        trainer,
-        Policy {
-            evaluate_epochs: true,
-            final_iwae_k: cfg.final_iwae_k,
-            on_non_finite: OnNonFinite::Stop,
-            interrupt: Some(Arc::new(crate::interrupt::requested)),
-            gate: None,
-        },
-    )
-    .with_run_config(cfg.to_toml());
-    if let Some(l) = &loaded {
-        run = run.with_history(l.meta.history.clone());
     }
+    .with_run_config(cfg.to_toml());
+    let train_cfg = run.trainer().config().clone();
     if let Some(p) = &out {
         run = run.with_sink(CheckpointSink::new(p, dataset.clone()));
     }
     if let Some(dir) = &run_dir {
-        let writer = match &loaded {
-            Some(l) if resume.as_ref().is_some_and(|r| r.run_dir.is_some()) => {
-                crate::atomic::atomic_write_bytes(
-                    &dir.join(RUN_CONFIG_FILE),
-                    cfg.to_toml().as_bytes(),
-                )
-                .with_context(|| format!("writing {}", dir.join(RUN_CONFIG_FILE).display()))?;
-                RunDirWriter::resume(dir, l, cfg.run.epochs)
-            }
+        let writer = match (&loaded, resume.as_ref().and_then(|r| r.run_dir.as_ref())) {
+            (Some(l), Some(_)) => RunDirWriter::resume(dir, l, &cfg),
             _ => RunDirWriter::create(dir, &train_cfg, dataset.clone(), Some(&cfg)),
         }
         .context("starting the run directory")?;
@@ -1006,10 +980,10 @@ fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
     // Last: the checkpoints are on disk when it reports an epoch (see `Progress::epoch`).
     run = run.with_sink(Progress::new(a.json, train_cfg.epochs, train_cfg.variant));
     if !a.json {
-        let at = match &loaded {
-            Some(l) => format!(", from epoch {} (step {})", l.meta.epoch, l.meta.step),
-            None => String::new(),
-        };
+        let at = loaded
+            .as_ref()
+            .map(|l| format!(", from epoch {} (step {})", l.meta.epoch, l.meta.step))
+            .unwrap_or_default();
         outln!(
             "training {} {} latent {} ({}) on {} ({} train / {} test, {}x{}), {} epochs{at}, batch {}, lr {}, device {}",
             train_cfg.variant,
@@ -1031,29 +1005,12 @@ fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
     if let Err(e) = crate::interrupt::install() {
         tracing::warn!("Ctrl-C will stop training without saving: {e}");
     }
-    let saved_to = out.clone().or_else(|| {
-        run_dir
-            .as_ref()
-            .map(|d| d.join(crate::rundir::RESUME_CHECKPOINT))
-    });
-    let resume_hint = |path: &Path| {
-        let target = run_dir.as_deref().unwrap_or(path);
-        format!(
-            "go on with `latent-explorer train --resume {}`",
-            target.display()
-        )
-    };
-    match run.run() {
-        Ok(()) => {}
-        Err(e) => {
-            return Err(train_failure(
-                e,
-                saved_to.as_deref(),
-                &train_cfg,
-                &resume_hint,
-            ));
-        }
-    }
+    let saved_to = out.clone().or(run_dir
+        .as_ref()
+        .map(|d| d.join(crate::rundir::RESUME_CHECKPOINT)));
+    let resume_with = run_dir.clone().or(out.clone()).unwrap_or_default();
+    run.run()
+        .map_err(|e| train_failure(e, saved_to.as_deref(), &train_cfg, &resume_with))?;
     if !a.json {
         if let Some(p) = &out {
             outln!("checkpoint: {}", p.display());
@@ -1070,7 +1027,7 @@ fn train_failure(
     e: LoopError,
     saved_to: Option<&Path>,
     cfg: &TrainConfig,
-    hint: &dyn Fn(&Path) -> String,
+    resume_with: &Path,
 ) -> anyhow::Error {
     let (reason, save_error) = match e {
         LoopError::StopFailed { reason, error } => (*reason, Some(error)),
@@ -1085,7 +1042,12 @@ fn train_failure(
         LoopError::Interrupted { step, epoch } => {
             let go_on = saved_to
                 .filter(|_| save_error.is_none())
-                .map(|p| format!("; {}", hint(p)))
+                .map(|_| {
+                    format!(
+                        "; go on with `latent-explorer train --resume {}`",
+                        resume_with.display()
+                    )
+                })
                 .unwrap_or_default();
             crate::interrupt::Interrupted(format!(
                 "interrupted at step {step} (epoch {} of {}, {epoch} epochs complete): {saved}{go_on}",

@@ -161,6 +161,12 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
     }
 }
 
+/// Write `config` as `dir`'s [`RUN_CONFIG_FILE`], atomically.
+fn write_config(dir: &Path, config: &RunConfig) -> Result<(), RunDirError> {
+    let path = dir.join(RUN_CONFIG_FILE);
+    crate::atomic::atomic_write_bytes(&path, config.to_toml().as_bytes()).map_err(io_err(&path))
+}
+
 /// How often buffered step records are flushed to the file.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -195,9 +201,7 @@ impl RunDirWriter {
             return Err(RunDirError::InUse(dir.to_path_buf()));
         }
         if let Some(rc) = run_config {
-            let path = dir.join(RUN_CONFIG_FILE);
-            crate::atomic::atomic_write_bytes(&path, rc.to_toml().as_bytes())
-                .map_err(io_err(&path))?;
+            write_config(dir, rc)?;
         }
         let mut w = Self::open(dir, dataset.clone())?;
         w.write(&Record::Start {
@@ -227,13 +231,15 @@ impl RunDirWriter {
     }
 
     /// Go on writing `dir`, whose run stopped and resumes from `resume` (the weights of
-    /// [`RESUME_CHECKPOINT`]) to `epochs` epochs: an epoch that `resume` completed but whose
-    /// record a kill cut off is recorded first, then a `resumed` record.
+    /// [`RESUME_CHECKPOINT`]) with configuration `config` (its epochs the new total, written
+    /// to `run.toml`): an epoch that `resume` completed but whose record a kill cut off is
+    /// recorded first, then a `resumed` record.
     pub fn resume(
         dir: &Path,
         resume: &checkpoint::Loaded,
-        epochs: usize,
+        config: &RunConfig,
     ) -> Result<Self, RunDirError> {
+        let epochs = config.run.epochs;
         let not = |why: String| RunDirError::NotResumable {
             path: dir.to_path_buf(),
             why,
@@ -251,6 +257,7 @@ impl RunDirWriter {
         let Some(dataset) = dataset else {
             return Err(not(format!("{METRICS_FILE} has no start record")));
         };
+        write_config(dir, config)?;
         let mut w = Self::open(dir, dataset)?;
         let meta = &resume.meta;
         let name = epoch_checkpoint(meta.epoch);

@@ -202,6 +202,25 @@ impl RunConfig {
         Ok(opened)
     }
 
+    /// `self` with the keys that `given` says were set explicitly (on a command line) taken
+    /// from `flags`, and those keys, in file order. Ranges are checked afterwards.
+    pub fn with_flags(
+        mut self,
+        flags: &RunConfig,
+        given: impl Fn(&str) -> bool,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let table = toml::Table::try_from(flags).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mut keys = Vec::new();
+        for key in Self::keys() {
+            if let (true, Some(value)) = (given(&key), table.get(&key)) {
+                self.set(&key, value.clone())?;
+                keys.push(key);
+            }
+        }
+        self.validate()?;
+        Ok((self, keys))
+    }
+
     /// Check every value (the data's own checks come when it is opened).
     pub fn validate(&self) -> Result<(), ConfigError> {
         Source::parse(&self.data).map_err(|why| ConfigError::BadValue {

@@ -294,6 +294,15 @@ impl<'s> TrainLoop<'s> {
         self
     }
 
+    /// Carry on what `snap` — the weights this loop's trainer goes on from — carries: its
+    /// loss history (cut at its step) and its configuration file.
+    pub fn continuing(mut self, snap: &Snapshot) -> Self {
+        if let Some(text) = &snap.run_config {
+            self.run_config = Some(text.clone());
+        }
+        self.with_history((*snap.history).clone())
+    }
+
     /// Carry the run's configuration file (its text) in its snapshots and checkpoints.
     pub fn with_run_config(mut self, text: impl Into<Arc<str>>) -> Self {
         self.run_config = Some(text.into());

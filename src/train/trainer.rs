@@ -218,6 +218,28 @@ impl Trainer {
         Ok(t)
     }
 
+    /// A trainer that goes on from `snap` — its weights, step and epoch, on `data` — to
+    /// `epochs` epochs in all: exactly ([`Trainer::resume`]) when the snapshot carries its
+    /// training state, else with a fresh optimiser ([`Trainer::with_weights`]). Returns it
+    /// with whether it goes on exactly.
+    pub fn continue_from(
+        snap: &Snapshot,
+        data: Arc<Dataset>,
+        device: &Device,
+        epochs: usize,
+    ) -> Result<(Self, bool), TrainError> {
+        let cfg = TrainConfig {
+            epochs,
+            ..snap.config.clone()
+        };
+        let t = Self::new(cfg, data, device)?;
+        let (model, aux) = (snap.model.clone(), snap.aux.clone());
+        match &snap.state {
+            Some(state) => Ok((t.resume(model, aux, snap.step, snap.epoch, state)?, true)),
+            None => Ok((t.with_weights(model, aux, snap.step, snap.epoch), false)),
+        }
+    }
+
     /// The training state beyond the weights (the optimisers' moments copied to the host):
     /// with [`Trainer::snapshot`], what an exact resume needs.
     pub fn train_state(&self) -> TrainState {

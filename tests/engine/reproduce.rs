@@ -583,16 +583,20 @@ fn app_checkpoint(dir: &Path, epochs: usize, with_state: bool) -> std::path::Pat
     if !with_state {
         snap.state = None;
     }
-    let path = dir.join(if with_state { "state.safetensors" } else { "weights.safetensors" });
+    let path = dir.join(if with_state {
+        "state.safetensors"
+    } else {
+        "weights.safetensors"
+    });
     checkpoint::save_snapshot(&path, &snap, DatasetInfo::of(&data), None).unwrap();
     path
 }
 
 #[test]
 fn the_apps_continue_resumes_exactly_when_the_file_has_the_training_state() {
-    use latent_explorer::ui::{RunAction, UiCommand};
-    use latent_explorer::train::WorkerState;
     use crate::app::{harness, nth_run, options, run_id, run_until};
+    use latent_explorer::train::WorkerState;
+    use latent_explorer::ui::{RunAction, UiCommand};
     let dir = tempfile::tempdir().unwrap();
     // What the app's Continue must reach: 1 + 2 epochs, straight.
     let data = small(2000, 300);
@@ -633,7 +637,10 @@ fn the_apps_continue_resumes_exactly_when_the_file_has_the_training_state() {
             );
             assert_eq!(first_difference(&straight, &resumed), None);
         } else {
-            assert!(said.iter().any(|n| n.contains("fresh optimiser")), "{said:?}");
+            assert!(
+                said.iter().any(|n| n.contains("fresh optimiser")),
+                "{said:?}"
+            );
             assert!(first_difference(&straight, &resumed).is_some());
         }
     }
