@@ -263,30 +263,16 @@ impl ExplorerApp {
             return;
         };
         let data = run.data.clone();
-        let mut cfg = snap.config.clone();
-        cfg.epochs = snap.epoch + extra;
-        let exact = snap.state.is_some();
-        let started = Trainer::new(cfg, data.clone(), &self.device)
-            .and_then(|t| {
-                let (model, aux) = (snap.model.clone(), snap.aux.clone());
-                match &snap.state {
-                    Some(state) => t.resume(model, aux, snap.step, snap.epoch, state),
-                    None => Ok(t.with_weights(model, aux, snap.step, snap.epoch)),
-                }
-            })
-            .and_then(|t| {
-                let mut run = TrainLoop::new(t, worker_policy(self.gate.clone()))
-                    .with_history((*snap.history).clone());
-                if let Some(text) = &snap.run_config {
-                    run = run.with_run_config(text.clone());
-                }
-                self.spawn_training_loop(run)
+        let started = Trainer::continue_from(&snap, data.clone(), &self.device, snap.epoch + extra)
+            .and_then(|(t, exact)| {
+                let run = TrainLoop::new(t, worker_policy(self.gate.clone())).continuing(&snap);
+                Ok((self.spawn_training_loop(run)?, exact))
             });
         let Some(run) = self.runs.get_mut(id) else {
             return;
         };
         match started {
-            Ok((h, config)) => {
+            Ok(((h, config), exact)) => {
                 run.config = config;
                 // A replaced follower stops off the UI thread.
                 reap(std::mem::replace(&mut run.source, RunSource::Training(h)));
