@@ -645,3 +645,73 @@ fn the_apps_continue_resumes_exactly_when_the_file_has_the_training_state() {
         }
     }
 }
+
+#[test]
+fn a_checkpoint_saved_by_ctrl_c_mid_epoch_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, stopped) = (
+        dir.path().join("straight.safetensors"),
+        dir.path().join("stopped.safetensors"),
+    );
+    // The bundled digits: 125 steps an epoch, so the signal lands inside one.
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--epochs",
+            "3",
+            "--hidden",
+            "32",
+            "--latent",
+            "4",
+            "--final-iwae-k",
+            "0",
+            "--json",
+            "--out",
+            s(out),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    run_ok(
+        &args(&straight)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let mut child = Command::new(BIN)
+        .args(args(&stopped))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"epoch\"") {
+            break;
+        }
+    }
+    // SAFETY: kill with a valid pid of our own child and a valid signal number.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("go on with `latent-explorer train --resume"),
+        "{stderr}"
+    );
+    let saved = checkpoint::load(&stopped, &cpu()).unwrap();
+    let state = saved.state.expect("Ctrl-C saves the training state");
+    assert!(saved.meta.epoch < 3, "finished before the interrupt");
+    // Wherever in the epoch it stopped, it goes on from there to the same end.
+    eprintln!(
+        "interrupted {} images into epoch {}",
+        state.cursor,
+        saved.meta.epoch + 1
+    );
+    run_ok(&["train", "--resume", s(&stopped), "--json"]);
+    same_tensors(&straight, &stopped).unwrap();
+}
