@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -14,13 +14,14 @@ use crate::backend::BackendChoice;
 use crate::bench::{self, BenchConfig};
 use crate::checkpoint::CheckpointSink;
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
-use crate::data::{Batcher, Dataset, Opened, Shift, Source, shapes};
-use crate::explore::{PathKind, RangeMode};
-use crate::export::{column_frame, grid_image, save_gif, save_png};
+use crate::data::{Dataset, Opened, Shift, Source, shapes};
+use crate::explore::{
+    self, AnomalyQuery, CodeLabels, DimensionScore, PathKind, RangeMode, ScoredModel, host_vec,
+};
+use crate::export::{ExportFormat, export_grid, grid_image, looped, save_gif, save_png};
 use crate::import::{self, ImportOptions, KeyMap};
 use crate::limits;
 use crate::rundir::RunDirWriter;
-use crate::train::metrics::{encode_split, host_vec, shift_scores};
 use crate::train::probe::DigitProbe;
 use crate::train::run_config::{DEFAULT_FINAL_IWAE_K, DataError};
 use crate::train::share::SharingPolicy;
@@ -89,11 +90,12 @@ pub enum Commands {
     Sample(SampleArgs),
     /// Reconstruct test digits into a PNG (originals above reconstructions).
     Reconstruct(ReconstructArgs),
-    /// Sweep latent dimensions (ordered by KL) into a PNG grid or an animated GIF.
+    /// Sweep latent dimensions (the most informative first) into a PNG grid or a GIF.
     Traverse(TraverseArgs),
     /// Decode a path between two test digits' codes into a PNG strip or a GIF.
     Interpolate(InterpolateArgs),
-    /// Score test images and a shifted set by −ELBO or −IWAE; print the AUROC.
+    /// Score test images and a shifted set (−ELBO, −IWAE or a VQ-VAE's reconstruction
+    /// term); print the AUROC.
     Anomaly(AnomalyArgs),
     /// Write every image's posterior mean and log-variance as CSV.
     Encode(EncodeArgs),
@@ -504,7 +506,7 @@ pub struct TraverseArgs {
     #[arg(long, value_name = "DIR")]
     pub frames: Option<PathBuf>,
     /// GIF frame delay in milliseconds (10–10000).
-    #[arg(long, default_value_t = 120, value_parser = delay_parser())]
+    #[arg(long, default_value_t = crate::export::GIF_DELAY_MS, value_parser = delay_parser())]
     pub delay_ms: u32,
     /// Data and backend.
     #[command(flatten)]
@@ -536,7 +538,7 @@ pub struct InterpolateArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// GIF frame delay in milliseconds (10–10000).
-    #[arg(long, default_value_t = 120, value_parser = delay_parser())]
+    #[arg(long, default_value_t = crate::export::GIF_DELAY_MS, value_parser = delay_parser())]
     pub delay_ms: u32,
     /// Data and backend.
     #[command(flatten)]
@@ -774,10 +776,15 @@ fn print_eval(label: &str, m: &EvalMetrics, variant: VariantKind) {
         .iter()
         .map(|(n, v)| format!("  {n} {v:.2}"))
         .collect();
+    // A VQ-VAE has no KL term: its 0 is no measurement.
+    let kl = if variant == VariantKind::VqVae {
+        "KL n/a".to_string()
+    } else {
+        format!("KL {:.2}", m.kl)
+    };
     outln!(
-        "{label}  {bound}rec {:.2}  KL {:.2}  active units {}/{}  MSE {:.4}{iwae}{extra}",
+        "{label}  {bound}rec {:.2}  {kl}  active units {}/{}  MSE {:.4}{iwae}{extra}",
         m.rec,
-        m.kl,
         m.active_units,
         m.kl_per_dim.len(),
         m.mse
@@ -1247,8 +1254,14 @@ fn eval(a: &EvalArgs) -> Result<()> {
             data.name
         );
         print_eval("", &m, loaded.meta.train.variant);
-        let dims: Vec<String> = m.kl_per_dim.iter().map(|k| format!("{k:.2}")).collect();
-        outln!("KL per dimension: {}", dims.join(" "));
+        // A VQ-VAE has no KL per dimension: the variance of its codes stands in, named so.
+        let score = DimensionScore::of(&loaded.model);
+        let per_dim = match score {
+            DimensionScore::Kl => &m.kl_per_dim,
+            DimensionScore::CodeVariance => &m.mean_variance,
+        };
+        let dims: Vec<String> = per_dim.iter().map(|k| format!("{k:.2}")).collect();
+        outln!("{} per dimension: {}", score.name(), dims.join(" "));
         if let Some((score, gaps)) = &mig {
             let per: Vec<String> = shapes::FACTOR_NAMES
                 .iter()
@@ -1271,14 +1284,9 @@ fn sample(a: &SampleArgs) -> Result<()> {
     let cfg = &loaded.meta.train.model;
     // (`--n` is in 1..=MAX_GRID_IMAGES: clap checked it.)
     // The app's prior noise for the seed: the same draws on every backend and thread.
-    let z: Tensor<2> = Tensor::from_data(
-        burn::tensor::TensorData::new(
-            crate::ui::runs::prior_noise(a.seed, a.n, cfg.latent_dim),
-            [a.n, cfg.latent_dim],
-        ),
-        &device,
-    );
-    let pixels = host_vec(loaded.model.decode_mean(z));
+    let z = explore::prior_noise(a.seed, a.n, cfg.latent_dim);
+    let pixels =
+        explore::decode_codes(&loaded.model, z, cfg.latent_dim, CodeLabels::None, &device)?;
     let cols = (a.n as f64).sqrt().ceil() as usize;
     let img = grid_image(&pixels, cfg.shape(), cols, 2);
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
@@ -1292,11 +1300,11 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     let n = a.n.clamp(1, data.test.len());
-    let batch = Batcher::new(device.clone()).batch(&data.test, &(0..n).collect::<Vec<_>>());
-    let (mu, _) = loaded.model.encode(batch.images.clone());
-    let recon = host_vec(loaded.model.decode_mean(mu));
-    let mut pixels = host_vec(batch.images);
-    pixels.extend(recon);
+    let indices: Vec<usize> = (0..n).collect();
+    // As the app's reconstructions: each digit under its own label.
+    let (images, recon) = explore::reconstructions(&loaded.model, &data.test, &indices, &device)?;
+    let mut pixels = host_vec(images);
+    pixels.extend(host_vec(recon));
     let img = grid_image(&pixels, data.shape(), n, 2);
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     outln!(
@@ -1460,15 +1468,16 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Whether `out` names a GIF (`true`) or a PNG (`false`); anything else is an error.
-fn out_is_gif(out: &Path) -> Result<bool> {
+/// What `out` names: a PNG (the still image) or a GIF (the animation); anything else is
+/// an error.
+fn out_format(out: &Path) -> Result<ExportFormat> {
     match out
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .as_deref()
     {
-        Some("png") => Ok(false),
-        Some("gif") => Ok(true),
+        Some("png") => Ok(ExportFormat::Png),
+        Some("gif") => Ok(ExportFormat::Gif),
         _ => bail!(
             "--out {}: name a .png file (the still image) or a .gif file (the animation)",
             out.display()
@@ -1489,44 +1498,12 @@ fn test_index(i: usize, flag: &str, data: &Dataset) -> Result<usize> {
     Ok(i)
 }
 
-/// Decode `codes` (row-major, `d` per code) to mean images, each code with its label for a
-/// conditional model (`labels` empty: no label).
-fn decode_codes(
-    model: &crate::model::Vae,
-    codes: Vec<f32>,
-    d: usize,
-    labels: &[u8],
-    device: &Device,
-) -> Vec<f32> {
-    use burn::tensor::{Int, TensorData};
-    let n = codes.len() / d.max(1);
-    let z: Tensor<2> = Tensor::from_data(TensorData::new(codes, [n, d]), device);
-    let labels: Option<Tensor<1, Int>> = (labels.len() == n).then(|| {
-        let l: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
-        Tensor::from_data(TensorData::new(l, [n]), device)
-    });
-    host_vec(model.decode_mean_with(z, labels.as_ref()))
-}
-
-/// The posterior means and labels of the test images at `indices`.
-fn test_codes(
-    model: &crate::model::Vae,
-    data: &Dataset,
-    indices: &[usize],
-    device: &Device,
-) -> (Vec<f32>, Vec<u8>) {
-    let batch = Batcher::new(device.clone()).batch(&data.test, indices);
-    let (mu, _) = model.encode_with(batch.images, Some(&batch.labels));
-    let labels = indices.iter().map(|&i| data.test.labels[i]).collect();
-    (host_vec(mu), labels)
-}
-
 fn traverse(a: &TraverseArgs) -> Result<()> {
     out_file(&a.out)?;
     if let Some(dir) = &a.frames {
         crate::paths::output_dir(dir).context("--frames")?;
     }
-    let gif = out_is_gif(&a.out)?;
+    let format = out_format(&a.out)?;
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
@@ -1534,73 +1511,62 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         test_index(i, "--digit", &data)?;
     }
     let model = &loaded.model;
-    let post = encode_split(model, &data.test, &device, 500);
+    // The app's statistics of the same test images: the same order of dimensions.
+    let (post, stats) = explore::dimension_stats(model, &data, data.test.len(), &device);
     let d = post.dim;
     let n_dims = match a.dims {
         Some(n) if n > d => bail!("--dims {n}: the model has only {d} latent dimensions"),
         Some(n) => n,
         None => d.min(10),
     };
-    let (base, label, base_text) = match a.digit {
-        Some(i) => {
-            let (code, labels) = test_codes(model, &data, &[i], &device);
-            let l = labels.first().copied();
+    let (base, label, base_text) = match a.digit.and_then(|i| Some((i, post.mean(i)?))) {
+        Some((i, code)) => {
+            let l = data.test.labels[i];
             (
-                code,
-                l,
-                format!(
-                    "test digit {i} (label {})'s posterior mean",
-                    l.map(|l| l.to_string()).unwrap_or_default()
-                ),
+                code.to_vec(),
+                Some(l),
+                format!("test digit {i} (label {l})'s posterior mean"),
             )
         }
         None => (vec![0.0; d], None, "the zero vector".to_string()),
     };
-    let kl = post.kl_per_dim();
-    let order = crate::explore::order_by_desc(&kl);
+    let order = stats.order();
     let dims = &order[..n_dims];
-    let ranges = crate::explore::dim_ranges(&post.mu, d, a.range);
-    let z = crate::explore::traversal_grid(&base, dims, &ranges, a.steps);
-    let labels: Vec<u8> = label.map(|l| vec![l; n_dims * a.steps]).unwrap_or_default();
-    let pixels = decode_codes(model, z, d, &labels, &device);
+    let ranges = explore::dim_ranges(&post.mu, d, a.range);
+    let z = explore::traversal_grid(&base, dims, &ranges, a.steps);
+    let labels = label.map_or(CodeLabels::None, |l| CodeLabels::All(l as usize));
+    let pixels = explore::decode_codes(model, z, d, labels, &device)?;
     // Frame f: the f-th value of every shown dimension, one tile per row.
-    let frame = |f: usize| column_frame(&pixels, data.shape(), a.steps, f);
-    if gif {
-        let frames: Vec<_> = crate::explore::forth_and_back(a.steps)
-            .into_iter()
-            .map(frame)
-            .collect();
-        save_gif(&frames, a.delay_ms, &a.out)
-    } else {
-        save_png(&grid_image(&pixels, data.shape(), a.steps, 2), &a.out)
-    }
-    .with_context(|| format!("writing {}", a.out.display()))?;
-    if let Some(dir) = &a.frames {
-        for f in 0..a.steps {
-            let path = dir.join(format!("frame-{f:02}.png"));
-            save_png(&frame(f), &path).with_context(|| format!("writing {}", path.display()))?;
-        }
-    }
+    let written = export_grid(&pixels, data.shape(), a.steps, format, a.delay_ms, &a.out)?;
+    let frames = match &a.frames {
+        Some(dir) => Some(export_grid(
+            &pixels,
+            data.shape(),
+            a.steps,
+            ExportFormat::Frames,
+            a.delay_ms,
+            dir,
+        )?),
+        None => None,
+    };
     outln!("range: {}", a.range.describe());
     outln!("base: {base_text}; other coordinates held there");
     outln!(
-        "rows: the {n_dims} of {d} dimensions with the largest mean KL on the {} test images",
-        data.test.len()
+        "rows: the {n_dims} of {d} dimensions with {} on the {} test images",
+        stats.score.describe(),
+        stats.images
     );
     // On data with known factors: the factor each dimension tells most about, and the
     // share of that factor's entropy it carries.
-    let best = data
-        .factors
-        .as_ref()
-        .map(|f| crate::explore::best_factor_per_dimension(&post.mu, d, &f.test_rows()));
+    let factors = !stats.best_factor.is_empty();
     outln!(
         "{:>4} {:>5} {:>10} {:>9} {:>9}{}",
         "row",
         "dim",
-        "KL (nats)",
+        stats.score.heading(),
         "from",
         "to",
-        if best.is_some() {
+        if factors {
             "  factor (I(z; v) / H(v))"
         } else {
             ""
@@ -1608,51 +1574,48 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     );
     for (r, &j) in dims.iter().enumerate() {
         let (lo, hi) = ranges[j];
-        let factor = match best.as_ref().and_then(|b| b[j]) {
+        let factor = match stats.best_factor.get(j).copied().flatten() {
             Some((f, share)) => format!("  {} ({share:.2})", shapes::FACTOR_NAMES[f]),
             None => String::new(),
         };
         outln!(
             "{r:>4} {j:>5} {:>10.3} {lo:>+9.3} {hi:>+9.3}{factor}",
-            kl[j]
+            stats.score_of(j).unwrap_or(f64::NAN)
         );
     }
     outln!(
         "{} values × {n_dims} dimensions → {}{}",
         a.steps,
-        a.out.display(),
-        if gif {
-            format!(
-                " ({} frames, forth and back)",
-                crate::explore::forth_and_back(a.steps).len()
-            )
+        written.path.display(),
+        if format == ExportFormat::Gif {
+            format!(" ({} frames, forth and back)", written.frames)
         } else {
             String::new()
         }
     );
-    if let Some(dir) = &a.frames {
-        outln!("{} frames → {}", a.steps, dir.display());
+    if let Some(f) = frames {
+        outln!("{} frames → {}", f.frames, f.path.display());
     }
     Ok(())
 }
 
 fn interpolate(a: &InterpolateArgs) -> Result<()> {
     out_file(&a.out)?;
-    let gif = out_is_gif(&a.out)?;
+    let format = out_format(&a.out)?;
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     let i = test_index(a.from, "--from", &data)?;
     let j = test_index(a.to, "--to", &data)?;
     let model = &loaded.model;
-    let (codes, labels) = test_codes(model, &data, &[i, j], &device);
+    let (codes, labels) = explore::test_codes(model, &data.test, &[i, j], &device)?;
     let d = codes.len() / 2;
     let kind = if a.slerp {
         PathKind::Spherical
     } else {
         PathKind::Linear
     };
-    let z = crate::explore::path(&codes[..d], &codes[d..], a.steps, kind);
+    let z = explore::path(&codes[..d], &codes[d..], a.steps, kind);
     let norms: Vec<String> = z
         .chunks_exact(d.max(1))
         .map(|c| format!("{:.2}", c.iter().map(|v| v * v).sum::<f32>().sqrt()))
@@ -1662,27 +1625,32 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
     let path_labels: Vec<u8> = (0..a.steps)
         .map(|s| labels[usize::from(2 * s >= a.steps)])
         .collect();
-    let decoded = decode_codes(model, z, d, &path_labels, &device);
+    let decoded = explore::decode_codes(model, z, d, CodeLabels::Each(&path_labels), &device)?;
     let per = data.shape().len();
     let (orig_i, orig_j) = (data.test.image(i), data.test.image(j));
-    if gif {
-        let frames: Vec<_> = crate::explore::forth_and_back(a.steps)
-            .into_iter()
-            .map(|s| {
-                let mut tiles = orig_i.to_vec();
-                tiles.extend_from_slice(&decoded[s * per..(s + 1) * per]);
-                tiles.extend_from_slice(&orig_j);
-                grid_image(&tiles, data.shape(), 3, 2)
-            })
-            .collect();
-        save_gif(&frames, a.delay_ms, &a.out)
-    } else {
+    // Each tile: original I, the decoded code, original J.
+    let strip = |codes: &[f32]| {
         let mut tiles = orig_i.to_vec();
-        tiles.extend_from_slice(&decoded);
+        tiles.extend_from_slice(codes);
         tiles.extend_from_slice(&orig_j);
-        save_png(&grid_image(&tiles, data.shape(), a.steps + 2, 2), &a.out)
-    }
-    .with_context(|| format!("writing {}", a.out.display()))?;
+        tiles
+    };
+    let frames = if format == ExportFormat::Gif {
+        let frames: Vec<_> = (0..a.steps)
+            .map(|s| grid_image(&strip(&decoded[s * per..(s + 1) * per]), data.shape(), 3, 2))
+            .collect();
+        let frames = looped(&frames);
+        save_gif(&frames, a.delay_ms, &a.out)
+            .with_context(|| format!("writing {}", a.out.display()))?;
+        frames.len()
+    } else {
+        save_png(
+            &grid_image(&strip(&decoded), data.shape(), a.steps + 2, 2),
+            &a.out,
+        )
+        .with_context(|| format!("writing {}", a.out.display()))?;
+        1
+    };
     outln!(
         "{} path from test digit {i} (label {}) to {j} (label {}), {} codes (both posterior means included)",
         if a.slerp { "slerp" } else { "lerp" },
@@ -1691,11 +1659,10 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
         a.steps
     );
     outln!("code norms |z|: {}", norms.join(" "));
-    if gif {
+    if format == ExportFormat::Gif {
         outln!(
-            "{} ({} frames, forth and back; each: original {i}, a decoded code, original {j})",
+            "{} ({frames} frames, forth and back; each: original {i}, a decoded code, original {j})",
             a.out.display(),
-            crate::explore::forth_and_back(a.steps).len()
         );
     } else {
         outln!(
@@ -1712,84 +1679,28 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     let held_out = loaded.meta.dataset.held_out_class;
-    let shift = a
-        .shift
-        .or(held_out.map(Shift::Class))
-        .unwrap_or(Shift::Invert);
-    let model = &loaded.model;
+    let shift = a.shift.unwrap_or(explore::default_shift(held_out));
     let variant = loaded.meta.train.variant;
-    let (kind, kind_text) = if model.codebook.is_some() {
-        (
-            "reconstruction",
-            "reconstruction −log p(x | z_q) (a VQ-VAE has no KL term)".to_string(),
-        )
-    } else if a.iwae_k > 0 {
-        ("neg_iwae", format!("−IWAE bound, k = {}", a.iwae_k))
-    } else {
-        (
-            "neg_elbo",
-            format!(
-                "−ELBO, mean of {} samples of z",
-                crate::train::metrics::SCORE_ELBO_SAMPLES
-            ),
-        )
-    };
-    let mut notes = Vec::new();
-    if !variant.has_likelihood_bound() {
-        notes.push(format!(
-            "{variant} optimises no likelihood bound: its scores rank images but are not NLL estimates"
-        ));
-    }
-    if let Shift::Class(k) = shift {
-        match held_out {
-            Some(h) if h == k => {}
-            Some(h) => notes.push(format!(
-                "the checkpoint was trained without class {h}, not {k}: class {k} was seen in training"
-            )),
-            None => notes.push(format!(
-                "the checkpoint was trained with class {k} (train --without-class {k} leaves it out)"
-            )),
-        }
-    }
-    device.seed(a.seed);
-    let scores = shift_scores(
-        model,
-        loaded.meta.train.model.likelihood,
+    let rep = explore::anomaly_report(
+        ScoredModel {
+            model: &loaded.model,
+            likelihood: loaded.meta.train.model.likelihood,
+            variant,
+            held_out,
+        },
         &data.test,
-        shift,
+        AnomalyQuery {
+            shift,
+            iwae_k: a.iwae_k,
+            seed: a.seed,
+        },
         &device,
-        500,
-        a.iwae_k,
     )
     .with_context(|| format!("--shift {shift}"))?;
-    let auroc = crate::explore::auroc(&scores.normal, &scores.shifted);
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let (mean_normal, mean_shifted) = (mean(&scores.normal), mean(&scores.shifted));
-    let order = crate::explore::rank_by_score(&scores.test);
-    let top = a.top.min(order.len());
-    let entry = |i: usize| (i, data.test.labels[i], scores.test[i]);
-    let most: Vec<_> = order[..top].iter().map(|&i| entry(i)).collect();
-    let least: Vec<_> = order.iter().rev().take(top).map(|&i| entry(i)).collect();
-    let what = match shift {
-        Shift::Class(k) => format!(
-            "in-distribution: the {} test images of other classes; shifted: the {} of class {k}",
-            scores.normal.len(),
-            scores.shifted.len()
-        ),
-        other => format!(
-            "in-distribution: the {} test images; shifted: the same images, {}",
-            scores.normal.len(),
-            match other {
-                Shift::Invert => "inverted".to_string(),
-                Shift::Rotate if data.rows() == data.cols() => {
-                    "rotated a quarter turn clockwise".to_string()
-                }
-                Shift::Rotate => "rotated a half turn".to_string(),
-                Shift::Noise(s) => format!("with pixel noise σ {s}"),
-                Shift::Class(_) => String::new(),
-            }
-        ),
-    };
+    let top = a.top.min(rep.test.len());
+    let entry = |(i, s): (usize, f64)| (i, data.test.labels[i], s);
+    let most: Vec<_> = rep.most_anomalous(top).into_iter().map(entry).collect();
+    let least: Vec<_> = rep.most_typical(top).into_iter().map(entry).collect();
     if a.json {
         let list = |v: &[(usize, u8, f64)]| -> Vec<serde_json::Value> {
             v.iter()
@@ -1802,22 +1713,23 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
                 "checkpoint": a.checkpoint.display().to_string(),
                 "data": data.name,
                 "shift": shift.to_string(),
-                "score": kind,
+                "score": rep.kind.key(),
+                "score_text": rep.kind.describe(),
                 "iwae_k": a.iwae_k,
                 "seed": a.seed,
-                "n_normal": scores.normal.len(),
-                "n_shifted": scores.shifted.len(),
-                "auroc": auroc,
-                "mean_normal": mean_normal,
-                "mean_shifted": mean_shifted,
+                "n_normal": rep.normal.len(),
+                "n_shifted": rep.shifted.len(),
+                "auroc": rep.auroc,
+                "mean_normal": rep.mean_normal(),
+                "mean_shifted": rep.mean_shifted(),
                 "most_anomalous": list(&most),
                 "most_typical": list(&least),
-                "notes": notes,
+                "notes": rep.caveats,
             })
         );
         return Ok(());
     }
-    for n in &notes {
+    for n in &rep.caveats {
         eprintln!("note: {n}");
     }
     outln!(
@@ -1826,13 +1738,20 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
         loaded.meta.epoch,
         data.name
     );
-    outln!("{what}");
-    outln!("score: {kind_text}, in nats; higher = more anomalous");
-    match auroc {
+    outln!("{}", rep.sets);
+    outln!(
+        "score: {}, in nats; higher = more anomalous",
+        rep.kind.describe()
+    );
+    match rep.auroc {
         Some(v) => outln!("AUROC (test vs shifted): {v:.4}"),
         None => outln!("AUROC (test vs shifted): n/a (a score is not finite)"),
     }
-    outln!("mean score: test {mean_normal:.2}  shifted {mean_shifted:.2}");
+    outln!(
+        "mean score: test {:.2}  shifted {:.2}",
+        rep.mean_normal(),
+        rep.mean_shifted()
+    );
     let show = |title: &str, v: &[(usize, u8, f64)]| {
         outln!("{title} (test index, label, score):");
         for &(i, l, s) in v {
@@ -1853,7 +1772,7 @@ fn encode(a: &EncodeArgs) -> Result<()> {
         SplitArg::Test => (&data.test, "test"),
         SplitArg::Train => (&data.train, "training"),
     };
-    let post = encode_split(&loaded.model, split, &device, 500);
+    let post = explore::encode_split(&loaded.model, split, &device, explore::ENCODE_BATCH);
     let csv = crate::export::codes_csv(&post, &split.labels);
     crate::atomic::atomic_write_bytes(&a.out, csv.as_bytes())
         .with_context(|| format!("writing {}", a.out.display()))?;

@@ -1,13 +1,14 @@
-//! Image grids of decoded digits, written as PNG or GIF (atomically), and latent codes as
-//! CSV.
+//! Image grids of decoded digits, written as PNG or GIF (atomically), animations over a
+//! grid's columns (a GIF going forth and back, or its distinct frames as numbered PNGs: the
+//! same for `traverse` and the app's exports), and latent codes as CSV.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage};
 
 use crate::atomic::atomic_write_bytes;
 use crate::data::ImageShape;
-use crate::train::metrics::Posterior;
+use crate::explore::{Posterior, forth_and_back};
 
 /// An intensity in `[0, 1]` (NaN as 0) as a byte.
 fn byte(v: f32) -> u8 {
@@ -133,6 +134,117 @@ pub fn save_still_or_gif(
     } else {
         save_png(img, path)
     }
+}
+
+/// Milliseconds per GIF frame unless asked otherwise (`traverse`/`interpolate --delay-ms`
+/// default; the app's exports).
+pub const GIF_DELAY_MS: u32 = 120;
+
+/// The file name of an animation's frame `i` among `n`: `frame-00.png`, `frame-01.png`, …
+/// (at least two digits, more when `n` needs them, so the names sort in frame order).
+pub fn frame_file_name(i: usize, n: usize) -> String {
+    let width = n.saturating_sub(1).to_string().len().max(2);
+    format!("frame-{i:0width$}.png")
+}
+
+/// The distinct frames of an animation over the columns of a grid of `grid_cols` columns
+/// ([`column_frame`] of each column, in order): one per value of a traversal, one per code
+/// of a path.
+pub fn column_frames(pixels: &[f32], shape: ImageShape, grid_cols: usize) -> Vec<DynamicImage> {
+    (0..grid_cols.max(1))
+        .map(|f| column_frame(pixels, shape, grid_cols, f))
+        .collect()
+}
+
+/// `frames` in the order an animation plays them, forth and back without repeating an end
+/// ([`forth_and_back`]): what a GIF holds.
+pub fn looped(frames: &[DynamicImage]) -> Vec<DynamicImage> {
+    forth_and_back(frames.len())
+        .into_iter()
+        .map(|i| frames[i].clone())
+        .collect()
+}
+
+/// What an export of an image view writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// The grid as one PNG.
+    Png,
+    /// An animated GIF over the grid's columns, forth and back ([`looped`]).
+    Gif,
+    /// The animation's distinct frames ([`column_frames`]) as PNGs named by
+    /// [`frame_file_name`] in a directory (made if missing).
+    Frames,
+}
+
+/// Why an export failed: the file or directory it names, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {}: {source}", path.display())]
+pub struct ExportError {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub source: std::io::Error,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    /// The file, or the directory of the frames.
+    pub path: PathBuf,
+    /// Frames written (1 for a still image).
+    pub frames: usize,
+}
+
+impl std::fmt::Display for Exported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.frames {
+            1 => write!(f, "{}", self.path.display()),
+            n => write!(f, "{} ({n} frames)", self.path.display()),
+        }
+    }
+}
+
+/// Write the grid `pixels` (tiles of `shape`, `grid_cols` per row: a traversal's values, a
+/// path's codes) to `path` as `format` says, GIF frames `delay_ms` apart. The CLI's
+/// `traverse` and the app's exports both write through this, so they name and count frames
+/// alike.
+pub fn export_grid(
+    pixels: &[f32],
+    shape: ImageShape,
+    grid_cols: usize,
+    format: ExportFormat,
+    delay_ms: u32,
+    path: &Path,
+) -> Result<Exported, ExportError> {
+    let err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ExportError { path: p, source }
+    };
+    let frames = match format {
+        ExportFormat::Png => {
+            save_png(&grid_image(pixels, shape, grid_cols, 2), path).map_err(err(path))?;
+            1
+        }
+        ExportFormat::Gif => {
+            let frames = looped(&column_frames(pixels, shape, grid_cols));
+            save_gif(&frames, delay_ms, path).map_err(err(path))?;
+            frames.len()
+        }
+        ExportFormat::Frames => {
+            let frames = column_frames(pixels, shape, grid_cols);
+            std::fs::create_dir_all(path).map_err(err(path))?;
+            for (i, f) in frames.iter().enumerate() {
+                let p = path.join(frame_file_name(i, frames.len()));
+                save_png(f, &p).map_err(err(&p))?;
+            }
+            frames.len()
+        }
+    };
+    Ok(Exported {
+        path: path.to_path_buf(),
+        frames,
+    })
 }
 
 /// Posterior codes as CSV: a header `index,label,mu_0,…,mu_{d−1},logvar_0,…,logvar_{d−1}`,

@@ -48,7 +48,7 @@ pub const MIN_POINTS: usize = 16;
 /// spread stays at 0.
 pub fn pca_start(codes: &[f32], d: usize) -> Vec<f32> {
     let n = codes.len().checked_div(d).unwrap_or(0);
-    let (dirs, _) = super::principal_directions(codes, d, 2);
+    let (dirs, _) = super::principal::principal_directions(codes, d, 2);
     let mut init = Vec::with_capacity(n * 2);
     for r in codes.chunks_exact(d.max(1)) {
         for k in 0..2 {

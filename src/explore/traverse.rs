@@ -3,6 +3,8 @@
 //! quantiles of the N(0, 1) prior, ±k standard deviations of the aggregate posterior (the
 //! encoded means), or the encoded means' minimum to maximum.
 
+use super::prior::inverse_normal_cdf;
+
 /// How the sweep of one dimension is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum RangeMode {
@@ -29,8 +31,8 @@ impl RangeMode {
                 "prior quantiles {:.3}…{:.3} of N(0, 1), z = {:+.2}…{:+.2}, every dimension",
                 q,
                 1.0 - q,
-                super::inverse_normal_cdf(*q as f64),
-                super::inverse_normal_cdf(1.0 - *q as f64)
+                inverse_normal_cdf(*q as f64),
+                inverse_normal_cdf(1.0 - *q as f64)
             ),
             Self::PosteriorSigma(k) => {
                 format!("mean ± {k}σ of the encoded means (aggregate posterior), per dimension")
@@ -87,7 +89,7 @@ impl RangeMode {
 pub fn dim_ranges(codes: &[f32], d: usize, mode: RangeMode) -> Vec<(f32, f32)> {
     let n = codes.len().checked_div(d).unwrap_or(0);
     let prior = |q: f32| {
-        let lo = super::inverse_normal_cdf(q as f64) as f32;
+        let lo = inverse_normal_cdf(q as f64) as f32;
         (lo, -lo)
     };
     if n == 0 {
@@ -146,7 +148,20 @@ pub fn traversal_grid(
                 }
             })
             .collect();
-        out.extend(super::traversal(base, j, &values));
+        out.extend(traversal(base, j, &values));
+    }
+    out
+}
+
+/// Latent vectors for a traversal of dimension `j`: `base` with `z_j` set to each value.
+pub fn traversal(base: &[f32], j: usize, values: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(values.len() * base.len());
+    for &v in values {
+        let mut z = base.to_vec();
+        if j < z.len() {
+            z[j] = v;
+        }
+        out.extend(z);
     }
     out
 }

@@ -2,26 +2,20 @@
 //! dimension, active units (Burda et al. 2015) and the IWAE bound as an NLL estimate; for
 //! a two-layer model both KL terms, for a VQ-VAE codebook perplexity and dead codes.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Batch, Batcher, Split};
+use crate::data::{Batcher, Split};
+use crate::explore::{code_variance, iwae_chunk, iwae_of_batch};
 use crate::model::{Likelihood, Vae};
-use crate::variant::{
-    code_counts, elbo_parts, iwae_bound, two_layer_iwae, two_layer_parts, usage_from_counts,
+use crate::variant::{code_counts, elbo_parts, two_layer_parts, usage_from_counts};
+
+// What the CLI and the app compute from a model's codes and scores lives in
+// [`crate::explore`]; these names stay here for the training code that uses them.
+pub use crate::explore::{
+    ACTIVE_UNIT_THRESHOLD, Posterior, SCORE_ELBO_SAMPLES, ShiftScores, encode_split, host_vec,
+    per_image_scores, shift_scores,
 };
-
-/// The variance threshold above which a latent dimension counts as active.
-pub const ACTIVE_UNIT_THRESHOLD: f64 = 0.01;
-
-/// Copy a float tensor to the host.
-pub fn host_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        // Invariant: the data was just converted to f32, so reading it as f32 cannot fail.
-        .expect("converted tensor data is f32")
-}
 
 /// Metrics of a model on a test split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,8 +79,6 @@ pub fn evaluate_with_codes(
     let n = split.len();
     let mut rec_sum = 0.0f64;
     let mut kl_dim_sum: Vec<f64> = Vec::new();
-    let mut mu_sum: Vec<f64> = Vec::new();
-    let mut mu_sq_sum: Vec<f64> = Vec::new();
     let mut se_sum = 0.0f64;
     let mut kl1_sum = 0.0f64;
     let mut code_counts_sum: Vec<f64> = Vec::new();
@@ -124,30 +116,18 @@ pub fn evaluate_with_codes(
             .first()
             .copied()
             .unwrap_or(0.0) as f64;
-        let mu = host_vec(mu);
         if kl_dim_sum.is_empty() {
             kl_dim_sum = vec![0.0; d];
-            mu_sum = vec![0.0; d];
-            mu_sq_sum = vec![0.0; d];
         }
         for (acc, v) in kl_dim_sum.iter_mut().zip(&kl_cols) {
             *acc += *v as f64;
         }
-        for row in mu.chunks(d) {
-            for j in 0..d {
-                mu_sum[j] += row[j] as f64;
-                mu_sq_sum[j] += (row[j] as f64).powi(2);
-            }
-        }
-        codes.extend(mu);
+        codes.extend(host_vec(mu));
     }
     let nf = n.max(1) as f64;
     let kl_per_dim: Vec<f64> = kl_dim_sum.iter().map(|s| s / nf).collect();
-    let mean_variance: Vec<f64> = mu_sum
-        .iter()
-        .zip(&mu_sq_sum)
-        .map(|(s, sq)| (sq / nf - (s / nf).powi(2)).max(0.0))
-        .collect();
+    // The same statistic the app and `traverse` rank dimensions by.
+    let mean_variance = code_variance(&codes, kl_dim_sum.len());
     let kl1 = kl1_sum / nf;
     let kl: f64 = kl_per_dim.iter().sum::<f64>() + kl1;
     let rec = rec_sum / nf;
@@ -189,106 +169,6 @@ pub fn evaluate_with_codes(
     (metrics, codes)
 }
 
-/// Independent ELBO samples averaged per image in [`per_image_scores`] (a lower-variance
-/// estimate of the same ELBO).
-pub const SCORE_ELBO_SAMPLES: usize = 8;
-
-/// Per-image anomaly scores in nats: −ELBO (β = 1, averaged over [`SCORE_ELBO_SAMPLES`]
-/// samples of z) when `iwae_k = 0`, else the −IWAE bound with `iwae_k` samples (tighter; a
-/// better estimate of −log p(x)). A VQ-VAE scores by its reconstruction term alone (its
-/// codes are deterministic and its code prior uniform). Higher = less typical.
-pub fn per_image_scores(
-    model: &Vae,
-    likelihood: Likelihood,
-    split: &Split,
-    device: &Device,
-    batch_size: usize,
-    iwae_k: usize,
-) -> Vec<f64> {
-    let batcher = Batcher::new(device.clone());
-    let mut out = Vec::with_capacity(split.len());
-    if iwae_k > 0 && model.codebook.is_none() {
-        let per = iwae_chunk(iwae_k, split.image_len()).min(batch_size.max(1));
-        for batch in batcher.sequential(split, per) {
-            let b = iwae_of_batch(model, likelihood, batch, iwae_k);
-            out.extend(host_vec(b).iter().map(|&v| -(v as f64)));
-        }
-        return out;
-    }
-    for batch in batcher.sequential(split, batch_size.max(1)) {
-        let x = batch.images;
-        let b = x.dims()[0];
-        let mut sum = vec![0.0f64; b];
-        let samples = if model.codebook.is_some() {
-            1
-        } else {
-            SCORE_ELBO_SAMPLES
-        };
-        for _ in 0..samples {
-            let score: Tensor<1> = if model.top.is_some() {
-                let t = two_layer_parts(model, likelihood, x.clone(), None, None);
-                t.rec + t.kl1 + t.kl2.sum_dim(1).reshape([b])
-            } else if model.codebook.is_some() {
-                let (z_e, _) = model.encode_image(x.clone(), None);
-                let (q, _) = model.quantize(z_e);
-                model.nll(likelihood, model.decode_image(q, None), x.clone())
-            } else {
-                let (rec, kl) = elbo_parts(model, likelihood, x.clone(), Some(&batch.labels), None);
-                rec + kl.sum_dim(1).reshape([b])
-            };
-            for (acc, v) in sum.iter_mut().zip(host_vec(score)) {
-                *acc += v as f64;
-            }
-        }
-        out.extend(sum.into_iter().map(|s| s / samples as f64));
-    }
-    out
-}
-
-/// The posterior q(z | x) = N(μ, diag σ²) of every image of a split, in the explored latent
-/// space ([`Vae::encode_with`], labels given to a conditional model). Row-major `n × dim`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Posterior {
-    /// Latent dimensions.
-    pub dim: usize,
-    /// Posterior means, `n × dim`.
-    pub mu: Vec<f32>,
-    /// Posterior log-variances, `n × dim` (0 for a VQ-VAE's deterministic codes).
-    pub logvar: Vec<f32>,
-}
-
-impl Posterior {
-    /// Images encoded.
-    pub fn len(&self) -> usize {
-        self.mu.len().checked_div(self.dim).unwrap_or(0)
-    }
-
-    /// Whether no image was encoded.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The posterior mean of image `i` (`None` past the end).
-    pub fn mean(&self, i: usize) -> Option<&[f32]> {
-        self.mu.get(i * self.dim..(i + 1) * self.dim)
-    }
-
-    /// The mean over images of KL(q(z_j | x) ‖ N(0, 1)) per dimension `j`, in nats: the
-    /// closed form ½ (μ² + σ² − 1 − log σ²).
-    pub fn kl_per_dim(&self) -> Vec<f64> {
-        let d = self.dim;
-        let mut sum = vec![0.0f64; d];
-        for (m, lv) in self.mu.chunks_exact(d).zip(self.logvar.chunks_exact(d)) {
-            for j in 0..d {
-                let (m, lv) = (m[j] as f64, lv[j] as f64);
-                sum[j] += 0.5 * (m * m + lv.exp() - 1.0 - lv);
-            }
-        }
-        let n = self.len().max(1) as f64;
-        sum.into_iter().map(|s| s / n).collect()
-    }
-}
-
 /// The name of the MIG in [`EvalMetrics::extra`].
 pub const MIG: &str = "MIG";
 /// The name of the FactorVAE score in [`EvalMetrics::extra`].
@@ -320,91 +200,5 @@ impl EvalMetrics {
         if let Some(score) = d.factor_vae {
             self.extra.push((FACTOR_VAE_SCORE.into(), score));
         }
-    }
-}
-
-/// Encode every image of `split` (in batches of `batch_size`) into its posterior.
-pub fn encode_split(model: &Vae, split: &Split, device: &Device, batch_size: usize) -> Posterior {
-    let batcher = Batcher::new(device.clone());
-    let (mut mu, mut logvar, mut dim) = (Vec::new(), Vec::new(), 0);
-    for batch in batcher.sequential(split, batch_size.max(1)) {
-        let (m, lv) = model.encode_with(batch.images, Some(&batch.labels));
-        dim = m.dims()[1];
-        mu.extend(host_vec(m));
-        logvar.extend(host_vec(lv));
-    }
-    Posterior { dim, mu, logvar }
-}
-
-/// Anomaly scores ([`per_image_scores`]) of a test split and of a set shifted from it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShiftScores {
-    /// The score of every image of the test split, in order (for a class shift this
-    /// includes the held-out class).
-    pub test: Vec<f64>,
-    /// Scores of the in-distribution set: the whole test split, or for a class shift the
-    /// test images of every other class.
-    pub normal: Vec<f64>,
-    /// Scores of the shifted set.
-    pub shifted: Vec<f64>,
-}
-
-/// Score the in-distribution and shifted sets that `shift` makes from `test` (see
-/// [`crate::data::Shift::split`]). A class shift scores the test split once and splits the
-/// scores by label; the others score the test split and its transformed copy.
-pub fn shift_scores(
-    model: &Vae,
-    likelihood: Likelihood,
-    test: &Split,
-    shift: crate::data::Shift,
-    device: &Device,
-    batch_size: usize,
-    iwae_k: usize,
-) -> Result<ShiftScores, crate::data::shift::ShiftError> {
-    let (_, shifted_set) = shift.split(test)?;
-    let scores = per_image_scores(model, likelihood, test, device, batch_size, iwae_k);
-    Ok(match shift {
-        crate::data::Shift::Class(k) => {
-            let pick = |held: bool| -> Vec<f64> {
-                scores
-                    .iter()
-                    .zip(&test.labels)
-                    .filter(|(_, l)| (**l == k) == held)
-                    .map(|(s, _)| *s)
-                    .collect()
-            };
-            ShiftScores {
-                normal: pick(false),
-                shifted: pick(true),
-                test: scores,
-            }
-        }
-        _ => ShiftScores {
-            shifted: per_image_scores(model, likelihood, &shifted_set, device, batch_size, iwae_k),
-            normal: scores.clone(),
-            test: scores,
-        },
-    })
-}
-
-/// Images per IWAE batch: each decode stays under ~16M floats (k · batch · pixels).
-fn iwae_chunk(iwae_k: usize, image_len: usize) -> usize {
-    (16_000_000 / (iwae_k * image_len).max(1)).max(1)
-}
-
-/// The IWAE bound with `k` samples of each image of `batch` (the two-layer model's own
-/// bound for a two-layer model), `[batch]`.
-fn iwae_of_batch(model: &Vae, likelihood: Likelihood, batch: Batch, k: usize) -> Tensor<1> {
-    if model.top.is_some() {
-        two_layer_iwae(model, likelihood, batch.images, k)
-    } else {
-        iwae_bound(
-            model,
-            likelihood,
-            batch.images,
-            Some(&batch.labels),
-            k,
-            None,
-        )
     }
 }

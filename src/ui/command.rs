@@ -112,20 +112,8 @@ pub enum UiCommand {
         /// Tiles per row of the still image.
         cols: usize,
         /// What to write.
-        format: ExportFormat,
+        format: crate::export::ExportFormat,
         /// The file (a directory for frames).
         path: Option<PathBuf>,
     },
-}
-
-/// What an export writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    /// The view as one PNG.
-    Png,
-    /// An animated GIF (paths: one tile per frame; traversals: one column per frame,
-    /// forth and back).
-    Gif,
-    /// The GIF's frames as numbered PNGs in a directory.
-    Frames,
 }

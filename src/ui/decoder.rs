@@ -14,11 +14,13 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::data::{Batcher, Dataset, Shift, Split};
-use crate::explore::principal_directions;
+use crate::data::{Dataset, Shift, Split};
+use crate::explore::{
+    self, AnomalyQuery, AnomalyReport, CodeLabels, DimensionStats, ScoreKind, ScoredModel,
+    host_vec, principal_directions,
+};
 use crate::gpu::{GpuTensor, TileSource};
-use crate::model::gaussian::kl_std_normal;
-use crate::train::metrics::{host_vec, per_image_scores};
+use crate::model::gaussian::with_noise_stream;
 use crate::train::{LatestSlot, Snapshot};
 
 /// Which view a job or result belongs to.
@@ -100,7 +102,8 @@ pub enum Job {
         /// The label a conditional model decodes under (ignored by the others).
         label: Option<usize>,
     },
-    /// Encode the first `n` test digits: KL per dimension, activity, principal directions.
+    /// Encode the first `n` test digits: their codes, the library's statistics of each
+    /// dimension ([`explore::dimension_stats`]), the principal directions.
     Stats(usize),
     /// Reconstruct these test digits (their posterior means decoded), or with `heat` the
     /// absolute error |x − x̂| per pixel; one tile per digit.
@@ -110,12 +113,17 @@ pub enum Job {
         /// Absolute error instead of the reconstruction.
         heat: bool,
     },
-    /// Score every test image and a shifted set (per-image −ELBO, or −IWAE with `iwae_k`).
+    /// Score every test image and a shifted set: the library's report
+    /// ([`explore::anomaly_report`]), as the `anomaly` command makes it.
     Anomaly {
         /// How the shifted set is made.
         shift: Shift,
         /// Importance samples (0: −ELBO).
         iwae_k: usize,
+        /// Seed of the noise the scores' samples of z are drawn from.
+        seed: u64,
+        /// The class the run was trained without, if any (for the report's caveats).
+        held_out: Option<u8>,
     },
     /// Encode, reconstruct and score the user's input image (`rows × cols` in [0, 1]).
     Input {
@@ -124,6 +132,8 @@ pub enum Job {
         /// The label a conditional model encodes, reconstructs and scores it under (the
         /// cursor's; ignored by the others).
         label: usize,
+        /// Seed of the noise its score's samples of z are drawn from.
+        seed: u64,
     },
     /// Embed these codes in 2-D with t-SNE (no model needed).
     Embed {
@@ -147,21 +157,11 @@ pub struct Embedding {
     pub micros: u64,
 }
 
-/// Anomaly scores of one run.
+/// Anomaly scores of one run: the library's report, and the weights it was made from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AnomalyReport {
-    /// The shift scored.
-    pub shift: Shift,
-    /// Importance samples (0: −ELBO).
-    pub iwae_k: usize,
-    /// Test indices of the in-distribution set (all of them, or all but a held-out class).
-    pub normal_indices: Vec<usize>,
-    /// Scores of the in-distribution set, in nats, in `normal_indices` order.
-    pub normal: Vec<f64>,
-    /// Scores of the shifted set.
-    pub shifted: Vec<f64>,
-    /// AUROC of telling the shifted set from the in-distribution set by score.
-    pub auroc: Option<f64>,
+pub struct AnomalyResult {
+    /// The report, as `anomaly` prints it.
+    pub report: AnomalyReport,
     /// Snapshot step.
     pub step: u64,
     /// Time taken.
@@ -175,8 +175,10 @@ pub struct InputResult {
     pub code: Vec<f32>,
     /// The mean reconstruction, `rows × cols`.
     pub recon: Vec<f32>,
-    /// −ELBO in nats (averaged over samples, as the anomaly scores).
+    /// Its anomaly score in nats (averaged over samples, as the anomaly scores).
     pub score: f64,
+    /// Which score that is.
+    pub kind: ScoreKind,
     /// Request id this answers.
     pub request: u64,
     /// Snapshot step.
@@ -205,24 +207,16 @@ pub struct Images {
 }
 
 /// Encoder statistics over test digits.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LatentStats {
-    /// Mean KL per dimension (meaningful only when `gaussian`).
-    pub kl_per_dim: Vec<f64>,
-    /// Whether the codes come from a Gaussian posterior (not a VQ-VAE's quantiser).
-    pub gaussian: bool,
-    /// Variance of E_q[z] per dimension (activity).
-    pub mean_variance: Vec<f64>,
+    /// Each dimension's statistics and their order, as `traverse` computes them.
+    pub dims: DimensionStats,
     /// Top two principal directions of the codes.
     pub principal: Vec<Vec<f32>>,
     /// Codes (posterior means) of the encoded digits, row-major.
     pub codes: Vec<f32>,
     /// Latent dimensions.
     pub latent: usize,
-    /// On data with known factors: per dimension, the factor it tells most about (an index
-    /// into [`crate::data::shapes::FACTOR_NAMES`]) and the share of that factor's entropy it
-    /// carries ([`crate::explore::best_factor_per_dimension`]); empty for other data.
-    pub best_factor: Vec<Option<(usize, f64)>>,
     /// Snapshot step.
     pub step: u64,
 }
@@ -235,7 +229,7 @@ pub enum Output {
     /// Statistics.
     Stats(LatentStats),
     /// Anomaly scores.
-    Anomaly(AnomalyReport),
+    Anomaly(Box<AnomalyResult>),
     /// The input's code and reconstruction.
     Input(InputResult),
     /// A t-SNE embedding.
@@ -608,61 +602,60 @@ pub fn execute(
                     format!("{} values for {n} latent vectors of {latent}", z.len()),
                 );
             }
-            let z: Tensor<2> = Tensor::from_data(TensorData::new(z.clone(), [*n, latent]), device);
-            let labels = label.map(|l| {
-                Tensor::<1, Int>::from_data(TensorData::new(vec![l as i64; *n], [*n]), device)
-            });
-            finish(model.decode_mean_with(z, labels.as_ref()), *n)
+            let labels = label.map_or(CodeLabels::None, CodeLabels::All);
+            match explore::decode_means(model, z.clone(), latent, labels, device) {
+                Ok(t) => finish(t, *n),
+                Err(e) => Output::Error(key, e.to_string()),
+            }
         }
         Job::Recon(indices) => {
             let idx = test_indices(indices, data);
-            if idx.is_empty() {
-                return Output::Error(key, "no test digits to reconstruct".into());
+            match explore::reconstructions(model, &data.test, &idx, device) {
+                Ok((images, recon)) => finish(Tensor::cat(vec![images, recon], 0), idx.len() * 2),
+                Err(_) => Output::Error(key, "no test digits to reconstruct".into()),
             }
-            let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
-            let recon = model.reconstruct(batch.images.clone(), Some(&batch.labels));
-            finish(Tensor::cat(vec![batch.images, recon], 0), idx.len() * 2)
         }
         Job::Matrix { indices, heat } => {
             let idx = test_indices(indices, data);
-            if idx.is_empty() {
-                return Output::Error(key, "no test digits to reconstruct".into());
+            match explore::reconstructions(model, &data.test, &idx, device) {
+                Ok((images, recon)) => {
+                    let out = if *heat { (images - recon).abs() } else { recon };
+                    finish(out, idx.len())
+                }
+                Err(_) => Output::Error(key, "no test digits to reconstruct".into()),
             }
-            let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
-            let recon = model.reconstruct(batch.images.clone(), Some(&batch.labels));
-            let out = if *heat {
-                (batch.images - recon).abs()
-            } else {
-                recon
-            };
-            finish(out, idx.len())
         }
-        Job::Anomaly { shift, iwae_k } => {
-            let (normal, shifted) = match shift.split(&data.test) {
-                Ok(p) => p,
-                Err(e) => return Output::Error(key, e.to_string()),
+        Job::Anomaly {
+            shift,
+            iwae_k,
+            seed,
+            held_out,
+        } => {
+            let scored = ScoredModel {
+                model,
+                likelihood: snap.config.model.likelihood,
+                variant: snap.config.variant,
+                held_out: *held_out,
             };
-            let normal_indices: Vec<usize> = match shift {
-                Shift::Class(k) => (0..data.test.len())
-                    .filter(|&i| data.test.labels[i] != *k)
-                    .collect(),
-                _ => (0..data.test.len()).collect(),
-            };
-            let lik = snap.config.model.likelihood;
-            let a = per_image_scores(model, lik, &normal, device, 500, *iwae_k);
-            let b = per_image_scores(model, lik, &shifted, device, 500, *iwae_k);
-            Output::Anomaly(AnomalyReport {
+            let query = AnomalyQuery {
                 shift: *shift,
                 iwae_k: *iwae_k,
-                normal_indices,
-                auroc: crate::explore::auroc(&a, &b),
-                normal: a,
-                shifted: b,
-                step: snap.step,
-                micros: t0.elapsed().as_micros() as u64,
-            })
+                seed: *seed,
+            };
+            match explore::anomaly_report(scored, &data.test, query, device) {
+                Ok(report) => Output::Anomaly(Box::new(AnomalyResult {
+                    report,
+                    step: snap.step,
+                    micros: t0.elapsed().as_micros() as u64,
+                })),
+                Err(e) => Output::Error(key, e.to_string()),
+            }
         }
-        Job::Input { pixels, label } => {
+        Job::Input {
+            pixels,
+            label,
+            seed,
+        } => {
             // A grey drawing for colour data was copied into each plane when it was set.
             let plane = rows * cols;
             if pixels.len() != plane * channels {
@@ -691,20 +684,24 @@ pub fn execute(
             let (mu, _) = model.encode_with(x.clone(), Some(&y));
             let recon = host_vec(model.reconstruct(x, Some(&y)));
             let lik = snap.config.model.likelihood;
-            let score = per_image_scores(model, lik, &split, device, 1, 0)
-                .first()
-                .copied()
-                .unwrap_or(f64::NAN);
+            // The anomaly tab's score, from the same noise stream.
+            let score = with_noise_stream(*seed, || {
+                explore::per_image_scores(model, lik, &split, device, 1, 0)
+            })
+            .first()
+            .copied()
+            .unwrap_or(f64::NAN);
             Output::Input(InputResult {
                 code: host_vec(mu),
                 recon,
                 score,
+                kind: ScoreKind::of(model, 0),
                 request: id,
                 step: snap.step,
             })
         }
         Job::Embed { codes, dim, step } => {
-            match crate::explore::tsne(codes, *dim, crate::explore::TsneParams::default()) {
+            match explore::tsne(codes, *dim, explore::TsneParams::default()) {
                 Ok(p) => Output::Embedding(Embedding {
                     points: Arc::new(p),
                     step: *step,
@@ -714,42 +711,13 @@ pub fn execute(
             }
         }
         Job::Stats(n) => {
-            let n = (*n).clamp(1, data.test.len());
-            let idx: Vec<usize> = (0..n).collect();
-            let batch = Batcher::new(device.clone()).batch(&data.test, &idx);
-            let (mu, logvar) = model.encode_with(batch.images, Some(&batch.labels));
-            let kl = host_vec(kl_std_normal(mu.clone(), logvar).mean_dim(0));
-            let codes = host_vec(mu);
-            let d = latent;
-            let mut mean = vec![0.0f64; d];
-            let mut sq = vec![0.0f64; d];
-            for row in codes.chunks(d) {
-                for j in 0..d {
-                    mean[j] += row[j] as f64;
-                    sq[j] += (row[j] as f64).powi(2);
-                }
-            }
-            let nf = n as f64;
-            let mean_variance = (0..d)
-                .map(|j| (sq[j] / nf - (mean[j] / nf).powi(2)).max(0.0))
-                .collect();
-            let (principal, _) = principal_directions(&codes, d, 2);
-            let best_factor = data
-                .factors
-                .as_ref()
-                .map(|f| {
-                    let rows = crate::data::shapes::Factors::rows(&f.test[..n.min(f.test.len())]);
-                    crate::explore::best_factor_per_dimension(&codes, d, &rows)
-                })
-                .unwrap_or_default();
+            let (post, dims) = explore::dimension_stats(model, data, *n, device);
+            let (principal, _) = principal_directions(&post.mu, post.dim, 2);
             Output::Stats(LatentStats {
-                kl_per_dim: kl.iter().map(|&v| v as f64).collect(),
-                gaussian: model.codebook.is_none(),
-                mean_variance,
+                dims,
                 principal,
-                codes,
-                latent: d,
-                best_factor,
+                latent,
+                codes: post.mu,
                 step: snap.step,
             })
         }

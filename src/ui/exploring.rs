@@ -1,30 +1,17 @@
 //! The exploring tabs' commands: the map's linked selection, paths, traversals, anomaly
-//! scores, the user's input image, and exports of image views (PNG, GIF, PNG frames).
+//! scores, the user's input image, and exports of image views (PNG, GIF, PNG frames;
+//! decoded and written off the UI thread by [`super::io`]).
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::ExplorerApp;
-use super::command::{ExportFormat, UiCommand};
-use super::decoder::{self, Images, Output, ViewKey};
+use super::app::ExplorerApp;
+use super::command::UiCommand;
+use super::decoder::ViewKey;
+use super::io::ExportJob;
 use super::run::RunId;
 use crate::data::input;
-use crate::export::{column_frame, grid_image, save_gif, save_png};
-use crate::gpu::TileSource;
-
-/// File extensions taken as input images when dropped on the window.
-pub const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
-
-/// Whether `path` names an input image (by extension).
-pub fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}
-
-/// Milliseconds per GIF frame.
-const GIF_DELAY_MS: u32 = 150;
+use crate::export::ExportFormat;
 
 impl ExplorerApp {
     /// Apply one of the exploring commands (the others are not handled here).
@@ -35,7 +22,7 @@ impl ExplorerApp {
             }
             UiCommand::PathChanged => self.dirty_all(|d| d.path = true),
             UiCommand::SetPathEnds(a, b) => {
-                let n = super::shortcuts::digit_count(&self.runs);
+                let n = self.runs.digit_count();
                 if a < n && b < n {
                     let ex = &mut self.persisted.view.explore;
                     ex.path_from = a;
@@ -122,7 +109,7 @@ impl ExplorerApp {
                 path,
             } => match path {
                 Some(p) => {
-                    if let Err(e) = self.export(run, view, cols, format, &p) {
+                    if let Err(e) = self.export(run, view, cols, format, p) {
                         self.errors.push(e);
                     }
                 }
@@ -130,7 +117,7 @@ impl ExplorerApp {
                     let name = self
                         .runs
                         .get(run)
-                        .map(|r| format!("{}-{view:?}", super::logic::file_stem(&r.name)))
+                        .map(|r| format!("{}-{view:?}", r.file_stem()))
                         .unwrap_or_default()
                         .to_lowercase();
                     self.io.pick_export(run, view, cols, format, name);
@@ -161,8 +148,17 @@ impl ExplorerApp {
         self.dirty_all(|d| d.input = true);
     }
 
-    /// The run's view `view` decoded again on the host, from the job that made it.
-    fn host_images(&self, run: RunId, view: ViewKey) -> Result<Images, String> {
+    /// Write a run's image view to `path` (decoded again on the host from the job that made
+    /// it, against the weights it shows) on a thread of [`super::io`]; the result comes back
+    /// as a note or an error. Fails at once when there is nothing to export.
+    pub(super) fn export(
+        &mut self,
+        run: RunId,
+        view: ViewKey,
+        cols: usize,
+        format: ExportFormat,
+        path: PathBuf,
+    ) -> Result<(), String> {
         let r = self
             .runs
             .get(run)
@@ -171,73 +167,21 @@ impl ExplorerApp {
             .views
             .jobs
             .get(&view)
-            .ok_or_else(|| format!("{} has no {view:?} image yet", r.name))?;
-        let snap = r
+            .ok_or_else(|| format!("{} has no {view:?} image yet", r.name))?
+            .clone();
+        let snapshot = r
             .shown()
             .ok_or_else(|| format!("{} has no weights yet", r.name))?;
-        match decoder::execute(
+        let e = ExportJob {
             view,
-            0,
             job,
-            &snap,
-            &r.data,
-            &self.device,
-            false,
-            Instant::now(),
-        ) {
-            Output::Images(_, img) => Ok(img),
-            Output::Error(_, e) => Err(e),
-            _ => Err(format!("{view:?} is not an image view")),
-        }
-    }
-
-    /// Write a run's image view to `path`.
-    pub(super) fn export(
-        &mut self,
-        run: RunId,
-        view: ViewKey,
-        cols: usize,
-        format: ExportFormat,
-        path: &Path,
-    ) -> Result<(), String> {
-        let img = self.host_images(run, view)?;
-        let TileSource::Host(px) = &img.source else {
-            return Err("the image is not on the host".into());
+            snapshot,
+            data: r.data.clone(),
+            cols,
+            format,
+            path,
         };
-        let shape = crate::data::ImageShape {
-            rows: img.rows,
-            cols: img.cols,
-            channels: img.channels,
-        };
-        let n = img.n;
-        let px = &px[..(n * shape.len()).min(px.len())];
-        let written = match format {
-            ExportFormat::Png => {
-                save_png(&grid_image(px, shape, cols.max(1), 2), path)
-                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
-                path.display().to_string()
-            }
-            ExportFormat::Gif | ExportFormat::Frames => {
-                let frames: Vec<_> = crate::explore::forth_and_back(cols.max(1))
-                    .into_iter()
-                    .map(|f| column_frame(px, shape, cols, f))
-                    .collect();
-                if format == ExportFormat::Gif {
-                    save_gif(&frames, GIF_DELAY_MS, path)
-                        .map_err(|e| format!("writing {}: {e}", path.display()))?;
-                    format!("{} ({} frames)", path.display(), frames.len())
-                } else {
-                    std::fs::create_dir_all(path)
-                        .map_err(|e| format!("creating {}: {e}", path.display()))?;
-                    for (i, f) in frames.iter().enumerate() {
-                        let p = path.join(format!("frame_{i:03}.png"));
-                        save_png(f, &p).map_err(|e| format!("writing {}: {e}", p.display()))?;
-                    }
-                    format!("{} frames in {}", frames.len(), path.display())
-                }
-            }
-        };
-        self.note(format!("saved {written}"));
+        self.io.export(e, self.device.clone());
         Ok(())
     }
 }

@@ -122,8 +122,8 @@ pub const COLORMAP: &str = "How pixel intensities are coloured: gray, or viridis
 
 /// A latent slider.
 pub const SLIDER: &str = "One latent dimension of the shared cursor, decoded live by every run of this \
-     latent size. Ordered by the focused run's KL (most informative first); \"inactive\" \
-     dimensions change nothing.";
+     latent size. Ordered by the focused run's KL (a VQ-VAE: its code variance), the most \
+     informative first, as `traverse` orders its rows; \"inactive\" dimensions change nothing.";
 /// Randomize.
 pub const RANDOMIZE: &str = "Draw a new latent vector from the prior N(0, I) (shortcut R).";
 /// Zero.
@@ -236,8 +236,9 @@ pub const TAB_PATHS: &str = "Decodes along the path between two test digits' cod
 pub const TAB_TRAVERSALS: &str = "One row per latent dimension (most informative first), swept over \
      a stated range with the others held at the cursor.";
 /// Anomalies tab.
-pub const TAB_ANOMALIES: &str = "How typical each test digit is to each model (−ELBO per image), \
-     and how well that score tells a shifted set from the test set (AUROC).";
+pub const TAB_ANOMALIES: &str = "How typical each test digit is to each model (−ELBO per image, or \
+     a VQ-VAE's reconstruction term), and how well that score tells a shifted set from the test set \
+     (AUROC).";
 /// Input tab.
 pub const TAB_INPUT: &str = "Draw a digit or open a PNG/JPEG: every run encodes it, and its code \
      drives the sliders.";
@@ -286,7 +287,8 @@ pub mod explore {
          the end digit's. The large tile plays it. Right-click to save PNG, GIF or frames.";
     /// Traversal rows.
     pub const TRAVERSAL_ROWS: &str = "How many dimensions, by decreasing mean KL (the most informative \
-         first; the variance of the codes for a model without a Gaussian posterior).";
+         first; a VQ-VAE, whose codes have no KL, by the variance of its codes). `traverse` orders \
+         its rows the same way.";
     /// Traversal steps.
     pub const TRAVERSAL_STEPS: &str = "Values per dimension, evenly spaced over the range.";
     /// Traversal ranges.
@@ -295,8 +297,10 @@ pub mod explore {
          Min–max: from the smallest to the largest code, per dimension. The ranges differ a lot for \
          collapsed or very wide dimensions; the panel states which one is shown.";
     /// Traversal grid.
-    pub const TRAVERSAL: &str = "Row = one latent dimension (its index and KL on the left), column = one \
-         value; every other coordinate holds the cursor's value. Right-click to save PNG, GIF or frames.";
+    pub const TRAVERSAL: &str = "Row = one latent dimension (its index and KL — a VQ-VAE's code variance \
+         — on the left), column = one value; every other coordinate holds the cursor's value. \
+         Right-click to save PNG, GIF (forth and back) or its frames (one PNG per value, as \
+         `traverse --frames` writes them).";
     /// Shift.
     pub const SHIFT: &str = "The shifted set scored against the test set: inverted (1 − x), rotated a \
          quarter turn, pixel noise, or one class held out (meaningful for a model trained without it: \
@@ -304,6 +308,13 @@ pub mod explore {
     /// IWAE k for scores.
     pub const SCORE_IWAE: &str = "0: score by −ELBO (nats; averaged over 8 samples). k > 0: by the −IWAE \
          bound with k samples, a tighter estimate of −log p(x) (slower).";
+    /// Seed of the scores' noise.
+    pub const SCORE_SEED: &str = "Seed of the noise the scores' samples of z are drawn from: the same \
+         seed gives the same scores, as `anomaly --seed` does.";
+    /// Which score.
+    pub const SCORE_KIND: &str = "What each image is scored by, in nats (higher = more anomalous): \
+         −ELBO averaged over samples of z, the −IWAE bound, or for a VQ-VAE (no KL term) its \
+         reconstruction term alone. Notes qualify the scores, as the `anomaly` command prints them.";
     /// Rescore.
     pub const RESCORE: &str = "Score again with the newest (or scrubbed) weights.";
     /// AUROC.
@@ -314,7 +325,7 @@ pub mod explore {
         "How many images score in each bin (nats): test set and shifted set.";
     /// Typical digits.
     pub const TYPICAL: &str = "The test digits this run finds least likely (highest score) and most \
-         typical (lowest).";
+         typical (lowest), among all test digits (a held-out class included), as `anomaly` lists them.";
     /// Canvas.
     pub const CANVAS: &str = "Draw with the mouse or a pen (right button erases). The drawing is the \
          input every run encodes, as you draw.";
@@ -335,6 +346,7 @@ pub mod explore {
     pub const FOLLOW_INPUT: &str = "Every run shows its own code of the input on the sliders, the grid and \
          the traversals (until a slider moves or a digit is chosen).";
     /// Input results.
-    pub const INPUT_RESULT: &str = "This run's reconstruction of the input, and its score (−ELBO in nats; \
-         the percentile among the test digits' scores when the anomaly tab has scored them).";
+    pub const INPUT_RESULT: &str = "This run's reconstruction of the input, and its score (−ELBO in nats, \
+         or a VQ-VAE's reconstruction term; the percentile among the test digits' scores when the \
+         anomaly tab has scored them the same way).";
 }

@@ -1,6 +1,7 @@
-//! File work that must not hold up a frame: loading model files, saving checkpoints, and
-//! the open/save dialogs (rfd) each run on a short-lived thread and report back here; the
-//! logic step drains the results.
+//! File work that must not hold up a frame: loading model files, saving checkpoints,
+//! exporting image views (decoded again on the host, then written as PNG, GIF or frames),
+//! and the open/save dialogs (rfd) each run on a short-lived thread and report back here;
+//! the logic step drains the results.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,9 +11,12 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use burn::tensor::Device;
 
 use super::command::{RunAction, UiCommand};
+use super::decoder::{self, Job, Output, ViewKey};
 use super::run::RunId;
 use crate::checkpoint::{self, DatasetInfo, Loaded};
-use crate::data::{Dataset, Opened};
+use crate::data::{Dataset, ImageShape, Opened};
+use crate::export::{ExportFormat, GIF_DELAY_MS, export_grid};
+use crate::gpu::TileSource;
 use crate::import::{self, ImportOptions};
 use crate::train::worker::Waker;
 use crate::train::{EvalMetrics, Snapshot, evaluate};
@@ -35,6 +39,8 @@ pub enum IoResult {
         /// Ok, or the error naming the file.
         result: Result<(), String>,
     },
+    /// An image view was exported: what was written, or the error naming the file.
+    Exported(Result<String, String>),
     /// A dialog was answered: the command it leads to.
     Picked(UiCommand),
     /// A dialog was cancelled or could not open.
@@ -75,6 +81,35 @@ pub struct Io {
 
 /// The file types the open dialog offers.
 pub const MODEL_EXTENSIONS: [&str; 3] = ["safetensors", "pt", "pth"];
+
+/// Whether `path` names an image the app takes as an input (by extension: the image
+/// folders' [`crate::data::folder::EXTENSIONS`]).
+pub fn is_image(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        crate::data::folder::EXTENSIONS
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(e))
+    })
+}
+
+/// An image view to export: the job that made it, decoded again on the host against the
+/// weights it shows, then written.
+pub struct ExportJob {
+    /// The view.
+    pub view: ViewKey,
+    /// The job that made the view's image.
+    pub job: Job,
+    /// The weights the view shows.
+    pub snapshot: Arc<Snapshot>,
+    /// The run's data.
+    pub data: Arc<Dataset>,
+    /// Tiles per row of the still image (the animation's frames are its columns).
+    pub cols: usize,
+    /// What to write.
+    pub format: ExportFormat,
+    /// The file (a directory for frames).
+    pub path: PathBuf,
+}
 
 impl Io {
     /// Report results through a channel and call `waker` (the UI's repaint) after each.
@@ -202,6 +237,13 @@ impl Io {
         });
     }
 
+    /// Decode `e`'s view on the host and write it, off the UI thread.
+    pub fn export(&mut self, e: ExportJob, device: Device) {
+        self.spawn(format!("exporting {}", e.path.display()), move || {
+            IoResult::Exported(export_view(&e, &device))
+        });
+    }
+
     /// Run the file dialog `work` off the UI thread; with dialogs off, answer "nothing
     /// chosen" (`off` says which dialog) instead.
     fn dialog(&mut self, off: &'static str, work: impl FnOnce() -> IoResult + Send + 'static) {
@@ -267,7 +309,7 @@ impl Io {
             "no open dialog: file dialogs are off",
             || match rfd::FileDialog::new()
                 .set_title("Open an input image")
-                .add_filter("images", &super::exploring::IMAGE_EXTENSIONS)
+                .add_filter("images", &crate::data::folder::EXTENSIONS)
                 .pick_file()
             {
                 Some(path) => IoResult::Picked(UiCommand::OpenInput(path)),
@@ -280,12 +322,11 @@ impl Io {
     pub fn pick_export(
         &mut self,
         run: RunId,
-        view: super::decoder::ViewKey,
+        view: ViewKey,
         cols: usize,
-        format: super::command::ExportFormat,
+        format: ExportFormat,
         name: String,
     ) {
-        use super::command::ExportFormat;
         self.dialog("no save dialog: file dialogs are off", move || {
             let d = rfd::FileDialog::new().set_title("Export");
             let path = match format {
@@ -323,4 +364,36 @@ impl Io {
     pub fn in_flight(&self) -> usize {
         self.in_flight
     }
+}
+
+/// [`Io::export`]'s work: the view decoded again on the host, written by the library's
+/// [`export_grid`] (the frames named and counted as `traverse` names and counts them).
+fn export_view(e: &ExportJob, device: &Device) -> Result<String, String> {
+    let out = decoder::execute(
+        e.view,
+        0,
+        &e.job,
+        &e.snapshot,
+        &e.data,
+        device,
+        false,
+        std::time::Instant::now(),
+    );
+    let img = match out {
+        Output::Images(_, img) => img,
+        Output::Error(_, why) => return Err(why),
+        _ => return Err(format!("{:?} is not an image view", e.view)),
+    };
+    let TileSource::Host(px) = &img.source else {
+        return Err("the image is not on the host".into());
+    };
+    let shape = ImageShape {
+        rows: img.rows,
+        cols: img.cols,
+        channels: img.channels,
+    };
+    let px = &px[..(img.n * shape.len()).min(px.len())];
+    export_grid(px, shape, e.cols, e.format, GIF_DELAY_MS, &e.path)
+        .map(|written| written.to_string())
+        .map_err(|err| err.to_string())
 }

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::ExplorerApp;
+use super::app::ExplorerApp;
 use super::command::{RunAction, UiCommand};
 use super::decoder::{Output, ViewKey};
 use super::io::IoResult;
 use super::run::{DirtyViews, MAX_STEP_POINTS, RunId, RunSource, thin_older_half};
-use super::runs::normal;
 use super::settings::GridAxes;
 use super::workspace::{reap, repin};
+use crate::explore::normal;
 use crate::import::{ImportOptions, KeyMap};
 use crate::train::{Command, Event};
 use crate::variant::VariantKind;
@@ -60,9 +60,8 @@ impl ExplorerApp {
     /// UI thread).
     pub(super) fn on_dropped(&mut self, paths: Vec<PathBuf>) {
         // Images are inputs to encode; everything else is a model or a run directory.
-        let (images, others): (Vec<PathBuf>, Vec<PathBuf>) = paths
-            .into_iter()
-            .partition(|p| super::exploring::is_image(p));
+        let (images, others): (Vec<PathBuf>, Vec<PathBuf>) =
+            paths.into_iter().partition(|p| super::io::is_image(p));
         if let Some(p) = images.into_iter().next_back() {
             self.persisted.view.compare_tab = super::settings::CompareTab::Input;
             self.apply_explore(UiCommand::OpenInput(p));
@@ -123,6 +122,8 @@ impl ExplorerApp {
                     )),
                 }
             }
+            IoResult::Exported(Ok(written)) => self.note(format!("saved {written}")),
+            IoResult::Exported(Err(e)) => self.errors.push(format!("export failed: {e}")),
             IoResult::Picked(cmd) => self.commands.push(cmd),
             IoResult::Failed(e) => self.errors.push(e),
             IoResult::Dataset { dir, result } => self.data_loaded(dir, result),
@@ -478,7 +479,7 @@ impl ExplorerApp {
             }
             RunAction::Save(None) => {
                 if let Some(run) = self.runs.get(id) {
-                    let name = format!("{}.safetensors", file_stem(&run.name));
+                    let name = format!("{}.safetensors", run.file_stem());
                     let dir = self
                         .persisted
                         .workspace
@@ -561,17 +562,4 @@ impl ExplorerApp {
             self.cursor_moved();
         }
     }
-}
-
-/// A file name from a run name.
-pub(super) fn file_stem(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

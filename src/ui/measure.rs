@@ -1,14 +1,12 @@
-//! Frame timing and slider latency, and the measurement mode (`app --measure SECS`): after a
-//! warm-up it moves a latent slider every few frames, records frame times, UI build times,
-//! slider-to-image latency and every run's training speed, prints them as JSON, and closes.
+//! Frame timing and slider latency, and the state of the measurement mode (`app --measure
+//! SECS`, run by `measuring`): after a warm-up it moves a latent slider every few frames,
+//! records frame times, UI build times, slider-to-image latency and every run's training
+//! speed, prints them as JSON, and closes.
 
 use std::time::Instant;
 
-use eframe::egui;
 use eframe::egui::util::History;
 
-use super::ExplorerApp;
-use super::command::UiCommand;
 use super::run::RunId;
 
 /// Frame-time samples kept for the diagnostics panel: at most this many…
@@ -140,22 +138,33 @@ pub struct RunMark {
 }
 
 /// What one phase recorded.
-struct PhaseRecord {
-    start: Instant,
-    marks: Vec<RunMark>,
-    frames: Vec<f32>,
-    ui: Vec<f32>,
-    latencies: Vec<u64>,
+pub(super) struct PhaseRecord {
+    /// When the phase started.
+    pub(super) start: Instant,
+    /// Every run's steps then.
+    pub(super) marks: Vec<RunMark>,
+    /// Frame intervals (ms).
+    pub(super) frames: Vec<f32>,
+    /// UI build times (ms).
+    pub(super) ui: Vec<f32>,
+    /// Slider latencies (frames).
+    pub(super) latencies: Vec<u64>,
 }
 
 /// State of the measurement mode.
 pub struct Measure {
-    start: Instant,
-    secs: f64,
-    phase: Phase,
-    record: Option<PhaseRecord>,
-    watch: Option<serde_json::Value>,
-    flip: bool,
+    /// When it started.
+    pub(super) start: Instant,
+    /// Seconds each phase records for.
+    pub(super) secs: f64,
+    /// The phase now.
+    pub(super) phase: Phase,
+    /// What the current phase has recorded.
+    pub(super) record: Option<PhaseRecord>,
+    /// The watch phase's figures, once it has ended.
+    pub(super) watch: Option<serde_json::Value>,
+    /// Which way the slider moves next.
+    pub(super) flip: bool,
 }
 
 impl Measure {
@@ -168,161 +177,6 @@ impl Measure {
             record: None,
             watch: None,
             flip: false,
-        }
-    }
-}
-
-impl ExplorerApp {
-    fn run_marks(&self) -> Vec<RunMark> {
-        self.runs
-            .iter()
-            .map(|r| RunMark {
-                run: r.id,
-                step: r.status.step,
-            })
-            .collect()
-    }
-
-    /// The figures of a finished phase.
-    fn phase_report(&self, rec: PhaseRecord) -> serde_json::Value {
-        let PhaseRecord {
-            start,
-            marks,
-            mut frames,
-            mut ui,
-            latencies,
-        } = rec;
-        let secs = start.elapsed().as_secs_f64();
-        let runs: Vec<serde_json::Value> = self
-            .runs
-            .iter()
-            .map(|r| {
-                let s0 = marks
-                    .iter()
-                    .find(|m| m.run == r.id)
-                    .map_or(r.status.step, |m| m.step);
-                let steps = r.status.step.saturating_sub(s0);
-                serde_json::json!({
-                    "name": r.name,
-                    "variant": r.config.variant.to_string(),
-                    "source": r.source.kind(),
-                    "steps": steps,
-                    "samples_per_sec": steps as f64 * r.config.batch_size as f64 / secs,
-                    "epoch": r.status.epoch,
-                })
-            })
-            .collect();
-        let total: f64 = runs
-            .iter()
-            .filter_map(|r| r["samples_per_sec"].as_f64())
-            .sum();
-        let mut lat: Vec<f32> = latencies.iter().map(|&v| v as f32).collect();
-        let mean_lat = lat.iter().sum::<f32>() / lat.len().max(1) as f32;
-        serde_json::json!({
-            "seconds": secs,
-            "frames": frames.len(),
-            "frames_per_sec": frames.len() as f64 / secs,
-            "frame_interval_ms_p50": percentile(&mut frames, 0.5),
-            "frame_interval_ms_p95": percentile(&mut frames, 0.95),
-            "ui_build_ms_p50": percentile(&mut ui, 0.5),
-            "ui_build_ms_p95": percentile(&mut ui, 0.95),
-            "slider_changes": lat.len(),
-            "slider_latency_frames_mean": mean_lat,
-            "slider_latency_frames_p95": percentile(&mut lat, 0.95),
-            "training_samples_per_sec_total": total,
-            "runs": runs,
-        })
-    }
-
-    /// Measurement mode: warm up, watch, drag, report, close.
-    pub(super) fn measure_step(&mut self, ctx: &egui::Context) {
-        let Some(phase) = self.measure.as_ref().map(|m| m.phase) else {
-            return;
-        };
-        let Some((elapsed, secs)) = self
-            .measure
-            .as_ref()
-            .map(|m| (m.start.elapsed().as_secs_f64(), m.secs))
-        else {
-            return;
-        };
-        let next = match phase {
-            Phase::Warmup if elapsed >= MEASURE_WARMUP => Some(Phase::Watch),
-            Phase::Watch if elapsed >= MEASURE_WARMUP + secs => Some(Phase::Drag),
-            Phase::Drag if elapsed >= MEASURE_WARMUP + 2.0 * secs => None,
-            _ => Some(phase),
-        };
-        if next != Some(phase) {
-            let finished = self.measure.as_mut().and_then(|m| m.record.take());
-            let figures = finished.map(|rec| self.phase_report(rec));
-            let marks = self.run_marks();
-            self.frames.slider_frames.clear();
-            let Some(m) = self.measure.as_mut() else {
-                return;
-            };
-            match next {
-                Some(p) => {
-                    if phase == Phase::Watch {
-                        m.watch = figures;
-                    }
-                    m.phase = p;
-                    m.record = Some(PhaseRecord {
-                        start: Instant::now(),
-                        marks,
-                        frames: Vec::new(),
-                        ui: Vec::new(),
-                        latencies: Vec::new(),
-                    });
-                }
-                None => {
-                    let report = serde_json::json!({
-                        "device": self.device_label,
-                        "adapter": self.adapter_label,
-                        "sharing": self.sharing,
-                        "runs": self.runs.len(),
-                        "watch": m.watch.take(),
-                        "drag": figures,
-                    });
-                    println!("{report}");
-                    self.measure = None;
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                    return;
-                }
-            }
-        }
-        let frame_ms = self.frames.frame_ms.latest();
-        let ui_ms = self.frames.ui_ms.latest();
-        let latencies: Vec<u64> = self.frames.slider_frames.values().collect();
-        self.frames.slider_frames.clear();
-        let slider_idle = self.frames.slider_pending.is_none();
-        let frame = self.frames.frame;
-        let Some(m) = self.measure.as_mut() else {
-            return;
-        };
-        match m.phase {
-            Phase::Warmup => ctx.request_repaint_after(std::time::Duration::from_millis(100)),
-            Phase::Watch => {
-                // Wake up for the end of the phase even if nothing else asks for a frame.
-                let left = MEASURE_WARMUP + m.secs - m.start.elapsed().as_secs_f64();
-                ctx.request_repaint_after(std::time::Duration::from_secs_f64(left.max(0.01)));
-            }
-            Phase::Drag => {
-                ctx.request_repaint();
-                if slider_idle && frame.is_multiple_of(10) {
-                    m.flip = !m.flip;
-                    let v = if m.flip { 2.0 } else { -2.0 };
-                    self.commands.push(UiCommand::SetLatent(0, v));
-                }
-            }
-        }
-        if let Some(rec) = m.record.as_mut() {
-            if let (Some(f), Some(u)) = (frame_ms, ui_ms) {
-                rec.frames.push(f);
-                rec.ui.push(u);
-            }
-            if m.phase == Phase::Drag {
-                rec.latencies.extend(latencies);
-            }
         }
     }
 }

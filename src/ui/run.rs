@@ -240,7 +240,7 @@ pub struct RunViews {
     /// The last job asked per view (exports re-run it on the host).
     pub jobs: HashMap<ViewKey, super::decoder::Job>,
     /// Anomaly scores of the shown weights.
-    pub anomaly: Option<super::decoder::AnomalyReport>,
+    pub anomaly: Option<Box<super::decoder::AnomalyResult>>,
     /// The user's input as this run sees it.
     pub input: Option<super::decoder::InputResult>,
     /// A t-SNE embedding of its codes.
@@ -393,6 +393,29 @@ impl Run {
     /// Latent dimensions of the model.
     pub fn latent_dim(&self) -> usize {
         self.config.model.latent_dim
+    }
+
+    /// The run's name as a file name: letters, digits and `-` kept, anything else `_`
+    /// (saved checkpoints, autosaves and exports are named after it).
+    pub fn file_stem(&self) -> String {
+        self.name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
+    /// Whether the run's codes are quantised (a VQ-VAE: no KL term to show).
+    pub fn is_quantized(&self) -> bool {
+        matches!(
+            self.config.model.latent,
+            crate::model::LatentKind::Quantized { .. }
+        )
     }
 
     /// Whether the run's objective bounds the likelihood (else no −ELBO is shown).

@@ -1,22 +1,8 @@
 //! The workspace's runs: the collection, the focused run, the baseline of the metrics table,
 //! the epoch scrubber's position, and the latent cursor every run decodes in lock-step.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
 use super::run::{PALETTE, Run, RunId};
-
-/// One standard-normal draw from any RNG (rand_distr's ziggurat sampler).
-pub fn normal<R: rand::Rng>(rng: &mut R) -> f32 {
-    rng.sample(rand_distr::StandardNormal)
-}
-
-/// `n` standard-normal vectors of `d` dimensions from `seed`, row-major: the same for every
-/// run of that latent size, so prior samples of different runs start from the same noise.
-pub fn prior_noise(seed: u64, n: usize, d: usize) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n * d).map(|_| normal(&mut rng)).collect()
-}
+use super::settings::STATS_DIGITS;
 
 /// What [`LatentCursor::latent_for`] says while a run's codes are not computed yet (not an
 /// issue worth showing).
@@ -232,6 +218,15 @@ impl Runs {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+
+    /// How many test digits the digit field, the digit shortcuts and the path's ends go
+    /// through: those whose codes the runs compute ([`STATS_DIGITS`] at most), in the
+    /// focused run's data.
+    pub fn digit_count(&self) -> usize {
+        self.focused_run()
+            .map_or(STATS_DIGITS, |r| r.data.test.len())
+            .clamp(1, STATS_DIGITS)
     }
 
     /// The newest kept epoch over all runs (the scrubber's range).

@@ -12,28 +12,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
-
 use crate::checkpoint::{self, DatasetInfo};
 use crate::train::{LatestSlot, Snapshot};
 
-use super::run::{RunId, RunSource};
+use super::run::{Run, RunId, RunSource};
+use super::runs::Runs;
+use super::settings::{MAX_SESSION_RUNS, SessionRun};
 
 /// The name the app runs under (eframe's app id: where its settings and autosaves live).
 pub const APP_NAME: &str = "Latent Explorer";
-
-/// One run of the saved workspace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionRun {
-    /// A checkpoint (or PyTorch file) to open, or a run directory to follow.
-    pub path: PathBuf,
-    /// Follow `path` as a run directory instead of opening it.
-    #[serde(default)]
-    pub follow: bool,
-}
-
-/// Most runs a saved workspace reopens.
-pub const MAX_SESSION_RUNS: usize = 32;
 
 /// The directory of the autosaved checkpoints, if the platform has a data directory.
 pub fn autosave_dir() -> Option<PathBuf> {
@@ -66,11 +53,7 @@ pub struct Autosave {
 impl Autosave {
     /// Write every training run's newest weights (those not yet written) and return the
     /// workspace to persist, with any errors. `dir` is [`autosave_dir`].
-    pub fn save(
-        &mut self,
-        dir: Option<&Path>,
-        runs: &super::runs::Runs,
-    ) -> (Vec<SessionRun>, Vec<String>) {
+    pub fn save(&mut self, dir: Option<&Path>, runs: &Runs) -> (Vec<SessionRun>, Vec<String>) {
         let (mut session, mut errors) = self.track(dir, runs);
         let mut mine = self.pending(dir, runs);
         for r in write_pending(&mut mine) {
@@ -90,7 +73,7 @@ impl Autosave {
 
     /// Remove the autosaves of runs closed in the app since they were written (only this
     /// process's own: an autosave written when the display was lost stays for the user).
-    fn forget_closed(&mut self, dir: Option<&Path>, runs: &super::runs::Runs) {
+    fn forget_closed(&mut self, dir: Option<&Path>, runs: &Runs) {
         let written = &mut self.written;
         self.paths.retain(|id, path| {
             if runs.get(*id).is_some() {
@@ -110,8 +93,8 @@ impl Autosave {
 
     /// Once per frame: register the training runs with the lost-display handler again
     /// only when the workspace's runs changed (a run added, removed or of another kind).
-    pub fn watch(&mut self, runs: &super::runs::Runs) {
-        let now = |r: &super::run::Run| (r.id, r.source.kind());
+    pub fn watch(&mut self, runs: &Runs) {
+        let now = |r: &Run| (r.id, r.source.kind());
         if self.seen.iter().copied().eq(runs.iter().map(now)) {
             return;
         }
@@ -121,11 +104,7 @@ impl Autosave {
 
     /// Note where each training run is to be saved (for [`Autosave::save`] and for the
     /// lost-display handler, which may come at any frame), and list the open runs.
-    pub fn track(
-        &mut self,
-        dir: Option<&Path>,
-        runs: &super::runs::Runs,
-    ) -> (Vec<SessionRun>, Vec<String>) {
+    pub fn track(&mut self, dir: Option<&Path>, runs: &Runs) -> (Vec<SessionRun>, Vec<String>) {
         let mut session = Vec::new();
         let mut errors = Vec::new();
         for run in runs.iter() {
@@ -141,7 +120,7 @@ impl Autosave {
                     let path = self
                         .paths
                         .entry(run.id)
-                        .or_insert_with(|| dir.join(autosave_name(&run.name, run.id)))
+                        .or_insert_with(|| dir.join(autosave_name(run)))
                         .clone();
                     session.push(SessionRun {
                         path,
@@ -173,7 +152,7 @@ impl Autosave {
     }
 
     /// The training runs' autosave targets (after [`Autosave::track`] named them).
-    fn pending(&self, dir: Option<&Path>, runs: &super::runs::Runs) -> Vec<Pending> {
+    fn pending(&self, dir: Option<&Path>, runs: &Runs) -> Vec<Pending> {
         if dir.is_none() {
             return Vec::new();
         }
@@ -196,13 +175,12 @@ impl Autosave {
 
 /// `SECONDS-ID/NAME.safetensors`: unique across sessions (run ids restart at 0), and the
 /// run reopens under its own name (a loaded run is named after its file).
-fn autosave_name(name: &str, id: RunId) -> PathBuf {
+fn autosave_name(run: &Run) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    Path::new(&format!("{secs}-{}", id.0))
-        .join(format!("{}.safetensors", super::logic::file_stem(name)))
+    Path::new(&format!("{secs}-{}", run.id.0)).join(format!("{}.safetensors", run.file_stem()))
 }
 
 /// Write the pending runs whose newest step is not on disk yet; each written path with

@@ -1,17 +1,70 @@
 //! What the app remembers between sessions, kept apart from run state: how views look
 //! ([`ViewSettings`]), the draft of the next run ([`RunDraft`]), and the workspace's
-//! recent files and import rules ([`Workspace`]). A run's own configuration lives on the
-//! run, frozen when it started.
+//! recent files, import rules and open runs ([`Workspace`]). A run's own configuration
+//! lives on the run, frozen when it started.
+//!
+//! Every bounded view setting has one range here, which its control offers,
+//! [`Persisted::sanitize`] clamps a saved value into, and the view that reads it relies on.
+//! This file names nothing else of the app's.
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::explore::Spacing;
+use crate::data::Shift;
+use crate::explore::{RangeMode, Spacing};
 use crate::gpu::Colormap;
 use crate::train::RunSpec;
 use crate::train::share::SharingPolicy;
+
+/// Side of the interpolation grid (decodes per side).
+pub const GRID_SIZE: RangeInclusive<usize> = 2..=32;
+/// The linear grid's range (±).
+pub const GRID_RANGE: RangeInclusive<f32> = 0.1..=10.0;
+/// The curves' smoothing (EMA factor).
+pub const SMOOTHING: RangeInclusive<f32> = 0.0..=0.99;
+/// Test digits in the focus layout's reconstruction row.
+pub const RECON_COUNT: RangeInclusive<usize> = 1..=32;
+/// Rows (test digits) of the same-input matrix.
+pub const MATRIX_ROWS: RangeInclusive<usize> = 1..=32;
+/// Decodes per side of a 2-d latent's manifold under the latent map.
+pub const MANIFOLD_SIZE: RangeInclusive<usize> = 4..=32;
+/// Codes along a path between two test digits (both ends included).
+pub const PATH_STEPS: RangeInclusive<usize> = 2..=32;
+/// Rows (latent dimensions) of a traversal.
+pub const TRAVERSAL_ROWS: RangeInclusive<usize> = 1..=32;
+/// Columns (values) of a traversal.
+pub const TRAVERSAL_STEPS: RangeInclusive<usize> = 2..=24;
+/// A traversal's prior quantile q (the range is Φ⁻¹(q)…Φ⁻¹(1 − q)).
+pub const TRAVERSAL_QUANTILE: RangeInclusive<f32> = 0.001..=0.49;
+/// A traversal's multiple k of the codes' standard deviation.
+pub const TRAVERSAL_SIGMA: RangeInclusive<f32> = 0.1..=6.0;
+/// Importance samples of the anomaly scores (0: −ELBO): each image is decoded k times.
+pub const ANOMALY_IWAE_K: RangeInclusive<usize> = 0..=200;
+/// The pixel noise σ of the anomaly tab's noise shift.
+pub const SHIFT_NOISE: RangeInclusive<f32> = 0.01..=1.0;
+/// Frames per second of the path and traversal animations.
+pub const FPS: RangeInclusive<f32> = 1.0..=24.0;
+/// Brush radius of the drawing canvas, pixels.
+pub const BRUSH: RangeInclusive<f32> = 0.5..=4.0;
+/// Test digits encoded for a run's statistics (codes for "follow digit", the latent map,
+/// paths, traversal ranges, the order of dimensions, principal directions): the whole
+/// bundled test split. The digit field, the path's ends and the digit shortcuts stay
+/// among them.
+pub const STATS_DIGITS: usize = 2000;
+
+/// `x` brought into `range`.
+pub fn clamp_to<T: PartialOrd + Copy>(x: T, range: &RangeInclusive<T>) -> T {
+    if x < *range.start() {
+        *range.start()
+    } else if x > *range.end() {
+        *range.end()
+    } else {
+        x
+    }
+}
 
 /// Where training and decoding run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -176,6 +229,9 @@ pub struct ExploreSettings {
     pub shift: crate::data::Shift,
     /// Importance samples of the anomaly scores (0: −ELBO).
     pub anomaly_iwae_k: usize,
+    /// Seed of the noise the anomaly scores (and the input's score) draw their samples of
+    /// z from: the same seed gives `anomaly --seed`'s scores.
+    pub anomaly_seed: u64,
     /// Paths and traversals play as animations.
     pub animate: bool,
     /// Frames per second of the animations.
@@ -206,6 +262,7 @@ impl Default for ExploreSettings {
             traversal_range: crate::explore::RangeMode::default(),
             shift: crate::data::Shift::Invert,
             anomaly_iwae_k: 0,
+            anomaly_seed: 0,
             animate: true,
             fps: 6.0,
             canvas: Vec::new(),
@@ -221,7 +278,7 @@ impl Default for ExploreSettings {
 pub struct ViewSettings {
     /// Colour map of image panels.
     pub colormap: Colormap,
-    /// Interpolation grid side (2..=32).
+    /// Interpolation grid side ([`GRID_SIZE`]).
     pub grid_size: usize,
     /// Grid spacing.
     pub grid_spacing: Spacing,
@@ -318,6 +375,19 @@ impl Default for RunDraft {
     }
 }
 
+/// One run of the saved workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRun {
+    /// A checkpoint (or PyTorch file) to open, or a run directory to follow.
+    pub path: PathBuf,
+    /// Follow `path` as a run directory instead of opening it.
+    #[serde(default)]
+    pub follow: bool,
+}
+
+/// Most runs a saved workspace reopens.
+pub const MAX_SESSION_RUNS: usize = 32;
+
 /// Most files remembered in the "Recent" list.
 pub const MAX_RECENT: usize = 12;
 
@@ -331,7 +401,7 @@ pub struct Workspace {
     /// entries are skipped; none: the PyTorch examples' layout or our own names).
     pub key_map: Vec<String>,
     /// The runs open when the app last saved (reopened at the next start).
-    pub session: Vec<super::session::SessionRun>,
+    pub session: Vec<SessionRun>,
 }
 
 impl Workspace {
@@ -376,51 +446,54 @@ impl Persisted {
     pub fn sanitize(&mut self) {
         let d = ViewSettings::default();
         let v = &mut self.view;
-        v.grid_size = v.grid_size.clamp(2, 32);
-        v.grid_range = finite_in(v.grid_range, 0.01, 100.0, d.grid_range);
-        v.smoothing = finite_in(v.smoothing, 0.0, 0.99, d.smoothing);
-        v.recon_count = v.recon_count.clamp(1, 32);
-        v.matrix_rows = v.matrix_rows.clamp(1, 32);
+        v.grid_size = clamp_to(v.grid_size, &GRID_SIZE);
+        v.grid_range = finite_in(v.grid_range, &GRID_RANGE, d.grid_range);
+        v.smoothing = finite_in(v.smoothing, &SMOOTHING, d.smoothing);
+        v.recon_count = clamp_to(v.recon_count, &RECON_COUNT);
+        v.matrix_rows = clamp_to(v.matrix_rows, &MATRIX_ROWS);
         v.matrix_first = v.matrix_first.min(MAX_INDEX);
         for dim in v.grid_dims.iter_mut().chain(v.explore.map_dims.iter_mut()) {
             *dim = (*dim).min(crate::limits::MAX_LATENT - 1);
         }
         let e = &mut v.explore;
         let de = ExploreSettings::default();
-        e.manifold_size = e.manifold_size.clamp(4, 32);
-        e.path_from = e.path_from.min(MAX_INDEX);
-        e.path_to = e.path_to.min(MAX_INDEX);
-        e.path_steps = e.path_steps.clamp(2, 32);
-        e.traversal_rows = e.traversal_rows.clamp(1, 32);
-        e.traversal_steps = e.traversal_steps.clamp(2, 24);
-        e.anomaly_iwae_k = e.anomaly_iwae_k.min(crate::ui::views::MAX_ANOMALY_IWAE_K);
-        e.fps = finite_in(e.fps, 1.0, 24.0, de.fps);
-        // Parameters with no control range: what the CLI would refuse falls back.
-        if e.traversal_range.validate().is_err() {
-            e.traversal_range = de.traversal_range;
+        e.manifold_size = clamp_to(e.manifold_size, &MANIFOLD_SIZE);
+        e.path_from = e.path_from.min(STATS_DIGITS - 1);
+        e.path_to = e.path_to.min(STATS_DIGITS - 1);
+        e.path_steps = clamp_to(e.path_steps, &PATH_STEPS);
+        e.traversal_rows = clamp_to(e.traversal_rows, &TRAVERSAL_ROWS);
+        e.traversal_steps = clamp_to(e.traversal_steps, &TRAVERSAL_STEPS);
+        e.traversal_range = match e.traversal_range {
+            RangeMode::PriorQuantile(q) => {
+                RangeMode::PriorQuantile(finite_in(q, &TRAVERSAL_QUANTILE, 0.05))
+            }
+            RangeMode::PosteriorSigma(k) => {
+                RangeMode::PosteriorSigma(finite_in(k, &TRAVERSAL_SIGMA, 2.0))
+            }
+            RangeMode::MinMax => RangeMode::MinMax,
+        };
+        e.anomaly_iwae_k = clamp_to(e.anomaly_iwae_k, &ANOMALY_IWAE_K);
+        e.fps = finite_in(e.fps, &FPS, de.fps);
+        if let Shift::Noise(sigma) = &mut e.shift {
+            *sigma = finite_in(*sigma, &SHIFT_NOISE, crate::data::shift::DEFAULT_NOISE);
         }
-        if let crate::data::Shift::Noise(sigma) = e.shift
-            && !(sigma > 0.0 && sigma <= 1.0)
-        {
-            e.shift = de.shift;
-        }
-        e.brush = finite_in(e.brush, 0.5, 4.0, de.brush);
+        e.brush = finite_in(e.brush, &BRUSH, de.brush);
         let w = &mut self.workspace;
         w.recent.truncate(MAX_RECENT);
         w.key_map.truncate(MAX_KEY_RULES);
-        w.session.truncate(super::session::MAX_SESSION_RUNS);
+        w.session.truncate(MAX_SESSION_RUNS);
     }
 }
 
 /// Largest test-image index a setting may hold (the view clamps it to the data).
-const MAX_INDEX: usize = 1 << 24;
+pub const MAX_INDEX: usize = 1 << 24;
 /// Most key-map rules kept.
 pub const MAX_KEY_RULES: usize = 64;
 
-/// `x` clamped to `[lo, hi]`, or `default` when it is not finite.
-fn finite_in(x: f32, lo: f32, hi: f32, default: f32) -> f32 {
+/// `x` brought into `range`, or `default` when it is not finite.
+fn finite_in(x: f32, range: &RangeInclusive<f32>, default: f32) -> f32 {
     if x.is_finite() {
-        x.clamp(lo, hi)
+        clamp_to(x, range)
     } else {
         default
     }

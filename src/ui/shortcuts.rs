@@ -114,19 +114,11 @@ pub fn key_text(ctx: &egui::Context, s: &Shortcut) -> String {
     }
 }
 
-/// How many test digits the digit shortcuts (and the digit field) go through: those whose
-/// codes the runs compute, in the focused run's data.
-pub fn digit_count(runs: &Runs) -> usize {
-    runs.focused_run()
-        .map_or(super::views::STATS_DIGITS, |r| r.data.test.len())
-        .clamp(1, super::views::STATS_DIGITS)
-}
-
 /// The commands (and view changes) `action` means now.
 pub fn apply(action: Action, runs: &Runs, view: &mut ViewSettings, cmds: &mut Vec<UiCommand>) {
     let focused = runs.focused_run();
     let training = focused.filter(|r| matches!(r.source, RunSource::Training(_)));
-    let digits = digit_count(runs);
+    let digits = runs.digit_count();
     match action {
         Action::PauseResume => {
             if let Some(run) = training.filter(|r| r.status.is_active()) {

@@ -5,28 +5,24 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::ExplorerApp;
+use super::app::ExplorerApp;
 use super::decoder::{self, Ask, Job, Output, ViewKey};
 use super::run::Run;
-use super::runs::{WAITING_FOR_CODES, prior_noise};
-use super::settings::{CompareTab, ExploreSettings, GridAxes, Layout, MapAxes, ViewSettings};
-use crate::explore;
+use super::runs::WAITING_FOR_CODES;
+use super::settings::{
+    ANOMALY_IWAE_K, CompareTab, ExploreSettings, GRID_SIZE, GridAxes, Layout, MANIFOLD_SIZE,
+    MATRIX_ROWS, MapAxes, PATH_STEPS, RECON_COUNT, STATS_DIGITS, TRAVERSAL_ROWS, TRAVERSAL_STEPS,
+    ViewSettings, clamp_to,
+};
+use crate::explore::{self, prior_noise};
 
 /// Longest a slider decode may take on the UI thread before decoding moves off it.
 const INLINE_DECODE_BUDGET: Duration = Duration::from_millis(3);
 /// Inline slider decodes over budget in a row after which the run decodes on its thread.
 const INLINE_SLOW_LIMIT: u8 = 3;
 
-/// The most importance samples the anomaly tab asks for.
-pub const MAX_ANOMALY_IWAE_K: usize = 200;
-
 /// Prior samples per run.
 const PRIOR_SAMPLES: usize = 64;
-
-/// Test digits encoded for a run's statistics (codes for "follow digit", the latent map,
-/// paths, traversal ranges, KL per dimension, principal directions): the whole bundled
-/// test split.
-pub const STATS_DIGITS: usize = 2000;
 
 impl ExplorerApp {
     /// The views a run needs now, given the layout (nothing that encodes data when the
@@ -108,10 +104,11 @@ impl ExplorerApp {
                     // A report of the same settings is kept (it says when newer weights
                     // exist); scoring again takes seconds.
                     ViewKey::Anomaly => {
-                        d.anomaly = run.views.anomaly.as_ref().is_none_or(|a| {
-                            a.shift != view.explore.shift
-                                || a.iwae_k != view.explore.anomaly_iwae_k.min(MAX_ANOMALY_IWAE_K)
-                        })
+                        d.anomaly = run
+                            .views
+                            .anomaly
+                            .as_ref()
+                            .is_none_or(|a| a.report.query != anomaly_query(&view.explore))
                     }
                     ViewKey::Input => d.input = true,
                     ViewKey::Manifold => d.manifold = true,
@@ -137,7 +134,7 @@ impl ExplorerApp {
             };
             if run.views.dirty.recon {
                 if want.contains(&ViewKey::Recon) {
-                    let n = view.recon_count.clamp(1, 32);
+                    let n = clamp_to(view.recon_count, &RECON_COUNT);
                     ask(run, ViewKey::Recon, Job::Recon((0..n).collect()), kept);
                 }
                 if want.contains(&ViewKey::Stats) {
@@ -196,7 +193,7 @@ impl ExplorerApp {
             }
             if run.views.dirty.matrix && want.contains(&ViewKey::Matrix) {
                 let first = view.matrix_first;
-                let rows = view.matrix_rows.clamp(1, 32);
+                let rows = clamp_to(view.matrix_rows, &MATRIX_ROWS);
                 let job = Job::Matrix {
                     indices: (first..first + rows).collect(),
                     heat: view.heatmap,
@@ -239,7 +236,7 @@ impl ExplorerApp {
                 && want.contains(&ViewKey::Manifold)
                 && let Some(s) = &run.views.stats
             {
-                let k = ex.manifold_size.clamp(4, 32);
+                let k = clamp_to(ex.manifold_size, &MANIFOLD_SIZE);
                 let dims = manifold_dims(ex);
                 let [x0, x1, y0, y1] = manifold_extent(&s.codes, dims);
                 let mut z = Vec::with_capacity(k * k * 2);
@@ -288,9 +285,12 @@ impl ExplorerApp {
                 run.views.dirty.embedding = false;
             }
             if run.views.dirty.anomaly && want.contains(&ViewKey::Anomaly) {
+                let q = anomaly_query(ex);
                 let job = Job::Anomaly {
-                    shift: ex.shift,
-                    iwae_k: ex.anomaly_iwae_k.min(MAX_ANOMALY_IWAE_K),
+                    shift: q.shift,
+                    iwae_k: q.iwae_k,
+                    seed: q.seed,
+                    held_out: run.dataset.held_out_class,
                 };
                 ask(
                     run,
@@ -308,6 +308,7 @@ impl ExplorerApp {
                     let job = Job::Input {
                         pixels: px.clone(),
                         label: cursor.label,
+                        seed: view.explore.anomaly_seed,
                     };
                     ask(run, ViewKey::Input, job, kept);
                 }
@@ -373,7 +374,7 @@ fn decode_slider_inline(run: &mut Run, id: u64, job: &Job, device: &burn::tensor
 /// dimensions, or the run's top two principal directions), with `base`'s components along
 /// them replaced (not added), so the grid is centred on the prior's mode.
 fn grid_latents(run: &Run, base: &[f32], view: &ViewSettings) -> (Vec<f32>, usize) {
-    let n = view.grid_size.clamp(2, 32);
+    let n = clamp_to(view.grid_size, &GRID_SIZE);
     let d = base.len();
     let (u, v) = match (view.grid_axes, &run.views.stats) {
         (GridAxes::Principal, Some(s)) if s.principal.len() == 2 && s.latent == d => {
@@ -404,21 +405,37 @@ fn path_latents(run: &Run, ex: &ExploreSettings) -> Option<Vec<f32>> {
     Some(explore::path(
         a,
         b,
-        ex.path_steps.clamp(2, 64),
+        clamp_to(ex.path_steps, &PATH_STEPS),
         ex.path_kind,
     ))
 }
 
-/// The dimensions a traversal shows for `run`: by decreasing mean KL (by the variance of
-/// the codes for a model without a Gaussian posterior), at most `rows`.
-pub fn traversal_dims(run: &Run, rows: usize) -> Vec<usize> {
+/// Every latent dimension of `run`, the most informative first: the library's one order
+/// ([`explore::DimensionStats::order`], as `traverse` prints its rows) once the run's
+/// statistics are there, else by index. The sliders and the traversal rows follow it.
+pub fn dimension_order(run: &Run) -> Vec<usize> {
     let d = run.latent_dim();
-    let order = match &run.views.stats {
-        Some(s) if s.latent == d && s.gaussian => explore::order_by_desc(&s.kl_per_dim),
-        Some(s) if s.latent == d => explore::order_by_desc(&s.mean_variance),
+    match &run.views.stats {
+        Some(s) if s.latent == d && s.dims.dim() == d => s.dims.order(),
         _ => (0..d).collect(),
-    };
-    order.into_iter().take(rows.clamp(1, 32)).collect()
+    }
+}
+
+/// The dimensions a traversal shows for `run`: the first `rows` of [`dimension_order`].
+pub fn traversal_dims(run: &Run, rows: usize) -> Vec<usize> {
+    dimension_order(run)
+        .into_iter()
+        .take(clamp_to(rows, &TRAVERSAL_ROWS))
+        .collect()
+}
+
+/// The anomaly scores the settings ask for.
+fn anomaly_query(ex: &ExploreSettings) -> explore::AnomalyQuery {
+    explore::AnomalyQuery {
+        shift: ex.shift,
+        iwae_k: clamp_to(ex.anomaly_iwae_k, &ANOMALY_IWAE_K),
+        seed: ex.anomaly_seed,
+    }
 }
 
 /// The traversal's latent vectors around `base`: rows are [`traversal_dims`], columns
@@ -436,7 +453,7 @@ fn traversal_latents(run: &Run, base: &[f32], ex: &ExploreSettings) -> (Vec<f32>
         Err(_) => explore::RangeMode::default(),
     };
     let ranges = explore::dim_ranges(codes, d, mode);
-    let steps = ex.traversal_steps.clamp(2, 32);
+    let steps = clamp_to(ex.traversal_steps, &TRAVERSAL_STEPS);
     (
         explore::traversal_grid(base, &dims, &ranges, steps),
         dims.len() * steps,

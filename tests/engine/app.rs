@@ -298,6 +298,7 @@ fn two_runs_follow_one_slider_in_lock_step() {
             .stats
             .as_ref()
             .unwrap()
+            .dims
             .kl_per_dim
             .clone()
     };

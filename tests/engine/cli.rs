@@ -339,7 +339,7 @@ fn cli_sample_writes_the_prior_draws_it_decodes() {
     // The same draws through the library: the seed's prior noise, decoded to means.
     let loaded = checkpoint::load(&f.ckpt, &cpu()).unwrap();
     let z: Tensor<2> = Tensor::from_data(
-        burn::tensor::TensorData::new(latent_explorer::ui::runs::prior_noise(3, 9, 4), [9, 4]),
+        burn::tensor::TensorData::new(latent_explorer::explore::prior_noise(3, 9, 4), [9, 4]),
         &cpu(),
     );
     let want = host_vec(loaded.model.decode_mean(z));

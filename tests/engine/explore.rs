@@ -148,7 +148,7 @@ fn principal_directions_stay_orthogonal_for_codes_of_lower_rank() {
 
 #[test]
 fn prior_noise_is_standard_normal_and_reproducible() {
-    use latent_explorer::ui::runs::prior_noise;
+    use latent_explorer::explore::prior_noise;
     let n = 200_000;
     let v = prior_noise(3, n, 1);
     assert_eq!(

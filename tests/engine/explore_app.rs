@@ -11,7 +11,7 @@ use eframe::egui;
 use egui_kittest::kittest::{NodeT, Queryable, by};
 use image::AnimationDecoder;
 use latent_explorer::data::input;
-use latent_explorer::ui::command::ExportFormat;
+use latent_explorer::export::ExportFormat;
 use latent_explorer::ui::decoder::{Job, ViewKey};
 use latent_explorer::ui::panels::map::{MapGeometry, geometry_id};
 use latent_explorer::ui::run::RunId;
@@ -205,7 +205,10 @@ fn paths_start_and_end_at_the_two_codes_and_exports_decode_back() {
             path: Some(path.clone()),
         });
     }
-    h.step();
+    // Written off the UI thread: both notes arrive.
+    run_until(&mut h, 60, "the exports", |a| {
+        !a.errors.is_empty() || a.notes.iter().filter(|n| n.starts_with("saved")).count() == 2
+    });
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
     let bytes = std::fs::read(&gif).unwrap();
     let frames = image::codecs::gif::GifDecoder::new(Cursor::new(bytes))
@@ -249,7 +252,7 @@ fn traversal_rows_follow_the_kl_order_over_the_stated_range() {
     let Some(Job::Decode { z, .. }) = run.views.jobs.get(&ViewKey::Traversal) else {
         unreachable!()
     };
-    let order = latent_explorer::explore::order_by_desc(&s.kl_per_dim);
+    let order = latent_explorer::explore::order_by_desc(&s.dims.kl_per_dim);
     let base = app.runs.cursor.latent_for(run).unwrap();
     for (row, &j) in order.iter().take(4).enumerate() {
         let lo = s
@@ -279,7 +282,7 @@ fn inverted_digits_score_as_anomalies() {
     run_until(&mut h, 120, "anomaly scores", |a| {
         nth_run(a, 0).views.anomaly.is_some()
     });
-    let rep = nth_run(h.state(), 0).views.anomaly.clone().unwrap();
+    let rep = nth_run(h.state(), 0).views.anomaly.clone().unwrap().report;
     assert_eq!(
         rep.normal.len(),
         h.state().runs.iter().next().unwrap().data.test.len()

@@ -1,6 +1,7 @@
 //! Engine tests, all on burn's CPU backend (flex). One binary: each extra test binary would
 //! link all of burn again.
 
+mod agreement;
 mod app;
 mod checkpoint;
 mod cli;

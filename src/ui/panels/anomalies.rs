@@ -1,6 +1,7 @@
-//! Anomaly scores: per-image −ELBO (or −IWAE) of the test set and of a shifted set built
-//! from it, per run: the AUROC of telling them apart, a histogram of both, and the least
-//! and most typical test digits.
+//! Anomaly scores: the library's anomaly report per run, as the `anomaly` command prints it
+//! — which score (−ELBO, −IWAE, or a VQ-VAE's reconstruction term) and its caveats, the
+//! AUROC of telling the test set from a shifted set built from it, a histogram of both, and
+//! the least and most typical test digits.
 
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend};
@@ -8,10 +9,11 @@ use egui_plot::{Bar, BarChart, Legend};
 use super::map::digit_image;
 use super::{ViewCtx, column_width, run_label};
 use crate::data::Shift;
-use crate::explore::{Histogram, rank_by_score};
+use crate::explore::Histogram;
 use crate::ui::command::UiCommand;
 use crate::ui::help;
 use crate::ui::run::Run;
+use crate::ui::settings;
 
 /// Histogram bins.
 const BINS: usize = 40;
@@ -22,7 +24,7 @@ const SHOWN: usize = 8;
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let classes = ctx.data.num_classes().max(1);
     let ex = &mut ctx.view.explore;
-    let before = (ex.shift, ex.anomaly_iwae_k);
+    let before = (ex.shift, ex.anomaly_iwae_k, ex.anomaly_seed);
     let mut rescore = false;
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("shifted set");
@@ -55,7 +57,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             Shift::Noise(s) => {
                 ui.add(
                     egui::DragValue::new(s)
-                        .range(0.01..=1.0)
+                        .range(settings::SHIFT_NOISE)
                         .speed(0.01)
                         .prefix("σ "),
                 )
@@ -72,18 +74,19 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             _ => {}
         }
         let l = ui.label("IWAE k");
-        ui.add(
-            egui::DragValue::new(&mut ex.anomaly_iwae_k)
-                .range(0..=crate::ui::views::MAX_ANOMALY_IWAE_K),
-        )
-        .labelled_by(l.id)
-        .on_hover_text(help::explore::SCORE_IWAE);
+        ui.add(egui::DragValue::new(&mut ex.anomaly_iwae_k).range(settings::ANOMALY_IWAE_K))
+            .labelled_by(l.id)
+            .on_hover_text(help::explore::SCORE_IWAE);
+        let l = ui.label("seed");
+        ui.add(egui::DragValue::new(&mut ex.anomaly_seed))
+            .labelled_by(l.id)
+            .on_hover_text(help::explore::SCORE_SEED);
         rescore = ui
             .button("Rescore")
             .on_hover_text(help::explore::RESCORE)
             .clicked();
     });
-    if rescore || before != (ex.shift, ex.anomaly_iwae_k) {
+    if rescore || before != (ex.shift, ex.anomaly_iwae_k, ex.anomaly_seed) {
         ctx.push(UiCommand::Rescore);
     }
 }
@@ -111,7 +114,7 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
     if let Some(e) = run.views.failed.get(&crate::ui::decoder::ViewKey::Anomaly) {
         ui.colored_label(ui.visuals().warn_fg_color, format!("not scored: {e}"));
     }
-    let Some(rep) = &run.views.anomaly else {
+    let Some(result) = &run.views.anomaly else {
         ui.weak(if run.data_fits() {
             "scoring the test set…"
         } else {
@@ -119,12 +122,7 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
         });
         return;
     };
-    let kind = if rep.iwae_k > 0 {
-        format!("−IWAE (k = {})", rep.iwae_k)
-    } else {
-        "−ELBO".to_string()
-    };
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let rep = &result.report;
     ui.horizontal(|ui| {
         ui.label("AUROC").on_hover_text(help::explore::AUROC);
         ui.heading(
@@ -134,17 +132,24 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
         )
         .on_hover_text(help::explore::AUROC);
     });
-    let stale = run.shown().is_some_and(|s| s.step != rep.step);
+    // What the scores are and what qualifies them: the `anomaly` command's words.
+    ui.label(format!("score: {}", rep.kind.describe()))
+        .on_hover_text(help::explore::SCORE_KIND);
+    for note in &rep.caveats {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("note: {note}"));
+    }
+    let stale = run.shown().is_some_and(|s| s.step != result.step);
     ui.small(format!(
-        "{kind}, nats: test {:.1} (n = {}), {} {:.1} (n = {}); weights of step {}{}; {:.1} s",
-        mean(&rep.normal),
+        "{}, nats: test {:.1} (n = {}), {} {:.1} (n = {}); weights of step {}{}; {:.1} s",
+        rep.kind.label(),
+        rep.mean_normal(),
         rep.normal.len(),
-        rep.shift,
-        mean(&rep.shifted),
+        rep.query.shift,
+        rep.mean_shifted(),
         rep.shifted.len(),
-        rep.step,
+        result.step,
         if stale { " (newer exist: Rescore)" } else { "" },
-        rep.micros as f64 / 1e6
+        result.micros as f64 / 1e6
     ));
     if let Some((lo, hi)) = Histogram::span(&[&rep.normal, &rep.shifted]) {
         let a = Histogram::new(&rep.normal, lo, hi, BINS);
@@ -173,31 +178,24 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
                         .color(egui::Color32::from_rgb(31, 119, 180)),
                 );
                 p.bar_chart(
-                    BarChart::new(rep.shift.to_string(), bars(&b, rep.shifted.len()))
+                    BarChart::new(rep.query.shift.to_string(), bars(&b, rep.shifted.len()))
                         .color(egui::Color32::from_rgb(255, 127, 14)),
                 );
             })
             .response
             .on_hover_text(help::explore::HISTOGRAM);
     }
-    let order = rank_by_score(&rep.normal);
+    // The report's ranking of every test image, as `anomaly` lists it.
     let side = ((w - 10.0) / SHOWN as f32 - 4.0).clamp(20.0, 56.0);
-    for (title, idx) in [
-        (
-            "least typical",
-            order.iter().take(SHOWN).copied().collect::<Vec<_>>(),
-        ),
-        (
-            "most typical",
-            order.iter().rev().take(SHOWN).copied().collect(),
-        ),
+    for (title, ends) in [
+        ("least typical", rep.most_anomalous(SHOWN)),
+        ("most typical", rep.most_typical(SHOWN)),
     ] {
         ui.small(title).on_hover_text(help::explore::TYPICAL);
         ui.horizontal(|ui| {
-            for k in idx {
-                let i = rep.normal_indices.get(k).copied().unwrap_or(k);
+            for (i, score) in ends {
                 digit_image(ui, ctx, i, side)
-                    .on_hover_text(format!("test digit #{i}: {:.1} nats", rep.normal[k]));
+                    .on_hover_text(format!("test digit #{i}: {score:.1} nats"));
             }
         });
     }

@@ -81,8 +81,10 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, term_selector: bool) {
         }
         ui.checkbox(&mut v.log_scale, "log scale")
             .on_hover_text(help::LOG_SCALE);
-        ui.add(egui::Slider::new(&mut v.smoothing, 0.0..=0.99).text("smoothing"))
-            .on_hover_text(help::SMOOTHING);
+        ui.add(
+            egui::Slider::new(&mut v.smoothing, crate::ui::settings::SMOOTHING).text("smoothing"),
+        )
+        .on_hover_text(help::SMOOTHING);
     });
 }
 

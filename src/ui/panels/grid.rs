@@ -10,7 +10,7 @@ use crate::gpu::Colormap;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::help;
-use crate::ui::settings::GridAxes;
+use crate::ui::settings::{self, GridAxes};
 use crate::ui::tiles::{self, TileView};
 
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
@@ -51,7 +51,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
             .labelled_by(l.id)
             .on_hover_text(help::GRID_DIM);
         }
-        ui.add(egui::Slider::new(&mut s.grid_size, 2..=32).text("size"))
+        ui.add(egui::Slider::new(&mut s.grid_size, settings::GRID_SIZE).text("size"))
             .on_hover_text(help::GRID_SIZE);
         let l = ui.label("spacing");
         egui::ComboBox::from_id_salt("spacing")
@@ -70,7 +70,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
             let l = ui.label("range");
             ui.add(
                 egui::DragValue::new(&mut s.grid_range)
-                    .range(0.1..=10.0)
+                    .range(settings::GRID_RANGE)
                     .speed(0.05)
                     .prefix("±"),
             )

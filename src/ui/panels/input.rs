@@ -76,8 +76,11 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 {
                     ctx.push(UiCommand::PickInput);
                 }
-                ui.add(egui::Slider::new(&mut ctx.view.explore.brush, 0.5..=4.0).text("brush"))
-                    .on_hover_text(help::explore::BRUSH);
+                ui.add(
+                    egui::Slider::new(&mut ctx.view.explore.brush, crate::ui::settings::BRUSH)
+                        .text("brush"),
+                )
+                .on_hover_text(help::explore::BRUSH);
                 ui.checkbox(&mut ctx.view.explore.fit_drawing, "centre like MNIST")
                     .on_hover_text(help::explore::FIT_DRAWING);
             });
@@ -211,14 +214,17 @@ fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
             .on_hover_text(help::explore::INPUT_RESULT);
     }
     // Only against the same kind of score over the whole test set.
-    let comparable = |a: &&crate::ui::decoder::AnomalyReport| {
-        a.iwae_k == 0 && !matches!(a.shift, crate::data::Shift::Class(_))
-    };
-    let pct = run.views.anomaly.as_ref().filter(comparable).map(|a| {
-        let worse = a.normal.iter().filter(|&&s| s >= inp.score).count();
-        100.0 * worse as f64 / a.normal.len().max(1) as f64
-    });
-    ui.label(format!("−ELBO {:.1} nats", inp.score))
+    let pct = run
+        .views
+        .anomaly
+        .as_ref()
+        .map(|a| &a.report)
+        .filter(|r| r.kind == inp.kind && !matches!(r.query.shift, crate::data::Shift::Class(_)))
+        .map(|r| {
+            let worse = r.normal.iter().filter(|&&s| s >= inp.score).count();
+            100.0 * worse as f64 / r.normal.len().max(1) as f64
+        });
+    ui.label(format!("{} {:.1} nats", inp.kind.label(), inp.score))
         .on_hover_text(help::explore::INPUT_RESULT);
     if let Some(p) = pct {
         ui.small(format!("{p:.0}% of test digits score as high or higher"));

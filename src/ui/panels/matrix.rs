@@ -13,10 +13,18 @@ use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::help;
 use crate::ui::run::RunId;
+use crate::ui::settings;
 use crate::ui::tiles::{self, TileView};
 
 /// Draw the matrix.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    // Any test digit of the workspace data.
+    let max_first = ctx
+        .data
+        .test
+        .len()
+        .saturating_sub(1)
+        .min(settings::MAX_INDEX);
     let v = &mut *ctx.view;
     let before = (v.matrix_first, v.matrix_rows, v.heatmap);
     ui.horizontal_wrapped(|ui| {
@@ -24,13 +32,13 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         let l = ui.label("first test digit");
         ui.add(
             egui::DragValue::new(&mut v.matrix_first)
-                .range(0..=1999)
+                .range(0..=max_first)
                 .prefix("#"),
         )
         .labelled_by(l.id)
         .on_hover_text(help::MATRIX_FIRST);
         let l = ui.label("digits");
-        ui.add(egui::DragValue::new(&mut v.matrix_rows).range(1..=32))
+        ui.add(egui::DragValue::new(&mut v.matrix_rows).range(settings::MATRIX_ROWS))
             .labelled_by(l.id)
             .on_hover_text(help::MATRIX_ROWS);
         ui.checkbox(&mut v.heatmap, "error heat map |input − reconstruction|")
@@ -41,10 +49,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     }
     let data = ctx.data;
     let first = ctx.view.matrix_first.min(data.test.len().saturating_sub(1));
-    let rows = ctx
-        .view
-        .matrix_rows
-        .clamp(1, 32)
+    let rows = settings::clamp_to(ctx.view.matrix_rows, &settings::MATRIX_ROWS)
         .min(data.test.len() - first);
     if rows == 0 {
         ui.label("The workspace data has no test digits.");

@@ -45,7 +45,8 @@ const COLUMNS: [Column; 8] = [
     Column {
         name: "KL",
         help: help::KL,
-        value: |_, m| Some(m.kl),
+        // A VQ-VAE has no KL term (its 0 is no measurement): n/a, as `eval` prints it.
+        value: |r, m| (!r.is_quantized()).then_some(m.kl),
         decimals: 2,
         optional: false,
     },

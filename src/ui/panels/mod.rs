@@ -24,7 +24,7 @@ mod traversals;
 
 use eframe::egui;
 
-use super::ExplorerApp;
+use super::app::ExplorerApp;
 use super::command::UiCommand;
 use super::help as text;
 use super::measure::FrameStats;
@@ -156,7 +156,7 @@ pub fn export_menu(
     cols: usize,
     animated: bool,
 ) {
-    use super::command::ExportFormat;
+    use crate::export::ExportFormat;
     response.context_menu(|ui| {
         let mut choose = |ui: &mut egui::Ui, label: &str, format: ExportFormat| {
             if ui.button(label).clicked() {

@@ -9,11 +9,12 @@ use crate::explore::PathKind;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::help;
+use crate::ui::settings;
 use crate::ui::tiles::{self, TileView};
 
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     // The digits every run has codes of.
-    let n = crate::ui::shortcuts::digit_count(ctx.runs);
+    let n = ctx.runs.digit_count();
     let digit = ctx.runs.cursor.digit;
     let ex = &mut ctx.view.explore;
     let before = (ex.path_from, ex.path_to, ex.path_steps, ex.path_kind);
@@ -38,7 +39,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         if ui.button("swap").on_hover_text("Swap the ends.").clicked() {
             std::mem::swap(&mut ex.path_from, &mut ex.path_to);
         }
-        ui.add(egui::Slider::new(&mut ex.path_steps, 2..=32).text("steps"))
+        ui.add(egui::Slider::new(&mut ex.path_steps, settings::PATH_STEPS).text("steps"))
             .on_hover_text(help::explore::PATH_STEPS);
         ui.radio_value(&mut ex.path_kind, PathKind::Linear, "linear")
             .on_hover_text(help::explore::PATH_KIND);
@@ -46,7 +47,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             .on_hover_text(help::explore::PATH_KIND);
         ui.checkbox(&mut ex.animate, "animate")
             .on_hover_text(help::explore::ANIMATE);
-        ui.add(egui::Slider::new(&mut ex.fps, 1.0..=24.0).text("fps"))
+        ui.add(egui::Slider::new(&mut ex.fps, settings::FPS).text("fps"))
             .on_hover_text(help::explore::FPS);
     });
     if before != (ex.path_from, ex.path_to, ex.path_steps, ex.path_kind) {
@@ -62,7 +63,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         return;
     }
     let ex = ctx.view.explore.clone();
-    let steps = ex.path_steps.clamp(2, 64);
+    let steps = settings::clamp_to(ex.path_steps, &settings::PATH_STEPS);
     let frame = anim_frame(ui, steps, ex.fps, ex.animate);
     let row_h = ((ui.available_height() - 10.0) / shown.len() as f32 - 30.0).clamp(40.0, 160.0);
     egui::ScrollArea::vertical().show(ui, |ui| {

@@ -24,7 +24,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         changed = ui
             .add(
                 egui::DragValue::new(&mut s.recon_count)
-                    .range(1..=32)
+                    .range(crate::ui::settings::RECON_COUNT)
                     .suffix(" digits"),
             )
             .labelled_by(h.id)

@@ -1,17 +1,17 @@
-//! Lock-step latents: one slider set (one per dimension of the focused run, ordered by its
-//! KL, inactive dimensions marked) decoded by every run whose latent size matches, and one
+//! Lock-step latents: one slider set (one per dimension of the focused run, the most
+//! informative first by the library's one order — mean KL, or a VQ-VAE's code variance —
+//! inactive dimensions marked) decoded by every run whose latent size matches, and one
 //! image per run. "Encode digit" makes every run show its own code of the same test digit.
 
 use eframe::egui;
 
 use super::{ViewCtx, column_width, run_label};
-use crate::explore::order_by_desc;
-use crate::train::metrics::ACTIVE_UNIT_THRESHOLD;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::help;
 use crate::ui::run::Run;
 use crate::ui::tiles::{self, TileView};
+use crate::ui::views::dimension_order;
 use crate::variant::VariantKind;
 
 /// Draw the buttons and the sliders, in at most `max_height` points.
@@ -39,7 +39,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
             ctx.push(UiCommand::EncodeDigit(cursor.digit));
         }
         // The digits whose codes every run computes.
-        let last = crate::ui::shortcuts::digit_count(runs) - 1;
+        let last = runs.digit_count() - 1;
         let mut d = cursor.digit;
         let l = ui.label("test digit");
         if ui
@@ -82,11 +82,16 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
     });
     let values = cursor.slider_values(Some(focused));
     let d = values.len();
-    let stats = focused.views.stats.as_ref().filter(|s| s.latent == d);
-    let order = match stats {
-        Some(st) if st.kl_per_dim.len() == d && st.gaussian => order_by_desc(&st.kl_per_dim),
-        Some(st) if st.mean_variance.len() == d => order_by_desc(&st.mean_variance),
-        _ => (0..d).collect(),
+    let stats = focused
+        .views
+        .stats
+        .as_ref()
+        .map(|s| &s.dims)
+        .filter(|s| s.dim() == d);
+    let order = if stats.is_some() {
+        dimension_order(focused)
+    } else {
+        (0..d).collect()
     };
     egui::ScrollArea::vertical()
         .id_salt("sliders")
@@ -112,17 +117,15 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
                         ctx.push(UiCommand::SetLatent(j, v));
                     }
                     if let Some(st) = stats
-                        && st.kl_per_dim.len() == d
+                        && let Some(v) = st.score_of(j)
                     {
-                        let inactive = st.mean_variance[j] <= ACTIVE_UNIT_THRESHOLD;
-                        // Quantised codes have no KL: show their spread instead.
-                        let (what, v) = if st.gaussian {
-                            ("KL", st.kl_per_dim[j])
-                        } else {
-                            ("var", st.mean_variance[j])
-                        };
-                        let text =
-                            format!("{what} {v:.2}{}", if inactive { " · inactive" } else { "" });
+                        let inactive = !st.is_active(j);
+                        // What the order is by: KL, or a VQ-VAE's code variance.
+                        let text = format!(
+                            "{} {v:.2}{}",
+                            st.score.name(),
+                            if inactive { " · inactive" } else { "" }
+                        );
                         if inactive {
                             ui.weak(text);
                         } else {

@@ -1,5 +1,6 @@
-//! Traversals: one row per latent dimension (by decreasing KL), swept over a stated range
-//! with every other coordinate at the cursor; animated, one column at a time.
+//! Traversals: one row per latent dimension (the most informative first, in the order
+//! `traverse` prints its rows), swept over a stated range with every other coordinate at
+//! the cursor; animated, one column at a time.
 
 use eframe::egui;
 
@@ -8,6 +9,7 @@ use crate::explore::RangeMode;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::help;
+use crate::ui::settings::{self, clamp_to};
 use crate::ui::tiles::{self, TileView};
 use crate::ui::views::traversal_dims;
 
@@ -15,10 +17,14 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let ex = &mut ctx.view.explore;
     let before = (ex.traversal_rows, ex.traversal_steps, ex.traversal_range);
     ui.horizontal_wrapped(|ui| {
-        ui.add(egui::Slider::new(&mut ex.traversal_rows, 1..=32).text("dimensions"))
-            .on_hover_text(help::explore::TRAVERSAL_ROWS);
-        ui.add(egui::Slider::new(&mut ex.traversal_steps, 2..=24).text("values"))
-            .on_hover_text(help::explore::TRAVERSAL_STEPS);
+        ui.add(
+            egui::Slider::new(&mut ex.traversal_rows, settings::TRAVERSAL_ROWS).text("dimensions"),
+        )
+        .on_hover_text(help::explore::TRAVERSAL_ROWS);
+        ui.add(
+            egui::Slider::new(&mut ex.traversal_steps, settings::TRAVERSAL_STEPS).text("values"),
+        )
+        .on_hover_text(help::explore::TRAVERSAL_STEPS);
         let l = ui.label("range");
         let r = &mut ex.traversal_range;
         let kind = match r {
@@ -55,7 +61,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             RangeMode::PriorQuantile(q) => {
                 ui.add(
                     egui::DragValue::new(q)
-                        .range(0.001..=0.49)
+                        .range(settings::TRAVERSAL_QUANTILE)
                         .speed(0.005)
                         .prefix("q "),
                 )
@@ -64,7 +70,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             RangeMode::PosteriorSigma(k) => {
                 ui.add(
                     egui::DragValue::new(k)
-                        .range(0.1..=6.0)
+                        .range(settings::TRAVERSAL_SIGMA)
                         .speed(0.05)
                         .prefix("k "),
                 )
@@ -89,7 +95,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         return;
     }
     let ex = ctx.view.explore.clone();
-    let steps = ex.traversal_steps.clamp(2, 32);
+    let steps = clamp_to(ex.traversal_steps, &settings::TRAVERSAL_STEPS);
     let frame = anim_frame(ui, steps, ex.fps, ex.animate);
     let w = column_width(ui, shown.len()).max(120.0);
     let h = ui.available_height() - 10.0;
@@ -110,8 +116,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     .min((h - 40.0) / rows as f32)
                     .max(6.0);
                 ui.horizontal_top(|ui| {
-                    // Which dimension each row sweeps, and its KL: painted beside each row
-                    // once the grid's place is known.
+                    // Which dimension each row sweeps, and what ranks it (KL, or a VQ-VAE's
+                    // code variance): painted beside each row once the grid's place is known.
                     let (labels, _) = ui.allocate_exact_size(
                         egui::vec2(label_w, tile * rows as f32),
                         egui::Sense::hover(),
@@ -133,13 +139,12 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     )
                     .on_hover_text(help::explore::TRAVERSAL);
                     export_menu(&grid, ctx.cmds, run.id, ViewKey::Traversal, steps, true);
-                    let stats = run.views.stats.as_ref();
+                    let stats = run.views.stats.as_ref().map(|s| &s.dims);
                     let row_h = grid.rect.height() / rows as f32;
                     for (r, &j) in dims.iter().take(rows).enumerate() {
-                        let kl = stats
-                            .filter(|s| s.gaussian)
-                            .and_then(|s| s.kl_per_dim.get(j))
-                            .map(|k| format!("  KL {k:.2}"))
+                        let score = stats
+                            .and_then(|s| Some((s.score.name(), s.score_of(j)?)))
+                            .map(|(name, v)| format!("  {name} {v:.2}"))
                             .unwrap_or_default();
                         // On data with known factors: the factor the dimension captures best.
                         let factor = stats
@@ -153,7 +158,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                         ui.painter().text(
                             egui::pos2(labels.left(), grid.rect.top() + row_h * (r as f32 + 0.5)),
                             egui::Align2::LEFT_CENTER,
-                            format!("z{j}{kl}{factor}"),
+                            format!("z{j}{score}{factor}"),
                             egui::FontId::proportional(11.0),
                             ui.visuals().weak_text_color(),
                         );
