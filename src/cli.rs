@@ -1429,7 +1429,7 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
             "{} ({} threads; batches split over {} lanes)",
             a.backend,
             rayon::current_num_threads(),
-            crate::train::parallel::lanes().len()
+            crate::cpu::lanes::lanes().len()
         ),
         BackendChoice::Wgpu => format!("{} ({} threads)", a.backend, rayon::current_num_threads()),
     };

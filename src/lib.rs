@@ -2,15 +2,22 @@
 //!
 //! The engine, from the bottom up:
 //! - [`data`]: IDX (MNIST-format) datasets, the bundled MNIST subset, batching.
-//! - [`model`]: encoder/decoder architectures with configs and `init(&device)`.
+//! - [`cpu`]: the CPU backend's own kernels (linear layer, Adam, gradient sums) and its
+//!   training lanes.
+//! - [`model`]: encoder/decoder architectures with configs and `init(&device)`, and the
+//!   random streams every draw comes from ([`model::noise`]).
 //! - [`variant`]: training objectives behind one trait, and KL schedules.
-//! - [`train`]: the training core, the background worker, and test metrics.
+//! - [`train`]: the training core, the one training loop and its sinks, the background
+//!   worker, run configuration files, training state for exact resume, and test metrics.
 //! - [`checkpoint`]: safetensors checkpoints with a JSON header, written atomically;
 //!   [`import`]: PyTorch state dicts as checkpoints; [`rundir`]: run directories that a
 //!   headless `train --run-dir` writes and the app follows.
 //! - [`backend`]: choosing burn's CPU (flex) or wgpu device.
-//! - [`export`]: image grids as PNG; [`bench`]: throughput and latency figures.
-//! - [`explore`]: latent math (interpolation, grids, principal directions).
+//! - [`export`]: image grids, animation frames and GIFs; [`bench`](mod@bench): throughput and latency
+//!   figures.
+//! - [`explore`]: latent math (interpolation, grids, principal directions) and what the CLI
+//!   and the app both compute from a model: encodings, dimension statistics, anomaly
+//!   reports.
 //! - [`gpu`]: the one wgpu device shared by burn and egui, and the tile painter.
 //! - [`ui`]: the desktop app; [`cli`]: the command-line edge.
 

@@ -1,7 +1,7 @@
 //! [`Factors`]: the known factors of variation of each image of a dataset (the shapes set's
 //! shape, scale, orientation and position), which disentanglement metrics measure against.
 
-/// The factors' names, in the order of [`Factors::values`].
+/// The factors' names, in the order of each row of [`Factors::train`] and [`Factors::test`].
 pub const FACTOR_NAMES: [&str; 5] = ["shape", "scale", "orientation", "x", "y"];
 /// Each image's factor indices, per split, in the split's order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,7 +30,7 @@ pub struct EvalMetrics {
     pub kl: f64,
     /// KL per latent dimension, nats per image.
     pub kl_per_dim: Vec<f64>,
-    /// Variance over the test set of E_q[z_j] per dimension.
+    /// Variance over the test set of E_q\[z_j\] per dimension.
     pub mean_variance: Vec<f64>,
     /// Dimensions with variance above [`ACTIVE_UNIT_THRESHOLD`].
     pub active_units: usize,

@@ -21,7 +21,6 @@ mod step;
 mod trainer;
 pub mod worker;
 
-pub use crate::cpu::lanes as parallel;
 pub use crate::variant::iwae_bound;
 pub use config::{OptimConfig, TrainConfig};
 pub use error::TrainError;

@@ -1,6 +1,7 @@
 //! Sharing a small machine between several training runs and the UI: a [`StepGate`] that
 //! lets at most `slots` training steps run at once, admitting waiting runs in arrival order
-//! (so every run makes progress), and [`lower_thread_priority`] for training threads.
+//! (so every run makes progress), and the [`SharingPolicy`] that says how an app's runs share
+//! it (training threads lowered by [`crate::cpu::priority::lower_thread_priority`]).
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
@@ -81,8 +82,6 @@ impl Drop for GateTicket<'_> {
         self.gate.turn.notify_all();
     }
 }
-
-pub use crate::cpu::priority::{Lowered, TRAINING_NICENESS, lower_thread_priority};
 
 /// How the training runs of one app share the CPU with each other and with the window.
 #[derive(

@@ -17,17 +17,18 @@ use burn::tensor::Device;
 
 use super::config::TrainConfig;
 use super::error::TrainError;
-pub use super::protocol::Waker;
+
 use super::protocol::{
-    Command, Event, LatestSlot, Outbox, Snapshot, TrySendError, WorkerState, join_draining,
+    Command, Event, LatestSlot, Outbox, Snapshot, TrySendError, Waker, WorkerState, join_draining,
 };
 use super::run_loop::{
     EpochReport, NonFinite, OnNonFinite, Policy, Progress, RunView, Sink, SinkError, Stopped,
     TrainLoop,
 };
-use super::share::{StepGate, lower_thread_priority};
+use super::share::StepGate;
 use super::step::StepMetrics;
 use super::trainer::Trainer;
+use crate::cpu::priority::lower_thread_priority;
 use crate::data::Dataset;
 
 /// The caller's side of a running worker.

@@ -11,12 +11,13 @@ use std::time::Duration;
 use burn::tensor::Device;
 use eframe::egui;
 
+use crate::cpu::priority::lower_thread_priority;
 use crate::data::Dataset;
 use crate::gpu;
 use crate::import::ImportOptions;
 use crate::train::StepGate;
-use crate::train::share::{SharingPolicy, lower_thread_priority};
-use crate::train::worker::Waker;
+use crate::train::Waker;
+use crate::train::share::SharingPolicy;
 
 use super::command::UiCommand;
 use super::io::Io;
@@ -242,7 +243,7 @@ impl ExplorerApp {
         }
         // The training lanes (one per core) that split CPU batches yield to the UI thread
         // the same way. (Only before the lanes are first used; they are not yet.)
-        crate::train::parallel::configure(0, sharing.low_priority());
+        crate::cpu::lanes::configure(0, sharing.low_priority());
         let mut app = Self {
             persisted,
             runs: Runs::default(),

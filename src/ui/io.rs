@@ -18,7 +18,7 @@ use crate::data::{Dataset, ImageShape, Opened};
 use crate::export::{ExportFormat, GIF_DELAY_MS, export_grid};
 use crate::gpu::TileSource;
 use crate::import::{self, ImportOptions};
-use crate::train::worker::Waker;
+use crate::train::Waker;
 use crate::train::{EvalMetrics, Snapshot, evaluate};
 
 /// A finished piece of background file work.

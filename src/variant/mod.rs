@@ -3,7 +3,8 @@
 //! # How a new variant plugs in
 //!
 //! A variant is a type implementing [`Objective`], in its own file here, plus one entry in
-//! [`VariantKind`] (name, CLI value, and `build`). The trainer owns the [`Vae`] (encoder and
+//! [`VariantKind`] (name, CLI value, and `build`). The trainer owns the
+//! [`Vae`](crate::model::Vae) (encoder and
 //! decoder), an [`AuxModules`] holding whatever extra trainable parts the variant asks for
 //! in [`Objective::init_aux`] (discriminator networks, codebooks, …), and one optimiser per
 //! [`Phase`] the variant declares. Each training step runs the phases in order: for phase

@@ -6,11 +6,11 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Tensor, TensorData};
+use latent_explorer::cpu::lanes::lanes;
 use latent_explorer::cpu::{FlatAdam, sum_grads};
 use latent_explorer::data::Batch;
 use latent_explorer::model::gaussian::{kl_std_normal, standard_noise, with_noise_stream};
 use latent_explorer::model::{Vae, VaeConfig};
-use latent_explorer::train::parallel::lanes;
 use latent_explorer::train::{TrainConfig, Trainer};
 use latent_explorer::variant::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
 
@@ -446,7 +446,7 @@ fn branch_free_exp_and_log1p_match_the_standard_library() {
 
 #[test]
 fn split_steps_on_the_lanes_and_inline_give_the_same_weights() {
-    use latent_explorer::train::parallel::inline;
+    use latent_explorer::cpu::lanes::inline;
     let cfg = TrainConfig {
         batch_size: 64,
         ..TrainConfig::default()

@@ -130,7 +130,7 @@ fn the_gate_admits_at_most_its_slots_first_come_first_served() {
 /// the window leaves idle. What it reports is what the kernel says of the thread.
 #[test]
 fn a_lowered_thread_takes_the_idle_policy_and_says_so() {
-    use latent_explorer::train::share::{Lowered, TRAINING_NICENESS, lower_thread_priority};
+    use latent_explorer::cpu::priority::{Lowered, TRAINING_NICENESS, lower_thread_priority};
     let (lowered, policy, nice, main_policy) = std::thread::spawn(|| {
         let lowered = lower_thread_priority();
         // SAFETY: plain queries of this thread's scheduling.
