@@ -10,7 +10,7 @@ use super::app::ExplorerApp;
 use super::command::{RunAction, UiCommand};
 use super::decoder::{Output, ViewKey};
 use super::io::IoResult;
-use super::run::{DirtyViews, MAX_STEP_POINTS, RunId, RunSource, thin_older_half};
+use super::run::{DirtyViews, RunId, RunSource};
 use super::settings::GridAxes;
 use super::workspace::{reap, repin};
 use crate::explore::normal;
@@ -187,15 +187,7 @@ impl ExplorerApp {
             Event::Step(m) => {
                 // Steps taken (the event names the 0-based step just taken).
                 run.status.step = m.step + 1;
-                let g = |n: &str| m.get(n).unwrap_or(f64::NAN);
-                run.history
-                    .steps
-                    .push([m.step as f64, g("loss"), g("rec"), g("kl")]);
-                run.history.kl_weight.push([m.step as f64, m.kl_weight]);
-                if run.history.steps.len() > MAX_STEP_POINTS {
-                    thin_older_half(&mut run.history.steps);
-                    thin_older_half(&mut run.history.kl_weight);
-                }
+                run.history.push_step(&m);
             }
             Event::Epoch {
                 epoch,
@@ -207,10 +199,7 @@ impl ExplorerApp {
                 run.status.step = run.status.step.max(step);
                 // A new evaluation of the same weights (e.g. the final IWAE evaluation of a
                 // followed run) replaces the earlier one.
-                match run.history.epochs.last_mut() {
-                    Some(last) if last.0 == epoch && last.1 == step => *last = (epoch, step, metrics),
-                    _ => run.history.epochs.push((epoch, step, metrics)),
-                }
+                run.history.push_epoch(epoch, step, metrics);
                 run.epochs.insert(snapshot);
                 if scrub.is_some() {
                     // A run that had not reached the scrubbed epoch may now have.

@@ -14,8 +14,8 @@ use crate::checkpoint::DatasetInfo;
 use crate::data::Dataset;
 use crate::rundir::Follower;
 use crate::train::{
-    Command, EvalMetrics, LatestSlot, Snapshot, TrainConfig, TrySendError, WorkerHandle,
-    WorkerState,
+    Command, EvalMetrics, LatestSlot, LossHistory, Snapshot, TrainConfig, TrySendError,
+    WorkerHandle, WorkerState,
 };
 
 /// A run's identity; never reused within a session.
@@ -79,28 +79,6 @@ impl RunSource {
             Self::Following(_) => "following",
         }
     }
-}
-
-/// Loss history for the curves.
-#[derive(Debug, Default, Clone)]
-pub struct History {
-    /// Per step: `[step, loss, rec, kl]`.
-    pub steps: Vec<[f64; 4]>,
-    /// Per step: `[step, kl weight]`.
-    pub kl_weight: Vec<[f64; 2]>,
-    /// Per epoch: `(epoch, step, metrics)`.
-    pub epochs: Vec<(usize, u64, EvalMetrics)>,
-}
-
-/// Longest step series kept; beyond it the older half is thinned.
-pub const MAX_STEP_POINTS: usize = 40_000;
-
-/// Drop every other point of the older half of a series (the newer half stays whole).
-pub fn thin_older_half<T: Copy>(v: &mut Vec<T>) {
-    let half = v.len() / 2;
-    let mut out: Vec<T> = v[..half].iter().step_by(2).copied().collect();
-    out.extend_from_slice(&v[half..]);
-    *v = out;
 }
 
 /// What the run is doing.
@@ -325,7 +303,7 @@ pub struct Run {
     /// What it was trained on, for its checkpoint header.
     pub dataset: DatasetInfo,
     /// Loss history.
-    pub history: History,
+    pub history: LossHistory,
     /// State, speed, errors.
     pub status: Status,
     /// Its decode thread.

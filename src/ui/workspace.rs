@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use super::ExplorerApp;
 use super::decoder::{self, Decoder};
-use super::run::{
-    DirtyViews, EpochStore, History, PinKey, Run, RunId, RunSource, RunViews, Status,
-};
+use super::run::{DirtyViews, EpochStore, PinKey, Run, RunId, RunSource, RunViews, Status};
 use crate::checkpoint::{DatasetInfo, Loaded};
 use crate::data::{Dataset, Opened};
 use crate::rundir::Follower;
@@ -60,7 +58,7 @@ impl ExplorerApp {
             config,
             data,
             dataset,
-            history: History::default(),
+            history: Default::default(),
             status: Status::default(),
             decoder,
             views: RunViews {
@@ -203,18 +201,10 @@ impl ExplorerApp {
             run.status.epoch = loaded.meta.epoch;
             run.status.step = loaded.meta.step;
             // The curves the file carries (thinned), so a loaded run draws its history.
-            let saved = &loaded.meta.history;
-            run.history.steps = saved.steps.clone();
-            run.history.kl_weight = saved.kl_weight.clone();
-            run.history.epochs = saved.epochs.clone();
+            run.history = loaded.meta.history.clone();
             if let Some(m) = &loaded.meta.metrics {
-                let (epoch, step) = (loaded.meta.epoch, loaded.meta.step);
-                match run.history.epochs.last_mut() {
-                    Some(last) if last.0 == epoch && last.1 == step => {
-                        *last = (epoch, step, m.clone())
-                    }
-                    _ => run.history.epochs.push((epoch, step, m.clone())),
-                }
+                run.history
+                    .push_epoch(loaded.meta.epoch, loaded.meta.step, m.clone());
             }
             run.epochs.insert(snap);
             repin(run);
