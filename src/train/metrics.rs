@@ -5,8 +5,10 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::config::TrainConfig;
 use crate::data::{Batcher, Split};
 use crate::explore::{code_variance, iwae_chunk, iwae_of_batch};
+use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
 use crate::model::{Likelihood, Vae};
 use crate::variant::{code_counts, elbo_parts, two_layer_parts, usage_from_counts};
 
@@ -63,6 +65,28 @@ pub fn evaluate(
     iwae_k: usize,
 ) -> EvalMetrics {
     evaluate_with_codes(model, likelihood, split, device, batch_size, iwae_k).0
+}
+
+/// Evaluate a run's weights `model` at `step` on `data`'s test split as training evaluates
+/// them: its samples from the run's evaluation stream for that step ([`Purpose::Eval`]: the
+/// same weights evaluate the same, whoever asks), and on data with known factors of
+/// variation the MIG and the FactorVAE score. `iwae_k = 0` skips the IWAE bound.
+pub fn evaluate_run(
+    model: &Vae,
+    cfg: &TrainConfig,
+    step: u64,
+    data: &crate::data::Dataset,
+    device: &Device,
+    iwae_k: usize,
+) -> EvalMetrics {
+    let seed = stream_seed(cfg.seed, Purpose::Eval, &[step]);
+    let (mut m, codes) = with_noise_stream(seed, || {
+        evaluate_with_codes(model, cfg.model.likelihood, &data.test, device, 500, iwae_k)
+    });
+    if let Some(scores) = disentanglement(&codes, data) {
+        m.push_disentanglement(&scores);
+    }
+    m
 }
 
 /// [`evaluate`], and the posterior means it computed on the way, one row per image in the

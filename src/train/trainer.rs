@@ -16,7 +16,7 @@ use burn::tensor::{Device, Tensor};
 use super::config::TrainConfig;
 use super::error::TrainError;
 use super::lane_policy::LanePolicy;
-use super::metrics::{EvalMetrics, evaluate_with_codes, host_vec};
+use super::metrics::{EvalMetrics, evaluate_run, host_vec};
 use super::optim::PhaseOptim;
 use super::protocol::Snapshot;
 use super::state::TrainState;
@@ -346,27 +346,18 @@ impl Trainer {
         &self.device
     }
 
-    /// Evaluate the current model on the test split; on data with known factors of
-    /// variation, with the MIG and the FactorVAE score. Its samples come from the run's
-    /// stream for this step ([`Purpose::Eval`]): the same weights evaluate the same.
+    /// Evaluate the current model on the test split ([`evaluate_run`]: the run's evaluation
+    /// stream for this step; on data with known factors, the MIG and the FactorVAE score).
     pub fn evaluate(&self, iwae_k: usize) -> EvalMetrics {
-        let model = self.inference_model();
         let device = self.device.clone().inner();
-        let seed = stream_seed(self.cfg.seed, Purpose::Eval, &[self.step]);
-        let (mut m, codes) = with_noise_stream(seed, || {
-            evaluate_with_codes(
-                &model,
-                self.cfg.model.likelihood,
-                &self.data.test,
-                &device,
-                500,
-                iwae_k,
-            )
-        });
-        if let Some(scores) = super::metrics::disentanglement(&codes, &self.data) {
-            m.push_disentanglement(&scores);
-        }
-        m
+        evaluate_run(
+            &self.inference_model(),
+            &self.cfg,
+            self.step,
+            &self.data,
+            &device,
+            iwae_k,
+        )
     }
 
     /// How many parts this step's batch of `len` images is split into, one per CPU lane

@@ -19,7 +19,8 @@ use crate::export::{ExportFormat, GIF_DELAY_MS, export_grid};
 use crate::gpu::TileSource;
 use crate::import::{self, ImportOptions};
 use crate::train::Waker;
-use crate::train::{EvalMetrics, Snapshot, evaluate};
+use crate::train::metrics::evaluate_run;
+use crate::train::{EvalMetrics, Snapshot};
 
 /// A finished piece of background file work.
 pub enum IoResult {
@@ -156,12 +157,12 @@ impl Io {
                 .map(|mut loaded| {
                     let m = &loaded.meta.train.model;
                     if loaded.meta.metrics.is_none() && data.check_model(m).is_ok() {
-                        loaded.meta.metrics = Some(evaluate(
+                        loaded.meta.metrics = Some(evaluate_run(
                             &loaded.model,
-                            m.likelihood,
-                            &data.test,
+                            &loaded.meta.train,
+                            loaded.meta.step,
+                            &data,
                             &device,
-                            500,
                             0,
                         ));
                     }
