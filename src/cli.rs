@@ -1220,17 +1220,16 @@ fn eval(a: &EvalArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
     let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
-    let (m, codes) = crate::train::metrics::evaluate_with_codes(
+    // As training evaluated these weights (the run's evaluation stream for their step); on
+    // data with known factors, with the MIG and the FactorVAE score of the test codes.
+    let (m, scores) = crate::train::metrics::evaluate_run_scored(
         &loaded.model,
-        loaded.meta.train.model.likelihood,
-        &data.test,
+        &loaded.meta.train,
+        loaded.meta.step,
+        &data,
         &device,
-        500,
         a.iwae_k,
     );
-    // On data with known factors: the Mutual Information Gap and the FactorVAE score of
-    // the test codes (means).
-    let scores = crate::train::metrics::disentanglement(&codes, &data);
     let (mig, fvae) = match scores {
         Some(scores) => (scores.mig, scores.factor_vae),
         None => (None, None),

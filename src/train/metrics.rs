@@ -70,7 +70,8 @@ pub fn evaluate(
 /// Evaluate a run's weights `model` at `step` on `data`'s test split as training evaluates
 /// them: its samples from the run's evaluation stream for that step ([`Purpose::Eval`]: the
 /// same weights evaluate the same, whoever asks), and on data with known factors of
-/// variation the MIG and the FactorVAE score. `iwae_k = 0` skips the IWAE bound.
+/// variation the MIG and the FactorVAE score (in [`EvalMetrics::extra`]). `iwae_k = 0`
+/// skips the IWAE bound.
 pub fn evaluate_run(
     model: &Vae,
     cfg: &TrainConfig,
@@ -79,14 +80,29 @@ pub fn evaluate_run(
     device: &Device,
     iwae_k: usize,
 ) -> EvalMetrics {
-    let seed = stream_seed(cfg.seed, Purpose::Eval, &[step]);
-    let (mut m, codes) = with_noise_stream(seed, || {
-        evaluate_with_codes(model, cfg.model.likelihood, &data.test, device, 500, iwae_k)
-    });
-    if let Some(scores) = disentanglement(&codes, data) {
+    let (mut m, scores) = evaluate_run_scored(model, cfg, step, data, device, iwae_k);
+    if let Some(scores) = scores {
         m.push_disentanglement(&scores);
     }
     m
+}
+
+/// [`evaluate_run`] with the disentanglement scores apart (with the MIG's per-factor gaps),
+/// where the data has known factors.
+pub fn evaluate_run_scored(
+    model: &Vae,
+    cfg: &TrainConfig,
+    step: u64,
+    data: &crate::data::Dataset,
+    device: &Device,
+    iwae_k: usize,
+) -> (EvalMetrics, Option<crate::explore::Disentanglement>) {
+    let seed = stream_seed(cfg.seed, Purpose::Eval, &[step]);
+    let (m, codes) = with_noise_stream(seed, || {
+        evaluate_with_codes(model, cfg.model.likelihood, &data.test, device, 500, iwae_k)
+    });
+    let scores = disentanglement(&codes, data);
+    (m, scores)
 }
 
 /// [`evaluate`], and the posterior means it computed on the way, one row per image in the

@@ -51,6 +51,10 @@ pub enum UiCommand {
     PickFiles,
     /// Ask for a run directory to follow.
     PickFollowDir,
+    /// Save the next run's settings as a run configuration file (`None`: ask where).
+    SaveDraft(Option<PathBuf>),
+    /// Load the next run's settings from a run configuration file (`None`: ask which).
+    LoadDraft(Option<PathBuf>),
     /// Switch between the compare and the focus layout.
     SetLayout(Layout),
     /// Show every run as it was at the end of this epoch (None: live).

@@ -42,7 +42,14 @@ pub const EPOCHS: &str =
     "Passes over the training images. Test figures are computed after each epoch.";
 /// Seed.
 pub const SEED: &str = "Seed for weight initialisation, batch order and noise: the same seed and \
-     settings train the same model.";
+     settings train the same model, bit for bit, whatever else trains beside it.";
+/// Save the draft.
+pub const SAVE_DRAFT: &str = "Save these settings as a run configuration file (TOML): the format \
+     `latent-explorer train --config FILE` trains from and every run directory's run.toml holds.";
+/// Load the draft.
+pub const LOAD_DRAFT: &str = "Load the settings from a run configuration file: one saved here, written \
+     by `train --print-config`, or a run directory's run.toml. Unknown keys and bad values are refused, \
+     naming the key.";
 /// IWAE k per epoch.
 pub const IWAE_K: &str = "Importance samples for the test IWAE NLL after every epoch (0: skip). Costs about \
      k forward passes of the test set.";

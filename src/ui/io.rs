@@ -20,7 +20,8 @@ use crate::gpu::TileSource;
 use crate::import::{self, ImportOptions};
 use crate::train::Waker;
 use crate::train::metrics::evaluate_run;
-use crate::train::{EvalMetrics, Snapshot};
+use crate::train::run_config::RUN_CONFIG_FILE;
+use crate::train::{EvalMetrics, RunConfig, Snapshot};
 
 /// A finished piece of background file work.
 pub enum IoResult {
@@ -54,6 +55,14 @@ pub enum IoResult {
         dir: String,
         /// The data, and what came with it (skipped files, class names).
         result: Result<Box<Opened>, String>,
+    },
+    /// A run configuration file was read for the draft (or not: the message names the file
+    /// and the key).
+    DraftLoaded {
+        /// The file.
+        path: PathBuf,
+        /// The configuration, or what is wrong with the file.
+        result: Result<Box<RunConfig>, String>,
     },
     /// Paths were sorted into model files and directories.
     Sorted {
@@ -235,6 +244,49 @@ impl Io {
             let result = checkpoint::save_snapshot(&path, &snap, dataset, metrics)
                 .map_err(|e| e.to_string());
             IoResult::Saved { run, path, result }
+        });
+    }
+
+    /// Write the draft's configuration `text` to `path` atomically.
+    pub fn save_draft(&mut self, path: PathBuf, text: String) {
+        self.spawn(format!("saving {}", path.display()), move || {
+            IoResult::Exported(
+                crate::atomic::atomic_write_bytes(&path, text.as_bytes())
+                    .map(|()| format!("the next run's settings to {}", path.display()))
+                    .map_err(|e| format!("{}: {e}", path.display())),
+            )
+        });
+    }
+
+    /// Read a run configuration file for the draft.
+    pub fn load_draft(&mut self, path: PathBuf) {
+        self.spawn(format!("reading {}", path.display()), move || {
+            let result = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| RunConfig::from_toml(&text).map_err(|e| e.to_string()))
+                .map(Box::new)
+                .map_err(|e| format!("{}: {e}", path.display()));
+            IoResult::DraftLoaded { path, result }
+        });
+    }
+
+    /// Ask where to save the draft (`load`: which file to load it from).
+    pub fn pick_draft(&mut self, load: bool) {
+        self.dialog("no file dialog: file dialogs are off", move || {
+            let d = rfd::FileDialog::new()
+                .add_filter("run configuration", &["toml"])
+                .set_file_name(RUN_CONFIG_FILE);
+            if load {
+                match d.set_title("Load the next run's settings").pick_file() {
+                    Some(path) => IoResult::Picked(UiCommand::LoadDraft(Some(path))),
+                    None => IoResult::NothingPicked("no file chosen"),
+                }
+            } else {
+                match d.set_title("Save the next run's settings").save_file() {
+                    Some(path) => IoResult::Picked(UiCommand::SaveDraft(Some(path))),
+                    None => IoResult::NothingPicked("no file chosen"),
+                }
+            }
         });
     }
 

@@ -127,6 +127,16 @@ impl ExplorerApp {
             IoResult::Picked(cmd) => self.commands.push(cmd),
             IoResult::Failed(e) => self.errors.push(e),
             IoResult::Dataset { dir, result } => self.data_loaded(dir, result),
+            IoResult::DraftLoaded { path, result } => match result {
+                Ok(cfg) => {
+                    let ignored = self.persisted.draft.set_config(*cfg);
+                    self.note(format!("the next run's settings from {}", path.display()));
+                    for what in ignored {
+                        self.note(format!("not an app setting, left out: {what}"));
+                    }
+                }
+                Err(e) => self.errors.push(format!("cannot load the next run's settings: {e}")),
+            },
             IoResult::Sorted {
                 files,
                 dirs,
@@ -340,6 +350,13 @@ impl ExplorerApp {
             UiCommand::Follow(dir) => self.io.sort_paths(vec![dir], true),
             UiCommand::PickFiles => self.io.pick_files(),
             UiCommand::PickFollowDir => self.io.pick_follow_dir(),
+            UiCommand::SaveDraft(None) => self.io.pick_draft(false),
+            UiCommand::LoadDraft(None) => self.io.pick_draft(true),
+            UiCommand::SaveDraft(Some(path)) => {
+                let text = self.persisted.draft.to_config().to_toml();
+                self.io.save_draft(path, text);
+            }
+            UiCommand::LoadDraft(Some(path)) => self.io.load_draft(path),
             UiCommand::SetLayout(l) => self.persisted.view.layout = l,
             UiCommand::Scrub(e) => {
                 self.runs.scrub = e;

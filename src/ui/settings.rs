@@ -14,10 +14,11 @@ use eframe::egui;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Shift;
+use crate::data::source::BUNDLED;
 use crate::explore::{RangeMode, Spacing};
 use crate::gpu::Colormap;
-use crate::train::RunSpec;
 use crate::train::share::SharingPolicy;
+use crate::train::{RunConfig, RunSpec};
 
 /// Side of the interpolation grid (decodes per side).
 pub const GRID_SIZE: RangeInclusive<usize> = 2..=32;
@@ -372,6 +373,42 @@ impl Default for RunDraft {
             device: DeviceChoice::Auto,
             sharing: SharingPolicy::default(),
         }
+    }
+}
+
+impl RunDraft {
+    /// The draft as a run configuration file's contents (the format `train --config` reads
+    /// and every run directory's `run.toml` holds). β stays unset when the draft leaves it to
+    /// the variant.
+    pub fn to_config(&self) -> RunConfig {
+        let data = self.data_dir.trim();
+        RunConfig {
+            data: if data.is_empty() {
+                BUNDLED.into()
+            } else {
+                data.into()
+            },
+            run: self.spec.clone(),
+            ..RunConfig::default()
+        }
+    }
+
+    /// Take a run configuration's data and run settings (device and sharing are the app's
+    /// own). Returns what of it the app's draft cannot hold, to say so.
+    pub fn set_config(&mut self, cfg: RunConfig) -> Vec<String> {
+        let mut ignored = Vec::new();
+        if let Some(k) = cfg.without_class {
+            ignored.push(format!(
+                "without_class = {k} (leaving a class out is a `train` option)"
+            ));
+        }
+        self.data_dir = if cfg.data == BUNDLED {
+            String::new()
+        } else {
+            cfg.data
+        };
+        self.spec = cfg.run;
+        ignored
     }
 }
 

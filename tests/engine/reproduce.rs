@@ -453,6 +453,19 @@ fn train_config_of_a_run_directory_trains_the_same_run_again() {
         .unwrap()
         .meta;
     assert_eq!(meta.run_config.as_deref(), Some(text.as_str()));
+    // `eval` of those weights gives the figures training reported: one evaluation stream.
+    let said = run_ok(&[
+        "eval",
+        s(&again.join("epoch-0002.safetensors")),
+        "--data",
+        data,
+        "--json",
+    ]);
+    let json = &said[..said.rfind('}').unwrap() + 1];
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let trained = meta.metrics.expect("the epoch's metrics");
+    assert_eq!(v["neg_elbo"].as_f64(), Some(trained.neg_elbo));
+    assert_eq!(v["kl"].as_f64(), Some(trained.kl));
     // A flag beside the file overrides its key, and says so.
     let said = run_ok(&[
         "train",
@@ -714,4 +727,58 @@ fn a_checkpoint_saved_by_ctrl_c_mid_epoch_resumes_to_the_same_weights() {
     );
     run_ok(&["train", "--resume", s(&stopped), "--json"]);
     same_tensors(&straight, &stopped).unwrap();
+}
+
+#[test]
+fn the_apps_next_run_saves_to_and_loads_from_a_run_configuration_file() {
+    use crate::app::{harness, options, run_until};
+    use latent_explorer::ui::UiCommand;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("next.toml");
+    let mut opts = options(256, 64, 1);
+    opts.autostart = false;
+    let mut h = harness(opts);
+    {
+        let d = &mut h.state_mut().persisted.draft;
+        d.spec.variant = VariantKind::BetaTcvae;
+        d.spec.seed = 7;
+        d.spec.lr = 2e-3;
+        d.spec.kl_schedule = latent_explorer::train::ScheduleKind::Cyclical;
+        d.data_dir = "shapes:16".into();
+    }
+    let saved = h.state().persisted.draft.clone();
+    h.state_mut()
+        .push_command(UiCommand::SaveDraft(Some(path.clone())));
+    run_until(&mut h, 30, "the settings file", |_| path.is_file());
+    // The file is a run configuration: what `train --config` reads, with the draft's values.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cfg = RunConfig::from_toml(&text).unwrap();
+    assert_eq!(cfg.data, "shapes:16");
+    assert_eq!(cfg.run, saved.spec);
+    let printed = run_ok(&["train", "--config", s(&path), "--print-config"]);
+    assert!(
+        printed.contains("variant = \"beta-tcvae\"") && printed.contains("seed = 7"),
+        "{printed}"
+    );
+    // Changed here, then loaded back.
+    {
+        let d = &mut h.state_mut().persisted.draft;
+        d.spec = latent_explorer::train::RunSpec::default();
+        d.data_dir.clear();
+    }
+    h.state_mut()
+        .push_command(UiCommand::LoadDraft(Some(path.clone())));
+    run_until(&mut h, 30, "the settings loaded", |a| {
+        a.persisted.draft.spec.seed == 7
+    });
+    assert_eq!(h.state().persisted.draft.spec, saved.spec);
+    assert_eq!(h.state().persisted.draft.data_dir, "shapes:16");
+    // A file with an unknown key is refused, naming it, and the draft stays as it was.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "seed = 3\nlrr = 0.1\n").unwrap();
+    h.state_mut().push_command(UiCommand::LoadDraft(Some(bad)));
+    run_until(&mut h, 30, "the refusal", |a| {
+        a.errors.iter().any(|e| e.contains("unknown key `lrr`"))
+    });
+    assert_eq!(h.state().persisted.draft.spec, saved.spec);
 }

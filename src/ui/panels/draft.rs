@@ -8,6 +8,7 @@ use eframe::egui;
 use super::ViewCtx;
 use crate::train::share::SharingPolicy;
 use crate::train::{ArchKind, ScheduleKind};
+use crate::ui::command::UiCommand;
 use crate::ui::help;
 use crate::ui::settings::DeviceChoice;
 use crate::variant::VariantKind;
@@ -224,4 +225,20 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         "Device and CPU sharing apply when the app starts (now: {}, {:?}).",
         ctx.device_label, ctx.sharing
     ));
+    ui.horizontal(|ui| {
+        if ui
+            .button("Save settings…")
+            .on_hover_text(help::SAVE_DRAFT)
+            .clicked()
+        {
+            ctx.push(UiCommand::SaveDraft(None));
+        }
+        if ui
+            .button("Load settings…")
+            .on_hover_text(help::LOAD_DRAFT)
+            .clicked()
+        {
+            ctx.push(UiCommand::LoadDraft(None));
+        }
+    });
 }
