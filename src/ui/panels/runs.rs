@@ -93,7 +93,7 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
             } else if ui
                 .small_button("Continue")
                 .on_hover_text(format!(
-                    "Train this model further here from its newest weights, for {} epochs (the next run's setting)",
+                    "Train this model further here from its newest weights, for {} epochs (the next run's setting): exactly where it stopped when the weights carry their training state (a run trained here, a file written by `train`), else with a fresh optimiser",
                     ctx.draft.spec.epochs
                 ))
                 .clicked()
