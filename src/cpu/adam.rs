@@ -1,4 +1,5 @@
-//! [`FlatAdam`]: Adam over flat buffers on the lanes.
+//! [`AdamRule`]: Adam's settings and bias corrections (burn's arrangement), which every
+//! Adam here follows; [`FlatAdam`]: the rule over flat buffers on the lanes.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,32 @@ use burn::tensor::Tensor;
 
 use super::flex::{Collect, Shared, from_vec, has_avx2_fma, over_chunks, values};
 
+/// Adam's settings, and its bias corrections as burn arranges them: per element, with `g`
+/// the gradient plus `decay · θ`, `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, then
+/// `θ ← θ − lr · m·c / (√v + ε·√(1−β₂ᵗ))` with `c = √(1−β₂ᵗ) / (1−β₁ᵗ)`. [`FlatAdam`] and
+/// the tensor Adam of other backends (`train::optim`) both follow it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamRule {
+    /// β₁, the first moment's decay.
+    pub beta1: f32,
+    /// β₂, the second moment's decay.
+    pub beta2: f32,
+    /// ε, added to the second moment's square root.
+    pub epsilon: f32,
+    /// L2 weight decay added to the gradient (0: none).
+    pub weight_decay: f32,
+}
+
+impl AdamRule {
+    /// For update number `time` (1-based): the factor `c` on the first moment and the ε
+    /// term `ε·√(1−β₂ᵗ)` of the update above.
+    pub fn corrections(&self, time: u32) -> (f32, f32) {
+        let t = i32::try_from(time).unwrap_or(i32::MAX);
+        let bc2 = (1.0 - self.beta2.powi(t)).sqrt();
+        (bc2 / (1.0 - self.beta1.powi(t)), self.epsilon * bc2)
+    }
+}
+
 /// Adam's two moments and step count for one parameter.
 #[derive(Debug, Clone)]
 struct Moments {
@@ -18,30 +45,20 @@ struct Moments {
     time: i32,
 }
 
-/// Adam (Kingma & Ba) with burn's exact update rule and L2 weight decay, over flat buffers:
-/// one pass per parameter instead of burn's eleven tensor operations, spread over the lanes.
-///
-/// Per element, with `g` the gradient plus `decay · θ`: `m ← β₁m + (1−β₁)g`,
-/// `v ← β₂v + (1−β₂)g²`, then `θ ← θ − lr · m·c / (√v + ε·√(1−β₂ᵗ))` with
-/// `c = √(1−β₂ᵗ) / (1−β₁ᵗ)` — burn's arrangement of the bias corrections, so both agree to
-/// rounding.
+/// Adam (Kingma & Ba) with burn's exact update rule ([`AdamRule`]) and L2 weight decay,
+/// over flat buffers: one pass per parameter instead of burn's eleven tensor operations,
+/// spread over the lanes; burn's and this one agree to rounding.
 #[derive(Debug, Clone)]
 pub struct FlatAdam {
-    beta1: f32,
-    beta2: f32,
-    epsilon: f32,
-    weight_decay: f32,
+    rule: AdamRule,
     states: HashMap<ParamId, Moments>,
 }
 
 impl FlatAdam {
-    /// Adam with these settings and no state yet.
-    pub fn new(beta1: f32, beta2: f32, epsilon: f32, weight_decay: f32) -> Self {
+    /// Adam following `rule`, with no state yet.
+    pub fn new(rule: AdamRule) -> Self {
         Self {
-            beta1,
-            beta2,
-            epsilon,
-            weight_decay,
+            rule,
             states: HashMap::new(),
         }
     }
@@ -69,7 +86,8 @@ impl FlatAdam {
             found: Vec::new(),
         };
         module.visit(&mut c);
-        let (b1, b2, wd, lr) = (self.beta1, self.beta2, self.weight_decay, lr as f32);
+        let r = self.rule;
+        let (b1, b2, wd, lr) = (r.beta1, r.beta2, r.weight_decay, lr as f32);
         let mut jobs = Vec::new();
         for (id, g, value) in c.found {
             let Some(value) = value else { continue };
@@ -88,13 +106,13 @@ impl FlatAdam {
                 };
             }
             st.time += 1;
-            let bc2 = (1.0 - b2.powi(st.time)).sqrt();
+            let (combined, eps) = r.corrections(u32::try_from(st.time).unwrap_or(0));
             let scalars = AdamScalars {
                 b1,
                 b2,
                 wd,
-                combined: bc2 / (1.0 - b1.powi(st.time)),
-                eps: self.epsilon * bc2,
+                combined,
+                eps,
                 lr,
             };
             // The new weights are written over the gradient, which is ours alone (else it

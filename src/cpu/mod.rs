@@ -17,7 +17,7 @@ pub mod lanes;
 mod linear;
 pub mod priority;
 
-pub use adam::FlatAdam;
+pub use adam::{AdamRule, FlatAdam};
 pub use bce::{bce_with_logits_rows, exp_nonpositive, log1p_unit};
 pub use grads::sum_grads;
 pub use linear::{SPARSE_MAX_DENSITY, linear, linear_with_density};

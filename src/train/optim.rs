@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::OptimConfig;
 use super::metrics::host_vec;
-use crate::cpu::FlatAdam;
+use crate::cpu::{AdamRule, FlatAdam};
 
 /// Adam's ε.
 pub const ADAM_EPSILON: f32 = 1e-8;
@@ -88,12 +88,16 @@ impl PhaseOptim {
     /// Adam with `cfg`'s settings (and `beta1` instead of the run's when given), over flat
     /// buffers when `cpu`.
     pub fn new(cfg: &OptimConfig, beta1: Option<f32>, cpu: bool) -> Self {
-        let beta1 = beta1.unwrap_or(cfg.beta1);
-        let (b2, wd) = (cfg.beta2, cfg.weight_decay);
+        let rule = AdamRule {
+            beta1: beta1.unwrap_or(cfg.beta1),
+            beta2: cfg.beta2,
+            epsilon: ADAM_EPSILON,
+            weight_decay: cfg.weight_decay,
+        };
         if cpu {
-            Self::Flat(FlatAdam::new(beta1, b2, ADAM_EPSILON, wd))
+            Self::Flat(FlatAdam::new(rule))
         } else {
-            Self::Tensor(TensorAdam::new(beta1, b2, ADAM_EPSILON, wd))
+            Self::Tensor(TensorAdam::new(rule))
         }
     }
 
@@ -163,25 +167,19 @@ struct DeviceMoments {
     time: u32,
 }
 
-/// Adam as tensor operations on the parameters' device: the rule of [`FlatAdam`], so both
-/// agree to rounding (tested).
+/// Adam as tensor operations on the parameters' device, following the same [`AdamRule`] as
+/// [`FlatAdam`], so both agree to rounding (tested).
 #[derive(Debug, Clone)]
 pub struct TensorAdam {
-    beta1: f32,
-    beta2: f32,
-    epsilon: f32,
-    weight_decay: f32,
+    rule: AdamRule,
     states: HashMap<ParamId, DeviceMoments>,
 }
 
 impl TensorAdam {
-    /// Adam with these settings and no state yet.
-    pub fn new(beta1: f32, beta2: f32, epsilon: f32, weight_decay: f32) -> Self {
+    /// Adam following `rule`, with no state yet.
+    pub fn new(rule: AdamRule) -> Self {
         Self {
-            beta1,
-            beta2,
-            epsilon,
-            weight_decay,
+            rule,
             states: HashMap::new(),
         }
     }
@@ -253,11 +251,11 @@ impl ModuleMapper for TensorAdamStep<'_> {
         let shape = tensor.shape();
         let n = shape.num_elements();
         let theta: Tensor<1> = tensor.inner().reshape([n]);
-        let a = &*self.adam;
-        let (b1, b2) = (a.beta1, a.beta2);
+        let rule = self.adam.rule;
+        let (b1, b2) = (rule.beta1, rule.beta2);
         let mut g: Tensor<1> = grad.reshape([n]);
-        if a.weight_decay > 0.0 {
-            g = theta.clone().mul_scalar(a.weight_decay) + g;
+        if rule.weight_decay > 0.0 {
+            g = theta.clone().mul_scalar(rule.weight_decay) + g;
         }
         let prev = self.adam.states.remove(&id).filter(|s| s.m.dims()[0] == n);
         let (m, v, time) = match prev {
@@ -267,9 +265,7 @@ impl ModuleMapper for TensorAdamStep<'_> {
         let time = time + 1;
         let m = m.mul_scalar(b1) + g.clone().mul_scalar(1.0 - b1);
         let v = v.mul_scalar(b2) + g.square().mul_scalar(1.0 - b2);
-        let bc2 = (1.0 - b2.powi(time as i32)).sqrt();
-        let combined = bc2 / (1.0 - b1.powi(time as i32));
-        let eps = self.adam.epsilon * bc2;
+        let (combined, eps) = rule.corrections(time);
         let step = m.clone().mul_scalar(combined) / v.clone().sqrt().add_scalar(eps);
         let updated = theta - step.mul_scalar(self.lr);
         self.adam.states.insert(id, DeviceMoments { m, v, time });

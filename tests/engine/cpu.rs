@@ -7,7 +7,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Tensor, TensorData};
 use latent_explorer::cpu::lanes::lanes;
-use latent_explorer::cpu::{FlatAdam, sum_grads};
+use latent_explorer::cpu::{AdamRule, FlatAdam, sum_grads};
 use latent_explorer::data::Batch;
 use latent_explorer::model::gaussian::{kl_std_normal, standard_noise, with_noise_stream};
 use latent_explorer::model::{Vae, VaeConfig};
@@ -73,7 +73,12 @@ fn flat_adam_follows_burns_adam_step_for_step() {
             c = c.with_weight_decay(Some(WeightDecayConfig::new(weight_decay)));
         }
         let mut reference = c.init();
-        let mut flat = FlatAdam::new(0.8, 0.99, 1e-8, weight_decay);
+        let mut flat = FlatAdam::new(AdamRule {
+            beta1: 0.8,
+            beta2: 0.99,
+            epsilon: 1e-8,
+            weight_decay,
+        });
         let (mut a, mut b) = (model.clone(), model);
         // Gradients of very different sizes from step to step exercise both moments.
         for (step, scale) in [1.0f32, 0.01, 30.0, 0.3, 1e-4].into_iter().enumerate() {
@@ -601,7 +606,12 @@ fn flat_adam_writes_over_a_gradient_only_when_nothing_else_holds_it() {
         .with_beta_2(0.999)
         .with_epsilon(1e-8)
         .init();
-    let mut flat = FlatAdam::new(0.9, 0.999, 1e-8, 0.0);
+    let mut flat = FlatAdam::new(AdamRule {
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        weight_decay: 0.0,
+    });
     let grads = random_grads(&model, &mut Lcg(77), 1.0);
     let copy = random_grads(&model, &mut Lcg(77), 1.0);
     // A handle to one matrix's gradient, sharing its buffer: the step must not write there.

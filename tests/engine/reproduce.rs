@@ -11,6 +11,7 @@ use std::sync::Arc;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use latent_explorer::checkpoint::{self, CheckpointSink, DatasetInfo};
+use latent_explorer::cpu::AdamRule;
 use latent_explorer::data::Dataset;
 use latent_explorer::train::optim::{PhaseOptim, TensorAdam, param_paths};
 use latent_explorer::train::{
@@ -277,7 +278,12 @@ fn tensor_adam_agrees_with_flat_adam() {
     let t = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
     let model = t.model().clone();
     let mut flat = PhaseOptim::new(&cfg.optim, None, true);
-    let mut tensor = PhaseOptim::Tensor(TensorAdam::new(0.9, 0.999, 1e-8, 0.01));
+    let mut tensor = PhaseOptim::Tensor(TensorAdam::new(AdamRule {
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        weight_decay: 0.01,
+    }));
     let (mut a, mut b) = (model.clone(), model);
     let batcher = latent_explorer::data::Batcher::new(cpu().autodiff());
     for step in 0..3 {
@@ -384,6 +390,47 @@ fn run_ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// `train` of a small MLP (784-32-4) for `epochs` epochs without a final evaluation, a
+/// JSON line per epoch, writing `out` (`to`: `--out` or `--run-dir`); on `data`, else the
+/// bundled digits.
+fn small_train(data: Option<&str>, epochs: &str, to: &str, out: &Path) -> Vec<String> {
+    let mut args = vec![
+        "train", "--epochs", epochs, "--hidden", "32", "--latent", "4",
+    ];
+    if let Some(d) = data {
+        args.extend(["--data", d]);
+    }
+    args.extend(["--final-iwae-k", "0", "--json", to, s(out)]);
+    args.into_iter().map(String::from).collect()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Start `args` and return the child once its `n`-th epoch line is out (its stdout read,
+/// its stderr piped).
+fn spawn_after_epochs(args: &[String], n: usize) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut epochs = 0;
+    for line in lines {
+        if line.unwrap().contains("\"epoch\"") {
+            epochs += 1;
+            if epochs == n {
+                break;
+            }
+        }
+    }
+    child
 }
 
 fn same_tensors(a: &Path, b: &Path) -> Result<(), String> {
@@ -505,51 +552,10 @@ fn train_config_of_a_run_directory_trains_the_same_run_again() {
 fn a_run_directory_killed_mid_run_resumes_to_the_same_weights() {
     let dir = tempfile::tempdir().unwrap();
     let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
-    let data = s(&fixture().data);
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "train",
-            "--data",
-            data,
-            "--epochs",
-            "4",
-            "--hidden",
-            "32",
-            "--latent",
-            "4",
-            "--final-iwae-k",
-            "0",
-            "--json",
-            "--run-dir",
-            s(out),
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    run_ok(
-        &args(&straight)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let data = Some(s(&fixture().data));
+    run_ok(&strs(&small_train(data, "4", "--run-dir", &straight)));
     // SIGKILL once the second epoch's line is out: no chance to save anything more.
-    let mut child = Command::new(BIN)
-        .args(args(&killed))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut epochs = 0;
-    for line in lines.by_ref() {
-        if line.unwrap().contains("\"epoch\"") {
-            epochs += 1;
-            if epochs == 2 {
-                break;
-            }
-        }
-    }
+    let mut child = spawn_after_epochs(&small_train(data, "4", "--run-dir", &killed), 2);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
@@ -667,43 +673,8 @@ fn a_checkpoint_saved_by_ctrl_c_mid_epoch_resumes_to_the_same_weights() {
         dir.path().join("stopped.safetensors"),
     );
     // The bundled digits: 125 steps an epoch, so the signal lands inside one.
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "train",
-            "--epochs",
-            "3",
-            "--hidden",
-            "32",
-            "--latent",
-            "4",
-            "--final-iwae-k",
-            "0",
-            "--json",
-            "--out",
-            s(out),
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    run_ok(
-        &args(&straight)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
-    let mut child = Command::new(BIN)
-        .args(args(&stopped))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("\"epoch\"") {
-            break;
-        }
-    }
+    run_ok(&strs(&small_train(None, "3", "--out", &straight)));
+    let child = spawn_after_epochs(&small_train(None, "3", "--out", &stopped), 1);
     // SAFETY: kill with a valid pid of our own child and a valid signal number.
     assert_eq!(
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
