@@ -38,6 +38,7 @@ pub mod limits;
 pub mod model;
 pub mod paths;
 pub mod rundir;
+pub mod sweep;
 pub mod train;
 pub mod ui;
 pub mod variant;
