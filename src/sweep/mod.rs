@@ -4,6 +4,7 @@
 //! and read back ([`status`], [`summary`]) without retraining. Slurm schedules; the product
 //! describes, submits, resumes and shows.
 
+pub mod follow;
 pub mod local;
 pub mod plan;
 pub mod slurm;
