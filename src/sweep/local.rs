@@ -13,8 +13,7 @@ use std::time::Duration;
 use super::plan::{Plan, PlanError};
 use super::status::{RunState, sweep_status};
 
-/// The log file a local task writes into its run directory.
-pub const TASK_LOG: &str = "train.log";
+use super::task::TASK_LOG;
 
 /// What the local launcher reports as it goes.
 #[derive(Debug, Clone, PartialEq)]

@@ -309,6 +309,10 @@ fn the_local_launcher_runs_a_sweep_and_a_stopped_sweep_resumes_to_the_same_weigh
                 .join("epoch-0002.safetensors")
                 .is_file()
         );
+        // Each child's output is kept in its run directory.
+        let log = std::fs::read_to_string(plan.run_dir(&st.entry.name).join("train.log"))
+            .unwrap_or_default();
+        assert!(log.contains("epoch  2/2"), "{}: {log}", st.entry.name);
     }
     check_summary(&small, &[]);
     // Again: every run is done, nothing trains.
