@@ -7,6 +7,7 @@
 #            on a machine without a GPU, for the shader tests, the app tests and the app
 #   xvfb:    an X server without a screen, for the app where no display exists
 #   chattr:  e2fsprogs' chattr, for the read-only-directory fault test run as root
+#   slurm:   a one-node Slurm cluster (scripts/slurm-local) for the sweep launcher's test
 #   window:  the X11 libraries the window toolkit loads (a desktop has them; a server may not)
 missing_packages() {
   local need=()
@@ -27,6 +28,11 @@ missing_packages() {
         # The fault-injection tests make a directory read-only with `chattr +i` when they
         # run as root (who ignores permission bits).
         command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
+        ;;
+      slurm)
+        for pair in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
+          command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
+        done
         ;;
       window)
         # The X11 libraries the window toolkit (winit) loads at run time.

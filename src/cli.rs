@@ -107,6 +107,8 @@ pub enum Commands {
     Compare(CompareArgs),
     /// What each variant optimises, its paper, and what to look for in the app.
     Variants(VariantsArgs),
+    /// Plan, run and check a grid of runs: here, or as an array job on Slurm.
+    Sweep(SweepArgs),
 }
 
 /// `variants` options.
@@ -117,9 +119,108 @@ pub struct VariantsArgs {
     pub variants: Vec<VariantKind>,
 }
 
+/// `sweep` subcommands.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// What to do with the sweep.
+    #[command(subcommand)]
+    pub command: SweepCommand,
+}
+
+/// What `sweep` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SweepCommand {
+    /// Expand a sweep file (a [base] run configuration, [axes] of values, [[exclude]] and
+    /// [[include]] entries) into DIR/runs/NAME/run.toml, and print the runs.
+    Plan {
+        /// The sweep file (TOML; see examples/sweep-small.toml).
+        spec: PathBuf,
+        /// The sweep directory to make (new or empty; planning the same sweep again is a
+        /// no-op, another sweep is refused).
+        #[arg(long)]
+        out: PathBuf,
+        /// Check the sweep and print its runs; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Bring every run of a planned sweep to its end: child processes here (`--launcher
+    /// local`) or an array job (`--launcher slurm`). Done runs are skipped, stopped ones
+    /// resume exactly.
+    Run(SweepRunArgs),
+    /// Where each run of a sweep stands (and, for a submitted sweep, what Slurm's queue says).
+    Status {
+        /// The sweep directory.
+        dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring run INDEX of a sweep to its end (what every launcher runs, a Slurm array task
+    /// included): nothing when done, a resume when stopped, else training from its run.toml.
+    #[command(hide = true)]
+    Task {
+        /// The sweep directory.
+        dir: PathBuf,
+        /// The run's index in the plan (a Slurm array task's id).
+        index: usize,
+        /// Compute backend.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+        backend: BackendChoice,
+    },
+}
+
+/// Where a sweep runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Launcher {
+    /// Child processes on this machine.
+    Local,
+    /// A Slurm array job (`sbatch`).
+    Slurm,
+}
+
+/// `sweep run` options.
+#[derive(Debug, Clone, Args)]
+pub struct SweepRunArgs {
+    /// The sweep directory (`sweep plan` made it).
+    pub dir: PathBuf,
+    /// Where the runs train.
+    #[arg(long, value_enum)]
+    pub launcher: Launcher,
+    /// Local: runs at a time (default: one per two cores, as each run splits its batches
+    /// over two lanes).
+    #[arg(long, value_parser = size_arg(1, 1024))]
+    pub jobs: Option<usize>,
+    /// Compute backend of every run (`wgpu` on GPU nodes).
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    pub backend: BackendChoice,
+    /// Slurm: the partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm: at most this many tasks at once.
+    #[arg(long, value_parser = size_arg(1, 100_000))]
+    pub max_parallel: Option<usize>,
+    /// Slurm: each task's time limit (Slurm's format, e.g. 30, 2:00:00, 1-0).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Slurm: CPUs per task.
+    #[arg(long, default_value_t = 2, value_parser = size_arg(1, 1024))]
+    pub cpus_per_task: usize,
+    /// Slurm: a further #SBATCH option, as sbatch takes it (repeatable), e.g. --sbatch-arg=--mem=4G.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+}
+
 /// `compare` options.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
+    /// The table of a sweep directory's runs (finished or running), without training: each
+    /// configuration's figures as mean ± sd over its seeds. The other training options do
+    /// not apply.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// With --from: print CSV (a row per configuration; per figure its mean, sd and n).
+    #[arg(long, requires = "from", conflicts_with = "json")]
+    pub csv: bool,
     /// Variants, comma-separated (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Vec<VariantKind>,
@@ -660,6 +761,7 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
         Some(Commands::Import(a)) => import_cmd(&a),
         Some(Commands::Bench(a)) => bench_cmd(&a),
         Some(Commands::Compare(a)) => compare_cmd(&a),
+        Some(Commands::Sweep(a)) => sweep_cmd(&a),
         Some(Commands::Variants(a)) => {
             variants_cmd(&a);
             Ok(())
@@ -1314,6 +1416,25 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
 }
 
 fn compare_cmd(a: &CompareArgs) -> Result<()> {
+    if let Some(dir) = &a.from {
+        let plan = crate::sweep::Plan::read(dir).context("--from")?;
+        let groups = crate::sweep::summary::summarize(&plan);
+        if a.json {
+            outln!("{}", serde_json::to_string_pretty(&groups)?);
+        } else if a.csv {
+            out!("{}", crate::sweep::summary::csv(&groups));
+        } else {
+            let done: usize = groups.iter().map(|g| g.done).sum();
+            outln!(
+                "{}: {} configurations, {done} of {} runs done (mean ± sd over seeds, n)\n",
+                dir.display(),
+                groups.len(),
+                plan.runs.len()
+            );
+            out!("{}", crate::sweep::summary::table(&groups));
+        }
+        return Ok(());
+    }
     let (data, device) = a.data.load()?;
     let variants = if a.variants.is_empty() {
         VariantKind::ALL.to_vec()
@@ -1783,4 +1904,280 @@ fn encode(a: &EncodeArgs) -> Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+fn sweep_cmd(a: &SweepArgs) -> Result<()> {
+    match &a.command {
+        SweepCommand::Plan { spec, out, dry_run } => sweep_plan(spec, out, *dry_run),
+        SweepCommand::Run(r) => sweep_run(r),
+        SweepCommand::Status { dir, json } => sweep_status(dir, *json),
+        SweepCommand::Task {
+            dir,
+            index,
+            backend,
+        } => sweep_task(dir, *index, *backend),
+    }
+}
+
+fn sweep_plan(spec: &Path, out: &Path, dry_run: bool) -> Result<()> {
+    use crate::sweep::plan;
+    crate::paths::input_file(spec).context("the sweep file")?;
+    // Every run checked before anything is written.
+    let (text, runs) = plan::read_spec(spec)?;
+    let keys: Vec<String> = runs
+        .first()
+        .map(|r| r.axes.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    outln!("{} runs:", runs.len());
+    for (i, r) in runs.iter().enumerate() {
+        let axes: Vec<String> = r.axes.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        outln!("{i:>5}  {:<32} {}", r.name, axes.join(", "));
+    }
+    if dry_run {
+        outln!("(--dry-run: nothing written; axes {})", keys.join(", "));
+        return Ok(());
+    }
+    match plan::write_plan(out, &text, &runs)? {
+        plan::Planned::Written => outln!("planned into {}", out.display()),
+        plan::Planned::AlreadyThere => {
+            outln!(
+                "{} already holds this sweep: nothing changed",
+                out.display()
+            )
+        }
+    }
+    Ok(())
+}
+
+fn sweep_run(a: &SweepRunArgs) -> Result<()> {
+    use crate::sweep::{local, slurm};
+    let dir = a
+        .dir
+        .canonicalize()
+        .with_context(|| format!("{}", a.dir.display()))?;
+    let plan = crate::sweep::Plan::read(&dir)?;
+    let exe = std::env::current_exe().context("finding this program's path for the tasks")?;
+    match a.launcher {
+        Launcher::Local => {
+            let jobs = a.jobs.unwrap_or_else(|| {
+                let j = local::default_jobs();
+                eprintln!(
+                    "{j} run(s) at a time: one per two cores (each run splits its batches over two lanes); --jobs N to change"
+                );
+                j
+            });
+            if let Err(e) = crate::interrupt::install() {
+                tracing::warn!("Ctrl-C will end the sweep without stopping its runs: {e}");
+            }
+            let mut report = |ev: local::LocalEvent| match ev {
+                local::LocalEvent::Skipped { name, why } => eprintln!("{name}: {why}"),
+                local::LocalEvent::Started { name, resuming } => {
+                    eprintln!("{name}: {}", if resuming { "resuming" } else { "started" })
+                }
+                local::LocalEvent::Ended { name, code } => eprintln!(
+                    "{name}: ended ({})",
+                    code.map_or("killed".to_string(), |c| format!("exit {c}"))
+                ),
+            };
+            let summary = local::run(
+                &plan,
+                &exe,
+                jobs,
+                &backend_flag(a.backend),
+                &crate::interrupt::requested,
+                &mut report,
+            )?;
+            outln!(
+                "{} done now, {} done before, {} failed, {} stopped (of {})",
+                summary.done.len(),
+                summary.already_done.len(),
+                summary.failed.len(),
+                summary.stopped.len(),
+                plan.runs.len()
+            );
+            for (name, why) in &summary.failed {
+                outln!("failed: {name}: {why}");
+            }
+            if !summary.stopped.is_empty() {
+                return Err(crate::interrupt::Interrupted(format!(
+                    "the sweep was stopped: {} run(s) stopped or not started; `latent-explorer sweep run {} --launcher local` goes on",
+                    summary.stopped.len(),
+                    dir.display()
+                ))
+                .into());
+            }
+            if !summary.failed.is_empty() {
+                bail!(
+                    "{} run(s) failed (see above and their train.log)",
+                    summary.failed.len()
+                );
+            }
+            Ok(())
+        }
+        Launcher::Slurm => {
+            let opts = slurm::SlurmOptions {
+                partition: a.partition.clone(),
+                max_parallel: a.max_parallel,
+                time: a.time.clone(),
+                cpus_per_task: a.cpus_per_task,
+                extra: a.sbatch_arg.clone(),
+                backend: backend_flag(a.backend),
+            };
+            let job = slurm::submit(&plan, &exe, &opts)?;
+            outln!(
+                "submitted job {} ({} tasks) from {}; `latent-explorer sweep status {}` follows it",
+                job.job_id,
+                job.tasks,
+                dir.join(slurm::SBATCH_FILE).display(),
+                dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn sweep_status(dir: &Path, json: bool) -> Result<()> {
+    use crate::sweep::RunState;
+    let plan = crate::sweep::Plan::read(dir)?;
+    let statuses = crate::sweep::sweep_status(&plan);
+    let job = crate::sweep::slurm::job(dir);
+    let queue = match &job {
+        Some(j) => match crate::sweep::slurm::queue_states(&j.job_id) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                eprintln!("job {}: {e}", j.job_id);
+                None
+            }
+        },
+        None => None,
+    };
+    let rows: Vec<serde_json::Value> = statuses
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            // The queue's word for the task, where a submitted job is known to it.
+            let queued = queue.as_ref().and_then(|q| q.get(&i)).cloned();
+            let in_queue = |q: &str| if q == "RUNNING" { "running" } else { "queued" };
+            let (state, detail) = match &st.state {
+                RunState::Done { epoch } => ("done", format!("{epoch} epochs")),
+                RunState::Failed { error, .. } => ("failed", error.clone()),
+                RunState::Started {
+                    epoch,
+                    epochs,
+                    idle_secs,
+                } => {
+                    let state = match (&queue, queued.as_deref()) {
+                        (_, Some(q)) => in_queue(q),
+                        // Known to no queue: the job ended without it finishing.
+                        (Some(_), None) => "stopped",
+                        // No queue to ask (local): running now, or stopped.
+                        (None, None) => "started",
+                    };
+                    let resumes = if st.resumable {
+                        "; resumes from there"
+                    } else {
+                        ""
+                    };
+                    (
+                        state,
+                        format!(
+                            "epoch {epoch} of {epochs}, last written {idle_secs:.0} s ago{resumes}"
+                        ),
+                    )
+                }
+                RunState::Planned => match queued.as_deref() {
+                    Some(q) => (in_queue(q), q.to_lowercase()),
+                    None => ("planned", String::new()),
+                },
+            };
+            serde_json::json!({
+                "run": st.entry.name, "state": state, "detail": detail,
+                "queue": queued, "test": st.metrics,
+            })
+        })
+        .collect();
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "dir": dir, "job": job, "runs": rows,
+            }))?
+        );
+        return Ok(());
+    }
+    if let Some(j) = &job {
+        outln!("Slurm job {} ({} tasks)", j.job_id, j.tasks);
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for r in &rows {
+        let state = r["state"].as_str().unwrap_or("").to_string();
+        let neg_elbo = r["test"]["neg_elbo"]
+            .as_f64()
+            .map(|v| format!("{v:.2}"))
+            .unwrap_or_else(|| "–".into());
+        outln!(
+            "{:<32} {:<8} {:>9}  {}",
+            r["run"].as_str().unwrap_or(""),
+            state,
+            neg_elbo,
+            r["detail"].as_str().unwrap_or("")
+        );
+        match counts.iter_mut().find(|(s, _)| *s == state) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((state, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    outln!("{} runs: {}", rows.len(), parts.join(", "));
+    Ok(())
+}
+
+fn sweep_task(dir: &Path, index: usize, backend: BackendChoice) -> Result<()> {
+    use crate::sweep::task::{TaskStep, prepare};
+    let plan = crate::sweep::Plan::read(dir)?;
+    let task = prepare(&plan, index)?;
+    let name = &task.entry.name;
+    let args: Vec<String> = match &task.step {
+        TaskStep::Done => {
+            outln!("{name}: done already");
+            return Ok(());
+        }
+        TaskStep::Failed(e) => bail!("{name} failed before, and would again: {e}"),
+        TaskStep::Fresh => vec![
+            "train".into(),
+            "--config".into(),
+            task.config.display().to_string(),
+            "--run-dir".into(),
+            task.dir.display().to_string(),
+        ],
+        TaskStep::Resume => vec![
+            "train".into(),
+            "--resume".into(),
+            task.dir.display().to_string(),
+        ],
+    };
+    eprintln!(
+        "{name} (task {index}): {}",
+        if task.step == TaskStep::Resume {
+            "resuming"
+        } else {
+            "training"
+        }
+    );
+    let mut argv = vec!["latent-explorer".to_string()];
+    argv.extend(args);
+    argv.extend(["--backend".to_string(), backend_flag(backend)]);
+    let matches = <Cli as clap::CommandFactory>::command()
+        .try_get_matches_from(&argv)
+        .context("the task's train command")?;
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+        .context("the task's train command")?;
+    run(cli, &matches)
+}
+
+/// `backend` as the `--backend` flag takes it.
+fn backend_flag(backend: BackendChoice) -> String {
+    clap::ValueEnum::to_possible_value(&backend)
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_else(|| "cpu".into())
 }

@@ -13,8 +13,7 @@ use std::time::Duration;
 use super::plan::{Plan, PlanError};
 use super::status::{RunState, sweep_status};
 
-/// The log file a local task writes into its run directory.
-pub const TASK_LOG: &str = "train.log";
+use super::task::TASK_LOG;
 
 /// What the local launcher reports as it goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,13 +62,20 @@ pub fn default_jobs() -> usize {
 
 /// Start task `index` of the sweep in `dir` with the binary `exe`, its output to the run's
 /// log.
-fn spawn(exe: &Path, dir: &Path, index: usize, log: &Path) -> std::io::Result<Child> {
+fn spawn(
+    exe: &Path,
+    dir: &Path,
+    index: usize,
+    backend: &str,
+    log: &Path,
+) -> std::io::Result<Child> {
     let out = OpenOptions::new().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
     let mut cmd = Command::new(exe);
     cmd.args(["sweep", "task"])
         .arg(dir)
         .arg(index.to_string())
+        .args(["--backend", backend])
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
@@ -92,12 +98,14 @@ fn ask_to_stop(child: &Child) {
     }
 }
 
-/// Run every run of `plan` that is not done, `jobs` at a time, with the binary `exe`;
-/// `stop` is asked between polls (Ctrl-C). Returns what happened to each run.
+/// Run every run of `plan` that is not done, `jobs` at a time, with the binary `exe` on
+/// `backend` (as `--backend` takes it); `stop` is asked between polls (Ctrl-C). Returns
+/// what happened to each run.
 pub fn run(
     plan: &Plan,
     exe: &Path,
     jobs: usize,
+    backend: &str,
     stop: &dyn Fn() -> bool,
     report: &mut dyn FnMut(LocalEvent),
 ) -> Result<LocalSummary, PlanError> {
@@ -140,7 +148,7 @@ pub fn run(
                 break;
             };
             let log: PathBuf = plan.run_dir(&name).join(TASK_LOG);
-            let child = spawn(exe, &plan.dir, i, &log).map_err(|error| PlanError::Io {
+            let child = spawn(exe, &plan.dir, i, backend, &log).map_err(|error| PlanError::Io {
                 path: exe.to_path_buf(),
                 error,
             })?;

@@ -48,7 +48,7 @@ pub enum PlanError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: SpecError,
+        source: Box<SpecError>,
     },
     /// Reading or writing failed.
     #[error("{path}: {error}")]
@@ -89,7 +89,7 @@ pub fn read_spec(path: &Path) -> Result<(String, Vec<PlannedRun>), PlanError> {
     let text = std::fs::read_to_string(path).map_err(io(path))?;
     let spec = |source| PlanError::Spec {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     };
     let runs = SweepSpec::from_toml(&text)
         .and_then(|s| s.expand())

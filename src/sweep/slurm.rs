@@ -32,6 +32,8 @@ pub struct SlurmOptions {
     pub cpus_per_task: usize,
     /// Further `#SBATCH` lines, as given (`--mem=4G`, `--gres=gpu:1`, …).
     pub extra: Vec<String>,
+    /// The tasks' `--backend` (`cpu`, `wgpu` on GPU nodes).
+    pub backend: String,
 }
 
 /// A submitted sweep.
@@ -112,9 +114,10 @@ pub fn script(plan: &Plan, exe: &Path, opts: &SlurmOptions) -> String {
     lines.push("# burn's CPU threads: the cores the task was given, not the node's.".into());
     lines.push("export RAYON_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"".into());
     lines.push(format!(
-        "exec {} sweep task {} \"$SLURM_ARRAY_TASK_ID\"",
+        "exec {} sweep task {} \"$SLURM_ARRAY_TASK_ID\" --backend {}",
         quote(&exe.display().to_string()),
-        quote(&dir)
+        quote(&dir),
+        quote(&opts.backend)
     ));
     lines.join("\n") + "\n"
 }

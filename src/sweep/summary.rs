@@ -58,7 +58,9 @@ fn figures(m: &EvalMetrics, bound: bool) -> Vec<(String, f64)> {
 /// Every configuration of the sweep in `plan`, in plan order, with its runs' newest metrics
 /// summarised (a running sweep: the epochs done so far).
 pub fn summarize(plan: &Plan) -> Vec<GroupSummary> {
-    let mut groups: Vec<(String, GroupSummary, Vec<(String, Vec<f64>)>)> = Vec::new();
+    /// A figure's values over a group's runs.
+    type Values = Vec<(String, Vec<f64>)>;
+    let mut groups: Vec<(String, GroupSummary, Values)> = Vec::new();
     for st in sweep_status(plan) {
         let cfg = plan.config(&st.entry.name).ok();
         let key = cfg

@@ -7,6 +7,10 @@
 use std::path::PathBuf;
 
 use super::plan::{Plan, PlanEntry, PlanError};
+
+/// The log a launcher keeps in a run directory (the local launcher's children write their
+/// output there); kept when the directory is cleared.
+pub const TASK_LOG: &str = "train.log";
 use super::status::{RunState, run_status};
 use crate::train::run_config::RUN_CONFIG_FILE;
 
@@ -62,12 +66,12 @@ pub fn prepare(plan: &Plan, index: usize) -> Result<Task, PlanError> {
     })
 }
 
-/// Remove everything from a run directory but its configuration file.
+/// Remove everything from a run directory but its configuration file and the task's log.
 fn clear_to_config(dir: &std::path::Path) -> Result<(), PlanError> {
     let io = |path: PathBuf| move |error| PlanError::Io { path, error };
     for e in std::fs::read_dir(dir).map_err(io(dir.to_path_buf()))? {
         let e = e.map_err(io(dir.to_path_buf()))?;
-        if e.file_name() == RUN_CONFIG_FILE {
+        if e.file_name() == RUN_CONFIG_FILE || e.file_name() == TASK_LOG {
             continue;
         }
         let p = e.path();

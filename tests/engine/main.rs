@@ -24,6 +24,7 @@ mod reproduce;
 mod rundir;
 mod schedule;
 mod shader;
+mod sweep;
 mod training;
 mod variants;
 mod zoo;
