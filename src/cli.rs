@@ -442,7 +442,8 @@ pub struct AppArgs {
     /// safetensors written from PyTorch. With none (and no --follow or --preset), a run
     /// starts training from the saved settings.
     pub files: Vec<PathBuf>,
-    /// Follow a run directory that `latent-explorer train --run-dir DIR` is writing
+    /// Follow a run directory that `latent-explorer train --run-dir DIR` is writing, or every
+    /// run of a sweep directory (`sweep plan … --out DIR`) grouped by configuration
     /// (repeatable).
     #[arg(long, value_name = "DIR")]
     pub follow: Vec<PathBuf>,

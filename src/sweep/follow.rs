@@ -353,10 +353,10 @@ impl FollowThread {
                 }
             }
             let wanted = self.control.lock().wanted.clone();
-            for w in self.watched.iter_mut().enumerate() {
+            for (i, w) in self.watched.iter_mut().enumerate() {
                 // Runs no longer wanted are loaded from the start when wanted again.
-                if !wanted.contains(&w.0) {
-                    w.1.loaded.clear();
+                if !wanted.contains(&i) {
+                    w.loaded.clear();
                 }
             }
             if !self.load_wanted(&wanted) {
@@ -393,11 +393,7 @@ impl FollowThread {
                             .map(|(g, _)| g)
                             .unwrap_or_else(|e| e.into_inner().0)
                     }
-                    None => self
-                        .control
-                        .wake
-                        .wait(c)
-                        .unwrap_or_else(|e| e.into_inner()),
+                    None => self.control.wake.wait(c).unwrap_or_else(|e| e.into_inner()),
                 };
             }
             c.changed = false;

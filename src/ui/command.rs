@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use eframe::egui::Color32;
 
-use super::run::RunId;
+use super::run::{RunId, SweepId};
 use super::settings::Layout;
 use crate::train::Command;
 use crate::variant::VariantKind;
@@ -30,6 +30,9 @@ pub enum RunAction {
     Focus,
     /// Make it the metrics table's baseline.
     SetBaseline,
+    /// Decode and show its images in the compare layout (`false`: not; a sweep's runs
+    /// start not shown, their weights not loaded).
+    ShowViews(bool),
 }
 
 /// A command for the logic step.
@@ -45,8 +48,10 @@ pub enum UiCommand {
     Preset,
     /// Open these model files as runs (loaded in the background).
     Open(Vec<PathBuf>),
-    /// Follow a run directory.
+    /// Follow a run directory, or every run of a sweep directory.
     Follow(PathBuf),
+    /// Stop following a sweep and remove its runs.
+    RemoveSweep(SweepId),
     /// Ask for model files to open.
     PickFiles,
     /// Ask for a run directory to follow.

@@ -4,6 +4,10 @@
 //! results wake the UI. A new source re-runs every view's last job. On a GPU device the decoded tensor stays on
 //! the GPU and is handed to the painter as a buffer; on the CPU the floats are handed over
 //! and uploaded by the painter.
+//!
+//! The thread starts with the first request (a run whose views are never shown, such as
+//! most runs of a followed sweep, costs no thread), and sleeps until asked while it keeps
+//! no view to refresh.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -251,6 +255,8 @@ struct Pending {
     busy: bool,
     /// The source generation and snapshot step the thread last brought every view up to.
     seen: Option<(u64, u64)>,
+    /// The thread keeps views to refresh from newer weights.
+    kept: bool,
     stop: bool,
 }
 
@@ -269,11 +275,22 @@ struct Shared {
     sent: AtomicU64,
 }
 
+/// What the decode thread is started with, kept until the first request starts it.
+struct Start {
+    data: Arc<Dataset>,
+    device: Device,
+    use_gpu: bool,
+    tx: Sender<Output>,
+    wakers: Wakers,
+}
+
 /// Handle to the decode thread.
 pub struct Decoder {
     shared: Arc<Shared>,
     results: Receiver<Output>,
     thread: Option<JoinHandle<()>>,
+    /// Until the thread starts.
+    start: Option<Start>,
     next_request: u64,
     /// Outputs taken by [`Decoder::drain`].
     received: AtomicU64,
@@ -304,7 +321,8 @@ pub struct Wakers {
 }
 
 impl Decoder {
-    /// Start the thread. `use_gpu` keeps decoded tensors on the device (wgpu only).
+    /// A decoder whose thread starts with the first request. `use_gpu` keeps decoded
+    /// tensors on the device (wgpu only).
     pub fn spawn(data: Arc<Dataset>, device: Device, use_gpu: bool, wakers: Wakers) -> Self {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
@@ -313,18 +331,44 @@ impl Decoder {
             sent: AtomicU64::new(0),
         });
         let (tx, rx) = channel();
-        let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("latent-explorer-decoder".into())
-            .spawn(move || run(s, data, device, use_gpu, tx, wakers))
-            .ok();
         Self {
             shared,
             results: rx,
-            thread,
+            thread: None,
+            start: Some(Start {
+                data,
+                device,
+                use_gpu,
+                tx,
+                wakers,
+            }),
             next_request: 1,
             received: AtomicU64::new(0),
         }
+    }
+
+    /// Start the thread if it has not started.
+    fn ensure_started(&mut self) {
+        let Some(Start {
+            data,
+            device,
+            use_gpu,
+            tx,
+            wakers,
+        }) = self.start.take()
+        else {
+            return;
+        };
+        let s = self.shared.clone();
+        self.thread = std::thread::Builder::new()
+            .name("latent-explorer-decoder".into())
+            .spawn(move || run(s, data, device, use_gpu, tx, wakers))
+            .ok();
+    }
+
+    /// Whether the thread has started (a view was asked for).
+    pub fn started(&self) -> bool {
+        self.start.is_none()
     }
 
     /// Refresh views from newer snapshots at most this often.
@@ -365,6 +409,7 @@ impl Decoder {
 
     /// Queue `job` for `key`, replacing any queued one. Returns the request id.
     pub fn request(&mut self, key: ViewKey, job: Job, ask: Ask) -> u64 {
+        self.ensure_started();
         let id = self.next_request;
         self.next_request += 1;
         let mut p = self
@@ -390,13 +435,17 @@ impl Decoder {
     /// the views show is final until something new is asked or newer weights arrive. (A
     /// job waiting for a model that never comes keeps it busy.)
     pub fn idle(&self) -> bool {
-        let (busy, seen) = {
+        if !self.started() {
+            // Nothing was ever asked.
+            return true;
+        }
+        let (busy, seen, kept) = {
             let p = self
                 .shared
                 .pending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            (p.busy, p.seen)
+            (p.busy, p.seen, p.kept)
         };
         // Newer weights in the slot than the thread has looked at: not idle yet (it polls
         // the slot, so it may not have woken since they landed).
@@ -405,7 +454,8 @@ impl Decoder {
             let step = src.slot.as_ref().and_then(|s| s.get()).map(|s| s.step);
             step.map(|step| (src.generation, step))
         };
-        let fresh = current.is_none_or(|c| seen == Some(c));
+        // (With no view kept, newer weights leave nothing to refresh.)
+        let fresh = !kept || current.is_none_or(|c| seen == Some(c));
         !busy
             && fresh
             && self.shared.sent.load(Ordering::SeqCst) == self.received.load(Ordering::SeqCst)
@@ -460,11 +510,20 @@ fn run(
                 refresh = r;
             }
             if p.jobs.is_empty() && !p.stop {
-                p = shared
-                    .wake
-                    .wait_timeout(p, Duration::from_millis(50))
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|e| e.into_inner().0);
+                p = if last.is_empty() {
+                    // No view to run or refresh: sleep until asked (a run whose views are
+                    // not shown costs nothing).
+                    p.busy = false;
+                    p.kept = false;
+                    shared.wake.wait(p).unwrap_or_else(|e| e.into_inner())
+                } else {
+                    // Kept views: look at the slot for newer weights now and then.
+                    shared
+                        .wake
+                        .wait_timeout(p, Duration::from_millis(50))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0)
+                };
             }
             if p.stop {
                 return;
@@ -480,6 +539,7 @@ fn run(
                     },
                 );
             }
+            p.kept = !last.is_empty();
         }
         let (slot, generation) = {
             let src = shared.source.lock().unwrap_or_else(|p| p.into_inner());

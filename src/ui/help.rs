@@ -191,6 +191,37 @@ pub const STEP: &str = "Train exactly one step, then pause (shortcut S).";
 /// Remove.
 pub const REMOVE: &str =
     "Remove this run from the workspace (a training run is stopped; files on disk stay).";
+/// Follow dir….
+pub const FOLLOW_DIR: &str = "Follow a run directory that `latent-explorer train --run-dir DIR` is writing, \
+     or a sweep directory (`latent-explorer sweep plan SPEC --out DIR`: every run of the sweep, \
+     grouped by configuration, each appearing as it starts), here or on another machine through a \
+     shared folder";
+/// A followed sweep's section in the runs list.
+pub const SWEEP: &str = "A followed sweep directory: its runs grouped by configuration (runs that differ \
+     only by seed are one). A planned run appears when its directory gets its first record; until \
+     then it is counted as planned.";
+/// One configuration of a sweep in the runs list.
+pub const SWEEP_GROUP: &str = "One configuration of the sweep: its runs differ only by seed and share its \
+     colour. Open it for each run's row; the metrics table and the curves can show the runs as one \
+     (mean ± sd over seeds).";
+/// Remove a sweep.
+pub const REMOVE_SWEEP: &str = "Stop following this sweep and remove all its runs from the workspace \
+     (files on disk stay; runs training elsewhere go on).";
+/// A sweep run's "show views" toggle.
+pub const SHOW_VIEWS: &str = "Decode and show this run's images in the compare layout's tabs. A sweep's \
+     runs are not shown unless asked (the first run of its first configurations is), so a large \
+     sweep does not decode hundreds of runs; the focused run is always shown.";
+/// The metrics table's grouping toggle.
+pub const GROUP_SEEDS: &str = "One row per sweep configuration instead of one per run: each figure's mean \
+     ± sample sd over the configuration's runs that have it, n being how many runs have test \
+     figures (a figure fewer runs have says its own count in brackets).";
+/// The curves' band toggle.
+pub const SEED_BANDS: &str = "Draw each sweep configuration as one curve: the mean over its runs, point by \
+     point, in a band of ± one sample sd (a point only some runs have reached is averaged over \
+     those). Off: every run's own curve.";
+/// The seeds column of the grouped metrics table.
+pub const SEEDS_COLUMN: &str = "How many runs the row summarises: those with test figures (of the \
+     configuration's runs in the workspace).";
 /// Run name.
 pub const RUN_NAME: &str = "The run's name in curves, tables and saved files.";
 /// Recent menu.

@@ -18,6 +18,8 @@ use crate::data::{Dataset, ImageShape, Opened};
 use crate::export::{ExportFormat, GIF_DELAY_MS, export_grid};
 use crate::gpu::TileSource;
 use crate::import::{self, ImportOptions};
+use crate::sweep::follow::OpenedSweep;
+use crate::sweep::is_sweep_dir;
 use crate::train::Waker;
 use crate::train::metrics::evaluate_run;
 use crate::train::run_config::RUN_CONFIG_FILE;
@@ -68,12 +70,16 @@ pub enum IoResult {
     Sorted {
         /// Existing files.
         files: Vec<PathBuf>,
-        /// Existing directories.
+        /// Existing directories (run directories; sweep directories are in `sweeps`).
         dirs: Vec<PathBuf>,
+        /// Sweep directories, read (their plan and configurations), or why not.
+        sweeps: Vec<Result<Box<OpenedSweep>, String>>,
         /// Paths that are neither.
         missing: Vec<PathBuf>,
         /// Whether the paths were given as run directories to follow.
         follow: bool,
+        /// When they were given (a sweep's time to open counts from here).
+        asked: std::time::Instant,
     },
 }
 
@@ -210,13 +216,21 @@ impl Io {
         (total > 0).then(|| (self.progress[0].load(Ordering::Relaxed), total))
     }
 
-    /// Sort `paths` into files and directories (a network share may take its time to
-    /// answer). `follow`: they were given as run directories.
+    /// Sort `paths` into files, run directories and sweep directories, reading each sweep's
+    /// plan (a network share may take its time to answer). `follow`: they were given as
+    /// directories to follow.
     pub fn sort_paths(&mut self, paths: Vec<PathBuf>, follow: bool) {
+        let asked = std::time::Instant::now();
         self.spawn("looking at the given paths".into(), move || {
             let (mut files, mut dirs, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+            let mut sweeps = Vec::new();
             for p in paths {
                 match std::fs::metadata(&p) {
+                    Ok(m) if m.is_dir() && is_sweep_dir(&p) => sweeps.push(
+                        OpenedSweep::open(&p)
+                            .map(Box::new)
+                            .map_err(|e| e.to_string()),
+                    ),
                     Ok(m) if m.is_dir() => dirs.push(p),
                     Ok(_) => files.push(p),
                     Err(_) => missing.push(p),
@@ -225,8 +239,10 @@ impl Io {
             IoResult::Sorted {
                 files,
                 dirs,
+                sweeps,
                 missing,
                 follow,
+                asked,
             }
         });
     }
@@ -324,12 +340,12 @@ impl Io {
         );
     }
 
-    /// Ask for a run directory to follow.
+    /// Ask for a run or sweep directory to follow.
     pub fn pick_follow_dir(&mut self) {
         self.dialog(
             "no folder dialog: file dialogs are off",
             || match rfd::FileDialog::new()
-                .set_title("Follow a run directory")
+                .set_title("Follow a run or sweep directory")
                 .pick_folder()
             {
                 Some(dir) => IoResult::Picked(UiCommand::Follow(dir)),

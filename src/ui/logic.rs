@@ -43,9 +43,12 @@ impl ExplorerApp {
                 self.on_event(id, ev);
             }
         }
+        self.sweep_intake();
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd);
         }
+        // The followed sweeps load the weights of the runs shown, and only those.
+        self.sync_sweep_weights();
         // Commands a busy worker could not take yet.
         for run in self.runs.iter_mut() {
             run.flush_commands();
@@ -140,9 +143,17 @@ impl ExplorerApp {
             IoResult::Sorted {
                 files,
                 dirs,
+                sweeps,
                 missing,
                 follow,
+                asked,
             } => {
+                for sweep in sweeps {
+                    match sweep {
+                        Ok(opened) => self.follow_sweep(*opened, asked),
+                        Err(e) => self.errors.push(format!("cannot follow the sweep {e}")),
+                    }
+                }
                 for p in missing {
                     self.errors
                         .push(format!("cannot open {}: no such file or directory", p.display()));
@@ -348,6 +359,7 @@ impl ExplorerApp {
                 }
             }
             UiCommand::Follow(dir) => self.io.sort_paths(vec![dir], true),
+            UiCommand::RemoveSweep(id) => self.remove_sweep(id),
             UiCommand::PickFiles => self.io.pick_files(),
             UiCommand::PickFollowDir => self.io.pick_follow_dir(),
             UiCommand::SaveDraft(None) => self.io.pick_draft(false),
@@ -484,7 +496,11 @@ impl ExplorerApp {
                 }
             }
             RunAction::Save(None) => {
-                if let Some(run) = self.runs.get(id) {
+                if let Some(run) = self.runs.get(id)
+                    && let Some(why) = run.weights_not_loaded()
+                {
+                    self.errors.push(why);
+                } else if let Some(run) = self.runs.get(id) {
                     let name = format!("{}.safetensors", run.file_stem());
                     let dir = self
                         .persisted
@@ -531,6 +547,9 @@ impl ExplorerApp {
             }
             RunAction::Remove => {
                 if let Some(run) = self.runs.remove(id) {
+                    if let Some(m) = run.sweep {
+                        self.leave_sweep(m);
+                    }
                     // Its worker, follower and decoder stop and are joined off the UI
                     // thread (a step or an evaluation may be under way).
                     reap(run);
@@ -552,12 +571,18 @@ impl ExplorerApp {
                     self.runs.baseline = Some(id);
                 }
             }
+            RunAction::ShowViews(show) => {
+                if let Some(r) = self.runs.get_mut(id) {
+                    r.show_views = show;
+                }
+                self.refresh_intervals();
+            }
         }
     }
 
     /// The sliders take the focused run's size: an explicit vector of another size goes
     /// back to following the digit.
-    fn after_focus_change(&mut self) {
+    pub(super) fn after_focus_change(&mut self) {
         let d = self.runs.focused_run().map(|r| r.latent_dim());
         let c = &mut self.runs.cursor;
         if let Some(d) = d

@@ -1,5 +1,6 @@
 //! The measurement mode (`app --measure SECS`) as the app runs it: warm up, watch, drag a
-//! slider, report the figures as JSON, close. Its state and figures are in `measure`.
+//! slider, report the figures as JSON (with the followed sweeps' time to open and the
+//! process's resident memory), close. Its state and figures are in `measure`.
 
 use std::time::Instant;
 
@@ -112,11 +113,32 @@ impl ExplorerApp {
                     });
                 }
                 None => {
+                    let (rss, peak) = (memory_mib("VmRSS:"), memory_mib("VmHWM:"));
+                    let sweeps: Vec<serde_json::Value> = self
+                        .runs
+                        .sweeps
+                        .iter()
+                        .map(|s| {
+                            serde_json::json!({
+                                "dir": s.dir.display().to_string(),
+                                "runs_planned": s.runs.len(),
+                                "runs_in_workspace": s.in_workspace(),
+                                "configurations": s.groups.len(),
+                                "open_secs": s.opened_in.map(|d| d.as_secs_f64()),
+                                "runs_still_polled": s.follower.polled(),
+                            })
+                        })
+                        .collect();
+                    let decoding = self.runs.iter().filter(|r| r.decoder.started()).count();
                     let report = serde_json::json!({
                         "device": self.device_label,
                         "adapter": self.adapter_label,
                         "sharing": self.sharing,
                         "runs": self.runs.len(),
+                        "runs_with_a_decode_thread": decoding,
+                        "sweeps": sweeps,
+                        "rss_mib": rss,
+                        "peak_rss_mib": peak,
                         "watch": m.watch.take(),
                         "drag": figures,
                     });
@@ -162,4 +184,18 @@ impl ExplorerApp {
             }
         }
     }
+}
+
+/// A memory figure of this process in MiB from `/proc/self/status` (`VmRSS:` resident now,
+/// `VmHWM:` its peak); None where there is no such file.
+fn memory_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: f64 = line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }

@@ -9,8 +9,13 @@
 //!   one place and turns worker, follower, decoder and file events into state.
 //! - [`panels`]: one file per panel, each handed one [`panels::ViewCtx`]; panels only draw
 //!   and push commands.
-//! - [`decoder`]: one decode thread per run; [`io`]: loads, saves, exports and dialogs off
-//!   the UI thread; [`measure`]: frame timing and the measurement mode's state.
+//! - [`sweeps`]: the sweep directories followed, their runs grouped by configuration;
+//!   `sweeping` applies their followers' events (within a time budget per frame) and loads
+//!   only the shown runs' weights; [`seeds`]: a configuration's runs as one (mean ± sd
+//!   over seeds, curve bands).
+//! - [`decoder`]: one decode thread per run, started by its first request; [`io`]: loads,
+//!   saves, exports and dialogs off the UI thread; [`measure`]: frame timing and the
+//!   measurement mode's state.
 //!
 //! This file only declares the parts and re-exports what the rest of the crate uses.
 
@@ -28,9 +33,12 @@ pub mod panels;
 pub mod recent;
 pub mod run;
 pub mod runs;
+pub mod seeds;
 pub mod session;
 pub mod settings;
 pub mod shortcuts;
+mod sweeping;
+pub mod sweeps;
 mod tiles;
 mod views;
 mod workspace;

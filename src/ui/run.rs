@@ -1,7 +1,9 @@
 //! One run of the workspace: a model with its own name and colour, either training here
 //! (its worker), loaded from a file, or followed in a run directory that another process
 //! writes; with its decoder, its history, its status, what its views last showed, and the
-//! weights it had at the end of each epoch (for the epoch scrubber).
+//! weights it had at the end of each epoch (for the epoch scrubber). A run of a followed
+//! sweep says so ([`SweepMember`]): its records come from the sweep's one follower, and its
+//! weights are loaded only while its views are shown ([`Run::show_views`] or the focus).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -34,6 +36,22 @@ impl RunId {
     }
 }
 
+/// A followed sweep's identity; never reused within a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SweepId(pub u32);
+
+/// Where a run sits in a followed sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepMember {
+    /// The sweep.
+    pub sweep: SweepId,
+    /// The run's index in the sweep's plan (its task index).
+    pub index: usize,
+    /// Its configuration's index in the sweep's groups (runs differing only by seed share
+    /// it).
+    pub group: usize,
+}
+
 /// Run colours, in the order new runs take them: distinguishable on dark and light
 /// backgrounds (Okabe–Ito, without black).
 pub const PALETTE: [Color32; 7] = [
@@ -59,6 +77,16 @@ pub enum RunSource {
     },
     /// A run directory another process writes.
     Following(Follower),
+    /// A run of a followed sweep: its records come from the sweep's follower, which loads
+    /// its checkpoints into `slot` only while `wanted`.
+    Sweep {
+        /// Its run directory.
+        dir: PathBuf,
+        /// The weights loaded for it (empty while not wanted).
+        slot: LatestSlot<Snapshot>,
+        /// Whether the follower was asked for its weights.
+        wanted: bool,
+    },
 }
 
 impl RunSource {
@@ -68,6 +96,7 @@ impl RunSource {
             Self::Training(w) => w.snapshot_slot(),
             Self::Loaded { slot, .. } => slot.clone(),
             Self::Following(f) => f.snapshot_slot(),
+            Self::Sweep { slot, .. } => slot.clone(),
         }
     }
 
@@ -77,6 +106,7 @@ impl RunSource {
             Self::Training(_) => "training",
             Self::Loaded { .. } => "loaded",
             Self::Following(_) => "following",
+            Self::Sweep { .. } => "following (sweep)",
         }
     }
 }
@@ -316,6 +346,12 @@ pub struct Run {
     pub pinned: Option<usize>,
     /// Commands for its worker that could not be sent yet (the worker was busy).
     pub outbox: VecDeque<Command>,
+    /// Its place in a followed sweep, if it is a sweep's run.
+    pub sweep: Option<SweepMember>,
+    /// The compare layout shows its images (every run but a sweep's, by default; a sweep's
+    /// runs when the user asks, so that 200 runs do not all decode). The focused run is
+    /// shown whatever this says.
+    pub show_views: bool,
 }
 
 impl Run {
@@ -399,6 +435,18 @@ impl Run {
     /// Whether the run's objective bounds the likelihood (else no −ELBO is shown).
     pub fn has_bound(&self) -> bool {
         self.config.variant.has_likelihood_bound()
+    }
+
+    /// Why the run has no weights here though its directory holds some: a sweep's run
+    /// whose views are not shown (its weights are not loaded, to bound memory).
+    pub fn weights_not_loaded(&self) -> Option<String> {
+        match &self.source {
+            RunSource::Sweep { wanted: false, .. } => Some(format!(
+                "{}'s weights are loaded only while its views are shown: tick its \"views\" box (or focus it), then try again",
+                self.name
+            )),
+            _ => None,
+        }
     }
 
     /// The newest weights (live, not pinned).

@@ -1,8 +1,10 @@
 //! The workspace's runs: the collection, the focused run, the baseline of the metrics table,
-//! the epoch scrubber's position, and the latent cursor every run decodes in lock-step.
+//! the epoch scrubber's position, the latent cursor every run decodes in lock-step, and the
+//! sweeps followed (their runs are runs of the collection too).
 
-use super::run::{PALETTE, Run, RunId};
+use super::run::{PALETTE, Run, RunId, SweepId};
 use super::settings::STATS_DIGITS;
+use super::sweeps::FollowedSweep;
 
 /// What [`LatentCursor::latent_for`] says while a run's codes are not computed yet (not an
 /// issue worth showing).
@@ -120,6 +122,9 @@ pub struct Runs {
     pub input: Option<std::sync::Arc<Vec<f32>>>,
     /// Where the input came from (a file name, or "drawing").
     pub input_source: String,
+    /// The sweep directories followed, in the order they were opened.
+    pub sweeps: Vec<FollowedSweep>,
+    next_sweep: u32,
 }
 
 impl Default for Runs {
@@ -134,6 +139,8 @@ impl Default for Runs {
             selection: Default::default(),
             input: None,
             input_source: String::new(),
+            sweeps: Vec::new(),
+            next_sweep: 1,
         }
     }
 }
@@ -144,6 +151,29 @@ impl Runs {
         let id = RunId(self.next_id);
         self.next_id += 1;
         id
+    }
+
+    /// A fresh identity for the next sweep followed.
+    pub fn next_sweep_id(&mut self) -> SweepId {
+        let id = SweepId(self.next_sweep);
+        self.next_sweep += 1;
+        id
+    }
+
+    /// A followed sweep.
+    pub fn sweep(&self, id: SweepId) -> Option<&FollowedSweep> {
+        self.sweeps.iter().find(|s| s.id == id)
+    }
+
+    /// A followed sweep, mutably.
+    pub fn sweep_mut(&mut self, id: SweepId) -> Option<&mut FollowedSweep> {
+        self.sweeps.iter_mut().find(|s| s.id == id)
+    }
+
+    /// Whether `run`'s images are decoded and shown: the focused run always, any other
+    /// when its [`Run::show_views`] says so (every run but a sweep's, unless asked).
+    pub fn shows_views(&self, run: &Run) -> bool {
+        run.show_views || self.focused == Some(run.id)
     }
 
     /// The colour for the next run: the first palette colour no run uses.

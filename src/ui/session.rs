@@ -1,7 +1,7 @@
 //! Closing the app keeps the workspace: every time eframe saves the settings (every 30 s and
 //! at exit) the runs trained here are written, atomically, to checkpoints in the app's data
 //! directory (`autosave/`), and the list of open runs (those checkpoints, the files opened,
-//! the run directories followed) is persisted with the settings. The next start opens them
+//! the run and sweep directories followed) is persisted with the settings. The next start opens them
 //! again, unless the command line names other runs.
 //!
 //! A lost X display ends the process inside Xlib (its I/O error handler exits): a handler of
@@ -142,6 +142,17 @@ impl Autosave {
                     path: f.dir().to_path_buf(),
                     follow: true,
                 }),
+                // A sweep's runs: the sweep directory, followed again as a whole.
+                RunSource::Sweep { .. } => {
+                    if let Some(sweep) = run.sweep.and_then(|m| runs.sweep(m.sweep))
+                        && !session.iter().any(|s| s.follow && s.path == sweep.dir)
+                    {
+                        session.push(SessionRun {
+                            path: sweep.dir.clone(),
+                            follow: true,
+                        });
+                    }
+                }
             }
         }
         let pending = self.pending(dir, runs);

@@ -313,6 +313,12 @@ pub struct ViewSettings {
     pub theme: egui::ThemePreference,
     /// The exploring tabs.
     pub explore: ExploreSettings,
+    /// The metrics table shows a followed sweep's configurations as one row each (mean ± sd
+    /// over seeds, and n) instead of one row per run.
+    pub group_seeds: bool,
+    /// The overlaid curves show a followed sweep's configurations as their runs' mean in a
+    /// band of ± one sd instead of one curve per run.
+    pub seed_bands: bool,
     /// The help overlay (shortcuts) is open (not persisted).
     #[serde(skip)]
     pub show_help: bool,
@@ -342,6 +348,8 @@ impl Default for ViewSettings {
             compare_tab: CompareTab::Latents,
             theme: egui::ThemePreference::System,
             explore: ExploreSettings::default(),
+            group_seeds: true,
+            seed_bands: true,
             show_help: false,
             show_about: false,
         }

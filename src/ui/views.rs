@@ -26,8 +26,13 @@ const PRIOR_SAMPLES: usize = 64;
 
 impl ExplorerApp {
     /// The views a run needs now, given the layout (nothing that encodes data when the
-    /// data does not have the model's image size).
+    /// data does not have the model's image size; nothing for a run whose views are not
+    /// shown).
     fn wanted_views(&self, run: &Run) -> BTreeSet<ViewKey> {
+        if !self.runs.shows_views(run) {
+            // Not shown (a sweep's run nobody asked to see): nothing is decoded.
+            return BTreeSet::new();
+        }
         let v = &self.persisted.view;
         let mut want = BTreeSet::from([ViewKey::Stats]);
         let run_id = run.id;

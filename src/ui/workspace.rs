@@ -31,8 +31,8 @@ impl ExplorerApp {
             .unwrap_or_else(|| base.to_string())
     }
 
-    /// Add a run around `source` with its decoder.
-    fn add_run(
+    /// Add a run around `source` with its decoder (its thread starts when a view is asked).
+    pub(super) fn add_run(
         &mut self,
         name: String,
         source: RunSource,
@@ -69,6 +69,8 @@ impl ExplorerApp {
             epochs: EpochStore::default(),
             pinned: self.runs.scrub,
             outbox: Default::default(),
+            sweep: None,
+            show_views: true,
         };
         repin(&mut run);
         self.runs.add(run);
@@ -76,10 +78,15 @@ impl ExplorerApp {
         id
     }
 
-    /// Decoders refresh less often with more runs, so that decoding does not crowd out
-    /// training on a small machine.
+    /// Decoders refresh less often with more runs shown, so that decoding does not crowd
+    /// out training on a small machine (runs whose views are not shown decode nothing).
     pub(super) fn refresh_intervals(&self) {
-        let n = self.runs.len().max(1) as u32;
+        let n = self
+            .runs
+            .iter()
+            .filter(|r| self.runs.shows_views(r))
+            .count()
+            .max(1) as u32;
         for r in self.runs.iter() {
             r.decoder.set_refresh(decoder::REFRESH * n);
         }
@@ -249,7 +256,10 @@ impl ExplorerApp {
             return;
         }
         let Some(snap) = run.latest() else {
-            run.status.error("no weights to continue from");
+            let why = run
+                .weights_not_loaded()
+                .unwrap_or_else(|| "no weights to continue from".into());
+            run.status.error(why);
             return;
         };
         let data = run.data.clone();
@@ -264,6 +274,10 @@ impl ExplorerApp {
         match started {
             Ok(((h, config), exact)) => {
                 run.config = config;
+                // A sweep's run trained here is a run of its own: the sweep's records no
+                // longer apply to it.
+                let left = run.sweep.take();
+                run.show_views = true;
                 // A replaced follower stops off the UI thread.
                 reap(std::mem::replace(&mut run.source, RunSource::Training(h)));
                 run.status.state = WorkerState::Idle;
@@ -280,6 +294,9 @@ impl ExplorerApp {
                 // The source changed: point the decoder at the new worker's weights.
                 run.views.pinned_to = None;
                 repin(run);
+                if let Some(m) = left {
+                    self.leave_sweep(m);
+                }
             }
             Err(e) => run.status.error(format!("cannot continue training: {e}")),
         }

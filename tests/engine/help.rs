@@ -47,8 +47,12 @@ fn described(n: &egui_kittest::Node<'_>) -> bool {
 /// described counts for both. egui_plot's legend entries (check boxes named after a plot's
 /// series, which egui_plot gives no hover text) are explained by the plot's heading, and a
 /// window's own close button is named "Close window" by egui.
-fn undescribed(h: &Harness<'_, ExplorerApp>) -> Vec<String> {
+pub(crate) fn undescribed(h: &Harness<'_, ExplorerApp>) -> Vec<String> {
     let mut series: BTreeSet<String> = h.state().runs.iter().map(|r| r.name.clone()).collect();
+    // A followed sweep's configurations are curves too (their runs' mean and band).
+    for s in &h.state().runs.sweeps {
+        series.extend(s.groups.iter().map(|g| g.label.clone()));
+    }
     series.extend(CurveTerm::ALL.iter().map(|t| t.label().to_string()));
     series.insert("KL weight".into());
     series.insert("scrubbed epoch".into());
@@ -84,7 +88,7 @@ fn undescribed(h: &Harness<'_, ExplorerApp>) -> Vec<String> {
 }
 
 /// Steps a few frames so that a changed setting is drawn.
-fn redraw(h: &mut Harness<'_, ExplorerApp>) {
+pub(crate) fn redraw(h: &mut Harness<'_, ExplorerApp>) {
     for _ in 0..4 {
         h.step();
     }

@@ -25,6 +25,7 @@ mod rundir;
 mod schedule;
 mod shader;
 mod sweep;
+mod sweep_app;
 mod training;
 mod variants;
 mod zoo;

@@ -1,15 +1,17 @@
 //! Loss curves. Compare layout: one term (a selector) for every run, overlaid, one colour per
-//! run, x in epochs or steps. Focus layout: every term of the focused run, train per step
+//! run, x in epochs or steps; a followed sweep's configurations as their runs' mean in a
+//! band of ± one sd (a toggle). Focus layout: every term of the focused run, train per step
 //! (smoothed) and test per epoch, with the KL weight in a linked strip below. The epoch
 //! scrubber's position is a vertical line.
 
 use eframe::egui;
-use egui_plot::{Legend, Line, PlotPoints, Points, VLine};
+use egui_plot::{FilledArea, Legend, Line, PlotPoints, Points, VLine};
 
 use super::ViewCtx;
 use crate::train::EvalMetrics;
 use crate::ui::help;
 use crate::ui::run::Run;
+use crate::ui::seeds::{self, Band, Configuration};
 use crate::ui::settings::{CurveTerm, CurveX, Layout};
 
 fn smooth(points: impl Iterator<Item = [f64; 2]>, alpha: f64) -> Vec<[f64; 2]> {
@@ -58,6 +60,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
 }
 
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, term_selector: bool) {
+    let sweeps = !ctx.runs.sweeps.is_empty();
     let v = &mut *ctx.view;
     ui.horizontal_wrapped(|ui| {
         ui.heading("Loss curves")
@@ -78,6 +81,10 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, term_selector: bool) {
                 .on_hover_text(help::CURVE_X);
             ui.radio_value(&mut v.curve_x, CurveX::Step, "per step")
                 .on_hover_text(help::CURVE_X);
+            if sweeps {
+                ui.checkbox(&mut v.seed_bands, "seed mean ± sd")
+                    .on_hover_text(help::SEED_BANDS);
+            }
         }
         ui.checkbox(&mut v.log_scale, "log scale")
             .on_hover_text(help::LOG_SCALE);
@@ -116,6 +123,19 @@ fn term_points(run: &Run, term: CurveTerm, alpha: f64) -> (Vec<[f64; 2]>, bool) 
     }
 }
 
+/// Curves past which a software rasteriser leaves out what only decorates: the bands'
+/// fill and the legend's backdrop (with 50 configurations of a sweep they took a dragging
+/// frame from 48 to 73 ms at 1600×1000 under lavapipe; README).
+const CROWDED: usize = 8;
+
+/// Whether `term` is a test figure (a point per epoch).
+fn term_points_per_epoch(term: CurveTerm) -> bool {
+    matches!(
+        term,
+        CurveTerm::TestNegElbo | CurveTerm::TestRec | CurveTerm::TestKl
+    )
+}
+
 fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     controls(ui, ctx, true);
     let v = ctx.view.clone();
@@ -123,28 +143,69 @@ fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let term = v.curve_term;
     let runs = ctx.runs;
     let scrub = runs.scrub;
-    // Each run's points, x in the chosen unit.
+    let bands = v.seed_bands && !runs.sweeps.is_empty();
+    // A run's points, x in the chosen unit.
+    let points = |run: &Run| -> (Vec<[f64; 2]>, bool) {
+        let (pts, per_epoch) = term_points(run, term, alpha);
+        let spe = steps_per_epoch(run);
+        let pts: Vec<[f64; 2]> = match v.curve_x {
+            CurveX::Step => pts,
+            CurveX::Epoch => pts.into_iter().map(|[x, y]| [x / spe, y]).collect(),
+        };
+        (scale(pts, v.log_scale), per_epoch)
+    };
+    // Each run's own curve (a sweep's runs are drawn as their configurations' bands when
+    // those are on).
     let series: Vec<(&Run, Vec<[f64; 2]>, bool)> = runs
         .iter()
+        .filter(|r| !bands || r.sweep.is_none())
         .map(|run| {
-            let (pts, per_epoch) = term_points(run, term, alpha);
-            let spe = steps_per_epoch(run);
-            let pts: Vec<[f64; 2]> = match v.curve_x {
-                CurveX::Step => pts,
-                CurveX::Epoch => pts.into_iter().map(|[x, y]| [x / spe, y]).collect(),
-            };
-            (run, scale(pts, v.log_scale), per_epoch)
+            let (pts, per_epoch) = points(run);
+            (run, pts, per_epoch)
         })
         .collect();
-    if series.iter().all(|(_, pts, _)| pts.is_empty()) {
+    // Each configuration's mean and band over its runs.
+    let per_epoch_term = term_points_per_epoch(term);
+    let band_series: Vec<(Configuration<'_>, Band)> = if bands {
+        seeds::configurations(runs)
+            .into_iter()
+            .map(|c| {
+                let curves: Vec<Vec<[f64; 2]>> = c.runs.iter().map(|r| points(r).0).collect();
+                let b = seeds::band(&curves);
+                (c, b)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // A software rasteriser pays for every translucent pixel: past a handful of curves
+    // the bands are not filled (each would shade the plot again) and the legend has no
+    // backdrop (with dozens of entries it covers the plot).
+    let crowded = ctx.software_renderer && series.len() + band_series.len() > CROWDED;
+    let filled = !(ctx.software_renderer && band_series.len() > CROWDED);
+    if !filled {
+        ui.weak(format!(
+            "{} configurations: their means only (bands are filled for up to {CROWDED} on a software renderer)",
+            band_series.len()
+        ))
+        .on_hover_text(help::SEED_BANDS);
+    }
+    if series.iter().all(|(_, pts, _)| pts.is_empty())
+        && band_series.iter().all(|(_, b)| b.x.is_empty())
+    {
         ui.weak(
             "No run has this term yet. Loaded checkpoints carry test figures only: choose a test term.",
         );
     }
     let height = (ui.available_height() - 8.0).max(100.0);
+    let legend = if crowded {
+        Legend::default().background_alpha(0.0)
+    } else {
+        Legend::default()
+    };
     super::plot(ctx, "loss-overlay")
         .height(height)
-        .legend(Legend::default())
+        .legend(legend)
         .x_axis_label(match v.curve_x {
             CurveX::Epoch => "epoch",
             CurveX::Step => "step",
@@ -163,6 +224,26 @@ fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     p.points(
                         Points::new(run.name.clone(), PlotPoints::from(pts))
                             .color(run.colour)
+                            .radius(3.0),
+                    );
+                }
+            }
+            for (conf, b) in band_series {
+                if b.x.is_empty() {
+                    continue;
+                }
+                if filled {
+                    p.add(
+                        FilledArea::new(conf.label, &b.x, &b.lo, &b.hi)
+                            .fill_color(conf.colour.gamma_multiply(0.25)),
+                    );
+                }
+                let mean = b.mean_points();
+                p.line(Line::new(conf.label, PlotPoints::from(mean.clone())).color(conf.colour));
+                if per_epoch_term {
+                    p.points(
+                        Points::new(conf.label, PlotPoints::from(mean))
+                            .color(conf.colour)
                             .radius(3.0),
                     );
                 }

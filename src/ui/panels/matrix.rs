@@ -108,7 +108,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     )
                     .on_hover_text(help::figure::MATRIX_INPUT);
                 });
-                for run in runs.iter() {
+                for run in runs.iter().filter(|r| runs.shows_views(r)) {
                     ui.vertical(|ui| {
                         run_label(ui, run);
                         if run.data.name != data.name {

@@ -1,6 +1,7 @@
 //! The live metrics table: one row per run (in its colour) with its latest test figures —
 //! or those of the scrubbed epoch — and, for every run but the baseline, the difference
-//! from the baseline run.
+//! from the baseline run. A followed sweep's runs can be collapsed into one row per
+//! configuration: mean ± sd over its seeds, and n.
 
 use eframe::egui;
 
@@ -9,6 +10,7 @@ use crate::train::EvalMetrics;
 use crate::ui::command::{RunAction, UiCommand};
 use crate::ui::help;
 use crate::ui::run::Run;
+use crate::ui::seeds::{self, Configuration};
 
 /// One column: its header, hover text, how to read it off a run, and its precision.
 struct Column {
@@ -80,25 +82,56 @@ const COLUMNS: [Column; 8] = [
     },
 ];
 
+/// A run with figures: its test metrics and the epoch they are of.
+type Figures<'a> = (&'a Run, EvalMetrics, usize);
+
+/// A run's figures: the scrubbed epoch's, or the newest.
+fn run_figures(scrub: Option<usize>, run: &Run) -> Option<(usize, EvalMetrics)> {
+    match scrub {
+        Some(e) => run.metrics_at(e).map(|(ep, _, m)| (*ep, m.clone())),
+        None => run.history.epochs.last().map(|(ep, _, m)| (*ep, m.clone())),
+    }
+}
+
 /// Draw the table.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let runs = ctx.runs;
-    ui.horizontal(|ui| {
+    let sweeps = !runs.sweeps.is_empty();
+    ui.horizontal_wrapped(|ui| {
         ui.heading("Metrics").on_hover_text(help::figure::METRICS);
         match runs.scrub {
             Some(e) => ui.weak(format!("after epoch {e} (scrubbed)")),
             None => ui.weak("latest epoch; Δ against the baseline"),
         };
-    });
-    let figures = |run: &Run| -> Option<(usize, EvalMetrics)> {
-        match runs.scrub {
-            Some(e) => run.metrics_at(e).map(|(ep, _, m)| (*ep, m.clone())),
-            None => run.history.epochs.last().map(|(ep, _, m)| (*ep, m.clone())),
+        if sweeps {
+            ui.checkbox(&mut ctx.view.group_seeds, "one row per configuration")
+                .on_hover_text(help::GROUP_SEEDS);
         }
+    });
+    let grouped = sweeps && ctx.view.group_seeds;
+    let figures = |run: &Run| run_figures(runs.scrub, run);
+    // Each run's figures, read once for the columns and the rows (a sweep's runs are
+    // summarised per configuration when grouped).
+    let table: Vec<(&Run, Option<(usize, EvalMetrics)>)> = runs
+        .iter()
+        .filter(|r| !grouped || r.sweep.is_none())
+        .map(|r| (r, figures(r)))
+        .collect();
+    let configurations: Vec<(Configuration<'_>, Vec<Figures<'_>>)> = if grouped {
+        seeds::configurations(runs)
+            .into_iter()
+            .map(|c| {
+                let with: Vec<Figures<'_>> = c
+                    .runs
+                    .iter()
+                    .filter_map(|r| figures(r).map(|(e, m)| (*r, m, e)))
+                    .collect();
+                (c, with)
+            })
+            .collect()
+    } else {
+        Vec::new()
     };
-    // Each run's figures, read once for the columns and the rows.
-    let table: Vec<(&Run, Option<(usize, EvalMetrics)>)> =
-        runs.iter().map(|r| (r, figures(r))).collect();
     let base_figures = table
         .iter()
         .find(|(r, _)| runs.baseline == Some(r.id))
@@ -110,6 +143,10 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 || table
                     .iter()
                     .any(|(r, f)| f.as_ref().is_some_and(|(_, m)| (c.value)(r, m).is_some()))
+                || configurations
+                    .iter()
+                    .flat_map(|(_, w)| w)
+                    .any(|(r, m, _)| (c.value)(r, m).is_some())
         })
         .collect();
     egui::ScrollArea::both().id_salt("metrics").show(ui, |ui| {
@@ -120,6 +157,9 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 ui.strong("run (selected: baseline)")
                     .on_hover_text(help::BASELINE);
                 ui.strong("epoch").on_hover_text(help::EPOCH);
+                if grouped {
+                    ui.strong("runs").on_hover_text(help::SEEDS_COLUMN);
+                }
                 for c in &columns {
                     ui.strong(c.name).on_hover_text(c.help);
                 }
@@ -136,11 +176,17 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     }
                     let Some((epoch, m)) = figures else {
                         ui.weak("—");
+                        if grouped {
+                            ui.weak("—");
+                        }
                         ui.weak("no test figures yet");
                         ui.end_row();
                         continue;
                     };
                     ui.label(epoch.to_string());
+                    if grouped {
+                        ui.label("1");
+                    }
                     for c in &columns {
                         let v = (c.value)(run, m);
                         let text = match v {
@@ -166,6 +212,59 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     }
                     ui.end_row();
                 }
+                for (conf, with) in &configurations {
+                    configuration_row(ui, conf, with, &columns);
+                }
             });
     });
+}
+
+/// One configuration of a sweep as one row: each figure's mean ± sd over its runs that
+/// have it (with that count when fewer than the row's n).
+fn configuration_row(
+    ui: &mut egui::Ui,
+    conf: &Configuration<'_>,
+    with: &[Figures<'_>],
+    columns: &[&Column],
+) {
+    let label = egui::RichText::new(conf.label).color(conf.colour).strong();
+    ui.label(label).on_hover_text(help::SWEEP_GROUP);
+    let n = with.len();
+    if n == 0 {
+        ui.weak("—");
+        ui.label(format!("0 of {}", conf.runs.len()));
+        ui.weak("no test figures yet");
+        ui.end_row();
+        return;
+    }
+    let lo = with.iter().map(|(_, _, e)| *e).min().unwrap_or(0);
+    let hi = with.iter().map(|(_, _, e)| *e).max().unwrap_or(0);
+    ui.label(if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}–{hi}")
+    });
+    ui.label(if n == conf.runs.len() {
+        n.to_string()
+    } else {
+        format!("{n} of {}", conf.runs.len())
+    });
+    let runs: Vec<&Run> = with.iter().map(|(r, _, _)| *r).collect();
+    for c in columns {
+        let value = |r: &Run| {
+            with.iter()
+                .find(|(w, _, _)| w.id == r.id)
+                .and_then(|(w, m, _)| (c.value)(w, m))
+        };
+        match seeds::stat(&runs, value) {
+            Some(st) if st.n < n => ui.label(format!(
+                "{} ({})",
+                seeds::format_stat(&st, c.decimals),
+                st.n
+            )),
+            Some(st) => ui.label(seeds::format_stat(&st, c.decimals)),
+            None => ui.weak("n/a"),
+        };
+    }
+    ui.end_row();
 }

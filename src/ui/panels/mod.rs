@@ -73,12 +73,14 @@ pub struct ViewCtx<'a> {
 }
 
 impl<'a> ViewCtx<'a> {
-    /// The runs the current layout shows: all, or the focused one (borrowed from the
-    /// workspace, not from the context, so panels can push commands while drawing them).
+    /// The runs whose images the current layout shows: every run whose views are shown
+    /// ([`Runs::shows_views`]: all but the runs of a followed sweep not asked for), or the
+    /// focused one (borrowed from the workspace, not from the context, so panels can push
+    /// commands while drawing them).
     pub fn shown(&self) -> Vec<&'a Run> {
         let runs: &'a Runs = self.runs;
         match self.view.layout {
-            Layout::Compare => runs.iter().collect(),
+            Layout::Compare => runs.iter().filter(|r| runs.shows_views(r)).collect(),
             Layout::Focus => runs.focused_run().into_iter().collect(),
         }
     }

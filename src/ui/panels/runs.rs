@@ -1,5 +1,7 @@
 //! The runs list: add runs (new, preset, open, follow, recent) and, per run, its colour,
-//! name, state and controls (pause, resume, step, continue, save, focus, remove).
+//! name, state and controls (pause, resume, step, continue, save, focus, remove). A
+//! followed sweep's runs are listed under the sweep, one collapsed section per
+//! configuration, with the runs still planned counted there.
 
 use eframe::egui;
 
@@ -8,6 +10,8 @@ use crate::train::{Command, WorkerState};
 use crate::ui::command::{RunAction, UiCommand};
 use crate::ui::help;
 use crate::ui::run::{Run, RunSource};
+use crate::ui::runs::Runs;
+use crate::ui::sweeps::{FollowedSweep, group_colour};
 
 /// A one-line description of what a run is doing.
 fn state_line(run: &Run) -> String {
@@ -17,6 +21,8 @@ fn state_line(run: &Run) -> String {
         (RunSource::Following(_), WorkerState::Idle) => "waiting for the run to start".into(),
         (RunSource::Following(_), WorkerState::Running) => "following".into(),
         (RunSource::Following(_), st) => format!("followed, {st:?}").to_lowercase(),
+        (RunSource::Sweep { .. }, WorkerState::Running) => "following".into(),
+        (RunSource::Sweep { .. }, st) => format!("followed, {st:?}").to_lowercase(),
         (RunSource::Training(_), st) => format!("{st:?}").to_lowercase(),
     };
     let speed = if matches!(run.source, RunSource::Loaded { .. }) || s.samples_per_sec <= 0.0 {
@@ -75,6 +81,16 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
             {
                 ctx.push(UiCommand::Run(id, RunAction::Focus));
             }
+            if run.sweep.is_some() {
+                let mut shown = run.show_views;
+                if ui
+                    .checkbox(&mut shown, "views")
+                    .on_hover_text(help::SHOW_VIEWS)
+                    .changed()
+                {
+                    ctx.push(UiCommand::Run(id, RunAction::ShowViews(shown)));
+                }
+            }
         });
         ui.small(state_line(run));
         ui.horizontal_wrapped(|ui| {
@@ -123,6 +139,78 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
     });
 }
 
+/// How a sweep's runs in the workspace stand: done, running, failed or stopped.
+fn sweep_counts(runs: &Runs, sweep: &FollowedSweep) -> [usize; 3] {
+    let mut c = [0; 3];
+    for id in (0..sweep.members.len()).filter_map(|i| sweep.member(i)) {
+        match runs.get(id).map(|r| r.status.state) {
+            Some(WorkerState::Finished) => c[0] += 1,
+            Some(WorkerState::Failed | WorkerState::Stopped) => c[2] += 1,
+            Some(_) => c[1] += 1,
+            None => {}
+        }
+    }
+    c
+}
+
+/// A followed sweep: its state in one line, and one collapsed section per configuration.
+fn sweep_section(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, sweep: &FollowedSweep) {
+    let runs = ctx.runs;
+    let [done, running, stopped] = sweep_counts(runs, sweep);
+    egui::CollapsingHeader::new(
+        egui::RichText::new(format!("Sweep {} · {} runs", sweep.name, sweep.runs.len())).strong(),
+    )
+    .id_salt(("sweep", sweep.id.0))
+    .default_open(true)
+    .show(ui, |ui| {
+        ui.small(format!(
+            "{} configurations · {done} done · {running} running · {stopped} failed or stopped · {} planned",
+            sweep.groups.len(),
+            sweep.planned()
+        ));
+        ui.weak(format!("sweep directory {}", sweep.dir.display()));
+        for e in sweep.errors.iter().rev().take(2) {
+            ui.colored_label(egui::Color32::from_rgb(255, 110, 100), format!("Error: {e}"));
+        }
+        if ui
+            .small_button("Remove sweep")
+            .on_hover_text(help::REMOVE_SWEEP)
+            .clicked()
+        {
+            ctx.push(UiCommand::RemoveSweep(sweep.id));
+        }
+        for (g, group) in sweep.groups.iter().enumerate() {
+            let members = sweep.group_members(g);
+            let planned = sweep.group_planned(g);
+            let title = egui::RichText::new(format!(
+                "{} · {} runs: {} in, {} planned",
+                group.label,
+                group.runs.len(),
+                members.len(),
+                planned.len()
+            ))
+            .color(group_colour(g));
+            egui::CollapsingHeader::new(title)
+                .id_salt(("sweep-group", sweep.id.0, g))
+                .default_open(false)
+                .show(ui, |ui| {
+                    for id in &members {
+                        if let Some(run) = runs.get(*id) {
+                            run_row(ui, ctx, run);
+                        }
+                    }
+                    if !planned.is_empty() {
+                        ui.weak(format!("planned, not started: {}", planned.join(", ")));
+                    }
+                })
+                .header_response
+                .on_hover_text(help::SWEEP_GROUP);
+        }
+    })
+    .header_response
+    .on_hover_text(help::SWEEP);
+}
+
 /// Draw the runs list.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     ui.horizontal(|ui| {
@@ -153,7 +241,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         }
         if ui
             .button("Follow dir…")
-            .on_hover_text("Follow a run directory that `latent-explorer train --run-dir DIR` is writing, here or on another machine through a shared folder")
+            .on_hover_text(help::FOLLOW_DIR)
             .clicked()
         {
             ctx.push(UiCommand::PickFollowDir);
@@ -214,7 +302,10 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         }
     }
     let runs = ctx.runs;
-    for run in runs.iter() {
+    for run in runs.iter().filter(|r| r.sweep.is_none()) {
         run_row(ui, ctx, run);
+    }
+    for sweep in &runs.sweeps {
+        sweep_section(ui, ctx, sweep);
     }
 }
