@@ -123,10 +123,13 @@ fn term_points(run: &Run, term: CurveTerm, alpha: f64) -> (Vec<[f64; 2]>, bool) 
     }
 }
 
-/// Curves past which a software rasteriser leaves out what only decorates: the bands'
-/// fill and the legend's backdrop (with 50 configurations of a sweep they took a dragging
-/// frame from 48 to 73 ms at 1600×1000 under lavapipe; README).
+/// Configurations past which a software rasteriser does not fill their bands: each filled
+/// band shades the plot again (50 configurations of a sweep took a dragging frame from
+/// about 50 to 73 ms at 1600×1000 under lavapipe; README).
 const CROWDED: usize = 8;
+
+/// Height of one legend entry (points): a legend taller than the plot is left out.
+const LEGEND_ROW: f32 = 18.0;
 
 /// Whether `term` is a test figure (a point per epoch).
 fn term_points_per_epoch(term: CurveTerm) -> bool {
@@ -178,10 +181,8 @@ fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     } else {
         Vec::new()
     };
-    // A software rasteriser pays for every translucent pixel: past a handful of curves
-    // the bands are not filled (each would shade the plot again) and the legend has no
-    // backdrop (with dozens of entries it covers the plot).
-    let crowded = ctx.software_renderer && series.len() + band_series.len() > CROWDED;
+    // A software rasteriser pays for every translucent pixel: past a handful of
+    // configurations their bands are not filled.
     let filled = !(ctx.software_renderer && band_series.len() > CROWDED);
     if !filled {
         ui.weak(format!(
@@ -197,61 +198,66 @@ fn overlay(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             "No run has this term yet. Loaded checkpoints carry test figures only: choose a test term.",
         );
     }
+    // One legend entry per run and per configuration, while they fit beside the plot (a
+    // longer legend would run over the panels below).
+    let entries = series.len() + band_series.len();
+    let room = ui.available_height() - 8.0;
+    let legend = entries as f32 * LEGEND_ROW <= room - 2.0 * LEGEND_ROW;
+    if !legend {
+        ui.weak(format!(
+            "{entries} curves: no legend (point at a curve for its name)"
+        ));
+    }
+    // (Below that line, if it was drawn.)
     let height = (ui.available_height() - 8.0).max(100.0);
-    let legend = if crowded {
-        Legend::default().background_alpha(0.0)
+    let mut plot = super::plot(ctx, "loss-overlay").height(height);
+    if legend {
+        plot = plot.legend(Legend::default());
+    }
+    plot.x_axis_label(match v.curve_x {
+        CurveX::Epoch => "epoch",
+        CurveX::Step => "step",
+    })
+    .y_axis_label(if v.log_scale {
+        format!("log10 {}", term.label())
     } else {
-        Legend::default()
-    };
-    super::plot(ctx, "loss-overlay")
-        .height(height)
-        .legend(legend)
-        .x_axis_label(match v.curve_x {
-            CurveX::Epoch => "epoch",
-            CurveX::Step => "step",
-        })
-        .y_axis_label(if v.log_scale {
-            format!("log10 {}", term.label())
-        } else {
-            format!("{} (nats / image)", term.label())
-        })
-        .show(ui, |p| {
-            for (run, pts, per_epoch) in series {
-                p.line(
-                    Line::new(run.name.clone(), PlotPoints::from(pts.clone())).color(run.colour),
+        format!("{} (nats / image)", term.label())
+    })
+    .show(ui, |p| {
+        for (run, pts, per_epoch) in series {
+            p.line(Line::new(run.name.clone(), PlotPoints::from(pts.clone())).color(run.colour));
+            if per_epoch {
+                p.points(
+                    Points::new(run.name.clone(), PlotPoints::from(pts))
+                        .color(run.colour)
+                        .radius(3.0),
                 );
-                if per_epoch {
-                    p.points(
-                        Points::new(run.name.clone(), PlotPoints::from(pts))
-                            .color(run.colour)
-                            .radius(3.0),
-                    );
-                }
             }
-            for (conf, b) in band_series {
-                if b.x.is_empty() {
-                    continue;
-                }
-                if filled {
-                    p.add(
-                        FilledArea::new(conf.label, &b.x, &b.lo, &b.hi)
-                            .fill_color(conf.colour.gamma_multiply(0.25)),
-                    );
-                }
-                let mean = b.mean_points();
-                p.line(Line::new(conf.label, PlotPoints::from(mean.clone())).color(conf.colour));
-                if per_epoch_term {
-                    p.points(
-                        Points::new(conf.label, PlotPoints::from(mean))
-                            .color(conf.colour)
-                            .radius(3.0),
-                    );
-                }
+        }
+        for (conf, b) in band_series {
+            if b.x.is_empty() {
+                continue;
             }
-            if let (Some(e), CurveX::Epoch) = (scrub, v.curve_x) {
-                p.vline(VLine::new("scrubbed epoch", e as f64).color(egui::Color32::GRAY));
+            if filled {
+                p.add(
+                    FilledArea::new(conf.label, &b.x, &b.lo, &b.hi)
+                        .fill_color(conf.colour.gamma_multiply(0.25)),
+                );
             }
-        });
+            let mean = b.mean_points();
+            p.line(Line::new(conf.label, PlotPoints::from(mean.clone())).color(conf.colour));
+            if per_epoch_term {
+                p.points(
+                    Points::new(conf.label, PlotPoints::from(mean))
+                        .color(conf.colour)
+                        .radius(3.0),
+                );
+            }
+        }
+        if let (Some(e), CurveX::Epoch) = (scrub, v.curve_x) {
+            p.vline(VLine::new("scrubbed epoch", e as f64).color(egui::Color32::GRAY));
+        }
+    });
 }
 
 fn single(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
