@@ -1934,6 +1934,14 @@ fn sweep_plan(spec: &Path, out: &Path, dry_run: bool) -> Result<()> {
         let axes: Vec<String> = r.axes.iter().map(|(k, v)| format!("{k} = {v}")).collect();
         outln!("{i:>5}  {:<32} {}", r.name, axes.join(", "));
     }
+    for (names, keys) in crate::sweep::spec::same_models(&runs) {
+        eprintln!(
+            "warning: {} runs train the same model, differing only in {} (which their variant ignores): {}",
+            names.len(),
+            keys.join(", "),
+            names.join(", ")
+        );
+    }
     if dry_run {
         outln!("(--dry-run: nothing written; axes {})", keys.join(", "));
         return Ok(());

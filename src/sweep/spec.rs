@@ -274,6 +274,54 @@ impl SweepSpec {
     }
 }
 
+/// Groups of runs that differ only in keys their variant ignores (`beta` for the plain
+/// VAE, …), so they train the same model: each group's names, with the keys. A sweep may
+/// mean it (a grid over every variant), but it spends the runs twice.
+pub fn same_models(runs: &[PlannedRun]) -> Vec<(Vec<String>, Vec<&'static str>)> {
+    let mut groups: Vec<(RunConfig, Vec<String>, Vec<&'static str>)> = Vec::new();
+    let defaults = toml::Table::try_from(RunConfig::default()).unwrap_or_default();
+    for r in runs {
+        let ignored = r.config.run.ignored_keys();
+        // The run with every key its variant ignores put back to its default.
+        let mut base = r.config.clone();
+        for key in &ignored {
+            if *key == "beta" {
+                base.run.beta = None;
+            } else if let Some(v) = defaults.get(*key) {
+                // The key's own default: setting it cannot fail.
+                let _ = base.set(key, v.clone());
+            }
+        }
+        match groups.iter_mut().find(|(c, _, _)| *c == base) {
+            Some((_, names, _)) => names.push(r.name.clone()),
+            None => groups.push((base, vec![r.name.clone()], ignored)),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, names, _)| names.len() > 1)
+        .map(|(_, names, ignored)| {
+            // Only the ignored keys the runs actually differ in are worth naming.
+            let differ: Vec<&'static str> = ignored
+                .into_iter()
+                .filter(|k| {
+                    let values: Vec<Option<toml::Value>> = names
+                        .iter()
+                        .filter_map(|n| runs.iter().find(|r| r.name == *n))
+                        .map(|r| {
+                            toml::Table::try_from(&r.config)
+                                .ok()
+                                .and_then(|t| t.get(*k).cloned())
+                        })
+                        .collect();
+                    values.windows(2).any(|w| w[0] != w[1])
+                })
+                .collect();
+            (names, differ)
+        })
+        .collect()
+}
+
 /// Whether two TOML values are the same setting (an integer and the float it equals are).
 fn same_value(a: &toml::Value, b: &toml::Value) -> bool {
     match (

@@ -336,6 +336,38 @@ impl RunSpec {
         Ok(())
     }
 
+    /// The keys of this spec that its variant does not use: a run that changes only them
+    /// trains the same model (`beta` for the plain VAE, `iwae_k` for all but the IWAE, …).
+    pub fn ignored_keys(&self) -> Vec<&'static str> {
+        use VariantKind as V;
+        let v = self.variant;
+        let uses_beta = matches!(
+            v,
+            V::BetaVae | V::Cvae | V::BetaTcvae | V::TwoLayer | V::VaeGan | V::FactorVae
+        );
+        let mut keys = Vec::new();
+        for (key, used) in [
+            ("beta", uses_beta),
+            ("iwae_k", v == V::Iwae),
+            ("mmd_lambda", v == V::WaeMmd),
+            ("mmd_kernel", v == V::WaeMmd),
+            ("sinkhorn_lambda", v == V::WaeSinkhorn),
+            ("sinkhorn_eps", v == V::WaeSinkhorn),
+            ("aae_r1", v == V::Aae),
+            ("gan_weight", v == V::VaeGan),
+            ("vq_codes", v == V::VqVae),
+            ("vq_code_dim", v == V::VqVae),
+            ("vq_commitment", v == V::VqVae),
+            ("bottom_latent", v == V::TwoLayer),
+            ("factor_gamma", v == V::FactorVae),
+        ] {
+            if !used {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
     /// β as the run will use it: the one set, else the variant's default.
     pub fn effective_beta(&self) -> f64 {
         self.beta.unwrap_or(self.variant.default_beta())

@@ -142,6 +142,42 @@ fn a_sweep_file_expands_into_named_runs_and_bad_entries_are_named() {
         assert!(e.contains(says), "{text:?}: {e}");
     }
     assert!(matches!(refused("[base"), SpecError::Parse(_)));
+    // Runs that differ only in a key their variant ignores train the same model: named.
+    let runs = SweepSpec::from_toml(
+        "[axes]\nvariant = [\"vae\", \"beta-vae\"]\nbeta = [1, 4]\niwae_k = [5, 10]\n",
+    )
+    .unwrap()
+    .expand()
+    .unwrap();
+    let same = latent_explorer::sweep::spec::same_models(&runs);
+    assert_eq!(
+        same,
+        vec![
+            (
+                vec![
+                    "vae_beta1_iwae_k5".to_string(),
+                    "vae_beta1_iwae_k10".into(),
+                    "vae_beta4_iwae_k5".into(),
+                    "vae_beta4_iwae_k10".into(),
+                ],
+                vec!["beta", "iwae_k"],
+            ),
+            (
+                vec![
+                    "beta-vae_beta1_iwae_k5".to_string(),
+                    "beta-vae_beta1_iwae_k10".into()
+                ],
+                vec!["iwae_k"],
+            ),
+            (
+                vec![
+                    "beta-vae_beta4_iwae_k5".to_string(),
+                    "beta-vae_beta4_iwae_k10".into()
+                ],
+                vec!["iwae_k"],
+            ),
+        ]
+    );
 }
 
 #[test]
