@@ -83,6 +83,16 @@ fn spawn(
     {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
+        // A launcher started with SIGINT ignored (a background job of a script) would pass
+        // that on, and the child would never hear the stop request it is sent.
+        // SAFETY: only `signal`, which is async-signal-safe, runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
     }
     cmd.spawn()
 }

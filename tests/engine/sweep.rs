@@ -359,11 +359,13 @@ fn the_local_launcher_runs_a_sweep_and_a_stopped_sweep_resumes_to_the_same_weigh
     let status = ok(&["sweep", "status", s(&small)], &[]);
     assert!(status.contains("4 runs: 4 done"), "{status}");
 
-    // Stopped (Ctrl-C) once a run has finished an epoch, then run again: every run ends
-    // where an uninterrupted run ends, bit for bit.
+    // Stopped once a run has finished an epoch, then run again: every run ends where an
+    // uninterrupted run ends, bit for bit. The launcher is started as a script's background
+    // job is (SIGINT ignored) and stopped with SIGTERM: its runs still hear the request.
     let long = dir.path().join("long");
-    plan_example(&long, 4);
-    let mut child = Command::new(BIN)
+    plan_example(&long, 8);
+    let mut launcher = Command::new(BIN);
+    launcher
         .args([
             "sweep",
             "run",
@@ -375,9 +377,16 @@ fn the_local_launcher_runs_a_sweep_and_a_stopped_sweep_resumes_to_the_same_weigh
         ])
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    // SAFETY: only `signal`, async-signal-safe, between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        launcher.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = launcher.spawn().unwrap();
     let first = Plan::read(&long)
         .unwrap()
         .run_dir("vae_seed0")
@@ -389,7 +398,7 @@ fn the_local_launcher_runs_a_sweep_and_a_stopped_sweep_resumes_to_the_same_weigh
     }
     // SAFETY: kill with a valid pid of our own child and a valid signal number.
     assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
         0
     );
     let mut stderr = String::new();
@@ -402,13 +411,14 @@ fn the_local_launcher_runs_a_sweep_and_a_stopped_sweep_resumes_to_the_same_weigh
     assert!(stderr.contains("the sweep was stopped"), "{stderr}");
     let plan = Plan::read(&long).unwrap();
     let states = sweep_status(&plan);
+    // The running run stopped mid-way, at a point it resumes from; the rest never started.
     assert!(
-        states
-            .iter()
-            .any(|st| matches!(st.state, RunState::Started { .. }) && st.resumable)
-            || states
-                .iter()
-                .all(|st| matches!(st.state, RunState::Done { .. })),
+        matches!(states[0].state, RunState::Started { epoch, .. } if epoch < 8)
+            && states[0].resumable,
+        "{states:?}"
+    );
+    assert!(
+        states[1..].iter().all(|st| st.state == RunState::Planned),
         "{states:?}"
     );
     ok(
@@ -424,12 +434,12 @@ fn the_local_launcher_runs_a_sweep_and_a_stopped_sweep_resumes_to_the_same_weigh
         &[],
     );
     for st in sweep_status(&plan) {
-        assert_eq!(st.state, RunState::Done { epoch: 4 }, "{}", st.entry.name);
+        assert_eq!(st.state, RunState::Done { epoch: 8 }, "{}", st.entry.name);
     }
     let reference = straight(&plan, "vae_seed0", dir.path());
     assert_eq!(
-        tensors(&plan.run_dir("vae_seed0").join("epoch-0004.safetensors")),
-        tensors(&reference.join("epoch-0004.safetensors"))
+        tensors(&plan.run_dir("vae_seed0").join("epoch-0008.safetensors")),
+        tensors(&reference.join("epoch-0008.safetensors"))
     );
 }
 
