@@ -18,7 +18,9 @@ missing_packages() {
         ;;
       vulkan)
         ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
-        { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\.so\.1' \
+        # `grep` reads all of it (`grep -q` would stop early, and under `pipefail` the
+        # SIGPIPE that ldconfig then gets would count as "missing").
+        { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep 'libvulkan\.so\.1' >/dev/null \
           || need+=(libvulkan1)
         ;;
       xvfb)

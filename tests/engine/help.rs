@@ -61,6 +61,12 @@ pub(crate) fn undescribed(h: &Harness<'_, ExplorerApp>) -> Vec<String> {
     series.insert("cursor".into());
     series.insert("test".into());
     series.insert(h.state().persisted.view.explore.shift.to_string());
+    // While a new shift is scored, a run's histogram still shows the shift it was scored with.
+    for r in h.state().runs.iter() {
+        if let Some(a) = &r.views.anomaly {
+            series.insert(a.report.query.shift.to_string());
+        }
+    }
     let mut out = Vec::new();
     for n in h.query_all(by().predicate(|n| interactive(n.role()))) {
         if described(&n) {
