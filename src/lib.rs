@@ -19,7 +19,8 @@
 //!   and the app both compute from a model: encodings, dimension statistics, anomaly
 //!   reports.
 //! - [`gpu`]: the one wgpu device shared by burn and egui, and the tile painter.
-//! - [`ui`]: the desktop app; [`cli`]: the command-line edge.
+//! - [`ui`]: the desktop app; [`cli`]: the command-line edge; [`report`]: how an error
+//!   reads there, each cause once.
 
 pub mod atomic;
 pub mod backend;
@@ -37,6 +38,7 @@ pub mod interrupt;
 pub mod limits;
 pub mod model;
 pub mod paths;
+pub mod report;
 pub mod rundir;
 pub mod sweep;
 pub mod train;

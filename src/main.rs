@@ -40,7 +40,7 @@ fn main() -> std::process::ExitCode {
                 eprintln!("{i}");
                 return std::process::ExitCode::from(latent_explorer::interrupt::EXIT_INTERRUPTED);
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", latent_explorer::report::error_line(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }

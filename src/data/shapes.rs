@@ -88,10 +88,10 @@ impl ShapesConfig {
 #[derive(Debug, Error)]
 pub enum ShapesError {
     /// A size is over its limit.
-    #[error("shapes: {0}")]
+    #[error(transparent)]
     Limit(#[from] LimitError),
     /// The test fraction is not in (0, 1).
-    #[error("shapes: test fraction {0} must lie strictly between 0 and 1")]
+    #[error("test fraction {0} must lie strictly between 0 and 1")]
     TestFraction(f64),
 }
 

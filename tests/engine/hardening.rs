@@ -563,3 +563,80 @@ fn outputs_and_followed_directories_of_the_wrong_kind_are_refused_before_any_wor
         latent_explorer::rundir::Follower::spawn(&tmp.path().join("later"), cpu(), None).is_ok()
     );
 }
+
+/// The repeated segments of a one-line message: each `: `-separated part long enough to
+/// mean something that occurs more than once.
+fn repeated_segments(message: &str) -> Vec<String> {
+    let parts: Vec<&str> = message.trim().split(": ").map(str::trim).collect();
+    let mut out: Vec<String> = parts
+        .iter()
+        .filter(|p| p.len() >= 8 && parts.iter().filter(|q| q == p).count() > 1)
+        .map(|p| p.to_string())
+        .collect();
+    out.dedup();
+    out
+}
+
+#[test]
+fn no_message_says_a_cause_twice() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let key = spec(
+        "key.toml",
+        "[base]\nvariant = \"vae\"\n[axes]\nbetaa = [1, 2]\n",
+    );
+    let variant = spec("variant.toml", "[axes]\nvariant = [\"vae\", \"nope\"]\n");
+    let value = spec("value.toml", "[axes]\nbeta = [1, -2]\n");
+    let run_toml = spec("run.toml", "variant = \"vae\"\nepochs = \"two\"\n");
+    let plan = tmp.path().join("plan");
+    let o = tmp.path().join("o.safetensors");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["train", "--data", "shapes:0", "--out", s(&o)],
+            "image side = 0",
+        ),
+        (
+            vec!["train", "--data", "shapes:32:bogus", "--out", s(&o)],
+            "the grid is",
+        ),
+        (vec!["sweep", "plan", &key, "--out", s(&plan)], "betaa"),
+        (vec!["sweep", "plan", &variant, "--out", s(&plan)], "nope"),
+        (
+            vec!["sweep", "plan", &value, "--out", s(&plan)],
+            "beta = -2",
+        ),
+        (
+            vec![
+                "train",
+                "--config",
+                &run_toml,
+                "--data",
+                s(&f.data),
+                "--out",
+                s(&o),
+            ],
+            "epochs",
+        ),
+        (vec!["sample", s(&f.data), "--out", s(&o)], ""),
+    ];
+    for (args, want) in cases {
+        let e = fails(&args);
+        assert!(e.contains(want), "{args:?}: {e}");
+        let line = e.lines().rfind(|l| l.starts_with("error: ")).unwrap_or(&e);
+        let twice = repeated_segments(line);
+        assert!(twice.is_empty(), "{args:?} repeats {twice:?}:\n{e}");
+    }
+    assert!(!plan.exists() && !o.exists(), "a refused command wrote");
+}
+
+#[test]
+fn the_repetition_check_sees_a_repeated_cause() {
+    let e = "error: a.toml: unknown key `x`: unknown key `x`";
+    assert_eq!(repeated_segments(e), vec!["unknown key `x`".to_string()]);
+    assert!(repeated_segments("error: a: b: c").is_empty());
+}
