@@ -1,21 +1,76 @@
 //! Crash-safe file writes: write a temporary file beside the target, flush it to disk, then
 //! rename it over the target. A reader sees either the old file or the new one, never half.
 //!
-//! The temporary file is `.NAME.tmp-PID`. A process killed while writing (SIGKILL, a power
-//! cut) leaves its one behind; the next write to the same target removes every such file
-//! whose process no longer runs, so they never pile up.
+//! The temporary file is `.NAME.tmp-HOST-PID-N`: the writer's host, its process, and a
+//! counter of this process's writes, so that two threads writing one target, or two hosts
+//! writing one shared folder, never share a temporary file (a shared one could publish a mix
+//! of both writers' bytes). A process killed while writing (SIGKILL, a power cut) leaves its
+//! one behind; the next write to the same target removes every such file that is provably
+//! stale — written on this host by a process that no longer runs. Another host's files are
+//! left alone: its live writer cannot be told from a dead one from here.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The temporary path used while writing `path`.
+/// This host's name as it appears in temporary file names: letters, digits, `.`, `_` and
+/// `-` kept, anything else `_`; `localhost` where the name cannot be read.
+pub fn host_name() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let raw = read_host_name().unwrap_or_default();
+        let clean: String = raw
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if clean.is_empty() {
+            "localhost".into()
+        } else {
+            clean
+        }
+    })
+}
+
+#[cfg(unix)]
+fn read_host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many
+    // bytes and the result is read only up to the first NUL within the buffer.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+#[cfg(not(unix))]
+fn read_host_name() -> Option<String> {
+    std::env::var("COMPUTERNAME").ok()
+}
+
+/// A fresh temporary path for one write of `path`: no other write, in this process or any
+/// other on any host, uses the same one.
 pub fn temp_path(path: &Path) -> PathBuf {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(
+        ".{name}.tmp-{}-{}-{n}",
+        host_name(),
+        std::process::id()
+    ))
 }
 
 /// Write `path` atomically with `write`. On any error the target is untouched and the
@@ -60,15 +115,19 @@ pub fn atomic_write_bytes(path: &Path, bytes: &[u8]) -> io::Result<()> {
     atomic_write(path, |f| f.write_all(bytes))
 }
 
-/// The process id in `file_name` if it is a temporary file of `target_name`'s writes
-/// (`.NAME.tmp-PID`).
-fn temp_owner(file_name: &str, target_name: &str) -> Option<u32> {
-    file_name
+/// The host and process id in `file_name` if it is a temporary file of `target_name`'s
+/// writes (`.NAME.tmp-HOST-PID-N`). The host name may itself hold `-`: the fields are read
+/// from the right.
+fn temp_owner<'a>(file_name: &'a str, target_name: &str) -> Option<(&'a str, u32)> {
+    let rest = file_name
         .strip_prefix('.')?
         .strip_prefix(target_name)?
-        .strip_prefix(".tmp-")?
-        .parse()
-        .ok()
+        .strip_prefix(".tmp-")?;
+    let mut fields = rest.rsplitn(3, '-');
+    fields.next()?.parse::<u64>().ok()?;
+    let pid = fields.next()?.parse().ok()?;
+    let host = fields.next().filter(|h| !h.is_empty())?;
+    Some((host, pid))
 }
 
 /// Whether process `pid` is running (or exists under another user).
@@ -89,8 +148,10 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Remove the temporary files that writes of `path` by processes no longer running left
-/// behind. Best effort: a file that cannot be removed is left for the next write.
+/// Remove the temporary files that writes of `path` by processes of this host that no
+/// longer run left behind. Another host's files, and files not named as this module names
+/// them, are never removed. Best effort: a file that cannot be removed is left for the next
+/// write.
 pub fn remove_stale_temps(path: &Path) -> usize {
     let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return 0;
@@ -105,10 +166,12 @@ pub fn remove_stale_temps(path: &Path) -> usize {
     let mut removed = 0;
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(pid) = temp_owner(&file_name.to_string_lossy(), &name) else {
+        let file_name = file_name.to_string_lossy();
+        let Some((host, pid)) = temp_owner(&file_name, &name) else {
             continue;
         };
-        if pid != std::process::id()
+        if host == host_name()
+            && pid != std::process::id()
             && !process_alive(pid)
             && entry.file_type().is_ok_and(|t| t.is_file())
             && std::fs::remove_file(entry.path()).is_ok()

@@ -304,6 +304,7 @@ fn saved_settings_are_clamped_to_their_controls_or_refused() {
 
 #[test]
 fn stale_temporary_files_of_dead_writers_are_removed_by_the_next_save() {
+    use latent_explorer::atomic::host_name;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ckpt.safetensors");
     // A process that has exited (its pid is free) and one that is running.
@@ -314,12 +315,18 @@ fn stale_temporary_files_of_dead_writers_are_removed_by_the_next_save() {
         pid
     };
     let mut alive = Command::new("sleep").arg("30").spawn().unwrap();
-    let stale = dir.path().join(format!(".ckpt.safetensors.tmp-{dead}"));
-    let live = dir
-        .path()
-        .join(format!(".ckpt.safetensors.tmp-{}", alive.id()));
-    let other = dir.path().join(format!(".other.safetensors.tmp-{dead}"));
-    for p in [&stale, &live, &other] {
+    let host = host_name();
+    let name = |target: &str, host: &str, pid: u32| {
+        dir.path().join(format!(".{target}.tmp-{host}-{pid}-7"))
+    };
+    let stale = name("ckpt.safetensors", host, dead);
+    let live = name("ckpt.safetensors", host, alive.id());
+    let other = name("other.safetensors", host, dead);
+    // Another host's writer with the same pid as a dead one here: alive for all we know.
+    let elsewhere = name("ckpt.safetensors", &format!("not-{host}"), dead);
+    // A file of the old naming, by pid alone: its host is unknown.
+    let unnamed = dir.path().join(format!(".ckpt.safetensors.tmp-{dead}"));
+    for p in [&stale, &live, &other, &elsewhere, &unnamed] {
         std::fs::write(p, b"half a checkpoint").unwrap();
     }
     latent_explorer::atomic::atomic_write_bytes(&path, b"new").unwrap();
@@ -335,6 +342,73 @@ fn stale_temporary_files_of_dead_writers_are_removed_by_the_next_save() {
         other.exists(),
         "another target's temporary file was removed"
     );
+    assert!(
+        elsewhere.exists(),
+        "another host's temporary file was removed"
+    );
+    assert!(unnamed.exists(), "a file of unknown host was removed");
+}
+
+#[test]
+fn concurrent_writers_of_one_path_each_publish_only_their_own_bytes() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.safetensors");
+    const WRITERS: u8 = 8;
+    const WRITES: usize = 12;
+    const LEN: usize = 256 * 1024;
+    let done = AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut seen = 0usize;
+            while !done.load(Ordering::Acquire) {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    assert_eq!(bytes.len(), LEN, "a published file of the wrong length");
+                    let first = bytes[0];
+                    assert!(
+                        bytes.iter().all(|&b| b == first),
+                        "a published file mixes writers' bytes"
+                    );
+                    seen += 1;
+                }
+            }
+            seen
+        });
+        let writers: Vec<_> = (1..=WRITERS)
+            .map(|w| {
+                let path = &path;
+                scope.spawn(move || {
+                    for _ in 0..WRITES {
+                        // Written in small pieces, so that two writers of one temporary
+                        // file would interleave.
+                        latent_explorer::atomic::atomic_write(path, |f| {
+                            use std::io::Write;
+                            let chunk = [w; 4096];
+                            for _ in 0..LEN / chunk.len() {
+                                f.write_all(&chunk)?;
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        reader.join().unwrap()
+    });
+    assert!(seen > 0, "the reader never saw the file");
+    let last = std::fs::read(&path).unwrap();
+    assert!(last.len() == LEN && last.iter().all(|&b| b == last[0] && b >= 1 && b <= WRITERS));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "shared.safetensors")
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
 }
 
 #[test]
