@@ -128,11 +128,21 @@ pub enum RunDirError {
     /// The path is not a directory.
     #[error(transparent)]
     Path(#[from] crate::paths::PathError),
-    /// The directory already holds a run.
+    /// The directory already holds an earlier run's files, which this run would overwrite.
     #[error(
-        "{0}: already holds a run ({METRICS_FILE} is not empty); use a new or empty directory, or go on with `train --resume DIR`"
+        "{dir}: already holds a run's files ({files}); use a new or empty directory, or go on with `train --resume DIR`"
     )]
-    InUse(PathBuf),
+    InUse {
+        /// The directory.
+        dir: PathBuf,
+        /// The files found, comma-separated (at most a few named, then a count).
+        files: String,
+    },
+    /// The directory's configuration file describes another run.
+    #[error(
+        "{0}: its {RUN_CONFIG_FILE} describes another run than this one; use a new or empty directory, or train with `--config` that file"
+    )]
+    OtherConfig(PathBuf),
     /// The directory holds no run to resume.
     #[error("{path}: {why}")]
     NotResumable {
@@ -159,6 +169,33 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
         path: path.to_path_buf(),
         error,
     }
+}
+
+/// Whether `name` is a per-epoch checkpoint's name (`epoch-NNNN.safetensors`).
+fn is_epoch_checkpoint(name: &str) -> bool {
+    name.strip_prefix("epoch-")
+        .and_then(|r| r.strip_suffix(".safetensors"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The files in `dir` that a [`RunDirWriter`] writes and that an earlier run left: a
+/// non-empty metrics file, per-epoch, final and resume checkpoints. Sorted by name.
+fn earlier_run_files(dir: &Path) -> Result<Vec<String>, RunDirError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = if name == METRICS_FILE {
+            entry.metadata().is_ok_and(|m| m.len() > 0)
+        } else {
+            name == FINAL_CHECKPOINT || name == RESUME_CHECKPOINT || is_epoch_checkpoint(&name)
+        };
+        if ours {
+            found.push(name);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// Write `config` as `dir`'s [`RUN_CONFIG_FILE`], atomically.
@@ -196,11 +233,27 @@ impl RunDirWriter {
             });
         }
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let metrics_path = dir.join(METRICS_FILE);
-        if std::fs::metadata(&metrics_path).is_ok_and(|m| m.len() > 0) {
-            return Err(RunDirError::InUse(dir.to_path_buf()));
+        let found = earlier_run_files(dir)?;
+        if !found.is_empty() {
+            const NAMED: usize = 4;
+            let mut files = found[..found.len().min(NAMED)].join(", ");
+            if found.len() > NAMED {
+                files.push_str(&format!(" and {} more", found.len() - NAMED));
+            }
+            return Err(RunDirError::InUse {
+                dir: dir.to_path_buf(),
+                files,
+            });
         }
         if let Some(rc) = run_config {
+            // A sweep plans a run's `run.toml` before the run starts: the same configuration
+            // is no earlier run's; another one is, and is not overwritten.
+            let path = dir.join(RUN_CONFIG_FILE);
+            if let Ok(text) = std::fs::read_to_string(&path)
+                && RunConfig::from_toml(&text).ok().as_ref() != Some(rc)
+            {
+                return Err(RunDirError::OtherConfig(dir.to_path_buf()));
+            }
             write_config(dir, rc)?;
         }
         let mut w = Self::open(dir, dataset.clone())?;

@@ -714,3 +714,74 @@ fn the_repetition_check_sees_a_repeated_cause() {
     assert_eq!(repeated_segments(e), vec!["unknown key `x`".to_string()]);
     assert!(repeated_segments("error: a: b: c").is_empty());
 }
+
+#[test]
+fn a_run_directory_holding_an_earlier_runs_files_is_refused_and_left_as_it_was() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let train = |dir: &Path| {
+        vec![
+            "train".to_string(),
+            "--data".into(),
+            s(&f.data).into(),
+            "--epochs".into(),
+            "1".into(),
+            "--hidden".into(),
+            "16".into(),
+            "--latent".into(),
+            "2".into(),
+            "--run-dir".into(),
+            s(dir).into(),
+        ]
+    };
+    // Each file a run directory's writer writes, alone, without a metrics file.
+    for name in [
+        "epoch-0003.safetensors",
+        "final.safetensors",
+        "resume.safetensors",
+        "metrics.jsonl",
+    ] {
+        let dir = tmp.path().join(name.replace('.', "_"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(name), b"an earlier run's bytes").unwrap();
+        let args = train(&dir);
+        let e = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            e.contains("already holds a run's files") && e.contains(name),
+            "{name}: {e}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, vec![name.to_string()], "{name}: files were added");
+        assert_eq!(
+            std::fs::read(dir.join(name)).unwrap(),
+            b"an earlier run's bytes"
+        );
+    }
+    // Files that are no run's are not in the way, and an empty metrics file is no run.
+    let dir = tmp.path().join("notes");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), b"mine").unwrap();
+    std::fs::write(dir.join("epoch-notes.safetensors"), b"mine").unwrap();
+    std::fs::write(dir.join("metrics.jsonl"), b"").unwrap();
+    let args = train(&dir);
+    let out = crate::explore_tools::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(dir.join("notes.txt")).unwrap(), b"mine");
+    // A configuration file of another run is not overwritten; the same one is no other run.
+    let dir = tmp.path().join("config");
+    std::fs::create_dir(&dir).unwrap();
+    let other = "data = \"bundled\"\nfinal_iwae_k = 0\nvariant = \"iwae\"\n";
+    let cfg_path = dir.join("run.toml");
+    let args = train(&dir);
+    std::fs::write(&cfg_path, other).unwrap();
+    let e = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(e.contains("run.toml describes another run"), "{e}");
+    assert_eq!(std::fs::read_to_string(&cfg_path).unwrap(), other);
+}
