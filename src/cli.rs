@@ -1658,7 +1658,8 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     let labels = label.map_or(CodeLabels::None, |l| CodeLabels::All(l as usize));
     let pixels = explore::decode_codes(model, z, d, labels, &device)?;
     // Frame f: the f-th value of every shown dimension, one tile per row.
-    let written = export_grid(&pixels, data.shape(), a.steps, format, a.delay_ms, &a.out)?;
+    // Both outputs or neither: the frames first (whole or none), then `--out`, whose
+    // failure takes the frames back.
     let frames = match &a.frames {
         Some(dir) => Some(export_grid(
             &pixels,
@@ -1669,6 +1670,15 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
             dir,
         )?),
         None => None,
+    };
+    let written = match export_grid(&pixels, data.shape(), a.steps, format, a.delay_ms, &a.out) {
+        Ok(w) => w,
+        Err(e) => {
+            if let Some(f) = &frames {
+                crate::export::remove_export(f);
+            }
+            return Err(e.into());
+        }
     };
     outln!("range: {}", a.range.describe());
     outln!("base: {base_text}; other coordinates held there");

@@ -234,9 +234,15 @@ pub fn export_grid(
         ExportFormat::Frames => {
             let frames = column_frames(pixels, shape, grid_cols);
             std::fs::create_dir_all(path).map_err(err(path))?;
+            // All the frames or none: a failed frame takes back the ones this call wrote.
+            let mut written = Vec::with_capacity(frames.len());
             for (i, f) in frames.iter().enumerate() {
                 let p = path.join(frame_file_name(i, frames.len()));
-                save_png(f, &p).map_err(err(&p))?;
+                if let Err(e) = save_png(f, &p) {
+                    remove_files(&written);
+                    return Err(err(&p)(e));
+                }
+                written.push(p);
             }
             frames.len()
         }
@@ -245,6 +251,29 @@ pub fn export_grid(
         path: path.to_path_buf(),
         frames,
     })
+}
+
+/// The files of an export: the file itself, or each frame in the frames' directory.
+pub fn exported_files(e: &Exported) -> Vec<PathBuf> {
+    if e.path.is_dir() {
+        (0..e.frames)
+            .map(|i| e.path.join(frame_file_name(i, e.frames)))
+            .collect()
+    } else {
+        vec![e.path.clone()]
+    }
+}
+
+/// Take back an export whose command failed afterwards: remove its files (best effort; the
+/// frames' directory stays).
+pub fn remove_export(e: &Exported) {
+    remove_files(&exported_files(e));
+}
+
+fn remove_files(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
 }
 
 /// Posterior codes as CSV: a header `index,label,mu_0,…,mu_{d−1},logvar_0,…,logvar_{d−1}`,

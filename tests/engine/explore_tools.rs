@@ -1243,3 +1243,53 @@ fn cli_train_without_class_records_it_and_refuses_a_missing_class() {
     assert!(e.contains("--without-class"), "{e}");
     assert!(!out.exists());
 }
+
+#[test]
+fn traverse_writes_both_its_outputs_or_neither() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |out: &Path, frames: &Path| {
+        vec![
+            "traverse".to_string(),
+            s(&f.ckpt).into(),
+            "--data".into(),
+            s(&f.data).into(),
+            "--out".into(),
+            s(out).into(),
+            "--frames".into(),
+            s(frames).into(),
+            "--steps".into(),
+            "5".into(),
+        ]
+    };
+    let listing = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    // A frame cannot be written (a directory has its name): no frame and no `--out` left.
+    let out = tmp.path().join("t.gif");
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir_all(frames.join("frame-02.png")).unwrap();
+    let a = args(&out, &frames);
+    let e = fails(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(e.contains("frame-02.png"), "{e}");
+    assert!(!out.exists(), "--out was written although --frames failed");
+    assert_eq!(listing(&frames), vec!["frame-02.png"], "frames were left");
+    // `--out` cannot be written (its temporary file's name is over the file system's
+    // limit): the frames written before it are taken back.
+    let out = tmp.path().join(format!("{}.gif", "t".repeat(245)));
+    let frames = tmp.path().join("frames2");
+    let a = args(&out, &frames);
+    let e = fails(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(e.contains("writing"), "{e}");
+    assert!(!out.exists());
+    assert!(
+        listing(&frames).is_empty(),
+        "frames left: {:?}",
+        listing(&frames)
+    );
+}
