@@ -1037,11 +1037,15 @@ fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
         crate::paths::output_dir(d).context("--run-dir")?;
     }
     let data = Arc::new(open_data(&cfg)?.data);
-    let device = a
+    let opened = a
         .data
         .backend
-        .device()
+        .open()
         .context("creating the compute device")?;
+    if opened.software {
+        eprintln!("note: {}", crate::backend::SOFTWARE_ADAPTER_NOTE);
+    }
+    let device = opened.device;
     let dataset = DatasetInfo {
         held_out_class: cfg.without_class,
         ..DatasetInfo::of(&data)
@@ -1087,8 +1091,6 @@ fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
         .context("starting the run directory")?;
         run = run.with_sink(writer);
     }
-    // Last: the checkpoints are on disk when it reports an epoch (see `Progress::epoch`).
-    run = run.with_sink(Progress::new(a.json, train_cfg.epochs, train_cfg.variant));
     if !a.json {
         let at = loaded
             .as_ref()
@@ -1111,6 +1113,14 @@ fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
             a.data.backend
         );
     }
+    // Last: the checkpoints are on disk when it reports an epoch (see `Progress::epoch`).
+    // On wgpu the first step compiles the kernels (minutes on a software rasteriser): a
+    // spinner says so until it is done.
+    let mut progress = Progress::new(a.json, train_cfg.epochs, train_cfg.variant);
+    if a.data.backend == BackendChoice::Wgpu && !a.json {
+        progress.warm_up("wgpu: compiling kernels for the first step");
+    }
+    run = run.with_sink(progress);
     // Ctrl-C stops at the next step boundary and saves; a second one exits at once.
     if let Err(e) = crate::interrupt::install() {
         tracing::warn!("Ctrl-C will stop training without saving: {e}");
@@ -1182,6 +1192,8 @@ struct Progress {
     epochs: usize,
     variant: VariantKind,
     bar: Option<ProgressBar>,
+    /// A spinner shown until the first step (kernel compilation on wgpu).
+    warmup: Option<ProgressBar>,
 }
 
 impl Progress {
@@ -1191,11 +1203,38 @@ impl Progress {
             epochs,
             variant,
             bar: None,
+            warmup: None,
         }
+    }
+
+    /// Show `what` with the time spent on it until the first step.
+    fn warm_up(&mut self, what: &str) {
+        let spinner = ProgressBar::new_spinner();
+        spinner.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        spinner.set_message(what.to_string());
+        spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+        if spinner.is_hidden() {
+            // Not a terminal (a log file, a batch job): said once as a line instead.
+            eprintln!("{what}…");
+        }
+        self.warmup = Some(spinner);
     }
 
     fn bar(&mut self, run: &crate::train::run_loop::RunView<'_>) -> &ProgressBar {
         let (json, epochs) = (self.json, self.epochs);
+        if let Some(spinner) = self.warmup.take() {
+            let took = spinner.elapsed();
+            spinner.finish_and_clear();
+            if !json && took.as_secs_f64() >= 1.0 {
+                outln!(
+                    "first step (kernel compilation): {:.1} s",
+                    took.as_secs_f64()
+                );
+            }
+        }
         self.bar.get_or_insert_with(|| {
             let t = run.trainer();
             let bar = if json {

@@ -42,6 +42,24 @@ pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
         || info.name.to_lowercase().contains("swiftshader")
 }
 
+/// When every wgpu adapter of this machine is a software rasteriser ([`is_software`]), the
+/// description of the one a default wgpu device lands on (the first, [`describe`]); `None`
+/// when a GPU is there or no adapter is (creating the device then fails and says so).
+pub fn software_only_adapter() -> Option<String> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::all() - wgpu::Backends::BROWSER_WEBGPU,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let adapters = pollster::block_on(
+        instance.enumerate_adapters(wgpu::Backends::all() - wgpu::Backends::BROWSER_WEBGPU),
+    );
+    let infos: Vec<wgpu::AdapterInfo> = adapters.iter().map(wgpu::Adapter::get_info).collect();
+    if infos.is_empty() || !infos.iter().all(is_software) {
+        return None;
+    }
+    infos.first().map(describe)
+}
+
 /// A one-line description of an adapter.
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)

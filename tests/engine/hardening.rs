@@ -785,3 +785,70 @@ fn a_run_directory_holding_an_earlier_runs_files_is_refused_and_left_as_it_was()
     assert!(e.contains("run.toml describes another run"), "{e}");
     assert_eq!(std::fs::read_to_string(&cfg_path).unwrap(), other);
 }
+
+#[test]
+fn training_on_a_software_wgpu_adapter_says_so_at_once_and_shows_the_kernel_compilation() {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latent-explorer"))
+        .args(["train", "--data", s(&f.data), "--backend", "wgpu"])
+        .args(["--epochs", "1", "--hidden", "16", "--latent", "2", "--out"])
+        .arg(tmp.path().join("w.safetensors"))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // What this machine's adapters are, asked independently of the command.
+    let software = latent_explorer::gpu::software_only_adapter();
+    let started = Instant::now();
+    let mut lines = Vec::new();
+    // Both lines come before the first step: within seconds, not after the compilation.
+    while started.elapsed() < Duration::from_secs(60)
+        && !lines
+            .iter()
+            .any(|l: &String| l.starts_with("wgpu: compiling kernels"))
+    {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) => lines.push(l),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => break,
+        }
+    }
+    let took = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = lines.join("\n");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("wgpu: compiling kernels")),
+        "no word of the kernel compilation within {took:?}:\n{text}"
+    );
+    let noted = text.contains("no GPU adapter, only a software rasteriser")
+        && text.contains("Use `--backend cpu`");
+    assert_eq!(
+        noted,
+        software.is_some(),
+        "adapters: {software:?}; the command said:\n{text}"
+    );
+    assert_eq!(
+        text.matches("software rasteriser").count(),
+        usize::from(noted),
+        "said more than once:\n{text}"
+    );
+}
