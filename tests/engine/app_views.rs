@@ -17,7 +17,7 @@ use burn::tensor::{Tensor, TensorData};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable, by};
+use egui_kittest::kittest::{Queryable, by};
 use latent_explorer::checkpoint::{self, DatasetInfo};
 use latent_explorer::explore::{Spacing, prior_noise};
 use latent_explorer::gpu::TileSource;
