@@ -3,6 +3,7 @@
 
 mod agreement;
 mod app;
+mod app_views;
 mod checkpoint;
 mod cli;
 mod common;
