@@ -446,7 +446,10 @@ pub fn read_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, Checkpoint
     Ok(meta)
 }
 
-/// Load a checkpoint onto `device`, checking the weights against the header's architecture.
+/// Load a file known to be one of our checkpoints onto `device`, checking the weights
+/// against the header's architecture. A model file of any kind (what a user hands the CLI
+/// or the app, or a run directory's epochs) is opened with [`crate::model_file::open`],
+/// which tells its format once and comes here through [`from_bytes`].
 pub fn load(path: &Path, device: &Device) -> Result<Loaded, CheckpointError> {
     crate::paths::input_file(path)?;
     let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io {

@@ -1,6 +1,6 @@
 //! The command line: `app`, `train`, `eval`, `sample`, `reconstruct`, `traverse`,
 //! `interpolate`, `anomaly`, `encode`, `import`, `bench`, `compare`. A thin edge: runs are described by the library's [`RunSpec`], saved through
-//! [`checkpoint::save_snapshot`], and opened with [`import::load_any`], as in the app.
+//! [`checkpoint::save_snapshot`], and opened with [`model_file::open`], as in the app.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,8 +19,9 @@ use crate::explore::{
     self, AnomalyQuery, CodeLabels, DimensionScore, PathKind, RangeMode, ScoredModel, host_vec,
 };
 use crate::export::{ExportFormat, export_grid, grid_image, looped, save_gif, save_png};
-use crate::import::{self, ImportOptions, KeyMap};
+use crate::import::{ImportOptions, KeyMap};
 use crate::limits;
+use crate::model_file::{self, Format};
 use crate::rundir::RunDirWriter;
 use crate::train::probe::DigitProbe;
 use crate::train::run_config::{DEFAULT_FINAL_IWAE_K, DataError};
@@ -1008,10 +1009,20 @@ impl ResumeFrom {
 fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
     let resume = a.resume.as_deref().map(ResumeFrom::of);
     let loaded = match &resume {
-        Some(r) => Some(
-            checkpoint::load(&r.checkpoint, &Device::flex())
-                .with_context(|| format!("--resume {}", r.checkpoint.display()))?,
-        ),
+        Some(r) => {
+            let what = || format!("--resume {}", r.checkpoint.display());
+            let opened =
+                model_file::open(&r.checkpoint, &Device::flex(), &ImportOptions::default())
+                    .with_context(what)?;
+            if opened.format != Format::Checkpoint {
+                bail!(
+                    "{}: {}, not a checkpoint written by `train`: it has no run to resume",
+                    what(),
+                    opened.format
+                );
+            }
+            Some(opened.loaded)
+        }
         None => None,
     };
     let cfg = train_config(a, matches, loaded.as_ref())?;
@@ -1328,28 +1339,52 @@ fn load_checkpoint(
     device: &Device,
     import: &ImportArgs,
 ) -> Result<checkpoint::Loaded> {
-    import::load_any(path, device, &import.options()?).context("loading the model")
+    Ok(model_file::open(path, device, &import.options()?)
+        .context("loading the model")?
+        .loaded)
 }
 
 fn import_cmd(a: &ImportCmdArgs) -> Result<()> {
     out_file(&a.out)?;
-    let (bytes, meta) =
-        import::import_file(&a.model, &a.import.options()?).context("importing the model")?;
-    // Load it once before writing, so a file that would not load is never written.
-    checkpoint::from_bytes(&a.out, bytes.clone(), &Device::flex())
-        .context("checking the converted model")?;
+    // Opened (and so checked) as every command opens a model, before anything is written.
+    let opened = model_file::open(&a.model, &Device::flex(), &a.import.options()?)
+        .context("importing the model")?;
+    let l = &opened.loaded;
+    let bytes =
+        checkpoint::to_bytes_with_state(&l.model, &l.aux, &l.meta, l.state.as_ref(), &a.out)
+            .with_context(|| format!("writing {}", a.out.display()))?;
     crate::atomic::atomic_write_bytes(&a.out, &bytes)
         .with_context(|| format!("writing {}", a.out.display()))?;
+    let meta = &l.meta;
     outln!(
-        "{} → {}: {} {} latent {}, {}x{} images",
+        "{} → {}: {} {} latent {}, {}x{} images, {} likelihood",
         a.model.display(),
         a.out.display(),
         meta.train.variant,
         meta.train.model.arch,
         meta.train.model.latent_dim,
         meta.train.model.rows,
-        meta.train.model.cols
+        meta.train.model.cols,
+        meta.train.model.likelihood
     );
+    if opened.format.is_import() {
+        outln!("  {}", crate::import::ASSUMED);
+    } else {
+        outln!(
+            "  already a latent-explorer checkpoint: its header is kept as it is ({} epochs, {}){}",
+            meta.epoch,
+            if meta.metrics.is_some() {
+                "test figures"
+            } else {
+                "no test figures"
+            },
+            if a.import.map.is_empty() && a.import.image_size.is_none() {
+                ""
+            } else {
+                "; --map and --image-size apply to PyTorch files and were not used"
+            }
+        );
+    }
     Ok(())
 }
 

@@ -2,16 +2,19 @@
 //! `safetensors.torch.save_file`, loaded as an MLP VAE.
 //!
 //! The file's tensors are renamed to ours by a [`KeyMap`] (regex → name rules, applied in
-//! order), the architecture is read from the renamed tensors' shapes, and the result is
-//! written as one of our checkpoints in memory and loaded by [`checkpoint::from_bytes`],
-//! which checks every tensor against the architecture and names a mismatch with the
-//! expected and the found shape. The classic layout of the PyTorch examples' MNIST VAE
-//! (`fc1`, `fc21`/`fc22`, `fc3`, `fc4`; ReLU; Bernoulli logits) is recognised and mapped
-//! with no options ([`KeyMap::pytorch_examples`]), under any common key prefix such as
-//! `module.` or `state_dict.`.
+//! order), the architecture is read from the renamed tensors' shapes, every tensor is
+//! checked against that architecture (a mismatch names the file's tensor, the expected and
+//! the found shape), and the result is written as one of our checkpoints in memory and
+//! loaded by [`checkpoint::from_bytes`]. The classic layout of the PyTorch examples' MNIST
+//! VAE (`fc1`, `fc21`/`fc22`, `fc3`, `fc4`; ReLU; Bernoulli logits) is recognised and
+//! mapped with no options ([`KeyMap::pytorch_examples`]), under any common key prefix such
+//! as `module.` or `state_dict.`.
 //!
-//! [`load_any`] opens whatever the user hands the app or the CLI: one of our checkpoints, a
-//! PyTorch file, or a safetensors file written from PyTorch, told apart by their content.
+//! A state dict records weights only: the likelihood (Bernoulli logits), the variant (a
+//! plain VAE), the latent (Gaussian) and the training done (none) are what a PyTorch VAE of
+//! this kind has, and [`ASSUMED`] says so wherever an import is reported. Which reader a
+//! file goes to — ours or this one — is decided in one place, [`crate::model_file::open`];
+//! one of our checkpoints never comes here, so its header is never replaced by guesses.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -58,12 +61,29 @@ pub enum ImportError {
         /// What is missing or inconsistent.
         msg: String,
     },
-    /// A `--map` rule is malformed.
-    #[error("key map rule {rule:?}: {msg}")]
+    /// A tensor's shape is not the one the architecture read from the other tensors needs.
+    #[error(
+        "{path}: tensor {tensor}: expected shape {expected:?} for the model the other tensors describe ({model}), found {found:?}"
+    )]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name in the file, and ours in parentheses when the key map renamed
+        /// it.
+        tensor: String,
+        /// The shape the architecture needs (PyTorch's `[out, in]` layout).
+        expected: Vec<usize>,
+        /// The shape in the file.
+        found: Vec<usize>,
+        /// The architecture, e.g. `mlp[400], latent 20, 28x28 images`.
+        model: String,
+    },
+    /// A key map rule (`--map`, or the app's key map) is malformed.
+    #[error("key map rule '{rule}': {msg}")]
     BadRule {
-        /// The rule as given.
+        /// The rule as typed.
         rule: String,
-        /// What is wrong.
+        /// What is wrong, on one line.
         msg: String,
     },
     /// The path is not a file.
@@ -72,6 +92,45 @@ pub enum ImportError {
     /// The renamed tensors did not load (names the tensor and the shapes).
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+}
+
+/// `KEY (our NAME)`, or `KEY` alone when the key map left it as it was.
+fn tensor_names(tensor: &str, ours: &str) -> String {
+    if tensor == ours {
+        tensor.to_string()
+    } else {
+        format!("{tensor} ({ours})")
+    }
+}
+
+/// A regex error on one line: the `regex` crate's message spans several, repeating the
+/// pattern with a caret under the fault; this keeps the description and the position in
+/// the pattern as typed.
+fn regex_error(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let what = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("error: "))
+                .unwrap_or(text.as_str())
+                .trim();
+            // The caret line lies under the pattern line, which follows a fixed indent.
+            let at = lines.windows(2).find_map(|w| {
+                let caret = w[1].find('^')?;
+                let indent = w[0].len() - w[0].trim_start().len();
+                (w[1].trim().chars().all(|c| c == '^') && caret >= indent).then(|| {
+                    // A character count, 1-based, in the pattern as typed.
+                    w[0][indent..caret.min(w[0].len())].chars().count() + 1
+                })
+            });
+            match at {
+                Some(at) => format!("{what} (at character {at} of the regex)"),
+                None => what.to_string(),
+            }
+        }
+        other => other.to_string().replace('\n', " "),
+    }
 }
 
 /// Rules renaming a file's tensor keys to ours: each `regex → replacement` (with `$1`-style
@@ -100,10 +159,13 @@ impl KeyMap {
                     msg: "expected REGEX=NAME (an empty NAME drops the tensor)".into(),
                 });
             };
-            let re = Regex::new(&format!("^(?:{re})$")).map_err(|e| ImportError::BadRule {
+            let bad = |e: regex::Error| ImportError::BadRule {
                 rule: rule.into(),
-                msg: e.to_string(),
-            })?;
+                msg: format!("invalid regex: {}", regex_error(&e)),
+            };
+            // The regex alone first, so a fault's position is in the regex as typed.
+            Regex::new(re).map_err(bad)?;
+            let re = Regex::new(&format!("^(?:{re})$")).map_err(bad)?;
             out.push((re, name.to_string()));
         }
         Ok(Self { rules: out })
@@ -242,8 +304,9 @@ fn raw_tensor(
     })
 }
 
-/// Every tensor of a PyTorch file (`torch.save` zip or legacy pickle).
-fn read_pytorch(path: &Path) -> Result<BTreeMap<String, RawTensor>, ImportError> {
+/// Every tensor of a PyTorch file (`torch.save` zip or legacy pickle), as f32; an error if
+/// it holds none.
+pub fn read_pytorch(path: &Path) -> Result<BTreeMap<String, RawTensor>, ImportError> {
     // The reader is third-party parsing code fed untrusted bytes: a panic in it becomes an
     // error naming the file, never a crash of the app.
     let parsed = std::panic::catch_unwind(|| PytorchReader::new(path)).map_err(|_| {
@@ -270,11 +333,15 @@ fn read_pytorch(path: &Path) -> Result<BTreeMap<String, RawTensor>, ImportError>
             raw_tensor(path, name, t.shape(), &bytes, kind)?,
         );
     }
-    Ok(out)
+    not_empty(path, out)
 }
 
-/// Every tensor of a safetensors file's bytes.
-fn read_safetensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, RawTensor>, ImportError> {
+/// Every tensor of a safetensors file's bytes (one written from PyTorch), as f32; an error
+/// if it holds none.
+pub fn read_safetensors(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<BTreeMap<String, RawTensor>, ImportError> {
     let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| read_err(path, format!("not a valid safetensors file: {e}")))?;
     let mut out = BTreeMap::new();
@@ -289,32 +356,17 @@ fn read_safetensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, RawTen
         let t = raw_tensor(path, &name, view.shape(), view.data(), kind)?;
         out.insert(name, t);
     }
-    Ok(out)
+    not_empty(path, out)
 }
 
-/// What a model file is, from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    /// A safetensors file (ours if its metadata holds our header).
-    Safetensors,
-    /// A PyTorch zip archive (`torch.save` since 1.6).
-    PytorchZip,
-    /// A legacy PyTorch pickle.
-    PytorchPickle,
-}
-
-/// Tell the kind of model file from its bytes; `None` if it is none we read.
-pub fn sniff(bytes: &[u8]) -> Option<FileKind> {
-    if bytes.starts_with(b"PK\x03\x04") {
-        return Some(FileKind::PytorchZip);
+fn not_empty(
+    path: &Path,
+    tensors: BTreeMap<String, RawTensor>,
+) -> Result<BTreeMap<String, RawTensor>, ImportError> {
+    if tensors.is_empty() {
+        return Err(read_err(path, "the file holds no tensors"));
     }
-    if bytes.first() == Some(&0x80) && bytes.get(1).is_some_and(|&v| (2..=5).contains(&v)) {
-        return Some(FileKind::PytorchPickle);
-    }
-    if bytes.len() >= 9 && bytes[8] == b'{' {
-        return Some(FileKind::Safetensors);
-    }
-    None
+    Ok(tensors)
 }
 
 /// The common dotted prefix under which `keys` form the PyTorch examples' layout, if they do.
@@ -337,30 +389,27 @@ fn examples_prefix(keys: &[&String]) -> Option<String> {
 
 fn shape_of<'a>(
     path: &Path,
-    t: &'a BTreeMap<String, RawTensor>,
+    t: &'a BTreeMap<String, Vec<usize>>,
     name: &str,
     rank: usize,
 ) -> Result<&'a [usize], ImportError> {
-    let raw = t.get(name).ok_or_else(|| ImportError::Layout {
+    let shape = t.get(name).ok_or_else(|| ImportError::Layout {
         path: path.to_path_buf(),
         msg: format!(
             "tensor {name} is missing (tensors after renaming: {})",
             names(t)
         ),
     })?;
-    if raw.shape.len() != rank {
+    if shape.len() != rank {
         return Err(ImportError::Layout {
             path: path.to_path_buf(),
-            msg: format!(
-                "tensor {name}: expected a rank-{rank} tensor, found shape {:?}",
-                raw.shape
-            ),
+            msg: format!("tensor {name}: expected a rank-{rank} tensor, found shape {shape:?}"),
         });
     }
-    Ok(&raw.shape)
+    Ok(shape)
 }
 
-fn names(t: &BTreeMap<String, RawTensor>) -> String {
+fn names<V>(t: &BTreeMap<String, V>) -> String {
     let v: Vec<&str> = t.keys().map(String::as_str).collect();
     v.join(", ")
 }
@@ -370,7 +419,7 @@ fn names(t: &BTreeMap<String, RawTensor>) -> String {
 /// the μ head, the image size from the input width.
 fn infer_config(
     path: &Path,
-    t: &BTreeMap<String, RawTensor>,
+    t: &BTreeMap<String, Vec<usize>>,
     image_size: Option<(usize, usize)>,
 ) -> Result<VaeConfig, ImportError> {
     let mut hidden = Vec::new();
@@ -427,12 +476,105 @@ fn infer_config(
     })
 }
 
-/// Convert a PyTorch model's tensors into one of our checkpoints' bytes (not yet loaded).
+/// What an import takes for granted, as the header fields a state dict does not record:
+/// said wherever an import is reported, so a guess is never mistaken for a fact.
+pub const ASSUMED: &str = "a PyTorch state dict records no likelihood, variant or training: read as a plain VAE with a Gaussian latent and Bernoulli logits, 0 epochs, no test figures";
+
+/// The tensors (our name, shape in PyTorch's `[out, in]` layout) of the MLP VAE
+/// [`infer_config`] makes: no labels, a Gaussian latent, Bernoulli logits.
+fn mlp_tensors(hidden: &[usize], pixels: usize, latent: usize) -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    let mut linear = |name: String, inputs: usize, outputs: usize| {
+        out.push((format!("{name}.weight"), vec![outputs, inputs]));
+        out.push((format!("{name}.bias"), vec![outputs]));
+    };
+    let mut width = pixels;
+    for (k, &h) in hidden.iter().enumerate() {
+        linear(format!("model.encoder.body.layers.{k}"), width, h);
+        width = h;
+    }
+    linear("model.encoder.mu".into(), width, latent);
+    linear("model.encoder.logvar".into(), width, latent);
+    let mut width = latent;
+    for (k, &h) in hidden.iter().rev().enumerate() {
+        linear(format!("model.decoder.body.layers.{k}"), width, h);
+        width = h;
+    }
+    linear("model.decoder.out".into(), width, pixels);
+    out
+}
+
+/// Every renamed tensor against the architecture read from them, before a model is built
+/// (so its size is what the file holds): the first mismatch in our name order names the
+/// file's tensor, the expected and the found shape.
+fn check_shapes(
+    path: &Path,
+    model: &VaeConfig,
+    renamed: &BTreeMap<String, (String, RawTensor)>,
+) -> Result<(), ImportError> {
+    let ArchConfig::Mlp { hidden } = &model.arch else {
+        // `infer_config` makes MLPs only.
+        return Ok(());
+    };
+    let pixels = model.rows * model.cols * model.channels;
+    let described = format!(
+        "{}, latent {}, {}x{}{} images",
+        model.arch,
+        model.latent_dim,
+        model.rows,
+        model.cols,
+        if model.channels == 3 { " colour" } else { "" }
+    );
+    let mut expected = mlp_tensors(hidden, pixels, model.latent_dim);
+    expected.sort();
+    for (name, shape) in &expected {
+        match renamed.get(name) {
+            None => {
+                return Err(ImportError::Layout {
+                    path: path.to_path_buf(),
+                    msg: format!(
+                        "tensor {name} (shape {shape:?}) is missing for the model the other tensors describe ({described}); tensors after renaming: {}",
+                        renamed.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+            Some((key, raw)) if &raw.shape != shape => {
+                return Err(ImportError::Shape {
+                    path: path.to_path_buf(),
+                    tensor: tensor_names(key, name),
+                    expected: shape.clone(),
+                    found: raw.shape.clone(),
+                    model: described,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let known: std::collections::BTreeSet<&String> = expected.iter().map(|(n, _)| n).collect();
+    if let Some((name, (key, raw))) = renamed.iter().find(|(n, _)| !known.contains(n)) {
+        return Err(ImportError::Layout {
+            path: path.to_path_buf(),
+            msg: format!(
+                "tensor {} (shape {:?}) is not part of the model the other tensors describe ({described}: {ASSUMED}); drop it with --map '{}='",
+                tensor_names(key, name),
+                raw.shape,
+                regex::escape(key)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Load a PyTorch model's tensors (read by [`read_pytorch`] or [`read_safetensors`] from
+/// `path`) onto `device` as an MLP VAE: renamed by the options' key map (or the PyTorch
+/// examples' layout, or our own names), the architecture read from the shapes, every
+/// tensor checked against it, the header's other fields as [`ASSUMED`].
 pub fn convert(
     path: &Path,
     tensors: BTreeMap<String, RawTensor>,
     opts: &ImportOptions,
-) -> Result<(Vec<u8>, CheckpointMeta), ImportError> {
+    device: &Device,
+) -> Result<Loaded, ImportError> {
     let map = match &opts.map {
         Some(m) => m.clone(),
         None => {
@@ -452,20 +594,26 @@ pub fn convert(
             }
         }
     };
-    let mut renamed: BTreeMap<String, RawTensor> = BTreeMap::new();
+    // Our name → (the file's name, the tensor).
+    let mut renamed: BTreeMap<String, (String, RawTensor)> = BTreeMap::new();
     for (key, raw) in tensors {
         let Some(name) = map.rename(&key) else {
             continue;
         };
-        if renamed.contains_key(&name) {
+        if let Some((first, _)) = renamed.get(&name) {
             return Err(ImportError::Layout {
                 path: path.to_path_buf(),
-                msg: format!("two tensors are renamed to {name} (the second is {key})"),
+                msg: format!("two tensors are renamed to {name}: {first} and {key}"),
             });
         }
-        renamed.insert(name, raw);
+        renamed.insert(name, (key, raw));
     }
-    let model = infer_config(path, &renamed, opts.image_size)?;
+    let shapes: BTreeMap<String, Vec<usize>> = renamed
+        .iter()
+        .map(|(n, (_, r))| (n.clone(), r.shape.clone()))
+        .collect();
+    let model = infer_config(path, &shapes, opts.image_size)?;
+    check_shapes(path, &model, &renamed)?;
     let (rows, cols, channels) = (model.rows, model.cols, model.channels);
     let train = TrainConfig {
         model,
@@ -494,7 +642,7 @@ pub fn convert(
     let json = serde_json::to_string(&meta).map_err(|e| read_err(path, e.to_string()))?;
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = renamed
         .into_iter()
-        .map(|(n, r)| {
+        .map(|(n, (_, r))| {
             let b: Vec<u8> = r.values.iter().flat_map(|v| v.to_le_bytes()).collect();
             (n, b, r.shape)
         })
@@ -507,80 +655,6 @@ pub fn convert(
     }
     let out = safetensors::serialize(views, Some(HashMap::from([(META_KEY.to_string(), json)])))
         .map_err(|e| read_err(path, e.to_string()))?;
-    Ok((out, meta))
-}
-
-/// A model file, read as far as its kind needs: a safetensors file's bytes, or a PyTorch
-/// file (which its reader takes from the path).
-enum Contents {
-    Safetensors(Vec<u8>),
-    Pytorch,
-}
-
-/// Tell what `path` holds from its first bytes; read it whole if it is safetensors.
-fn open(path: &Path) -> Result<Contents, ImportError> {
-    use std::io::Read;
-    crate::paths::input_file(path)?;
-    let mut head = Vec::with_capacity(16);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(16).read_to_end(&mut head))
-        .map_err(|e| read_err(path, e.to_string()))?;
-    match sniff(&head) {
-        Some(FileKind::Safetensors) => std::fs::read(path)
-            .map(Contents::Safetensors)
-            .map_err(|e| read_err(path, e.to_string())),
-        Some(FileKind::PytorchZip | FileKind::PytorchPickle) => Ok(Contents::Pytorch),
-        None if head.is_empty() => Err(read_err(path, "the file is empty")),
-        None => Err(read_err(
-            path,
-            "not a model file: neither a safetensors checkpoint nor a PyTorch state dict",
-        )),
-    }
-}
-
-/// The tensors of a foreign (PyTorch) model file.
-fn foreign_tensors(
-    path: &Path,
-    contents: &Contents,
-) -> Result<BTreeMap<String, RawTensor>, ImportError> {
-    let tensors = match contents {
-        Contents::Safetensors(bytes) => read_safetensors(path, bytes)?,
-        Contents::Pytorch => read_pytorch(path)?,
-    };
-    if tensors.is_empty() {
-        return Err(read_err(path, "the file holds no tensors"));
-    }
-    Ok(tensors)
-}
-
-/// Read a PyTorch model file (`torch.save` state dict, or a safetensors file without our
-/// header) and convert it; see [`convert`].
-pub fn import_file(
-    path: &Path,
-    opts: &ImportOptions,
-) -> Result<(Vec<u8>, CheckpointMeta), ImportError> {
-    let contents = open(path)?;
-    convert(path, foreign_tensors(path, &contents)?, opts)
-}
-
-/// Whether a safetensors file's bytes carry our checkpoint header.
-fn has_our_header(bytes: &[u8]) -> bool {
-    safetensors::SafeTensors::read_metadata(bytes)
-        .ok()
-        .and_then(|(_, md)| md.metadata().as_ref().map(|m| m.contains_key(META_KEY)))
-        .unwrap_or(false)
-}
-
-/// Open any model file onto `device`: our checkpoint, a PyTorch state dict, or a
-/// safetensors file written from PyTorch (converted with `opts`).
-pub fn load_any(path: &Path, device: &Device, opts: &ImportOptions) -> Result<Loaded, ImportError> {
-    match open(path)? {
-        Contents::Safetensors(bytes) if has_our_header(&bytes) => {
-            Ok(checkpoint::from_bytes(path, bytes, device)?)
-        }
-        foreign => {
-            let (converted, _) = convert(path, foreign_tensors(path, &foreign)?, opts)?;
-            Ok(checkpoint::from_bytes(path, converted, device)?)
-        }
-    }
+    // The converted file is checked as any checkpoint is (every value finite) and loaded.
+    Ok(checkpoint::from_bytes(path, out, device)?)
 }

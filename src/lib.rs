@@ -37,6 +37,7 @@ pub mod import;
 pub mod interrupt;
 pub mod limits;
 pub mod model;
+pub mod model_file;
 pub mod paths;
 pub mod report;
 pub mod rundir;

@@ -700,9 +700,9 @@ impl FollowState {
     /// Load an epoch's checkpoint and pass it on with its metrics.
     fn epoch(&self, epoch: usize, step: u64, metrics: EvalMetrics, checkpoint: &str) -> bool {
         let path = self.dir.join(checkpoint);
-        match checkpoint::load(&path, &self.device) {
-            Ok(loaded) => {
-                let snapshot = Arc::new(loaded.snapshot());
+        match crate::model_file::open(&path, &self.device, &Default::default()) {
+            Ok(opened) => {
+                let snapshot = Arc::new(opened.loaded.snapshot());
                 self.slot.set_arc(snapshot.clone());
                 self.info
                     .lock()

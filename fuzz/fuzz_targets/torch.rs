@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use burn::tensor::Device;
-use latent_explorer::import::{self, ImportOptions};
+use latent_explorer::import::ImportOptions;
+use latent_explorer::model_file;
 use libfuzzer_sys::fuzz_target;
 
 static DEVICE: LazyLock<Device> = LazyLock::new(Device::flex);
@@ -19,6 +20,5 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(&*FILE, data).is_err() {
         return;
     }
-    let _ = import::import_file(&FILE, &ImportOptions::default());
-    let _ = import::load_any(&FILE, &DEVICE, &ImportOptions::default());
+    let _ = model_file::open(&FILE, &DEVICE, &ImportOptions::default());
 });

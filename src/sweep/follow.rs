@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 
 use super::plan::{Plan, PlanEntry, PlanError, group_key, group_label};
-use crate::checkpoint;
 use crate::rundir::{POLL_INTERVAL, Record, RunDirReader};
 use crate::train::protocol::join_draining;
 use crate::train::{Snapshot, Waker};
@@ -491,10 +490,10 @@ impl FollowThread {
                 };
                 w.loaded.insert(name.clone());
                 let path = w.dir.join(&name);
-                let ev = match checkpoint::load(&path, &self.device) {
-                    Ok(loaded) => SweepEvent::Weights {
+                let ev = match crate::model_file::open(&path, &self.device, &Default::default()) {
+                    Ok(opened) => SweepEvent::Weights {
                         run: i,
-                        snapshot: Arc::new(loaded.snapshot()),
+                        snapshot: Arc::new(opened.loaded.snapshot()),
                     },
                     Err(e) => SweepEvent::WeightsFailed {
                         run: i,

@@ -17,7 +17,7 @@ use crate::checkpoint::{self, DatasetInfo, Loaded};
 use crate::data::{Dataset, ImageShape, Opened};
 use crate::export::{ExportFormat, GIF_DELAY_MS, export_grid};
 use crate::gpu::TileSource;
-use crate::import::{self, ImportOptions};
+use crate::import::ImportOptions;
 use crate::sweep::follow::OpenedSweep;
 use crate::sweep::is_sweep_dir;
 use crate::train::Waker;
@@ -168,8 +168,9 @@ impl Io {
     /// test split when the image sizes match, so it has a row in the metrics table.
     pub fn load(&mut self, path: PathBuf, device: Device, opts: ImportOptions, data: Arc<Dataset>) {
         self.spawn(format!("opening {}", path.display()), move || {
-            let result = import::load_any(&path, &device, &opts)
-                .map(|mut loaded| {
+            let result = crate::model_file::open(&path, &device, &opts)
+                .map(|opened| {
+                    let mut loaded = opened.loaded;
                     let m = &loaded.meta.train.model;
                     if loaded.meta.metrics.is_none() && data.check_model(m).is_ok() {
                         loaded.meta.metrics = Some(evaluate_run(

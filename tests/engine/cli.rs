@@ -429,12 +429,13 @@ fn cli_import_converts_a_pytorch_model_and_writes_nothing_for_a_bad_one() {
     ]);
     assert!(text.contains("imported.safetensors"), "{text}");
     let loaded = checkpoint::load(&out, &cpu()).unwrap();
-    let direct = latent_explorer::import::load_any(
+    let direct = latent_explorer::model_file::open(
         &fixtures.join("examples_vae.pt"),
         &cpu(),
         &Default::default(),
     )
-    .unwrap();
+    .unwrap()
+    .loaded;
     let z: Tensor<2> = Tensor::random(
         [4, loaded.meta.train.model.latent_dim],
         Distribution::Normal(0.0, 1.0),

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use latent_explorer::checkpoint;
 use latent_explorer::data::{folder, idx, input};
-use latent_explorer::import::{self, ImportOptions};
+use latent_explorer::import::ImportOptions;
+use latent_explorer::model_file;
 use latent_explorer::ui::settings::Persisted;
 
 use crate::common::cpu;
@@ -88,13 +89,11 @@ fn pytorch_fuzz_inputs_import_or_fail_with_an_error() {
     for (name, bytes) in all {
         let path = dir.path().join(&name);
         std::fs::write(&path, &bytes).unwrap();
-        let imported = import::import_file(&path, &opts);
-        let loaded = import::load_any(&path, &cpu(), &opts);
+        let opened = model_file::open(&path, &cpu(), &opts);
         if name.starts_with("examples") {
             // The PyTorch examples' layout at toy size: a 4x4 image, 3 hidden, 1 latent.
-            let (_, meta) = imported.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let meta = opened.unwrap_or_else(|e| panic!("{name}: {e}")).loaded.meta;
             assert_eq!((meta.train.model.rows, meta.train.model.latent_dim), (4, 1));
-            loaded.unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 }
