@@ -402,7 +402,12 @@ fn concurrent_writers_of_one_path_each_publish_only_their_own_bytes() {
     });
     assert!(seen > 0, "the reader never saw the file");
     let last = std::fs::read(&path).unwrap();
-    assert!(last.len() == LEN && last.iter().all(|&b| b == last[0] && b >= 1 && b <= WRITERS));
+    assert!(
+        last.len() == LEN
+            && last
+                .iter()
+                .all(|&b| b == last[0] && (1..=WRITERS).contains(&b))
+    );
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
