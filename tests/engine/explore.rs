@@ -380,3 +380,55 @@ fn slerp_of_opposite_codes_stays_between_them() {
         }
     }
 }
+
+/// Bin of `v` by the definition: the `i` with `lo + i·w ≤ v < lo + (i + 1)·w`, values
+/// below the first bin in it and values at or above the last edge in the last.
+fn bin_of(v: f64, lo: f64, w: f64, bins: usize) -> usize {
+    (0..bins)
+        .find(|&i| v < lo + (i + 1) as f64 * w)
+        .unwrap_or(bins - 1)
+}
+
+#[test]
+fn histogram_counts_each_finite_value_once_in_its_bin() {
+    let h = latent_explorer::explore::Histogram::new(
+        &[
+            0.0,
+            0.5,
+            1.0,
+            1.99,
+            2.0,
+            10.0,
+            -5.0,
+            f64::NAN,
+            f64::INFINITY,
+        ],
+        0.0,
+        2.0,
+        4,
+    );
+    assert_eq!((h.lo, h.width), (0.0, 0.5));
+    // 0 and −5 | 0.5 | 1.0 | 1.99, 2.0 (the top edge) and 10; NaN and ∞ left out.
+    assert_eq!(h.counts, vec![2, 1, 1, 3]);
+    // Against the definition, on values from a small deterministic stream.
+    let mut x = 12345u64;
+    let values: Vec<f64> = (0..500)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64 * 14.0 - 3.0
+        })
+        .collect();
+    let (lo, hi, bins) = (-1.0, 9.0, 7);
+    let h = latent_explorer::explore::Histogram::new(&values, lo, hi, bins);
+    let mut want = vec![0; bins];
+    for &v in &values {
+        want[bin_of(v, lo, (hi - lo) / bins as f64, bins)] += 1;
+    }
+    assert_eq!(h.counts, want);
+    assert_eq!(h.counts.iter().sum::<usize>(), values.len());
+    // One value everywhere: one bin of width 1 at it.
+    let h = latent_explorer::explore::Histogram::new(&[3.0, 3.0], 3.0, 3.0, 5);
+    assert_eq!((h.width, h.counts[0]), (1.0, 2));
+}

@@ -556,3 +556,46 @@ fn factor_vae_discriminator_measures_total_correlation_and_its_gradient_removes_
     println!("ρ = 0: TC 0, estimated {tc0:.3}");
     assert!(tc0.abs() < 0.15, "independent codes, estimated TC {tc0:.3}");
 }
+
+#[test]
+fn vae_and_beta_vae_weight_the_kl_by_beta_and_the_schedule() {
+    // One call per setting (terms and total share their noise): the total is
+    // rec + β·w·KL for the β-VAE and rec + w·KL for the plain VAE, whatever β says.
+    let dev = cpu();
+    let model = TrainConfig::default().model.init(&dev).unwrap();
+    let data = small(64, 64);
+    let batch = Batcher::new(dev.clone()).batch(&data.test, &(0..64).collect::<Vec<_>>());
+    for (kind, beta, w) in [
+        (VariantKind::BetaVae, 4.0, 1.0),
+        (VariantKind::BetaVae, 4.0, 0.25),
+        (VariantKind::BetaVae, 0.5, 0.7),
+        (VariantKind::Vae, 4.0, 0.6),
+        (VariantKind::Vae, 1.0, 1.0),
+    ] {
+        let objective = kind.build(&VariantParams::default());
+        let ctx = StepContext {
+            kl_weight: w,
+            ..step_ctx(beta, 8000)
+        };
+        let out = objective.loss(&model, &AuxModules::empty(), &batch, 0, &ctx);
+        let term = |name: &str| {
+            scalar(
+                out.terms
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .unwrap()
+                    .1
+                    .clone(),
+            )
+        };
+        let (rec, kl) = (term("rec"), term("kl"));
+        let weight = if kind == VariantKind::Vae { 1.0 } else { beta };
+        let want = rec + weight * w * kl;
+        let total = scalar(out.total);
+        assert!(kl > 1e-3, "{kind:?}: degenerate KL {kl}");
+        assert!(
+            (total - want).abs() < 1e-5 * want.abs(),
+            "{kind:?} β {beta} w {w}: total {total}, want rec {rec} + {weight}·{w}·KL {kl} = {want}"
+        );
+    }
+}
