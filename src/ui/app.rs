@@ -66,6 +66,12 @@ pub struct AppOptions {
     pub file_dialogs: bool,
     /// Open the compare layout on this tab.
     pub tab: Option<settings::CompareTab>,
+    /// Where runs trained here are autosaved (default: the platform's data directory,
+    /// [`session::autosave_dir`]).
+    pub autosave_dir: Option<PathBuf>,
+    /// How long a removed run can be brought back with Undo (default
+    /// [`super::runs::UNDO_WINDOW`]).
+    pub undo_window: Option<Duration>,
 }
 
 impl Default for AppOptions {
@@ -88,6 +94,8 @@ impl Default for AppOptions {
             measure_secs: None,
             file_dialogs: true,
             tab: None,
+            autosave_dir: None,
+            undo_window: None,
         }
     }
 }
@@ -264,6 +272,10 @@ impl ExplorerApp {
             autosave: session::Autosave::default(),
         };
         app.io.dialogs = opts.file_dialogs;
+        app.runs.autosave_dir = opts.autosave_dir.clone().or_else(session::autosave_dir);
+        if let Some(w) = opts.undo_window {
+            app.runs.undo_window = w;
+        }
         app.choose_device(device_choice);
         if !opts.open.is_empty() {
             app.commands.push(UiCommand::Open(opts.open.clone()));
