@@ -215,6 +215,9 @@ pub fn spawn_loop(
     let slot = snapshot.clone();
     let threads = TrainingThreads::default();
     let mine = threads.clone();
+    // Counted here, not on the lowered thread: the first look at rayon's global pool makes
+    // it, and its threads would take the maker's (lowered) policy.
+    let pool_threads = lanes::count();
     let thread = std::thread::Builder::new()
         .name("latent-explorer-trainer".into())
         .spawn(move || {
@@ -240,7 +243,7 @@ pub fn spawn_loop(
             // burn's parallel kernels run on the rayon pool of the calling thread: a pool of
             // this worker's own, of its priority, so they never run on (or lower) the
             // process's global pool.
-            let result = match compute_pool(low_priority, &mine) {
+            let result = match compute_pool(pool_threads, low_priority, &mine) {
                 Ok(pool) => pool.install(train),
                 Err(e) => {
                     tracing::warn!(
@@ -269,15 +272,17 @@ pub fn spawn_loop(
     })
 }
 
-/// A rayon pool for one worker's training (as many threads as the global pool), its
-/// threads lowered when `low`; each records itself in `threads`.
+/// A rayon pool of `n` threads for one worker's training, its threads lowered when `low`
+/// (explicitly: a thread made by a lowered thread inherits its policy on Linux, but not the
+/// mark by which its lanes are picked); each records itself in `threads`.
 fn compute_pool(
+    n: usize,
     low: bool,
     threads: &TrainingThreads,
 ) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
     let threads = threads.clone();
     rayon::ThreadPoolBuilder::new()
-        .num_threads(lanes::count())
+        .num_threads(n)
         .thread_name(|i| format!("train-pool-{i}"))
         .start_handler(move |_| {
             if low {

@@ -541,7 +541,10 @@ fn a_run_directory_written_by_another_train_process_is_followed_as_epochs_land()
 
 #[test]
 fn removing_a_run_frees_its_painter_slots() {
-    let mut h = harness(options(2000, 32, 1000));
+    let mut h = harness(AppOptions {
+        undo_window: Some(Duration::from_secs(1)),
+        ..options(2000, 32, 1000)
+    });
     let (a, b) = two_paused_runs(&mut h);
     h.render().expect("render");
     let slots = h.state().painter_slots();
@@ -550,6 +553,12 @@ fn removing_a_run_frees_its_painter_slots() {
     h.state_mut()
         .push_command(UiCommand::Run(b, RunAction::Remove));
     h.step();
+    // A run trained here can come back with Undo for a while: its slots go when that lapses.
+    let kept = h.state().painter_slots();
+    assert!(kept.iter().any(|&k| b.owns_painter_key(k)), "{kept:?}");
+    run_until(&mut h, 30, "the undo to lapse", |a| {
+        a.runs.removed.is_none()
+    });
     let slots = h.state().painter_slots();
     assert_eq!(
         slots.iter().filter(|&&k| b.owns_painter_key(k)).count(),
@@ -1094,7 +1103,11 @@ fn each_apps_training_threads_take_its_own_sharing_policy() {
     let (free_ids, low_ids) = (threads(&free), threads(&low));
     let lanes = latent_explorer::cpu::lanes::count();
     for (ids, what) in [(&free_ids, "Free"), (&low_ids, "LowPriority")] {
-        assert_eq!(ids.len(), 1 + 2 * lanes, "{what} app: training threads {ids:?}");
+        assert_eq!(
+            ids.len(),
+            1 + 2 * lanes,
+            "{what} app: training threads {ids:?}"
+        );
     }
     assert_threads_scheduled(&free_ids, false, "the Free app's training");
     assert_threads_scheduled(&low_ids, true, "the LowPriority app's training");
