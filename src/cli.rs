@@ -1624,7 +1624,7 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
             "{} ({} threads; batches split over {} lanes)",
             a.backend,
             rayon::current_num_threads(),
-            crate::cpu::lanes::lanes().len()
+            crate::cpu::lanes::count()
         ),
         BackendChoice::Wgpu => format!("{} ({} threads)", a.backend, rayon::current_num_threads()),
     };

@@ -10,17 +10,15 @@
 //! behind the other lane's work.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use super::priority::lower_thread_priority;
+use super::priority::{lower_thread_priority, lowered_here, thread_id};
 
-/// The lanes, made on first use.
-static LANES: OnceLock<Lanes> = OnceLock::new();
-/// Lanes wanted (0: one per thread of rayon's global pool), read when they are made.
-static WANTED: AtomicUsize = AtomicUsize::new(0);
-/// Whether lane threads lower their scheduling priority, read when they are made.
-static LOW_PRIORITY: AtomicBool = AtomicBool::new(false);
+/// The lanes, made on first use: `[0]` at normal priority, `[1]` lowered. A thread takes
+/// the lanes of its own priority ([`lanes`]), so one app's lowered training never lowers
+/// another's (or a command's) lanes, and lowered work never waits on normal-priority helpers
+/// it would starve.
+static LANES: [OnceLock<Lanes>; 2] = [OnceLock::new(), OnceLock::new()];
 
 thread_local! {
     /// Whether [`Lanes::run`] called from this thread runs its parts here, one after another.
@@ -52,45 +50,73 @@ pub fn inline_if<R>(yes: bool, f: impl FnOnce() -> R) -> R {
 #[derive(Debug)]
 pub struct Lanes {
     pools: Vec<rayon::ThreadPool>,
+    /// Whether their threads lowered their priority.
+    lowered: bool,
+    /// The kernel ids of their threads, as each started.
+    threads: Arc<Mutex<Vec<i32>>>,
 }
 
-/// Set how many lanes to make (0: as many as rayon's global pool has threads) and whether
-/// their threads run at lowered priority. Takes effect only before the lanes are first
-/// used; returns whether it did.
-pub fn configure(lanes: usize, low_priority: bool) -> bool {
-    WANTED.store(lanes, Ordering::Relaxed);
-    LOW_PRIORITY.store(low_priority, Ordering::Relaxed);
-    LANES.get().is_none()
+/// How many lanes a set has: one per thread of rayon's global pool.
+pub fn count() -> usize {
+    rayon::current_num_threads()
 }
 
-/// The process's lanes (made on first call, as [`configure`]d). When no lane thread can be
+/// The lanes of the calling thread's priority (made on first call): lowered ones for a
+/// thread [`lower_thread_priority`] lowered, else normal ones. When no lane thread can be
 /// started there are none, and callers run their work on the calling thread.
 pub fn lanes() -> &'static Lanes {
-    LANES.get_or_init(|| {
-        let wanted = match WANTED.load(Ordering::Relaxed) {
-            0 => rayon::current_num_threads(),
-            n => n,
-        };
-        let low = LOW_PRIORITY.load(Ordering::Relaxed);
-        let pools = (0..wanted)
+    lanes_of(lowered_here())
+}
+
+/// The lanes whose threads run at lowered priority (`low`) or at normal priority, made on
+/// first call.
+pub fn lanes_of(low: bool) -> &'static Lanes {
+    LANES[usize::from(low)].get_or_init(|| {
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let pools = (0..count())
             .map_while(|i| {
+                let threads = threads.clone();
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(1)
-                    .thread_name(move |_| format!("train-lane-{i}"))
+                    .thread_name(move |_| {
+                        format!("train-lane-{i}{}", if low { "-low" } else { "" })
+                    })
                     .start_handler(move |_| {
                         if low {
                             lower_thread_priority();
                         }
+                        threads
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(thread_id());
                     })
                     .build()
                     .ok()
             })
             .collect();
-        Lanes { pools }
+        Lanes {
+            pools,
+            lowered: low,
+            threads,
+        }
     })
 }
 
 impl Lanes {
+    /// Whether their threads were asked to run at lowered priority.
+    pub fn lowered(&self) -> bool {
+        self.lowered
+    }
+
+    /// The kernel ids of the lane threads started so far (each records itself as it
+    /// starts), to check their scheduling from outside.
+    pub fn thread_ids(&self) -> Vec<i32> {
+        self.threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Number of lanes.
     pub fn len(&self) -> usize {
         self.pools.len()

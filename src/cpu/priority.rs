@@ -1,5 +1,35 @@
 //! Lowering a thread's scheduling priority, for training threads that share the machine
-//! with a window.
+//! with a window. Only the calling thread changes, never the process: each app (each
+//! worker) asks for its own training threads, and work those threads hand to helper threads
+//! goes to helpers of the same priority ([`crate::cpu::lanes::lanes`] picks them by
+//! [`lowered_here`]).
+
+use std::cell::Cell;
+
+thread_local! {
+    /// Whether [`lower_thread_priority`] lowered this thread.
+    static LOWERED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether [`lower_thread_priority`] lowered the calling thread (to the idle policy or a
+/// nice value).
+pub fn lowered_here() -> bool {
+    LOWERED.with(Cell::get)
+}
+
+/// The kernel's id of the calling thread (Linux: `gettid`; 0 elsewhere), as
+/// `/proc/self/task/` and `sched_getscheduler` name it.
+pub fn thread_id() -> i32 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid has no preconditions and cannot fail.
+        unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
+}
 
 /// Niceness given to training threads by [`lower_thread_priority`] where the idle policy
 /// is refused.
@@ -25,6 +55,15 @@ pub enum Lowered {
 /// waited behind training (p95 58–68 ms against 43 ms at 1600×1000 under lavapipe, README);
 /// a thread may always lower itself to it, no privilege needed.
 pub fn lower_thread_priority() -> Lowered {
+    let lowered = lower_os_priority();
+    if lowered != Lowered::Unchanged {
+        LOWERED.with(|l| l.set(true));
+    }
+    lowered
+}
+
+/// [`lower_thread_priority`]'s request to the kernel.
+fn lower_os_priority() -> Lowered {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: gettid has no preconditions; sched_setscheduler and setpriority on our

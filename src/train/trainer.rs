@@ -156,7 +156,7 @@ impl Trainer {
             cursor: 0,
             order,
             cpu,
-            lanes: if cpu { lanes::lanes().len().max(1) } else { 1 },
+            lanes: if cpu { lanes::count().max(1) } else { 1 },
             lane_policy: LanePolicy::new(),
             previous: None,
         })
@@ -375,7 +375,7 @@ impl Trainer {
     /// one part per CPU lane; parts beyond the lanes run one after another. `None` goes back
     /// to one per lane. For comparing the two ways, e.g. in tests.
     pub fn set_parts(&mut self, parts: Option<usize>) {
-        self.lanes = parts.unwrap_or_else(|| lanes::lanes().len()).max(1);
+        self.lanes = parts.unwrap_or_else(lanes::count).max(1);
     }
 
     /// The gradients of phase `i` and its reported values (`loss`, the variant's terms,

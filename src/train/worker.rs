@@ -8,8 +8,8 @@
 //! steps through a shared [`StepGate`] and at a lowered OS priority ([`WorkerOptions`]).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,8 @@ use super::run_loop::{
 use super::share::StepGate;
 use super::step::StepMetrics;
 use super::trainer::Trainer;
-use crate::cpu::priority::lower_thread_priority;
+use crate::cpu::lanes;
+use crate::cpu::priority::{lower_thread_priority, thread_id};
 use crate::data::Dataset;
 
 /// The caller's side of a running worker.
@@ -37,6 +38,24 @@ pub struct WorkerHandle {
     events: Receiver<Event>,
     snapshot: LatestSlot<Snapshot>,
     thread: Option<JoinHandle<()>>,
+    threads: TrainingThreads,
+}
+
+/// The threads a worker trains on, as they record themselves: its own thread, its compute
+/// pool's, and the lanes its training thread takes.
+#[derive(Clone, Default)]
+struct TrainingThreads {
+    ids: Arc<Mutex<Vec<i32>>>,
+    lanes: Arc<OnceLock<&'static lanes::Lanes>>,
+}
+
+impl TrainingThreads {
+    fn record(&self) {
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(thread_id());
+    }
 }
 
 impl WorkerHandle {
@@ -72,6 +91,25 @@ impl WorkerHandle {
     /// The snapshot slot, to share with a decoder thread.
     pub fn snapshot_slot(&self) -> LatestSlot<Snapshot> {
         self.snapshot.clone()
+    }
+
+    /// The kernel ids of the threads this worker's training runs on, each with the
+    /// priority the worker was asked for ([`WorkerOptions::low_priority`]): its own thread,
+    /// its compute pool's threads (burn's parallel kernels), and the CPU lanes its trainer
+    /// splits batches over (made when the worker starts, shared by the workers of that
+    /// priority). For checking their scheduling from outside
+    /// (`sched_getscheduler`, `/proc/self/task/ID/stat`).
+    pub fn training_threads(&self) -> Vec<i32> {
+        let mut ids = self
+            .threads
+            .ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(l) = self.threads.lanes.get() {
+            ids.extend(l.thread_ids());
+        }
+        ids
     }
 
     /// Stop the worker and wait for its thread.
@@ -113,8 +151,11 @@ pub struct WorkerOptions {
     pub waker: Option<Waker>,
     /// Take every training step through this gate (shared by the workers of one app).
     pub gate: Option<Arc<StepGate>>,
-    /// Run the training thread at a lowered OS priority (Linux: `SCHED_IDLE`, see
-    /// [`lower_thread_priority`]).
+    /// Run every thread of this worker's training at a lowered OS priority (Linux:
+    /// `SCHED_IDLE`, see [`lower_thread_priority`]): its own thread, the compute pool it
+    /// makes for burn's parallel kernels, and the CPU lanes it splits batches over (the
+    /// lowered set). Only this worker's threads: a worker without it, in the same
+    /// process, trains on threads of normal priority.
     pub low_priority: bool,
 }
 
@@ -172,21 +213,45 @@ pub fn spawn_loop(
     let (ev_tx, ev_rx) = sync_channel::<Event>(EVENT_CAPACITY);
     let snapshot = LatestSlot::new();
     let slot = snapshot.clone();
+    let threads = TrainingThreads::default();
+    let mine = threads.clone();
+    // Counted here, not on the lowered thread: the first look at rayon's global pool makes
+    // it, and its threads would take the maker's (lowered) policy.
+    let pool_threads = lanes::count();
     let thread = std::thread::Builder::new()
         .name("latent-explorer-trainer".into())
         .spawn(move || {
             if low_priority {
                 lower_thread_priority();
             }
+            mine.record();
             let out = Outbox::new(ev_tx, waker);
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                let sink = WorkerSink {
-                    out: out.clone(),
-                    slot: slot.clone(),
-                    last_publish: Instant::now(),
-                };
-                drive(run.with_sink(sink), &cmd_rx, &out, &slot)
-            }));
+            let (outbox, record) = (out.clone(), mine.clone());
+            let train = move || {
+                // The lanes this thread's trainer takes (those of its priority).
+                let _ = record.lanes.set(lanes::lanes());
+                let out = outbox;
+                catch_unwind(AssertUnwindSafe(|| {
+                    let sink = WorkerSink {
+                        out: out.clone(),
+                        slot: slot.clone(),
+                        last_publish: Instant::now(),
+                    };
+                    drive(run.with_sink(sink), &cmd_rx, &out, &slot)
+                }))
+            };
+            // burn's parallel kernels run on the rayon pool of the calling thread: a pool of
+            // this worker's own, of its priority, so they never run on (or lower) the
+            // process's global pool.
+            let result = match compute_pool(pool_threads, low_priority, &mine) {
+                Ok(pool) => pool.install(train),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot start the worker's compute threads ({e}): burn's kernels use the shared pool"
+                    );
+                    train()
+                }
+            };
             if let Err(panic) = result {
                 let msg = panic
                     .downcast_ref::<&str>()
@@ -203,7 +268,29 @@ pub fn spawn_loop(
         events: ev_rx,
         snapshot,
         thread: Some(thread),
+        threads,
     })
+}
+
+/// A rayon pool of `n` threads for one worker's training, its threads lowered when `low`
+/// (explicitly: a thread made by a lowered thread inherits its policy on Linux, but not the
+/// mark by which its lanes are picked); each records itself in `threads`.
+fn compute_pool(
+    n: usize,
+    low: bool,
+    threads: &TrainingThreads,
+) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    let threads = threads.clone();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("train-pool-{i}"))
+        .start_handler(move |_| {
+            if low {
+                lower_thread_priority();
+            }
+            threads.record();
+        })
+        .build()
 }
 
 /// What a worker's loop reports through: events to the app, weights into the slot.

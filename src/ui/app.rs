@@ -11,7 +11,6 @@ use std::time::Duration;
 use burn::tensor::Device;
 use eframe::egui;
 
-use crate::cpu::priority::lower_thread_priority;
 use crate::data::Dataset;
 use crate::gpu;
 use crate::import::ImportOptions;
@@ -67,6 +66,12 @@ pub struct AppOptions {
     pub file_dialogs: bool,
     /// Open the compare layout on this tab.
     pub tab: Option<settings::CompareTab>,
+    /// Where runs trained here are autosaved (default: the platform's data directory,
+    /// [`session::autosave_dir`]).
+    pub autosave_dir: Option<PathBuf>,
+    /// How long a removed run can be brought back with Undo (default
+    /// [`super::runs::UNDO_WINDOW`]).
+    pub undo_window: Option<Duration>,
 }
 
 impl Default for AppOptions {
@@ -89,6 +94,8 @@ impl Default for AppOptions {
             measure_secs: None,
             file_dialogs: true,
             tab: None,
+            autosave_dir: None,
+            undo_window: None,
         }
     }
 }
@@ -232,18 +239,9 @@ impl ExplorerApp {
         let ctx = cc.egui_ctx.clone();
         let worker_waker: Waker = Arc::new(move || ctx.request_repaint_after(background));
         let sharing = opts.sharing.unwrap_or(persisted.draft.sharing);
-        if sharing.low_priority() {
-            // burn's CPU kernels run on rayon's global pool: its threads train, so they
-            // yield to the UI thread too. (Fails harmlessly if the pool already exists.)
-            let _ = rayon::ThreadPoolBuilder::new()
-                .start_handler(|_| {
-                    lower_thread_priority();
-                })
-                .build_global();
-        }
-        // The training lanes (one per core) that split CPU batches yield to the UI thread
-        // the same way. (Only before the lanes are first used; they are not yet.)
-        crate::cpu::lanes::configure(0, sharing.low_priority());
+        // The policy is this app's: each worker lowers its own threads (its thread, its
+        // compute pool, the lowered CPU lanes; `WorkerOptions::low_priority`), nothing of the
+        // process's, so another app or a test in the same process keeps its own.
         let mut app = Self {
             persisted,
             runs: Runs::default(),
@@ -274,6 +272,10 @@ impl ExplorerApp {
             autosave: session::Autosave::default(),
         };
         app.io.dialogs = opts.file_dialogs;
+        app.runs.autosave_dir = opts.autosave_dir.clone().or_else(session::autosave_dir);
+        if let Some(w) = opts.undo_window {
+            app.runs.undo_window = w;
+        }
         app.choose_device(device_choice);
         if !opts.open.is_empty() {
             app.commands.push(UiCommand::Open(opts.open.clone()));

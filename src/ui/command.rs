@@ -24,7 +24,10 @@ pub enum RunAction {
     Rename(String),
     /// Give it another colour.
     Recolour(Color32),
-    /// Take it out of the workspace (its worker stops, its painter slots are freed).
+    /// Take it out of the workspace. A run whose weights live only in the app (trained
+    /// here, or reopened from its autosave) is paused and can come back with
+    /// [`UiCommand::UndoRemove`] until the Undo lapses; then it stops and its autosave is
+    /// deleted. Any other run goes at once; nothing on disk is touched.
     Remove,
     /// Focus it (the focus layout shows it; live edits apply to it).
     Focus,
@@ -52,6 +55,8 @@ pub enum UiCommand {
     Follow(PathBuf),
     /// Stop following a sweep and remove its runs.
     RemoveSweep(SweepId),
+    /// Bring back the run removed last, while its Undo has not lapsed.
+    UndoRemove,
     /// Ask for model files to open.
     PickFiles,
     /// Ask for a run directory to follow.

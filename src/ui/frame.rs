@@ -7,7 +7,7 @@ use std::time::Instant;
 use eframe::egui;
 
 use super::app::ExplorerApp;
-use super::{panels, session};
+use super::panels;
 
 impl eframe::App for ExplorerApp {
     fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
@@ -26,7 +26,8 @@ impl eframe::App for ExplorerApp {
         self.on_dropped(dropped);
         self.logic_step();
         // Where each training run goes if the display is lost before the next save.
-        self.autosave.watch(&self.runs);
+        self.autosave
+            .watch(self.runs.autosave_dir.as_deref(), &self.runs);
         self.measure_step(ctx);
     }
 
@@ -48,16 +49,15 @@ impl eframe::App for ExplorerApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        // Runs trained here are written to checkpoints and the open runs listed, so the
-        // next start reopens the workspace (every 30 s and at exit).
-        let (open, errors) = self
-            .autosave
-            .save(session::autosave_dir().as_deref(), &self.runs);
-        self.persisted.workspace.session = open;
-        for e in errors {
-            tracing::warn!("{e}");
-            self.errors.push(e);
-        }
+        // Runs trained here are written to checkpoints (by the writer thread) and the open
+        // runs listed, so the next start reopens the workspace (every 30 s and at exit).
+        self.autosave_now();
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+    }
+
+    fn on_exit(&mut self) {
+        // After the last save: a removal still undoable is done, and every write asked
+        // for (autosaves, saves, exports) is waited for.
+        self.finish_writes();
     }
 }

@@ -188,9 +188,24 @@ pub const PAUSE: &str = "Pause training after the current step (shortcut Space t
 pub const RESUME: &str = "Resume training (shortcut Space toggles).";
 /// Step.
 pub const STEP: &str = "Train exactly one step, then pause (shortcut S).";
-/// Remove.
-pub const REMOVE: &str =
-    "Remove this run from the workspace (a training run is stopped; files on disk stay).";
+/// Remove, for a run whose weights live only in the app (trained here, or reopened from its
+/// autosave), with the Undo lasting `window`.
+pub fn remove_only_copy(window: std::time::Duration) -> String {
+    format!(
+        "Remove this run from the workspace. Its weights live only in the app (its autosave is \
+         their only copy unless you saved them with Save…): the run is paused and an Undo bar \
+         brings it back for {} s; when the bar goes (after {0} s, at the next removal, or when \
+         the app closes) the run is stopped and its autosave is deleted.",
+        window.as_secs_f64()
+    )
+}
+/// Remove, for a run opened from a file or followed in a directory.
+pub const REMOVE: &str = "Remove this run from the workspace (a followed run stops being followed). \
+     Nothing on disk is deleted: its file or run directory stays where it is.";
+/// The Undo button of the removed-run bar.
+pub const UNDO_REMOVE: &str = "Bring the removed run back as it was: its weights, its history and its \
+     autosave, training again if it was. Once this bar goes, the run is gone and its autosave \
+     deleted.";
 /// Follow dir….
 pub const FOLLOW_DIR: &str = "Follow a run directory that `latent-explorer train --run-dir DIR` is writing, \
      or a sweep directory (`latent-explorer sweep plan SPEC --out DIR`: every run of the sweep, \

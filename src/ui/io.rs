@@ -1,18 +1,26 @@
 //! File work that must not hold up a frame: loading model files, saving checkpoints,
 //! exporting image views (decoded again on the host, then written as PNG, GIF or frames),
-//! and the open/save dialogs (rfd) each run on a short-lived thread and report back here;
+//! autosaving, and the open/save dialogs (rfd) run off the UI thread and report back here;
 //! the logic step drains the results.
+//!
+//! Reading and dialogs each take a short-lived thread. Everything that writes (checkpoints,
+//! the draft's file, exports, autosaves and the deletion of a closed run's autosave) goes to
+//! one writer thread, in the order asked, so two writes of one file never overlap (they
+//! share its temporary name) and a deletion comes after the writes before it. At exit the
+//! app waits for that thread ([`Io::finish_writes`]): no write asked for is lost.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
 
 use burn::tensor::Device;
 
 use super::command::{RunAction, UiCommand};
 use super::decoder::{self, Job, Output, ViewKey};
 use super::run::RunId;
+use super::session::{AutosaveDone, AutosaveJob};
 use crate::checkpoint::{self, DatasetInfo, Loaded};
 use crate::data::{Dataset, ImageShape, Opened};
 use crate::export::{ExportFormat, GIF_DELAY_MS, export_grid};
@@ -45,6 +53,8 @@ pub enum IoResult {
     },
     /// An image view was exported: what was written, or the error naming the file.
     Exported(Result<String, String>),
+    /// An autosave job ran: what it wrote and deleted.
+    Autosaved(AutosaveDone),
     /// A dialog was answered: the command it leads to.
     Picked(UiCommand),
     /// A dialog was cancelled or could not open.
@@ -93,6 +103,17 @@ pub struct Io {
     progress: Arc<[AtomicUsize; 2]>,
     /// File dialogs are shown (off in tests: every dialog answers "nothing chosen").
     pub dialogs: bool,
+    /// The writer thread, started on the first write.
+    writer: Option<Writer>,
+}
+
+/// A piece of writing for the writer thread.
+type WriteJob = Box<dyn FnOnce() -> IoResult + Send>;
+
+/// The writer thread and its queue.
+struct Writer {
+    jobs: Sender<WriteJob>,
+    thread: JoinHandle<()>,
 }
 
 /// The file types the open dialog offers.
@@ -138,7 +159,76 @@ impl Io {
             in_flight: 0,
             progress: Arc::default(),
             dialogs: true,
+            writer: None,
         }
+    }
+
+    /// Queue `work` (described by `what`, for messages) on the writer thread, after the
+    /// writes asked for before it.
+    fn write(&mut self, what: String, work: impl FnOnce() -> IoResult + Send + 'static) {
+        self.in_flight += 1;
+        let failed = format!("{what} failed unexpectedly");
+        let job: WriteJob = Box::new(move || {
+            // A panic in the work is reported like any failure; the thread goes on.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or(IoResult::Failed(failed))
+        });
+        if self.writer.is_none() {
+            match self.start_writer() {
+                Ok(w) => self.writer = Some(w),
+                Err(e) => {
+                    // Reported like any result, so the count of work in flight stays right.
+                    let _ = self.tx.send(IoResult::Failed(format!(
+                        "{what}: cannot start the writer thread: {e}"
+                    )));
+                    return;
+                }
+            }
+        }
+        if let Some(w) = &self.writer
+            && let Err(job) = w.jobs.send(job)
+        {
+            // The writer is gone (it cannot be: it never ends while its queue is open);
+            // write here rather than lose it.
+            let _ = self.tx.send((job.0)());
+        }
+    }
+
+    fn start_writer(&self) -> std::io::Result<Writer> {
+        let (jobs, queue) = channel::<WriteJob>();
+        let (tx, waker) = (self.tx.clone(), self.waker.clone());
+        let thread = std::thread::Builder::new()
+            .name("latent-explorer-writer".into())
+            .spawn(move || {
+                for job in queue {
+                    let _ = tx.send(job());
+                    waker();
+                }
+            })?;
+        Ok(Writer { jobs, thread })
+    }
+
+    /// Wait until every write asked for so far is done (at exit: nothing asked for is
+    /// lost); their results wait in [`Io::drain`]. Writes asked for later start the writer
+    /// again.
+    pub fn finish_writes(&mut self) {
+        if let Some(Writer { jobs, thread }) = self.writer.take() {
+            // The writer ends once its queue is closed and empty.
+            drop(jobs);
+            if thread.join().is_err() {
+                let _ = self.tx.send(IoResult::Failed(
+                    "the writer thread failed unexpectedly".into(),
+                ));
+            }
+        }
+    }
+
+    /// Run an autosave job (see [`AutosaveJob`]) on the writer thread.
+    pub fn autosave(&mut self, job: AutosaveJob) {
+        if job.is_empty() {
+            return;
+        }
+        self.write("autosaving".into(), move || IoResult::Autosaved(job.run()));
     }
 
     /// Run `work` (described by `what`, e.g. "opening a.pt", for messages) on a new thread.
@@ -257,7 +347,7 @@ impl Io {
         dataset: DatasetInfo,
         metrics: Option<EvalMetrics>,
     ) {
-        self.spawn(format!("saving {}", path.display()), move || {
+        self.write(format!("saving {}", path.display()), move || {
             let result = checkpoint::save_snapshot(&path, &snap, dataset, metrics)
                 .map_err(|e| e.to_string());
             IoResult::Saved { run, path, result }
@@ -266,7 +356,7 @@ impl Io {
 
     /// Write the draft's configuration `text` to `path` atomically.
     pub fn save_draft(&mut self, path: PathBuf, text: String) {
-        self.spawn(format!("saving {}", path.display()), move || {
+        self.write(format!("saving {}", path.display()), move || {
             IoResult::Exported(
                 crate::atomic::atomic_write_bytes(&path, text.as_bytes())
                     .map(|()| format!("the next run's settings to {}", path.display()))
@@ -309,7 +399,7 @@ impl Io {
 
     /// Decode `e`'s view on the host and write it, off the UI thread.
     pub fn export(&mut self, e: ExportJob, device: Device) {
-        self.spawn(format!("exporting {}", e.path.display()), move || {
+        self.write(format!("exporting {}", e.path.display()), move || {
             IoResult::Exported(export_view(&e, &device))
         });
     }
@@ -433,6 +523,13 @@ impl Io {
     /// Pieces of work not yet reported.
     pub fn in_flight(&self) -> usize {
         self.in_flight
+    }
+}
+
+impl Drop for Io {
+    /// Writes asked for are finished even when the app is dropped without closing.
+    fn drop(&mut self) {
+        self.finish_writes();
     }
 }
 

@@ -2,6 +2,7 @@
 //! in; decode requests out. Never blocks on a worker, a decoder or a file.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -12,7 +13,7 @@ use super::decoder::{Output, ViewKey};
 use super::io::IoResult;
 use super::run::{DirtyViews, RunId, RunSource};
 use super::settings::GridAxes;
-use super::workspace::{reap, repin};
+use super::workspace::repin;
 use crate::explore::normal;
 use crate::import::{ImportOptions, KeyMap};
 use crate::train::{Command, Event};
@@ -46,6 +47,15 @@ impl ExplorerApp {
         self.sweep_intake();
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd);
+        }
+        // A removal whose Undo has lapsed is done for good.
+        if self
+            .runs
+            .removed
+            .as_ref()
+            .is_some_and(|r| Instant::now() >= r.until)
+        {
+            self.commit_removal();
         }
         // The followed sweeps load the weights of the runs shown, and only those.
         self.sync_sweep_weights();
@@ -103,7 +113,7 @@ impl ExplorerApp {
         }
     }
 
-    fn on_io(&mut self, r: IoResult) {
+    pub(super) fn on_io(&mut self, r: IoResult) {
         match r {
             IoResult::Loaded { path, result } => match result {
                 Ok(loaded) => self.add_loaded(path, *loaded),
@@ -123,6 +133,12 @@ impl ExplorerApp {
                     Err(e) => self.errors.push(format!(
                         "saving {name} failed (nothing was overwritten): {e}"
                     )),
+                }
+            }
+            IoResult::Autosaved(done) => {
+                for e in self.autosave.done(done) {
+                    tracing::warn!("{e}");
+                    self.errors.push(e);
                 }
             }
             IoResult::Exported(Ok(written)) => self.note(format!("saved {written}")),
@@ -360,6 +376,7 @@ impl ExplorerApp {
             }
             UiCommand::Follow(dir) => self.io.sort_paths(vec![dir], true),
             UiCommand::RemoveSweep(id) => self.remove_sweep(id),
+            UiCommand::UndoRemove => self.undo_removal(),
             UiCommand::PickFiles => self.io.pick_files(),
             UiCommand::PickFollowDir => self.io.pick_follow_dir(),
             UiCommand::SaveDraft(None) => self.io.pick_draft(false),
@@ -545,21 +562,7 @@ impl ExplorerApp {
                     r.colour = c;
                 }
             }
-            RunAction::Remove => {
-                if let Some(run) = self.runs.remove(id) {
-                    if let Some(m) = run.sweep {
-                        self.leave_sweep(m);
-                    }
-                    // Its worker, follower and decoder stop and are joined off the UI
-                    // thread (a step or an evaluation may be under way).
-                    reap(run);
-                    if let Some(rs) = &self.render_state {
-                        crate::gpu::tiles::free_slots(rs, |k| id.owns_painter_key(k));
-                    }
-                    self.refresh_intervals();
-                    self.after_focus_change();
-                }
-            }
+            RunAction::Remove => self.remove_run(id),
             RunAction::Focus => {
                 if self.runs.get(id).is_some() {
                     self.runs.focused = Some(id);

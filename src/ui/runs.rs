@@ -2,6 +2,8 @@
 //! the epoch scrubber's position, the latent cursor every run decodes in lock-step, and the
 //! sweeps followed (their runs are runs of the collection too).
 
+use std::time::{Duration, Instant};
+
 use super::run::{PALETTE, Run, RunId, SweepId};
 use super::settings::STATS_DIGITS;
 use super::sweeps::FollowedSweep;
@@ -125,6 +127,34 @@ pub struct Runs {
     /// The sweep directories followed, in the order they were opened.
     pub sweeps: Vec<FollowedSweep>,
     next_sweep: u32,
+    /// Where the runs trained here are autosaved (none: the platform has no data
+    /// directory).
+    pub autosave_dir: Option<std::path::PathBuf>,
+    /// How long a removal can be undone (see [`Removed`]).
+    pub undo_window: Duration,
+    /// The run removed last, while its removal can be undone (a run whose weights live
+    /// only in this app: its autosave is deleted once this lapses).
+    pub removed: Option<Removed>,
+}
+
+/// How long a removed run whose weights live only in the app can be brought back with Undo,
+/// by default; its autosave is deleted after.
+pub const UNDO_WINDOW: Duration = Duration::from_secs(10);
+
+/// A removed run kept whole (paused, its autosave on disk) until its Undo lapses.
+pub struct Removed {
+    /// The run, as it was.
+    pub run: Run,
+    /// Its place in the list.
+    pub index: usize,
+    /// Whether it had the focus, and was the baseline.
+    pub focused: bool,
+    /// Whether it was the metrics table's baseline.
+    pub baseline: bool,
+    /// Whether it was training (Undo resumes it).
+    pub resume: bool,
+    /// When the Undo lapses.
+    pub until: Instant,
 }
 
 impl Default for Runs {
@@ -141,6 +171,9 @@ impl Default for Runs {
             input_source: String::new(),
             sweeps: Vec::new(),
             next_sweep: 1,
+            removed: None,
+            undo_window: UNDO_WINDOW,
+            autosave_dir: None,
         }
     }
 }
@@ -208,6 +241,34 @@ impl Runs {
             self.baseline = first;
         }
         Some(run)
+    }
+
+    /// Whether `run`'s weights live only in this app: trained here, or reopened from its
+    /// autosave (removing it for good deletes that, its only copy).
+    pub fn only_here(&self, run: &Run) -> bool {
+        match &run.source {
+            super::run::RunSource::Training(_) => true,
+            super::run::RunSource::Loaded { path, .. } => self
+                .autosave_dir
+                .as_deref()
+                .is_some_and(|d| path.starts_with(d)),
+            _ => false,
+        }
+    }
+
+    /// Where `id` is in the list.
+    pub fn position(&self, id: RunId) -> Option<usize> {
+        self.list.iter().position(|r| r.id == id)
+    }
+
+    /// Put a run back at `index` (or last), as [`Runs::add`] does otherwise.
+    pub fn insert(&mut self, index: usize, run: Run) {
+        self.add(run);
+        let last = self.list.len() - 1;
+        if index < last {
+            let r = self.list.remove(last);
+            self.list.insert(index, r);
+        }
     }
 
     /// All runs, in the order they were added.

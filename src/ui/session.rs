@@ -4,13 +4,20 @@
 //! the run and sweep directories followed) is persisted with the settings. The next start opens them
 //! again, unless the command line names other runs.
 //!
+//! The writing is not done in the frame: [`Autosave::plan`] takes the newest weights (an
+//! `Arc` each) and names the files, and the [`AutosaveJob`] it returns runs on the app's
+//! writer thread ([`super::io::Io::autosave`]), which reports back through the app's I/O
+//! results and is waited for at exit. A closed run's autosave (its only copy) is deleted by
+//! the same thread, after any write of it queued before, and only once the run is gone for
+//! good (the Undo of a removal has lapsed: [`Autosave::release`]).
+//!
 //! A lost X display ends the process inside Xlib (its I/O error handler exits): a handler of
 //! ours first writes the training runs' newest weights to the same checkpoints, so even then
 //! nothing trained is lost.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::checkpoint::{self, DatasetInfo};
 use crate::train::{LatestSlot, Snapshot};
@@ -46,60 +53,187 @@ pub struct Autosave {
     paths: HashMap<RunId, PathBuf>,
     /// The step last written to each autosave.
     written: HashMap<PathBuf, u64>,
+    /// The step last handed to the writer for each autosave (written or not yet).
+    queued: HashMap<PathBuf, u64>,
     /// The runs (and their kinds) [`Autosave::watch`] last registered.
     seen: Vec<(RunId, &'static str)>,
 }
 
+/// One autosave's worth of file work, for the writer thread: checkpoints to write, then the
+/// directories of closed runs' autosaves to delete.
+#[derive(Default)]
+pub struct AutosaveJob {
+    writes: Vec<AutosaveWrite>,
+    removals: Vec<PathBuf>,
+}
+
+/// One checkpoint an [`AutosaveJob`] writes.
+struct AutosaveWrite {
+    path: PathBuf,
+    snap: Arc<Snapshot>,
+    dataset: DatasetInfo,
+}
+
+/// What an [`AutosaveJob`] did: each write (the path and step written, or the error naming
+/// the file), each deletion (the directory, or the error).
+#[derive(Debug, Default)]
+pub struct AutosaveDone {
+    /// The checkpoints written (path, step), or why not.
+    pub written: Vec<Result<(PathBuf, u64), String>>,
+    /// The autosave directories deleted, or why not.
+    pub removed: Vec<Result<PathBuf, String>>,
+}
+
+impl AutosaveJob {
+    /// A job that deletes one closed run's autosave directory.
+    pub fn removing(dir: PathBuf) -> Self {
+        Self {
+            writes: Vec::new(),
+            removals: vec![dir],
+        }
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.removals.is_empty()
+    }
+
+    /// Do it, on the calling thread (the app's writer thread).
+    pub fn run(self) -> AutosaveDone {
+        let mut done = AutosaveDone::default();
+        for w in self.writes {
+            let step = w.snap.step;
+            done.written.push(
+                checkpoint::save_snapshot(&w.path, &w.snap, w.dataset, None)
+                    .map(|()| (w.path.clone(), step))
+                    .map_err(|e| format!("autosaving the run failed: {e}")),
+            );
+        }
+        for dir in self.removals {
+            done.removed.push(match std::fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(dir),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dir),
+                Err(e) => Err(format!(
+                    "cannot delete the closed run's autosave {}: {e}",
+                    dir.display()
+                )),
+            });
+        }
+        done
+    }
+}
+
 impl Autosave {
-    /// Write every training run's newest weights (those not yet written) and return the
-    /// workspace to persist, with any errors. `dir` is [`autosave_dir`].
+    /// Write every training run's newest weights (those not yet written) on the calling
+    /// thread and return the workspace to persist, with any errors: [`Autosave::plan`], its
+    /// job run at once, and [`Autosave::done`]. `dir` is [`autosave_dir`]. (The app hands
+    /// the job to its writer thread instead.)
     pub fn save(&mut self, dir: Option<&Path>, runs: &Runs) -> (Vec<SessionRun>, Vec<String>) {
-        let (mut session, mut errors) = self.track(dir, runs);
-        let mut mine = self.pending(dir, runs);
-        for r in write_pending(&mut mine) {
+        let (session, mut errors, job) = self.plan(dir, runs, &[]);
+        errors.extend(self.done(job.run()));
+        (session, errors)
+    }
+
+    /// What to autosave now, without touching a file: the workspace to persist (with any
+    /// errors), and the job that writes every training run's newest weights not yet written
+    /// or queued and deletes the autosaves of runs closed since (except `keep`'s: removed
+    /// runs that may still come back with Undo). `dir` is where autosaves go.
+    pub fn plan(
+        &mut self,
+        dir: Option<&Path>,
+        runs: &Runs,
+        keep: &[RunId],
+    ) -> (Vec<SessionRun>, Vec<String>, AutosaveJob) {
+        let (mut session, errors) = self.track(dir, runs);
+        let mut job = AutosaveJob::default();
+        for p in self.pending(dir, runs) {
+            let Some(snap) = p.slot.get() else {
+                continue;
+            };
+            let step = Some(&snap.step);
+            if self.queued.get(&p.path) == step || self.written.get(&p.path) == step {
+                continue;
+            }
+            self.queued.insert(p.path.clone(), snap.step);
+            job.writes.push(AutosaveWrite {
+                path: p.path,
+                snap,
+                dataset: p.dataset,
+            });
+        }
+        // Training runs with weights on disk or on their way there (a session entry without
+        // a file is dropped at restore); no file is looked at here.
+        let training: Vec<&PathBuf> = runs
+            .iter()
+            .filter(|r| matches!(r.source, RunSource::Training(_)))
+            .filter_map(|r| self.paths.get(&r.id))
+            .collect();
+        session.retain(|s| {
+            s.follow
+                || !training.contains(&&s.path)
+                || self.queued.contains_key(&s.path)
+                || self.written.contains_key(&s.path)
+        });
+        session.truncate(MAX_SESSION_RUNS);
+        job.removals = self.forget_closed(dir, runs, keep);
+        (session, errors, job)
+    }
+
+    /// Take in what the writer did; the errors, to show.
+    pub fn done(&mut self, done: AutosaveDone) -> Vec<String> {
+        let mut errors = Vec::new();
+        for r in done.written {
             match r {
                 Ok((path, step)) => {
                     self.written.insert(path, step);
                 }
-                Err(e) => errors.push(e),
+                Err(e) => {
+                    // Tried again at the next save.
+                    self.queued.clear();
+                    errors.push(e);
+                }
             }
         }
-        // Runs that have weights (a session entry without a file is dropped at restore).
-        session.retain(|s| s.follow || s.path.exists());
-        session.truncate(MAX_SESSION_RUNS);
-        self.forget_closed(dir, runs);
-        (session, errors)
+        errors.extend(done.removed.into_iter().filter_map(Result::err));
+        errors
     }
 
-    /// Remove the autosaves of runs closed in the app since they were written (only this
-    /// process's own: an autosave written when the display was lost stays for the user).
-    fn forget_closed(&mut self, dir: Option<&Path>, runs: &Runs) {
-        let written = &mut self.written;
+    /// `run` is gone for good (its removal can no longer be undone): the directory of its
+    /// autosave, to delete, if it has one of this app's (inside `dir`, never `dir` itself).
+    pub fn release(&mut self, run: RunId, dir: Option<&Path>) -> Option<PathBuf> {
+        let path = self.paths.remove(&run)?;
+        self.written.remove(&path);
+        self.queued.remove(&path);
+        own_dir(dir, &path)
+    }
+
+    /// Forget the autosaves of runs closed in the app since they were written (only this
+    /// process's own: an autosave written when the display was lost stays for the user),
+    /// except `keep`'s; their directories, to delete.
+    fn forget_closed(&mut self, dir: Option<&Path>, runs: &Runs, keep: &[RunId]) -> Vec<PathBuf> {
+        let (written, queued) = (&mut self.written, &mut self.queued);
+        let mut gone = Vec::new();
         self.paths.retain(|id, path| {
-            if runs.get(*id).is_some() {
+            if runs.get(*id).is_some() || keep.contains(id) {
                 return true;
             }
-            // Only a run's own directory inside the autosave directory, never that itself.
-            if let (Some(dir), Some(run_dir)) = (dir, path.parent())
-                && run_dir != dir
-                && run_dir.starts_with(dir)
-            {
-                let _ = std::fs::remove_dir_all(run_dir);
-            }
+            gone.extend(own_dir(dir, path));
             written.remove(path.as_path());
+            queued.remove(path.as_path());
             false
         });
+        gone
     }
 
-    /// Once per frame: register the training runs with the lost-display handler again
+    /// Once per frame: register the training runs (autosaved into `dir`) with the lost-display handler again
     /// only when the workspace's runs changed (a run added, removed or of another kind).
-    pub fn watch(&mut self, runs: &Runs) {
+    pub fn watch(&mut self, dir: Option<&Path>, runs: &Runs) {
         let now = |r: &Run| (r.id, r.source.kind());
         if self.seen.iter().copied().eq(runs.iter().map(now)) {
             return;
         }
         self.seen = runs.iter().map(now).collect();
-        let _ = self.track(autosave_dir().as_deref(), runs);
+        let _ = self.track(dir, runs);
     }
 
     /// Note where each training run is to be saved (for [`Autosave::save`] and for the
@@ -182,6 +316,13 @@ impl Autosave {
             })
             .collect()
     }
+}
+
+/// The directory of the autosave `path` when it is a run's own directory inside `dir`
+/// (never `dir` itself).
+fn own_dir(dir: Option<&Path>, path: &Path) -> Option<PathBuf> {
+    let (dir, run_dir) = (dir?, path.parent()?);
+    (run_dir != dir && run_dir.starts_with(dir)).then(|| run_dir.to_path_buf())
 }
 
 /// `SECONDS-ID/NAME.safetensors`: unique across sessions (run ids restart at 0), and the

@@ -334,7 +334,7 @@ impl ExplorerApp {
     }
 
     /// The tile painter's slots of run `id`.
-    fn free_painter_slots(&self, id: RunId) {
+    pub(super) fn free_painter_slots(&self, id: RunId) {
         if let Some(rs) = &self.render_state {
             crate::gpu::tiles::free_slots(rs, |k| id.owns_painter_key(k));
         }

@@ -4,10 +4,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::ExplorerApp;
 use super::decoder::{self, Decoder};
 use super::run::{DirtyViews, EpochStore, PinKey, Run, RunId, RunSource, RunViews, Status};
+use super::runs::Removed;
+use super::session::AutosaveJob;
 use crate::checkpoint::{DatasetInfo, Loaded};
 use crate::data::{Dataset, Opened};
 use crate::rundir::Follower;
@@ -299,6 +302,155 @@ impl ExplorerApp {
                 }
             }
             Err(e) => run.status.error(format!("cannot continue training: {e}")),
+        }
+    }
+}
+
+impl ExplorerApp {
+    /// Remove run `id` from the workspace. A run whose weights live only here (trained here,
+    /// or reopened from its autosave) is paused and kept whole, its autosave on disk, until
+    /// its Undo lapses ([`ExplorerApp::commit_removal`]); any other run goes at once and
+    /// nothing on disk is touched.
+    pub(super) fn remove_run(&mut self, id: RunId) {
+        let Some(run) = self.runs.get(id) else {
+            return;
+        };
+        if !self.runs.only_here(run) {
+            let Some(run) = self.runs.remove(id) else {
+                return;
+            };
+            let stays = match &run.source {
+                RunSource::Loaded { path, .. } => format!(": {} stays on disk", path.display()),
+                RunSource::Following(f) => {
+                    format!(": its run directory {} stays on disk", f.dir().display())
+                }
+                _ => ": nothing on disk was deleted".into(),
+            };
+            self.note(format!("removed {}{stays}", run.name));
+            if let Some(m) = run.sweep {
+                self.leave_sweep(m);
+            }
+            // Its worker, follower and decoder stop and are joined off the UI thread (a
+            // step or an evaluation may be under way).
+            reap(run);
+            self.free_painter_slots(id);
+            self.refresh_intervals();
+            self.after_focus_change();
+            return;
+        }
+        // One removal is undoable at a time: the one before is done now.
+        self.commit_removal();
+        let index = self.runs.position(id).unwrap_or(0);
+        let (focused, baseline) = (
+            self.runs.focused == Some(id),
+            self.runs.baseline == Some(id),
+        );
+        let Some(mut run) = self.runs.remove(id) else {
+            return;
+        };
+        let resume = matches!(run.source, RunSource::Training(_))
+            && run.status.state == WorkerState::Running;
+        if resume {
+            run.queue_command(Command::Pause);
+            run.flush_commands();
+        }
+        self.runs.removed = Some(Removed {
+            run,
+            index,
+            focused,
+            baseline,
+            resume,
+            until: Instant::now() + self.runs.undo_window,
+        });
+        self.refresh_intervals();
+        self.after_focus_change();
+    }
+
+    /// Bring back the run removed last, as it was (training again if it was), while its
+    /// Undo has not lapsed.
+    pub(super) fn undo_removal(&mut self) {
+        let Some(r) = self.runs.removed.take() else {
+            return;
+        };
+        let Removed {
+            mut run,
+            index,
+            focused,
+            baseline,
+            resume,
+            ..
+        } = r;
+        let id = run.id;
+        if resume {
+            run.queue_command(Command::Resume);
+            run.flush_commands();
+        }
+        self.note(format!("{} is back", run.name));
+        self.runs.insert(index, run);
+        if focused {
+            self.runs.focused = Some(id);
+        }
+        if baseline {
+            self.runs.baseline = Some(id);
+        }
+        self.refresh_intervals();
+        self.after_focus_change();
+    }
+
+    /// The removal waiting for Undo is done for good: the run stops (off the UI thread),
+    /// its painter slots go, and its autosave (its only copy) is deleted by the writer
+    /// thread.
+    pub(super) fn commit_removal(&mut self) {
+        let Some(Removed { run, .. }) = self.runs.removed.take() else {
+            return;
+        };
+        let (id, name) = (run.id, run.name.clone());
+        if let Some(m) = run.sweep {
+            self.leave_sweep(m);
+        }
+        reap(run);
+        self.free_painter_slots(id);
+        match self.autosave.release(id, self.runs.autosave_dir.as_deref()) {
+            Some(dir) => {
+                self.note(format!(
+                    "removed {name}: deleting its autosave {}",
+                    dir.display()
+                ));
+                self.io.autosave(AutosaveJob::removing(dir));
+            }
+            None => self.note(format!("removed {name}")),
+        }
+    }
+
+    /// Autosave now (what eframe's save does every 30 s and at exit): the training runs'
+    /// newest weights not yet written are handed to the writer thread, and the workspace
+    /// to reopen is noted in the settings. Returns at once; the writes report back through
+    /// the I/O results ([`ExplorerApp::finish_writes`] waits for them).
+    pub fn autosave_now(&mut self) {
+        let keep: Vec<RunId> = self.runs.removed.iter().map(|r| r.run.id).collect();
+        let (open, errors, job) =
+            self.autosave
+                .plan(self.runs.autosave_dir.as_deref(), &self.runs, &keep);
+        self.persisted.workspace.session = open;
+        for e in errors {
+            tracing::warn!("{e}");
+            self.errors.push(e);
+        }
+        self.io.autosave(job);
+    }
+
+    /// At exit: a removal still undoable is done, and every write asked for (autosaves,
+    /// deletions, saves, exports) is waited for and its result taken in (errors are logged,
+    /// as no window shows them any more).
+    pub fn finish_writes(&mut self) {
+        self.commit_removal();
+        let before = self.errors.len();
+        self.io.finish_writes();
+        for r in self.io.drain() {
+            self.on_io(r);
+        }
+        for e in &self.errors[before.min(self.errors.len())..] {
+            tracing::warn!("{e}");
         }
     }
 }

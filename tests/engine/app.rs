@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use eframe::egui::accesskit::Role;
 use eframe::{egui, egui_wgpu};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use latent_explorer::checkpoint::{self, DatasetInfo};
 use latent_explorer::gpu::TileSource;
 use latent_explorer::train::share::SharingPolicy;
@@ -541,7 +541,10 @@ fn a_run_directory_written_by_another_train_process_is_followed_as_epochs_land()
 
 #[test]
 fn removing_a_run_frees_its_painter_slots() {
-    let mut h = harness(options(2000, 32, 1000));
+    let mut h = harness(AppOptions {
+        undo_window: Some(Duration::from_secs(1)),
+        ..options(2000, 32, 1000)
+    });
     let (a, b) = two_paused_runs(&mut h);
     h.render().expect("render");
     let slots = h.state().painter_slots();
@@ -550,6 +553,12 @@ fn removing_a_run_frees_its_painter_slots() {
     h.state_mut()
         .push_command(UiCommand::Run(b, RunAction::Remove));
     h.step();
+    // A run trained here can come back with Undo for a while: its slots go when that lapses.
+    let kept = h.state().painter_slots();
+    assert!(kept.iter().any(|&k| b.owns_painter_key(k)), "{kept:?}");
+    run_until(&mut h, 30, "the undo to lapse", |a| {
+        a.runs.removed.is_none()
+    });
     let slots = h.state().painter_slots();
     assert_eq!(
         slots.iter().filter(|&&k| b.owns_painter_key(k)).count(),
@@ -825,11 +834,288 @@ fn closing_keeps_the_runs_and_the_next_start_reopens_them() {
     assert_eq!(run.name, "VAE", "the run reopens under its own name");
     assert_eq!(run.latest().unwrap().step, latest.step);
 
-    // Closing the run in the first app removes its autosave at the next save.
+    // A run closed for good (here: a saver that no longer sees it; in the app, once the
+    // removal's Undo lapses) has its autosave deleted at the next save.
     h.state_mut()
         .push_command(UiCommand::Run(id, RunAction::Remove));
     run_until(&mut h, 30, "the run removed", |a| a.runs.is_empty());
     let (empty, _) = saver.save(Some(autosave.path()), &h.state().runs);
     assert!(empty.is_empty());
     assert!(!file.exists(), "a closed run's autosave was kept");
+}
+
+/// The app autosaving into `dir`, with removals undoable for `undo` seconds.
+fn autosaving(dir: &Path, undo: f64) -> AppOptions {
+    AppOptions {
+        autosave_dir: Some(dir.to_path_buf()),
+        undo_window: Some(Duration::from_secs_f64(undo)),
+        ..options(500, 32, 1000)
+    }
+}
+
+/// Autosave now and wait until the writer thread has written the training run's file.
+fn autosaved(h: &mut Harness<'_, ExplorerApp>) -> PathBuf {
+    h.state_mut().autosave_now();
+    let file = h.state().persisted.workspace.session[0].path.clone();
+    run_until(h, 60, "the autosave written", |a| {
+        a.io_in_flight() == 0 && file.exists()
+    });
+    file
+}
+
+/// Removing a run trained here keeps it restorable: Undo brings it back with its history
+/// and its autosave still on disk, training again; once the Undo lapses the run is gone and
+/// its autosave (its only copy) deleted, as the Remove button's hover says. A run opened
+/// from a file elsewhere goes at once and its file stays.
+#[test]
+fn a_removed_run_comes_back_with_undo_and_its_autosave_goes_only_when_the_undo_lapses() {
+    let autosave = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let undo = 4.0;
+    let mut opts = autosaving(autosave.path(), undo);
+    let (loaded, _, _) = trained_checkpoint(elsewhere.path(), 1);
+    opts.open = vec![loaded.clone()];
+    opts.autostart = false;
+    opts.train = vec![latent_explorer::variant::VariantKind::Vae];
+    let mut h = harness(opts);
+    let training = |a: &ExplorerApp| {
+        a.runs
+            .iter()
+            .find(|r| matches!(r.source, RunSource::Training(_)))
+            .map(|r| r.id)
+    };
+    run_until(&mut h, 60, "a training run and the loaded one", |a| {
+        a.runs.len() == 2
+            && a.runs
+                .iter()
+                .any(|r| matches!(r.source, RunSource::Training(_)) && r.status.step >= 5)
+    });
+    let id = training(h.state()).unwrap();
+    let file = autosaved(&mut h);
+    assert!(file.starts_with(autosave.path()), "{}", file.display());
+
+    // The hover says what Remove does to each run.
+    let hover = |h: &Harness<'_, ExplorerApp>| {
+        h.query_all_by_label("Remove")
+            .map(|n| n.accesskit_node().description().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    let hovers = hover(&h);
+    assert_eq!(hovers.len(), 2, "{hovers:?}");
+    assert!(
+        hovers.iter().any(|d| d.contains("Undo")
+            && d.contains(&format!("{undo} s"))
+            && d.contains("autosave is deleted")),
+        "{hovers:?}"
+    );
+    assert!(
+        hovers
+            .iter()
+            .any(|d| d.contains("Nothing on disk is deleted")),
+        "{hovers:?}"
+    );
+
+    let before = h.state().runs.get(id).unwrap().history.steps.len();
+    assert!(before > 0, "no history to keep");
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Remove));
+    h.step();
+    h.step();
+    assert!(h.state().runs.get(id).is_none(), "the run is still listed");
+    assert!(file.exists(), "the autosave went at once");
+    // The bar with Undo shows, explained like every control.
+    h.get_by_label_contains("Removed run");
+    let missing = crate::help::undescribed(&h);
+    assert!(missing.is_empty(), "without hover help: {missing:?}");
+    let img = h.render().expect("render");
+    if let Some(dir) = std::env::var_os("LATENT_EXPLORER_SCREENSHOTS") {
+        // To look at the bar: LATENT_EXPLORER_SCREENSHOTS=DIR scripts/test a_removed_run
+        img.save(Path::new(&dir).join("undo-bar.png")).unwrap();
+    }
+    h.get_by_label("Undo").click();
+    run_until(&mut h, 10, "the run back", |a| a.runs.get(id).is_some());
+    assert!(h.state().runs.removed.is_none());
+    let back = h.state().runs.get(id).unwrap();
+    assert!(matches!(back.source, RunSource::Training(_)));
+    assert!(
+        back.history.steps.len() >= before,
+        "history {} steps, had {before}",
+        back.history.steps.len()
+    );
+    let step = back.status.step;
+    run_until(&mut h, 60, "training again", |a| {
+        a.runs.get(id).is_some_and(|r| r.status.step > step)
+    });
+    assert!(
+        file.exists(),
+        "the autosave of a run brought back was deleted"
+    );
+
+    // Removed again and left: the Undo lapses, then the autosave (its directory) goes.
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Remove));
+    h.step();
+    let removed = Instant::now();
+    run_until(&mut h, 30, "the undo to lapse", |a| {
+        a.runs.removed.is_none()
+    });
+    assert!(
+        removed.elapsed() >= Duration::from_secs_f64(undo * 0.9),
+        "the undo lapsed after {:?}",
+        removed.elapsed()
+    );
+    run_until(&mut h, 30, "the autosave deleted", |a| {
+        a.io_in_flight() == 0 && !file.exists()
+    });
+    assert!(
+        !file.parent().unwrap().exists(),
+        "the run's autosave directory stayed"
+    );
+    assert!(
+        autosave.path().exists(),
+        "the autosave directory itself was deleted"
+    );
+
+    // The loaded run: removed at once (no Undo), its file untouched.
+    let other = run_id(h.state(), 0);
+    h.state_mut()
+        .push_command(UiCommand::Run(other, RunAction::Remove));
+    h.step();
+    assert!(h.state().runs.is_empty());
+    assert!(
+        h.state().runs.removed.is_none(),
+        "Undo offered for a file on disk"
+    );
+    assert!(loaded.exists(), "the opened file was deleted");
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+}
+
+/// Autosaves and saves are written by the writer thread, not in the frame: while the
+/// writer is stuck on a file (a FIFO in the place of the autosave's temporary file, which
+/// blocks until read), frames go on at their usual pace and training goes on; the save
+/// asked for meanwhile waits its turn. Unblocked, the stuck write's error comes back
+/// through the app's errors naming the file, and the save is written. At exit the app
+/// waits for writes asked for: none is lost.
+#[test]
+fn autosaves_and_saves_are_written_off_the_frame_and_waited_for_at_exit() {
+    use std::io::Read;
+    let autosave = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut h = harness(autosaving(autosave.path(), 10.0));
+    run_until(&mut h, 60, "training", |a| {
+        a.runs.len() == 1 && nth_run(a, 0).status.step >= 3
+    });
+    let id = run_id(h.state(), 0);
+    let file = autosaved(&mut h);
+    // The next write of the autosave opens this and waits for a reader.
+    let fifo = latent_explorer::atomic::temp_path(&file);
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo with a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let written = nth_run(h.state(), 0).status.step;
+    run_until(&mut h, 60, "newer weights", |a| {
+        nth_run(a, 0).latest().is_some_and(|s| s.step > written)
+    });
+    h.state_mut().autosave_now();
+    let saved = out.path().join("saved.safetensors");
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Save(Some(saved.clone()))));
+    let step = nth_run(h.state(), 0).status.step;
+    let mut slowest = Duration::ZERO;
+    let start = Instant::now();
+    let mut frames = 0;
+    while start.elapsed() < Duration::from_secs(3) || frames < 10 {
+        let t = Instant::now();
+        h.step();
+        slowest = slowest.max(t.elapsed());
+        frames += 1;
+        assert!(
+            h.state().io_in_flight() >= 2,
+            "the blocked autosave or the save is no longer waiting"
+        );
+    }
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a frame took {slowest:?} while the writer was blocked"
+    );
+    assert!(!saved.exists(), "the save overtook the autosave before it");
+    assert!(
+        nth_run(h.state(), 0).status.step > step,
+        "training stopped while the writer was blocked"
+    );
+    // Read the FIFO: the stuck write goes through it and fails (a FIFO cannot be synced);
+    // its error comes back naming the file, and the save after it is written.
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        std::fs::File::open(&fifo)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map(|_| bytes.len())
+    });
+    run_until(&mut h, 60, "the writes done", |a| a.io_in_flight() == 0);
+    assert!(
+        reader.join().unwrap().unwrap() > 0,
+        "nothing was written to the FIFO"
+    );
+    let errors = &h.state().errors;
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("autosaving the run failed") && e.contains(&name)),
+        "no error naming {name}: {errors:?}"
+    );
+    assert!(
+        saved.exists(),
+        "the save queued behind the autosave was lost"
+    );
+    // At exit: a save asked for on the last frame is written before the app lets go.
+    let last = out.path().join("last.safetensors");
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Save(Some(last.clone()))));
+    h.step();
+    h.state_mut().finish_writes();
+    assert!(last.exists(), "a save asked for before exit was lost");
+    checkpoint::load(&last, &cpu()).expect("the last save is a whole checkpoint");
+}
+
+/// Two apps in one process, one sharing the CPU at lowered priority and one not: each app's
+/// training threads (its workers' own threads, compute pools and lanes) take its own policy,
+/// whichever app started first; the app changes no thread of the process but its workers'.
+#[test]
+fn each_apps_training_threads_take_its_own_sharing_policy() {
+    use crate::rundir::assert_threads_scheduled;
+    let app = |sharing: SharingPolicy| {
+        let mut opts = options(500, 64, 1000);
+        opts.sharing = Some(sharing);
+        harness(opts)
+    };
+    // The unlowered app starts first: before, the first app to start decided for both.
+    let mut free = app(SharingPolicy::Free);
+    let mut low = app(SharingPolicy::LowPriority);
+    for h in [&mut free, &mut low] {
+        run_until(h, 60, "training", |a| {
+            a.runs.len() == 1 && nth_run(a, 0).status.step >= 3
+        });
+    }
+    let threads = |h: &Harness<'_, ExplorerApp>| match &nth_run(h.state(), 0).source {
+        RunSource::Training(w) => w.training_threads(),
+        other => panic!("not a training run: {}", other.kind()),
+    };
+    let (free_ids, low_ids) = (threads(&free), threads(&low));
+    let lanes = latent_explorer::cpu::lanes::count();
+    for (ids, what) in [(&free_ids, "Free"), (&low_ids, "LowPriority")] {
+        assert_eq!(
+            ids.len(),
+            1 + 2 * lanes,
+            "{what} app: training threads {ids:?}"
+        );
+    }
+    assert_threads_scheduled(&free_ids, false, "the Free app's training");
+    assert_threads_scheduled(&low_ids, true, "the LowPriority app's training");
+    // This test's own thread (the UI thread of both apps) was not lowered.
+    assert_threads_scheduled(
+        &[latent_explorer::cpu::priority::thread_id()],
+        false,
+        "the apps' UI thread",
+    );
 }

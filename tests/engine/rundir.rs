@@ -162,6 +162,126 @@ fn a_lowered_thread_takes_the_idle_policy_and_says_so() {
     assert_eq!(main_policy, libc::SCHED_OTHER);
 }
 
+/// What the kernel says of a thread of this process: its scheduling policy and nice value,
+/// and its name (`/proc/self/task/ID/comm`, which also shows it is one of ours).
+pub(crate) fn thread_scheduling(tid: i32) -> (i32, i32, String) {
+    let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+        .unwrap_or_else(|e| panic!("thread {tid} is not a thread of this process: {e}"));
+    // SAFETY: plain queries of one thread's scheduling.
+    let (policy, nice) = unsafe {
+        (
+            libc::sched_getscheduler(tid),
+            libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t),
+        )
+    };
+    (policy, nice, comm.trim().to_string())
+}
+
+/// Check that every thread in `ids` is lowered to the idle policy (`low`) or schedules as
+/// the process's main thread does.
+#[track_caller]
+pub(crate) fn assert_threads_scheduled(ids: &[i32], low: bool, what: &str) {
+    // SAFETY: plain queries of the main thread's scheduling.
+    let main = unsafe {
+        (
+            libc::sched_getscheduler(libc::getpid()),
+            libc::getpriority(libc::PRIO_PROCESS, libc::getpid() as libc::id_t),
+        )
+    };
+    assert_ne!(
+        main.0,
+        libc::SCHED_IDLE,
+        "the test process itself runs idle"
+    );
+    for &tid in ids {
+        let (policy, nice, name) = thread_scheduling(tid);
+        if low {
+            assert_eq!(
+                policy,
+                libc::SCHED_IDLE,
+                "{what}: thread {tid} ({name}) is not at the idle policy"
+            );
+        } else {
+            assert_eq!(
+                (policy, nice),
+                main,
+                "{what}: thread {tid} ({name}) is not scheduled as the main thread (policy, nice)"
+            );
+        }
+    }
+}
+
+/// Two workers in one process, one asking for lowered priority and one not: every thread
+/// the lowered one trains on (its own, its compute pool's, the CPU lanes its batches are
+/// split over) is at the idle policy, and every thread of the other one is as the process
+/// is. The policy belongs to each worker, not to whoever set a process-wide switch first.
+#[test]
+fn a_workers_training_threads_take_its_priority_and_only_its() {
+    use latent_explorer::train::{Command, TrainConfig, WorkerOptions, spawn_trainer};
+    let data = small(512, 64);
+    let spawn = |low: bool| {
+        let mut cfg = TrainConfig {
+            epochs: 1000,
+            batch_size: 64,
+            ..TrainConfig::default()
+        };
+        cfg.model.arch = latent_explorer::model::ArchConfig::Mlp { hidden: vec![64] };
+        cfg.model.latent_dim = 4;
+        let t = Trainer::new(cfg, data.clone(), &cpu()).unwrap();
+        let h = spawn_trainer(
+            t,
+            WorkerOptions {
+                low_priority: low,
+                ..WorkerOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(h.send(Command::Start));
+        h
+    };
+    // The unlowered worker first and then the lowered one, and the other way round: the
+    // first to start decides nothing for the other.
+    for order in [[false, true], [true, false]] {
+        let workers: Vec<_> = order.iter().map(|&low| (low, spawn(low))).collect();
+        for (low, h) in &workers {
+            // Steps taken: the pools and the lanes have started and trained.
+            let mut steps = 0;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while steps < 3 {
+                assert!(
+                    Instant::now() < deadline,
+                    "no steps from the worker (low {low})"
+                );
+                match h.recv_timeout(Duration::from_secs(5)) {
+                    Some(Event::Step(_)) => steps += 1,
+                    Some(Event::Error(e)) => panic!("{e}"),
+                    _ => {}
+                }
+            }
+        }
+        let lanes = latent_explorer::cpu::lanes::count();
+        let mut all = Vec::new();
+        for (low, h) in &workers {
+            let ids = h.training_threads();
+            // Its own thread, its pool's threads and the lanes (one per core each).
+            assert_eq!(
+                ids.len(),
+                1 + 2 * lanes,
+                "worker (low {low}): training threads {ids:?}"
+            );
+            assert_threads_scheduled(&ids, *low, &format!("the worker asking low {low}"));
+            all.extend(ids);
+        }
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "the two workers share a training thread");
+        for (_, h) in workers {
+            h.shutdown();
+        }
+    }
+}
+
 #[test]
 fn a_reader_sees_only_complete_lines_and_names_a_bad_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -123,7 +123,12 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
             {
                 ctx.push(UiCommand::Run(id, RunAction::Save(None)));
             }
-            if ui.small_button("Remove").on_hover_text(help::REMOVE).clicked() {
+            let remove_help = if ctx.runs.only_here(run) {
+                help::remove_only_copy(ctx.runs.undo_window)
+            } else {
+                help::REMOVE.to_string()
+            };
+            if ui.small_button("Remove").on_hover_text(remove_help).clicked() {
                 ctx.push(UiCommand::Run(id, RunAction::Remove));
             }
         });
@@ -211,12 +216,42 @@ fn sweep_section(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, sweep: &FollowedSweep
     .on_hover_text(help::SWEEP);
 }
 
+/// The bar of the run removed last, while its removal can be undone: its name, what
+/// happens when the bar goes, and Undo.
+fn undo_bar(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    let Some(removed) = &ctx.runs.removed else {
+        return;
+    };
+    let left = removed
+        .until
+        .saturating_duration_since(std::time::Instant::now());
+    // Redrawn as the seconds count down, and when the bar goes.
+    ui.ctx()
+        .request_repaint_after(left.min(std::time::Duration::from_secs(1)));
+    egui::Frame::group(ui.style())
+        .fill(ui.visuals().extreme_bg_color)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(egui::RichText::new(format!("Removed run {}", removed.run.name)).strong());
+                ui.weak(format!(
+                    "· in {} s it is stopped and its autosave deleted",
+                    left.as_secs_f64().ceil()
+                ));
+                if ui.button("Undo").on_hover_text(help::UNDO_REMOVE).clicked() {
+                    ctx.push(UiCommand::UndoRemove);
+                }
+            });
+        });
+}
+
 /// Draw the runs list.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     ui.horizontal(|ui| {
         ui.heading("Runs");
         ui.weak(format!("{} in the workspace", ctx.runs.len()));
     });
+    undo_bar(ui, ctx);
     ui.horizontal_wrapped(|ui| {
         if ui
             .button("New run")
