@@ -1,19 +1,19 @@
 //! Crash-safe file writes: write a temporary file beside the target, flush it to disk, then
 //! rename it over the target. A reader sees either the old file or the new one, never half.
 //!
-//! The temporary file is `.NAME.tmp-HOST-PID-N`: the writer's host, its process, and a
-//! counter of this process's writes, so that two threads writing one target, or two hosts
-//! writing one shared folder, never share a temporary file (a shared one could publish a mix
-//! of both writers' bytes). A process killed while writing (SIGKILL, a power cut) leaves its
+//! The temporary file is `.NAME.tmp-HOST-PID-N`: the writer's host, its process, and the
+//! lowest counter no other write of the target in this process holds, so that two threads
+//! writing one target, or two hosts writing one shared folder, never share a temporary file
+//! (a shared one could publish a mix of both writers' bytes). A process killed while writing (SIGKILL, a power cut) leaves its
 //! one behind; the next write to the same target removes every such file that is provably
 //! stale — written on this host by a process that no longer runs. Another host's files are
 //! left alone: its live writer cannot be told from a dead one from here.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// This host's name as it appears in temporary file names: letters, digits, `.`, `_` and
 /// `-` kept, anything else `_`; `localhost` where the name cannot be read.
@@ -57,20 +57,56 @@ fn read_host_name() -> Option<String> {
     std::env::var("COMPUTERNAME").ok()
 }
 
-/// A fresh temporary path for one write of `path`: no other write, in this process or any
-/// other on any host, uses the same one.
-pub fn temp_path(path: &Path) -> PathBuf {
-    static WRITES: AtomicU64 = AtomicU64::new(0);
+/// The temporary paths of this process's writes in progress: each write takes the lowest
+/// counter no write of the same target holds.
+static IN_FLIGHT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// The temporary path of `path`'s `n`-th concurrent write in this process.
+fn temp_name(path: &Path, n: usize) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let n = WRITES.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!(
         ".{name}.tmp-{}-{}-{n}",
         host_name(),
         std::process::id()
     ))
+}
+
+/// The temporary path the next write of `path` would use: the first free counter among
+/// this process's writes of `path` in progress (`…-0` when none is).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let held = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    (0..)
+        .map(|n| temp_name(path, n))
+        .find(|p| !held.contains(p))
+        .unwrap_or_else(|| temp_name(path, usize::MAX))
+}
+
+/// A temporary path held by one write until dropped: no other write, in this process or
+/// any other on any host, uses it meanwhile.
+struct Reserved(PathBuf);
+
+impl Reserved {
+    fn new(path: &Path) -> Self {
+        let mut held = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        let tmp = (0..)
+            .map(|n| temp_name(path, n))
+            .find(|p| !held.contains(p))
+            .unwrap_or_else(|| temp_name(path, usize::MAX));
+        held.insert(tmp.clone());
+        Self(tmp)
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        IN_FLIGHT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
 }
 
 /// Write `path` atomically with `write`. On any error the target is untouched and the
@@ -87,14 +123,15 @@ where
         std::fs::create_dir_all(dir)?;
     }
     remove_stale_temps(path);
-    let tmp = temp_path(path);
+    let reserved = Reserved::new(path);
+    let tmp = &reserved.0;
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = File::create(tmp)?;
         write(&mut f)?;
         f.flush()?;
         f.sync_all()?;
         drop(f);
-        std::fs::rename(&tmp, path)?;
+        std::fs::rename(tmp, path)?;
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
             && let Ok(d) = File::open(dir)
@@ -105,7 +142,7 @@ where
         Ok(())
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     result
 }
