@@ -9,6 +9,7 @@
 #   chattr:  e2fsprogs' chattr, for the read-only-directory fault test run as root
 #   slurm:   a one-node Slurm cluster (scripts/slurm-local) for the sweep launcher's test
 #   window:  the X11 libraries the window toolkit loads (a desktop has them; a server may not)
+#   python:  Python 3 with venv, for the TensorBoard reader that checks `export-metrics`
 missing_packages() {
   local need=()
   for what in "$@"; do
@@ -35,6 +36,10 @@ missing_packages() {
         for pair in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
           command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
         done
+        ;;
+      python)
+        command -v python3 >/dev/null 2>&1 || need+=(python3)
+        python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
         ;;
       window)
         # The X11 libraries the window toolkit (winit) loads at run time.
@@ -88,6 +93,21 @@ ensure_packages() {
     return 1
   fi
   echo "latent-explorer set-up: installed $(grep -c '^Setting up' "$log") packages in $((SECONDS - start)) s (apt's log: $log)" >&2
+}
+
+# TensorBoard's own Python package in a virtual environment outside the checkout (made
+# once, from the package index), whose event reader checks `export-metrics`' files. The
+# tests find its interpreter in LATENT_EXPLORER_TB_PYTHON.
+ensure_tensorboard() {
+  local venv="${LATENT_EXPLORER_TB_VENV:-$HOME/.cache/latent-explorer/tb-venv}"
+  if ! "$venv/bin/python" -c 'import tensorboard' >/dev/null 2>&1; then
+    local start=$SECONDS
+    python3 -m venv "$venv" \
+      && "$venv/bin/pip" install -q --disable-pip-version-check tensorboard >&2 \
+      || { echo "latent-explorer set-up: could not install tensorboard into $venv" >&2; return 1; }
+    echo "latent-explorer set-up: tensorboard installed into $venv in $((SECONDS - start)) s" >&2
+  fi
+  export LATENT_EXPLORER_TB_PYTHON="$venv/bin/python"
 }
 
 # A private runtime directory (wgpu and winit warn without one).

@@ -110,6 +110,23 @@ pub enum Commands {
     Variants(VariantsArgs),
     /// Plan, run and check a grid of runs: here, or as an array job on Slurm.
     Sweep(SweepArgs),
+    /// Write a run directory's metrics as CSV or TensorBoard event files.
+    ExportMetrics(ExportMetricsArgs),
+}
+
+/// `export-metrics` options.
+#[derive(Debug, Clone, Args)]
+pub struct ExportMetricsArgs {
+    /// The run directory (`train --run-dir`, a sweep's `runs/NAME`).
+    pub run_dir: PathBuf,
+    /// `csv`: one table, a row per step and per epoch; `tensorboard`: an event file
+    /// (`tensorboard --logdir DIR`).
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: crate::metrics_out::MetricsFormat,
+    /// The CSV file, or the directory of the event file (default: `RUN_DIR/metrics.csv`,
+    /// `RUN_DIR/tensorboard/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `variants` options.
@@ -764,11 +781,20 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
         Some(Commands::Bench(a)) => bench_cmd(&a),
         Some(Commands::Compare(a)) => compare_cmd(&a),
         Some(Commands::Sweep(a)) => sweep_cmd(&a),
+        Some(Commands::ExportMetrics(a)) => export_metrics_cmd(&a),
         Some(Commands::Variants(a)) => {
             variants_cmd(&a);
             Ok(())
         }
     }
+}
+
+fn export_metrics_cmd(a: &ExportMetricsArgs) -> Result<()> {
+    crate::paths::input_dir(&a.run_dir).context("the run directory")?;
+    let (path, n) = crate::metrics_out::export(&a.run_dir, a.format, a.out.as_deref())
+        .context("exporting the metrics")?;
+    outln!("{n} values → {}", path.display());
+    Ok(())
 }
 
 fn variants_cmd(a: &VariantsArgs) {

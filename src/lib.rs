@@ -11,7 +11,8 @@
 //!   worker, run configuration files, training state for exact resume, and test metrics.
 //! - [`checkpoint`]: safetensors checkpoints with a JSON header, written atomically;
 //!   [`import`]: PyTorch state dicts as checkpoints; [`rundir`]: run directories that a
-//!   headless `train --run-dir` writes and the app follows.
+//!   headless `train --run-dir` writes and the app follows; [`metrics_out`]: their metrics
+//!   as CSV and TensorBoard event files.
 //! - [`backend`]: choosing burn's CPU (flex) or wgpu device.
 //! - [`export`]: image grids, animation frames and GIFs; [`bench`](mod@bench): throughput and latency
 //!   figures.
@@ -36,6 +37,7 @@ pub mod gpu;
 pub mod import;
 pub mod interrupt;
 pub mod limits;
+pub mod metrics_out;
 pub mod model;
 pub mod model_file;
 pub mod paths;

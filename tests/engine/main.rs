@@ -21,6 +21,7 @@ mod help;
 mod import;
 mod imports;
 mod math;
+mod metrics_out;
 mod reproduce;
 mod rundir;
 mod schedule;
