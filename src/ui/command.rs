@@ -33,6 +33,9 @@ pub enum RunAction {
     Focus,
     /// Make it the metrics table's baseline.
     SetBaseline,
+    /// Write a followed run's metrics beside it: `metrics.csv` and a TensorBoard event file
+    /// in `tensorboard/` of its run directory (as `export-metrics` does).
+    ExportMetrics,
     /// Decode and show its images in the compare layout (`false`: not; a sweep's runs
     /// start not shown, their weights not loaded).
     ShowViews(bool),

@@ -199,6 +199,8 @@ pub fn remove_only_copy(window: std::time::Duration) -> String {
         window.as_secs_f64()
     )
 }
+/// Export a followed run's metrics.
+pub const EXPORT_METRICS: &str = "Write this run's metrics into its run directory: metrics.csv (a row per step and per epoch, for a spreadsheet) and tensorboard/events.out.tfevents.* (open with `tensorboard --logdir DIR/tensorboard`), as `latent-explorer export-metrics` does";
 /// Remove, for a run opened from a file or followed in a directory.
 pub const REMOVE: &str = "Remove this run from the workspace (a followed run stops being followed). \
      Nothing on disk is deleted: its file or run directory stays where it is.";

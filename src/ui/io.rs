@@ -365,6 +365,26 @@ impl Io {
         });
     }
 
+    /// Write run directory `dir`'s metrics as CSV and as a TensorBoard event file, in the
+    /// directory (what `export-metrics` writes by default).
+    pub fn export_metrics(&mut self, dir: PathBuf) {
+        self.write(
+            format!("exporting {}'s metrics", dir.display()),
+            move || {
+                use crate::metrics_out::{MetricsFormat, export};
+                IoResult::Exported(
+                    export(&dir, MetricsFormat::Csv, None)
+                        .and_then(|(csv, n)| {
+                            export(&dir, MetricsFormat::Tensorboard, None).map(|(tb, _)| {
+                                format!("{n} values to {} and {}", csv.display(), tb.display())
+                            })
+                        })
+                        .map_err(|e| e.to_string()),
+                )
+            },
+        );
+    }
+
     /// Read a run configuration file for the draft.
     pub fn load_draft(&mut self, path: PathBuf) {
         self.spawn(format!("reading {}", path.display()), move || {

@@ -552,6 +552,21 @@ impl ExplorerApp {
                 }
             }
             RunAction::Continue => self.continue_run(id),
+            RunAction::ExportMetrics => {
+                let Some(run) = self.runs.get(id) else {
+                    return;
+                };
+                match &run.source {
+                    RunSource::Following(f) => {
+                        let dir = f.dir().to_path_buf();
+                        self.io.export_metrics(dir);
+                    }
+                    _ => self.errors.push(format!(
+                        "{}: only a followed run directory has a metrics file to export (save this run, or train it with `train --run-dir`)",
+                        run.name
+                    )),
+                }
+            }
             RunAction::Rename(name) => {
                 if let Some(r) = self.runs.get_mut(id) {
                     r.name = name;

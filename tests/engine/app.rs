@@ -537,6 +537,25 @@ fn a_run_directory_written_by_another_train_process_is_followed_as_epochs_land()
     let last = &run.history.epochs[2].2;
     assert_eq!(last.iwae_k, 20);
     assert!(last.iwae_nll.is_some_and(|v| v.is_finite()));
+    // Its metrics, exported from the runs list, are the files `export-metrics` writes.
+    let errors = h.state().errors.len();
+    h.get_by_label("Metrics…").click();
+    run_until(&mut h, 30, "the metrics exported", |a| {
+        a.io_in_flight() == 0 && run_dir.join("metrics.csv").exists()
+    });
+    assert_eq!(h.state().errors.len(), errors, "{:?}", h.state().errors);
+    let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    let steps = csv.lines().filter(|l| l.starts_with("step,")).count();
+    assert_eq!(steps, 3 * 63, "one CSV row per step");
+    let records = latent_explorer::metrics_out::read_records(&run_dir).unwrap();
+    assert_eq!(
+        csv,
+        latent_explorer::metrics_out::csv(&latent_explorer::metrics_out::scalars(&records))
+    );
+    let tb: Vec<_> = std::fs::read_dir(run_dir.join("tensorboard"))
+        .unwrap()
+        .collect();
+    assert_eq!(tb.len(), 1, "one event file");
 }
 
 #[test]

@@ -123,6 +123,14 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
             {
                 ctx.push(UiCommand::Run(id, RunAction::Save(None)));
             }
+            if matches!(run.source, RunSource::Following(_))
+                && ui
+                    .small_button("Metrics…")
+                    .on_hover_text(help::EXPORT_METRICS)
+                    .clicked()
+            {
+                ctx.push(UiCommand::Run(id, RunAction::ExportMetrics));
+            }
             let remove_help = if ctx.runs.only_here(run) {
                 help::remove_only_copy(ctx.runs.undo_window)
             } else {
