@@ -9,6 +9,7 @@
 #   chattr:  e2fsprogs' chattr, for the read-only-directory fault test run as root
 #   slurm:   a one-node Slurm cluster (scripts/slurm-local) for the sweep launcher's test
 #   window:  the X11 libraries the window toolkit loads (a desktop has them; a server may not)
+#   man:     groff, which the man-page test typesets the generated pages with
 missing_packages() {
   local need=()
   for what in "$@"; do
@@ -35,6 +36,9 @@ missing_packages() {
         for pair in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
           command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
         done
+        ;;
+      man)
+        command -v groff >/dev/null 2>&1 || need+=(groff-base)
         ;;
       window)
         # The X11 libraries the window toolkit (winit) loads at run time.

@@ -1,6 +1,8 @@
 //! The command line: `app`, `train`, `eval`, `sample`, `reconstruct`, `traverse`,
-//! `interpolate`, `anomaly`, `encode`, `import`, `bench`, `compare`. A thin edge: runs are described by the library's [`RunSpec`], saved through
-//! [`checkpoint::save_snapshot`], and opened with [`model_file::open`], as in the app.
+//! `interpolate`, `anomaly`, `encode`, `import`, `bench`, `compare`, `variants`, `sweep`,
+//! `completions` (and a hidden `man`; both from [`crate::cli_docs`]). A thin edge: runs are
+//! described by the library's [`RunSpec`], saved through [`checkpoint::save_snapshot`], and
+//! opened with [`model_file::open`], as in the app.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use crate::backend::BackendChoice;
 use crate::bench::{self, BenchConfig};
 use crate::checkpoint::CheckpointSink;
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
+use crate::cli_docs;
 use crate::data::{Dataset, Opened, Shift, Source, shapes};
 use crate::explore::{
     self, AnomalyQuery, CodeLabels, DimensionScore, PathKind, RangeMode, ScoredModel, host_vec,
@@ -110,6 +113,21 @@ pub enum Commands {
     Variants(VariantsArgs),
     /// Plan, run and check a grid of runs: here, or as an array job on Slurm.
     Sweep(SweepArgs),
+    /// Print the shell completion script for SHELL (the README says where each shell looks
+    /// for it).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Write latent-explorer.1 and latent-explorer-COMMAND.1 for each command here
+        /// instead of printing latent-explorer.1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `variants` options.
@@ -768,7 +786,29 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             variants_cmd(&a);
             Ok(())
         }
+        Some(Commands::Completions { shell }) => {
+            let script = cli_docs::completions(<Cli as clap::CommandFactory>::command(), shell);
+            out!("{}", String::from_utf8_lossy(&script));
+            Ok(())
+        }
+        Some(Commands::Man { out }) => man_cmd(out.as_deref()),
     }
+}
+
+fn man_cmd(dir: Option<&Path>) -> Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            let page = cli_docs::man_page(cmd)?;
+            out!("{}", String::from_utf8_lossy(&page));
+        }
+        Some(dir) => {
+            for path in cli_docs::write_man_pages(cmd, dir)? {
+                outln!("{}", path.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn variants_cmd(a: &VariantsArgs) {
