@@ -10,6 +10,7 @@
 #   slurm:   a one-node Slurm cluster (scripts/slurm-local) for the sweep launcher's test
 #   window:  the X11 libraries the window toolkit loads (a desktop has them; a server may not)
 #   python:  Python 3 with venv, for the TensorBoard reader that checks `export-metrics`
+#   man:     groff, which the man-page test typesets the generated pages with
 missing_packages() {
   local need=()
   for what in "$@"; do
@@ -40,6 +41,9 @@ missing_packages() {
       python)
         command -v python3 >/dev/null 2>&1 || need+=(python3)
         python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+        ;;
+      man)
+        command -v groff >/dev/null 2>&1 || need+=(groff-base)
         ;;
       window)
         # The X11 libraries the window toolkit (winit) loads at run time.

@@ -1,6 +1,8 @@
 //! The command line: `app`, `train`, `eval`, `sample`, `reconstruct`, `traverse`,
-//! `interpolate`, `anomaly`, `encode`, `import`, `bench`, `compare`. A thin edge: runs are described by the library's [`RunSpec`], saved through
-//! [`checkpoint::save_snapshot`], and opened with [`model_file::open`], as in the app.
+//! `interpolate`, `anomaly`, `encode`, `import`, `bench`, `compare`, `variants`, `sweep`,
+//! `completions` (and a hidden `man`; both from [`crate::cli_docs`]). A thin edge: runs are
+//! described by the library's [`RunSpec`], saved through [`checkpoint::save_snapshot`], and
+//! opened with [`model_file::open`], as in the app.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use crate::backend::BackendChoice;
 use crate::bench::{self, BenchConfig};
 use crate::checkpoint::CheckpointSink;
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
+use crate::cli_docs;
 use crate::data::{Dataset, Opened, Shift, Source, shapes};
 use crate::explore::{
     self, AnomalyQuery, CodeLabels, DimensionScore, PathKind, RangeMode, ScoredModel, host_vec,
@@ -112,6 +115,21 @@ pub enum Commands {
     Sweep(SweepArgs),
     /// Write a run directory's metrics as CSV or TensorBoard event files.
     ExportMetrics(ExportMetricsArgs),
+    /// Print the shell completion script for SHELL (the README says where each shell looks
+    /// for it).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Write latent-explorer.1 and latent-explorer-COMMAND.1 for each command here
+        /// instead of printing latent-explorer.1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `export-metrics` options.
@@ -786,6 +804,12 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             variants_cmd(&a);
             Ok(())
         }
+        Some(Commands::Completions { shell }) => {
+            let script = cli_docs::completions(<Cli as clap::CommandFactory>::command(), shell);
+            out!("{}", String::from_utf8_lossy(&script));
+            Ok(())
+        }
+        Some(Commands::Man { out }) => man_cmd(out.as_deref()),
     }
 }
 
@@ -794,6 +818,22 @@ fn export_metrics_cmd(a: &ExportMetricsArgs) -> Result<()> {
     let (path, n) = crate::metrics_out::export(&a.run_dir, a.format, a.out.as_deref())
         .context("exporting the metrics")?;
     outln!("{n} values → {}", path.display());
+    Ok(())
+}
+
+fn man_cmd(dir: Option<&Path>) -> Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            let page = cli_docs::man_page(cmd)?;
+            out!("{}", String::from_utf8_lossy(&page));
+        }
+        Some(dir) => {
+            for path in cli_docs::write_man_pages(cmd, dir)? {
+                outln!("{}", path.display());
+            }
+        }
+    }
     Ok(())
 }
 

@@ -20,14 +20,15 @@
 //!   and the app both compute from a model: encodings, dimension statistics, anomaly
 //!   reports.
 //! - [`gpu`]: the one wgpu device shared by burn and egui, and the tile painter.
-//! - [`ui`]: the desktop app; [`cli`]: the command-line edge; [`report`]: how an error
-//!   reads there, each cause once.
+//! - [`ui`]: the desktop app; [`cli`]: the command-line edge ([`cli_docs`]: its shell
+//!   completions and manual pages); [`report`]: how an error reads there, each cause once.
 
 pub mod atomic;
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
+pub mod cli_docs;
 pub mod compare;
 pub mod cpu;
 pub mod data;

@@ -6,8 +6,8 @@
 //! metrics ([`crate::explore::mig`]) can be measured on a model trained on it.
 
 use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
 pub use super::factors::{FACTOR_NAMES, Factors};

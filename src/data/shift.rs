@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
 
 use super::{Dataset, Pixels, Split};
 
@@ -165,7 +165,7 @@ impl Shift {
                 let mut rng = ChaCha8Rng::seed_from_u64(NOISE_SEED);
                 let mut v = split.pixels.to_f32();
                 for p in v.iter_mut() {
-                    let e: f32 = rand::Rng::sample(&mut rng, rand_distr::StandardNormal);
+                    let e: f32 = rand::RngExt::sample(&mut rng, rand_distr::StandardNormal);
                     *p = (*p + sigma * e).clamp(0.0, 1.0);
                 }
                 out.pixels = Pixels::F32(v);

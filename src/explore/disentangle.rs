@@ -161,7 +161,7 @@ pub fn factor_vae_score(
     factors: &[Vec<usize>],
     cfg: FactorVaeScore,
 ) -> Option<f64> {
-    use rand::{Rng, SeedableRng};
+    use rand::{RngExt, SeedableRng};
     let n = factors.len();
     if d == 0 || n == 0 || codes.len() != n * d || cfg.batch < 2 {
         return None;
@@ -194,8 +194,8 @@ pub fn factor_vae_score(
     if active.is_empty() || varying.is_empty() {
         return None;
     }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
-    let vote = |rng: &mut rand_chacha::ChaCha8Rng| -> (usize, usize) {
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(cfg.seed);
+    let vote = |rng: &mut rand::rngs::ChaCha8Rng| -> (usize, usize) {
         let f = varying[rng.random_range(0..varying.len())];
         let group = &by_value[f][rng.random_range(0..by_value[f].len())];
         let rows: Vec<usize> = (0..cfg.batch)

@@ -2,8 +2,8 @@
 //! seeded noise that prior samples are decoded from, the same for the CLI's `sample` and
 //! the app's prior view.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 
 /// Inverse of the standard normal CDF, Φ⁻¹(p) (statrs; −∞ at 0 and +∞ at 1).
 pub fn inverse_normal_cdf(p: f64) -> f64 {

@@ -13,8 +13,8 @@
 use std::cell::RefCell;
 
 use burn::tensor::{Device, Shape, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 
 /// The seed of the stream drawn from outside any [`with_noise_stream`].
 pub const UNSEEDED: u64 = 0x005E_ED0F_CA11;

@@ -41,7 +41,7 @@ pub struct FactorVae {
 /// by `seed`): every dimension keeps its values, the dependence between dimensions is gone.
 pub fn permute_dims(z: Tensor<2>, seed: u64) -> Tensor<2> {
     let [b, d] = z.dims();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
     let mut idx = vec![0i64; b * d];
     let mut perm: Vec<i64> = (0..b as i64).collect();
     for j in 0..d {

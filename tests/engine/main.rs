@@ -6,6 +6,7 @@ mod app;
 mod app_views;
 mod checkpoint;
 mod cli;
+mod cli_docs;
 mod common;
 mod cpu;
 mod data;
