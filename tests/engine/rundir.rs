@@ -262,11 +262,18 @@ fn a_workers_training_threads_take_its_priority_and_only_its() {
         let lanes = latent_explorer::cpu::lanes::count();
         let mut all = Vec::new();
         for (low, h) in &workers {
+            // Its own thread, its pool's threads and the lanes (one per core each). A pool
+            // thread registers when it first runs, which on a loaded machine can come after
+            // the first steps: wait for all of them.
+            let want = 1 + 2 * lanes;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while h.training_threads().len() < want && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let ids = h.training_threads();
-            // Its own thread, its pool's threads and the lanes (one per core each).
             assert_eq!(
                 ids.len(),
-                1 + 2 * lanes,
+                want,
                 "worker (low {low}): training threads {ids:?}"
             );
             assert_threads_scheduled(&ids, *low, &format!("the worker asking low {low}"));
