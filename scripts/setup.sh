@@ -11,6 +11,7 @@
 #   window:  the X11 libraries the window toolkit loads (a desktop has them; a server may not)
 #   python:  Python 3 with venv, for the TensorBoard reader that checks `export-metrics`
 #   man:     groff, which the man-page test typesets the generated pages with
+#   desktop: the XDG tools that check and register scripts/install-desktop's entry and types
 missing_packages() {
   local need=()
   for what in "$@"; do
@@ -44,6 +45,10 @@ missing_packages() {
         ;;
       man)
         command -v groff >/dev/null 2>&1 || need+=(groff-base)
+        ;;
+      desktop)
+        command -v desktop-file-validate >/dev/null 2>&1 || need+=(desktop-file-utils)
+        command -v update-mime-database >/dev/null 2>&1 || need+=(shared-mime-info)
         ;;
       window)
         # The X11 libraries the window toolkit (winit) loads at run time.

@@ -260,3 +260,57 @@ fn help_is_wrapped_to_the_width_in_columns() {
         "at COLUMNS=200 the widest help line is {widest_wide} characters: the width is not read"
     );
 }
+
+#[test]
+fn the_desktop_entry_installs_validates_and_registers_the_model_file_types() {
+    let data = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-desktop");
+    let bin = env!("CARGO_BIN_EXE_latent-explorer");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&script)
+            .args(args)
+            .env("XDG_DATA_HOME", data.path())
+            .env("LATENT_EXPLORER_BIN", bin)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[]);
+    let entry = data.path().join("applications/latent-explorer.desktop");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let bin = std::fs::canonicalize(bin).unwrap();
+    assert!(
+        text.contains(&format!("Exec={} app %F", bin.display())),
+        "{text}"
+    );
+    assert!(text.contains("MimeType=application/x-safetensors;application/x-pytorch-model;"));
+    assert!(
+        data.path()
+            .join("icons/hicolor/scalable/apps/latent-explorer.svg")
+            .is_file()
+    );
+    // The desktop's own checker accepts the entry (scripts/test installs it).
+    let check = std::process::Command::new("desktop-file-validate")
+        .arg(&entry)
+        .output()
+        .expect("desktop-file-validate (desktop-file-utils; scripts/test installs it)");
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success() && !said.contains("error"), "{said}");
+    // The types are registered: the MIME database maps the extensions to them.
+    let globs = std::fs::read_to_string(data.path().join("mime/globs2"))
+        .expect("update-mime-database ran (shared-mime-info; scripts/test installs it)");
+    for (ty, glob) in [
+        ("application/x-safetensors", "*.safetensors"),
+        ("application/x-pytorch-model", "*.pt"),
+        ("application/x-pytorch-model", "*.pth"),
+    ] {
+        assert!(globs.contains(&format!("{ty}:{glob}")), "{glob}: {globs}");
+    }
+    // And out again.
+    run(&["--uninstall"]);
+    assert!(!entry.exists());
+}
