@@ -77,7 +77,11 @@ fn temp_name(path: &Path, n: usize) -> PathBuf {
 /// The temporary path the next write of `path` would use: the first free counter among
 /// this process's writes of `path` in progress (`…-0` when none is).
 pub fn temp_path(path: &Path) -> PathBuf {
-    let held = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    first_free(path, &IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The temporary path of `path` with the lowest counter that `held` does not hold.
+fn first_free(path: &Path, held: &BTreeSet<PathBuf>) -> PathBuf {
     (0..)
         .map(|n| temp_name(path, n))
         .find(|p| !held.contains(p))
@@ -91,10 +95,7 @@ struct Reserved(PathBuf);
 impl Reserved {
     fn new(path: &Path) -> Self {
         let mut held = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
-        let tmp = (0..)
-            .map(|n| temp_name(path, n))
-            .find(|p| !held.contains(p))
-            .unwrap_or_else(|| temp_name(path, usize::MAX));
+        let tmp = first_free(path, &held);
         held.insert(tmp.clone());
         Self(tmp)
     }

@@ -182,18 +182,8 @@ pub fn csv(scalars: &[Scalar]) -> String {
         out.push_str(t);
     }
     out.push('\n');
-    let mut i = 0;
-    while i < scalars.len() {
-        let first = &scalars[i];
-        let mut j = i;
-        while j < scalars.len()
-            && scalars[j].kind == first.kind
-            && scalars[j].step == first.step
-            && scalars[j].epoch == first.epoch
-        {
-            j += 1;
-        }
-        let row = &scalars[i..j];
+    for row in rows(scalars) {
+        let first = &row[0];
         // Writing into a String cannot fail.
         let _ = write!(out, "{},{},{}", first.kind, first.epoch, first.step);
         for t in &tags {
@@ -203,9 +193,14 @@ pub fn csv(scalars: &[Scalar]) -> String {
             }
         }
         out.push('\n');
-        i = j;
     }
     out
+}
+
+/// The scalars in rows: each run of one record's values (a step, an epoch, the final
+/// evaluation), never empty.
+fn rows(scalars: &[Scalar]) -> impl Iterator<Item = &[Scalar]> {
+    scalars.chunk_by(|a, b| a.kind == b.kind && a.step == b.step && a.epoch == b.epoch)
 }
 
 /// The masked CRC-32C of TFRecord framing.
@@ -270,19 +265,12 @@ fn event(wall_time: f64, step: u64, file_version: Option<&str>, values: &[(&str,
 pub fn tensorboard_events(scalars: &[Scalar], wall_time: f64) -> Vec<u8> {
     let mut out = Vec::new();
     tfrecord(&event(wall_time, 0, Some("brain.Event:2"), &[]), &mut out);
-    let mut i = 0;
-    while i < scalars.len() {
-        let first = &scalars[i];
-        let mut j = i;
-        while j < scalars.len() && scalars[j].kind == first.kind && scalars[j].step == first.step {
-            j += 1;
-        }
-        let values: Vec<(&str, f32)> = scalars[i..j]
+    for row in rows(scalars) {
+        let values: Vec<(&str, f32)> = row
             .iter()
             .map(|s| (s.tag.as_str(), s.value as f32))
             .collect();
-        tfrecord(&event(wall_time, first.step, None, &values), &mut out);
-        i = j;
+        tfrecord(&event(wall_time, row[0].step, None, &values), &mut out);
     }
     out
 }
