@@ -115,8 +115,8 @@ pub enum Commands {
     Sweep(SweepArgs),
     /// Write a run directory's metrics as CSV or TensorBoard event files.
     ExportMetrics(ExportMetricsArgs),
-    /// Print the shell completion script for SHELL (the README says where each shell looks
-    /// for it).
+    /// Print the shell completion script for SHELL (the guide's installation page says
+    /// where each shell looks for it).
     Completions {
         /// The shell to complete in.
         #[arg(value_enum)]
@@ -129,6 +129,14 @@ pub enum Commands {
         /// instead of printing latent-explorer.1.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// Write the user guide's generated pages (the command-line reference, the variants'
+    /// cards) into DIR.
+    #[command(hide = true)]
+    Reference {
+        /// The guide's reference folder, `docs/src/reference`.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -810,6 +818,13 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             Ok(())
         }
         Some(Commands::Man { out }) => man_cmd(out.as_deref()),
+        Some(Commands::Reference { out }) => {
+            crate::paths::output_dir(&out).context("the reference folder")?;
+            for path in cli_docs::write_reference(<Cli as clap::CommandFactory>::command(), &out)? {
+                outln!("{}", path.display());
+            }
+            Ok(())
+        }
     }
 }
 

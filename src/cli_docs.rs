@@ -17,8 +17,8 @@ pub enum DocsError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// Writing a page's file failed.
-    #[error("could not write the manual page {}: {source}", path.display())]
+    /// Writing a page's file (a manual page, a page of the guide) failed.
+    #[error("could not write {}: {source}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
@@ -87,4 +87,92 @@ fn render(cmd: &clap::Command) -> Result<Vec<u8>, DocsError> {
             source,
         })?;
     Ok(buf)
+}
+
+/// Width, in columns, of the help texts in the generated reference (the binary prints the
+/// same with `COLUMNS=100`).
+pub const REFERENCE_WIDTH: usize = 100;
+
+/// The user guide's command-line reference, as Markdown: every visible command's `--help`
+/// text as the binary prints it at [`REFERENCE_WIDTH`] columns, in a code block under a
+/// heading naming the command, depth first.
+pub fn cli_reference_markdown(cmd: clap::Command) -> String {
+    let mut cmd = cmd
+        .disable_help_subcommand(true)
+        .term_width(REFERENCE_WIDTH)
+        .max_term_width(REFERENCE_WIDTH);
+    cmd.build();
+    let mut pages = Vec::new();
+    collect(&cmd, &mut pages);
+    let mut md = String::from(
+        "# Command-line reference\n\n\
+         Every command's `--help`, generated from the program's own definition \
+         (`latent-explorer reference --out docs/src/reference`); a test fails when this page \
+         differs from what the binary prints. Shorter help: `-h`.\n",
+    );
+    for mut page in pages {
+        let name = page
+            .get_bin_name()
+            .or_else(|| page.get_display_name())
+            .unwrap_or_else(|| page.get_name())
+            .to_string();
+        let depth = name.split_whitespace().count().clamp(1, 4);
+        let help = page.render_long_help().to_string();
+        md.push_str(&format!(
+            "\n{} `{name}`\n\n```text\n{}\n```\n",
+            "#".repeat(depth + 1),
+            help.trim_end()
+        ));
+    }
+    md
+}
+
+/// The user guide's variants page, as Markdown: each variant's card (the text the app's
+/// "About this variant" and `latent-explorer variants` show).
+pub fn variants_markdown() -> String {
+    use crate::variant::VariantKind;
+    let mut md = String::from(
+        "# Variants\n\n\
+         What each variant optimises, its paper and what to look for in the app: the cards \
+         the app shows under *About this variant* (`A`) and `latent-explorer variants` prints, \
+         generated from the same text (`latent-explorer reference --out docs/src/reference`).\n",
+    );
+    for v in VariantKind::ALL {
+        let about = v.about();
+        let flag = clap::ValueEnum::to_possible_value(&v)
+            .map(|p| format!(" (`--variant {}`)", p.get_name()))
+            .unwrap_or_default();
+        md.push_str(&format!("\n## {}{flag}\n\n{}\n\n", v.label(), about.idea));
+        md.push_str("Objective:\n\n```text\n");
+        for line in about.objective.lines() {
+            md.push_str(line.trim_start());
+            md.push('\n');
+        }
+        md.push_str("```\n\n");
+        md.push_str(&format!("Paper: {}\n\nWhat to look for:\n\n", about.paper));
+        for l in about.look_for {
+            md.push_str(&format!("- {l}\n"));
+        }
+    }
+    md
+}
+
+/// Write the generated pages of the user guide ([`cli_reference_markdown`] as `cli.md`,
+/// [`variants_markdown`] as `variants.md`) into `dir`, each atomically; returns the files.
+pub fn write_reference(cmd: clap::Command, dir: &Path) -> Result<Vec<PathBuf>, DocsError> {
+    let mut written = Vec::new();
+    for (name, text) in [
+        ("cli.md", cli_reference_markdown(cmd)),
+        ("variants.md", variants_markdown()),
+    ] {
+        let path = dir.join(name);
+        crate::atomic::atomic_write_bytes(&path, text.as_bytes()).map_err(|source| {
+            DocsError::Write {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -52,7 +52,7 @@ pub enum Lowered {
 /// nice +[`TRAINING_NICENESS`] where that is refused; elsewhere nothing changes.
 ///
 /// `SCHED_IDLE` rather than a nice value: under nice +10 a dragging user's frames still
-/// waited behind training (p95 58–68 ms against 43 ms at 1600×1000 under lavapipe, README);
+/// waited behind training (p95 58–68 ms against 43 ms at 1600×1000 under lavapipe, the guide's measurements);
 /// a thread may always lower itself to it, no privilege needed.
 pub fn lower_thread_priority() -> Lowered {
     let lowered = lower_os_priority();

@@ -101,7 +101,7 @@ pub enum SharingPolicy {
     Free,
     /// Every run steps in its own thread, at lowered priority (the window comes first).
     /// Measured best with 4 runs on 2 cores under a software renderer: the window as fluid
-    /// as with one run, and more training than with turns (see the README).
+    /// as with one run, and more training than with turns (see the guide's measurements page).
     #[default]
     LowPriority,
     /// Runs take turns: one training step at a time (each step may still use every core),

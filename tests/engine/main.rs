@@ -17,6 +17,7 @@ mod explore_tools;
 mod faults;
 mod folder;
 mod fuzz_regressions;
+mod guide;
 mod hardening;
 mod help;
 mod import;
