@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::rundir::{METRICS_FILE, Record, RunDirReader};
+use crate::train::LossHistory;
 use crate::train::metrics::EvalMetrics;
 
 /// What to write.
@@ -286,6 +287,66 @@ pub fn export(
 ) -> Result<(PathBuf, usize), MetricsOutError> {
     let records = read_records(dir)?;
     let scalars = scalars(&records);
+    let out = match (out, format) {
+        (Some(out), _) => out.to_path_buf(),
+        (None, MetricsFormat::Csv) => dir.join("metrics.csv"),
+        (None, MetricsFormat::Tensorboard) => dir.join("tensorboard"),
+    };
+    Ok((write(&scalars, format, &out)?, scalars.len()))
+}
+
+/// The scalars of a loss history (a run trained in the app, or the curves a checkpoint
+/// carries), named as [`scalars`] names a run directory's: per step `train/loss`,
+/// `train/rec`, `train/kl` (where the objective has the term) and `train/kl_weight`; per
+/// epoch `test/<figure>`. A history keeps fewer step points than a run directory's
+/// metrics file (its older half is thinned as it grows), and no learning rate, speed or
+/// final evaluation apart from the epochs'.
+pub fn history_scalars(h: &LossHistory) -> Vec<Scalar> {
+    let mut out = Vec::new();
+    let weights: std::collections::HashMap<u64, f64> =
+        h.kl_weight.iter().map(|&[s, w]| (s as u64, w)).collect();
+    for &[step, loss, rec, kl] in &h.steps {
+        let step = step as u64;
+        // The epoch a step belongs to: the number of evaluations before it.
+        let epoch = h.epochs.iter().take_while(|(_, s, _)| *s <= step).count();
+        let row = |tag: &str, value: f64| Scalar {
+            kind: "step",
+            epoch,
+            step,
+            tag: tag.to_string(),
+            value,
+        };
+        for (tag, v) in [("train/loss", loss), ("train/rec", rec), ("train/kl", kl)] {
+            if v.is_finite() {
+                out.push(row(tag, v));
+            }
+        }
+        if let Some(&w) = weights.get(&step) {
+            out.push(row("train/kl_weight", w));
+        }
+    }
+    for (epoch, step, metrics) in &h.epochs {
+        out.extend(figures(metrics).into_iter().map(|(n, v)| Scalar {
+            kind: "epoch",
+            epoch: *epoch,
+            step: *step,
+            tag: format!("test/{n}"),
+            value: v,
+        }));
+    }
+    // One timeline, as a run directory's records are: by step, an epoch's evaluation (its
+    // step: the steps taken) before the step of that index (the next epoch's first).
+    out.sort_by_key(|s| (s.step, s.kind == "step"));
+    out
+}
+
+/// Write `scalars` as `format` to `out`, atomically: CSV to the file `out`; TensorBoard
+/// as `events.out.tfevents.SECONDS.HOST` in the directory `out`. Returns the file written.
+pub fn write(
+    scalars: &[Scalar],
+    format: MetricsFormat,
+    out: &Path,
+) -> Result<PathBuf, MetricsOutError> {
     let write = |path: &Path, bytes: &[u8]| {
         crate::atomic::atomic_write(path, |f| f.write_all(bytes)).map_err(|error| {
             MetricsOutError::Write {
@@ -294,25 +355,22 @@ pub fn export(
             }
         })
     };
-    let path = match format {
+    match format {
         MetricsFormat::Csv => {
-            let path = out.map_or_else(|| dir.join("metrics.csv"), Path::to_path_buf);
-            write(&path, csv(&scalars).as_bytes())?;
-            path
+            write(out, csv(scalars).as_bytes())?;
+            Ok(out.to_path_buf())
         }
         MetricsFormat::Tensorboard => {
-            let into = out.map_or_else(|| dir.join("tensorboard"), Path::to_path_buf);
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64());
-            let path = into.join(format!(
+            let path = out.join(format!(
                 "events.out.tfevents.{}.{}",
                 now as u64,
                 crate::atomic::host_name()
             ));
-            write(&path, &tensorboard_events(&scalars, now))?;
-            path
+            write(&path, &tensorboard_events(scalars, now))?;
+            Ok(path)
         }
-    };
-    Ok((path, scalars.len()))
+    }
 }

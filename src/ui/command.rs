@@ -33,9 +33,12 @@ pub enum RunAction {
     Focus,
     /// Make it the metrics table's baseline.
     SetBaseline,
-    /// Write a followed run's metrics beside it: `metrics.csv` and a TensorBoard event file
-    /// in `tensorboard/` of its run directory (as `export-metrics` does).
-    ExportMetrics,
+    /// Write its metrics as CSV and as a TensorBoard event file. A followed run: its run
+    /// directory's whole metrics file, into `metrics.csv` and `tensorboard/` there (as
+    /// `export-metrics` does). Any other run: its loss history (the curves the app keeps),
+    /// into `NAME-metrics.csv` and `NAME-tensorboard/` of this directory; `None` asks for
+    /// one first.
+    ExportMetrics(Option<PathBuf>),
     /// Decode and show its images in the compare layout (`false`: not; a sweep's runs
     /// start not shown, their weights not loaded).
     ShowViews(bool),

@@ -200,7 +200,7 @@ pub fn remove_only_copy(window: std::time::Duration) -> String {
     )
 }
 /// Export a followed run's metrics.
-pub const EXPORT_METRICS: &str = "Write this run's metrics into its run directory: metrics.csv (a row per step and per epoch, for a spreadsheet) and tensorboard/events.out.tfevents.* (open with `tensorboard --logdir DIR/tensorboard`), as `latent-explorer export-metrics` does";
+pub const EXPORT_METRICS: &str = "Write this run's metrics as CSV (a row per step and per epoch, for a spreadsheet) and as a TensorBoard event file (open with `tensorboard --logdir DIR`). A followed run: its run directory's whole metrics file, into metrics.csv and tensorboard/ there, as `latent-explorer export-metrics` does. Any other run: the curves the app keeps (older steps thinned) and every epoch's test figures, into NAME-metrics.csv and NAME-tensorboard/ of a folder you choose";
 /// Remove, for a run opened from a file or followed in a directory.
 pub const REMOVE: &str = "Remove this run from the workspace (a followed run stops being followed). \
      Nothing on disk is deleted: its file or run directory stays where it is.";

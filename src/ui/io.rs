@@ -28,10 +28,10 @@ use crate::gpu::TileSource;
 use crate::import::ImportOptions;
 use crate::sweep::follow::OpenedSweep;
 use crate::sweep::is_sweep_dir;
-use crate::train::Waker;
 use crate::train::metrics::evaluate_run;
 use crate::train::run_config::RUN_CONFIG_FILE;
 use crate::train::{EvalMetrics, RunConfig, Snapshot};
+use crate::train::{LossHistory, Waker};
 
 /// A finished piece of background file work.
 pub enum IoResult {
@@ -381,6 +381,54 @@ impl Io {
                         })
                         .map_err(|e| e.to_string()),
                 )
+            },
+        );
+    }
+
+    /// Write a loss history (a run trained here or loaded) as `STEM-metrics.csv` and a
+    /// TensorBoard event file in `STEM-tensorboard/`, both in `dir`.
+    pub fn export_history(&mut self, history: LossHistory, dir: PathBuf, stem: String) {
+        self.write(format!("exporting {stem}'s metrics"), move || {
+            use crate::metrics_out::{MetricsFormat, history_scalars, write};
+            let scalars = history_scalars(&history);
+            IoResult::Exported(
+                write(
+                    &scalars,
+                    MetricsFormat::Csv,
+                    &dir.join(format!("{stem}-metrics.csv")),
+                )
+                .and_then(|csv| {
+                    write(
+                        &scalars,
+                        MetricsFormat::Tensorboard,
+                        &dir.join(format!("{stem}-tensorboard")),
+                    )
+                    .map(|tb| {
+                        format!(
+                            "{} values to {} and {}",
+                            scalars.len(),
+                            csv.display(),
+                            tb.display()
+                        )
+                    })
+                })
+                .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
+    /// Ask for the directory to export `run`'s metrics into.
+    pub fn pick_metrics_dir(&mut self, run: RunId) {
+        self.dialog(
+            "no folder dialog: file dialogs are off",
+            move || match rfd::FileDialog::new()
+                .set_title("Folder for the metrics (CSV and TensorBoard)")
+                .pick_folder()
+            {
+                Some(dir) => {
+                    IoResult::Picked(UiCommand::Run(run, RunAction::ExportMetrics(Some(dir))))
+                }
+                None => IoResult::NothingPicked("no directory chosen"),
             },
         );
     }

@@ -552,19 +552,23 @@ impl ExplorerApp {
                 }
             }
             RunAction::Continue => self.continue_run(id),
-            RunAction::ExportMetrics => {
+            RunAction::ExportMetrics(dir) => {
                 let Some(run) = self.runs.get(id) else {
                     return;
                 };
-                match &run.source {
-                    RunSource::Following(f) => {
+                match (&run.source, dir) {
+                    (RunSource::Following(f), _) => {
                         let dir = f.dir().to_path_buf();
                         self.io.export_metrics(dir);
                     }
-                    _ => self.errors.push(format!(
-                        "{}: only a followed run directory has a metrics file to export (save this run, or train it with `train --run-dir`)",
-                        run.name
-                    )),
+                    _ if run.history.is_empty() => self
+                        .errors
+                        .push(format!("{} has no metrics to export yet", run.name)),
+                    (_, None) => self.io.pick_metrics_dir(id),
+                    (_, Some(dir)) => {
+                        let stem = run.file_stem();
+                        self.io.export_history(run.history.clone(), dir, stem);
+                    }
                 }
             }
             RunAction::Rename(name) => {

@@ -85,6 +85,29 @@ fn run_dir(root: &Path) -> std::path::PathBuf {
     dir
 }
 
+/// What TensorBoard's own reader (`scripts/tb_read.py`, in the venv `scripts/test` makes)
+/// reads from the event files of `logdir`: tag → [(step, value)].
+fn tensorboard_read(logdir: &Path) -> BTreeMap<String, Vec<(u64, f64)>> {
+    let python = std::env::var("LATENT_EXPLORER_TB_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/latent-explorer/tb-venv/bin/python")
+    });
+    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tb_read.py");
+    let out = Command::new(&python)
+        .arg(&reader)
+        .arg(logdir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{python}: {e} (scripts/test installs TensorBoard's reader; run it once)")
+        });
+    assert!(
+        out.status.success(),
+        "TensorBoard's reader failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<BTreeMap<String, Vec<(u64, f64)>>>(&out.stdout).unwrap()
+}
+
 #[test]
 fn exported_csv_holds_every_recorded_value_in_its_row() {
     let tmp = tempfile::tempdir().unwrap();
@@ -123,10 +146,6 @@ fn exported_csv_holds_every_recorded_value_in_its_row() {
 
 #[test]
 fn tensorboards_own_reader_reads_the_exported_events() {
-    let python = std::env::var("LATENT_EXPLORER_TB_PYTHON").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap_or_default();
-        format!("{home}/.cache/latent-explorer/tb-venv/bin/python")
-    });
     let tmp = tempfile::tempdir().unwrap();
     let dir = run_dir(tmp.path());
     let logdir = tmp.path().join("tb");
@@ -146,21 +165,7 @@ fn tensorboards_own_reader_reads_the_exported_events() {
         files.len() == 1 && files[0].starts_with("events.out.tfevents."),
         "{files:?}"
     );
-    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tb_read.py");
-    let out = Command::new(&python)
-        .arg(&reader)
-        .arg(&logdir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("{python}: {e} (scripts/test installs TensorBoard's reader; run it once)")
-        });
-    assert!(
-        out.status.success(),
-        "TensorBoard's reader failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read: BTreeMap<String, Vec<(u64, f64)>> =
-        serde_json::from_slice::<BTreeMap<String, Vec<(u64, f64)>>>(&out.stdout).unwrap();
+    let read = tensorboard_read(&logdir);
     // TensorBoard keeps 32-bit floats (and its Python reader hands them on as the double of
     // their shortest decimal): each value is the recorded one rounded to f32.
     type F32Series = BTreeMap<String, Vec<(u64, f32)>>;
@@ -218,4 +223,113 @@ fn a_resumed_record_replaces_the_steps_after_it() {
     assert_eq!(losses, vec![(0, 10.0), (1, 9.0), (2, 8.5), (3, 7.5)]);
     let table = csv(&scalars(&records));
     assert_eq!(table.lines().count(), 1 + 4, "{table}");
+}
+
+/// tag → [(step, value)] of scalars.
+fn series(scalars: &[latent_explorer::metrics_out::Scalar]) -> BTreeMap<String, Vec<(u64, f64)>> {
+    let mut out: BTreeMap<String, Vec<(u64, f64)>> = BTreeMap::new();
+    for s in scalars {
+        out.entry(s.tag.clone())
+            .or_default()
+            .push((s.step, s.value));
+    }
+    out
+}
+
+#[test]
+fn a_loss_history_exports_what_its_run_directory_recorded() {
+    use latent_explorer::metrics_out::{MetricsFormat, history_scalars, read_records, write};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = run_dir(tmp.path());
+    // The history a checkpoint carries (the app's curves of a run trained or loaded there),
+    // against the run directory's own metrics file, written as training went.
+    let ckpt = latent_explorer::checkpoint::load(
+        &dir.join("epoch-0002.safetensors"),
+        &crate::common::cpu(),
+    )
+    .unwrap();
+    let history = &ckpt.meta.history;
+    assert!(
+        history.steps.len() >= 4 && history.epochs.len() == 2,
+        "{} steps, {} epochs",
+        history.steps.len(),
+        history.epochs.len()
+    );
+    let ours = series(&history_scalars(history));
+    let recorded = series(&scalars(&read_records(&dir).unwrap()));
+    let tags: Vec<&String> = ours.keys().collect();
+    for tag in [
+        "train/loss",
+        "train/rec",
+        "train/kl",
+        "train/kl_weight",
+        "test/neg_elbo",
+        "test/kl",
+    ] {
+        assert!(ours.contains_key(tag), "no {tag} in {tags:?}");
+    }
+    for (tag, values) in &ours {
+        assert_eq!(values, &recorded[tag], "{tag}");
+    }
+    // Every step row carries its epoch: the steps of epoch 1 come after epoch 0's evaluation.
+    let rows = history_scalars(history);
+    let first_of_epoch1 = history.epochs[0].1;
+    for s in rows.iter().filter(|s| s.kind == "step") {
+        assert_eq!(s.epoch, usize::from(s.step >= first_of_epoch1), "{s:?}");
+    }
+    // Written as TensorBoard events, TensorBoard's reader reads the same series (as f32).
+    let logdir = tmp.path().join("tb");
+    write(&rows, MetricsFormat::Tensorboard, &logdir).unwrap();
+    let read = tensorboard_read(&logdir);
+    assert_eq!(read.keys().collect::<Vec<_>>(), tags);
+    for (tag, values) in &ours {
+        let want: Vec<(u64, f32)> = values.iter().map(|&(s, v)| (s, v as f32)).collect();
+        let got: Vec<(u64, f32)> = read[tag].iter().map(|&(s, v)| (s, v as f32)).collect();
+        assert_eq!(got, want, "{tag}");
+    }
+    // And as CSV: one row per step kept and per epoch.
+    let csv_path = tmp.path().join("h.csv");
+    write(&rows, MetricsFormat::Csv, &csv_path).unwrap();
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("step,")).count(),
+        history.steps.len()
+    );
+    assert_eq!(text.lines().filter(|l| l.starts_with("epoch,")).count(), 2);
+}
+
+#[test]
+fn the_app_exports_the_metrics_of_a_run_trained_there() {
+    use crate::app::{harness, nth_run, options, run_id, run_until};
+    use latent_explorer::metrics_out::{csv, history_scalars};
+    use latent_explorer::ui::{RunAction, UiCommand};
+    let mut h = harness(options(600, 100, 2));
+    run_until(&mut h, 120, "two epochs trained", |a| {
+        a.runs.iter().next().is_some_and(|r| {
+            r.status.state == latent_explorer::train::WorkerState::Finished
+                && r.history.epochs.len() == 2
+        })
+    });
+    let id = run_id(h.state(), 0);
+    let out = tempfile::tempdir().unwrap();
+    let errors = h.state().errors.len();
+    h.state_mut().push_command(UiCommand::Run(
+        id,
+        RunAction::ExportMetrics(Some(out.path().to_path_buf())),
+    ));
+    let stem = nth_run(h.state(), 0).file_stem();
+    let csv_path = out.path().join(format!("{stem}-metrics.csv"));
+    run_until(&mut h, 30, "the metrics exported", |a| {
+        a.io_in_flight() == 0 && csv_path.exists()
+    });
+    assert_eq!(h.state().errors.len(), errors, "{:?}", h.state().errors);
+    let history = nth_run(h.state(), 0).history.clone();
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    // The run had finished before the export: the history is the one exported.
+    assert_eq!(text, csv(&history_scalars(&history)));
+    assert_eq!(text.lines().filter(|l| l.starts_with("epoch,")).count(), 2);
+    let tb: Vec<_> = std::fs::read_dir(out.path().join(format!("{stem}-tensorboard")))
+        .unwrap()
+        .collect();
+    assert_eq!(tb.len(), 1, "one event file");
 }

@@ -123,13 +123,13 @@ fn run_row(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run) {
             {
                 ctx.push(UiCommand::Run(id, RunAction::Save(None)));
             }
-            if matches!(run.source, RunSource::Following(_))
-                && ui
-                    .small_button("Metrics…")
-                    .on_hover_text(help::EXPORT_METRICS)
-                    .clicked()
+            if ui
+                .add_enabled(!run.history.is_empty(), egui::Button::new("Metrics…").small())
+                .on_hover_text(help::EXPORT_METRICS)
+                .on_disabled_hover_text(help::EXPORT_METRICS)
+                .clicked()
             {
-                ctx.push(UiCommand::Run(id, RunAction::ExportMetrics));
+                ctx.push(UiCommand::Run(id, RunAction::ExportMetrics(None)));
             }
             let remove_help = if ctx.runs.only_here(run) {
                 help::remove_only_copy(ctx.runs.undo_window)
