@@ -380,7 +380,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the resolved run configuration (TOML) and exit without training.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub print_config: bool,
     /// Go on with a stopped run exactly where it stopped: a run directory (from its
     /// resume.safetensors) or a checkpoint that carries its training state; it trains until
@@ -401,7 +401,8 @@ pub struct TrainArgs {
     /// follows live (`latent-explorer app --follow DIR`), here or through a shared folder.
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
-    /// Print one JSON object per epoch instead of a table.
+    /// Print a line of JSON per epoch, then one for the final evaluation, instead of a
+    /// table (each line one envelope: schema, version, command, protocol, data).
     #[arg(long)]
     pub json: bool,
     /// Leave every training image of class K out (the test split stays whole), so that
@@ -725,7 +726,7 @@ pub struct AnomalyArgs {
     /// Seed for the samples of z.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Print one JSON object.
+    /// Print one line of JSON (an envelope: schema, version, command, protocol, data).
     #[arg(long)]
     pub json: bool,
     /// Data and backend.

@@ -328,6 +328,18 @@ fn every_json_output_is_one_envelope_per_line() {
         2
     );
 
+    // An output that is not JSON is refused beside --json rather than mixed into it.
+    for args in [
+        vec!["train", "--print-config", "--json"],
+        vec!["compare", "--from", s(&sweep), "--csv", "--json"],
+    ] {
+        let e = crate::explore_tools::fails(&args);
+        assert!(
+            e.contains("cannot be used with") && e.contains("--json"),
+            "{args:?}: {e}"
+        );
+    }
+
     // The guide's page names every schema and every protocol key.
     let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/json.md"))
         .expect("docs/src/json.md");
