@@ -18,6 +18,7 @@ use crate::checkpoint::CheckpointSink;
 use crate::checkpoint::{self, CheckpointMeta, DatasetInfo};
 use crate::cli_docs;
 use crate::data::{Dataset, Opened, Shift, Source, shapes};
+use crate::envelope::{self, Envelope, Protocol};
 use crate::explore::{
     self, AnomalyQuery, CodeLabels, DimensionScore, PathKind, RangeMode, ScoredModel, host_vec,
 };
@@ -70,6 +71,20 @@ fn print_out(args: std::fmt::Arguments<'_>) {
     {
         eprintln!("warning: standard output: {e}; the rest of the output is dropped");
     }
+}
+
+/// Print `data` of `schema`, measured as `protocol` says, as one line of JSON: what every
+/// `--json` prints ([`crate::envelope`]).
+fn print_json<T: serde::Serialize>(
+    schema: envelope::Schema,
+    protocol: Protocol,
+    data: T,
+) -> Result<()> {
+    let line = Envelope::new(schema, protocol, data)
+        .line()
+        .context("writing the JSON output")?;
+    outln!("{line}");
+    Ok(())
 }
 
 /// Train and explore variational autoencoders.
@@ -373,7 +388,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the resolved run configuration (TOML) and exit without training.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub print_config: bool,
     /// Go on with a stopped run exactly where it stopped: a run directory (from its
     /// resume.safetensors) or a checkpoint that carries its training state; it trains until
@@ -394,7 +409,8 @@ pub struct TrainArgs {
     /// follows live (`latent-explorer app --follow DIR`), here or through a shared folder.
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
-    /// Print one JSON object per epoch instead of a table.
+    /// Print a line of JSON per epoch, then one for the final evaluation, instead of a
+    /// table (each line one envelope: schema, version, command, protocol, data).
     #[arg(long)]
     pub json: bool,
     /// Leave every training image of class K out (the test split stays whole), so that
@@ -718,7 +734,7 @@ pub struct AnomalyArgs {
     /// Seed for the samples of z.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Print one JSON object.
+    /// Print one line of JSON (an envelope: schema, version, command, protocol, data).
     #[arg(long)]
     pub json: bool,
     /// Data and backend.
@@ -1208,7 +1224,16 @@ fn train(a: &TrainArgs, matches: &clap::ArgMatches) -> Result<()> {
     // Last: the checkpoints are on disk when it reports an epoch (see `Progress::epoch`).
     // On wgpu the first step compiles the kernels (minutes on a software rasteriser): a
     // spinner says so until it is done.
-    let mut progress = Progress::new(a.json, train_cfg.epochs, train_cfg.variant);
+    let protocol = a.json.then(|| {
+        Protocol::of_training(
+            &data,
+            &train_cfg,
+            cfg.without_class,
+            envelope::run_bound_k(cfg.final_iwae_k, train_cfg.eval_iwae_k, train_cfg.variant),
+            &backend_flag(a.data.backend),
+        )
+    });
+    let mut progress = Progress::new(protocol, train_cfg.epochs, train_cfg.variant);
     if a.data.backend == BackendChoice::Wgpu && !a.json {
         progress.warm_up("wgpu: compiling kernels for the first step");
     }
@@ -1276,11 +1301,12 @@ fn train_failure(
     }
 }
 
-/// The `train` command's own output: a progress bar per epoch, a line (or a JSON object)
+/// The `train` command's own output: a progress bar per epoch, a line (or a JSON envelope)
 /// per evaluation. While the final evaluation runs, a Ctrl-C exits at once: the last
 /// epoch's checkpoint is on disk (the sinks that write it come before this one).
 struct Progress {
-    json: bool,
+    /// With `--json`: the protocol of every line.
+    json: Option<Protocol>,
     epochs: usize,
     variant: VariantKind,
     bar: Option<ProgressBar>,
@@ -1289,7 +1315,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(json: bool, epochs: usize, variant: VariantKind) -> Self {
+    fn new(json: Option<Protocol>, epochs: usize, variant: VariantKind) -> Self {
         Self {
             json,
             epochs,
@@ -1316,7 +1342,7 @@ impl Progress {
     }
 
     fn bar(&mut self, run: &crate::train::run_loop::RunView<'_>) -> &ProgressBar {
-        let (json, epochs) = (self.json, self.epochs);
+        let (json, epochs) = (self.json.is_some(), self.epochs);
         if let Some(spinner) = self.warmup.take() {
             let took = spinner.elapsed();
             spinner.finish_and_clear();
@@ -1361,13 +1387,14 @@ impl Sink for Progress {
             bar.finish_and_clear();
         }
         if let Some(m) = &r.metrics {
-            if self.json {
+            if let Some(protocol) = &self.json {
+                let data = serde_json::json!({
+                    "event": "epoch", "epoch": r.epoch, "train_loss": r.train_loss,
+                    "samples_per_sec": r.samples_per_sec, "test": m,
+                });
                 outln!(
                     "{}",
-                    serde_json::json!({
-                        "epoch": r.epoch, "train_loss": r.train_loss,
-                        "samples_per_sec": r.samples_per_sec, "test": m,
-                    })
+                    Envelope::new(envelope::TRAIN, protocol.clone(), data).line()?
                 );
             } else {
                 print_eval(
@@ -1388,8 +1415,14 @@ impl Sink for Progress {
 
     fn final_eval(&mut self, r: &EpochReport) -> std::result::Result<(), SinkError> {
         if let Some(m) = &r.metrics {
-            if self.json {
-                outln!("{}", serde_json::json!({ "final": m }));
+            if let Some(protocol) = &self.json {
+                let data = serde_json::json!({
+                    "event": "final", "epoch": r.epoch, "eval_secs": r.eval_secs, "test": m,
+                });
+                outln!(
+                    "{}",
+                    Envelope::new(envelope::TRAIN, protocol.clone(), data).line()?
+                );
             } else {
                 print_eval(&format!("final ({:.1} s)", r.eval_secs), m, self.variant);
             }
@@ -1420,9 +1453,18 @@ fn load_checkpoint(
     device: &Device,
     import: &ImportArgs,
 ) -> Result<checkpoint::Loaded> {
-    Ok(model_file::open(path, device, &import.options()?)
-        .context("loading the model")?
-        .loaded)
+    Ok(open_model(path, device, import)?.0)
+}
+
+/// [`load_checkpoint`], and whether the file was converted from PyTorch (so its header
+/// knows nothing of its training).
+fn open_model(
+    path: &Path,
+    device: &Device,
+    import: &ImportArgs,
+) -> Result<(checkpoint::Loaded, bool)> {
+    let opened = model_file::open(path, device, &import.options()?).context("loading the model")?;
+    Ok((opened.loaded, opened.format.is_import()))
 }
 
 fn import_cmd(a: &ImportCmdArgs) -> Result<()> {
@@ -1476,7 +1518,7 @@ fn check_fits(meta: &CheckpointMeta, data: &Dataset) -> Result<()> {
 
 fn eval(a: &EvalArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
-    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
+    let (loaded, imported) = open_model(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     // As training evaluated these weights (the run's evaluation stream for their step); on
     // data with known factors, with the MIG and the FactorVAE score of the test codes.
@@ -1500,7 +1542,14 @@ fn eval(a: &EvalArgs) -> Result<()> {
         if let Some(s) = fvae {
             v["factor_vae_score"] = serde_json::json!(s);
         }
-        outln!("{}", serde_json::to_string_pretty(&v)?);
+        let protocol = Protocol::of_model(
+            &loaded.meta,
+            imported,
+            &data,
+            envelope::bound_k(a.iwae_k, [loaded.meta.train.variant]),
+            &backend_flag(a.data.backend),
+        );
+        print_json(envelope::EVAL, protocol, v)?;
     } else {
         outln!(
             "{} ({} {}, epoch {}) on {}",
@@ -1576,7 +1625,7 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         let plan = crate::sweep::Plan::read(dir).context("--from")?;
         let groups = crate::sweep::summary::summarize(&plan);
         if a.json {
-            outln!("{}", serde_json::to_string_pretty(&groups)?);
+            print_json(envelope::COMPARE, Protocol::of_sweep(&plan), &groups)?;
         } else if a.csv {
             out!("{}", crate::sweep::summary::csv(&groups));
         } else {
@@ -1645,6 +1694,16 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         .context("comparing variants")?;
         per_seed.push(rows);
     }
+    let protocol = || Protocol {
+        seeds: Some((a.seed..a.seed + a.seeds as u64).collect()),
+        ..Protocol::of_training(
+            &data,
+            &base,
+            None,
+            envelope::bound_k(a.iwae_k, variants.iter().copied()),
+            &backend_flag(a.data.backend),
+        )
+    };
     if a.seeds > 1 {
         if json {
             let runs: Vec<_> = per_seed
@@ -1652,7 +1711,7 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
                 .enumerate()
                 .map(|(i, rows)| serde_json::json!({ "seed": a.seed + i as u64, "rows": rows }))
                 .collect();
-            outln!("{}", serde_json::to_string_pretty(&runs)?);
+            print_json(envelope::COMPARE, protocol(), runs)?;
         } else {
             outln!(
                 "{} epochs each, batch {}, seeds {}..={}, latent {}, {}\n",
@@ -1669,7 +1728,7 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
     }
     let rows = per_seed.remove(0);
     if json {
-        outln!("{}", serde_json::to_string_pretty(&rows)?);
+        print_json(envelope::COMPARE, protocol(), &rows)?;
     } else {
         outln!(
             "{} epochs each, batch {}, seed {}, MLP {} latent {}, {} ({} train / {} test)\n",
@@ -1711,7 +1770,9 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
     };
     let report = bench::run(&cfg, data.clone(), &device, &name).context("benchmark")?;
     if a.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+        let protocol =
+            Protocol::of_training(&data, &cfg.train, None, None, &backend_flag(a.backend));
+        print_json(envelope::BENCH, protocol, &report)?;
         return Ok(());
     }
     outln!(
@@ -1962,7 +2023,7 @@ fn interpolate(a: &InterpolateArgs) -> Result<()> {
 
 fn anomaly(a: &AnomalyArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
-    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
+    let (loaded, imported) = open_model(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
     let held_out = loaded.meta.dataset.held_out_class;
     let shift = a.shift.unwrap_or(explore::default_shift(held_out));
@@ -1993,8 +2054,23 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
                 .map(|&(i, l, s)| serde_json::json!({ "index": i, "label": l, "score": s }))
                 .collect()
         };
-        outln!(
-            "{}",
+        let k = match rep.kind {
+            explore::ScoreKind::NegIwae { k } => Some(k),
+            _ => None,
+        };
+        let protocol = Protocol {
+            seeds: Some(vec![a.seed]),
+            ..Protocol::of_model(
+                &loaded.meta,
+                imported,
+                &data,
+                k,
+                &backend_flag(a.data.backend),
+            )
+        };
+        print_json(
+            envelope::ANOMALY,
+            protocol,
             serde_json::json!({
                 "checkpoint": a.checkpoint.display().to_string(),
                 "data": data.name,
@@ -2011,8 +2087,8 @@ fn anomaly(a: &AnomalyArgs) -> Result<()> {
                 "most_anomalous": list(&most),
                 "most_typical": list(&least),
                 "notes": rep.caveats,
-            })
-        );
+            }),
+        )?;
         return Ok(());
     }
     for n in &rep.caveats {
@@ -2271,13 +2347,11 @@ fn sweep_status(dir: &Path, json: bool) -> Result<()> {
         })
         .collect();
     if json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "dir": dir, "job": job, "runs": rows,
-            }))?
+        return print_json(
+            envelope::SWEEP_STATUS,
+            Protocol::of_sweep(&plan),
+            serde_json::json!({ "dir": dir, "job": job, "runs": rows }),
         );
-        return Ok(());
     }
     if let Some(j) = &job {
         outln!("Slurm job {} ({} tasks)", j.job_id, j.tasks);

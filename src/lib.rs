@@ -21,7 +21,8 @@
 //!   reports.
 //! - [`gpu`]: the one wgpu device shared by burn and egui, and the tile painter.
 //! - [`ui`]: the desktop app; [`cli`]: the command-line edge ([`cli_docs`]: its shell
-//!   completions and manual pages); [`report`]: how an error reads there, each cause once.
+//!   completions and manual pages); [`report`]: how an error reads there, each cause once;
+//!   [`envelope`]: the one JSON shape of every `--json` output.
 
 pub mod atomic;
 pub mod backend;
@@ -32,6 +33,7 @@ pub mod cli_docs;
 pub mod compare;
 pub mod cpu;
 pub mod data;
+pub mod envelope;
 pub mod explore;
 pub mod export;
 pub mod gpu;

@@ -408,6 +408,17 @@ impl RunSpec {
         }
     }
 
+    /// The decoder likelihood the run trains with (`likelihood`, `sigma`, `learn_sigma`).
+    pub fn decoder_likelihood(&self) -> Likelihood {
+        match self.likelihood {
+            LikelihoodKind::Bernoulli => Likelihood::Bernoulli,
+            LikelihoodKind::Gaussian => Likelihood::Gaussian {
+                sigma: self.sigma,
+                learned: self.learn_sigma,
+            },
+        }
+    }
+
     /// The training configuration for `data` (image size from the data). Nothing is
     /// clamped: [`TrainConfig::validate`] (run by the trainer) names a bad value.
     pub fn train_config(&self, data: &Dataset) -> TrainConfig {
@@ -417,13 +428,7 @@ impl RunSpec {
             },
             ArchKind::Conv => ArchConfig::conv_default(),
         };
-        let likelihood = match self.likelihood {
-            LikelihoodKind::Bernoulli => Likelihood::Bernoulli,
-            LikelihoodKind::Gaussian => Likelihood::Gaussian {
-                sigma: self.sigma,
-                learned: self.learn_sigma,
-            },
-        };
+        let likelihood = self.decoder_likelihood();
         let variant_params = self.variant_params();
         let mut cfg = TrainConfig {
             model: VaeConfig {

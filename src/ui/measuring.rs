@@ -1,6 +1,7 @@
 //! The measurement mode (`app --measure SECS`) as the app runs it: warm up, watch, drag a
-//! slider, report the figures as JSON (with the followed sweeps' time to open and the
-//! process's resident memory), close. Its state and figures are in `measure`.
+//! slider, report the figures as one JSON envelope ([`crate::envelope`]; with the followed
+//! sweeps' time to open and the process's resident memory), close. Its state and figures
+//! are in `measure`.
 
 use std::time::Instant;
 
@@ -142,7 +143,18 @@ impl ExplorerApp {
                         "watch": m.watch.take(),
                         "drag": figures,
                     });
-                    println!("{report}");
+                    // One envelope, as every JSON output ([`crate::envelope`]); the runs
+                    // differ in data and seed, so the protocol names only the device.
+                    let protocol = crate::envelope::Protocol {
+                        backend: Some(self.device_label.clone()),
+                        ..crate::envelope::Protocol::default()
+                    };
+                    match crate::envelope::Envelope::new(crate::envelope::APP, protocol, report)
+                        .line()
+                    {
+                        Ok(line) => println!("{line}"),
+                        Err(e) => eprintln!("error: the measurement report: {e}"),
+                    }
                     self.measure = None;
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                     return;

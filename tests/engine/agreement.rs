@@ -220,7 +220,8 @@ fn anomaly_json(ckpt: &Path, shift: Shift) -> serde_json::Value {
         "0",
         "--json",
     ]);
-    serde_json::from_str(out.trim()).unwrap()
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    v["data"].clone()
 }
 
 #[test]

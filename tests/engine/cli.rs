@@ -38,8 +38,10 @@ fn the_app_opens_a_real_window_and_reports_its_frames() {
         "exit {:?}\n{stdout}\n{stderr}",
         out.status
     );
-    let report: serde_json::Value = serde_json::from_str(stdout.trim())
+    let envelope: serde_json::Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("not one JSON report ({e}): {stdout}"));
+    crate::json_shape::check_envelope(&envelope, "app");
+    let report = &envelope["data"];
     for phase in ["watch", "drag"] {
         let frames = report[phase]["frames"].as_u64().unwrap_or(0);
         assert!(frames > 0, "{phase}: no frames drawn: {report}");
@@ -199,7 +201,12 @@ fn cli_train_reports_each_epoch_as_json_and_writes_the_checkpoint() {
         3,
         "two epochs and the final evaluation: {stdout}"
     );
+    for l in &lines {
+        crate::json_shape::check_envelope(l, "train");
+    }
+    let lines: Vec<&serde_json::Value> = lines.iter().map(|l| &l["data"]).collect();
     for (i, l) in lines[..2].iter().enumerate() {
+        assert_eq!(l["event"], "epoch");
         assert_eq!(l["epoch"], i + 1);
         assert!(l["samples_per_sec"].as_f64().unwrap() > 0.0);
         assert_eq!(l["test"]["images"], 300);
@@ -208,7 +215,8 @@ fn cli_train_reports_each_epoch_as_json_and_writes_the_checkpoint() {
     let e1 = lines[0]["test"]["neg_elbo"].as_f64().unwrap();
     let e2 = lines[1]["test"]["neg_elbo"].as_f64().unwrap();
     assert!(e2 < e1, "the second epoch did not improve: {e1} → {e2}");
-    let fin = &lines[2]["final"];
+    assert_eq!(lines[2]["event"], "final");
+    let fin = &lines[2]["test"];
     assert_eq!(fin["iwae_k"], 5);
     let iwae = fin["iwae_nll"].as_f64().unwrap();
     assert!(iwae < fin["neg_elbo"].as_f64().unwrap() + 2.0, "{fin}");
@@ -281,6 +289,7 @@ fn cli_eval_agrees_with_the_library_and_names_a_corrupt_checkpoint() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v = &v["data"];
     let loaded = checkpoint::load(&f.ckpt, &cpu()).unwrap();
     let m = evaluate(
         &loaded.model,
@@ -473,6 +482,7 @@ fn cli_bench_prints_its_figures_as_json_and_text() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v = &v["data"];
     let epochs = v["epochs"].as_array().unwrap();
     assert_eq!(epochs.len(), 2, "{v}");
     for e in epochs {
@@ -541,7 +551,7 @@ fn cli_compare_prints_the_table_and_json_rows() {
     let mut args = base.to_vec();
     args.extend(["--json", "--no-probe"]);
     let v: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
-    let rows = v.as_array().unwrap();
+    let rows = v["data"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(
         rows[0]["variant"],

@@ -255,6 +255,7 @@ fn cli_trains_on_shapes_and_eval_reports_the_mig() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v = &v["data"];
     let score = v["mig"]["score"].as_f64().unwrap();
     let per = v["mig"]["per_factor"].as_array().unwrap();
     assert_eq!(per.len(), 5);

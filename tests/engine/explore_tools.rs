@@ -1054,6 +1054,7 @@ fn cli_anomaly_reports_json_and_text() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let v = &v["data"];
     assert_eq!(v["shift"], "invert");
     assert_eq!(v["score"], "neg_elbo");
     assert_eq!(
@@ -1134,6 +1135,7 @@ fn cli_anomaly_reports_json_and_text() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let v = &v["data"];
     assert_eq!(v["shift"], "class:3");
     assert_eq!(v["score"], "neg_iwae");
     let threes = data.test.labels.iter().filter(|&&l| l == 3).count() as u64;

@@ -284,7 +284,7 @@ fn ctrl_c_during_training_saves_at_the_next_step_and_says_where() {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut epochs = 0;
         for line in lines.by_ref() {
-            if line.unwrap().contains("\"epoch\"") {
+            if line.unwrap().contains("\"event\":\"epoch\"") {
                 epochs += 1;
                 if epochs == wanted {
                     break;
@@ -320,7 +320,7 @@ fn ctrl_c_during_training_saves_at_the_next_step_and_says_where() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     for line in lines.by_ref() {
-        if line.unwrap().contains("\"epoch\"") {
+        if line.unwrap().contains("\"event\":\"epoch\"") {
             break;
         }
     }

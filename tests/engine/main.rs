@@ -22,6 +22,7 @@ mod hardening;
 mod help;
 mod import;
 mod imports;
+mod json_shape;
 mod math;
 mod metrics_out;
 mod reproduce;

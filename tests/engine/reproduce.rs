@@ -423,7 +423,7 @@ fn spawn_after_epochs(args: &[String], n: usize) -> std::process::Child {
     let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut epochs = 0;
     for line in lines {
-        if line.unwrap().contains("\"epoch\"") {
+        if line.unwrap().contains("\"event\":\"epoch\"") {
             epochs += 1;
             if epochs == n {
                 break;
@@ -510,6 +510,7 @@ fn train_config_of_a_run_directory_trains_the_same_run_again() {
     ]);
     let json = &said[..said.rfind('}').unwrap() + 1];
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let v = &v["data"];
     let trained = meta.metrics.expect("the epoch's metrics");
     assert_eq!(v["neg_elbo"].as_f64(), Some(trained.neg_elbo));
     assert_eq!(v["kl"].as_f64(), Some(trained.kl));

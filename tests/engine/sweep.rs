@@ -245,7 +245,7 @@ fn check_summary(dir: &Path, env: &[(&str, &str)]) {
     let plan = Plan::read(dir).unwrap();
     let json: serde_json::Value =
         serde_json::from_str(&ok(&["compare", "--from", s(dir), "--json"], env)).unwrap();
-    let groups = json.as_array().unwrap();
+    let groups = json["data"].as_array().unwrap();
     assert_eq!(groups.len(), 2, "{json}");
     let statuses = sweep_status(&plan);
     for g in groups {
