@@ -23,29 +23,3 @@ pub fn error_line(e: &(dyn Error + 'static)) -> String {
     }
     said.join(": ")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::error_line;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("inner {0}")]
-    struct Inner(u32);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("middle: {0}")]
-    struct Middle(#[source] Inner);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("separate")]
-    struct Separate(#[source] Inner);
-
-    #[test]
-    fn a_cause_already_said_is_left_out_and_a_new_one_kept() {
-        let e = anyhow::Error::new(Middle(Inner(3))).context("file.toml");
-        assert_eq!(format!("{e:#}"), "file.toml: middle: inner 3: inner 3");
-        assert_eq!(error_line(e.as_ref()), "file.toml: middle: inner 3");
-        let e = anyhow::Error::new(Separate(Inner(4))).context("loading");
-        assert_eq!(error_line(e.as_ref()), "loading: separate: inner 4");
-    }
-}

@@ -336,3 +336,30 @@ fn ctrl_c_during_training_saves_at_the_next_step_and_says_where() {
     atomic_write_bytes(&path, &bytes).unwrap();
     assert!(temps(dir.path()).is_empty(), "{:?}", temps(dir.path()));
 }
+
+/// `report::error_line`: the one line `main` prints for an error chain (it was a unit test
+/// in src/report.rs, which never ran: the library's own test target is off).
+mod error_line {
+    use latent_explorer::report::error_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner {0}")]
+    struct Inner(u32);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("middle: {0}")]
+    struct Middle(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("separate")]
+    struct Separate(#[source] Inner);
+
+    #[test]
+    fn a_cause_already_said_is_left_out_and_a_new_one_kept() {
+        let e = anyhow::Error::new(Middle(Inner(3))).context("file.toml");
+        assert_eq!(format!("{e:#}"), "file.toml: middle: inner 3: inner 3");
+        assert_eq!(error_line(e.as_ref()), "file.toml: middle: inner 3");
+        let e = anyhow::Error::new(Separate(Inner(4))).context("loading");
+        assert_eq!(error_line(e.as_ref()), "loading: separate: inner 4");
+    }
+}
