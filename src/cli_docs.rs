@@ -97,30 +97,48 @@ pub const REFERENCE_WIDTH: usize = 100;
 /// text as the binary prints it at [`REFERENCE_WIDTH`] columns, in a code block under a
 /// heading naming the command, depth first.
 pub fn cli_reference_markdown(cmd: clap::Command) -> String {
-    let mut cmd = cmd
-        .disable_help_subcommand(true)
+    /// Every visible command's path of names, depth first (clap's `help` left out).
+    fn paths(cmd: &clap::Command, path: &[String], out: &mut Vec<Vec<String>>) {
+        out.push(path.to_vec());
+        for sub in cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            let mut p = path.to_vec();
+            p.push(sub.get_name().to_string());
+            paths(sub, &p, out);
+        }
+    }
+    let cmd = cmd
         .term_width(REFERENCE_WIDTH)
         .max_term_width(REFERENCE_WIDTH);
-    cmd.build();
-    let mut pages = Vec::new();
-    collect(&cmd, &mut pages);
+    let bin = cmd.get_name().to_string();
+    let mut all = Vec::new();
+    paths(&cmd, &[], &mut all);
     let mut md = String::from(
         "# Command-line reference\n\n\
          Every command's `--help`, generated from the program's own definition \
          (`latent-explorer reference --out docs/src/reference`); a test fails when this page \
          differs from what the binary prints. Shorter help: `-h`.\n",
     );
-    for mut page in pages {
-        let name = page
-            .get_bin_name()
-            .or_else(|| page.get_display_name())
-            .unwrap_or_else(|| page.get_name())
-            .to_string();
-        let depth = name.split_whitespace().count().clamp(1, 4);
-        let help = page.render_long_help().to_string();
+    for path in all {
+        // Exactly what the binary prints for `BIN PATH… --help`: clap's own parse of those
+        // words, which ends in its help "error" (short or long help as clap picks).
+        let args = std::iter::once(bin.clone())
+            .chain(path.iter().cloned())
+            .chain(std::iter::once("--help".to_string()));
+        let help = match cmd.clone().try_get_matches_from(args) {
+            Err(e) => e.render().to_string(),
+            // `--help` always stops the parse; no page if it ever did not.
+            Ok(_) => continue,
+        };
+        let name = std::iter::once(bin.as_str())
+            .chain(path.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
         md.push_str(&format!(
             "\n{} `{name}`\n\n```text\n{}\n```\n",
-            "#".repeat(depth + 1),
+            "#".repeat(path.len().min(3) + 2),
             help.trim_end()
         ));
     }

@@ -43,7 +43,8 @@ pub const SCHEMA_PREFIX: &str = "latent-explorer/";
 /// set is binary by construction).
 pub const NO_BINARIZATION: &str = "none";
 
-/// A command's JSON schema: its name (`latent-explorer/COMMAND`) and version.
+/// A command's JSON schema: its name (`latent-explorer/COMMAND`, a nested command's words
+/// joined by `-`: `latent-explorer/sweep-status`) and version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schema {
     /// The subcommand as typed (`sweep status`).
@@ -53,9 +54,9 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// `latent-explorer/COMMAND`.
+    /// `latent-explorer/COMMAND`, spaces as `-` (no schema name holds a space).
     pub fn name(&self) -> String {
-        format!("{SCHEMA_PREFIX}{}", self.command)
+        format!("{SCHEMA_PREFIX}{}", self.command.replace(' ', "-"))
     }
 }
 

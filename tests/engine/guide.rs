@@ -371,7 +371,7 @@ fn every_command_of_the_getting_started_page_runs_as_written() {
                 .count()
                 + args.iter().filter(|a| *a == "--follow").count();
             assert_eq!(
-                report["runs"].as_u64(),
+                report["data"]["runs"].as_u64(),
                 Some(named.max(1) as u64),
                 "`{}`: {report}",
                 cmd.join(" ")

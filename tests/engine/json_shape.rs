@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::explore_tools::{fixture, fixture_data, ok, s};
 
 /// Check that `v` is an envelope of `command`: exactly the five keys, `schema`
-/// `latent-explorer/COMMAND`, an integer `version` ≥ 1 (the library's for that command),
+/// `latent-explorer/COMMAND` (words joined by `-`), an integer `version` ≥ 1 (the library's for that command),
 /// `command`, a `protocol` object with every documented key and no other, and `data`.
 pub(crate) fn check_envelope(v: &Value, command: &str) {
     let obj = v
@@ -31,7 +31,7 @@ pub(crate) fn check_envelope(v: &Value, command: &str) {
     );
     assert_eq!(
         v["schema"],
-        format!("latent-explorer/{command}"),
+        format!("latent-explorer/{}", command.replace(' ', "-")),
         "{command}: {v}"
     );
     assert_eq!(v["command"], command, "{v}");
