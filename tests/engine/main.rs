@@ -3,6 +3,7 @@
 
 mod agreement;
 mod app;
+mod app_fit;
 mod app_views;
 mod checkpoint;
 mod cli;

@@ -186,7 +186,7 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
             .on_hover_text(help::explore::HISTOGRAM);
     }
     // The report's ranking of every test image, as `anomaly` lists it.
-    let side = ((w - 10.0) / SHOWN as f32 - 4.0).clamp(20.0, 56.0);
+    let side = ((w - 10.0) / SHOWN as f32 - 4.0).clamp(20.0, 140.0);
     for (title, ends) in [
         ("least typical", rep.most_anomalous(SHOWN)),
         ("most typical", rep.most_typical(SHOWN)),

@@ -553,6 +553,7 @@ fn paint_points(
 
 /// A test digit drawn from the data (an egui texture kept in memory by index).
 pub fn digit_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, i: usize, side: f32) -> egui::Response {
+    let size = super::image_size(ui, ctx.data.shape(), egui::vec2(side, side));
     let split = &ctx.data.test;
     if i >= split.len() {
         return ui.label("—");
@@ -567,5 +568,5 @@ pub fn digit_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, i: usize, side: f32) ->
         ui.ctx().data_mut(|m| m.insert_temp(id, t.clone()));
         t
     });
-    ui.add(egui::Image::new((tex.id(), egui::vec2(side, side))))
+    ui.add(egui::Image::new((tex.id(), size)))
 }
