@@ -108,7 +108,11 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     ctx.push(UiCommand::FollowInput);
                 }
             } else {
-                ui.weak("draw a digit, open an image, or drop one on the window");
+                ui.weak(if ctx.data.is_digits() {
+                    "draw a digit, open an image, or drop one on the window"
+                } else {
+                    "draw, open an image, or drop one on the window"
+                });
             }
         });
         ui.separator();
@@ -231,7 +235,10 @@ fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
     ui.label(format!("{} {:.1} nats", inp.kind.label(), inp.score))
         .on_hover_text(help::explore::INPUT_RESULT);
     if let Some(p) = pct {
-        ui.small(format!("{p:.0}% of test digits score as high or higher"));
+        ui.small(format!(
+            "{p:.0}% of test {} score as high or higher",
+            ctx.data.nouns()
+        ));
     }
     let code: Vec<String> = inp
         .code

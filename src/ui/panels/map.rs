@@ -166,7 +166,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
                 clear = true;
             }
         } else {
-            ui.weak("drag on a map to select digits");
+            ui.weak(format!("drag on a map to select {}", ctx.data.nouns()));
         }
     });
     if clear {
@@ -485,7 +485,7 @@ fn draw_map(
         Some(i) => {
             response.on_hover_ui_at_pointer(|ui| {
                 let label = labels.get(i).copied().unwrap_or(0);
-                ui.label(format!("test digit #{i}, label {label}"));
+                ui.label(format!("test {} #{i}, label {label}", ctx.data.noun()));
                 digit_image(ui, ctx, i, 84.0);
                 let p = pts[i];
                 ui.small(format!("{what}: ({:+.2}, {:+.2})", p[0], p[1]));

@@ -403,7 +403,18 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
 fn latent_views(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     grid::show_controls(ui, ctx);
     let avail = ui.available_size();
-    let images_w = (avail.x * 0.3).clamp(120.0, 320.0);
+    // The slider images' column: as wide as their best fit in up to 30% of the width needs,
+    // so what that fit leaves over goes to the grids.
+    let shown = ctx.shown();
+    let overhead = run_overhead(ui, true);
+    let column = fit::share(
+        egui::vec2((avail.x * 0.3).clamp(120.0, 320.0), avail.y),
+        shown.len(),
+        overhead,
+        fit::Tiles::single(image_px(&shown, ctx.data)),
+        ui.ctx().pixels_per_point(),
+    );
+    let images_w = (column.fit.size.x + overhead.x) * column.across as f32;
     ui.horizontal_top(|ui| {
         ui.allocate_ui(egui::vec2(images_w, avail.y), |ui| {
             ui.vertical(|ui| {

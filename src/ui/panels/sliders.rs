@@ -1,7 +1,8 @@
 //! Lock-step latents: one slider set (one per dimension of the focused run, the most
 //! informative first by the library's one order — mean KL, or a VQ-VAE's code variance —
 //! inactive dimensions marked) decoded by every run whose latent size matches, and one
-//! image per run. "Encode digit" makes every run show its own code of the same test digit.
+//! image per run. "Encode digit" ("Encode image" on data other than MNIST's digits) makes
+//! every run show its own code of the same test image.
 
 use eframe::egui;
 
@@ -20,6 +21,8 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
     let runs = ctx.runs;
     let cursor = &runs.cursor;
     let focused = runs.focused_run();
+    // "digit" on MNIST, "image" on other data.
+    let noun = ctx.data.noun();
     ui.heading("Latent sliders");
     ui.horizontal_wrapped(|ui| {
         if ui
@@ -33,7 +36,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
             ctx.push(UiCommand::ZeroLatent);
         }
         if ui
-            .button("Encode digit")
+            .button(format!("Encode {noun}"))
             .on_hover_text(help::ENCODE_DIGIT)
             .clicked()
         {
@@ -42,7 +45,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
         // The digits whose codes every run computes.
         let last = runs.digit_count() - 1;
         let mut d = cursor.digit;
-        let l = ui.label("test digit");
+        let l = ui.label(format!("test {noun}"));
         if ui
             .add(egui::DragValue::new(&mut d).range(0..=last).prefix("#"))
             .labelled_by(l.id)
@@ -73,7 +76,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
     ui.horizontal(|ui| {
         ui.small(if cursor.follow_digit {
             format!(
-                "following test digit #{}: each run shows its own code; sliders show",
+                "following test {noun} #{}: each run shows its own code; sliders show",
                 cursor.digit
             )
         } else {
