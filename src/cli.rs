@@ -523,8 +523,8 @@ pub struct AppArgs {
     pub import: ImportArgs,
 }
 
-/// A window size `WIDTHxHEIGHT` in points, each from 200 to 16384.
-fn parse_window_size(s: &str) -> Result<[f32; 2], String> {
+/// A window size `WIDTHxHEIGHT` in points, each from 200 to 16384 (`app --window-size`).
+pub fn parse_window_size(s: &str) -> Result<[f32; 2], String> {
     let bad = || format!("'{s}' is not WIDTHxHEIGHT in points, e.g. 1600x1000 (each 200 to 16384)");
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
     let side = |v: &str| {
@@ -2360,27 +2360,4 @@ fn backend_flag(backend: BackendChoice) -> String {
     clap::ValueEnum::to_possible_value(&backend)
         .map(|v| v.get_name().to_string())
         .unwrap_or_else(|| "cpu".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_window_size;
-
-    #[test]
-    fn window_sizes_parse_and_bad_ones_are_named() {
-        assert_eq!(parse_window_size("1600x1000"), Ok([1600.0, 1000.0]));
-        assert_eq!(parse_window_size("800X600"), Ok([800.0, 600.0]));
-        for bad in [
-            "1600",
-            "x1000",
-            "1600x",
-            "0x100",
-            "100x100",
-            "99999x1000",
-            "a x b",
-        ] {
-            let e = parse_window_size(bad).unwrap_err();
-            assert!(e.contains(bad) && e.contains("WIDTHxHEIGHT"), "{bad}: {e}");
-        }
-    }
 }

@@ -16,6 +16,7 @@ mod explore;
 mod explore_app;
 mod explore_tools;
 mod faults;
+mod fit;
 mod folder;
 mod fuzz_regressions;
 mod hardening;
