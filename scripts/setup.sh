@@ -11,6 +11,7 @@
 #   window:  the X11 libraries the window toolkit loads (a desktop has them; a server may not)
 #   python:  Python 3 with venv, for the TensorBoard reader that checks `export-metrics`
 #   man:     groff, which the man-page test typesets the generated pages with
+#   screenshot: ImageMagick's `import`, which scripts/screenshots saves the Xvfb screen with
 #   desktop: the XDG tools that check and register scripts/install-desktop's entry and types
 missing_packages() {
   local need=()
@@ -45,6 +46,9 @@ missing_packages() {
         ;;
       man)
         command -v groff >/dev/null 2>&1 || need+=(groff-base)
+        ;;
+      screenshot)
+        command -v import >/dev/null 2>&1 || need+=(imagemagick)
         ;;
       desktop)
         command -v desktop-file-validate >/dev/null 2>&1 || need+=(desktop-file-utils)

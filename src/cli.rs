@@ -107,11 +107,11 @@ pub enum Commands {
     Eval(EvalArgs),
     /// Decode samples from the prior into a PNG grid.
     Sample(SampleArgs),
-    /// Reconstruct test digits into a PNG (originals above reconstructions).
+    /// Reconstruct test images into a PNG (originals above reconstructions).
     Reconstruct(ReconstructArgs),
     /// Sweep latent dimensions (the most informative first) into a PNG grid or a GIF.
     Traverse(TraverseArgs),
-    /// Decode a path between two test digits' codes into a PNG strip or a GIF.
+    /// Decode a path between two test images' codes into a PNG strip or a GIF.
     Interpolate(InterpolateArgs),
     /// Score test images and a shifted set (−ELBO, −IWAE or a VQ-VAE's reconstruction
     /// term); print the AUROC.
@@ -304,7 +304,8 @@ pub struct CompareArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Skip scoring samples with the digit-classifier probe.
+    /// Skip scoring samples with the class probe (a classifier of 28×28 grey images of ten
+    /// classes: MNIST's digits; other data are never probed).
     #[arg(long)]
     pub no_probe: bool,
     /// Data and backend.
@@ -537,9 +538,28 @@ pub struct AppArgs {
     /// `DIR[@SIDE]`, `shapes[:SIDE]`); it becomes the draft's dataset field.
     #[arg(long, value_name = "DATA")]
     pub data: Option<String>,
+    /// The window's size in points, WIDTHxHEIGHT (e.g. for screenshots under Xvfb at
+    /// another screen size).
+    #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_window_size)]
+    pub window_size: [f32; 2],
     /// Key map and image size for PyTorch files.
     #[command(flatten)]
     pub import: ImportArgs,
+}
+
+/// A window size `WIDTHxHEIGHT` in points, each from 200 to 16384 (`app --window-size`).
+pub fn parse_window_size(s: &str) -> Result<[f32; 2], String> {
+    let bad = || format!("'{s}' is not WIDTHxHEIGHT in points, e.g. 1600x1000 (each 200 to 16384)");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let side = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (200..=16384).contains(n))
+            .map(|n| n as f32)
+            .ok_or_else(bad)
+    };
+    Ok([side(w)?, side(h)?])
 }
 
 /// Device choice on the command line.
@@ -605,7 +625,7 @@ pub struct ReconstructArgs {
     /// Output PNG.
     #[arg(long)]
     pub out: PathBuf,
-    /// Test digits to reconstruct.
+    /// Test images to reconstruct.
     #[arg(long, default_value_t = 16, value_parser = size_arg(1, limits::MAX_GRID_IMAGES))]
     pub n: usize,
     /// Data and backend.
@@ -660,7 +680,7 @@ pub struct TraverseArgs {
     /// at most 10).
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_DIMS))]
     pub dims: Option<usize>,
-    /// Start from test digit I's posterior mean (default: the zero vector, the prior's mean).
+    /// Start from test image I's posterior mean (default: the zero vector, the prior's mean).
     #[arg(long, value_name = "I")]
     pub digit: Option<usize>,
     /// Also write each of the `--steps` frames as a PNG into this directory
@@ -683,10 +703,10 @@ pub struct InterpolateArgs {
     /// Key map and image size for PyTorch files.
     #[command(flatten)]
     pub import: ImportArgs,
-    /// The test digit the path starts from (its posterior mean).
+    /// The test image the path starts from (its posterior mean).
     #[arg(long, value_name = "I")]
     pub from: usize,
-    /// The test digit the path ends at.
+    /// The test image the path ends at.
     #[arg(long, value_name = "J")]
     pub to: usize,
     /// Spherical interpolation (slerp) instead of a straight line.
@@ -926,7 +946,7 @@ fn app(a: &AppArgs) -> Result<()> {
         renderer: eframe::Renderer::Wgpu,
         wgpu_options: crate::gpu::wgpu_configuration(),
         viewport: eframe::egui::ViewportBuilder::default()
-            .with_inner_size([1600.0, 1000.0])
+            .with_inner_size(a.window_size)
             .with_title("Latent Explorer")
             .with_drag_and_drop(true),
         ..Default::default()
@@ -1665,7 +1685,8 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         let p = DigitProbe::train(&data.train, &device, 5, a.seed);
         if !json {
             eprintln!(
-                "sample probe: digit classifier, test accuracy {:.3}",
+                "sample probe: {} classifier, test accuracy {:.3}",
+                if data.is_digits() { "digit" } else { "class" },
                 p.accuracy(&data.test)
             );
         }
@@ -1862,7 +1883,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
             (
                 code.to_vec(),
                 Some(l),
-                format!("test digit {i} (label {l})'s posterior mean"),
+                format!("test {} {i} (label {l})'s posterior mean", data.noun()),
             )
         }
         None => (vec![0.0; d], None, "the zero vector".to_string()),

@@ -449,6 +449,30 @@ impl Dataset {
         }
     }
 
+    /// Whether these are MNIST's handwritten digits: 28×28 grey images from a set named MNIST
+    /// (the bundled subset, or a directory whose name says MNIST), and not one of the sets in
+    /// MNIST's format that hold other things (Fashion-, Kuzushiji-MNIST). Cheap: views ask it
+    /// every frame.
+    pub fn is_digits(&self) -> bool {
+        let name = self.name.to_lowercase();
+        self.shape() == ImageShape::grey(28, 28)
+            && self.factors.is_none()
+            && name.contains("mnist")
+            && !name.contains("fashion")
+            && !name.contains("kmnist")
+    }
+
+    /// What one data point is called in the app's words: "digit" for MNIST's digits
+    /// ([`Self::is_digits`]), else "image".
+    pub fn noun(&self) -> &'static str {
+        if self.is_digits() { "digit" } else { "image" }
+    }
+
+    /// [`Self::noun`] in the plural.
+    pub fn nouns(&self) -> &'static str {
+        if self.is_digits() { "digits" } else { "images" }
+    }
+
     /// Image height.
     pub fn rows(&self) -> usize {
         self.train.rows

@@ -672,7 +672,7 @@ pub fn execute(
             let idx = test_indices(indices, data);
             match explore::reconstructions(model, &data.test, &idx, device) {
                 Ok((images, recon)) => finish(Tensor::cat(vec![images, recon], 0), idx.len() * 2),
-                Err(_) => Output::Error(key, "no test digits to reconstruct".into()),
+                Err(_) => Output::Error(key, "no test images to reconstruct".into()),
             }
         }
         Job::Matrix { indices, heat } => {
@@ -682,7 +682,7 @@ pub fn execute(
                     let out = if *heat { (images - recon).abs() } else { recon };
                     finish(out, idx.len())
                 }
-                Err(_) => Output::Error(key, "no test digits to reconstruct".into()),
+                Err(_) => Output::Error(key, "no test images to reconstruct".into()),
             }
         }
         Job::Anomaly {

@@ -30,7 +30,7 @@ impl ExplorerApp {
                     self.dirty_all(|d| d.path = true);
                 } else {
                     self.errors.push(format!(
-                        "path ends #{a} and #{b}: the runs have codes of test digits 0–{} only",
+                        "path ends #{a} and #{b}: the runs have codes of test images 0–{} only",
                         n.saturating_sub(1)
                     ));
                 }

@@ -117,7 +117,7 @@ pub const GRID_RANGE: &str =
 /// Grid size.
 pub const GRID_SIZE: &str = "Images per side of the grid (up to 32 × 32, decoded in one batch).";
 /// Grid axes: principal directions.
-pub const GRID_PRINCIPAL: &str = "Each run's own top two principal directions of its encoded test digits: the two \
+pub const GRID_PRINCIPAL: &str = "Each run's own top two principal directions of its encoded test images: the two \
      directions its codes vary most along.";
 /// Grid axes: dimensions.
 pub const GRID_DIMS: &str = "Two latent dimensions, chosen by number.";
@@ -135,22 +135,22 @@ pub const SLIDER: &str = "One latent dimension of the shared cursor, decoded liv
 pub const RANDOMIZE: &str = "Draw a new latent vector from the prior N(0, I) (shortcut R).";
 /// Zero.
 pub const ZERO: &str = "Set every latent dimension to 0, the prior's mean (shortcut Z).";
-/// Encode digit.
-pub const ENCODE_DIGIT: &str = "Every run shows its own code (posterior mean) of this test digit; the sliders show the focused run's.";
-/// Test digit index.
-pub const TEST_DIGIT: &str = "Which test digit to encode (index into the test split).";
-/// Next digit.
-pub const NEXT_DIGIT: &str = "Encode the next test digit (shortcut N).";
+/// Encode digit / image.
+pub const ENCODE_DIGIT: &str = "Every run shows its own code (posterior mean) of this test image; the sliders show the focused run's.";
+/// Test image index.
+pub const TEST_DIGIT: &str = "Which test image to encode (index into the test split).";
+/// Next test image.
+pub const NEXT_DIGIT: &str = "Encode the next test image (shortcut N).";
 /// Decode as (conditional VAE).
 pub const DECODE_AS: &str = "Conditional VAE: the class label the decoder is given. The same z drawn as \
-     another digit keeps its style.";
+     another class (another digit, on MNIST) keeps its style.";
 
 /// Reconstructions count.
-pub const RECON_COUNT: &str = "How many test digits to reconstruct.";
-/// Matrix first digit.
-pub const MATRIX_FIRST: &str = "The first test digit of the matrix's rows.";
+pub const RECON_COUNT: &str = "How many test images to reconstruct.";
+/// Matrix first test image.
+pub const MATRIX_FIRST: &str = "The first test image of the matrix's rows.";
 /// Matrix rows.
-pub const MATRIX_ROWS: &str = "How many test digits (rows) the matrix shows.";
+pub const MATRIX_ROWS: &str = "How many test images (rows) the matrix shows.";
 /// Heat map.
 pub const HEATMAP: &str = "Show each run's absolute error |input − reconstruction| per pixel (viridis: dark = exact) \
      instead of its reconstruction.";
@@ -253,7 +253,7 @@ pub const CLEAR_ERRORS: &str = "Forget the errors listed above.";
 /// Compare tabs.
 pub const TAB_LATENTS: &str = "One slider set and one grid, decoded by every run in lock-step.";
 /// Same input tab.
-pub const TAB_SAME_INPUT: &str = "The same test digits reconstructed by every run, side by side.";
+pub const TAB_SAME_INPUT: &str = "The same test images reconstructed by every run, side by side.";
 /// Prior tab.
 pub const TAB_PRIOR: &str = "Samples decoded from the same prior noise by every run.";
 
@@ -274,9 +274,9 @@ pub mod figure {
     pub const PRIOR: &str = "Decodes of z ~ N(0, I): what the model generates from the prior.";
     /// Reconstructions.
     pub const RECON: &str =
-        "Top: test digits. Bottom: their reconstructions from the posterior means.";
+        "Top: test images. Bottom: their reconstructions from the posterior means.";
     /// Matrix input column.
-    pub const MATRIX_INPUT: &str = "The input test digits, one per row.";
+    pub const MATRIX_INPUT: &str = "The input test images, one per row.";
     /// Matrix run column.
     pub const MATRIX_RUN: &str = "This run's reconstruction of each input (or |input − reconstruction| with the \
          heat map on).";
@@ -286,16 +286,16 @@ pub mod figure {
 pub const TAB_MAP: &str = "The encoded test set (posterior means) as a scatter, coloured by label; \
      one map per run, with a selection linked across them.";
 /// Paths tab.
-pub const TAB_PATHS: &str = "Decodes along the path between two test digits' codes, in every run.";
+pub const TAB_PATHS: &str = "Decodes along the path between two test images' codes, in every run.";
 /// Traversals tab.
 pub const TAB_TRAVERSALS: &str = "One row per latent dimension (most informative first), swept over \
      a stated range with the others held at the cursor.";
 /// Anomalies tab.
-pub const TAB_ANOMALIES: &str = "How typical each test digit is to each model (−ELBO per image, or \
+pub const TAB_ANOMALIES: &str = "How typical each test image is to each model (−ELBO per image, or \
      a VQ-VAE's reconstruction term), and how well that score tells a shifted set from the test set \
      (AUROC).";
 /// Input tab.
-pub const TAB_INPUT: &str = "Draw a digit or open a PNG/JPEG: every run encodes it, and its code \
+pub const TAB_INPUT: &str = "Draw (a digit, on MNIST) or open a PNG/JPEG: every run encodes it, and its code \
      drives the sliders.";
 
 /// The exploring tabs' controls.
@@ -307,9 +307,9 @@ pub mod explore {
     pub const MAP_DIMS: &str = "Plot two latent dimensions of the codes directly (the same two for \
          every run).";
     /// The map itself.
-    pub const MAP: &str = "Each dot is a test digit's code. Hover: the digit. Click: every run shows \
-         its own code of that digit (the cursor). Shift-click / Ctrl-click: the path's start / end. \
-         Drag: select a rectangle — the same digits light up in every run's map. Scroll to zoom, \
+    pub const MAP: &str = "Each dot is a test image's code. Hover: the image. Click: every run shows \
+         its own code of that image (the cursor). Shift-click / Ctrl-click: the path's start / end. \
+         Drag: select a rectangle — the same images light up in every run's map. Scroll to zoom, \
          double-click to reset. The cross marks the cursor.";
     /// Map axes: t-SNE.
     pub const MAP_TSNE: &str = "A t-SNE embedding of each run's codes (Barnes-Hut, perplexity 30, started \
@@ -320,12 +320,12 @@ pub mod explore {
     pub const RECOMPUTE_TSNE: &str = "Embed every run's newest codes again.";
     /// Manifold overlay.
     pub const MANIFOLD: &str = "With a 2-d latent, decode a grid over the map's extent and draw it \
-         underneath the codes: what each region of the latent space decodes to, and which digits land \
+         underneath the codes: what each region of the latent space decodes to, and which images land \
          there (the map then plots the two dimensions).";
     /// Clear the selection.
-    pub const CLEAR_SELECTION: &str = "Forget the selected digits (Esc).";
+    pub const CLEAR_SELECTION: &str = "Forget the selected images (Esc).";
     /// Path ends.
-    pub const PATH_END: &str = "A test digit's index; every run uses its own code of it.";
+    pub const PATH_END: &str = "A test image's index; every run uses its own code of it.";
     /// Path steps.
     pub const PATH_STEPS: &str = "Decodes along the path, both ends included.";
     /// Path kinds.
@@ -338,8 +338,8 @@ pub mod explore {
     /// Frames per second.
     pub const FPS: &str = "How fast the animations play, in decodes per second.";
     /// Path strip.
-    pub const PATH_STRIP: &str = "The path: the first tile decodes the start digit's code, the last \
-         the end digit's. The large tile plays it. Right-click to save PNG, GIF or frames.";
+    pub const PATH_STRIP: &str = "The path: the first tile decodes the start image's code, the last \
+         the end image's. The large tile plays it. Right-click to save PNG, GIF or frames.";
     /// Traversal rows.
     pub const TRAVERSAL_ROWS: &str = "How many dimensions, by decreasing mean KL (the most informative \
          first; a VQ-VAE, whose codes have no KL, by the variance of its codes). `traverse` orders \
@@ -378,15 +378,15 @@ pub mod explore {
     /// Histogram.
     pub const HISTOGRAM: &str =
         "How many images score in each bin (nats): test set and shifted set.";
-    /// Typical digits.
-    pub const TYPICAL: &str = "The test digits this run finds least likely (highest score) and most \
-         typical (lowest), among all test digits (a held-out class included), as `anomaly` lists them.";
+    /// Typical images.
+    pub const TYPICAL: &str = "The test images this run finds least likely (highest score) and most \
+         typical (lowest), among all test images (a held-out class included), as `anomaly` lists them.";
     /// Canvas.
     pub const CANVAS: &str = "Draw with the mouse or a pen (right button erases). The drawing is the \
          input every run encodes, as you draw.";
     /// Fit the drawing.
     pub const FIT_DRAWING: &str = "Scale and centre the drawing's ink into the middle 20×20 pixels, as \
-         MNIST digits were made (the model has never seen a digit that fills the frame). Off: the canvas \
+         MNIST digits were made (a model of MNIST has never seen a digit that fills the frame). Off: the canvas \
          is encoded pixel for pixel.";
     /// Brush.
     pub const BRUSH: &str = "Brush radius in pixels.";
@@ -399,9 +399,9 @@ pub mod explore {
          centring (when on), or the opened image after fitting.";
     /// Follow input.
     pub const FOLLOW_INPUT: &str = "Every run shows its own code of the input on the sliders, the grid and \
-         the traversals (until a slider moves or a digit is chosen).";
+         the traversals (until a slider moves or a test image is chosen).";
     /// Input results.
     pub const INPUT_RESULT: &str = "This run's reconstruction of the input, and its score (−ELBO in nats, \
-         or a VQ-VAE's reconstruction term; the percentile among the test digits' scores when the \
+         or a VQ-VAE's reconstruction term; the percentile among the test images' scores when the \
          anomaly tab has scored them the same way).";
 }

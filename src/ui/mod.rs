@@ -13,6 +13,7 @@
 //!   `sweeping` applies their followers' events (within a time budget per frame) and loads
 //!   only the shown runs' weights; [`seeds`]: a configuration's runs as one (mean ± sd
 //!   over seeds, curve bands).
+//! - [`fit`]: how big image views are drawn (integer multiples of the image's pixels).
 //! - [`decoder`]: one decode thread per run, started by its first request; [`io`]: loads,
 //!   saves, exports and dialogs off the UI thread; [`measure`]: frame timing and the
 //!   measurement mode's state.
@@ -23,6 +24,7 @@ pub mod app;
 pub mod command;
 pub mod decoder;
 pub mod exploring;
+pub mod fit;
 mod frame;
 pub mod help;
 pub mod io;

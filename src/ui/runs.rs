@@ -69,7 +69,7 @@ impl LatentCursor {
             if stats.latent == d && (i + 1) * d <= stats.codes.len() {
                 Ok(stats.codes[i * d..(i + 1) * d].to_vec())
             } else {
-                Err(format!("test digit #{i} is not among the encoded digits"))
+                Err(format!("test image #{i} is not among the encoded images"))
             }
         } else if self.z.len() == d {
             Ok(self.z.clone())

@@ -80,11 +80,11 @@ pub const SHORTCUTS: [Shortcut; 12] = [
         "Randomize the latent vector (a prior sample)",
     ),
     key(Key::Z, Action::Zero, "Set the latent vector to zero"),
-    key(Key::N, Action::NextDigit, "Encode the next test digit"),
+    key(Key::N, Action::NextDigit, "Encode the next test image"),
     key(
         Key::P,
         Action::PreviousDigit,
-        "Encode the previous test digit",
+        "Encode the previous test image",
     ),
     key(
         Key::F,

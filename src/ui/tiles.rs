@@ -5,6 +5,7 @@ use eframe::egui;
 use eframe::egui_wgpu;
 
 use super::decoder::Images;
+use super::fit;
 use crate::gpu::{Colormap, TileCallback, TileParams, TileSource};
 
 /// How to draw one grid of tiles.
@@ -52,7 +53,8 @@ pub fn show_host(
     show(ui, view, Some(&img))
 }
 
-/// Draw `img` as `view.cols × view.rows` tiles fitting `view.max_size`, or a placeholder.
+/// Draw `img` as `view.cols × view.rows` tiles fitting `view.max_size` at the largest
+/// integer multiple of its pixels that fits ([`fit::fit`]), or a placeholder.
 pub fn show(ui: &mut egui::Ui, view: TileView, img: Option<&Images>) -> egui::Response {
     let TileView {
         key,
@@ -72,10 +74,23 @@ pub fn show(ui: &mut egui::Ui, view: TileView, img: Option<&Images>) -> egui::Re
         .with_gap(if cols * rows > 1 { 1.0 } else { 0.0 })
         .with_highlight(highlight)
         .with_first_tile(first);
-    let (ew, eh) = params.extent();
-    let scale = (max_size.x / ew).min(max_size.y / eh).max(0.1);
-    let size = egui::vec2(ew * scale, eh * scale);
-    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    // The largest integer multiple of the image's pixels that fits (see `fit`).
+    let fitted = fit::fit(
+        max_size,
+        fit::Tiles {
+            image: [tw, th],
+            cols,
+            rows,
+            gap: params.gap,
+        },
+        ui.ctx().pixels_per_point(),
+    );
+    let (rect, response) = ui.allocate_exact_size(fitted.size, egui::Sense::hover());
+    // An image node in the accessibility tree, named by the view's hover text: where each
+    // view is drawn, and how big, can be read from outside.
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::accesskit::Role::Image, ui.is_enabled(), "")
+    });
     match img {
         Some(img) => {
             let params = TileParams {

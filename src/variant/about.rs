@@ -31,8 +31,8 @@ impl VariantKind {
                     "Test −ELBO falls fast in the first epochs, then slowly; rec falls while KL rises.",
                     "Active units: dimensions with KL near 0 carry nothing (posterior collapse); \
                      their sliders change nothing.",
-                    "Reconstructions are slightly blurred: the average of the digits a code could be.",
-                    "Prior samples look like digits only where q(z) covers the prior.",
+                    "Reconstructions are slightly blurred: the average of the images a code could be.",
+                    "Prior samples look like the data only where q(z) covers the prior.",
                 ],
             },
             Self::BetaVae => About {
@@ -74,7 +74,7 @@ impl VariantKind {
                 look_for: &[
                     "Sharper reconstructions than the VAE's; test −ELBO is n/a: the loss is no \
                      bound on log p(x).",
-                    "Prior samples stay digit-like only if MMD is small: compare them with the \
+                    "Prior samples look like the data only if MMD is small: compare them with the \
                      VAE's.",
                 ],
             },
@@ -130,20 +130,20 @@ impl VariantKind {
                 paper: "Donahue, Krähenbühl & Darrell (2017), Adversarial Feature Learning, ICLR \
                         2017; Dumoulin et al. (2017), Adversarially Learned Inference, ICLR 2017.",
                 look_for: &[
-                    "Reconstructions G(E(x)) keep the digit's class more than its exact shape.",
-                    "Early prior samples are all one digit (mode collapse) and spread out after \
+                    "Reconstructions G(E(x)) keep the image's class (the digit, on MNIST) more than its exact shape.",
+                    "Early prior samples are all one class (mode collapse) and spread out after \
                      a few hundred steps.",
                     "No likelihood bound.",
                 ],
             },
             Self::Cvae => About {
                 idea: "Encoder and decoder also see the label y, so z is free to encode style \
-                       (slant, thickness) while y sets the digit.",
+                       (slant, thickness) while y sets the class (the digit, on MNIST).",
                 objective: "loss = −E_q(z|x,y)[log p(x|z,y)] + KL(q(z|x,y) ‖ N(0, I))",
                 paper: "Sohn, Lee & Yan (2015), Learning Structured Output Representation using \
                         Deep Conditional Generative Models, NeurIPS 2015.",
                 look_for: &[
-                    "\"decode as\" beside the sliders: the same z drawn as each digit keeps its style.",
+                    "\"decode as\" beside the sliders: the same z drawn as each class keeps its style.",
                     "Lower KL than the VAE: the label carries the class for free.",
                 ],
             },
@@ -169,7 +169,7 @@ impl VariantKind {
                         in Variational Autoencoders, NeurIPS 2018.",
                 look_for: &[
                     "Better reconstructions than a β-VAE of the same β: MI is not penalised.",
-                    "Sliders that each change one aspect of the digit.",
+                    "Sliders that each change one aspect of the image.",
                 ],
             },
             Self::VqVae => About {
@@ -195,7 +195,7 @@ impl VariantKind {
                         ICLR 2016, §5 (the two-stochastic-layer model).",
                 look_for: &[
                     "Test −ELBO near the VAE's; more KL spent in z1 than in z2.",
-                    "Top-layer sliders change the digit globally; z1 adds the detail.",
+                    "Top-layer sliders change the image globally; z1 adds the detail.",
                 ],
             },
         }

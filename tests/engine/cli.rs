@@ -587,3 +587,22 @@ fn cli_compare_prints_the_table_and_json_rows() {
     let e = fails(&["compare", "--data", s(&f.ckpt), "--epochs", "1"]);
     assert!(e.contains("tiny.safetensors"), "{e}");
 }
+
+#[test]
+fn window_sizes_parse_and_bad_ones_are_named() {
+    use latent_explorer::cli::parse_window_size;
+    assert_eq!(parse_window_size("1600x1000"), Ok([1600.0, 1000.0]));
+    assert_eq!(parse_window_size("800X600"), Ok([800.0, 600.0]));
+    for bad in [
+        "1600",
+        "x1000",
+        "1600x",
+        "0x100",
+        "100x100",
+        "99999x1000",
+        "a x b",
+    ] {
+        let e = parse_window_size(bad).unwrap_err();
+        assert!(e.contains(bad) && e.contains("WIDTHxHEIGHT"), "{bad}: {e}");
+    }
+}

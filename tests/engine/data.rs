@@ -215,3 +215,27 @@ fn batches_hold_the_chosen_images() {
         ]
     );
 }
+
+#[test]
+fn the_data_are_called_digits_only_when_they_are_mnist_digits() {
+    let mnist = Dataset::bundled().unwrap();
+    assert!(mnist.is_digits());
+    assert_eq!((mnist.noun(), mnist.nouns()), ("digit", "digits"));
+    // The same 28×28 grey images under the name of another set in MNIST's format, or of a
+    // plain directory: images.
+    for name in ["/data/fashion-mnist", "kmnist", "/home/me/letters"] {
+        let other = Dataset {
+            name: name.into(),
+            ..mnist.clone()
+        };
+        assert_eq!((other.noun(), other.nouns()), ("image", "images"), "{name}");
+    }
+    // Procedural shapes (64×64, known factors).
+    let shapes = latent_explorer::data::shapes::generate(
+        &latent_explorer::data::shapes::ShapesConfig::small(),
+    )
+    .unwrap()
+    .data;
+    assert!(!shapes.is_digits());
+    assert_eq!(shapes.noun(), "image");
+}

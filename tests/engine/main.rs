@@ -3,6 +3,7 @@
 
 mod agreement;
 mod app;
+mod app_fit;
 mod app_views;
 mod checkpoint;
 mod cli;
@@ -15,6 +16,7 @@ mod explore;
 mod explore_app;
 mod explore_tools;
 mod faults;
+mod fit;
 mod folder;
 mod fuzz_regressions;
 mod guide;

@@ -186,7 +186,12 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
             .on_hover_text(help::explore::HISTOGRAM);
     }
     // The report's ranking of every test image, as `anomaly` lists it.
-    let side = ((w - 10.0) / SHOWN as f32 - 4.0).clamp(20.0, 56.0);
+    // Two rows of SHOWN images, each under its title, in the width and the height left.
+    let title = ui.text_style_height(&egui::TextStyle::Small) + 2.0 * ui.spacing().item_spacing.y;
+    let by_height = (ui.available_height() - 2.0 * title) / 2.0 - 4.0;
+    let side = ((w - 10.0) / SHOWN as f32 - 4.0)
+        .min(by_height)
+        .clamp(20.0, 140.0);
     for (title, ends) in [
         ("least typical", rep.most_anomalous(SHOWN)),
         ("most typical", rep.most_typical(SHOWN)),
@@ -195,7 +200,7 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
         ui.horizontal(|ui| {
             for (i, score) in ends {
                 digit_image(ui, ctx, i, side)
-                    .on_hover_text(format!("test digit #{i}: {score:.1} nats"));
+                    .on_hover_text(format!("test {} #{i}: {score:.1} nats", ctx.data.noun()));
             }
         });
     }

@@ -4,12 +4,14 @@
 
 use eframe::egui;
 
-use super::{ViewCtx, column_width, run_label};
+use super::{ViewCtx, run_label};
 use crate::explore::Spacing;
 use crate::gpu::Colormap;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::fit::Tiles;
 use crate::ui::help;
+use crate::ui::run::Run;
 use crate::ui::settings::{self, GridAxes};
 use crate::ui::tiles::{self, TileView};
 
@@ -22,8 +24,8 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
         s.grid_spacing,
         s.grid_range,
     );
-    ui.heading("Interpolation grid");
     ui.horizontal_wrapped(|ui| {
+        ui.heading("Interpolation grid");
         ui.radio_value(
             &mut s.grid_axes,
             GridAxes::Principal,
@@ -103,45 +105,63 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
 
 /// Draw the controls and one grid per shown run.
 pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    show_controls(ui, ctx);
+    show_grids(ui, ctx);
+}
+
+/// Draw the grid's controls (for the focused run's latent size).
+pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let latent = ctx.runs.focused_run().map(|r| r.latent_dim()).unwrap_or(1);
     controls(ui, ctx, latent);
+}
+
+/// Draw one grid per shown run, sharing the space left in `ui`: each at the largest integer
+/// multiple of its images' pixels that fits its share ([`super::share_space`]).
+pub fn show_grids(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let shown = ctx.shown();
     if shown.is_empty() {
         return;
     }
-    let side = column_width(ui, shown.len())
-        .min(ui.available_height() - 30.0)
-        .max(80.0);
-    ui.horizontal_top(|ui| {
-        for run in shown {
-            ui.vertical(|ui| {
-                run_label(ui, run);
-                let size = egui::vec2(side, side);
-                if let Some(why) = &run.views.issue {
-                    tiles::placeholder(ui, size, why, Some(run.colour));
-                    return;
-                }
-                let img = run.image(ViewKey::Grid);
-                let k = img.map_or(ctx.view.grid_size, |i| (i.n as f64).sqrt().round() as usize);
-                let centre = (k % 2 == 1).then(|| (k * k / 2) as u32);
-                let r = tiles::show(
-                    ui,
-                    TileView {
-                        key: run.id.painter_key(ViewKey::Grid),
-                        version: run.image_version(ViewKey::Grid),
-                        cols: k,
-                        rows: k,
-                        max_size: size,
-                        colormap: ctx.view.colormap,
-                        highlight: centre,
-                        frame: Some(run.colour),
-                        first: 0,
-                    },
-                    img,
-                )
-                .on_hover_text(help::figure::GRID);
-                super::export_menu(&r, ctx.cmds, run.id, ViewKey::Grid, k, false);
-            });
+    let several = shown.len() > 1;
+    let k = |run: &Run| {
+        run.image(ViewKey::Grid)
+            .map_or(ctx.view.grid_size, |i| (i.n as f64).sqrt().round() as usize)
+    };
+    let cells = shown
+        .iter()
+        .map(|r| k(r))
+        .max()
+        .unwrap_or(ctx.view.grid_size);
+    let spec = Tiles::new(super::image_px(&shown, ctx.data), cells, cells);
+    let layout = super::share_space(ui, shown.len(), several, 0.0, spec);
+    let size = layout.fit.size;
+    super::arranged(ui, &shown, layout.across, |ui, run| {
+        if several {
+            run_label(ui, run);
         }
+        if let Some(why) = &run.views.issue {
+            tiles::placeholder(ui, size, why, Some(run.colour));
+            return;
+        }
+        let img = run.image(ViewKey::Grid);
+        let k = k(run);
+        let centre = (k % 2 == 1).then(|| (k * k / 2) as u32);
+        let r = tiles::show(
+            ui,
+            TileView {
+                key: run.id.painter_key(ViewKey::Grid),
+                version: run.image_version(ViewKey::Grid),
+                cols: k,
+                rows: k,
+                max_size: layout.share,
+                colormap: ctx.view.colormap,
+                highlight: centre,
+                frame: Some(run.colour),
+                first: 0,
+            },
+            img,
+        )
+        .on_hover_text(help::figure::GRID);
+        super::export_menu(&r, ctx.cmds, run.id, ViewKey::Grid, k, false);
     });
 }

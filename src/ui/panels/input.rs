@@ -93,7 +93,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     let tex =
                         ui.ctx()
                             .load_texture("input-encoded", img, egui::TextureOptions::NEAREST);
-                    ui.add(egui::Image::new((tex.id(), egui::vec2(56.0, 56.0))))
+                    let size = super::image_size(ui, shape, egui::vec2(56.0, 56.0));
+                    ui.add(egui::Image::new((tex.id(), size)))
                         .on_hover_text(help::explore::ENCODED);
                     ui.small(format!("encoded: {src}"));
                 });
@@ -107,12 +108,16 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     ctx.push(UiCommand::FollowInput);
                 }
             } else {
-                ui.weak("draw a digit, open an image, or drop one on the window");
+                ui.weak(if ctx.data.is_digits() {
+                    "draw a digit, open an image, or drop one on the window"
+                } else {
+                    "draw, open an image, or drop one on the window"
+                });
             }
         });
         ui.separator();
         let shown = ctx.shown();
-        let w = column_width(ui, shown.len()).clamp(120.0, 260.0);
+        let w = column_width(ui, shown.len()).clamp(120.0, 300.0);
         ui.horizontal_top(|ui| {
             for run in shown {
                 ui.vertical(|ui| {
@@ -126,11 +131,13 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
 }
 
 fn canvas(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, rows: usize, cols: usize) {
-    let side = 280.0f32;
-    let (rect, response) = ui.allocate_exact_size(
-        egui::vec2(side, side * rows as f32 / cols as f32),
-        egui::Sense::drag(),
+    // An integer multiple of the image's pixels, so each pixel drawn is an equal square.
+    let size = super::image_size(
+        ui,
+        crate::data::ImageShape::grey(rows, cols),
+        egui::vec2(290.0, 290.0),
     );
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::drag());
     let response = response.on_hover_text(help::explore::CANVAS);
     let ex = &mut ctx.view.explore;
     let mut changed = false;
@@ -209,8 +216,9 @@ fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
             img,
             egui::TextureOptions::NEAREST,
         );
-        let side = (w - 10.0).min(200.0);
-        ui.add(egui::Image::new((tex.id(), egui::vec2(side, side))))
+        let side = (w - 10.0).min(260.0);
+        let size = super::image_size(ui, shape, egui::vec2(side, side));
+        ui.add(egui::Image::new((tex.id(), size)))
             .on_hover_text(help::explore::INPUT_RESULT);
     }
     // Only against the same kind of score over the whole test set.
@@ -227,7 +235,10 @@ fn result(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
     ui.label(format!("{} {:.1} nats", inp.kind.label(), inp.score))
         .on_hover_text(help::explore::INPUT_RESULT);
     if let Some(p) = pct {
-        ui.small(format!("{p:.0}% of test digits score as high or higher"));
+        ui.small(format!(
+            "{p:.0}% of test {} score as high or higher",
+            ctx.data.nouns()
+        ));
     }
     let code: Vec<String> = inp
         .code

@@ -166,7 +166,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
                 clear = true;
             }
         } else {
-            ui.weak("drag on a map to select digits");
+            ui.weak(format!("drag on a map to select {}", ctx.data.nouns()));
         }
     });
     if clear {
@@ -485,7 +485,7 @@ fn draw_map(
         Some(i) => {
             response.on_hover_ui_at_pointer(|ui| {
                 let label = labels.get(i).copied().unwrap_or(0);
-                ui.label(format!("test digit #{i}, label {label}"));
+                ui.label(format!("test {} #{i}, label {label}", ctx.data.noun()));
                 digit_image(ui, ctx, i, 84.0);
                 let p = pts[i];
                 ui.small(format!("{what}: ({:+.2}, {:+.2})", p[0], p[1]));
@@ -553,6 +553,7 @@ fn paint_points(
 
 /// A test digit drawn from the data (an egui texture kept in memory by index).
 pub fn digit_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, i: usize, side: f32) -> egui::Response {
+    let size = super::image_size(ui, ctx.data.shape(), egui::vec2(side, side));
     let split = &ctx.data.test;
     if i >= split.len() {
         return ui.label("—");
@@ -567,5 +568,5 @@ pub fn digit_image(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, i: usize, side: f32) ->
         ui.ctx().data_mut(|m| m.insert_temp(id, t.clone()));
         t
     });
-    ui.add(egui::Image::new((tex.id(), egui::vec2(side, side))))
+    ui.add(egui::Image::new((tex.id(), size)))
 }

@@ -25,11 +25,12 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         .len()
         .saturating_sub(1)
         .min(settings::MAX_INDEX);
+    let (noun, nouns) = (ctx.data.noun(), ctx.data.nouns());
     let v = &mut *ctx.view;
     let before = (v.matrix_first, v.matrix_rows, v.heatmap);
     ui.horizontal_wrapped(|ui| {
         ui.heading("Same input, every run");
-        let l = ui.label("first test digit");
+        let l = ui.label(format!("first test {noun}"));
         ui.add(
             egui::DragValue::new(&mut v.matrix_first)
                 .range(0..=max_first)
@@ -37,7 +38,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         )
         .labelled_by(l.id)
         .on_hover_text(help::MATRIX_FIRST);
-        let l = ui.label("digits");
+        let l = ui.label(nouns);
         ui.add(egui::DragValue::new(&mut v.matrix_rows).range(settings::MATRIX_ROWS))
             .labelled_by(l.id)
             .on_hover_text(help::MATRIX_ROWS);
@@ -52,7 +53,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let rows = settings::clamp_to(ctx.view.matrix_rows, &settings::MATRIX_ROWS)
         .min(data.test.len() - first);
     if rows == 0 {
-        ui.label("The workspace data has no test digits.");
+        ui.label(format!("The workspace data has no test {nouns}."));
         return;
     }
     let colormap = if ctx.view.heatmap {

@@ -26,6 +26,7 @@ use eframe::egui;
 
 use super::app::ExplorerApp;
 use super::command::UiCommand;
+use super::fit;
 use super::help as text;
 use super::measure::FrameStats;
 use super::recent::Recent;
@@ -117,6 +118,17 @@ pub fn host_image(px: &[f32], shape: crate::data::ImageShape) -> egui::ColorImag
     egui::ColorImage::new([shape.cols, shape.rows], pixels)
 }
 
+/// The size, in points, at which one image of `shape` is drawn within `max` points: the
+/// largest integer multiple of its pixels that fits ([`fit::fit`]).
+pub fn image_size(ui: &egui::Ui, shape: crate::data::ImageShape, max: egui::Vec2) -> egui::Vec2 {
+    fit::fit(
+        max,
+        fit::Tiles::single([shape.cols, shape.rows]),
+        ui.ctx().pixels_per_point(),
+    )
+    .size
+}
+
 /// A small square in a run's colour, then its name.
 pub fn run_label(ui: &mut egui::Ui, run: &Run) -> egui::Response {
     ui.horizontal(|ui| {
@@ -125,6 +137,66 @@ pub fn run_label(ui: &mut egui::Ui, run: &Run) -> egui::Response {
         ui.label(egui::RichText::new(&run.name).color(run.colour).strong())
     })
     .inner
+}
+
+/// The image size, `[width, height]` in pixels, that `runs`' views are sized for: the
+/// largest of their data's (the workspace data's when there are none).
+pub fn image_px(runs: &[&Run], data: &Dataset) -> [usize; 2] {
+    let sizes = runs.iter().map(|r| r.data.shape());
+    sizes
+        .chain(runs.is_empty().then(|| data.shape()))
+        .fold([1, 1], |[w, h], s| [w.max(s.cols), h.max(s.rows)])
+}
+
+/// What one run's image view needs besides its images, in points: the gap to the next run
+/// and its frame across; its name above (`named`), its frame and the gap below down.
+pub fn run_overhead(ui: &egui::Ui, named: bool) -> egui::Vec2 {
+    let s = ui.spacing();
+    // The run's frame is drawn 3.5 points outside the images on each side.
+    let frame = 8.0;
+    let label = if named {
+        s.interact_size.y + s.item_spacing.y
+    } else {
+        0.0
+    };
+    egui::vec2(s.item_spacing.x + frame, label + s.item_spacing.y + frame)
+}
+
+/// How the shown runs' views of `tiles` share the space left in `ui` (less `reserve`
+/// points below, for what follows them): see [`fit::share`].
+pub fn share_space(
+    ui: &egui::Ui,
+    runs: usize,
+    named: bool,
+    reserve: f32,
+    tiles: fit::Tiles,
+) -> fit::Shared {
+    let avail = ui.available_size() - egui::vec2(0.0, reserve);
+    fit::share(
+        avail,
+        runs,
+        run_overhead(ui, named),
+        tiles,
+        ui.ctx().pixels_per_point(),
+    )
+}
+
+/// Lay out `runs` in rows of `across`, each drawn by `draw` in a vertical group.
+pub fn arranged<'r>(
+    ui: &mut egui::Ui,
+    runs: &[&'r Run],
+    across: usize,
+    mut draw: impl FnMut(&mut egui::Ui, &'r Run),
+) {
+    ui.vertical(|ui| {
+        for row in runs.chunks(across.max(1)) {
+            ui.horizontal_top(|ui| {
+                for &run in row {
+                    ui.vertical(|ui| draw(ui, run));
+                }
+            });
+        }
+    });
 }
 
 /// The width each of `n` side-by-side run columns may take (frames and gaps included).
@@ -318,16 +390,41 @@ fn compare_layout(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             bottom_h,
             0.3,
             |ui, ctx| sliders::show_controls(ui, ctx, bottom_h),
-            |ui, ctx| {
-                sliders::show_images(ui, ctx);
-                ui.separator();
-                grid::show(ui, ctx);
-            },
+            latent_views,
         ),
         CompareTab::SameInput => matrix::show(ui, ctx),
         CompareTab::Prior => prior::show(ui, ctx),
         _ => exploring_tab(ui, ctx),
     }
+}
+
+/// Beside the sliders: the grid's controls, then the runs' slider images in a column and
+/// their grids filling the rest (one run's grid takes it all; several share it).
+fn latent_views(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
+    grid::show_controls(ui, ctx);
+    let avail = ui.available_size();
+    // The slider images' column: as wide as their best fit in up to 30% of the width needs,
+    // so what that fit leaves over goes to the grids.
+    let shown = ctx.shown();
+    let overhead = run_overhead(ui, true);
+    let column = fit::share(
+        egui::vec2((avail.x * 0.3).clamp(120.0, 320.0), avail.y),
+        shown.len(),
+        overhead,
+        fit::Tiles::single(image_px(&shown, ctx.data)),
+        ui.ctx().pixels_per_point(),
+    );
+    let images_w = (column.fit.size.x + overhead.x) * column.across as f32;
+    ui.horizontal_top(|ui| {
+        ui.allocate_ui(egui::vec2(images_w, avail.y), |ui| {
+            ui.vertical(|ui| {
+                ui.set_width(images_w);
+                sliders::show_images(ui, ctx);
+            });
+        });
+        ui.separator();
+        ui.vertical(|ui| grid::show_grids(ui, ctx));
+    });
 }
 
 /// The exploring tabs' selectors.

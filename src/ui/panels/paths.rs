@@ -16,6 +16,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     // The digits every run has codes of.
     let n = ctx.runs.digit_count();
     let digit = ctx.runs.cursor.digit;
+    let noun = ctx.data.noun();
     let ex = &mut ctx.view.explore;
     let before = (ex.path_from, ex.path_to, ex.path_steps, ex.path_kind);
     ui.horizontal_wrapped(|ui| {
@@ -30,7 +31,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             .on_hover_text(help::explore::PATH_END);
             if ui
                 .small_button("cursor")
-                .on_hover_text(format!("Use the cursor's test digit (#{digit})."))
+                .on_hover_text(format!("Use the cursor's test {noun} (#{digit})."))
                 .clicked()
             {
                 *v = digit;
@@ -63,6 +64,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         return;
     }
     let ex = ctx.view.explore.clone();
+    let (noun, nouns) = (ctx.data.noun(), ctx.data.nouns());
     let steps = settings::clamp_to(ex.path_steps, &settings::PATH_STEPS);
     let frame = anim_frame(ui, steps, ex.fps, ex.animate);
     let row_h = ((ui.available_height() - 10.0) / shown.len() as f32 - 30.0).clamp(40.0, 160.0);
@@ -72,7 +74,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             ui.horizontal(|ui| {
                 let side = row_h;
                 digit_image(ui, ctx, ex.path_from, side * 0.8)
-                    .on_hover_text(format!("test digit #{} (the start)", ex.path_from));
+                    .on_hover_text(format!("test {noun} #{} (the start)", ex.path_from));
                 let avail = ui.available_width() - side * 1.9 - 30.0;
                 let img = run.image(ViewKey::Path);
                 let k = img.map_or(steps, |i| i.n);
@@ -98,7 +100,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 .on_hover_text(help::explore::PATH_STRIP);
                 export_menu(&strip, ctx.cmds, run.id, ViewKey::Path, k, true);
                 digit_image(ui, ctx, ex.path_to, side * 0.8)
-                    .on_hover_text(format!("test digit #{} (the end)", ex.path_to));
+                    .on_hover_text(format!("test {noun} #{} (the end)", ex.path_to));
                 ui.add_space(8.0);
                 let big = tiles::show(
                     ui,
@@ -120,7 +122,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             });
         }
         ui.small(format!(
-            "{} path from test digit #{} to #{}, {steps} decodes; each run uses its own codes of the two digits",
+            "{} path from test {noun} #{} to #{}, {steps} decodes; each run uses its own codes of the two {nouns}",
             match ex.path_kind {
                 PathKind::Linear => "linear",
                 PathKind::Spherical => "spherical",

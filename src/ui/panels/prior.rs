@@ -3,9 +3,10 @@
 
 use eframe::egui;
 
-use super::{ViewCtx, column_width, run_label};
+use super::{ViewCtx, run_label};
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::fit::Tiles;
 use crate::ui::help;
 use crate::ui::tiles::{self, TileView};
 
@@ -28,33 +29,29 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         return;
     }
     let several = shown.len() > 1;
-    let side = column_width(ui, shown.len())
-        .min(ui.available_height() - 30.0)
-        .clamp(80.0, 420.0);
-    ui.horizontal_top(|ui| {
-        for run in shown {
-            ui.vertical(|ui| {
-                if several {
-                    run_label(ui, run);
-                }
-                let r = tiles::show(
-                    ui,
-                    TileView {
-                        key: run.id.painter_key(ViewKey::Prior),
-                        version: run.image_version(ViewKey::Prior),
-                        cols: 8,
-                        rows: 8,
-                        max_size: egui::vec2(side, side),
-                        colormap: ctx.view.colormap,
-                        highlight: None,
-                        frame: several.then_some(run.colour),
-                        first: 0,
-                    },
-                    run.image(ViewKey::Prior),
-                )
-                .on_hover_text(help::figure::PRIOR);
-                super::export_menu(&r, ctx.cmds, run.id, ViewKey::Prior, 8, false);
-            });
+    // The runs share the space left, each grid at an integer multiple of its pixels.
+    let spec = Tiles::new(super::image_px(&shown, ctx.data), 8, 8);
+    let layout = super::share_space(ui, shown.len(), several, 0.0, spec);
+    super::arranged(ui, &shown, layout.across, |ui, run| {
+        if several {
+            run_label(ui, run);
         }
+        let r = tiles::show(
+            ui,
+            TileView {
+                key: run.id.painter_key(ViewKey::Prior),
+                version: run.image_version(ViewKey::Prior),
+                cols: 8,
+                rows: 8,
+                max_size: layout.share,
+                colormap: ctx.view.colormap,
+                highlight: None,
+                frame: several.then_some(run.colour),
+                first: 0,
+            },
+            run.image(ViewKey::Prior),
+        )
+        .on_hover_text(help::figure::PRIOR);
+        super::export_menu(&r, ctx.cmds, run.id, ViewKey::Prior, 8, false);
     });
 }

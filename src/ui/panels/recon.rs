@@ -25,7 +25,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             .add(
                 egui::DragValue::new(&mut s.recon_count)
                     .range(crate::ui::settings::RECON_COUNT)
-                    .suffix(" digits"),
+                    .suffix(format!(" {}", ctx.data.nouns())),
             )
             .labelled_by(h.id)
             .on_hover_text(help::RECON_COUNT)
@@ -34,7 +34,10 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     if changed {
         ctx.push(UiCommand::ReconChanged);
     }
-    ui.small("top: test digits · bottom: reconstructions of their posterior means");
+    ui.small(format!(
+        "top: test {} · bottom: reconstructions of their posterior means",
+        ctx.data.nouns()
+    ));
     let img = run.image(ViewKey::Recon);
     let cols = img.map_or(ctx.view.recon_count, |i| (i.n / 2).max(1));
     let w = ui.available_width();

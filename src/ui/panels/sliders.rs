@@ -1,13 +1,15 @@
 //! Lock-step latents: one slider set (one per dimension of the focused run, the most
 //! informative first by the library's one order — mean KL, or a VQ-VAE's code variance —
 //! inactive dimensions marked) decoded by every run whose latent size matches, and one
-//! image per run. "Encode digit" makes every run show its own code of the same test digit.
+//! image per run. "Encode digit" ("Encode image" on data other than MNIST's digits) makes
+//! every run show its own code of the same test image.
 
 use eframe::egui;
 
-use super::{ViewCtx, column_width, run_label};
+use super::{ViewCtx, run_label};
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::fit::Tiles;
 use crate::ui::help;
 use crate::ui::run::Run;
 use crate::ui::tiles::{self, TileView};
@@ -19,6 +21,8 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
     let runs = ctx.runs;
     let cursor = &runs.cursor;
     let focused = runs.focused_run();
+    // "digit" on MNIST, "image" on other data.
+    let noun = ctx.data.noun();
     ui.heading("Latent sliders");
     ui.horizontal_wrapped(|ui| {
         if ui
@@ -32,7 +36,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
             ctx.push(UiCommand::ZeroLatent);
         }
         if ui
-            .button("Encode digit")
+            .button(format!("Encode {noun}"))
             .on_hover_text(help::ENCODE_DIGIT)
             .clicked()
         {
@@ -41,7 +45,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
         // The digits whose codes every run computes.
         let last = runs.digit_count() - 1;
         let mut d = cursor.digit;
-        let l = ui.label("test digit");
+        let l = ui.label(format!("test {noun}"));
         if ui
             .add(egui::DragValue::new(&mut d).range(0..=last).prefix("#"))
             .labelled_by(l.id)
@@ -72,7 +76,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
     ui.horizontal(|ui| {
         ui.small(if cursor.follow_digit {
             format!(
-                "following test digit #{}: each run shows its own code; sliders show",
+                "following test {noun} #{}: each run shows its own code; sliders show",
                 cursor.digit
             )
         } else {
@@ -137,56 +141,62 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
         });
 }
 
-/// One run's decoded slider image (or why there is none), framed in its colour.
-fn run_image(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run, side: f32) {
-    ui.vertical(|ui| {
-        run_label(ui, run);
-        let size = egui::vec2(side, side);
-        match (&run.views.issue, run.image(ViewKey::Slider)) {
-            (Some(why), _) => {
-                tiles::placeholder(ui, size, why, Some(run.colour));
-            }
-            (_, img) => {
-                let r = tiles::show(
-                    ui,
-                    TileView {
-                        key: run.id.painter_key(ViewKey::Slider),
-                        version: run.image_version(ViewKey::Slider),
-                        cols: 1,
-                        rows: 1,
-                        max_size: size,
-                        colormap: ctx.view.colormap,
-                        highlight: None,
-                        frame: Some(run.colour),
-                        first: 0,
-                    },
-                    img,
-                )
-                .on_hover_text(help::figure::SLIDER_IMAGE);
-                super::export_menu(&r, ctx.cmds, run.id, ViewKey::Slider, 1, false);
-            }
+/// One run's decoded slider image (or why there is none), framed in its colour, fitting
+/// `space` points.
+fn run_image(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, run: &Run, space: egui::Vec2) {
+    run_label(ui, run);
+    match (&run.views.issue, run.image(ViewKey::Slider)) {
+        (Some(why), _) => {
+            let side = space.min_elem();
+            tiles::placeholder(ui, egui::vec2(side, side), why, Some(run.colour));
         }
-        if let Some(e) = run.pinned {
-            let shown = run.shown().map(|s| s.epoch);
-            ui.small(match shown {
-                Some(s) if s == e => format!("epoch {e}"),
-                Some(s) => format!("epoch {s} (nearest kept ≤ {e})"),
-                None => format!("no epoch ≤ {e}"),
-            });
+        (_, img) => {
+            let r = tiles::show(
+                ui,
+                TileView {
+                    key: run.id.painter_key(ViewKey::Slider),
+                    version: run.image_version(ViewKey::Slider),
+                    cols: 1,
+                    rows: 1,
+                    max_size: space,
+                    colormap: ctx.view.colormap,
+                    highlight: None,
+                    frame: Some(run.colour),
+                    first: 0,
+                },
+                img,
+            )
+            .on_hover_text(help::figure::SLIDER_IMAGE);
+            super::export_menu(&r, ctx.cmds, run.id, ViewKey::Slider, 1, false);
         }
-    });
+    }
+    if let Some(e) = run.pinned {
+        let shown = run.shown().map(|s| s.epoch);
+        ui.small(match shown {
+            Some(s) if s == e => format!("epoch {e}"),
+            Some(s) => format!("epoch {s} (nearest kept ≤ {e})"),
+            None => format!("no epoch ≤ {e}"),
+        });
+    }
 }
 
-/// Draw every shown run's image of the shared latent point, side by side.
+/// Draw every shown run's image of the shared latent point, sharing the space left in
+/// `ui`: each at the largest integer multiple of its pixels that fits its share.
 pub fn show_images(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let shown = ctx.shown();
     if shown.is_empty() {
         return;
     }
-    let side = column_width(ui, shown.len()).clamp(48.0, 200.0);
-    ui.horizontal_wrapped(|ui| {
-        for run in shown {
-            run_image(ui, ctx, run, side);
-        }
+    let spec = Tiles::single(super::image_px(&shown, ctx.data));
+    // A pinned run names its epoch under its image.
+    let below = if shown.iter().any(|r| r.pinned.is_some()) {
+        ui.text_style_height(&egui::TextStyle::Small) + ui.spacing().item_spacing.y
+    } else {
+        0.0
+    };
+    let layout = super::share_space(ui, shown.len(), true, 0.0, spec);
+    let space = (layout.share - egui::vec2(0.0, below)).max(egui::Vec2::ZERO);
+    super::arranged(ui, &shown, layout.across, |ui, run| {
+        run_image(ui, ctx, run, space)
     });
 }

@@ -8,6 +8,7 @@ use super::{ViewCtx, anim_frame, column_width, export_menu, run_label};
 use crate::explore::RangeMode;
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
+use crate::ui::fit;
 use crate::ui::help;
 use crate::ui::settings::{self, clamp_to};
 use crate::ui::tiles::{self, TileView};
@@ -112,14 +113,18 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                 let img = run.image(ViewKey::Traversal);
                 let rows = img.map_or(dims.len(), |i| i.n / steps.max(1)).max(1);
                 let label_w = 70.0;
-                let tile = ((w - label_w) / steps as f32)
-                    .min((h - 40.0) / rows as f32)
-                    .max(6.0);
+                // The largest integer multiple of the images' pixels that fits.
+                let space = egui::vec2(w - label_w, h - 40.0);
+                let fitted = fit::fit(
+                    space,
+                    fit::Tiles::new(super::image_px(&[run], ctx.data), steps, rows),
+                    ui.ctx().pixels_per_point(),
+                );
                 ui.horizontal_top(|ui| {
                     // Which dimension each row sweeps, and what ranks it (KL, or a VQ-VAE's
                     // code variance): painted beside each row once the grid's place is known.
                     let (labels, _) = ui.allocate_exact_size(
-                        egui::vec2(label_w, tile * rows as f32),
+                        egui::vec2(label_w, fitted.size.y),
                         egui::Sense::hover(),
                     );
                     let grid = tiles::show(
@@ -129,7 +134,7 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                             version: run.image_version(ViewKey::Traversal),
                             cols: steps,
                             rows,
-                            max_size: egui::vec2(tile * steps as f32, tile * rows as f32),
+                            max_size: space,
                             colormap: ctx.view.colormap,
                             highlight: None,
                             frame: Some(run.colour),
