@@ -190,14 +190,14 @@ fn check_links(file: &Path, problems: &mut Vec<String>) -> usize {
             problems.push(format!("{}: link to missing {target}", file.display()));
             continue;
         }
-        if let Some(frag) = frag {
-            if !anchors(&read(&dest)).contains(frag) {
-                problems.push(format!(
-                    "{}: link {target}: no heading with the anchor #{frag} in {}",
-                    file.display(),
-                    dest.display()
-                ));
-            }
+        if let Some(frag) = frag
+            && !anchors(&read(&dest)).contains(frag)
+        {
+            problems.push(format!(
+                "{}: link {target}: no heading with the anchor #{frag} in {}",
+                file.display(),
+                dest.display()
+            ));
         }
     }
     n
