@@ -219,68 +219,96 @@ impl Geom {
     }
 }
 
-/// The output positions `lo..hi` (of `out`) whose input coordinate `o·s + k − p` lies in
-/// `0..side`.
-fn in_range(out: usize, k: usize, s: usize, p: usize, side: usize) -> (usize, usize) {
-    let lo = p.saturating_sub(k).div_ceil(s);
-    let hi = (side + p).saturating_sub(k).div_ceil(s).min(out);
-    (lo.min(hi), hi)
+/// The kernel offsets `lo..hi` along one axis (of `k`) that read inside `0..side` from
+/// output position `o` (input coordinate `o·s + offset − p`).
+fn offsets(o: usize, k: usize, s: usize, p: usize, side: usize) -> (usize, usize) {
+    let at = o * s;
+    let hi = (side + p).saturating_sub(at).min(k);
+    (p.saturating_sub(at).min(hi), hi)
 }
 
-/// Unfold the image `x` into `col` (`rows × cols` of `g`): `col[(c, i, j), (y, x)]` is the
-/// image's value at `(c, y·sh + i − ph, x·sw + j − pw)`, zero in the padding.
+/// Unfold the channels-last image `x` (`ih·iw` positions of `c` channels) into `col`
+/// (`cols` rows of `rows` values): row `(y, x)` holds, for each kernel offset `(i, j)` in
+/// turn, the `c` channels at `(y·sh + i − ph, x·sw + j − pw)`, zero in the padding. The
+/// offsets of one kernel row read one contiguous run of the image.
 fn im2col(x: &[f32], g: &Geom, col: &mut [f32]) {
-    let n = g.cols();
-    let plane = g.ih * g.iw;
-    for (c, src) in x.chunks_exact(plane).take(g.c).enumerate() {
-        for i in 0..g.kh {
-            let (ylo, yhi) = in_range(g.oh, i, g.sh, g.ph, g.ih);
-            for j in 0..g.kw {
-                let (xlo, xhi) = in_range(g.ow, j, g.sw, g.pw, g.iw);
-                let row = &mut col[((c * g.kh + i) * g.kw + j) * n..][..n];
-                for (y, out) in row.chunks_exact_mut(g.ow).enumerate() {
-                    if y < ylo || y >= yhi {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let line = &src[(y * g.sh + i - g.ph) * g.iw..][..g.iw];
-                    out[..xlo].fill(0.0);
-                    out[xhi..].fill(0.0);
-                    if g.sw == 1 {
-                        let start = xlo + j - g.pw;
-                        out[xlo..xhi].copy_from_slice(&line[start..start + (xhi - xlo)]);
-                    } else {
-                        for (o, xo) in out[xlo..xhi].iter_mut().zip(xlo..) {
-                            *o = line[xo * g.sw + j - g.pw];
-                        }
-                    }
-                }
+    let c = g.c;
+    for (n, row) in col.chunks_exact_mut(g.rows()).take(g.cols()).enumerate() {
+        let (y, xo) = (n / g.ow, n % g.ow);
+        let (ilo, ihi) = offsets(y, g.kh, g.sh, g.ph, g.ih);
+        let (jlo, jhi) = offsets(xo, g.kw, g.sw, g.pw, g.iw);
+        for (i, seg) in row.chunks_exact_mut(g.kw * c).enumerate() {
+            if i < ilo || i >= ihi || jlo == jhi {
+                seg.fill(0.0);
+                continue;
+            }
+            let at = ((y * g.sh + i - g.ph) * g.iw + xo * g.sw + jlo - g.pw) * c;
+            seg[..jlo * c].fill(0.0);
+            seg[jlo * c..jhi * c].copy_from_slice(&x[at..at + (jhi - jlo) * c]);
+            seg[jhi * c..].fill(0.0);
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: add every column value back onto the (channels-last) image
+/// position it was read from (`x` must start zeroed, or hold what the values add to).
+fn col2im(col: &[f32], g: &Geom, x: &mut [f32]) {
+    let c = g.c;
+    for (n, row) in col.chunks_exact(g.rows()).take(g.cols()).enumerate() {
+        let (y, xo) = (n / g.ow, n % g.ow);
+        let (ilo, ihi) = offsets(y, g.kh, g.sh, g.ph, g.ih);
+        let (jlo, jhi) = offsets(xo, g.kw, g.sw, g.pw, g.iw);
+        if jlo == jhi {
+            continue;
+        }
+        for (i, seg) in row.chunks_exact(g.kw * c).enumerate().take(ihi).skip(ilo) {
+            let at = ((y * g.sh + i - g.ph) * g.iw + xo * g.sw + jlo - g.pw) * c;
+            let dst = &mut x[at..at + (jhi - jlo) * c];
+            for (d, &v) in dst.iter_mut().zip(&seg[jlo * c..jhi * c]) {
+                *d += v;
             }
         }
     }
 }
 
-/// The adjoint of [`im2col`]: add every column value back onto the image position it was
-/// read from (`x` must start zeroed, or hold what the values add to).
-fn col2im(col: &[f32], g: &Geom, x: &mut [f32]) {
-    let n = g.cols();
-    let plane = g.ih * g.iw;
-    for (c, dst) in x.chunks_exact_mut(plane).take(g.c).enumerate() {
-        for i in 0..g.kh {
-            let (ylo, yhi) = in_range(g.oh, i, g.sh, g.ph, g.ih);
-            for j in 0..g.kw {
-                let (xlo, xhi) = in_range(g.ow, j, g.sw, g.pw, g.iw);
-                let row = &col[((c * g.kh + i) * g.kw + j) * n..][..n];
-                for y in ylo..yhi {
-                    let src = &row[y * g.ow..][..g.ow];
-                    let line = &mut dst[(y * g.sh + i - g.ph) * g.iw..][..g.iw];
-                    for (xo, &v) in src.iter().enumerate().take(xhi).skip(xlo) {
-                        line[xo * g.sw + j - g.pw] += v;
-                    }
-                }
-            }
+/// `x` (`rows × cols`, row-major) transposed into `out` (`cols × rows`).
+fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    for (r, line) in x.chunks_exact(cols).take(rows).enumerate() {
+        for (c, &v) in line.iter().enumerate() {
+            out[c * rows + r] = v;
         }
     }
+}
+
+/// An image (`c` planes) as [`im2col`] reads it: itself for one channel, else its channels
+/// last, in `scratch`.
+fn channels_last<'a>(x: &'a [f32], g: &Geom, scratch: &'a mut [f32]) -> &'a [f32] {
+    if g.c == 1 {
+        return x;
+    }
+    transpose(x, g.c, g.ih * g.iw, scratch);
+    scratch
+}
+
+/// The weights (`other × c × kh × kw`) with each row in the columns' order, channels last
+/// (`other × kh × kw × c`).
+fn weights_channels_last(w: &[f32], g: &Geom, other: usize) -> Vec<f32> {
+    let (rows, offsets) = (g.rows(), g.kh * g.kw);
+    let mut out = vec![0.0f32; other * rows];
+    for (o, wo) in out.chunks_exact_mut(rows).zip(w.chunks_exact(rows)) {
+        transpose(wo, g.c, offsets, o);
+    }
+    out
+}
+
+/// The inverse of [`weights_channels_last`].
+fn weights_channels_first(w: &[f32], g: &Geom, other: usize) -> Vec<f32> {
+    let (rows, offsets) = (g.rows(), g.kh * g.kw);
+    let mut out = vec![0.0f32; other * rows];
+    for (o, wo) in out.chunks_exact_mut(rows).zip(w.chunks_exact(rows)) {
+        transpose(wo, offsets, g.c, o);
+    }
+    out
 }
 
 /// A matrix operand of [`matmul`]: its values, column stride and row stride.
@@ -420,48 +448,65 @@ fn over_parts<R: Send>(
         .collect()
 }
 
-/// The forward pass: `act(b + W·im2col(x))` or `act(b + col2im(Wᵀ·x))` for every image.
-fn forward(spec: &Spec, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+/// The forward pass with the weights `wp` in the columns' order
+/// ([`weights_channels_last`]): `act(b + W·im2col(x))` or `act(b + col2im(Wᵀ·x))` for every
+/// image.
+fn forward(spec: &Spec, x: &[f32], wp: &[f32], b: &[f32]) -> Vec<f32> {
     let g = spec.geom;
-    let (rows, cols, other) = (g.rows(), g.cols(), spec.other);
+    let (rows, cols, other, c) = (g.rows(), g.cols(), spec.other, g.c);
+    let plane = g.ih * g.iw;
     let (inp, outp) = (spec.input_len(), spec.output_len());
-    let (channels, plane) = spec.output_planes();
     let mut y = vec![0.0f32; spec.batch * outp];
     over_parts(spec, Some(&mut y), outp, |first, out| {
         let Some(out) = out else { return };
         let mut col = vec![0.0f32; rows * cols];
+        let mut img = vec![0.0f32; if c > 1 { g.image() } else { 0 }];
         for (i, yb) in out.chunks_exact_mut(outp).enumerate() {
             let xb = &x[(first + i) * inp..][..inp];
-            for (p, &bias) in yb.chunks_exact_mut(plane).zip(b).take(channels) {
-                p.fill(bias);
-            }
             if spec.transposed {
-                // Wᵀ (rows × other) reads `w` with its strides swapped.
-                let wt = View {
-                    v: w,
-                    cs: rows,
+                // The columns (`cols × rows`) are xᵀ·Wp: xᵀ reads `x` with its strides
+                // swapped.
+                let xt = View {
+                    v: xb,
+                    cs: cols,
                     rs: 1,
                 };
-                let xv = View {
-                    v: xb,
-                    cs: 1,
-                    rs: cols,
-                };
-                matmul(&mut col, [rows, cols, other], wt, xv, false);
-                col2im(&col, &g, yb);
-            } else {
-                im2col(xb, &g, &mut col);
                 let wv = View {
-                    v: w,
+                    v: wp,
                     cs: 1,
                     rs: rows,
                 };
-                let cv = View {
-                    v: &col,
+                matmul(&mut col, [cols, rows, other], xt, wv, false);
+                if c == 1 {
+                    yb.fill(b[0]);
+                    col2im(&col, &g, yb);
+                } else {
+                    img.fill(0.0);
+                    col2im(&col, &g, &mut img);
+                    // Back to channels first, with the bias.
+                    for (ch, (o, &bias)) in yb.chunks_exact_mut(plane).zip(b).enumerate() {
+                        for (p, v) in o.iter_mut().enumerate() {
+                            *v = bias + img[p * c + ch];
+                        }
+                    }
+                }
+            } else {
+                im2col(channels_last(xb, &g, &mut img), &g, &mut col);
+                for (p, &bias) in yb.chunks_exact_mut(cols).zip(b) {
+                    p.fill(bias);
+                }
+                // y = Wp·colᵀ: colᵀ reads the columns with their strides swapped.
+                let wv = View {
+                    v: wp,
                     cs: 1,
-                    rs: cols,
+                    rs: rows,
                 };
-                matmul(yb, [other, cols, rows], wv, cv, true);
+                let ct = View {
+                    v: &col,
+                    cs: rows,
+                    rs: 1,
+                };
+                matmul(yb, [other, cols, rows], wv, ct, true);
             }
             if spec.act == Activation::Relu {
                 for v in yb.iter_mut() {
@@ -483,11 +528,13 @@ struct Grads {
     b: Option<Vec<f32>>,
 }
 
-/// The backward pass for the output gradient `gy` (already masked by the activation):
-/// the gradients of the input, weights and bias that `need` asks for (in that order).
-fn backward(spec: &Spec, x: &[f32], w: &[f32], gy: &[f32], need: [bool; 3]) -> Grads {
+/// The backward pass for the output gradient `gy` (already masked by the activation), with
+/// the weights `wp` in the columns' order: the gradients of the input, weights (in burn's
+/// order) and bias that `need` asks for (in that order).
+fn backward(spec: &Spec, x: &[f32], wp: &[f32], gy: &[f32], need: [bool; 3]) -> Grads {
     let g = spec.geom;
-    let (rows, cols, other) = (g.rows(), g.cols(), spec.other);
+    let (rows, cols, other, c) = (g.rows(), g.cols(), spec.other, g.c);
+    let plane = g.ih * g.iw;
     let (inp, outp) = (spec.input_len(), spec.output_len());
     let db = need[2].then(|| {
         let (channels, plane) = spec.output_planes();
@@ -503,8 +550,14 @@ fn backward(spec: &Spec, x: &[f32], w: &[f32], gy: &[f32], need: [bool; 3]) -> G
     let mut dx = need[0].then(|| vec![0.0f32; spec.batch * inp]);
     let partials = over_parts(spec, dx.as_deref_mut(), inp, |first, mut dx_part| {
         let mut col = vec![0.0f32; rows * cols];
+        let mut img = vec![0.0f32; if c > 1 { g.image() } else { 0 }];
         let mut dw = need[1].then(|| vec![0.0f32; other * rows]);
         let count = spec.part_len().min(spec.batch - first);
+        let wv = View {
+            v: wp,
+            cs: 1,
+            rs: rows,
+        };
         for i in 0..count {
             let (xb, gb) = (
                 &x[(first + i) * inp..][..inp],
@@ -512,64 +565,65 @@ fn backward(spec: &Spec, x: &[f32], w: &[f32], gy: &[f32], need: [bool; 3]) -> G
             );
             let dxb = dx_part.as_deref_mut().map(|d| &mut d[i * inp..][..inp]);
             if spec.transposed {
-                // col = im2col(∂y); ∂W += x·colᵀ; ∂x = W·col.
-                im2col(gb, &g, &mut col);
+                // The columns of ∂y; ∂W += x·columns; ∂x = W·columnsᵀ.
+                im2col(channels_last(gb, &g, &mut img), &g, &mut col);
+                let cv = View {
+                    v: &col,
+                    cs: 1,
+                    rs: rows,
+                };
                 if let Some(dw) = dw.as_deref_mut() {
                     let xv = View {
                         v: xb,
                         cs: 1,
                         rs: cols,
                     };
-                    let ct = View {
-                        v: &col,
-                        cs: cols,
-                        rs: 1,
-                    };
-                    matmul(dw, [other, rows, cols], xv, ct, true);
+                    matmul(dw, [other, rows, cols], xv, cv, true);
                 }
                 if let Some(dxb) = dxb {
-                    let wv = View {
-                        v: w,
+                    let ct = View {
+                        v: &col,
+                        cs: rows,
+                        rs: 1,
+                    };
+                    matmul(dxb, [other, cols, rows], wv, ct, false);
+                }
+            } else {
+                // ∂W += ∂y·columns of x; ∂x = col2im(∂yᵀ·W).
+                if let Some(dw) = dw.as_deref_mut() {
+                    im2col(channels_last(xb, &g, &mut img), &g, &mut col);
+                    let gv = View {
+                        v: gb,
                         cs: 1,
-                        rs: rows,
+                        rs: cols,
                     };
                     let cv = View {
                         v: &col,
                         cs: 1,
-                        rs: cols,
+                        rs: rows,
                     };
-                    matmul(dxb, [other, cols, rows], wv, cv, false);
+                    matmul(dw, [other, rows, cols], gv, cv, true);
                 }
-            } else {
-                // ∂W += ∂y·im2col(x)ᵀ; ∂x = col2im(Wᵀ·∂y).
-                let gv = View {
-                    v: gb,
-                    cs: 1,
-                    rs: cols,
-                };
-                if let Some(dw) = dw.as_deref_mut() {
-                    im2col(xb, &g, &mut col);
-                    let ct = View {
-                        v: &col,
+                if let Some(dxb) = dxb {
+                    let gt = View {
+                        v: gb,
                         cs: cols,
                         rs: 1,
                     };
-                    matmul(dw, [other, rows, cols], gv, ct, true);
-                }
-                if let Some(dxb) = dxb {
-                    let wt = View {
-                        v: w,
-                        cs: rows,
-                        rs: 1,
-                    };
-                    matmul(&mut col, [rows, cols, other], wt, gv, false);
-                    col2im(&col, &g, dxb);
+                    matmul(&mut col, [cols, rows, other], gt, wv, false);
+                    if c == 1 {
+                        col2im(&col, &g, dxb);
+                    } else {
+                        img.fill(0.0);
+                        col2im(&col, &g, &mut img);
+                        transpose(&img, plane, c, dxb);
+                    }
                 }
             }
         }
         dw
     });
-    // The parts' weight gradients, summed in order.
+    // The parts' weight gradients, summed in order, back in burn's order.
     let dw = need[1].then(|| {
         let mut parts = partials.into_iter().flatten();
         let mut sum = parts.next().unwrap_or_else(|| vec![0.0f32; other * rows]);
@@ -578,7 +632,7 @@ fn backward(spec: &Spec, x: &[f32], w: &[f32], gy: &[f32], need: [bool; 3]) -> G
                 *s += v;
             }
         }
-        sum
+        weights_channels_first(&sum, &g, other)
     });
     Grads {
         x: dx,
@@ -596,7 +650,8 @@ fn run(spec: Spec, x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Result<Tensor<4>
     }
     if !x.is_autodiff() {
         let (xs, ws, bs) = (flex_f32(x), flex_f32(w), flex_f32(b));
-        let y = forward(&spec, values(&xs), values(&ws), values(&bs));
+        let wp = weights_channels_last(values(&ws), &spec.geom, spec.other);
+        let y = forward(&spec, values(&xs), &wp, values(&bs));
         return Ok(Tensor::from_primitive::<Flex>(from_vec(
             y,
             spec.output_shape(),
@@ -612,8 +667,9 @@ fn run(spec: Spec, x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Result<Tensor<4>
     };
     let ((xp, xg), (wp, wg), (bp, bg)) = (xa.into_parts(), wa.into_parts(), ba.into_parts());
     let (xs, ws, bs) = (contiguous(xp), contiguous(wp), contiguous(bp));
+    let wp = weights_channels_last(values(&ws), &spec.geom, spec.other);
     let y = from_vec(
-        forward(&spec, values(&xs), values(&ws), values(&bs)),
+        forward(&spec, values(&xs), &wp, values(&bs)),
         spec.output_shape(),
     );
     let prep = ConvOp
@@ -624,7 +680,8 @@ fn run(spec: Spec, x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Result<Tensor<4>
             let state = ConvState {
                 spec,
                 x: xs,
-                w: ws,
+                wp,
+                w_shape: ws.layout().shape().clone(),
                 // The ReLU's backward step needs the output (a shared handle, not a copy).
                 y: (spec.act == Activation::Relu).then(|| y.clone()),
             };
@@ -641,8 +698,10 @@ struct ConvState {
     spec: Spec,
     /// The input.
     x: FlexTensor,
-    /// The weights.
-    w: FlexTensor,
+    /// The weights in the columns' order ([`weights_channels_last`]).
+    wp: Vec<f32>,
+    /// The weights' shape.
+    w_shape: Shape,
     /// The output, when a ReLU followed (its zeros mask the gradient).
     y: Option<FlexTensor>,
 }
@@ -657,7 +716,13 @@ impl Backward<Flex, 3> for ConvOp {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [px, pw, pb] = ops.parents;
-        let ConvState { spec, x, w, y } = ops.state;
+        let ConvState {
+            spec,
+            x,
+            wp,
+            w_shape,
+            y,
+        } = ops.state;
         let g = contiguous(grads.consume::<Flex>(&ops.node));
         let masked: Vec<f32>;
         let gy = match &y {
@@ -672,13 +737,13 @@ impl Backward<Flex, 3> for ConvOp {
             None => values(&g),
         };
         let need = [px.is_some(), pw.is_some(), pb.is_some()];
-        let out = backward(&spec, values(&x), values(&w), gy, need);
+        let out = backward(&spec, values(&x), &wp, gy, need);
         if let (Some(node), Some(db)) = (pb, out.b) {
             let n = db.len();
             grads.register::<Flex>(node.id, from_vec(db, Shape::new([n])));
         }
         if let (Some(node), Some(dw)) = (pw, out.w) {
-            grads.register::<Flex>(node.id, from_vec(dw, w.layout().shape().clone()));
+            grads.register::<Flex>(node.id, from_vec(dw, w_shape));
         }
         if let (Some(node), Some(dx)) = (px, out.x) {
             grads.register::<Flex>(node.id, from_vec(dx, x.layout().shape().clone()));
