@@ -327,8 +327,20 @@ impl View<'_> {
 }
 
 /// `dst = lhs·rhs` (or `dst += lhs·rhs` when `accumulate`) for `lhs` of `m × depth` and `rhs`
-/// of `depth × n`, `dst` row-major `m × n`; one thread (the parts run side by side).
-fn matmul(dst: &mut [f32], [m, n, depth]: [usize; 3], lhs: View, rhs: View, accumulate: bool) {
+/// of `depth × n`, `dst` a dense `m × n` matrix, row-major or (`col_major`) column-major;
+/// one thread (the parts run side by side).
+///
+/// gemm reads a column-major `lhs` whose rows are a multiple of 16 and a column-major `rhs`
+/// (for up to 128 rows of `lhs`) in place, and stores whole vectors into a column-major
+/// `dst`; anything else it packs first.
+fn matmul(
+    dst: &mut [f32],
+    col_major: bool,
+    [m, n, depth]: [usize; 3],
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+) {
     assert!(
         dst.len() >= m * n && lhs.covers(m, depth) && rhs.covers(depth, n),
         "operand sizes"
@@ -342,17 +354,19 @@ fn matmul(dst: &mut [f32], [m, n, depth]: [usize; 3], lhs: View, rhs: View, accu
         }
         return;
     }
+    let (dst_cs, dst_rs) = if col_major { (m, 1) } else { (1, n) };
     // SAFETY: every element the strides address lies inside the operands (asserted above:
-    // `covers`) and `dst` holds `m × n` initialised values. With `accumulate` gemm reads
-    // then writes them (`read_dst`); without, it writes each one.
+    // `covers`) and `dst` holds `m × n` initialised values, which its strides (dense, either
+    // order) address. With `accumulate` gemm reads then writes them (`read_dst`); without,
+    // it writes each one.
     unsafe {
         gemm::gemm(
             m,
             n,
             depth,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            dst_cs as isize,
+            dst_rs as isize,
             accumulate,
             lhs.v.as_ptr(),
             lhs.cs as isize,
@@ -448,6 +462,119 @@ fn over_parts<R: Send>(
         .collect()
 }
 
+/// Images `first..first + count` of `src` (images of `other × cols`) gathered channel by
+/// channel into `out` (`other × count·cols`): channel `o` of image `p` at
+/// `o·count·cols + p·cols`. The layout gemm reads in place as the transposed operand.
+fn gather(src: &[f32], [first, count]: [usize; 2], other: usize, cols: usize, out: &mut [f32]) {
+    let pn = count * cols;
+    for p in 0..count {
+        let image = &src[(first + p) * other * cols..][..other * cols];
+        for (o, run) in image.chunks_exact(cols).enumerate() {
+            out[o * pn + p * cols..][..cols].copy_from_slice(run);
+        }
+    }
+}
+
+/// The products of one part of `count` images (`pn = count · cols` columns in all), each
+/// one gemm for the whole part, with `colt` the part's columns (`pn × rows`, an image's
+/// after another), `wp` the weights (`other × rows`) and `wt` the same weights transposed
+/// (`rows × other`).
+struct Part<'a> {
+    pn: usize,
+    rows: usize,
+    other: usize,
+    wp: &'a [f32],
+    wt: &'a [f32],
+}
+
+impl Part<'_> {
+    /// `t = columns · Wpᵀ` (`pn × other`, column-major: channel `o` of image `p` at
+    /// `o·pn + p·cols`): the weights times each image's columns. Computed as its transpose
+    /// `Wp · columnsᵀ`, with the weights read column-major from `wt` (gemm copies them in
+    /// vectors instead of gathering them one by one) and the columns in place.
+    fn weights_times_columns(&self, colt: &[f32], t: &mut [f32]) {
+        let (pn, rows, other) = (self.pn, self.rows, self.other);
+        let wv = View {
+            v: self.wt,
+            cs: other,
+            rs: 1,
+        };
+        let ct = View {
+            v: colt,
+            cs: rows,
+            rs: 1,
+        };
+        matmul(t, false, [other, pn, rows], wv, ct, false);
+    }
+
+    /// `colt = s2ᵀ · Wp` (`pn × rows`) for `s2` gathered by [`gather`] (`other × pn`): each
+    /// image's columns from the weights. Computed as its transpose `Wpᵀ · s2`, whose
+    /// left operand gemm reads in place.
+    fn columns_from_weights(&self, s2: &[f32], colt: &mut [f32]) {
+        let (pn, rows, other) = (self.pn, self.rows, self.other);
+        let wt = View {
+            v: self.wp,
+            cs: rows,
+            rs: 1,
+        };
+        let sv = View {
+            v: s2,
+            cs: 1,
+            rs: pn,
+        };
+        matmul(colt, true, [rows, pn, other], wt, sv, false);
+    }
+
+    /// `dwp += s2 · colt` (`other × rows`); gemm packs only `s2`.
+    fn add_weight_gradient(&self, colt: &[f32], s2: &[f32], dwp: &mut [f32]) {
+        let (pn, rows, other) = (self.pn, self.rows, self.other);
+        let sv = View {
+            v: s2,
+            cs: 1,
+            rs: pn,
+        };
+        let cv = View {
+            v: colt,
+            cs: 1,
+            rs: rows,
+        };
+        matmul(dwp, false, [other, rows, pn], sv, cv, true);
+    }
+}
+
+/// Copy `t` (column-major `pn × other`, from [`Part::weights_times_columns`]) into `out`
+/// (`count` images of `other × cols`), adding `bias` (when given) and applying `act`.
+fn scatter(
+    t: &[f32],
+    pn: usize,
+    cols: usize,
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: &mut [f32],
+) {
+    let other = t.len() / pn.max(1);
+    for (p, image) in out.chunks_exact_mut(other * cols).enumerate() {
+        for (o, run) in image.chunks_exact_mut(cols).enumerate() {
+            let src = &t[o * pn + p * cols..][..cols];
+            let b = bias.map_or(0.0, |b| b[o]);
+            match act {
+                Activation::Identity => {
+                    for (d, &v) in run.iter_mut().zip(src) {
+                        *d = v + b;
+                    }
+                }
+                Activation::Relu => {
+                    for (d, &v) in run.iter_mut().zip(src) {
+                        let v = v + b;
+                        // Keeps NaN, as burn's ReLU does.
+                        *d = if v <= 0.0 { 0.0 } else { v };
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The forward pass with the weights `wp` in the columns' order
 /// ([`weights_channels_last`]): `act(b + W·im2col(x))` or `act(b + col2im(Wᵀ·x))` for every
 /// image.
@@ -456,33 +583,35 @@ fn forward(spec: &Spec, x: &[f32], wp: &[f32], b: &[f32]) -> Vec<f32> {
     let (rows, cols, other, c) = (g.rows(), g.cols(), spec.other, g.c);
     let plane = g.ih * g.iw;
     let (inp, outp) = (spec.input_len(), spec.output_len());
+    let mut wt = vec![0.0f32; other * rows];
+    transpose(wp, other, rows, &mut wt);
     let mut y = vec![0.0f32; spec.batch * outp];
     over_parts(spec, Some(&mut y), outp, |first, out| {
         let Some(out) = out else { return };
-        let mut col = vec![0.0f32; rows * cols];
+        let count = out.len() / outp;
+        let part = Part {
+            pn: count * cols,
+            rows,
+            other,
+            wp,
+            wt: &wt,
+        };
+        let mut colt = vec![0.0f32; part.pn * rows];
         let mut img = vec![0.0f32; if c > 1 { g.image() } else { 0 }];
-        for (i, yb) in out.chunks_exact_mut(outp).enumerate() {
-            let xb = &x[(first + i) * inp..][..inp];
-            if spec.transposed {
-                // The columns (`cols × rows`) are xᵀ·Wp: xᵀ reads `x` with its strides
-                // swapped.
-                let xt = View {
-                    v: xb,
-                    cs: cols,
-                    rs: 1,
-                };
-                let wv = View {
-                    v: wp,
-                    cs: 1,
-                    rs: rows,
-                };
-                matmul(&mut col, [cols, rows, other], xt, wv, false);
+        if spec.transposed {
+            let mut s2 = vec![0.0f32; other * part.pn];
+            gather(x, [first, count], other, cols, &mut s2);
+            part.columns_from_weights(&s2, &mut colt);
+            for (col, yb) in colt
+                .chunks_exact(cols * rows)
+                .zip(out.chunks_exact_mut(outp))
+            {
                 if c == 1 {
                     yb.fill(b[0]);
-                    col2im(&col, &g, yb);
+                    col2im(col, &g, yb);
                 } else {
                     img.fill(0.0);
-                    col2im(&col, &g, &mut img);
+                    col2im(col, &g, &mut img);
                     // Back to channels first, with the bias.
                     for (ch, (o, &bias)) in yb.chunks_exact_mut(plane).zip(b).enumerate() {
                         for (p, v) in o.iter_mut().enumerate() {
@@ -490,32 +619,23 @@ fn forward(spec: &Spec, x: &[f32], wp: &[f32], b: &[f32]) -> Vec<f32> {
                         }
                     }
                 }
-            } else {
-                im2col(channels_last(xb, &g, &mut img), &g, &mut col);
-                for (p, &bias) in yb.chunks_exact_mut(cols).zip(b) {
-                    p.fill(bias);
-                }
-                // y = Wp·colᵀ: colᵀ reads the columns with their strides swapped.
-                let wv = View {
-                    v: wp,
-                    cs: 1,
-                    rs: rows,
-                };
-                let ct = View {
-                    v: &col,
-                    cs: rows,
-                    rs: 1,
-                };
-                matmul(yb, [other, cols, rows], wv, ct, true);
-            }
-            if spec.act == Activation::Relu {
-                for v in yb.iter_mut() {
-                    // Keeps NaN, as burn's ReLU does.
-                    if *v <= 0.0 {
-                        *v = 0.0;
+                if spec.act == Activation::Relu {
+                    for v in yb.iter_mut() {
+                        // Keeps NaN, as burn's ReLU does.
+                        if *v <= 0.0 {
+                            *v = 0.0;
+                        }
                     }
                 }
             }
+        } else {
+            for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
+                let xb = &x[(first + i) * inp..][..inp];
+                im2col(channels_last(xb, &g, &mut img), &g, col);
+            }
+            let mut t = vec![0.0f32; part.pn * other];
+            part.weights_times_columns(&colt, &mut t);
+            scatter(&t, part.pn, cols, Some(b), spec.act, out);
         }
     });
     y
@@ -547,75 +667,58 @@ fn backward(spec: &Spec, x: &[f32], wp: &[f32], gy: &[f32], need: [bool; 3]) -> 
         }
         db.into_iter().map(|v| v as f32).collect()
     });
+    let mut wt = vec![0.0f32; other * rows];
+    transpose(wp, other, rows, &mut wt);
     let mut dx = need[0].then(|| vec![0.0f32; spec.batch * inp]);
-    let partials = over_parts(spec, dx.as_deref_mut(), inp, |first, mut dx_part| {
-        let mut col = vec![0.0f32; rows * cols];
-        let mut img = vec![0.0f32; if c > 1 { g.image() } else { 0 }];
-        let mut dw = need[1].then(|| vec![0.0f32; other * rows]);
+    let partials = over_parts(spec, dx.as_deref_mut(), inp, |first, dx_part| {
         let count = spec.part_len().min(spec.batch - first);
-        let wv = View {
-            v: wp,
-            cs: 1,
-            rs: rows,
+        let part = Part {
+            pn: count * cols,
+            rows,
+            other,
+            wp,
+            wt: &wt,
         };
-        for i in 0..count {
-            let (xb, gb) = (
-                &x[(first + i) * inp..][..inp],
-                &gy[(first + i) * outp..][..outp],
-            );
-            let dxb = dx_part.as_deref_mut().map(|d| &mut d[i * inp..][..inp]);
-            if spec.transposed {
-                // The columns of ∂y; ∂W += x·columns; ∂x = W·columnsᵀ.
-                im2col(channels_last(gb, &g, &mut img), &g, &mut col);
-                let cv = View {
-                    v: &col,
-                    cs: 1,
-                    rs: rows,
-                };
-                if let Some(dw) = dw.as_deref_mut() {
-                    let xv = View {
-                        v: xb,
-                        cs: 1,
-                        rs: cols,
-                    };
-                    matmul(dw, [other, rows, cols], xv, cv, true);
+        let mut colt = vec![0.0f32; part.pn * rows];
+        let mut img = vec![0.0f32; if c > 1 { g.image() } else { 0 }];
+        let mut s2 = vec![0.0f32; other * part.pn];
+        let mut dw = need[1].then(|| vec![0.0f32; other * rows]);
+        if spec.transposed {
+            // The columns of ∂y; ∂W += x·columns; ∂x = W·columns.
+            for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
+                let gb = &gy[(first + i) * outp..][..outp];
+                im2col(channels_last(gb, &g, &mut img), &g, col);
+            }
+            if let Some(dw) = dw.as_deref_mut() {
+                gather(x, [first, count], other, cols, &mut s2);
+                part.add_weight_gradient(&colt, &s2, dw);
+            }
+            if let Some(dxp) = dx_part {
+                let mut t = vec![0.0f32; part.pn * other];
+                part.weights_times_columns(&colt, &mut t);
+                scatter(&t, part.pn, cols, None, Activation::Identity, dxp);
+            }
+        } else {
+            // ∂W += ∂y·columns of x; ∂x = col2im(∂yᵀ·W).
+            gather(gy, [first, count], other, cols, &mut s2);
+            if let Some(dw) = dw.as_deref_mut() {
+                for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
+                    let xb = &x[(first + i) * inp..][..inp];
+                    im2col(channels_last(xb, &g, &mut img), &g, col);
                 }
-                if let Some(dxb) = dxb {
-                    let ct = View {
-                        v: &col,
-                        cs: rows,
-                        rs: 1,
-                    };
-                    matmul(dxb, [other, cols, rows], wv, ct, false);
-                }
-            } else {
-                // ∂W += ∂y·columns of x; ∂x = col2im(∂yᵀ·W).
-                if let Some(dw) = dw.as_deref_mut() {
-                    im2col(channels_last(xb, &g, &mut img), &g, &mut col);
-                    let gv = View {
-                        v: gb,
-                        cs: 1,
-                        rs: cols,
-                    };
-                    let cv = View {
-                        v: &col,
-                        cs: 1,
-                        rs: rows,
-                    };
-                    matmul(dw, [other, rows, cols], gv, cv, true);
-                }
-                if let Some(dxb) = dxb {
-                    let gt = View {
-                        v: gb,
-                        cs: cols,
-                        rs: 1,
-                    };
-                    matmul(&mut col, [cols, rows, other], gt, wv, false);
+                part.add_weight_gradient(&colt, &s2, dw);
+            }
+            if let Some(dxp) = dx_part {
+                part.columns_from_weights(&s2, &mut colt);
+                for (col, dxb) in colt
+                    .chunks_exact(cols * rows)
+                    .zip(dxp.chunks_exact_mut(inp))
+                {
                     if c == 1 {
-                        col2im(&col, &g, dxb);
+                        col2im(col, &g, dxb);
                     } else {
                         img.fill(0.0);
-                        col2im(&col, &g, &mut img);
+                        col2im(col, &g, &mut img);
                         transpose(&img, plane, c, dxb);
                     }
                 }
