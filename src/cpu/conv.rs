@@ -475,6 +475,34 @@ fn gather(src: &[f32], [first, count]: [usize; 2], other: usize, cols: usize, ou
     }
 }
 
+thread_local! {
+    /// Scratch space of the parts that run on this thread, kept from call to call: fresh
+    /// buffers of this size were page faults and zeroing in every step.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `f` with `N` scratch slices of the given lengths from this thread's [`SCRATCH`]. Their
+/// contents are left over from earlier calls: every user writes a slice before reading it.
+fn with_scratch<R, const N: usize>(lens: [usize; N], f: impl FnOnce([&mut [f32]; N]) -> R) -> R {
+    SCRATCH.with(|cell| {
+        // Taken out while in use (a nested call would start from an empty buffer).
+        let mut buf = cell.take();
+        let total = lens.iter().sum();
+        if buf.len() < total {
+            buf.resize(total, 0.0);
+        }
+        let mut rest = &mut buf[..];
+        let slices = std::array::from_fn(|i| {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(lens[i]);
+            rest = tail;
+            head
+        });
+        let out = f(slices);
+        cell.replace(buf);
+        out
+    })
+}
+
 /// The products of one part of `count` images (`pn = count · cols` columns in all), each
 /// one gemm for the whole part, with `colt` the part's columns (`pn × rows`, an image's
 /// after another), `wp` the weights (`other × rows`) and `wt` the same weights transposed
@@ -596,47 +624,51 @@ fn forward(spec: &Spec, x: &[f32], wp: &[f32], b: &[f32]) -> Vec<f32> {
             wp,
             wt: &wt,
         };
-        let mut colt = vec![0.0f32; part.pn * rows];
-        let mut img = vec![0.0f32; if c > 1 { g.image() } else { 0 }];
-        if spec.transposed {
-            let mut s2 = vec![0.0f32; other * part.pn];
-            gather(x, [first, count], other, cols, &mut s2);
-            part.columns_from_weights(&s2, &mut colt);
-            for (col, yb) in colt
-                .chunks_exact(cols * rows)
-                .zip(out.chunks_exact_mut(outp))
-            {
-                if c == 1 {
-                    yb.fill(b[0]);
-                    col2im(col, &g, yb);
-                } else {
-                    img.fill(0.0);
-                    col2im(col, &g, &mut img);
-                    // Back to channels first, with the bias.
-                    for (ch, (o, &bias)) in yb.chunks_exact_mut(plane).zip(b).enumerate() {
-                        for (p, v) in o.iter_mut().enumerate() {
-                            *v = bias + img[p * c + ch];
+        let lens = [
+            part.pn * rows,
+            if c > 1 { g.image() } else { 0 },
+            other * part.pn,
+            part.pn * other,
+        ];
+        with_scratch(lens, |[colt, img, s2, t]| {
+            if spec.transposed {
+                gather(x, [first, count], other, cols, s2);
+                part.columns_from_weights(s2, colt);
+                for (col, yb) in colt
+                    .chunks_exact(cols * rows)
+                    .zip(out.chunks_exact_mut(outp))
+                {
+                    if c == 1 {
+                        yb.fill(b[0]);
+                        col2im(col, &g, yb);
+                    } else {
+                        img.fill(0.0);
+                        col2im(col, &g, img);
+                        // Back to channels first, with the bias.
+                        for (ch, (o, &bias)) in yb.chunks_exact_mut(plane).zip(b).enumerate() {
+                            for (p, v) in o.iter_mut().enumerate() {
+                                *v = bias + img[p * c + ch];
+                            }
+                        }
+                    }
+                    if spec.act == Activation::Relu {
+                        for v in yb.iter_mut() {
+                            // Keeps NaN, as burn's ReLU does.
+                            if *v <= 0.0 {
+                                *v = 0.0;
+                            }
                         }
                     }
                 }
-                if spec.act == Activation::Relu {
-                    for v in yb.iter_mut() {
-                        // Keeps NaN, as burn's ReLU does.
-                        if *v <= 0.0 {
-                            *v = 0.0;
-                        }
-                    }
+            } else {
+                for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
+                    let xb = &x[(first + i) * inp..][..inp];
+                    im2col(channels_last(xb, &g, img), &g, col);
                 }
+                part.weights_times_columns(colt, t);
+                scatter(t, part.pn, cols, Some(b), spec.act, out);
             }
-        } else {
-            for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
-                let xb = &x[(first + i) * inp..][..inp];
-                im2col(channels_last(xb, &g, &mut img), &g, col);
-            }
-            let mut t = vec![0.0f32; part.pn * other];
-            part.weights_times_columns(&colt, &mut t);
-            scatter(&t, part.pn, cols, Some(b), spec.act, out);
-        }
+        });
     });
     y
 }
@@ -679,51 +711,55 @@ fn backward(spec: &Spec, x: &[f32], wp: &[f32], gy: &[f32], need: [bool; 3]) -> 
             wp,
             wt: &wt,
         };
-        let mut colt = vec![0.0f32; part.pn * rows];
-        let mut img = vec![0.0f32; if c > 1 { g.image() } else { 0 }];
-        let mut s2 = vec![0.0f32; other * part.pn];
         let mut dw = need[1].then(|| vec![0.0f32; other * rows]);
-        if spec.transposed {
-            // The columns of ∂y; ∂W += x·columns; ∂x = W·columns.
-            for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
-                let gb = &gy[(first + i) * outp..][..outp];
-                im2col(channels_last(gb, &g, &mut img), &g, col);
-            }
-            if let Some(dw) = dw.as_deref_mut() {
-                gather(x, [first, count], other, cols, &mut s2);
-                part.add_weight_gradient(&colt, &s2, dw);
-            }
-            if let Some(dxp) = dx_part {
-                let mut t = vec![0.0f32; part.pn * other];
-                part.weights_times_columns(&colt, &mut t);
-                scatter(&t, part.pn, cols, None, Activation::Identity, dxp);
-            }
-        } else {
-            // ∂W += ∂y·columns of x; ∂x = col2im(∂yᵀ·W).
-            gather(gy, [first, count], other, cols, &mut s2);
-            if let Some(dw) = dw.as_deref_mut() {
+        let lens = [
+            part.pn * rows,
+            if c > 1 { g.image() } else { 0 },
+            other * part.pn,
+            part.pn * other,
+        ];
+        with_scratch(lens, |[colt, img, s2, t]| {
+            if spec.transposed {
+                // The columns of ∂y; ∂W += x·columns; ∂x = W·columns.
                 for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
-                    let xb = &x[(first + i) * inp..][..inp];
-                    im2col(channels_last(xb, &g, &mut img), &g, col);
+                    let gb = &gy[(first + i) * outp..][..outp];
+                    im2col(channels_last(gb, &g, img), &g, col);
                 }
-                part.add_weight_gradient(&colt, &s2, dw);
-            }
-            if let Some(dxp) = dx_part {
-                part.columns_from_weights(&s2, &mut colt);
-                for (col, dxb) in colt
-                    .chunks_exact(cols * rows)
-                    .zip(dxp.chunks_exact_mut(inp))
-                {
-                    if c == 1 {
-                        col2im(col, &g, dxb);
-                    } else {
-                        img.fill(0.0);
-                        col2im(col, &g, &mut img);
-                        transpose(&img, plane, c, dxb);
+                if let Some(dw) = dw.as_deref_mut() {
+                    gather(x, [first, count], other, cols, s2);
+                    part.add_weight_gradient(colt, s2, dw);
+                }
+                if let Some(dxp) = dx_part {
+                    part.weights_times_columns(colt, t);
+                    scatter(t, part.pn, cols, None, Activation::Identity, dxp);
+                }
+            } else {
+                // ∂W += ∂y·columns of x; ∂x = col2im(∂yᵀ·W).
+                gather(gy, [first, count], other, cols, s2);
+                if let Some(dw) = dw.as_deref_mut() {
+                    for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
+                        let xb = &x[(first + i) * inp..][..inp];
+                        im2col(channels_last(xb, &g, img), &g, col);
+                    }
+                    part.add_weight_gradient(colt, s2, dw);
+                }
+                if let Some(dxp) = dx_part {
+                    part.columns_from_weights(s2, colt);
+                    for (col, dxb) in colt
+                        .chunks_exact(cols * rows)
+                        .zip(dxp.chunks_exact_mut(inp))
+                    {
+                        if c == 1 {
+                            col2im(col, &g, dxb);
+                        } else {
+                            img.fill(0.0);
+                            col2im(col, &g, img);
+                            transpose(img, plane, c, dxb);
+                        }
                     }
                 }
             }
-        }
+        });
         dw
     });
     // The parts' weight gradients, summed in order, back in burn's order.
