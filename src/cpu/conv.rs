@@ -2,20 +2,24 @@
 //! bias and an optional ReLU, as one operation on the CPU backend with its own backward
 //! step, used by the convolutional encoder and decoder.
 //!
-//! Each image of the batch is unfolded into columns (im2col: one row per input channel and
-//! kernel offset, one column per output position) in a small scratch buffer that stays in
-//! cache, and one `gemm` (the crate burn-flex calls) multiplies the weights into it; the
-//! output starts from the bias and the ReLU is applied in the same pass. A transposed
-//! convolution is the adjoint of a convolution: `gemm` with the transposed weights, then the
-//! columns are folded back onto the image (col2im). The backward steps are the same
-//! products the other way round, written directly: for a convolution, `∂W = Σ ∂y·colᵀ` and
-//! `∂x = col2im(Wᵀ·∂y)`; for a transposed one, `∂W = Σ x·im2col(∂y)ᵀ` and
-//! `∂x = W·im2col(∂y)`; `∂b` is each channel's sum of `∂y` (after the ReLU's mask).
+//! burn-flex's convolution converts its input to channels-last, builds tiled columns and
+//! calls `gemm` per tile; its backward steps are further convolutions, and the ReLU and
+//! its mask are passes of their own. Here each image is unfolded into columns (im2col: one
+//! row per output position, holding the image's values under the kernel, channels last, so
+//! that each kernel row is one contiguous copy) and one `gemm` (the crate burn-flex calls)
+//! multiplies the weights into the columns of several images at once; the bias and the
+//! ReLU are applied as the product is copied out. A transposed convolution is the adjoint
+//! of a convolution: the columns are the product of the transposed weights and the input,
+//! folded back onto the image (col2im). The backward steps are the same products the other
+//! way round, written directly: for a convolution, `∂W = Σ ∂y·columns(x)` and
+//! `∂x = col2im(∂yᵀ·W)`; for a transposed one, `∂W = Σ x·columns(∂y)` and
+//! `∂x = W·columns(∂y)ᵀ`; `∂b` is each channel's sum of `∂y` (after the ReLU's mask).
+//! Operands are laid out so that gemm reads most of them in place instead of packing them.
 //!
-//! The images of a batch are cut into a fixed number of parts (it depends on the batch size
-//! only) that rayon shares among its threads: inside a training lane that is one thread,
-//! outside it every core. The weight gradient is summed part by part in order, so the
-//! result does not depend on how many threads ran it.
+//! The images of a batch are cut into at most [`MAX_PARTS`] parts (their number depends
+//! on the batch size only) that rayon shares among its threads: inside a training lane
+//! that is one thread, outside it every core. The weight gradient is summed part by part in
+//! order, so the result does not depend on how many threads ran it.
 //!
 //! Every result is tested against burn's own `conv2d` / `conv_transpose2d` and its
 //! autodiff gradients (`tests/engine/cpu.rs`).
