@@ -116,7 +116,7 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>, act: Activation) -> Tensor<4> {
         other: co,
         act,
     };
-    run(spec, x, weight, bias.val()).unwrap_or_else(fallback)
+    run(spec, x, weight, bias.val()).unwrap_or_else(|x| fallback(*x))
 }
 
 /// `act(layer.forward(x))` for a transposed convolution, as one operation on the CPU
@@ -176,7 +176,7 @@ pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>, act: Activation) 
         other: ci,
         act,
     };
-    run(spec, x, weight, bias.val()).unwrap_or_else(fallback)
+    run(spec, x, weight, bias.val()).unwrap_or_else(|x| fallback(*x))
 }
 
 /// The geometry of a convolution from an image (`c × ih × iw`) to a grid of `oh × ow`
@@ -785,11 +785,11 @@ fn backward(spec: &Spec, x: &[f32], wp: &[f32], gy: &[f32], need: [bool; 3]) -> 
 }
 
 /// The forward pass on flex tensors, with an autodiff node when the inputs are tracked;
-/// `Err(x)` (the input back) when the tensors are not all flex tensors of one kind.
-fn run(spec: Spec, x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Result<Tensor<4>, Tensor<4>> {
+/// `Err(x)` (the input back, boxed) when the tensors are not all flex tensors of one kind.
+fn run(spec: Spec, x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Result<Tensor<4>, Box<Tensor<4>>> {
     let same_kind = x.is_autodiff() == w.is_autodiff() && w.is_autodiff() == b.is_autodiff();
     if x.device() != burn::tensor::Device::flex() || !same_kind {
-        return Err(x);
+        return Err(Box::new(x));
     }
     if !x.is_autodiff() {
         let (xs, ws, bs) = (flex_f32(x), flex_f32(w), flex_f32(b));
@@ -806,7 +806,7 @@ fn run(spec: Spec, x: Tensor<4>, w: Tensor<4>, b: Tensor<1>) -> Result<Tensor<4>
         b.try_into_primitive::<Autodiff<Flex>>(),
     );
     let (Ok(xa), Ok(wa), Ok(ba)) = parts else {
-        return Err(x);
+        return Err(Box::new(x));
     };
     let ((xp, xg), (wp, wg), (bp, bg)) = (xa.into_parts(), wa.into_parts(), ba.into_parts());
     let (xs, ws, bs) = (contiguous(xp), contiguous(wp), contiguous(bp));
