@@ -520,10 +520,11 @@ struct Part<'a> {
 }
 
 impl Part<'_> {
-    /// `t = columns · Wpᵀ` (`pn × other`, column-major: channel `o` of image `p` at
-    /// `o·pn + p·cols`): the weights times each image's columns. Computed as its transpose
-    /// `Wp · columnsᵀ`, with the weights read column-major from `wt` (gemm copies them in
-    /// vectors instead of gathering them one by one) and the columns in place.
+    /// `t = columns · Wpᵀ` (`pn × other`, row-major: channel `o` of position `r` at
+    /// `r·other + o`): the weights times each image's columns. Computed as its transpose
+    /// `Wp · columnsᵀ` into a column-major destination (gemm stores whole vectors there; a
+    /// row-major one it copies out element by element), with the weights read column-major
+    /// from `wt` and the columns in place.
     fn weights_times_columns(&self, colt: &[f32], t: &mut [f32]) {
         let (pn, rows, other) = (self.pn, self.rows, self.other);
         let wv = View {
@@ -536,7 +537,7 @@ impl Part<'_> {
             cs: rows,
             rs: 1,
         };
-        matmul(t, false, [other, pn, rows], wv, ct, false);
+        matmul(t, true, [other, pn, rows], wv, ct, false);
     }
 
     /// `colt = s2ᵀ · Wp` (`pn × rows`) for `s2` gathered by [`gather`] (`other × pn`): each
@@ -574,8 +575,9 @@ impl Part<'_> {
     }
 }
 
-/// Copy `t` (column-major `pn × other`, from [`Part::weights_times_columns`]) into `out`
-/// (`count` images of `other × cols`), adding `bias` (when given) and applying `act`.
+/// Copy `t` (row-major `pn × other`, from [`Part::weights_times_columns`]) into `out`
+/// (`count` images of `other × cols`, channels first), adding `bias` (when given) and
+/// applying `act`.
 fn scatter(
     t: &[f32],
     pn: usize,
@@ -585,23 +587,19 @@ fn scatter(
     out: &mut [f32],
 ) {
     let other = t.len() / pn.max(1);
+    let zeros = vec![0.0f32; if bias.is_some() { 0 } else { other }];
+    let bias = bias.unwrap_or(&zeros);
     for (p, image) in out.chunks_exact_mut(other * cols).enumerate() {
-        for (o, run) in image.chunks_exact_mut(cols).enumerate() {
-            let src = &t[o * pn + p * cols..][..cols];
-            let b = bias.map_or(0.0, |b| b[o]);
-            match act {
-                Activation::Identity => {
-                    for (d, &v) in run.iter_mut().zip(src) {
-                        *d = v + b;
-                    }
-                }
-                Activation::Relu => {
-                    for (d, &v) in run.iter_mut().zip(src) {
-                        let v = v + b;
-                        // Keeps NaN, as burn's ReLU does.
-                        *d = if v <= 0.0 { 0.0 } else { v };
-                    }
-                }
+        for n in 0..cols {
+            let row = &t[(p * cols + n) * other..][..other];
+            for (o, (&v, &b)) in row.iter().zip(bias).enumerate() {
+                let v = v + b;
+                // Keeps NaN, as burn's ReLU does.
+                image[o * cols + n] = if act == Activation::Relu && v <= 0.0 {
+                    0.0
+                } else {
+                    v
+                };
             }
         }
     }
