@@ -589,13 +589,15 @@ fn scatter(
     let other = t.len() / pn.max(1);
     let zeros = vec![0.0f32; if bias.is_some() { 0 } else { other }];
     let bias = bias.unwrap_or(&zeros);
-    for (p, image) in out.chunks_exact_mut(other * cols).enumerate() {
-        for n in 0..cols {
-            let row = &t[(p * cols + n) * other..][..other];
-            for (o, (&v, &b)) in row.iter().zip(bias).enumerate() {
+    for (image, src) in out
+        .chunks_exact_mut(other * cols)
+        .zip(t.chunks_exact(other * cols))
+    {
+        for (o, (run, &b)) in image.chunks_exact_mut(cols).zip(bias).enumerate() {
+            for (d, &v) in run.iter_mut().zip(src[o..].iter().step_by(other)) {
                 let v = v + b;
                 // Keeps NaN, as burn's ReLU does.
-                image[o * cols + n] = if act == Activation::Relu && v <= 0.0 {
+                *d = if act == Activation::Relu && v <= 0.0 {
                     0.0
                 } else {
                     v
