@@ -1,5 +1,6 @@
-//! Throughput and latency figures for the engine: training samples/s of the classic MLP VAE
-//! and decode latency for 1, 256 and 1024 latent vectors, on a chosen backend.
+//! Throughput and latency figures for the engine: training samples/s of a VAE (the classic
+//! MLP one by default, or the convolutional one) and decode latency for 1, 256 and 1024
+//! latent vectors, on a chosen backend.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -25,14 +25,15 @@ use crate::explore::{
 use crate::export::{ExportFormat, export_grid, grid_image, looped, save_gif, save_png};
 use crate::import::{ImportOptions, KeyMap};
 use crate::limits;
+use crate::model::ArchConfig;
 use crate::model_file::{self, Format};
 use crate::rundir::RunDirWriter;
 use crate::train::probe::DigitProbe;
 use crate::train::run_config::{DEFAULT_FINAL_IWAE_K, DataError};
 use crate::train::share::SharingPolicy;
 use crate::train::{
-    EpochReport, EvalMetrics, LoopError, OnNonFinite, Policy, RunConfig, RunSpec, Sink, SinkError,
-    Stopped, TrainConfig, TrainError, TrainLoop, Trainer,
+    ArchKind, EpochReport, EvalMetrics, LoopError, OnNonFinite, Policy, RunConfig, RunSpec, Sink,
+    SinkError, Stopped, TrainConfig, TrainError, TrainLoop, Trainer,
 };
 use crate::variant::VariantKind;
 
@@ -805,6 +806,10 @@ pub struct BenchArgs {
     /// Timed epochs over the training set.
     #[arg(long, default_value_t = 3, value_parser = size_arg(1, limits::MAX_EPOCHS))]
     pub epochs: usize,
+    /// Architecture: the MLP VAE 784-400-20, or the convolutional one (32/64 channels,
+    /// dense 256, latent 20).
+    #[arg(long, value_enum, default_value_t = ArchKind::Mlp)]
+    pub arch: ArchKind,
     /// Directory with MNIST-format files; default: the bundled subset.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -1780,6 +1785,9 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
     cfg.train.batch_size = a.batch;
     cfg.train.epochs = a.epochs;
     cfg.epochs = a.epochs;
+    if a.arch == ArchKind::Conv {
+        cfg.train.model.arch = ArchConfig::conv_default();
+    }
     let name = match a.backend {
         BackendChoice::Cpu => format!(
             "{} ({} threads; batches split over {} lanes)",
@@ -1797,7 +1805,9 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     outln!(
-        "latent-explorer bench: MLP VAE 784-400-20, Bernoulli, Adam 1e-3, batch {}, {} train images, {}",
+        "latent-explorer bench: {} VAE, latent {}, Bernoulli, Adam 1e-3, batch {}, {} train images, {}",
+        cfg.train.model.arch,
+        cfg.train.model.latent_dim,
         a.batch,
         data.train.len(),
         name

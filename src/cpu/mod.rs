@@ -3,7 +3,9 @@
 //! whole-tensor operations (Adam is eleven per parameter; summing the gradients of a split
 //! batch and their norm, three more) is done in one pass over flat `f32` buffers, on the
 //! training lanes of [`lanes`]. The linear layer ([`linear`]) is one
-//! operation with its own backward step, and skips the zeros of sparse inputs.
+//! operation with its own backward step, and skips the zeros of sparse inputs; so are the
+//! convolutions and transposed convolutions ([`conv2d`], [`conv_transpose2d`]: im2col and
+//! `gemm`, with the bias and ReLU in the same pass).
 //!
 //! The element-wise kernels are compiled twice, for baseline x86-64 and for AVX2 + FMA,
 //! and pick at run time. Every kernel here is tested against burn's own operations
@@ -11,6 +13,7 @@
 
 mod adam;
 mod bce;
+mod conv;
 mod flex;
 mod grads;
 pub mod lanes;
@@ -19,5 +22,6 @@ pub mod priority;
 
 pub use adam::{AdamRule, FlatAdam};
 pub use bce::{bce_with_logits_rows, exp_nonpositive, log1p_unit};
+pub use conv::{Activation, conv_transpose2d, conv2d};
 pub use grads::sum_grads;
 pub use linear::{SPARSE_MAX_DENSITY, linear, linear_with_density};

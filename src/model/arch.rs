@@ -7,7 +7,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::init;
-use crate::cpu::linear;
+use crate::cpu::{Activation, conv_transpose2d, conv2d, linear};
 use crate::data::ImageShape;
 
 /// A stack of linear layers with ReLU after each.
@@ -159,14 +159,14 @@ impl ConvEncoder {
     pub fn forward(&self, x: Tensor<2>, extra: Option<Tensor<2>>) -> (Tensor<2>, Tensor<2>) {
         let b = x.dims()[0];
         let x = x.reshape([b, self.image_channels, self.rows, self.cols]);
-        let h = relu(self.conv1.forward(x));
-        let h = relu(self.conv2.forward(h));
+        let h = conv2d(&self.conv1, x, Activation::Relu);
+        let h = conv2d(&self.conv2, h, Activation::Relu);
         let mut h: Tensor<2> = h.flatten(1, 3);
         if let Some(e) = extra {
             h = Tensor::cat(vec![h, e], 1);
         }
-        let h = relu(self.dense.forward(h));
-        (self.mu.forward(h.clone()), self.logvar.forward(h))
+        let h = relu(linear(&self.dense, h));
+        (linear(&self.mu, h.clone()), linear(&self.logvar, h))
     }
 }
 
@@ -217,11 +217,11 @@ impl ConvDecoder {
     /// `[batch, latent] → [batch, pixels]` logits.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         let b = z.dims()[0];
-        let h = relu(self.dense.forward(z));
-        let h = relu(self.project.forward(h));
+        let h = relu(linear(&self.dense, z));
+        let h = relu(linear(&self.project, h));
         let h = h.reshape([b, self.c2, self.rows / 4, self.cols / 4]);
-        let h = relu(self.deconv1.forward(h));
-        let out = self.deconv2.forward(h);
+        let h = conv_transpose2d(&self.deconv1, h, Activation::Relu);
+        let out = conv_transpose2d(&self.deconv2, h, Activation::Identity);
         out.reshape([b, self.image_channels * self.rows * self.cols])
     }
 }

@@ -505,6 +505,7 @@ fn cli_bench_prints_its_figures_as_json_and_text() {
         !decode.is_empty() && decode.iter().all(|d| d["ms"].as_f64().unwrap() > 0.0),
         "{v}"
     );
+    // The convolutional model, named in the header.
     let text = ok(&[
         "bench",
         "--data",
@@ -515,11 +516,14 @@ fn cli_bench_prints_its_figures_as_json_and_text() {
         "100",
         "--threads",
         "1",
+        "--arch",
+        "conv",
     ]);
     assert!(
         text.contains("samples/s") && text.contains("mean") && text.contains("ms/decode"),
         "{text}"
     );
+    assert!(text.contains("conv[32-64, dense 256] VAE"), "{text}");
     let e = fails(&[
         "bench",
         "--data",

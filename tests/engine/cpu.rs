@@ -642,3 +642,212 @@ fn flat_adam_writes_over_a_gradient_only_when_nothing_else_holds_it() {
     let diff = max_abs_diff(&param_values(&a), &param_values(&b));
     assert!(diff <= 2e-7, "flat Adam differs from burn's by {diff}");
 }
+
+/// A parameter of `shape` with standard normal values times `scale`, drawn from `rng`.
+fn normal_param<const D: usize>(
+    shape: [usize; D],
+    scale: f32,
+    rng: &mut Lcg,
+    device: &burn::tensor::Device,
+) -> Param<Tensor<D>> {
+    let n = shape.iter().product();
+    let v: Vec<f32> = rng.normals(n).into_iter().map(|x| x * scale).collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(v, shape), device))
+}
+
+/// Ours (`ours`) against burn's own layer (`reference`, then burn's ReLU when `act` says so)
+/// on an input of `x_shape`: the output and the gradients of the input (when `tracked`),
+/// weights and bias of `(y·r).sum()` for a random `r`, each within 1e-5 of burn's relative
+/// to its largest value; and the same output without autodiff.
+#[allow(clippy::too_many_arguments)]
+fn check_conv_against_burn(
+    case: &str,
+    x_shape: [usize; 4],
+    tracked: bool,
+    act: latent_explorer::cpu::Activation,
+    weight: &Param<Tensor<4>>,
+    bias: &Param<Tensor<1>>,
+    ours: &dyn Fn(Tensor<4>) -> Tensor<4>,
+    reference: &dyn Fn(Tensor<4>) -> Tensor<4>,
+    rng: &mut Lcg,
+) {
+    use latent_explorer::cpu::Activation;
+    let ad = cpu().autodiff();
+    let x = rng.normals(x_shape.iter().product());
+    let burns = |x: Tensor<4>| match act {
+        Activation::Identity => reference(x),
+        Activation::Relu => burn::tensor::activation::relu(reference(x)),
+    };
+    let y_dims = burns(Tensor::<4>::zeros(x_shape, &ad)).dims();
+    let upstream = rng.normals(y_dims.iter().product());
+    let run = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+        let mut xt = Tensor::<4>::from_data(TensorData::new(x.clone(), x_shape), &ad);
+        if tracked {
+            xt = xt.require_grad();
+        }
+        let y = f(xt.clone());
+        assert_eq!(y.dims(), y_dims, "{case}: output shape");
+        let r = Tensor::<4>::from_data(TensorData::new(upstream.clone(), y_dims), &ad);
+        let grads = (y.clone() * r).sum().backward();
+        (
+            vec_of(y.inner()),
+            vec_of(weight.grad(&grads).expect("a weight gradient")),
+            vec_of(bias.grad(&grads).expect("a bias gradient")),
+            xt.grad(&grads).map(vec_of),
+        )
+    };
+    let (ry, rdw, rdb, rdx) = run(&burns);
+    let (y, dw, db, dx) = run(ours);
+    if act == Activation::Relu {
+        let zeros = ry.iter().filter(|&&v| v == 0.0).count();
+        assert!(
+            zeros > 0 && zeros < ry.len(),
+            "{case}: the ReLU should cut some outputs and keep others ({zeros} of {})",
+            ry.len()
+        );
+    }
+    for (what, a, b) in [("output", &y, &ry), ("∂W", &dw, &rdw), ("∂b", &db, &rdb)] {
+        let d = relative_diff(a, b);
+        assert!(d <= 1e-5, "{case}: {what} differs by {d}");
+    }
+    assert_eq!(dx.is_some(), tracked, "{case}: ∂x");
+    if let (Some(dx), Some(rdx)) = (dx, &rdx) {
+        let d = relative_diff(&dx, rdx);
+        assert!(d <= 1e-5, "{case}: ∂x differs by {d}");
+    }
+    // Without autodiff (inference): the same output.
+    let plain = Tensor::<4>::from_data(TensorData::new(x.clone(), x_shape), &cpu());
+    let d = relative_diff(&vec_of(ours(plain.clone())), &vec_of(burns(plain)));
+    assert!(d <= 1e-5, "{case}: output without autodiff differs by {d}");
+}
+
+#[test]
+fn the_cpu_convolution_matches_burns_forward_and_gradients() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use latent_explorer::cpu::{Activation, conv2d};
+    let ad = cpu().autodiff();
+    // (batch, in, out, height, width, kernel, stride, padding (top, left, bottom, right)):
+    // the encoder's two layers on digits; odd sides with an uneven kernel, stride and
+    // padding; one image, no padding; more images than the parts a batch is cut into.
+    let cases = [
+        (6, 1, 32, 28, 28, [4, 4], [2, 2], (1, 1, 1, 1)),
+        (5, 32, 64, 14, 14, [4, 4], [2, 2], (1, 1, 1, 1)),
+        (3, 3, 5, 9, 7, [3, 2], [2, 1], (2, 0, 1, 1)),
+        (1, 2, 4, 5, 6, [3, 3], [1, 1], (0, 0, 0, 0)),
+        (19, 2, 3, 6, 5, [4, 4], [2, 2], (1, 1, 1, 1)),
+    ];
+    let mut rng = Lcg(41);
+    for (i, &(batch, ci, co, h, w, kernel, stride, (t, l, b, r))) in cases.iter().enumerate() {
+        let mut layer = Conv2dConfig::new([ci, co], kernel)
+            .with_stride(stride)
+            .with_padding(PaddingConfig2d::Explicit(t, l, b, r))
+            .init(&ad);
+        let fan_in = (ci * kernel[0] * kernel[1]) as f32;
+        layer.weight = normal_param(
+            [co, ci, kernel[0], kernel[1]],
+            fan_in.powf(-0.5),
+            &mut rng,
+            &ad,
+        );
+        let bias = normal_param([co], 0.3, &mut rng, &ad);
+        layer.bias = Some(bias.clone());
+        for (act, tracked) in [(Activation::Relu, true), (Activation::Identity, i != 0)] {
+            check_conv_against_burn(
+                &format!("conv case {i} {act:?}"),
+                [batch, ci, h, w],
+                tracked,
+                act,
+                &layer.weight,
+                &bias,
+                &|x| conv2d(&layer, x, act),
+                &|x| layer.forward(x),
+                &mut rng,
+            );
+        }
+    }
+}
+
+#[test]
+fn the_cpu_transposed_convolution_matches_burns_forward_and_gradients() {
+    use burn::nn::conv::ConvTranspose2dConfig;
+    use latent_explorer::cpu::{Activation, conv_transpose2d};
+    let ad = cpu().autodiff();
+    // (batch, in, out, height, width, kernel, stride, padding, output padding): the
+    // decoder's two layers on digits; odd sides with an uneven kernel, stride, padding and
+    // output padding; one image; more images than the parts a batch is cut into.
+    let cases = [
+        (5, 64, 32, 7, 7, [4, 4], [2, 2], [1, 1], [0, 0]),
+        (6, 32, 1, 14, 14, [4, 4], [2, 2], [1, 1], [0, 0]),
+        (3, 3, 5, 5, 4, [3, 2], [2, 3], [1, 0], [1, 2]),
+        (1, 2, 3, 4, 3, [3, 3], [1, 1], [0, 0], [0, 0]),
+        (19, 3, 2, 3, 4, [4, 4], [2, 2], [1, 1], [0, 0]),
+    ];
+    let mut rng = Lcg(43);
+    for (i, &(batch, ci, co, h, w, kernel, stride, padding, padding_out)) in
+        cases.iter().enumerate()
+    {
+        let mut layer = ConvTranspose2dConfig::new([ci, co], kernel)
+            .with_stride(stride)
+            .with_padding(padding)
+            .with_padding_out(padding_out)
+            .init(&ad);
+        let fan_in = (co * kernel[0] * kernel[1]) as f32;
+        layer.weight = normal_param(
+            [ci, co, kernel[0], kernel[1]],
+            fan_in.powf(-0.5),
+            &mut rng,
+            &ad,
+        );
+        let bias = normal_param([co], 0.3, &mut rng, &ad);
+        layer.bias = Some(bias.clone());
+        for (act, tracked) in [(Activation::Relu, true), (Activation::Identity, true)] {
+            check_conv_against_burn(
+                &format!("transposed case {i} {act:?}"),
+                [batch, ci, h, w],
+                tracked,
+                act,
+                &layer.weight,
+                &bias,
+                &|x| conv_transpose2d(&layer, x, act),
+                &|x| layer.forward(x),
+                &mut rng,
+            );
+        }
+    }
+}
+
+/// Layers the CPU kernels do not cover (`Same` padding, dilation, groups, no bias) still
+/// give burn's results, through burn.
+#[test]
+fn convolutions_the_cpu_kernels_do_not_cover_fall_back_to_burn() {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use latent_explorer::cpu::{Activation, conv_transpose2d, conv2d};
+    let x = Tensor::<4>::from_data(
+        TensorData::new(Lcg(5).normals(2 * 4 * 6 * 6), [2, 4, 6, 6]),
+        &cpu(),
+    );
+    let convs = [
+        Conv2dConfig::new([4, 3], [3, 3]).with_padding(PaddingConfig2d::Same),
+        Conv2dConfig::new([4, 3], [3, 3]).with_dilation([2, 2]),
+        Conv2dConfig::new([4, 2], [3, 3]).with_groups(2),
+        Conv2dConfig::new([4, 3], [3, 3]).with_bias(false),
+    ];
+    for (i, c) in convs.iter().enumerate() {
+        let layer = c.init(&cpu());
+        let ours = vec_of(conv2d(&layer, x.clone(), Activation::Relu));
+        let reference = vec_of(burn::tensor::activation::relu(layer.forward(x.clone())));
+        assert_eq!(ours, reference, "conv {i}");
+    }
+    let transposed = [
+        ConvTranspose2dConfig::new([4, 3], [3, 3]).with_dilation([2, 2]),
+        ConvTranspose2dConfig::new([4, 2], [3, 3]).with_groups(2),
+        ConvTranspose2dConfig::new([4, 3], [3, 3]).with_bias(false),
+    ];
+    for (i, c) in transposed.iter().enumerate() {
+        let layer = c.init(&cpu());
+        let ours = vec_of(conv_transpose2d(&layer, x.clone(), Activation::Identity));
+        assert_eq!(ours, vec_of(layer.forward(x.clone())), "transposed {i}");
+    }
+}
