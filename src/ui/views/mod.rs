@@ -28,7 +28,7 @@ use super::runs::WAITING_FOR_CODES;
 
 pub use manifold::{manifold_dims, manifold_extent, manifold_shown};
 pub use traversal::{dimension_order, traversal_dims};
-pub use view::{Ctx, DerivedView, NoView};
+use view::{Ctx, DerivedView};
 
 /// Every derived view, in the order their jobs are asked for.
 pub const VIEWS: [&dyn DerivedView; 12] = [
