@@ -87,23 +87,13 @@ pub enum UiCommand {
     SetLabel(usize),
     /// New prior noise (the same for every run).
     ResamplePrior,
-    /// The grid settings changed.
-    GridChanged,
-    /// The reconstruction settings changed.
-    ReconChanged,
-    /// The same-input matrix settings changed.
-    MatrixChanged,
     /// Forget the errors shown.
     ClearErrors,
     /// Select these test digits on every run's map (empty: clear the selection).
     SelectDigits(Vec<usize>),
-    /// The path settings changed.
-    PathChanged,
     /// The path runs between these two test digits.
     SetPathEnds(usize, usize),
-    /// The traversal settings changed.
-    TraversalChanged,
-    /// Score the anomaly tab's sets again (settings changed, or asked).
+    /// Score the anomaly tab's sets again, with the same settings.
     Rescore,
     /// Compute the map's t-SNE embeddings again, from the newest codes.
     Reembed,

@@ -20,14 +20,12 @@ impl ExplorerApp {
             UiCommand::SelectDigits(idx) => {
                 self.runs.selection = idx.into_iter().collect();
             }
-            UiCommand::PathChanged => self.dirty_all(|d| d.path = true),
             UiCommand::SetPathEnds(a, b) => {
                 let n = self.runs.digit_count();
                 if a < n && b < n {
                     let ex = &mut self.persisted.view.explore;
                     ex.path_from = a;
                     ex.path_to = b;
-                    self.dirty_all(|d| d.path = true);
                 } else {
                     self.errors.push(format!(
                         "path ends #{a} and #{b}: the runs have codes of test images 0–{} only",
@@ -35,9 +33,8 @@ impl ExplorerApp {
                     ));
                 }
             }
-            UiCommand::TraversalChanged => self.dirty_all(|d| d.traversal = true),
-            UiCommand::Rescore => self.dirty_all(|d| d.anomaly = true),
-            UiCommand::Reembed => self.dirty_all(|d| d.embedding = true),
+            UiCommand::Rescore => self.runs.rescores += 1,
+            UiCommand::Reembed => self.runs.reembeds += 1,
             UiCommand::SetInput { pixels, source } => self.set_input(pixels, source),
             UiCommand::ClearInput => {
                 self.runs.input = None;
@@ -47,19 +44,9 @@ impl ExplorerApp {
                 for r in self.runs.iter_mut() {
                     r.views.input = None;
                 }
-                self.dirty_all(|d| {
-                    d.latent = true;
-                    d.grid = true;
-                    d.traversal = true;
-                });
             }
             UiCommand::FollowInput if self.runs.input.is_some() => {
                 self.runs.cursor.follow_input = true;
-                self.dirty_all(|d| {
-                    d.latent = true;
-                    d.grid = true;
-                    d.traversal = true;
-                });
             }
             UiCommand::OpenInput(path) if self.data.channels() > 1 => {
                 // Colour data: the image's central square, resized, as the folder's images.
@@ -145,7 +132,7 @@ impl ExplorerApp {
         self.runs.input = Some(Arc::new(pixels));
         self.runs.input_source = source;
         self.runs.cursor.follow_input = true;
-        self.dirty_all(|d| d.input = true);
+        self.runs.inputs_set += 1;
     }
 
     /// Write a run's image view to `path` (decoded again on the host from the job that made

@@ -11,8 +11,7 @@ use super::app::ExplorerApp;
 use super::command::{RunAction, UiCommand};
 use super::decoder::{Output, ViewKey};
 use super::io::IoResult;
-use super::run::{DirtyViews, RunId, RunSource};
-use super::settings::GridAxes;
+use super::run::{RunId, RunSource};
 use super::workspace::repin;
 use crate::explore::normal;
 use crate::import::{ImportOptions, KeyMap};
@@ -212,7 +211,7 @@ impl ExplorerApp {
                     run.config = config;
                     run.dataset = dataset;
                     run.decoder.forget(&ViewKey::ALL);
-                    run.views.dirty = DirtyViews::all();
+                    run.views.asked.clear();
                     let m = &run.config.model;
                     if let Err(e) = run.data.check_model(m) {
                         run.status.error(format!(
@@ -256,10 +255,7 @@ impl ExplorerApp {
 
     fn take_decoder_outputs(&mut self, id: RunId) {
         let focused = self.runs.focused == Some(id);
-        let follow = self.runs.cursor.follows_codes();
-        let follow_input = self.runs.cursor.follow_input;
         let has_input = self.runs.input.is_some();
-        let grid_principal = self.persisted.view.grid_axes == GridAxes::Principal;
         let Some(run) = self.runs.get_mut(id) else {
             return;
         };
@@ -288,17 +284,7 @@ impl ExplorerApp {
                         }
                     }
                     run.views.stats = Some(s);
-                    // Paths, traversals and the map are computed from the codes.
-                    run.views.dirty.path = true;
-                    run.views.dirty.traversal = true;
-                    run.views.dirty.manifold = true;
-                    if follow {
-                        run.views.dirty.latent = true;
-                        run.views.dirty.grid = true;
-                    }
-                    if grid_principal {
-                        run.views.dirty.grid = true;
-                    }
+                    run.views.codes_version += 1;
                 }
                 Output::Anomaly(a) => {
                     run.views.failed.remove(&ViewKey::Anomaly);
@@ -322,34 +308,12 @@ impl ExplorerApp {
                         continue;
                     }
                     run.views.input = Some(inp);
-                    if follow_input {
-                        run.views.dirty.latent = true;
-                        run.views.dirty.grid = true;
-                        run.views.dirty.traversal = true;
-                    }
                 }
                 Output::Error(key, e) => {
                     run.views.failed.insert(key, e.clone());
                     run.status.error(format!("{key:?} view: {e}"));
                 }
             }
-        }
-    }
-
-    /// The shared latent point moved: every run's slider image and grid are asked again.
-    fn cursor_moved(&mut self) {
-        self.dirty_all(|d| {
-            d.latent = true;
-            d.grid = true;
-            d.traversal = true;
-        });
-    }
-
-    /// Mark `views` dirty in every run.
-    pub(super) fn dirty_all(&mut self, f: impl Fn(&mut DirtyViews)) {
-        for r in self.runs.iter_mut() {
-            f(&mut r.views.dirty);
-            r.views.dirty.urgent = true;
         }
     }
 
@@ -401,7 +365,6 @@ impl ExplorerApp {
                     let mut z = current;
                     z[j] = v;
                     c.set_explicit(z);
-                    self.cursor_moved();
                 }
             }
             UiCommand::RandomizeLatent => {
@@ -411,23 +374,13 @@ impl ExplorerApp {
                 c.random_seed = c.random_seed.wrapping_add(1);
                 let z = (0..d).map(|_| normal(&mut rng)).collect();
                 c.set_explicit(z);
-                self.cursor_moved();
             }
             UiCommand::ZeroLatent => {
                 let d = self.cursor_dim();
                 let c = &mut self.runs.cursor;
                 c.set_explicit(vec![0.0; d]);
-                self.cursor_moved();
             }
-            UiCommand::SetLabel(l) => {
-                self.runs.cursor.label = l;
-                self.dirty_all(|d| {
-                    d.latent = true;
-                    d.grid = true;
-                    d.prior = true;
-                    d.input = true;
-                });
-            }
+            UiCommand::SetLabel(l) => self.runs.cursor.label = l,
             UiCommand::EncodeDigit(i) => {
                 let c = &mut self.runs.cursor;
                 c.digit = i;
@@ -441,22 +394,10 @@ impl ExplorerApp {
                 if cvae && let Some(&l) = self.data.test.labels.get(i) {
                     self.runs.cursor.label = l as usize;
                 }
-                self.cursor_moved();
-                if cvae {
-                    self.dirty_all(|d| d.prior = true);
-                }
             }
-            UiCommand::ResamplePrior => {
-                self.runs.cursor.prior_seed += 1;
-                self.dirty_all(|d| d.prior = true);
-            }
-            UiCommand::GridChanged => self.dirty_all(|d| d.grid = true),
-            UiCommand::ReconChanged => self.dirty_all(|d| d.recon = true),
-            UiCommand::MatrixChanged => self.dirty_all(|d| d.matrix = true),
+            UiCommand::ResamplePrior => self.runs.cursor.prior_seed += 1,
             UiCommand::SelectDigits(_)
-            | UiCommand::PathChanged
             | UiCommand::SetPathEnds(..)
-            | UiCommand::TraversalChanged
             | UiCommand::Rescore
             | UiCommand::Reembed
             | UiCommand::SetInput { .. }
@@ -612,7 +553,6 @@ impl ExplorerApp {
             && c.z.len() != d
         {
             c.follow_digit = true;
-            self.cursor_moved();
         }
     }
 }

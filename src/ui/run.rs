@@ -230,8 +230,13 @@ pub struct RunViews {
     pub versions: HashMap<ViewKey, u64>,
     /// Encoder statistics of the shown weights.
     pub stats: Option<LatentStats>,
-    /// Views to request again.
-    pub dirty: DirtyViews,
+    /// How each view's job was last asked for; a view missing here is asked for when it
+    /// is wanted (cleared when the decoder is pointed at other weights).
+    pub asked: HashMap<ViewKey, Asked>,
+    /// Counts arrivals of [`RunViews::stats`] (the codes).
+    pub codes_version: u64,
+    /// [`RunViews::codes_version`] as the last frame saw it.
+    pub codes_seen: u64,
     /// Decode the slider image on the UI thread (CPU only, while it stays fast).
     pub inline_decode: bool,
     /// Inline slider decodes in a row that went over their time budget (one slow decode,
@@ -243,8 +248,6 @@ pub struct RunViews {
     pub pinned_to: Option<PinKey>,
     /// The newest request id per view: older answers are dropped.
     pub requested: HashMap<ViewKey, u64>,
-    /// The views the layout showed last frame.
-    pub wanted: std::collections::BTreeSet<ViewKey>,
     /// The last job asked per view (exports re-run it on the host).
     pub jobs: HashMap<ViewKey, super::decoder::Job>,
     /// Anomaly scores of the shown weights.
@@ -266,54 +269,14 @@ pub struct PinKey {
     pub shown: Option<(usize, u64)>,
 }
 
-/// Views whose inputs changed since they were last requested.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DirtyViews {
-    /// The slider image.
-    pub latent: bool,
-    /// The interpolation grid.
-    pub grid: bool,
-    /// Reconstructions and statistics.
-    pub recon: bool,
-    /// Prior samples.
-    pub prior: bool,
-    /// The same-input matrix column.
-    pub matrix: bool,
-    /// The path strip.
-    pub path: bool,
-    /// The traversal grid.
-    pub traversal: bool,
-    /// The anomaly scores.
-    pub anomaly: bool,
-    /// The user's input.
-    pub input: bool,
-    /// The manifold under a 2-d latent's map.
-    pub manifold: bool,
-    /// The map's t-SNE embedding.
-    pub embedding: bool,
-    /// The user is waiting for these (a command made them dirty, not newer weights or
-    /// codes): their results wake the UI at once.
-    pub urgent: bool,
-}
-
-impl DirtyViews {
-    /// Everything, urgently.
-    pub fn all() -> Self {
-        Self {
-            latent: true,
-            grid: true,
-            recon: true,
-            prior: true,
-            matrix: true,
-            path: true,
-            traversal: true,
-            anomaly: true,
-            input: true,
-            manifold: true,
-            embedding: true,
-            urgent: true,
-        }
-    }
+/// How a view's job was last asked for (its job is [`RunViews::jobs`]'s): a frame asks
+/// again only when the job or this changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asked {
+    /// The view's ask-again counter then (e.g. Rescore presses).
+    pub again: u64,
+    /// Newer weights redo it.
+    pub keep: bool,
 }
 
 /// One model in the workspace.

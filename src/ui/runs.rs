@@ -135,6 +135,12 @@ pub struct Runs {
     /// The run removed last, while its removal can be undone (a run whose weights live
     /// only in this app: its autosave is deleted once this lapses).
     pub removed: Option<Removed>,
+    /// Rescore presses: each asks every run's anomaly scores again.
+    pub rescores: u64,
+    /// Reembed presses: each asks every run's t-SNE embedding again.
+    pub reembeds: u64,
+    /// Inputs set: each is encoded again, even with the same pixels.
+    pub inputs_set: u64,
 }
 
 /// How long a removed run whose weights live only in the app can be brought back with Undo,
@@ -174,6 +180,9 @@ impl Default for Runs {
             removed: None,
             undo_window: UNDO_WINDOW,
             autosave_dir: None,
+            rescores: 0,
+            reembeds: 0,
+            inputs_set: 0,
         }
     }
 }

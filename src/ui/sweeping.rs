@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::app::ExplorerApp;
 use super::decoder::ViewKey;
-use super::run::{DirtyViews, EpochStore, RunId, RunSource, RunViews, Status, SweepId};
+use super::run::{EpochStore, RunId, RunSource, RunViews, Status, SweepId};
 use super::run::{Run, SweepMember};
 use super::sweeps::{FollowedSweep, Member, SHOWN_CONFIGURATIONS, group_colour};
 use super::workspace::{reap, repin};
@@ -236,7 +236,7 @@ impl ExplorerApp {
                     // Views asked for with another configuration are asked again.
                     run.config = config;
                     run.decoder.forget(&ViewKey::ALL);
-                    run.views.dirty = DirtyViews::all();
+                    run.views.asked.clear();
                 }
                 run.dataset = dataset;
                 if let Err(e) = run.data.check_model(&run.config.model) {
@@ -385,7 +385,6 @@ fn drop_weights(run: &mut Run) {
     run.epochs = EpochStore::default();
     run.decoder.forget(&ViewKey::ALL);
     run.views = RunViews {
-        dirty: DirtyViews::all(),
         inline_decode: true,
         ..RunViews::default()
     };

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::ExplorerApp;
 use super::decoder::{self, Decoder};
-use super::run::{DirtyViews, EpochStore, PinKey, Run, RunId, RunSource, RunViews, Status};
+use super::run::{EpochStore, PinKey, Run, RunId, RunSource, RunViews, Status};
 use super::runs::Removed;
 use super::session::AutosaveJob;
 use crate::checkpoint::{DatasetInfo, Loaded};
@@ -65,7 +65,6 @@ impl ExplorerApp {
             status: Status::default(),
             decoder,
             views: RunViews {
-                dirty: DirtyViews::all(),
                 inline_decode: true,
                 ..RunViews::default()
             },
@@ -498,5 +497,5 @@ pub(super) fn repin(run: &mut Run) {
         run.views.stats = None;
     }
     run.decoder.set_source(slot);
-    run.views.dirty = DirtyViews::all();
+    run.views.asked.clear();
 }

@@ -510,7 +510,6 @@ fn each_runs_grid_decodes_its_own_code_of_the_digit_along_two_dimensions() {
         v.grid_range = range;
     }
     h.state_mut().push_command(UiCommand::EncodeDigit(4));
-    h.state_mut().push_command(UiCommand::GridChanged);
     await_images(&mut h, ViewKey::Grid);
     let mut grids = Vec::new();
     for (k, &id) in ids.iter().enumerate() {
@@ -600,7 +599,6 @@ fn the_same_input_matrix_and_its_heat_map_hold_each_runs_reconstructions() {
         v.matrix_first = first;
         v.matrix_rows = rows;
     }
-    h.state_mut().push_command(UiCommand::MatrixChanged);
     await_images(&mut h, ViewKey::Matrix);
     let indices: Vec<usize> = (first..first + rows).collect();
     for heat in [false, true] {
@@ -969,5 +967,61 @@ fn the_scrubber_thins_a_long_runs_epochs_and_keeps_each_runs_own() {
                 r.name
             );
         }
+    }
+}
+
+/// Each run's newest request id per view.
+fn requests(app: &ExplorerApp, ids: &[RunId; 2]) -> Vec<std::collections::HashMap<ViewKey, u64>> {
+    ids.iter()
+        .map(|&id| run(app, id).views.requested.clone())
+        .collect()
+}
+
+#[test]
+fn a_frame_asks_a_decoder_only_for_the_jobs_a_settings_edit_changed() {
+    let (mut h, ids) = two_runs(CompareTab::Latents);
+    await_images(&mut h, ViewKey::Grid);
+    let settled = requests(h.state(), &ids);
+    for r in &settled {
+        for key in [ViewKey::Stats, ViewKey::Slider, ViewKey::Grid] {
+            assert!(r.contains_key(&key), "{key:?} never asked: {r:?}");
+        }
+    }
+    // Frames with nothing changed ask for nothing.
+    h.run_steps(5);
+    assert_eq!(
+        requests(h.state(), &ids),
+        settled,
+        "asked again with nothing changed"
+    );
+    // An edit undone before the next frame changes no job: nothing is asked.
+    let size = h.state().persisted.view.grid_size;
+    h.state_mut().persisted.view.grid_size = size - 1;
+    h.state_mut().persisted.view.grid_size = size;
+    h.run_steps(3);
+    assert_eq!(
+        requests(h.state(), &ids),
+        settled,
+        "an undone edit asked again"
+    );
+    // The grid's size edited directly (no command): every run's grid, and only its grid,
+    // is asked again, and decodes 3 × 3 images.
+    h.state_mut().persisted.view.grid_size = 3;
+    await_images(&mut h, ViewKey::Grid);
+    let after = requests(h.state(), &ids);
+    for (k, &id) in ids.iter().enumerate() {
+        let (a, b) = (&settled[k], &after[k]);
+        assert!(
+            b[&ViewKey::Grid] > a[&ViewKey::Grid],
+            "the grid was not asked again"
+        );
+        let others: Vec<_> = a.keys().filter(|&&key| key != ViewKey::Grid).collect();
+        for key in others {
+            assert_eq!(a[key], b[key], "{key:?} asked again for a grid edit");
+        }
+        assert_eq!(
+            run(h.state(), id).image(ViewKey::Grid).map(|i| i.n),
+            Some(9)
+        );
     }
 }

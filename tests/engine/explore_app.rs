@@ -236,7 +236,6 @@ fn traversal_rows_follow_the_kl_order_over_the_stated_range() {
         ex.traversal_steps = 5;
         ex.traversal_range = latent_explorer::explore::RangeMode::MinMax;
     }
-    h.state_mut().push_command(UiCommand::TraversalChanged);
     run_until(&mut h, 60, "the traversal", |a| {
         matches!(
             nth_run(a, 0).views.jobs.get(&ViewKey::Traversal),

@@ -24,7 +24,6 @@ const SHOWN: usize = 8;
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let classes = ctx.data.num_classes().max(1);
     let ex = &mut ctx.view.explore;
-    let before = (ex.shift, ex.anomaly_iwae_k, ex.anomaly_seed);
     let mut rescore = false;
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("shifted set");
@@ -86,7 +85,7 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             .on_hover_text(help::explore::RESCORE)
             .clicked();
     });
-    if rescore || before != (ex.shift, ex.anomaly_iwae_k, ex.anomaly_seed) {
+    if rescore {
         ctx.push(UiCommand::Rescore);
     }
 }

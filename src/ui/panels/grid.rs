@@ -7,7 +7,6 @@ use eframe::egui;
 use super::{ViewCtx, run_label};
 use crate::explore::Spacing;
 use crate::gpu::Colormap;
-use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::fit::Tiles;
 use crate::ui::help;
@@ -17,13 +16,6 @@ use crate::ui::tiles::{self, TileView};
 
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
     let s = &mut *ctx.view;
-    let before = (
-        s.grid_axes,
-        s.grid_dims,
-        s.grid_size,
-        s.grid_spacing,
-        s.grid_range,
-    );
     ui.horizontal_wrapped(|ui| {
         ui.heading("Interpolation grid");
         ui.radio_value(
@@ -90,17 +82,6 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
             .labelled_by(l.id)
             .on_hover_text(help::COLORMAP);
     });
-    if before
-        != (
-            s.grid_axes,
-            s.grid_dims,
-            s.grid_size,
-            s.grid_spacing,
-            s.grid_range,
-        )
-    {
-        ctx.push(UiCommand::GridChanged);
-    }
 }
 
 /// Draw the controls and one grid per shown run.

@@ -9,7 +9,6 @@ use eframe::egui;
 
 use super::{ViewCtx, run_label};
 use crate::gpu::Colormap;
-use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::help;
 use crate::ui::run::RunId;
@@ -27,7 +26,6 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         .min(settings::MAX_INDEX);
     let (noun, nouns) = (ctx.data.noun(), ctx.data.nouns());
     let v = &mut *ctx.view;
-    let before = (v.matrix_first, v.matrix_rows, v.heatmap);
     ui.horizontal_wrapped(|ui| {
         ui.heading("Same input, every run");
         let l = ui.label(format!("first test {noun}"));
@@ -45,9 +43,6 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         ui.checkbox(&mut v.heatmap, "error heat map |input − reconstruction|")
             .on_hover_text(help::HEATMAP);
     });
-    if before != (v.matrix_first, v.matrix_rows, v.heatmap) {
-        ctx.push(UiCommand::MatrixChanged);
-    }
     let data = ctx.data;
     let first = ctx.view.matrix_first.min(data.test.len().saturating_sub(1));
     let rows = settings::clamp_to(ctx.view.matrix_rows, &settings::MATRIX_ROWS)

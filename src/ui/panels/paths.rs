@@ -6,7 +6,6 @@ use eframe::egui;
 use super::map::digit_image;
 use super::{ViewCtx, anim_frame, export_menu, run_label};
 use crate::explore::PathKind;
-use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::help;
 use crate::ui::settings;
@@ -18,7 +17,6 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let digit = ctx.runs.cursor.digit;
     let noun = ctx.data.noun();
     let ex = &mut ctx.view.explore;
-    let before = (ex.path_from, ex.path_to, ex.path_steps, ex.path_kind);
     ui.horizontal_wrapped(|ui| {
         for (name, v) in [("from", &mut ex.path_from), ("to", &mut ex.path_to)] {
             let l = ui.label(name);
@@ -51,9 +49,6 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         ui.add(egui::Slider::new(&mut ex.fps, settings::FPS).text("fps"))
             .on_hover_text(help::explore::FPS);
     });
-    if before != (ex.path_from, ex.path_to, ex.path_steps, ex.path_kind) {
-        ctx.push(UiCommand::PathChanged);
-    }
 }
 
 /// Draw the controls and one path per shown run (one row each).

@@ -4,7 +4,6 @@
 use eframe::egui;
 
 use super::ViewCtx;
-use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::help;
 use crate::ui::tiles::{self, TileView};
@@ -16,24 +15,18 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         return;
     };
     let s = &mut *ctx.view;
-    let mut changed = false;
     ui.horizontal(|ui| {
         let h = ui
             .heading("Reconstructions")
             .on_hover_text(help::figure::RECON);
-        changed = ui
-            .add(
-                egui::DragValue::new(&mut s.recon_count)
-                    .range(crate::ui::settings::RECON_COUNT)
-                    .suffix(format!(" {}", ctx.data.nouns())),
-            )
-            .labelled_by(h.id)
-            .on_hover_text(help::RECON_COUNT)
-            .changed();
+        ui.add(
+            egui::DragValue::new(&mut s.recon_count)
+                .range(crate::ui::settings::RECON_COUNT)
+                .suffix(format!(" {}", ctx.data.nouns())),
+        )
+        .labelled_by(h.id)
+        .on_hover_text(help::RECON_COUNT);
     });
-    if changed {
-        ctx.push(UiCommand::ReconChanged);
-    }
     ui.small(format!(
         "top: test {} · bottom: reconstructions of their posterior means",
         ctx.data.nouns()

@@ -6,7 +6,6 @@ use eframe::egui;
 
 use super::{ViewCtx, anim_frame, column_width, export_menu, run_label};
 use crate::explore::RangeMode;
-use crate::ui::command::UiCommand;
 use crate::ui::decoder::ViewKey;
 use crate::ui::fit;
 use crate::ui::help;
@@ -16,7 +15,6 @@ use crate::ui::views::traversal_dims;
 
 fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let ex = &mut ctx.view.explore;
-    let before = (ex.traversal_rows, ex.traversal_steps, ex.traversal_range);
     ui.horizontal_wrapped(|ui| {
         ui.add(
             egui::Slider::new(&mut ex.traversal_rows, settings::TRAVERSAL_ROWS).text("dimensions"),
@@ -83,9 +81,6 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             .on_hover_text(help::explore::ANIMATE);
     });
     ui.small(format!("range: {}", ex.traversal_range.describe()));
-    if before != (ex.traversal_rows, ex.traversal_steps, ex.traversal_range) {
-        ctx.push(UiCommand::TraversalChanged);
-    }
 }
 
 /// Draw the controls and one traversal per shown run.
