@@ -190,8 +190,8 @@ pub struct SweepArgs {
 /// What `sweep` does.
 #[derive(Debug, Clone, Subcommand)]
 pub enum SweepCommand {
-    /// Expand a sweep file (a [base] run configuration, [axes] of values, [[exclude]] and
-    /// [[include]] entries) into DIR/runs/NAME/run.toml, and print the runs.
+    /// Expand a sweep file (a `[base]` run configuration, `[axes]` of values, `[[exclude]]` and
+    /// `[[include]]` entries) into DIR/runs/NAME/run.toml, and print the runs.
     Plan {
         /// The sweep file (TOML; see examples/sweep-small.toml).
         spec: PathBuf,
@@ -669,8 +669,8 @@ pub struct TraverseArgs {
     /// for the animation (frame f shows every dimension's f-th value, forth and back).
     #[arg(long)]
     pub out: PathBuf,
-    /// How far each dimension is swept: quantile[:Q] (the prior's Φ⁻¹(Q)…Φ⁻¹(1−Q), Q in
-    /// (0, 0.5), default 0.05), sigma[:K] (the encoded test means' mean ± K standard
+    /// How far each dimension is swept: `quantile[:Q]` (the prior's Φ⁻¹(Q)…Φ⁻¹(1−Q), Q in
+    /// (0, 0.5), default 0.05), `sigma[:K]` (the encoded test means' mean ± K standard
     /// deviations per dimension, default 2) or minmax (their minimum to maximum).
     #[arg(long, value_parser = RangeMode::parse, default_value = "quantile:0.05")]
     pub range: RangeMode,
@@ -740,7 +740,7 @@ pub struct AnomalyArgs {
     /// Key map and image size for PyTorch files.
     #[command(flatten)]
     pub import: ImportArgs,
-    /// The shifted set: invert, rotate, noise[:SIGMA] (default σ 0.3) or class:K (the test
+    /// The shifted set: invert, rotate, `noise[:SIGMA]` (default σ 0.3) or class:K (the test
     /// images of class K against the others). Default: class:K for a checkpoint trained
     /// `--without-class K`, else invert.
     #[arg(long, value_parser = parse_shift)]

@@ -440,7 +440,7 @@ fn decode(path: &Path, side: usize) -> Result<RgbImage, Skip> {
     decode_bytes(&data, side)
 }
 
-/// [`decode`] of bytes already read (the fuzz target's entry point).
+/// `decode` of bytes already read (the fuzz target's entry point).
 pub fn decode_image(bytes: &[u8], side: usize) -> Result<RgbImage, String> {
     decode_bytes(bytes, side).map_err(|s| s.reason().to_string())
 }
