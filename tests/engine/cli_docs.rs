@@ -27,7 +27,7 @@ fn run(args: &[&str]) -> Output {
 
 /// Every subcommand a user can type, as its path of names (`["sweep", "run"]`), read from
 /// the clap definition itself: hidden ones (`man`, `sweep task`) and clap's `help` aside.
-fn subcommands() -> Vec<Vec<String>> {
+pub(crate) fn subcommands() -> Vec<Vec<String>> {
     fn walk(cmd: &clap::Command, path: &[String], out: &mut Vec<Vec<String>>) {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             let mut p = path.to_vec();

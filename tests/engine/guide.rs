@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use clap::CommandFactory;
 use latent_explorer::cli::Cli;
+
+use crate::cli_docs::subcommands;
 use latent_explorer::cli_docs;
 
 const BIN: &str = env!("CARGO_BIN_EXE_latent-explorer");
@@ -22,21 +24,6 @@ fn guide_src() -> PathBuf {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Every subcommand a user can type, as its path of names, from the clap definition.
-fn subcommands() -> Vec<Vec<String>> {
-    fn walk(cmd: &clap::Command, path: &[String], out: &mut Vec<Vec<String>>) {
-        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-            let mut p = path.to_vec();
-            p.push(sub.get_name().to_string());
-            out.push(p.clone());
-            walk(sub, &p, out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(&Cli::command(), &[], &mut out);
-    out
 }
 
 #[test]
@@ -107,19 +94,23 @@ fn anchor(heading: &str) -> String {
     id
 }
 
+/// The lines of a Markdown text outside fenced code blocks.
+fn prose_lines(md: &str) -> impl Iterator<Item = &str> {
+    let mut fence = false;
+    md.lines().filter(move |line| {
+        if line.starts_with("```") {
+            fence = !fence;
+            return false;
+        }
+        !fence
+    })
+}
+
 /// The anchors of a Markdown file's headings (outside code blocks), numbered on repeats as
 /// mdBook numbers them.
 fn anchors(md: &str) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
-    let mut fence = false;
-    for line in md.lines() {
-        if line.starts_with("```") {
-            fence = !fence;
-            continue;
-        }
-        if fence {
-            continue;
-        }
+    for line in prose_lines(md) {
         let hashes = line.chars().take_while(|&c| c == '#').count();
         if (1..=6).contains(&hashes) && line[hashes..].starts_with(' ') {
             let base = anchor(&line[hashes + 1..]);
@@ -139,15 +130,7 @@ fn anchors(md: &str) -> BTreeSet<String> {
 /// `[text](target)` and `![alt](target)`.
 fn links(md: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut fence = false;
-    for line in md.lines() {
-        if line.starts_with("```") {
-            fence = !fence;
-            continue;
-        }
-        if fence {
-            continue;
-        }
+    for line in prose_lines(md) {
         // Drop code spans: a `](x)` inside backticks is text.
         let mut plain = String::new();
         for (i, part) in line.split('`').enumerate() {
