@@ -691,9 +691,38 @@ pub struct TraverseArgs {
     /// GIF frame delay in milliseconds (10–10000).
     #[arg(long, default_value_t = crate::export::GIF_DELAY_MS, value_parser = delay_parser())]
     pub delay_ms: u32,
+    /// Traverse one attribute direction instead of the dimensions: `A/B` points from set
+    /// B's mean code to set A's, each set `label:K` (the test images of label K) or test
+    /// indices such as `3,17,40-50`; `@FILE` reads that text from a file (the app's map
+    /// copies it for its A and B selections). One row of `--steps` images.
+    #[arg(long, value_name = "A/B", conflicts_with_all = ["dims", "range"])]
+    pub direction: Option<String>,
+    /// With --direction: the amounts t of the direction added, `LO:HI` (default 0:1: from
+    /// B's mean code to A's; with --digit, from that image's code to it plus A − B).
+    #[arg(long, value_name = "LO:HI", requires = "direction", value_parser = amount_range)]
+    pub along: Option<(f32, f32)>,
     /// Data and backend.
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+/// Parse `--along LO:HI` (finite, LO ≠ HI).
+fn amount_range(s: &str) -> Result<(f32, f32), String> {
+    let (lo, hi) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}' is not LO:HI (e.g. 0:1 or -1:2)"))?;
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite() && v.abs() <= 1e3)
+            .ok_or_else(|| format!("'{t}' is not a number in -1000..=1000"))
+    };
+    let (lo, hi) = (num(lo)?, num(hi)?);
+    if lo == hi {
+        return Err(format!("'{s}': LO and HI are equal"));
+    }
+    Ok((lo, hi))
 }
 
 /// `interpolate` options.
@@ -1879,6 +1908,9 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         test_index(i, "--digit", &data)?;
     }
     let model = &loaded.model;
+    if let Some(spec) = &a.direction {
+        return traverse_direction(a, spec, &data, model, &device);
+    }
     // The app's statistics of the same test images: the same order of dimensions.
     let (post, stats) = explore::dimension_stats(model, &data, data.test.len(), &device);
     let d = post.dim;
@@ -1963,6 +1995,101 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     }
     outln!(
         "{} values × {n_dims} dimensions → {}{}",
+        a.steps,
+        written.path.display(),
+        if format == ExportFormat::Gif {
+            format!(" ({} frames, forth and back)", written.frames)
+        } else {
+            String::new()
+        }
+    );
+    if let Some(f) = frames {
+        outln!("{} frames → {}", f.frames, f.path.display());
+    }
+    Ok(())
+}
+
+/// `traverse --direction`: one row of decodes along an attribute direction.
+fn traverse_direction(
+    a: &TraverseArgs,
+    spec: &str,
+    data: &Dataset,
+    model: &crate::model::Vae,
+    device: &Device,
+) -> Result<()> {
+    let text = match spec.strip_prefix('@') {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("--direction: reading {file}"))?
+        }
+        None => spec.to_string(),
+    };
+    let spec = explore::DirectionSpec::parse(text.trim()).context("--direction")?;
+    let post = explore::encode_split(model, &data.test, device, explore::ENCODE_BATCH);
+    let d = post.dim;
+    let n = post.len();
+    let labels = &data.test.labels;
+    let set_a = spec.a.resolve(labels, n, 'A').context("--direction")?;
+    let set_b = spec.b.resolve(labels, n, 'B').context("--direction")?;
+    let dir = explore::attribute_direction(&post.mu, d, &set_a, &set_b).context("--direction")?;
+    let (base, label, base_text) = match a.digit.and_then(|i| Some((i, post.mean(i)?))) {
+        Some((i, code)) => {
+            let l = data.test.labels[i];
+            (
+                code.to_vec(),
+                Some(l),
+                format!("test {} {i} (label {l})'s posterior mean", data.noun()),
+            )
+        }
+        None => (
+            dir.from.clone(),
+            None,
+            format!("B's mean code ({})", spec.b),
+        ),
+    };
+    let (lo, hi) = a.along.unwrap_or((0.0, 1.0));
+    let ts = explore::amounts(lo, hi, a.steps);
+    let z = explore::along(&base, &dir.vector, &ts);
+    let labels = label.map_or(CodeLabels::None, |l| CodeLabels::All(l as usize));
+    let pixels = explore::decode_codes(model, z, d, labels, device)?;
+    let frames = match &a.frames {
+        Some(out) => Some(export_grid(
+            &pixels,
+            data.shape(),
+            a.steps,
+            ExportFormat::Frames,
+            a.delay_ms,
+            out,
+        )?),
+        None => None,
+    };
+    let format = out_format(&a.out)?;
+    let written = match export_grid(&pixels, data.shape(), a.steps, format, a.delay_ms, &a.out) {
+        Ok(w) => w,
+        Err(e) => {
+            if let Some(f) = &frames {
+                crate::export::remove_export(f);
+            }
+            return Err(e.into());
+        }
+    };
+    let (na, nb) = dir.sizes;
+    outln!(
+        "direction: from B = {} ({nb} test {}) to A = {} ({na}), the difference of their mean codes",
+        spec.b,
+        data.nouns(),
+        spec.a
+    );
+    outln!("length |A − B|: {:.4}", dir.length());
+    outln!(
+        "separation along it: {}",
+        match dir.separation {
+            Some(s) => format!("{s:.2} pooled standard deviations of the two sets' codes"),
+            None => "not defined (the sets do not spread along it)".to_string(),
+        }
+    );
+    outln!("base: {base_text}");
+    outln!(
+        "t: {lo} … {hi} in {} steps (base + t · (A − B)) → {}{}",
         a.steps,
         written.path.display(),
         if format == ExportFormat::Gif {

@@ -2,9 +2,10 @@
 //! grid spacings, traversals and their ranges, principal directions), the prior's noise,
 //! a model's codes and decodes of test items, per-dimension statistics and the one order of
 //! latent dimensions, anomaly scores and their report, disentanglement against known
-//! factors, and t-SNE embeddings. This file only declares the parts and re-exports them.
+//! factors, t-SNE embeddings and attribute directions. This file only declares the parts and re-exports them.
 
 mod anomaly;
+mod direction;
 mod disentangle;
 mod embed;
 mod encode;
@@ -18,6 +19,10 @@ mod stats;
 mod traverse;
 
 pub use anomaly::{Histogram, auroc, rank_by_score};
+pub use direction::{
+    AttributeDirection, DirectionError, DirectionSpec, ItemSet, MAX_SET_ITEMS, along, amounts,
+    attribute_direction, mean_code,
+};
 pub use disentangle::{
     Disentanglement, FactorVaeScore, MIG_BINS, best_factor_per_dimension, disentanglement,
     factor_vae_score, mig,

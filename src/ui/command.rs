@@ -91,6 +91,13 @@ pub enum UiCommand {
     ClearErrors,
     /// Select these test digits on every run's map (empty: clear the selection).
     SelectDigits(Vec<usize>),
+    /// Take the map's selection as set A (`true`: the attribute direction points toward
+    /// it) or set B of the cursor's attribute direction (an empty selection clears it).
+    SetDirectionSet(bool),
+    /// Move the cursor this far along the attribute direction (0: not at all).
+    SetAlong(f32),
+    /// Forget the attribute direction's sets.
+    ClearDirection,
     /// The path runs between these two test digits.
     SetPathEnds(usize, usize),
     /// Score the anomaly tab's sets again, with the same settings.

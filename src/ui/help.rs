@@ -131,6 +131,12 @@ pub const COLORMAP: &str = "How pixel intensities are coloured: gray, or viridis
 pub const SLIDER: &str = "One latent dimension of the shared cursor, decoded live by every run of this \
      latent size. Ordered by the focused run's KL (a VQ-VAE: its code variance), the most \
      informative first, as `traverse` orders its rows; \"inactive\" dimensions change nothing.";
+/// The attribute direction's slider.
+pub const ALONG: &str = "Move every run's point t along its own attribute direction: its base point \
+     (the sliders' vector, or its code of the followed image) + t · (mean code of set A − mean \
+     code of set B), both sets' codes from the same run. t = 1 from B's mean lands on A's \
+     mean. The sets are chosen on the map tab (Set as A / Set as B); `traverse --direction` \
+     exports the same traversal.";
 /// Randomize.
 pub const RANDOMIZE: &str = "Draw a new latent vector from the prior N(0, I) (shortcut R).";
 /// Zero.
@@ -324,6 +330,17 @@ pub mod explore {
          there (the map then plots the two dimensions).";
     /// Clear the selection.
     pub const CLEAR_SELECTION: &str = "Forget the selected images (Esc).";
+    /// Set A of the attribute direction.
+    pub const DIRECTION_A: &str = "Make the selection set A: the attribute direction points from set B's \
+         mean code toward set A's (e.g. select the 7s here and the 1s as B). Each run takes it \
+         from its own codes of the same images; the latents tab's \"along A − B\" slider moves \
+         every run's point along it.";
+    /// Set B of the attribute direction.
+    pub const DIRECTION_B: &str = "Make the selection set B: the attribute direction points away from \
+         its mean code, toward set A's.";
+    /// Copy the direction for the CLI.
+    pub const DIRECTION_COPY: &str = "Copy the two sets as `traverse --direction` takes them \
+         (A/B, test indices), to export the same direction's traversal from the command line.";
     /// Path ends.
     pub const PATH_END: &str = "A test image's index; every run uses its own code of it.";
     /// Path steps.

@@ -396,6 +396,23 @@ impl ExplorerApp {
                 }
             }
             UiCommand::ResamplePrior => self.runs.cursor.prior_seed += 1,
+            UiCommand::SetDirectionSet(toward) => {
+                let items: Vec<usize> = self.runs.selection.iter().copied().collect();
+                let dir = &mut self.runs.cursor.direction;
+                if toward {
+                    dir.a = items;
+                } else {
+                    dir.b = items;
+                }
+            }
+            UiCommand::SetAlong(t) => {
+                if t.is_finite() {
+                    self.runs.cursor.direction.t = t;
+                }
+            }
+            UiCommand::ClearDirection => {
+                self.runs.cursor.direction = Default::default();
+            }
             UiCommand::SelectDigits(_)
             | UiCommand::SetPathEnds(..)
             | UiCommand::Rescore

@@ -32,6 +32,61 @@ pub struct LatentCursor {
     pub prior_seed: u64,
     /// Seed of the next "Randomize".
     pub random_seed: u64,
+    /// The attribute direction the cursor is moved along (the map's A and B selections).
+    pub direction: CursorDirection,
+}
+
+/// An attribute direction for the cursor: two sets of test items, and how far along the
+/// direction from B's mean code to A's the cursor is moved. Each run takes the direction
+/// from its own codes of the same items, so "toward A" means the same images in every run
+/// without any fit between their latent spaces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CursorDirection {
+    /// Set A: the items the direction points toward.
+    pub a: Vec<usize>,
+    /// Set B: the items it points away from.
+    pub b: Vec<usize>,
+    /// How far along: each run's point is its base point + t · (A's mean code − B's).
+    pub t: f32,
+}
+
+impl CursorDirection {
+    /// Whether both sets are chosen.
+    pub fn is_set(&self) -> bool {
+        !self.a.is_empty() && !self.b.is_empty()
+    }
+
+    /// The two sets as `traverse --direction` takes them.
+    pub fn spec(&self) -> Option<crate::explore::DirectionSpec> {
+        use crate::explore::{DirectionSpec, ItemSet};
+        self.is_set().then(|| DirectionSpec {
+            a: ItemSet::of_items(self.a.iter().copied()),
+            b: ItemSet::of_items(self.b.iter().copied()),
+        })
+    }
+
+    /// `run`'s direction, from its own codes of the two sets, or why there is none.
+    pub fn of_run(&self, run: &Run) -> Result<crate::explore::AttributeDirection, String> {
+        let stats = run
+            .views
+            .stats
+            .as_ref()
+            .ok_or_else(|| WAITING_FOR_CODES.to_string())?;
+        crate::explore::attribute_direction(&stats.codes, stats.latent, &self.a, &self.b)
+            .map_err(|e| format!("attribute direction: {e}"))
+    }
+
+    /// `base` moved t along `run`'s direction (unchanged while a set is missing or t is 0).
+    fn apply(&self, run: &Run, base: Vec<f32>) -> Result<Vec<f32>, String> {
+        if !self.is_set() || self.t == 0.0 {
+            return Ok(base);
+        }
+        let dir = self.of_run(run)?;
+        if dir.vector.len() != base.len() {
+            return Err("the attribute direction has another size".into());
+        }
+        Ok(crate::explore::along(&base, &dir.vector, &[self.t]))
+    }
 }
 
 impl Default for LatentCursor {
@@ -44,13 +99,22 @@ impl Default for LatentCursor {
             label: 0,
             prior_seed: 1,
             random_seed: 0x5EED,
+            direction: CursorDirection::default(),
         }
     }
 }
 
 impl LatentCursor {
-    /// The latent vector `run` decodes, or why it cannot.
+    /// The latent vector `run` decodes, or why it cannot: its base point moved along the
+    /// attribute direction, if one is set.
     pub fn latent_for(&self, run: &Run) -> Result<Vec<f32>, String> {
+        let base = self.base_for(run)?;
+        self.direction.apply(run, base)
+    }
+
+    /// The point `run` decodes before the attribute direction moves it: its code of the
+    /// followed digit or input, or the explicit vector (what the sliders set).
+    pub fn base_for(&self, run: &Run) -> Result<Vec<f32>, String> {
         let d = run.latent_dim();
         if self.follow_input {
             return match &run.views.input {
@@ -94,11 +158,12 @@ impl LatentCursor {
         self.follow_input = false;
     }
 
-    /// The values the sliders show: `focused`'s code of the digit, or the explicit vector.
+    /// The values the sliders show: `focused`'s code of the digit, or the explicit vector
+    /// (the base point, before an attribute direction moves it).
     pub fn slider_values(&self, focused: Option<&Run>) -> Vec<f32> {
         match focused {
             Some(run) if self.follows_codes() => self
-                .latent_for(run)
+                .base_for(run)
                 .unwrap_or_else(|_| vec![0.0; run.latent_dim()]),
             Some(run) if self.z.len() != run.latent_dim() => vec![0.0; run.latent_dim()],
             _ => self.z.clone(),

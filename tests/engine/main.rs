@@ -11,6 +11,7 @@ mod cli_docs;
 mod common;
 mod cpu;
 mod data;
+mod direction;
 mod disentangle;
 mod explore;
 mod explore_app;

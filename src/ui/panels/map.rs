@@ -156,6 +156,20 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
                 .map(|(l, c)| format!("{l}×{c}"))
                 .collect();
             ui.label(format!("{n} selected: {}", parts.join(" ")));
+            if ui
+                .button("Set as A")
+                .on_hover_text(help::explore::DIRECTION_A)
+                .clicked()
+            {
+                ctx.push(UiCommand::SetDirectionSet(true));
+            }
+            if ui
+                .button("Set as B")
+                .on_hover_text(help::explore::DIRECTION_B)
+                .clicked()
+            {
+                ctx.push(UiCommand::SetDirectionSet(false));
+            }
             let esc = ui.input(|i| i.key_pressed(egui::Key::Escape));
             if ui
                 .button("Clear selection")
@@ -167,6 +181,25 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
             }
         } else {
             ui.weak(format!("drag on a map to select {}", ctx.data.nouns()));
+        }
+        let runs = ctx.runs;
+        let dir = &runs.cursor.direction;
+        if !dir.a.is_empty() || !dir.b.is_empty() {
+            ui.separator();
+            ui.small(format!(
+                "direction: B {} → A {} {}",
+                dir.b.len(),
+                dir.a.len(),
+                ctx.data.nouns()
+            ));
+            if let Some(spec) = dir.spec()
+                && ui
+                    .small_button("Copy as --direction")
+                    .on_hover_text(help::explore::DIRECTION_COPY)
+                    .clicked()
+            {
+                ui.ctx().copy_text(spec.to_string());
+            }
         }
     });
     if clear {

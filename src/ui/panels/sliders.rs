@@ -84,6 +84,26 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
         });
         run_label(ui, focused);
     });
+    if cursor.direction.is_set() {
+        ui.horizontal(|ui| {
+            let mut t = cursor.direction.t;
+            let (a, b) = (cursor.direction.a.len(), cursor.direction.b.len());
+            if ui
+                .add(
+                    egui::Slider::new(&mut t, -1.0..=2.0)
+                        .text(format!("along A − B (B: {b}, A: {a} {})", ctx.data.nouns()))
+                        .max_decimals(2),
+                )
+                .on_hover_text(help::ALONG)
+                .changed()
+            {
+                ctx.push(UiCommand::SetAlong(t));
+            }
+            if ui.small_button("Clear").clicked() {
+                ctx.push(UiCommand::ClearDirection);
+            }
+        });
+    }
     let values = cursor.slider_values(Some(focused));
     let d = values.len();
     let stats = focused
