@@ -539,6 +539,19 @@ pub struct AppArgs {
     /// `DIR[@SIDE]`, `shapes[:SIDE]`); it becomes the draft's dataset field.
     #[arg(long, value_name = "DATA")]
     pub data: Option<String>,
+    /// Start with an attribute direction, as `traverse --direction` takes it (`A/B`, each
+    /// set `label:K` or test indices; `@FILE`): the latents tab's "along A − B" slider
+    /// moves every run's point along its own direction.
+    #[arg(long, value_name = "A/B")]
+    pub direction: Option<String>,
+    /// With --direction: how far along it the cursor starts (default 1).
+    #[arg(
+        long,
+        value_name = "T",
+        requires = "direction",
+        allow_negative_numbers = true
+    )]
+    pub along: Option<f32>,
     /// The window's size in points, WIDTHxHEIGHT (e.g. for screenshots under Xvfb at
     /// another screen size).
     #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_window_size)]
@@ -969,6 +982,13 @@ fn app(a: &AppArgs) -> Result<()> {
         train: a.train.clone(),
         epochs: a.epochs,
         import: a.import.options()?,
+        direction: match &a.direction {
+            Some(spec) => Some((
+                direction_spec(spec)?,
+                a.along.filter(|t| t.is_finite()).unwrap_or(1.0),
+            )),
+            None => None,
+        },
         ..AppOptions::default()
     };
     // Ctrl-C closes the window as its close button does (the runs are saved); a second
@@ -2009,6 +2029,17 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--direction A/B` or `--direction @FILE`, parsed.
+fn direction_spec(spec: &str) -> Result<explore::DirectionSpec> {
+    let text = match spec.strip_prefix('@') {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("--direction: reading {file}"))?
+        }
+        None => spec.to_string(),
+    };
+    explore::DirectionSpec::parse(text.trim()).context("--direction")
+}
+
 /// `traverse --direction`: one row of decodes along an attribute direction.
 fn traverse_direction(
     a: &TraverseArgs,
@@ -2017,13 +2048,7 @@ fn traverse_direction(
     model: &crate::model::Vae,
     device: &Device,
 ) -> Result<()> {
-    let text = match spec.strip_prefix('@') {
-        Some(file) => {
-            std::fs::read_to_string(file).with_context(|| format!("--direction: reading {file}"))?
-        }
-        None => spec.to_string(),
-    };
-    let spec = explore::DirectionSpec::parse(text.trim()).context("--direction")?;
+    let spec = direction_spec(spec)?;
     let post = explore::encode_split(model, &data.test, device, explore::ENCODE_BATCH);
     let d = post.dim;
     let n = post.len();

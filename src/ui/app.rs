@@ -72,6 +72,9 @@ pub struct AppOptions {
     /// How long a removed run can be brought back with Undo (default
     /// [`super::runs::UNDO_WINDOW`]).
     pub undo_window: Option<Duration>,
+    /// An attribute direction to start with (its two sets, as `traverse --direction`
+    /// takes them) and how far along it the cursor starts.
+    pub direction: Option<(crate::explore::DirectionSpec, f32)>,
 }
 
 impl Default for AppOptions {
@@ -96,6 +99,7 @@ impl Default for AppOptions {
             tab: None,
             autosave_dir: None,
             undo_window: None,
+            direction: None,
         }
     }
 }
@@ -277,6 +281,20 @@ impl ExplorerApp {
             app.runs.undo_window = w;
         }
         app.choose_device(device_choice);
+        if let Some((spec, t)) = &opts.direction {
+            // The items whose codes every run computes: the first of the test set.
+            let n = app.data.test.len().min(settings::STATS_DIGITS);
+            let labels = &app.data.test.labels;
+            match (
+                spec.a.resolve(labels, n, 'A'),
+                spec.b.resolve(labels, n, 'B'),
+            ) {
+                (Ok(a), Ok(b)) => {
+                    app.runs.cursor.direction = super::runs::CursorDirection { a, b, t: *t };
+                }
+                (Err(e), _) | (_, Err(e)) => app.errors.push(format!("--direction: {e}")),
+            }
+        }
         if !opts.open.is_empty() {
             app.commands.push(UiCommand::Open(opts.open.clone()));
         }

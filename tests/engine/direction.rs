@@ -275,11 +275,17 @@ fn app_cursor_moves_along_each_runs_own_direction() {
     if let Some(v) = opts.view.as_mut() {
         v.compare_tab = CompareTab::Latents;
     }
+    // As `app --direction label:7/label:1 --along 0.5` starts it.
+    opts.direction = Some((DirectionSpec::parse("label:7/label:1").unwrap(), 0.5));
     let mut h = harness(opts);
     run_until(&mut h, 90, "both runs' codes", |a| {
         a.runs.iter().count() == 2 && a.runs.iter().all(|r| r.views.stats.is_some())
     });
     quiesce(&mut h);
+    let labels = fixture_data().test.labels;
+    let of = |k: u8| -> Vec<usize> { (0..labels.len()).filter(|&i| labels[i] == k).collect() };
+    let dir = &h.state().runs.cursor.direction;
+    assert_eq!((dir.a.clone(), dir.b.clone(), dir.t), (of(7), of(1), 0.5));
     let (set_a, set_b) = (vec![2usize, 5, 11, 40], vec![0usize, 1, 7]);
     let app = h.state_mut();
     app.push_command(UiCommand::SelectDigits(set_a.clone()));
