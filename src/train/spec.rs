@@ -153,6 +153,22 @@ pub struct RunSpec {
     /// FactorVAE: weight γ of the total-correlation term.
     #[arg(long, default_value_t = 40.0)]
     pub factor_gamma: f64,
+    /// Capacity VAE: weight γ of |KL − C|.
+    #[arg(long, default_value_t = 1000.0)]
+    pub capacity_gamma: f64,
+    /// Capacity VAE: the final capacity C_max, in nats.
+    #[arg(long, default_value_t = 25.0)]
+    pub capacity_max: f64,
+    /// Capacity VAE: steps over which the capacity rises from 0 to C_max.
+    #[arg(long, default_value_t = 2000)]
+    pub capacity_steps: u64,
+    /// DIP-VAE: weight λ_od of the covariance's off-diagonal entries.
+    #[arg(long, default_value_t = 10.0)]
+    pub dip_lambda_od: f64,
+    /// DIP-VAE: weight λ_d of its diagonal's distance from 1 (default: 10 λ_od for
+    /// DIP-VAE-I, λ_od for DIP-VAE-II, as in the paper).
+    #[arg(long)]
+    pub dip_lambda_d: Option<f64>,
     /// Seed for initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -197,6 +213,11 @@ impl Default for RunSpec {
             vq_commitment: 0.25,
             bottom_latent: 50,
             factor_gamma: 40.0,
+            capacity_gamma: 1000.0,
+            capacity_max: 25.0,
+            capacity_steps: 2000,
+            dip_lambda_od: 10.0,
+            dip_lambda_d: None,
             seed: 0,
             eval_iwae_k: 0,
         }
@@ -317,8 +338,14 @@ impl RunSpec {
             ("gan_weight", self.gan_weight),
             ("vq_commitment", self.vq_commitment),
             ("factor_gamma", self.factor_gamma),
+            ("capacity_gamma", self.capacity_gamma),
+            ("capacity_max", self.capacity_max),
+            ("dip_lambda_od", self.dip_lambda_od),
         ] {
             non_negative(key, v, false)?;
+        }
+        if let Some(l) = self.dip_lambda_d {
+            non_negative("dip_lambda_d", l, false)?;
         }
         non_negative("sinkhorn_eps", self.sinkhorn_eps, true)?;
         within("vq_codes", self.vq_codes, 2, 65_536)?;
@@ -360,6 +387,11 @@ impl RunSpec {
             ("vq_commitment", v == V::VqVae),
             ("bottom_latent", v == V::TwoLayer),
             ("factor_gamma", v == V::FactorVae),
+            ("capacity_gamma", v == V::CapacityVae),
+            ("capacity_max", v == V::CapacityVae),
+            ("capacity_steps", v == V::CapacityVae),
+            ("dip_lambda_od", matches!(v, V::DipVaeI | V::DipVaeII)),
+            ("dip_lambda_d", matches!(v, V::DipVaeI | V::DipVaeII)),
         ] {
             if !used {
                 keys.push(key);
@@ -404,6 +436,11 @@ impl RunSpec {
             vq_commitment: self.vq_commitment,
             two_layer_bottom: self.bottom_latent,
             factor_gamma: self.factor_gamma,
+            capacity_gamma: self.capacity_gamma,
+            capacity_max: self.capacity_max,
+            capacity_steps: self.capacity_steps,
+            dip_lambda_od: self.dip_lambda_od,
+            dip_lambda_d: self.dip_lambda_d,
             ..VariantParams::default()
         }
     }

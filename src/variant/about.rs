@@ -198,6 +198,36 @@ impl VariantKind {
                     "Top-layer sliders change the image globally; z1 adds the detail.",
                 ],
             },
+            Self::CapacityVae => About {
+                idea: "Controls how much information the code carries: the KL is pulled toward                        a capacity C that rises slowly, so the most useful factors are encoded                        first and the rest as C grows.",
+                objective: "loss = rec + γ · |KL − C|,  C = C_max · min(1, step / steps)
+                                 (γ = 1000, C_max = 25 nats, steps = 2000)",
+                paper: "Burgess, Higgins, Pal, Matthey, Watters, Desjardins & Lerchner (2018),                         Understanding disentangling in β-VAE, arXiv:1804.03599.",
+                look_for: &[
+                    "The kl curve follows the capacity curve (both in the metrics) up to C_max.",
+                    "Early epochs: few active dimensions, blurry reconstructions; more as C rises.",
+                ],
+            },
+            Self::DipVaeI => About {
+                idea: "Disentangles by moment matching: the covariance of the encoder's means                        over the data is pulled toward the identity, so dimensions are                        decorrelated and of unit spread.",
+                objective: "loss = rec + KL + λ_od Σ_{i≠j} C_ij² + λ_d Σ_i (C_ii − 1)²
+                                 C = Cov_batch[μ(x)]   (λ_od = 10, λ_d = 10 λ_od)",
+                paper: "Kumar, Sattigeri & Balakrishnan (2018), Variational Inference of                         Disentangled Latent Concepts from Unlabeled Observations, ICLR 2018.",
+                look_for: &[
+                    "The codes' covariance (the map's spread) near the identity; the dip term                      near 0.",
+                    "On `--data shapes`: MIG against the VAE's.",
+                ],
+            },
+            Self::DipVaeII => About {
+                idea: "As DIP-VAE-I, but the penalty is on the covariance of the aggregate                        posterior q(z) itself: the means' covariance plus the average posterior                        variance.",
+                objective: "loss = rec + KL + λ_od Σ_{i≠j} C_ij² + λ_d Σ_i (C_ii − 1)²
+                                 C = Cov_batch[μ(x)] + E_batch[diag σ²(x)]   (λ_od = λ_d = 10)",
+                paper: "Kumar, Sattigeri & Balakrishnan (2018), Variational Inference of                         Disentangled Latent Concepts from Unlabeled Observations, ICLR 2018.",
+                look_for: &[
+                    "Prior samples closer to the data than a VAE's: q(z) is matched to N(0, I)                      in its first two moments.",
+                    "The dip term near 0.",
+                ],
+            },
         }
     }
 }

@@ -49,6 +49,17 @@ pub enum VariantKind {
     /// FactorVAE: the ELBO plus γ · total correlation, estimated by a discriminator
     /// between codes and their per-dimension permutation.
     FactorVae,
+    /// Capacity-annealed β-VAE: γ · |KL − C| with the capacity C raised linearly.
+    CapacityVae,
+    /// DIP-VAE-I: the ELBO plus a penalty pulling Cov[μ(x)] toward the identity.
+    #[serde(rename = "dip-vae-i")]
+    #[value(name = "dip-vae-i")]
+    DipVaeI,
+    /// DIP-VAE-II: the ELBO plus a penalty pulling the covariance of q(z) toward the
+    /// identity.
+    #[serde(rename = "dip-vae-ii")]
+    #[value(name = "dip-vae-ii")]
+    DipVaeII,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -96,6 +107,18 @@ pub struct VariantParams {
     pub factor_gamma: f64,
     /// FactorVAE discriminator hidden widths.
     pub factor_disc_hidden: Vec<usize>,
+    /// Capacity VAE: weight γ of |KL − C| (Burgess et al.: 1000 on dSprites).
+    pub capacity_gamma: f64,
+    /// Capacity VAE: the final capacity C_max in nats (Burgess et al.: 25 on dSprites).
+    pub capacity_max: f64,
+    /// Capacity VAE: steps over which C rises from 0 to C_max (Burgess et al.: 100,000
+    /// iterations; 2,000 here, a few epochs of the bundled digits).
+    pub capacity_steps: u64,
+    /// DIP-VAE: weight λ_od of the covariance's off-diagonal entries.
+    pub dip_lambda_od: f64,
+    /// DIP-VAE: weight λ_d of its diagonal's distance from 1 (`None`: the paper's, 10 λ_od
+    /// for DIP-VAE-I and λ_od for DIP-VAE-II).
+    pub dip_lambda_d: Option<f64>,
 }
 
 impl Default for VariantParams {
@@ -121,6 +144,11 @@ impl Default for VariantParams {
             two_layer_hidden: vec![100, 100],
             factor_gamma: 40.0,
             factor_disc_hidden: vec![500, 500],
+            capacity_gamma: 1000.0,
+            capacity_max: 25.0,
+            capacity_steps: 2000,
+            dip_lambda_od: 10.0,
+            dip_lambda_d: None,
         }
     }
 }
@@ -170,6 +198,10 @@ impl VariantParams {
             ("VQ commitment β", self.vq_commitment),
             ("AAE R1 γ", self.aae_r1),
             ("FactorVAE γ", self.factor_gamma),
+            ("capacity γ", self.capacity_gamma),
+            ("capacity C_max", self.capacity_max),
+            ("DIP λ_od", self.dip_lambda_od),
+            ("DIP λ_d", self.dip_lambda_d.unwrap_or(0.0)),
         ] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(format!("{name} {w} must be finite and ≥ 0"));
@@ -181,9 +213,20 @@ impl VariantParams {
     }
 }
 
+impl VariantParams {
+    /// DIP-VAE's λ_d: the one set, else the paper's for DIP-VAE-II (`second`) or -I.
+    pub fn dip_lambda_d(&self, second: bool) -> f64 {
+        self.dip_lambda_d.unwrap_or(if second {
+            self.dip_lambda_od
+        } else {
+            10.0 * self.dip_lambda_od
+        })
+    }
+}
+
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 13] = [
+    pub const ALL: [VariantKind; 16] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -197,6 +240,9 @@ impl VariantKind {
         VariantKind::VqVae,
         VariantKind::TwoLayer,
         VariantKind::FactorVae,
+        VariantKind::CapacityVae,
+        VariantKind::DipVaeI,
+        VariantKind::DipVaeII,
     ];
 
     /// Display name.
@@ -215,6 +261,9 @@ impl VariantKind {
             Self::VqVae => "VQ-VAE",
             Self::TwoLayer => "Two-layer VAE",
             Self::FactorVae => "FactorVAE",
+            Self::CapacityVae => "Capacity VAE",
+            Self::DipVaeI => "DIP-VAE-I",
+            Self::DipVaeII => "DIP-VAE-II",
         }
     }
 

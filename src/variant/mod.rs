@@ -19,7 +19,9 @@
 mod aae;
 pub mod about;
 mod bigan;
+mod capacity;
 mod critic;
+mod dip;
 mod factor_vae;
 mod iwae;
 mod kind;
@@ -38,7 +40,9 @@ pub use crate::model::pairwise_sq_dists;
 pub use aae::Aae;
 pub use about::About;
 pub use bigan::{Bigan, joint_pairs};
+pub use capacity::CapacityVae;
 pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce, r1_penalty};
+pub use dip::{DipVae, dip_covariance, dip_penalty};
 pub use factor_vae::{FactorVae, permute_dims};
 pub use iwae::{Iwae, iwae_bound};
 pub use kind::{Kernel, VariantKind, VariantParams};
@@ -70,6 +74,19 @@ impl VariantKind {
                 kernel: params.mmd_kernel,
             }),
             Self::BetaTcvae => Box::new(BetaTcVae),
+            Self::CapacityVae => Box::new(CapacityVae {
+                gamma: params.capacity_gamma,
+                c_max: params.capacity_max,
+                steps: params.capacity_steps,
+            }),
+            Self::DipVaeI | Self::DipVaeII => {
+                let second = self == Self::DipVaeII;
+                Box::new(DipVae {
+                    second,
+                    lambda_od: params.dip_lambda_od,
+                    lambda_d: params.dip_lambda_d(second),
+                })
+            }
             Self::WaeSinkhorn => Box::new(WaeSinkhorn {
                 lambda: params.sinkhorn_lambda,
                 eps: params.sinkhorn_eps,

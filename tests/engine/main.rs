@@ -28,6 +28,7 @@ mod imports;
 mod json_shape;
 mod math;
 mod metrics_out;
+mod models;
 mod reproduce;
 mod rundir;
 mod schedule;
