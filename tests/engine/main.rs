@@ -8,6 +8,7 @@ mod app_views;
 mod checkpoint;
 mod cli;
 mod cli_docs;
+mod collapse;
 mod common;
 mod cpu;
 mod data;
