@@ -139,15 +139,22 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     }
     let by_var = ctx.view.explore.collapse_by_variance;
     let timelines: Vec<_> = shown.iter().map(|r| timeline_of(r)).collect();
-    // One scale for every run, so colours compare across them.
-    let top = timelines
-        .iter()
-        .flatten()
-        .flat_map(|(t, _)| if by_var { &t.variance } else { &t.kl })
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(FLOOR, f64::max);
-    let lo = FLOOR.log10();
+    // One scale for every run, so colours compare across them: from the smallest value
+    // (at least FLOOR; with activity colouring, below the threshold) to the largest.
+    let values = || {
+        timelines
+            .iter()
+            .flatten()
+            .flat_map(|(t, _)| if by_var { &t.variance } else { &t.kl })
+            .copied()
+            .filter(|v| v.is_finite())
+    };
+    let top = values().fold(FLOOR, f64::max);
+    let bottom = values().fold(top, f64::min).max(FLOOR);
+    let mut lo = bottom.log10().floor();
+    if by_var {
+        lo = lo.min(crate::explore::ACTIVE_UNIT_THRESHOLD.log10() - 1.0);
+    }
     let hi = top.log10().max(lo + 1.0);
     let w = column_width(ui, shown.len()).max(160.0);
     let h = ui.available_height();
@@ -188,7 +195,7 @@ fn column(
         rect.min + egui::vec2(label_w, 0.0),
         egui::vec2(map_w, rect.height()),
     );
-    let scale = |v: f64| (v.max(FLOOR).log10() - lo) / (hi - lo);
+    let scale = |v: f64| (v.max(10f64.powf(lo)).log10() - lo) / (hi - lo);
     let mut mesh = egui::Mesh::default();
     let mut dots = egui::Mesh::default();
     for j in 0..t.dim {

@@ -49,13 +49,20 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     if shown.is_empty() {
         return;
     }
+    // One colour scale for every run (to the largest run's 98th percentile of its gaps), so
+    // colours compare across them.
+    let hi = shown
+        .iter()
+        .filter_map(|r| r.views.gap.as_ref())
+        .map(|g| quantile(&g.report.gaps(), 0.98))
+        .fold(1e-6, f64::max);
     let w = column_width(ui, shown.len()).max(160.0);
     ui.horizontal_top(|ui| {
         for run in shown {
             ui.vertical(|ui| {
                 ui.set_width(w);
                 run_label(ui, run);
-                column(ui, ctx, run, w);
+                column(ui, ctx, run, w, hi);
             });
         }
     });
@@ -71,7 +78,7 @@ fn quantile(values: &[f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
+fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32, hi: f64) {
     if let Some(e) = run.views.failed.get(&ViewKey::Gap) {
         ui.colored_label(ui.visuals().warn_fg_color, format!("no gap: {e}"));
     }
@@ -104,7 +111,6 @@ fn column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
         if stale { " (newer exist: Rescore)" } else { "" },
         result.micros as f64 / 1e6
     ));
-    let hi = quantile(&gaps, 0.98).max(1e-6);
     let side = ((w - 10.0) / SHOWN as f32 - 4.0).clamp(20.0, 80.0);
     let map_h = (ui.available_height() - side - 90.0).clamp(80.0, w);
     gap_map(ui, ctx, run, result, &gaps, hi, egui::vec2(w, map_h));
@@ -182,11 +188,15 @@ fn gap_map(
     if x0 >= x1 || y0 >= y1 {
         (x0, x1, y0, y1) = (x0.min(-1.0), x1.max(1.0), y0.min(-1.0), y1.max(1.0));
     }
+    // Equal scales on both axes (distances in the plane are distances between codes),
+    // centred.
     let inner = rect.shrink(6.0);
+    let s = (inner.width() as f64 / (x1 - x0)).min(inner.height() as f64 / (y1 - y0));
+    let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
     let to_screen = |p: [f64; 2]| {
         egui::pos2(
-            inner.left() + ((p[0] - x0) / (x1 - x0)) as f32 * inner.width(),
-            inner.bottom() - ((p[1] - y0) / (y1 - y0)) as f32 * inner.height(),
+            inner.center().x + ((p[0] - cx) * s) as f32,
+            inner.center().y - ((p[1] - cy) * s) as f32,
         )
     };
     ui.painter().rect_stroke(
