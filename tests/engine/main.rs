@@ -9,6 +9,7 @@ mod checkpoint;
 mod cli;
 mod cli_docs;
 mod collapse;
+mod collapse_app;
 mod common;
 mod cpu;
 mod data;
