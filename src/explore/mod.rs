@@ -1,14 +1,17 @@
 //! Exploring a trained model, shared by the CLI and the app: latent math (interpolation,
 //! grid spacings, traversals and their ranges, principal directions), the prior's noise,
 //! a model's codes and decodes of test items, per-dimension statistics and the one order of
-//! latent dimensions, anomaly scores and their report, disentanglement against known
-//! factors, t-SNE embeddings and attribute directions. This file only declares the parts and re-exports them.
+//! latent dimensions, anomaly scores and their report, the posterior-collapse timeline and
+//! the amortisation gap, disentanglement against known factors, t-SNE embeddings and
+//! attribute directions. This file only declares the parts and re-exports them.
 
 mod anomaly;
+mod collapse;
 mod direction;
 mod disentangle;
 mod embed;
 mod encode;
+mod gap;
 mod grid;
 mod interpolate;
 mod principal;
@@ -19,6 +22,7 @@ mod stats;
 mod traverse;
 
 pub use anomaly::{Histogram, auroc, rank_by_score};
+pub use collapse::{CollapseColumn, CollapseError, CollapseTimeline};
 pub use direction::{
     AttributeDirection, DirectionError, DirectionSpec, ItemSet, MAX_SET_ITEMS, along, amounts,
     attribute_direction, mean_code,
@@ -31,6 +35,10 @@ pub use embed::{EmbedError, TsneParams, pca_start, tsne};
 pub use encode::{
     CodeError, CodeLabels, ENCODE_BATCH, Posterior, check_indices, decode_codes, decode_means,
     encode_first, encode_split, host_vec, reconstructions, test_codes,
+};
+pub use gap::{
+    GapError, GapReport, MAX_GAP_SAMPLES, amortisation_gaps, bounds_from_log_weights,
+    bounds_of_batch,
 };
 pub use grid::{Spacing, axis, axis_values, grid_latents};
 pub use interpolate::{PathKind, forth_and_back, lerp, path, slerp};

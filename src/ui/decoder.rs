@@ -54,11 +54,13 @@ pub enum ViewKey {
     Manifold,
     /// A t-SNE embedding of the codes for the latent map.
     Embedding,
+    /// The amortisation gap of each test image.
+    Gap,
 }
 
 impl ViewKey {
     /// Every view.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Recon,
         Self::Slider,
         Self::Grid,
@@ -71,6 +73,7 @@ impl ViewKey {
         Self::Input,
         Self::Manifold,
         Self::Embedding,
+        Self::Gap,
     ];
 
     /// A small number naming the view in painter keys.
@@ -88,6 +91,7 @@ impl ViewKey {
             Self::Input => 9,
             Self::Manifold => 10,
             Self::Embedding => 11,
+            Self::Gap => 12,
         }
     }
 }
@@ -139,6 +143,15 @@ pub enum Job {
         /// Seed of the noise its score's samples of z are drawn from.
         seed: u64,
     },
+    /// The amortisation gap of the first `images` test images ([`explore::amortisation_gaps`]).
+    Gap {
+        /// Samples of z per image.
+        k: usize,
+        /// Seed of the noise the samples are drawn from.
+        seed: u64,
+        /// Test images scored (the first ones: the map's codes).
+        images: usize,
+    },
     /// Embed these codes in 2-D with t-SNE (no model needed).
     Embed {
         /// Row-major codes.
@@ -166,6 +179,17 @@ pub struct Embedding {
 pub struct AnomalyResult {
     /// The report, as `anomaly` prints it.
     pub report: AnomalyReport,
+    /// Snapshot step.
+    pub step: u64,
+    /// Time taken.
+    pub micros: u64,
+}
+
+/// The amortisation gap of one run's test images, and the weights it was computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GapResult {
+    /// Per image: the ELBO and the IWAE bound, from the same samples.
+    pub report: explore::GapReport,
     /// Snapshot step.
     pub step: u64,
     /// Time taken.
@@ -238,6 +262,8 @@ pub enum Output {
     Input(InputResult),
     /// A t-SNE embedding.
     Embedding(Embedding),
+    /// The amortisation gap per test image.
+    Gap(Box<GapResult>),
     /// A job failed.
     Error(ViewKey, String),
 }
@@ -759,6 +785,17 @@ pub fn execute(
                 request: id,
                 step: snap.step,
             })
+        }
+        Job::Gap { k, seed, images } => {
+            let lik = snap.config.model.likelihood;
+            match explore::amortisation_gaps(model, lik, &data.test, *images, *k, *seed, device) {
+                Ok(report) => Output::Gap(Box::new(GapResult {
+                    report,
+                    step: snap.step,
+                    micros: t0.elapsed().as_micros() as u64,
+                })),
+                Err(e) => Output::Error(key, e.to_string()),
+            }
         }
         Job::Embed { codes, dim, step } => {
             match explore::tsne(codes, *dim, explore::TsneParams::default()) {

@@ -303,6 +303,12 @@ pub const TAB_ANOMALIES: &str = "How typical each test image is to each model (�
 /// Input tab.
 pub const TAB_INPUT: &str = "Draw (a digit, on MNIST) or open a PNG/JPEG: every run encodes it, and its code \
      drives the sliders.";
+/// Collapse tab.
+pub const TAB_COLLAPSE: &str = "Posterior collapse over training: each run's KL per latent dimension at \
+     every evaluation as a heat map, the inactive cells marked and the collapsed dimensions listed.";
+/// Gap tab.
+pub const TAB_GAP: &str = "The amortisation gap per test image, (−ELBO) − (−IWAE bound with k samples): \
+     each run's map of its codes coloured by it, and the images its encoder serves worst.";
 
 /// The exploring tabs' controls.
 pub mod explore {
@@ -421,4 +427,35 @@ pub mod explore {
     pub const INPUT_RESULT: &str = "This run's reconstruction of the input, and its score (−ELBO in nats, \
          or a VQ-VAE's reconstruction term; the percentile among the test images' scores when the \
          anomaly tab has scored them the same way).";
+    /// The collapse heat map.
+    pub const COLLAPSE_MAP: &str = "One row per latent dimension, one column per test evaluation \
+         (each epoch's, as the metrics table has them; a run loaded with no history: one column from \
+         its codes). The colour is the dimension's mean KL(q(z_j|x) ‖ N(0, 1)) in nats (log scale), or \
+         its activity Var_x(E_q[z_j]); a dot marks a cell where the dimension is inactive (activity ≤ \
+         0.01, the active-units threshold). Hover a cell for its numbers.";
+    /// Colour the collapse map by activity.
+    pub const COLLAPSE_BY_VARIANCE: &str = "Colour the cells by the activity statistic Var_x(E_q[z_j]) \
+         (the variance of the dimension's posterior mean over the test set) instead of KL; the \
+         active-units threshold 0.01 is marked on the scale.";
+    /// The collapse colour scale.
+    pub const COLLAPSE_SCALE: &str = "The colour scale (log10). With activity colouring, the white mark \
+         is the active-units threshold 0.01: cells below it are collapsed dimensions.";
+    /// The collapsed dimensions.
+    pub const COLLAPSED: &str = "Dimensions inactive at the last evaluation (activity ≤ 0.01): they carry \
+         (almost) nothing about the image, their posterior is the prior. \"since\" is the first \
+         evaluation after the last one where the dimension was still active.";
+    /// Gap samples.
+    pub const GAP_K: &str = "Importance samples k per image: the gap is the IWAE bound with k samples \
+         minus the ELBO, both from the same k samples (0 at k = 1; it grows towards KL(q(z|x) ‖ \
+         p(z|x)) with k). Each image is decoded k times.";
+    /// Gap seed.
+    pub const GAP_SEED: &str = "Seed of the noise the gap's samples of z are drawn from: the same seed \
+         gives the same gaps.";
+    /// The gap map.
+    pub const GAP_MAP: &str = "Each dot is a test image's code on the run's top two principal \
+         directions, coloured by its amortisation gap (nats, scale beside): bright dots are images \
+         whose posterior the encoder fits worst.";
+    /// The worst-served images.
+    pub const GAP_WORST: &str = "The test images with the largest amortisation gap: importance sampling \
+         gains most over the encoder's one-shot posterior on them.";
 }

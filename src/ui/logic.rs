@@ -294,6 +294,10 @@ impl ExplorerApp {
                     run.views.failed.remove(&ViewKey::Embedding);
                     run.views.embedding = Some(e);
                 }
+                Output::Gap(g) => {
+                    run.views.failed.remove(&ViewKey::Gap);
+                    run.views.gap = Some(g);
+                }
                 Output::Input(inp) => {
                     // Older than the newest request, or for an input since cleared.
                     if !has_input

@@ -256,6 +256,8 @@ pub struct RunViews {
     pub input: Option<super::decoder::InputResult>,
     /// A t-SNE embedding of its codes.
     pub embedding: Option<super::decoder::Embedding>,
+    /// The amortisation gap of its test images.
+    pub gap: Option<Box<super::decoder::GapResult>>,
     /// The last failure per view (cleared by its next result), for panels to show.
     pub failed: HashMap<ViewKey, String>,
 }

@@ -44,6 +44,8 @@ pub const TRAVERSAL_QUANTILE: RangeInclusive<f32> = 0.001..=0.49;
 pub const TRAVERSAL_SIGMA: RangeInclusive<f32> = 0.1..=6.0;
 /// Importance samples of the anomaly scores (0: −ELBO): each image is decoded k times.
 pub const ANOMALY_IWAE_K: RangeInclusive<usize> = 0..=200;
+/// Importance samples per image of the amortisation gap (each image is decoded k times).
+pub const GAP_K: RangeInclusive<usize> = 1..=200;
 /// The pixel noise σ of the anomaly tab's noise shift.
 pub const SHIFT_NOISE: RangeInclusive<f32> = 0.01..=1.0;
 /// Frames per second of the path and traversal animations.
@@ -175,6 +177,10 @@ pub enum CompareTab {
     Anomalies,
     /// The user's own input: drawn or loaded.
     Input,
+    /// KL per latent dimension against evaluations: posterior collapse over training.
+    Collapse,
+    /// The amortisation gap per test image (−ELBO − (−IWAE_k)) on the map, the worst listed.
+    Gap,
 }
 
 /// How the latent map places each code.
@@ -195,7 +201,13 @@ impl CompareTab {
     pub fn is_exploring(self) -> bool {
         matches!(
             self,
-            Self::Map | Self::Paths | Self::Traversals | Self::Anomalies | Self::Input
+            Self::Map
+                | Self::Paths
+                | Self::Traversals
+                | Self::Anomalies
+                | Self::Input
+                | Self::Collapse
+                | Self::Gap
         )
     }
 }
@@ -245,6 +257,13 @@ pub struct ExploreSettings {
     /// Fit the drawing's ink into the central 20/28 as MNIST digits are (else the canvas
     /// is taken pixel for pixel).
     pub fit_drawing: bool,
+    /// The collapse tab colours cells by Var_x(E_q\[z_j\]) (the activity statistic, its
+    /// threshold on the scale) instead of KL.
+    pub collapse_by_variance: bool,
+    /// Importance samples per image of the amortisation gap ([`GAP_K`]).
+    pub gap_k: usize,
+    /// Seed of the noise the gap's samples of z are drawn from.
+    pub gap_seed: u64,
 }
 
 impl Default for ExploreSettings {
@@ -269,6 +288,9 @@ impl Default for ExploreSettings {
             canvas: Vec::new(),
             brush: 1.4,
             fit_drawing: true,
+            collapse_by_variance: false,
+            gap_k: 16,
+            gap_seed: 0,
         }
     }
 }
@@ -518,6 +540,7 @@ impl Persisted {
             RangeMode::MinMax => RangeMode::MinMax,
         };
         e.anomaly_iwae_k = clamp_to(e.anomaly_iwae_k, &ANOMALY_IWAE_K);
+        e.gap_k = clamp_to(e.gap_k, &GAP_K);
         e.fps = finite_in(e.fps, &FPS, de.fps);
         if let Shift::Noise(sigma) = &mut e.shift {
             *sigma = finite_in(*sigma, &SHIFT_NOISE, crate::data::shift::DEFAULT_NOISE);

@@ -20,6 +20,21 @@ pub fn iwae_bound(
     k: usize,
     eps: Option<Tensor<3>>,
 ) -> Tensor<1> {
+    let b = x.dims()[0];
+    log_mean_exp(iwae_log_weights(model, likelihood, x, labels, k, eps), 0).reshape([b])
+}
+
+/// The log importance weights `log p(x, z_i) − log q(z_i | x)` of [`iwae_bound`], `[k, batch]`
+/// (the same samples: their log-mean-exp over `k` is the IWAE bound, their mean an ELBO
+/// estimate).
+pub fn iwae_log_weights(
+    model: &Vae,
+    likelihood: Likelihood,
+    x: Tensor<2>,
+    labels: Option<&Tensor<1, Int>>,
+    k: usize,
+    eps: Option<Tensor<3>>,
+) -> Tensor<2> {
     let [b, p] = x.dims();
     let (mu, logvar) = model.encode_image(x.clone(), labels);
     let d = mu.dims()[1];
@@ -41,7 +56,7 @@ pub fn iwae_bound(
     let log_px: Tensor<2> = model.nll(likelihood, out, xk).neg().reshape([k, b]);
     let log_pz: Tensor<2> = log_std_normal(z.clone()).sum_dim(2).reshape([k, b]);
     let log_qz: Tensor<2> = log_normal(z, mu, logvar).sum_dim(2).reshape([k, b]);
-    log_mean_exp(log_px + log_pz - log_qz, 0).reshape([b])
+    log_px + log_pz - log_qz
 }
 
 /// The IWAE objective with `k` importance samples.

@@ -44,7 +44,7 @@ pub use capacity::CapacityVae;
 pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce, r1_penalty};
 pub use dip::{DipVae, dip_covariance, dip_penalty};
 pub use factor_vae::{FactorVae, permute_dims};
-pub use iwae::{Iwae, iwae_bound};
+pub use iwae::{Iwae, iwae_bound, iwae_log_weights};
 pub use kind::{Kernel, VariantKind, VariantParams};
 pub use objective::{
     AuxModules, LossTerms, MODEL_PHASE, Objective, ParamGroup, Phase, StepContext,

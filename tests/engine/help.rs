@@ -143,6 +143,8 @@ fn every_interactive_widget_has_hover_help_in_every_view() {
             CompareTab::Traversals,
             CompareTab::Anomalies,
             CompareTab::Input,
+            CompareTab::Collapse,
+            CompareTab::Gap,
         ] {
             let v = &mut h.state_mut().persisted.view;
             v.layout = layout;

@@ -8,6 +8,8 @@ mod app_views;
 mod checkpoint;
 mod cli;
 mod cli_docs;
+mod collapse;
+mod collapse_app;
 mod common;
 mod cpu;
 mod data;

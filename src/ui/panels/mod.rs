@@ -4,8 +4,10 @@
 //! run side by side) or the focus layout (one run with all its panels).
 
 mod anomalies;
+mod collapse;
 mod curves;
 mod draft;
+mod gap;
 mod grid;
 mod help;
 mod input;
@@ -439,6 +441,10 @@ fn exploring_tabs(ui: &mut egui::Ui, tab: &mut CompareTab) {
         .on_hover_text(text::TAB_ANOMALIES);
     ui.selectable_value(tab, CompareTab::Input, "Your input")
         .on_hover_text(text::TAB_INPUT);
+    ui.selectable_value(tab, CompareTab::Collapse, "Collapse")
+        .on_hover_text(text::TAB_COLLAPSE);
+    ui.selectable_value(tab, CompareTab::Gap, "Gap")
+        .on_hover_text(text::TAB_GAP);
 }
 
 /// The exploring tab chosen, for the runs the layout shows.
@@ -449,6 +455,8 @@ fn exploring_tab(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         CompareTab::Traversals => traversals::show(ui, ctx),
         CompareTab::Anomalies => anomalies::show(ui, ctx),
         CompareTab::Input => input::show(ui, ctx),
+        CompareTab::Collapse => collapse::show(ui, ctx),
+        CompareTab::Gap => gap::show(ui, ctx),
         _ => {}
     }
 }
