@@ -2,8 +2,10 @@
 //! grid spacings, traversals and their ranges, principal directions), the prior's noise,
 //! a model's codes and decodes of test items, per-dimension statistics and the one order of
 //! latent dimensions, anomaly scores and their report, disentanglement against known
-//! factors, and t-SNE embeddings. This file only declares the parts and re-exports them.
+//! factors, t-SNE embeddings, and the alignment of two models' codes (orthogonal
+//! Procrustes). This file only declares the parts and re-exports them.
 
+mod align;
 mod anomaly;
 mod disentangle;
 mod embed;
@@ -17,6 +19,7 @@ mod score;
 mod stats;
 mod traverse;
 
+pub use align::{AlignError, Alignment, align, svd};
 pub use anomaly::{Histogram, auroc, rank_by_score};
 pub use disentangle::{
     Disentanglement, FactorVaeScore, MIG_BINS, best_factor_per_dimension, disentanglement,

@@ -245,6 +245,10 @@ pub struct ExploreSettings {
     /// Fit the drawing's ink into the central 20/28 as MNIST digits are (else the canvas
     /// is taken pixel for pixel).
     pub fit_drawing: bool,
+    /// Aligned runs: every run's codes fitted onto the focused run's (orthogonal
+    /// Procrustes); maps drawn in the focused run's frame (chained through its epochs),
+    /// lock-step sliders and grids moved along its directions in every run.
+    pub aligned: bool,
 }
 
 impl Default for ExploreSettings {
@@ -269,6 +273,7 @@ impl Default for ExploreSettings {
             canvas: Vec::new(),
             brush: 1.4,
             fit_drawing: true,
+            aligned: false,
         }
     }
 }
