@@ -119,6 +119,9 @@ pub enum Commands {
     Anomaly(AnomalyArgs),
     /// Write every image's posterior mean and log-variance as CSV.
     Encode(EncodeArgs),
+    /// Fit model A's codes of the test images onto model B's by orthogonal Procrustes; print
+    /// the fit (relative residual, |correlation| of dimensions, canonical correlations).
+    Align(AlignArgs),
     /// Convert a PyTorch model (state dict or safetensors) into a checkpoint.
     Import(ImportCmdArgs),
     /// Time training throughput and decode latency.
@@ -535,6 +538,10 @@ pub struct AppArgs {
     /// Open on this tab of the compare layout (with --measure: measure it).
     #[arg(long, value_enum)]
     pub tab: Option<crate::ui::settings::CompareTab>,
+    /// Start with "Aligned" on: every run's codes fitted onto the focused run's, maps in
+    /// its frame, lock-step sliders along its directions (with --measure: measure that).
+    #[arg(long)]
+    pub aligned: bool,
     /// The dataset, as `train --data` takes it (an MNIST-format directory, an image folder
     /// `DIR[@SIDE]`, `shapes[:SIDE]`); it becomes the draft's dataset field.
     #[arg(long, value_name = "DATA")]
@@ -833,6 +840,28 @@ pub struct EncodeArgs {
     pub data: DataArgs,
 }
 
+/// `align` options.
+#[derive(Debug, Clone, Args)]
+pub struct AlignArgs {
+    /// Model A (the one mapped): a checkpoint file or a PyTorch model.
+    pub a: PathBuf,
+    /// Model B (the reference frame): a checkpoint file or a PyTorch model.
+    pub b: PathBuf,
+    /// Key map and image size for PyTorch files (both models).
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// Test images whose codes (posterior means) are fitted, the first ones of the split
+    /// (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub images: usize,
+    /// Print one line of JSON (an envelope: schema, version, command, protocol, data).
+    #[arg(long)]
+    pub json: bool,
+    /// Data and backend.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
 /// `bench` options.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -886,6 +915,7 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
         Some(Commands::Interpolate(a)) => interpolate(&a),
         Some(Commands::Anomaly(a)) => anomaly(&a),
         Some(Commands::Encode(a)) => encode(&a),
+        Some(Commands::Align(a)) => align_cmd(&a),
         Some(Commands::Import(a)) => import_cmd(&a),
         Some(Commands::Bench(a)) => bench_cmd(&a),
         Some(Commands::Compare(a)) => compare_cmd(&a),
@@ -975,6 +1005,7 @@ fn app(a: &AppArgs) -> Result<()> {
         sharing: a.sharing,
         measure_secs: a.measure,
         tab: a.tab,
+        aligned: a.aligned,
         data_spec: a.data.clone(),
         open: a.files.clone(),
         follow: a.follow.clone(),
@@ -2328,6 +2359,141 @@ fn encode(a: &EncodeArgs) -> Result<()> {
         post.dim,
         a.out.display()
     );
+    Ok(())
+}
+
+fn align_cmd(a: &AlignArgs) -> Result<()> {
+    let (data, device) = a.data.load()?;
+    let (la, imported_a) = open_model(&a.a, &device, &a.import).context("model A")?;
+    let (lb, imported_b) = open_model(&a.b, &device, &a.import).context("model B")?;
+    check_fits(&la.meta, &data).context("model A")?;
+    check_fits(&lb.meta, &data).context("model B")?;
+    let n = match a.images {
+        0 => data.test.len(),
+        k => k.min(data.test.len()),
+    };
+    let indices: Vec<usize> = (0..n).collect();
+    let codes = |m: &crate::model::Vae| -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(n * 8);
+        for chunk in indices.chunks(explore::ENCODE_BATCH) {
+            out.extend(explore::test_codes(m, &data.test, chunk, &device)?.0);
+        }
+        Ok(out)
+    };
+    let (ca, cb) = (codes(&la.model)?, codes(&lb.model)?);
+    if n == 0 {
+        bail!("the test split has no images to align on");
+    }
+    // The explored latent's size, as the codes have it.
+    let (da, db) = (ca.len() / n, cb.len() / n);
+    let fit = explore::align(&ca, da, &cb, db).context("aligning the codes")?;
+    if a.json {
+        let rows = |m: &[f64], w: usize| -> Vec<Vec<f64>> {
+            m.chunks_exact(w.max(1)).map(<[f64]>::to_vec).collect()
+        };
+        let v = serde_json::json!({
+            "a": a.a.display().to_string(),
+            "b": a.b.display().to_string(),
+            "images": fit.n,
+            "a_latent": da,
+            "b_latent": db,
+            "relative_residual": fit.residual,
+            "mean_aligned_abs_corr": fit.mean_aligned_corr(),
+            "aligned_abs_corr": fit.aligned_corr,
+            "mean_diag_abs_corr": fit.mean_raw_diag_corr(),
+            "mean_best_abs_corr": fit.mean_best_corr(),
+            "abs_corr": rows(&fit.abs_corr, db),
+            "canonical_correlations": fit.canonical,
+            "rotation": rows(&fit.rotation, fit.width()),
+        });
+        let mut protocol = Protocol::of_model(
+            &la.meta,
+            imported_a,
+            &data,
+            None,
+            &backend_flag(a.data.backend),
+        );
+        let other = Protocol::of_model(
+            &lb.meta,
+            imported_b,
+            &data,
+            None,
+            &backend_flag(a.data.backend),
+        );
+        protocol.seeds = match (protocol.seeds.take(), other.seeds) {
+            (Some(mut x), Some(y)) => {
+                x.extend(y);
+                Some(x)
+            }
+            _ => None,
+        };
+        // What the two models do not share is not known as one value.
+        if protocol.epochs != other.epochs {
+            protocol.epochs = None;
+        }
+        if protocol.batch != other.batch {
+            protocol.batch = None;
+        }
+        if protocol.train_items != other.train_items {
+            protocol.train_items = None;
+        }
+        if protocol.likelihood != other.likelihood {
+            protocol.likelihood = None;
+        }
+        print_json(envelope::ALIGN, protocol, v)?;
+        return Ok(());
+    }
+    let about = |p: &Path, l: &checkpoint::Loaded| {
+        format!(
+            "{} ({} {}, latent {}, epoch {})",
+            p.display(),
+            l.meta.train.variant,
+            l.meta.train.model.arch,
+            l.meta.train.model.latent_dim,
+            l.meta.epoch
+        )
+    };
+    outln!(
+        "A = {}\nB = {}\non the first {} test images of {}",
+        about(&a.a, &la),
+        about(&a.b, &lb),
+        fit.n,
+        data.name
+    );
+    outln!(
+        "relative residual ‖(A−μA)R − (B−μB)‖F / ‖B−μB‖F: {:.4}  (0: B is a rotation of A; ≈1.41: unrelated)",
+        fit.residual
+    );
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|c| format!("{c:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if da == db {
+        outln!(
+            "|corr| of dimension j with dimension j, as they are: mean {:.3}",
+            fit.mean_raw_diag_corr()
+        );
+    }
+    outln!(
+        "best |corr| of each of A's dimensions with one of B's, as they are: mean {:.3}",
+        fit.mean_best_corr()
+    );
+    outln!(
+        "|corr| of each of B's dimensions with A's aligned codes: mean {:.3} ({})",
+        fit.mean_aligned_corr(),
+        list(&fit.aligned_corr)
+    );
+    outln!("canonical correlations: {}", list(&fit.canonical));
+    if da <= 16 && db <= 16 {
+        outln!("|corr| of the dimensions as they are (rows: A's, columns: B's):");
+        for (i, row) in fit.abs_corr.chunks_exact(db).enumerate() {
+            outln!("  z{i:<3} {}", list(row));
+        }
+    } else {
+        outln!("(the |corr| matrix of the dimensions: --json)");
+    }
     Ok(())
 }
 

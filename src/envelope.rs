@@ -96,8 +96,23 @@ pub const APP: Schema = Schema {
     version: 1,
 };
 
+/// `align --json`.
+pub const ALIGN: Schema = Schema {
+    command: "align",
+    version: 1,
+};
+
 /// Every schema, one per command that prints JSON.
-pub const ALL: [Schema; 7] = [TRAIN, EVAL, ANOMALY, BENCH, COMPARE, SWEEP_STATUS, APP];
+pub const ALL: [Schema; 8] = [
+    TRAIN,
+    EVAL,
+    ANOMALY,
+    BENCH,
+    COMPARE,
+    SWEEP_STATUS,
+    APP,
+    ALIGN,
+];
 
 /// What a command's figures were measured on. Every key is serialized, `null` where it
 /// does not apply or is not known, so that the keys are the same for every command.

@@ -2,9 +2,11 @@
 //! grid spacings, traversals and their ranges, principal directions), the prior's noise,
 //! a model's codes and decodes of test items, per-dimension statistics and the one order of
 //! latent dimensions, anomaly scores and their report, the posterior-collapse timeline and
-//! the amortisation gap, disentanglement against known factors, t-SNE embeddings and
-//! attribute directions. This file only declares the parts and re-exports them.
+//! the amortisation gap, disentanglement against known factors, t-SNE embeddings, attribute
+//! directions, and the alignment of two models' codes (orthogonal Procrustes). This file
+//! only declares the parts and re-exports them.
 
+mod align;
 mod anomaly;
 mod collapse;
 mod direction;
@@ -21,6 +23,7 @@ mod score;
 mod stats;
 mod traverse;
 
+pub use align::{AlignError, Alignment, align, svd};
 pub use anomaly::{Histogram, auroc, rank_by_score};
 pub use collapse::{CollapseColumn, CollapseError, CollapseTimeline};
 pub use direction::{

@@ -66,6 +66,8 @@ pub struct AppOptions {
     pub file_dialogs: bool,
     /// Open the compare layout on this tab.
     pub tab: Option<settings::CompareTab>,
+    /// Start with "Aligned" runs on (`app --aligned`).
+    pub aligned: bool,
     /// Where runs trained here are autosaved (default: the platform's data directory,
     /// [`session::autosave_dir`]).
     pub autosave_dir: Option<PathBuf>,
@@ -97,6 +99,7 @@ impl Default for AppOptions {
             measure_secs: None,
             file_dialogs: true,
             tab: None,
+            aligned: false,
             autosave_dir: None,
             undo_window: None,
             direction: None,
@@ -189,6 +192,9 @@ impl ExplorerApp {
         if let Some(t) = opts.tab {
             persisted.view.layout = settings::Layout::Compare;
             persisted.view.compare_tab = t;
+        }
+        if opts.aligned {
+            persisted.view.explore.aligned = true;
         }
         // Command-line choices apply to this session only; the saved ones stay.
         let device_choice = opts.device.unwrap_or(persisted.draft.device);

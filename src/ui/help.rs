@@ -318,6 +318,14 @@ pub mod explore {
     /// Map axes: dimensions.
     pub const MAP_DIMS: &str = "Plot two latent dimensions of the codes directly (the same two for \
          every run).";
+    /// Aligned runs.
+    pub const ALIGNED: &str = "Aligned: each run's codes of the same test images are fitted onto the \
+         focused run's by an orthogonal map (rotation or reflection, Procrustes). Maps are drawn in \
+         the focused run's frame, so the same images sit in the same place, and through the epochs \
+         each new set of codes is fitted onto the map shown before it, so nothing jumps. Lock-step \
+         sliders and grids move along the focused run's directions, mapped into each run. The \
+         relative residual is ‖A R − B‖ / ‖B‖ of the centred codes: 0 for an exact rotation, about \
+         1.4 for unrelated codes.";
     /// The map itself.
     pub const MAP: &str = "Each dot is a test image's code. Hover: the image. Click: every run shows \
          its own code of that image (the cursor). Shift-click / Ctrl-click: the path's start / end. \

@@ -65,6 +65,7 @@ impl ExplorerApp {
         for id in self.runs.ids() {
             self.take_decoder_outputs(id);
         }
+        super::align::update(&mut self.runs, self.persisted.view.explore.aligned);
         self.request_views();
     }
 

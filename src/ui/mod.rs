@@ -20,6 +20,7 @@
 //!
 //! This file only declares the parts and re-exports what the rest of the crate uses.
 
+mod align;
 pub mod app;
 pub mod command;
 pub mod decoder;

@@ -260,6 +260,44 @@ pub struct RunViews {
     pub gap: Option<Box<super::decoder::GapResult>>,
     /// The last failure per view (cleared by its next result), for panels to show.
     pub failed: HashMap<ViewKey, String>,
+    /// With "Aligned" on, this run's codes fitted onto the focused run's (none for the
+    /// focused run itself).
+    pub aligned: Option<Arc<AlignedTo>>,
+    /// With "Aligned" on, the focused run's map frame, chained through its codes' updates.
+    pub frame: Option<Arc<MapFrame>>,
+}
+
+/// A run's codes fitted onto the focused run's, on the same test images.
+#[derive(Debug, Clone)]
+pub struct AlignedTo {
+    /// The focused run.
+    pub reference: RunId,
+    /// The focused run's codes' step, and this run's, when fitted.
+    pub steps: (u64, u64),
+    /// The fit: this run's codes → the focused run's, or why there is none.
+    pub fit: Result<crate::explore::Alignment, String>,
+    /// The focused run's top two principal directions (its own coordinates).
+    pub principal: Vec<Vec<f32>>,
+}
+
+/// The frame the focused run's map is drawn in while "Aligned" is on: its codes at the
+/// first step shown, and each newer set of codes fitted onto the set shown before it, so
+/// the map moves only as much as the codes do (no rotation or reflection jumps).
+#[derive(Debug, Clone)]
+pub struct MapFrame {
+    /// The step of the codes it holds.
+    pub step: u64,
+    /// Latent size.
+    pub dim: usize,
+    /// The codes in the frame, row-major.
+    pub codes: Arc<Vec<f32>>,
+    /// The run's own coordinates → the frame (`None`: the frame is its own coordinates).
+    pub to_frame: Option<crate::explore::Alignment>,
+    /// The map's principal directions in the frame: those of the codes the frame started
+    /// from, kept (recomputed ones may swap or flip sign from one step to the next).
+    pub principal: Vec<Vec<f32>>,
+    /// Codes sets chained so far.
+    pub links: usize,
 }
 
 /// What a run's decoder is pointed at: the newest weights, or a scrubbed epoch's.

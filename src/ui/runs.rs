@@ -135,6 +135,15 @@ impl LatentCursor {
             } else {
                 Err(format!("test image #{i} is not among the encoded images"))
             }
+        } else if let Some(fit) = run
+            .views
+            .aligned
+            .as_ref()
+            .and_then(|a| a.fit.as_ref().ok())
+            .filter(|f| f.target_dim == self.z.len())
+        {
+            // Aligned runs: the sliders' vector is in the focused run's coordinates.
+            Ok(fit.map_back(&self.z))
         } else if self.z.len() == d {
             Ok(self.z.clone())
         } else {

@@ -264,6 +264,10 @@ pub struct ExploreSettings {
     pub gap_k: usize,
     /// Seed of the noise the gap's samples of z are drawn from.
     pub gap_seed: u64,
+    /// Aligned runs: every run's codes fitted onto the focused run's (orthogonal
+    /// Procrustes); maps drawn in the focused run's frame (chained through its epochs),
+    /// lock-step sliders and grids moved along its directions in every run.
+    pub aligned: bool,
 }
 
 impl Default for ExploreSettings {
@@ -291,6 +295,7 @@ impl Default for ExploreSettings {
             collapse_by_variance: false,
             gap_k: 16,
             gap_seed: 0,
+            aligned: false,
         }
     }
 }

@@ -190,6 +190,10 @@ fn every_json_output_is_one_envelope_per_line() {
         ),
         ("compare", vec!["compare", "--from", s(&sweep), "--json"]),
         ("sweep status", vec!["sweep", "status", s(&sweep), "--json"]),
+        (
+            "align",
+            vec!["align", ckpt, held_out, "--data", d, "--json"],
+        ),
     ];
     // Every command with --json is run here, and nothing else.
     let mut covered: Vec<String> = cases.iter().map(|(c, _)| c.to_string()).collect();
@@ -320,6 +324,14 @@ fn every_json_output_is_one_envelope_per_line() {
             "{what}"
         );
     }
+    // align: two models' protocol, what they do not share null (one trained without 3).
+    let p = &out["align"][0][0]["protocol"];
+    base(p);
+    assert_eq!(
+        (&p["train_items"], &p["epochs"], &p["iwae_k"]),
+        (&Value::Null, &json!(1), &Value::Null)
+    );
+    assert!(out["align"][0][0]["data"]["relative_residual"].is_number());
     assert_eq!(
         out["sweep status"][0][0]["data"]["runs"]
             .as_array()

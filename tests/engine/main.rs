@@ -2,7 +2,9 @@
 //! link all of burn again.
 
 mod agreement;
+mod align;
 mod app;
+mod app_align;
 mod app_fit;
 mod app_views;
 mod checkpoint;

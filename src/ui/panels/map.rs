@@ -140,6 +140,9 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
             ui.checkbox(&mut ex.manifold, "decoded manifold underneath")
                 .on_hover_text(help::explore::MANIFOLD);
         }
+        if ex.map_axes != MapAxes::Tsne {
+            aligned_toggle(ui, &mut ex.aligned, ctx.runs);
+        }
         ui.separator();
         let n = ctx.runs.selection.len();
         if n > 0 {
@@ -208,6 +211,17 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, latent: usize) {
     if recompute {
         ctx.push(UiCommand::Reembed);
     }
+}
+
+/// The "Aligned" checkbox; its hover help lists each run's fit onto the focused run.
+pub fn aligned_toggle(ui: &mut egui::Ui, aligned: &mut bool, runs: &crate::ui::runs::Runs) {
+    // Hover text (not a hover UI): screen readers get it as the checkbox's description.
+    let mut text = help::explore::ALIGNED.to_string();
+    for line in crate::ui::align::fit_lines(runs) {
+        text.push_str("\n• ");
+        text.push_str(&line);
+    }
+    ui.checkbox(aligned, "Aligned").on_hover_text(text);
 }
 
 /// Draw the controls and one map per shown run.
@@ -305,6 +319,9 @@ fn map_of(
         }
         return;
     }
+    if ex.aligned && !manifold && aligned_map(ui, ctx, run, size, cmds, map_axes, map_dims) {
+        return;
+    }
     // The projection changes only with the codes and the axes: kept between frames.
     // One slot per run, replaced when the version changes.
     let key = egui::Id::unique(("map-points", run.id.0));
@@ -334,6 +351,91 @@ fn map_of(
         .map(|z| project(&z, d, &u, &v)[0]);
     let manifold = manifold.then_some(map_dims);
     draw_map(ui, ctx, run, size, cmds, pts, cursor, &what, manifold);
+}
+
+/// Aligned runs: `run`'s map in the focused run's frame (see [`crate::ui::align`]), on the
+/// frame's principal directions or dimensions. False (nothing drawn) while the focused
+/// run's frame or this run's fit is missing.
+#[allow(clippy::too_many_arguments)]
+fn aligned_map(
+    ui: &mut egui::Ui,
+    ctx: &ViewCtx<'_>,
+    run: &Run,
+    size: egui::Vec2,
+    cmds: &mut Vec<UiCommand>,
+    map_axes: MapAxes,
+    map_dims: [usize; 2],
+) -> bool {
+    let Some(focused) = ctx.runs.focused_run() else {
+        return false;
+    };
+    let (Some(frame), Some(stats)) = (focused.views.frame.as_ref(), run.views.stats.as_ref())
+    else {
+        return false;
+    };
+    let Some(to) = crate::ui::align::to_frame(run, frame) else {
+        return false;
+    };
+    let d = frame.dim;
+    let (u, v, what) = match map_axes {
+        MapAxes::Principal if frame.principal.len() == 2 => (
+            frame.principal[0].clone(),
+            frame.principal[1].clone(),
+            format!(
+                "aligned to {}: its principal directions 1 and 2",
+                focused.name
+            ),
+        ),
+        _ => {
+            let (a, b) = (map_dims[0].min(d - 1), map_dims[1].min(d - 1));
+            (
+                crate::explore::axis(d, a),
+                crate::explore::axis(d, b),
+                format!("aligned to {}: its z{a} and z{b}", focused.name),
+            )
+        }
+    };
+    let key = egui::Id::unique(("map-points-aligned", run.id.0));
+    let fitted = run.views.aligned.as_ref().map(|a| a.steps);
+    let version = egui::Id::unique((
+        stats.step,
+        stats.codes.len(),
+        frame.step,
+        frame.links,
+        fitted,
+        focused.id.0,
+        format!("{map_axes:?}{map_dims:?}"),
+        ctx.data_generation,
+    ));
+    type Cached = (egui::Id, std::sync::Arc<Vec<[f64; 2]>>);
+    let cached: Option<Cached> = ui.ctx().data(|m| m.get_temp(key));
+    let pts = match cached {
+        Some((v, p)) if v == version => p,
+        _ => {
+            let codes: Vec<f32> = if run.id == focused.id {
+                frame.codes.to_vec()
+            } else {
+                stats
+                    .codes
+                    .chunks_exact(stats.latent.max(1))
+                    .flat_map(&to)
+                    .collect()
+            };
+            let p = std::sync::Arc::new(project(&codes, d, &u, &v));
+            ui.ctx()
+                .data_mut(|m| m.insert_temp::<Cached>(key, (version, p.clone())));
+            p
+        }
+    };
+    let cursor = ctx
+        .runs
+        .cursor
+        .latent_for(run)
+        .ok()
+        .filter(|z| z.len() == stats.latent)
+        .map(|z| project(&to(&z), d, &u, &v)[0]);
+    draw_map(ui, ctx, run, size, cmds, pts, cursor, &what, None);
+    true
 }
 
 /// The plot of `pts` (one per test digit) with its interactions; `manifold` names the two

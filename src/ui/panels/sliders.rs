@@ -57,6 +57,7 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
         if ui.button("Next").on_hover_text(help::NEXT_DIGIT).clicked() {
             ctx.push(UiCommand::EncodeDigit((cursor.digit + 1) % (last + 1)));
         }
+        super::map::aligned_toggle(ui, &mut ctx.view.explore.aligned, runs);
         if runs.iter().any(|r| r.config.variant == VariantKind::Cvae) {
             let mut l = cursor.label;
             let t = ui.label("decode as");

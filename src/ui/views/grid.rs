@@ -44,11 +44,41 @@ impl DerivedView for Grid {
 /// them replaced (not added), so the grid is centred on the prior's mode.
 fn grid_latents(run: &Run, base: &[f32], view: &ViewSettings) -> (Vec<f32>, usize) {
     let n = clamp_to(view.grid_size, &GRID_SIZE);
+    // Aligned runs: the focused run's grid (its directions, around the cursor in its
+    // coordinates), each point mapped back into this run.
+    if view.explore.aligned
+        && let Some(a) = &run.views.aligned
+        && let Ok(fit) = &a.fit
+        && fit.source_dim == base.len()
+    {
+        let principal = (a.principal.len() == 2).then_some(&a.principal);
+        let (z, n) = grid_in(&fit.map(base), principal, view, n);
+        let back = z
+            .chunks_exact(fit.target_dim)
+            .flat_map(|p| fit.map_back(p))
+            .collect();
+        return (back, n);
+    }
+    let principal = run
+        .views
+        .stats
+        .as_ref()
+        .filter(|s| s.principal.len() == 2 && s.latent == base.len())
+        .map(|s| &s.principal);
+    grid_in(base, principal, view, n)
+}
+
+/// The `n × n` grid around `base` along the two `principal` directions (when the axes are
+/// principal and there are two) or the settings' two dimensions.
+fn grid_in(
+    base: &[f32],
+    principal: Option<&Vec<Vec<f32>>>,
+    view: &ViewSettings,
+    n: usize,
+) -> (Vec<f32>, usize) {
     let d = base.len();
-    let (u, v) = match (view.grid_axes, &run.views.stats) {
-        (GridAxes::Principal, Some(s)) if s.principal.len() == 2 && s.latent == d => {
-            (s.principal[0].clone(), s.principal[1].clone())
-        }
+    let (u, v) = match (view.grid_axes, principal) {
+        (GridAxes::Principal, Some(p)) => (p[0].clone(), p[1].clone()),
         _ => (
             explore::axis(d, view.grid_dims[0].min(d - 1)),
             explore::axis(d, view.grid_dims[1].min(d - 1)),
