@@ -5,6 +5,7 @@ mod agreement;
 mod app;
 mod app_fit;
 mod app_views;
+mod binarize;
 mod checkpoint;
 mod cli;
 mod cli_docs;
