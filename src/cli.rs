@@ -305,6 +305,10 @@ pub struct CompareArgs {
     /// Importance samples for the IWAE NLL where the bound is defined (0: skip).
     #[arg(long, default_value_t = 500, value_parser = size_arg(0, limits::MAX_IWAE_K))]
     pub iwae_k: usize,
+    /// Binarize the pixels as `train --binarize` does (`static`, `dynamic`; default none):
+    /// the literature's MNIST protocol.
+    #[arg(long, value_enum, default_value_t = crate::data::Binarize::None)]
+    pub binarize: crate::data::Binarize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -1625,6 +1629,8 @@ fn eval(a: &EvalArgs) -> Result<()> {
     let (data, device) = a.data.load()?;
     let (loaded, imported) = open_model(&a.checkpoint, &device, &a.import)?;
     check_fits(&loaded.meta, &data)?;
+    // On the data as the run was evaluated: a binarized run's fixed draw of the test split.
+    let data = data.binarized(loaded.meta.train.binarize);
     // As training evaluated these weights (the run's evaluation stream for their step); on
     // data with known factors, with the MIG and the FactorVAE score of the test codes.
     let (m, scores) = crate::train::metrics::evaluate_run_scored(
@@ -1663,6 +1669,13 @@ fn eval(a: &EvalArgs) -> Result<()> {
             loaded.meta.train.model.arch,
             loaded.meta.epoch,
             data.name
+        );
+        outln!(
+            "protocol: {} test {}, binarization {}, IWAE k = {}",
+            data.test.len(),
+            data.nouns(),
+            loaded.meta.train.binarize,
+            a.iwae_k
         );
         print_eval("", &m, loaded.meta.train.variant);
         // A VQ-VAE has no KL per dimension: the variance of its codes stands in, named so.
@@ -1755,6 +1768,7 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         batch_size: a.batch,
         epochs: a.epochs,
         seed: a.seed,
+        binarize: a.binarize,
         ..TrainConfig::default()
     };
     base.model.latent_dim = a.latent;

@@ -38,9 +38,10 @@ use crate::variant::VariantKind;
 /// The prefix of every schema name.
 pub const SCHEMA_PREFIX: &str = "latent-explorer/";
 
-/// What [`Protocol::binarization`] says of this program's data: pixel values `k / 255` are
-/// the likelihood's targets as they are, never thresholded or sampled to 0/1 (the shapes
-/// set is binary by construction).
+/// What [`Protocol::binarization`] says of data not binarized (`--binarize none`, the
+/// default): pixel values `k / 255` are the likelihood's targets as they are, never
+/// thresholded or sampled to 0/1 (the shapes set is binary by construction). Binarized runs
+/// say `static` or `dynamic`.
 pub const NO_BINARIZATION: &str = "none";
 
 /// A command's JSON schema: its name (`latent-explorer/COMMAND`, a nested command's words
@@ -191,7 +192,7 @@ impl Protocol {
             test_items: Some(data.test.len()),
             held_out_class,
             likelihood: Some(cfg.model.likelihood.to_string()),
-            binarization: Some(NO_BINARIZATION.into()),
+            binarization: Some(cfg.binarize.name().into()),
             iwae_k,
             seeds: Some(vec![cfg.seed]),
             epochs: Some(cfg.epochs),
@@ -216,7 +217,7 @@ impl Protocol {
             test_items: Some(data.test.len()),
             held_out_class: meta.dataset.held_out_class,
             likelihood: Some(meta.train.model.likelihood.to_string()),
-            binarization: Some(NO_BINARIZATION.into()),
+            binarization: Some(meta.train.binarize.name().into()),
             iwae_k,
             seeds: (!imported).then(|| vec![meta.train.seed]),
             epochs: trained(meta.epoch),
@@ -260,7 +261,7 @@ impl Protocol {
                     .iter()
                     .map(|c| c.run.decoder_likelihood().to_string()),
             ),
-            binarization: (!configs.is_empty()).then(|| NO_BINARIZATION.into()),
+            binarization: common(configs.iter().map(|c| c.run.binarize.name().to_string())),
             iwae_k,
             seeds: (!seeds.is_empty()).then_some(seeds),
             epochs: common(configs.iter().map(|c| c.run.epochs)),

@@ -5,6 +5,7 @@ use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 
+use super::binarize::{binarize_in_place, image_seed};
 use super::dataset::Split;
 
 /// The order in which epoch `epoch` of a run seeded with `seed` visits `n` items.
@@ -68,10 +69,21 @@ impl Batcher {
 
     /// Gather the images at `indices` into one batch.
     pub fn batch(&self, split: &Split, indices: &[usize]) -> Batch {
+        self.batch_drawn(split, indices, None)
+    }
+
+    /// Gather the images at `indices` into one batch; with `draw`, each image drawn from
+    /// Bernoulli(pixel), image i from the stream [`image_seed`]`(draw, i)` (dynamic
+    /// binarization: the same images whichever batch or part they are gathered in).
+    pub fn batch_drawn(&self, split: &Split, indices: &[usize], draw: Option<u64>) -> Batch {
         let n = split.image_len();
         let mut pixels = Vec::with_capacity(indices.len() * n);
         for &i in indices {
+            let at = pixels.len();
             split.extend_image(i, &mut pixels);
+            if let Some(seed) = draw {
+                binarize_in_place(&mut pixels[at..], image_seed(seed, i as u64));
+            }
         }
         let labels: Vec<i64> = indices.iter().map(|&i| split.labels[i] as i64).collect();
         let images = Tensor::from_data(TensorData::new(pixels, [indices.len(), n]), &self.device);

@@ -2,6 +2,7 @@
 //! shuffling, and batches as tensors. No autodiff and no UI here.
 
 mod batch;
+mod binarize;
 mod dataset;
 mod factors;
 pub mod folder;
@@ -12,6 +13,7 @@ pub mod shift;
 pub mod source;
 
 pub use batch::{Batch, Batcher, epoch_permutation};
+pub use binarize::{BINARIZE_SEED, Binarize, binarize_in_place, image_seed};
 pub use dataset::{
     DataMismatch, Dataset, DatasetError, FILE_NAMES, ImageShape, ImageSizeMismatch,
     LabelOutOfRange, Pixels, Split,

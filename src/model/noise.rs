@@ -39,6 +39,8 @@ pub enum Purpose {
     Sample = 4,
     /// Weights that are about to be replaced (a checkpoint's, while it loads).
     Placeholder = 5,
+    /// Dynamic binarization's draws of a step's training images (coordinate: the step).
+    Binarize = 6,
 }
 
 /// The seed of the stream for `purpose` at `coords` of a run seeded `seed`: splitmix64

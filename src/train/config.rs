@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
+use crate::data::Binarize;
 use crate::limits::{self, LimitError};
-use crate::model::{ArchConfig, VaeConfig};
+use crate::model::{ArchConfig, Likelihood, VaeConfig};
 use crate::variant::{KlSchedule, VariantKind, VariantParams};
 
 /// Adam and parameter-penalty settings.
@@ -61,6 +62,10 @@ pub struct TrainConfig {
     /// Variant hyperparameters (IWAE k, WAE λ and kernel, …).
     #[serde(default)]
     pub variant_params: VariantParams,
+    /// How pixels become the likelihood's targets (the literature's binarized MNIST:
+    /// static or dynamic).
+    #[serde(default)]
+    pub binarize: Binarize,
 }
 
 impl Default for TrainConfig {
@@ -77,6 +82,7 @@ impl Default for TrainConfig {
             seed: 0,
             eval_iwae_k: 0,
             variant_params: VariantParams::default(),
+            binarize: Binarize::None,
         }
     }
 }
@@ -109,6 +115,14 @@ impl TrainConfig {
             && !(fb.is_finite() && fb >= 0.0)
         {
             return bad(format!("free bits {fb} must be finite and ≥ 0"));
+        }
+        if self.binarize != Binarize::None
+            && !matches!(self.model.likelihood, Likelihood::Bernoulli)
+        {
+            return bad(format!(
+                "{} binarization makes 0/1 targets for the Bernoulli likelihood, not the {}",
+                self.binarize, self.model.likelihood
+            ));
         }
         self.check_sizes()?;
         self.variant_params

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::config::{OptimConfig, TrainConfig};
-use crate::data::Dataset;
+use crate::data::{Binarize, Dataset};
 use crate::limits;
 use crate::model::{ArchConfig, Likelihood, VaeConfig};
 use crate::variant::{CycleShape, Kernel, KlSchedule, VariantKind, VariantParams};
@@ -169,6 +169,11 @@ pub struct RunSpec {
     /// DIP-VAE-I, λ_od for DIP-VAE-II, as in the paper).
     #[arg(long)]
     pub dip_lambda_d: Option<f64>,
+    /// Binarize the pixels, the literature's MNIST protocol: `dynamic` draws each training
+    /// image from Bernoulli(pixel) anew at every step (the test split one fixed draw),
+    /// `static` uses one fixed draw of both splits, `none` trains on the grey values.
+    #[arg(long, value_enum, default_value_t = Binarize::None)]
+    pub binarize: Binarize,
     /// Seed for initialisation, shuffling and sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -218,6 +223,7 @@ impl Default for RunSpec {
             capacity_steps: 2000,
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
+            binarize: Binarize::None,
             seed: 0,
             eval_iwae_k: 0,
         }
@@ -329,6 +335,14 @@ impl RunSpec {
         }
         if let Some(fb) = self.free_bits {
             non_negative("free_bits", fb, false)?;
+        }
+        if self.binarize != Binarize::None {
+            require(
+                "binarize",
+                self.binarize,
+                self.likelihood == LikelihoodKind::Bernoulli,
+                "none with the Gaussian likelihood (binarized pixels are Bernoulli targets)",
+            )?;
         }
         within("iwae_k", self.iwae_k, 1, 5000)?;
         for (key, v) in [
@@ -493,6 +507,7 @@ impl RunSpec {
             seed: self.seed,
             eval_iwae_k: self.eval_iwae_k,
             variant_params,
+            binarize: self.binarize,
         };
         // A cyclical schedule spans the whole run.
         cfg.schedule = self.kl_schedule(cfg.steps_per_epoch(data.train.len()) * self.epochs as u64);

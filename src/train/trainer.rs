@@ -22,7 +22,7 @@ use super::protocol::Snapshot;
 use super::state::TrainState;
 use super::step::{StepMetrics, StepOutcome};
 use crate::cpu::{self, lanes};
-use crate::data::{Batch, Batcher, Dataset, epoch_permutation};
+use crate::data::{Batch, Batcher, Binarize, Dataset, epoch_permutation};
 use crate::model::Vae;
 use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
 use crate::variant::{AuxModules, KlSchedule, Objective, ParamGroup, StepContext, l1_norm};
@@ -129,6 +129,12 @@ impl Trainer {
             return Err(TrainError::EmptyData);
         }
         data.check_labels(cfg.model.classes())?;
+        // Binarized runs train and are evaluated on binary data (a fixed draw; dynamic
+        // binarization draws the training images again at every step).
+        let data = match cfg.binarize {
+            Binarize::None => data,
+            how => Arc::new(data.binarized(how)),
+        };
         let device = device.clone().autodiff();
         let cpu = device == Device::flex();
         let (model, aux) = with_noise_stream(stream_seed(cfg.seed, Purpose::Init, &[]), || {
@@ -398,6 +404,7 @@ impl Trainer {
         let l1 = self.cfg.optim.l1;
         let len = indices.len();
         let (seed, step) = (self.cfg.seed, self.step);
+        let draw = self.draw();
         let part = |p: usize| {
             let (a, b) = (p * len / parts, (p + 1) * len / parts);
             let run = || {
@@ -405,7 +412,7 @@ impl Trainer {
                 let (model, aux, batch) = match whole {
                     Some(batch) => (model.clone(), aux.clone(), batch),
                     None => {
-                        own = batcher.batch(&data.train, &indices[a..b]);
+                        own = batcher.batch_drawn(&data.train, &indices[a..b], draw);
                         (model.clone().fork(device), aux.clone().fork(device), &own)
                     }
                 };
@@ -491,6 +498,12 @@ impl Trainer {
         (gp, reported)
     }
 
+    /// The seed of this step's draws of its training images under dynamic binarization.
+    fn draw(&self) -> Option<u64> {
+        (self.cfg.binarize == Binarize::Dynamic)
+            .then(|| stream_seed(self.cfg.seed, Purpose::Binarize, &[self.step]))
+    }
+
     /// Take one optimisation step on the next batch.
     ///
     /// On the CPU backend, a batch of an objective that is a per-image mean
@@ -502,6 +515,8 @@ impl Trainer {
     ///
     /// If any loss term or the gradient norm is NaN or infinite, no update is applied and
     /// [`TrainError::NonFinite`] names the term; the weights stay the last finite ones.
+    /// Under dynamic binarization each training image is drawn from Bernoulli(pixel) from a
+    /// stream of the run's seed, the step ([`Purpose::Binarize`]) and the image's index.
     pub fn step(&mut self) -> Result<StepOutcome, TrainError> {
         let n = self.data.train.len();
         let end = (self.cursor + self.cfg.batch_size).min(n);
@@ -517,7 +532,7 @@ impl Trainer {
         // The whole batch is built only when some work needs it whole.
         let whole = (parts == 1).then(|| {
             self.batcher
-                .batch(&self.data.train, &self.order[self.cursor..end])
+                .batch_drawn(&self.data.train, &self.order[self.cursor..end], self.draw())
         });
         let timer = std::time::Instant::now();
         // A split step's parts run here, one after another, when the policy says so.
