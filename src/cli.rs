@@ -607,12 +607,33 @@ pub struct SampleArgs {
     /// Samples (drawn as a square-ish grid).
     #[arg(long, default_value_t = 64, value_parser = size_arg(1, limits::MAX_GRID_IMAGES))]
     pub n: usize,
-    /// Seed for z ~ N(0, I).
+    /// Seed for z ~ N(0, I) (and for the mixture's fit and draws).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
+    /// Where z comes from: the prior N(0, I), or the ex-post sampler (a Gaussian mixture
+    /// with diagonal covariances fitted by EM to the training split's codes).
+    #[arg(long, value_enum, default_value_t = Sampler::Prior)]
+    pub sampler: Sampler,
+    /// The ex-post mixture's components (`--sampler gmm`).
+    #[arg(long, default_value_t = explore::GMM_COMPONENTS,
+          value_parser = size_arg(1, explore::MAX_GMM_COMPONENTS))]
+    pub components: usize,
+    /// The data whose training split the mixture is fitted to (`--sampler gmm`; as
+    /// `train --data`; default: the bundled MNIST subset).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Where `sample` draws z from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sampler {
+    /// z ~ N(0, I).
+    Prior,
+    /// A Gaussian mixture fitted to the training codes (ex-post density estimation).
+    Gmm,
 }
 
 /// `reconstruct` options.
@@ -1615,7 +1636,10 @@ fn sample(a: &SampleArgs) -> Result<()> {
     let cfg = &loaded.meta.train.model;
     // (`--n` is in 1..=MAX_GRID_IMAGES: clap checked it.)
     // The app's prior noise for the seed: the same draws on every backend and thread.
-    let z = explore::prior_noise(a.seed, a.n, cfg.latent_dim);
+    let z = match a.sampler {
+        Sampler::Prior => explore::prior_noise(a.seed, a.n, cfg.latent_dim),
+        Sampler::Gmm => ex_post_noise(a, &loaded, &device)?,
+    };
     let pixels =
         explore::decode_codes(&loaded.model, z, cfg.latent_dim, CodeLabels::None, &device)?;
     let cols = (a.n as f64).sqrt().ceil() as usize;
@@ -1623,6 +1647,32 @@ fn sample(a: &SampleArgs) -> Result<()> {
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     outln!("{} samples → {}", a.n, a.out.display());
     Ok(())
+}
+
+/// `sample --sampler gmm`: draws from a mixture fitted to the training split's codes.
+fn ex_post_noise(a: &SampleArgs, loaded: &checkpoint::Loaded, device: &Device) -> Result<Vec<f32>> {
+    let data_args = DataArgs {
+        data: a.data.clone(),
+        backend: a.backend,
+    };
+    let (data, _) = data_args.load()?;
+    check_fits(&loaded.meta, &data)?;
+    let codes = explore::encode_split(&loaded.model, &data.train, device, explore::ENCODE_BATCH);
+    let params = explore::GmmParams {
+        components: a.components,
+        seed: a.seed,
+        ..explore::GmmParams::default()
+    };
+    let fit = explore::fit_gmm(&codes.mu, codes.dim, &params)
+        .context("fitting the ex-post mixture to the training codes")?;
+    eprintln!(
+        "ex-post sampler: {} diagonal Gaussians fitted to {} training codes in {} EM iterations (mean log-likelihood {:.3} nats)",
+        a.components,
+        codes.len(),
+        fit.log_likelihood.len(),
+        fit.log_likelihood.last().copied().unwrap_or(f64::NAN)
+    );
+    Ok(fit.gmm.sample(a.seed, a.n))
 }
 
 fn reconstruct(a: &ReconstructArgs) -> Result<()> {

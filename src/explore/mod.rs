@@ -8,8 +8,11 @@ mod anomaly;
 mod disentangle;
 mod embed;
 mod encode;
+mod gmm;
 mod grid;
+mod holes;
 mod interpolate;
+mod nearest;
 mod principal;
 mod prior;
 mod report;
@@ -27,8 +30,14 @@ pub use encode::{
     CodeError, CodeLabels, ENCODE_BATCH, Posterior, check_indices, decode_codes, decode_means,
     encode_first, encode_split, host_vec, reconstructions, test_codes,
 };
+pub use gmm::{GMM_COMPONENTS, Gmm, GmmError, GmmFit, GmmParams, MAX_GMM_COMPONENTS, fit_gmm};
 pub use grid::{Spacing, axis, axis_values, grid_latents};
+pub use holes::{
+    Draws, Holes, HolesParams, PLANE_BINS, PLANE_EXTENT, PlaneDensity, plane_density, prior_holes,
+    project,
+};
 pub use interpolate::{PathKind, forth_and_back, lerp, path, slerp};
+pub use nearest::{NearestError, Neighbour, nearest};
 pub use principal::principal_directions;
 pub use prior::{inverse_normal_cdf, normal, prior_noise};
 pub use report::{

@@ -54,11 +54,13 @@ pub enum ViewKey {
     Manifold,
     /// A t-SNE embedding of the codes for the latent map.
     Embedding,
+    /// The prior's holes and the ex-post sampler, with nearest training images.
+    Holes,
 }
 
 impl ViewKey {
     /// Every view.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Recon,
         Self::Slider,
         Self::Grid,
@@ -71,6 +73,7 @@ impl ViewKey {
         Self::Input,
         Self::Manifold,
         Self::Embedding,
+        Self::Holes,
     ];
 
     /// A small number naming the view in painter keys.
@@ -88,6 +91,7 @@ impl ViewKey {
             Self::Input => 9,
             Self::Manifold => 10,
             Self::Embedding => 11,
+            Self::Holes => 12,
         }
     }
 }
@@ -148,6 +152,9 @@ pub enum Job {
         /// The snapshot step the codes came from.
         step: u64,
     },
+    /// The prior's holes: the training codes, the ex-post mixture, both samplers' draws
+    /// decoded, scored and matched to their nearest training images.
+    Holes(super::holes::HolesJob),
 }
 
 /// A t-SNE embedding of a run's codes.
@@ -238,6 +245,8 @@ pub enum Output {
     Input(InputResult),
     /// A t-SNE embedding.
     Embedding(Embedding),
+    /// The prior's holes.
+    Holes(Box<super::holes::HolesResult>),
     /// A job failed.
     Error(ViewKey, String),
 }
@@ -770,6 +779,10 @@ pub fn execute(
                 Err(e) => Output::Error(key, e.to_string()),
             }
         }
+        Job::Holes(h) => match super::holes::run_holes(*h, model, data, device, snap.step) {
+            Ok(r) => Output::Holes(Box::new(r)),
+            Err(e) => Output::Error(key, e),
+        },
         Job::Stats(n) => {
             let (post, dims) = explore::dimension_stats(model, data, *n, device);
             let (principal, _) = principal_directions(&post.mu, post.dim, 2);

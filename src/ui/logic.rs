@@ -294,6 +294,10 @@ impl ExplorerApp {
                     run.views.failed.remove(&ViewKey::Embedding);
                     run.views.embedding = Some(e);
                 }
+                Output::Holes(h) => {
+                    run.views.failed.remove(&ViewKey::Holes);
+                    run.views.holes = Some(h);
+                }
                 Output::Input(inp) => {
                     // Older than the newest request, or for an input since cleared.
                     if !has_input

@@ -256,6 +256,8 @@ pub struct RunViews {
     pub input: Option<super::decoder::InputResult>,
     /// A t-SNE embedding of its codes.
     pub embedding: Option<super::decoder::Embedding>,
+    /// The prior's holes and the ex-post sampler's draws.
+    pub holes: Option<Box<super::holes::HolesResult>>,
     /// The last failure per view (cleared by its next result), for panels to show.
     pub failed: HashMap<ViewKey, String>,
 }

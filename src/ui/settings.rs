@@ -32,6 +32,8 @@ pub const RECON_COUNT: RangeInclusive<usize> = 1..=32;
 pub const MATRIX_ROWS: RangeInclusive<usize> = 1..=32;
 /// Decodes per side of a 2-d latent's manifold under the latent map.
 pub const MANIFOLD_SIZE: RangeInclusive<usize> = 4..=32;
+/// Components of the holes tab's ex-post mixture.
+pub const HOLES_COMPONENTS: RangeInclusive<usize> = 1..=64;
 /// Codes along a path between two test digits (both ends included).
 pub const PATH_STEPS: RangeInclusive<usize> = 2..=32;
 /// Rows (latent dimensions) of a traversal.
@@ -175,6 +177,8 @@ pub enum CompareTab {
     Anomalies,
     /// The user's own input: drawn or loaded.
     Input,
+    /// The prior's holes: codes against the prior, and the ex-post sampler.
+    Holes,
 }
 
 /// How the latent map places each code.
@@ -195,7 +199,12 @@ impl CompareTab {
     pub fn is_exploring(self) -> bool {
         matches!(
             self,
-            Self::Map | Self::Paths | Self::Traversals | Self::Anomalies | Self::Input
+            Self::Map
+                | Self::Paths
+                | Self::Traversals
+                | Self::Anomalies
+                | Self::Input
+                | Self::Holes
         )
     }
 }
@@ -245,6 +254,11 @@ pub struct ExploreSettings {
     /// Fit the drawing's ink into the central 20/28 as MNIST digits are (else the canvas
     /// is taken pixel for pixel).
     pub fit_drawing: bool,
+    /// The holes tab's ex-post mixture components.
+    pub holes_components: usize,
+    /// The holes tab colours draws by the probe's confidence (else by the distance to the
+    /// nearest code).
+    pub holes_by_confidence: bool,
 }
 
 impl Default for ExploreSettings {
@@ -269,6 +283,8 @@ impl Default for ExploreSettings {
             canvas: Vec::new(),
             brush: 1.4,
             fit_drawing: true,
+            holes_components: crate::explore::GMM_COMPONENTS,
+            holes_by_confidence: false,
         }
     }
 }
@@ -523,6 +539,7 @@ impl Persisted {
             *sigma = finite_in(*sigma, &SHIFT_NOISE, crate::data::shift::DEFAULT_NOISE);
         }
         e.brush = finite_in(e.brush, &BRUSH, de.brush);
+        e.holes_components = clamp_to(e.holes_components, &HOLES_COMPONENTS);
         let w = &mut self.workspace;
         w.recent.truncate(MAX_RECENT);
         w.key_map.truncate(MAX_KEY_RULES);

@@ -8,6 +8,7 @@ mod curves;
 mod draft;
 mod grid;
 mod help;
+mod holes;
 mod input;
 mod live;
 pub mod map;
@@ -439,6 +440,8 @@ fn exploring_tabs(ui: &mut egui::Ui, tab: &mut CompareTab) {
         .on_hover_text(text::TAB_ANOMALIES);
     ui.selectable_value(tab, CompareTab::Input, "Your input")
         .on_hover_text(text::TAB_INPUT);
+    ui.selectable_value(tab, CompareTab::Holes, "Holes")
+        .on_hover_text(text::TAB_HOLES);
 }
 
 /// The exploring tab chosen, for the runs the layout shows.
@@ -449,6 +452,7 @@ fn exploring_tab(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         CompareTab::Traversals => traversals::show(ui, ctx),
         CompareTab::Anomalies => anomalies::show(ui, ctx),
         CompareTab::Input => input::show(ui, ctx),
+        CompareTab::Holes => holes::show(ui, ctx),
         _ => {}
     }
 }

@@ -10,6 +10,7 @@
 mod anomaly;
 mod embedding;
 mod grid;
+mod holes;
 mod input;
 mod manifold;
 mod matrix;
@@ -31,7 +32,7 @@ pub use traversal::{dimension_order, traversal_dims};
 use view::{Ctx, DerivedView};
 
 /// Every derived view, in the order their jobs are asked for.
-pub const VIEWS: [&dyn DerivedView; 12] = [
+pub const VIEWS: [&dyn DerivedView; 13] = [
     &recon::Recon,
     &stats::Stats,
     &slider::Slider,
@@ -44,6 +45,7 @@ pub const VIEWS: [&dyn DerivedView; 12] = [
     &embedding::Embedding,
     &anomaly::Anomaly,
     &input::Input,
+    &holes::Holes,
 ];
 
 /// What one frame changes for one run's views.
