@@ -81,7 +81,7 @@ fn run_column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
         .ctx()
         .data(|d| d.get_temp(pick_id(run)))
         .unwrap_or((0, 0));
-    let plane_side = (w * 0.42).clamp(110.0, 260.0);
+    let plane_side = (w * 0.42).clamp(110.0, 460.0);
     let mut picked = None;
     ui.horizontal_top(|ui| {
         plane(
