@@ -1072,7 +1072,10 @@ fn the_holes_tab_decodes_each_runs_draws_and_finds_their_nearest_training_images
     let (mut h, ids) = two_runs(CompareTab::Latents);
     h.run_steps(3);
     for r in requests(h.state(), &ids) {
-        assert!(!r.contains_key(&ViewKey::Holes), "asked with the tab closed");
+        assert!(
+            !r.contains_key(&ViewKey::Holes),
+            "asked with the tab closed"
+        );
     }
     h.state_mut().persisted.view.compare_tab = CompareTab::Holes;
     run_until(&mut h, 240, "both runs' holes", |a| {
@@ -1093,13 +1096,14 @@ fn the_holes_tab_decodes_each_runs_draws_and_finds_their_nearest_training_images
         let p = train.image_len();
         let px = train.pixels.to_f32();
         let codes = vec_of(rf.model.encode(tensor(px.clone(), train.len(), p)).0);
-        for (view, draws) in [
-            (&got.prior, &got.holes.prior),
-            (&got.gmm, &got.holes.gmm),
-        ] {
+        for (view, draws) in [(&got.prior, &got.holes.prior), (&got.gmm, &got.holes.gmm)] {
             let want = rf.decode(&draws.z);
             let worst = max_abs_diff(&view.pixels, &want);
-            assert!(worst <= 1e-4, "{}: decodes {worst} from the reference", NAMES[k]);
+            assert!(
+                worst <= 1e-4,
+                "{}: decodes {worst} from the reference",
+                NAMES[k]
+            );
             let score = view.score.expect("digits are probed");
             assert!((0.1..=1.0).contains(&score.confidence));
             assert!((1.0..=10.0).contains(&score.inception));
@@ -1114,7 +1118,10 @@ fn the_holes_tab_decodes_each_runs_draws_and_finds_their_nearest_training_images
         }
         drawn.push(got.prior.pixels.clone());
     }
-    assert!(max_abs_diff(&drawn[0], &drawn[1]) > 0.1, "two models drew the same");
+    assert!(
+        max_abs_diff(&drawn[0], &drawn[1]) > 0.1,
+        "two models drew the same"
+    );
     // Closed again: nothing more is asked.
     let asked = requests(h.state(), &ids);
     h.state_mut().persisted.view.compare_tab = CompareTab::Latents;

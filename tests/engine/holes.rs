@@ -90,8 +90,8 @@ fn gmm_recovers_well_separated_clusters() {
             "weight {k}: {}",
             g.weights[k]
         );
-        for j in 0..2 {
-            let ratio = g.vars[2 * k + j] / (s[j] * s[j]);
+        for (j, sd) in s.iter().enumerate() {
+            let ratio = g.vars[2 * k + j] / (sd * sd);
             assert!((0.8..1.25).contains(&ratio), "variance ratio {ratio}");
         }
     }
