@@ -27,7 +27,7 @@ use latent_explorer::ui::decoder::ViewKey;
 use latent_explorer::ui::holes::{HOLES_NEIGHBOURS, HOLES_SAMPLES};
 use latent_explorer::ui::panels::map::{MapGeometry, geometry_id};
 use latent_explorer::ui::run::{MAX_KEPT_EPOCHS, Run, RunId, RunSource};
-use latent_explorer::ui::settings::{CompareTab, GridAxes, MapAxes};
+use latent_explorer::ui::settings::{CompareTab, GridAxes, Layout, MapAxes};
 use latent_explorer::ui::{ExplorerApp, RunAction, UiCommand};
 use latent_explorer::variant::VariantKind;
 
@@ -1130,4 +1130,32 @@ fn the_holes_tab_decodes_each_runs_draws_and_finds_their_nearest_training_images
     for k in 0..2 {
         assert_eq!(asked[k][&ViewKey::Holes], after[k][&ViewKey::Holes]);
     }
+    // The focus layout: new draws are asked for the focused run only, and drawn.
+    {
+        let app = h.state_mut();
+        app.persisted.view.layout = Layout::Focus;
+        app.persisted.view.compare_tab = CompareTab::Holes;
+        app.runs.focused = Some(ids[1]);
+        app.runs.cursor.prior_seed += 1;
+    }
+    let seed = seed + 1;
+    run_until(&mut h, 240, "the focused run's new holes", |a| {
+        run(a, ids[1])
+            .views
+            .holes
+            .as_ref()
+            .is_some_and(|r| r.job.seed == seed)
+    });
+    quiesce(&mut h);
+    let focused = run(h.state(), ids[1]).views.holes.as_deref().unwrap();
+    assert_eq!(
+        focused.holes.prior.z,
+        prior_noise(seed, HOLES_SAMPLES, refs[1].d)
+    );
+    assert_eq!(
+        requests(h.state(), &ids)[0][&ViewKey::Holes],
+        after[0][&ViewKey::Holes],
+        "the run not in focus was asked"
+    );
+    h.get_by_label("Prior holes");
 }

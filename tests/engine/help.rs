@@ -143,6 +143,7 @@ fn every_interactive_widget_has_hover_help_in_every_view() {
             CompareTab::Traversals,
             CompareTab::Anomalies,
             CompareTab::Input,
+            CompareTab::Holes,
         ] {
             let v = &mut h.state_mut().persisted.view;
             v.layout = layout;

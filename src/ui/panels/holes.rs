@@ -281,12 +281,19 @@ fn grid(
         HOLES_SAMPLES,
         h.shape,
     );
-    let pos = r.hover_pos()?;
-    let rel = pos - r.rect.min;
-    let col = (rel.x / r.rect.width() * GRID_COLS as f32).floor() as usize;
-    let row = (rel.y / r.rect.height() * rows as f32).floor() as usize;
-    let i = row * GRID_COLS + col.min(GRID_COLS - 1);
-    (i < HOLES_SAMPLES).then_some(i)
+    let hovered = r.hover_pos().and_then(|pos| {
+        let rel = pos - r.rect.min;
+        let col = (rel.x / r.rect.width() * GRID_COLS as f32).floor() as usize;
+        let row = (rel.y / r.rect.height() * rows as f32).floor() as usize;
+        let i = row * GRID_COLS + col.min(GRID_COLS - 1);
+        (i < HOLES_SAMPLES).then_some(i)
+    });
+    r.on_hover_text(if set == 0 {
+        help::holes::PRIOR
+    } else {
+        help::holes::GMM
+    });
+    hovered
 }
 
 /// The picked sample's nearest training images in pixel and latent space.
