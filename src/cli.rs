@@ -110,6 +110,8 @@ pub enum Commands {
     Sample(SampleArgs),
     /// Reconstruct test images into a PNG (originals above reconstructions).
     Reconstruct(ReconstructArgs),
+    /// The training images nearest a decoded image, in pixel space and in latent space.
+    Nearest(NearestArgs),
     /// Sweep latent dimensions (the most informative first) into a PNG grid or a GIF.
     Traverse(TraverseArgs),
     /// Decode a path between two test images' codes into a PNG strip or a GIF.
@@ -636,6 +638,36 @@ pub enum Sampler {
     Gmm,
 }
 
+/// `nearest` options.
+#[derive(Debug, Clone, Args)]
+pub struct NearestArgs {
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
+    pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// The latent vector whose decode is looked up, comma-separated (one value per latent
+    /// dimension), e.g. the app's slider values.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        num_args = 1,
+        required_unless_present = "test",
+        conflicts_with = "test"
+    )]
+    pub z: Vec<f32>,
+    /// Or a test image: its posterior mean is z, its reconstruction the decoded image.
+    #[arg(long)]
+    pub test: Option<usize>,
+    /// Neighbours listed in each space.
+    #[arg(long, default_value_t = 5, value_parser = size_arg(1, 100))]
+    pub k: usize,
+    /// Data and backend.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
 /// `reconstruct` options.
 #[derive(Debug, Clone, Args)]
 pub struct ReconstructArgs {
@@ -861,6 +893,7 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
         Some(Commands::Eval(a)) => eval(&a),
         Some(Commands::Sample(a)) => sample(&a),
         Some(Commands::Reconstruct(a)) => reconstruct(&a),
+        Some(Commands::Nearest(a)) => nearest_cmd(&a),
         Some(Commands::Traverse(a)) => traverse(&a),
         Some(Commands::Interpolate(a)) => interpolate(&a),
         Some(Commands::Anomaly(a)) => anomaly(&a),
@@ -1673,6 +1706,71 @@ fn ex_post_noise(a: &SampleArgs, loaded: &checkpoint::Loaded, device: &Device) -
         fit.log_likelihood.last().copied().unwrap_or(f64::NAN)
     );
     Ok(fit.gmm.sample(a.seed, a.n))
+}
+
+fn nearest_cmd(a: &NearestArgs) -> Result<()> {
+    let (data, device) = a.data.load()?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
+    check_fits(&loaded.meta, &data)?;
+    let model = &loaded.model;
+    let d = loaded.meta.train.model.latent_dim;
+    let (z, what) = match a.test {
+        Some(i) => {
+            let i = test_index(i, "--test", &data)?;
+            let (codes, labels) = explore::test_codes(model, &data.test, &[i], &device)?;
+            let label = labels.first().copied().unwrap_or(0);
+            (
+                codes,
+                format!("test image {i} (label {label}): its posterior mean, decoded"),
+            )
+        }
+        None => {
+            if a.z.len() != d || a.z.iter().any(|v| !v.is_finite()) {
+                bail!(
+                    "--z: {} values for a model of {d} latent dimensions (finite values, comma-separated)",
+                    a.z.len()
+                );
+            }
+            (a.z.clone(), format!("z = [{}], decoded", fmt_values(&a.z)))
+        }
+    };
+    let image = explore::decode_codes(model, z.clone(), d, CodeLabels::None, &device)?;
+    let codes = explore::encode_split(model, &data.train, &device, explore::ENCODE_BATCH);
+    let pixels = data.train.pixels.to_f32();
+    let by_pixels = explore::nearest(&pixels, &image, data.shape().len(), a.k)?;
+    let by_codes = explore::nearest(&codes.mu, &z, codes.dim, a.k)?;
+    outln!("{what}; nearest of {} training images", data.train.len());
+    let show = |title: &str, near: &[explore::Neighbour]| {
+        outln!("{title}");
+        for n in near {
+            let label = data.train.labels.get(n.index).copied().unwrap_or(0);
+            outln!(
+                "  #{:<6} label {label:<3} distance {:.4}",
+                n.index,
+                n.distance
+            );
+        }
+    };
+    show(
+        &format!(
+            "pixel space (Euclidean over {} values):",
+            data.shape().len()
+        ),
+        by_pixels.first().map_or(&[][..], Vec::as_slice),
+    );
+    show(
+        "latent space (Euclidean to each training image's posterior mean):",
+        by_codes.first().map_or(&[][..], Vec::as_slice),
+    );
+    Ok(())
+}
+
+/// Values as `a, b, c` with two decimals.
+fn fmt_values(v: &[f32]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn reconstruct(a: &ReconstructArgs) -> Result<()> {

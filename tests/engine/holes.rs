@@ -369,3 +369,95 @@ fn ex_post_draws_land_nearer_the_codes_than_prior_draws() {
     assert!((dot(&h.axes[0], &h.axes[0]) - 1.0).abs() < 1e-5);
     assert!(dot(&h.axes[0], &h.axes[1]).abs() < 1e-5);
 }
+
+/// `nearest`'s listed neighbours: `(index, distance)` per line of one section.
+fn listed(text: &str, header: &str) -> Vec<(usize, f64)> {
+    text.lines()
+        .skip_while(|l| !l.starts_with(header))
+        .skip(1)
+        .take_while(|l| l.starts_with("  #"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0][1..].parse().unwrap(), f[4].parse().unwrap())
+        })
+        .collect()
+}
+
+/// `nearest --z`: a training image's own code (computed here) finds that image first at
+/// distance 0 in latent space, and the decode's pixel neighbours are a brute-force search
+/// done here; `--test` names its image; bad input is an error, not a panic.
+#[test]
+fn cli_nearest_finds_a_training_codes_own_image_and_the_brute_force_pixel_neighbours() {
+    use crate::common::cpu;
+    use crate::explore_tools::{fails, fixture, fixture_data, ok, s};
+    use burn::tensor::{Tensor, TensorData};
+
+    let f = fixture();
+    let data = fixture_data();
+    let model = latent_explorer::checkpoint::load(&f.ckpt, &cpu())
+        .unwrap()
+        .model;
+    let p = data.train.image_len();
+    let i = 137;
+    let x: Tensor<2> = Tensor::from_data(
+        TensorData::new(data.train.image(i).to_vec(), [1, p]),
+        &cpu(),
+    );
+    let z = crate::common::vec_of(model.encode(x).0);
+    let zs: Vec<String> = z.iter().map(|v| format!("{v}")).collect();
+    let arg = format!("--z={}", zs.join(","));
+    let text = ok(&[
+        "nearest",
+        s(&f.ckpt),
+        "--data",
+        s(&f.data),
+        &arg,
+        "--k",
+        "4",
+    ]);
+    let latent = listed(&text, "latent space");
+    assert_eq!(latent.len(), 4, "{text}");
+    assert_eq!(latent[0].0, i, "{text}");
+    assert!(latent[0].1 < 1e-3, "{text}");
+    // The decode's pixel neighbours, by brute force over the training split.
+    let zt: Tensor<2> = Tensor::from_data(TensorData::new(z.clone(), [1, z.len()]), &cpu());
+    let img = crate::common::vec_of(model.decode_mean(zt));
+    let mut all: Vec<(f64, usize)> = (0..data.train.len())
+        .map(|j| {
+            let t = data.train.image(j);
+            let d: f64 = t
+                .iter()
+                .zip(&img)
+                .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                .sum();
+            (d.sqrt(), j)
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let pixels = listed(&text, "pixel space");
+    assert_eq!(pixels.len(), 4, "{text}");
+    for (k, (index, dist)) in pixels.iter().enumerate() {
+        assert!((dist - all[k].0).abs() < 2e-4, "{text}");
+        if all[k + 1].0 - all[k].0 > 1e-3 && (k == 0 || all[k].0 - all[k - 1].0 > 1e-3) {
+            assert_eq!(*index, all[k].1, "{text}");
+        }
+    }
+    let text = ok(&["nearest", s(&f.ckpt), "--data", s(&f.data), "--test", "5"]);
+    assert!(text.contains("test image 5"), "{text}");
+    assert_eq!(listed(&text, "latent space").len(), 5);
+    let e = fails(&["nearest", s(&f.ckpt), "--data", s(&f.data), "--z=1,2"]);
+    assert!(
+        e.contains("2 values for a model of 4 latent dimensions"),
+        "{e}"
+    );
+    fails(&["nearest", s(&f.ckpt), "--data", s(&f.data)]);
+    let e = fails(&[
+        "nearest",
+        s(&f.ckpt),
+        "--data",
+        s(&f.data),
+        "--test",
+        "100000",
+    ]);
+    assert!(!e.is_empty());
+}
