@@ -98,7 +98,7 @@ fn run_column(ui: &mut egui::Ui, ctx: &ViewCtx<'_>, run: &Run, w: f32) {
                 (1, "ex-post", help::holes::GMM),
             ] {
                 ui.label(label).on_hover_text(tip);
-                if let Some(i) = grid(ui, ctx, run, h, set, grid_w, plane_side * 0.5, pick) {
+                if let Some(i) = grid(ui, ctx, run, h, set, grid_w, plane_side * 0.56, pick) {
                     picked = Some((set, i));
                 }
             }
