@@ -110,6 +110,8 @@ pub enum Commands {
     Sample(SampleArgs),
     /// Reconstruct test images into a PNG (originals above reconstructions).
     Reconstruct(ReconstructArgs),
+    /// The training images nearest a decoded image, in pixel space and in latent space.
+    Nearest(NearestArgs),
     /// Sweep latent dimensions (the most informative first) into a PNG grid or a GIF.
     Traverse(TraverseArgs),
     /// Decode a path between two test images' codes into a PNG strip or a GIF.
@@ -631,12 +633,63 @@ pub struct SampleArgs {
     /// Samples (drawn as a square-ish grid).
     #[arg(long, default_value_t = 64, value_parser = size_arg(1, limits::MAX_GRID_IMAGES))]
     pub n: usize,
-    /// Seed for z ~ N(0, I).
+    /// Seed for z ~ N(0, I) (and for the mixture's fit and draws).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     pub backend: BackendChoice,
+    /// Where z comes from: the prior N(0, I), or the ex-post sampler (a Gaussian mixture
+    /// with diagonal covariances fitted by EM to the training split's codes).
+    #[arg(long, value_enum, default_value_t = Sampler::Prior)]
+    pub sampler: Sampler,
+    /// The ex-post mixture's components (`--sampler gmm`).
+    #[arg(long, default_value_t = explore::GMM_COMPONENTS,
+          value_parser = size_arg(1, explore::MAX_GMM_COMPONENTS))]
+    pub components: usize,
+    /// The data whose training split the mixture is fitted to (`--sampler gmm`; as
+    /// `train --data`; default: the bundled MNIST subset).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Where `sample` draws z from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sampler {
+    /// z ~ N(0, I).
+    Prior,
+    /// A Gaussian mixture fitted to the training codes (ex-post density estimation).
+    Gmm,
+}
+
+/// `nearest` options.
+#[derive(Debug, Clone, Args)]
+pub struct NearestArgs {
+    /// Checkpoint file, or a PyTorch model (state dict or safetensors).
+    pub checkpoint: PathBuf,
+    /// Key map and image size for PyTorch files.
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// The latent vector whose decode is looked up, comma-separated (one value per latent
+    /// dimension), e.g. the app's slider values.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        num_args = 1,
+        required_unless_present = "test",
+        conflicts_with = "test"
+    )]
+    pub z: Vec<f32>,
+    /// Or a test image: its posterior mean is z, its reconstruction the decoded image.
+    #[arg(long)]
+    pub test: Option<usize>,
+    /// Neighbours listed in each space.
+    #[arg(long, default_value_t = 5, value_parser = size_arg(1, 100))]
+    pub k: usize,
+    /// Data and backend.
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// `reconstruct` options.
@@ -915,6 +968,7 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
         Some(Commands::Eval(a)) => eval(&a),
         Some(Commands::Sample(a)) => sample(&a),
         Some(Commands::Reconstruct(a)) => reconstruct(&a),
+        Some(Commands::Nearest(a)) => nearest_cmd(&a),
         Some(Commands::Traverse(a)) => traverse(&a),
         Some(Commands::Interpolate(a)) => interpolate(&a),
         Some(Commands::Anomaly(a)) => anomaly(&a),
@@ -1708,7 +1762,10 @@ fn sample(a: &SampleArgs) -> Result<()> {
     let cfg = &loaded.meta.train.model;
     // (`--n` is in 1..=MAX_GRID_IMAGES: clap checked it.)
     // The app's prior noise for the seed: the same draws on every backend and thread.
-    let z = explore::prior_noise(a.seed, a.n, cfg.latent_dim);
+    let z = match a.sampler {
+        Sampler::Prior => explore::prior_noise(a.seed, a.n, cfg.latent_dim),
+        Sampler::Gmm => ex_post_noise(a, &loaded, &device)?,
+    };
     let pixels =
         explore::decode_codes(&loaded.model, z, cfg.latent_dim, CodeLabels::None, &device)?;
     let cols = (a.n as f64).sqrt().ceil() as usize;
@@ -1716,6 +1773,97 @@ fn sample(a: &SampleArgs) -> Result<()> {
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     outln!("{} samples → {}", a.n, a.out.display());
     Ok(())
+}
+
+/// `sample --sampler gmm`: draws from a mixture fitted to the training split's codes.
+fn ex_post_noise(a: &SampleArgs, loaded: &checkpoint::Loaded, device: &Device) -> Result<Vec<f32>> {
+    let data_args = DataArgs {
+        data: a.data.clone(),
+        backend: a.backend,
+    };
+    let (data, _) = data_args.load()?;
+    check_fits(&loaded.meta, &data)?;
+    let codes = explore::encode_split(&loaded.model, &data.train, device, explore::ENCODE_BATCH);
+    let params = explore::GmmParams {
+        components: a.components,
+        seed: a.seed,
+        ..explore::GmmParams::default()
+    };
+    let fit = explore::fit_gmm(&codes.mu, codes.dim, &params)
+        .context("fitting the ex-post mixture to the training codes")?;
+    eprintln!(
+        "ex-post sampler: {} diagonal Gaussians fitted to {} training codes in {} EM iterations (mean log-likelihood {:.3} nats)",
+        a.components,
+        codes.len(),
+        fit.log_likelihood.len(),
+        fit.log_likelihood.last().copied().unwrap_or(f64::NAN)
+    );
+    Ok(fit.gmm.sample(a.seed, a.n))
+}
+
+fn nearest_cmd(a: &NearestArgs) -> Result<()> {
+    let (data, device) = a.data.load()?;
+    let loaded = load_checkpoint(&a.checkpoint, &device, &a.import)?;
+    check_fits(&loaded.meta, &data)?;
+    let model = &loaded.model;
+    let d = loaded.meta.train.model.latent_dim;
+    let (z, what) = match a.test {
+        Some(i) => {
+            let i = test_index(i, "--test", &data)?;
+            let (codes, labels) = explore::test_codes(model, &data.test, &[i], &device)?;
+            let label = labels.first().copied().unwrap_or(0);
+            (
+                codes,
+                format!("test image {i} (label {label}): its posterior mean, decoded"),
+            )
+        }
+        None => {
+            if a.z.len() != d || a.z.iter().any(|v| !v.is_finite()) {
+                bail!(
+                    "--z: {} values for a model of {d} latent dimensions (finite values, comma-separated)",
+                    a.z.len()
+                );
+            }
+            (a.z.clone(), format!("z = [{}], decoded", fmt_values(&a.z)))
+        }
+    };
+    let image = explore::decode_codes(model, z.clone(), d, CodeLabels::None, &device)?;
+    let codes = explore::encode_split(model, &data.train, &device, explore::ENCODE_BATCH);
+    let pixels = data.train.pixels.to_f32();
+    let by_pixels = explore::nearest(&pixels, &image, data.shape().len(), a.k)?;
+    let by_codes = explore::nearest(&codes.mu, &z, codes.dim, a.k)?;
+    outln!("{what}; nearest of {} training images", data.train.len());
+    let show = |title: &str, near: &[explore::Neighbour]| {
+        outln!("{title}");
+        for n in near {
+            let label = data.train.labels.get(n.index).copied().unwrap_or(0);
+            outln!(
+                "  #{:<6} label {label:<3} distance {:.4}",
+                n.index,
+                n.distance
+            );
+        }
+    };
+    show(
+        &format!(
+            "pixel space (Euclidean over {} values):",
+            data.shape().len()
+        ),
+        by_pixels.first().map_or(&[][..], Vec::as_slice),
+    );
+    show(
+        "latent space (Euclidean to each training image's posterior mean):",
+        by_codes.first().map_or(&[][..], Vec::as_slice),
+    );
+    Ok(())
+}
+
+/// Values as `a, b, c` with two decimals.
+fn fmt_values(v: &[f32]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn reconstruct(a: &ReconstructArgs) -> Result<()> {

@@ -14,8 +14,11 @@ mod disentangle;
 mod embed;
 mod encode;
 mod gap;
+mod gmm;
 mod grid;
+mod holes;
 mod interpolate;
+mod nearest;
 mod principal;
 mod prior;
 mod report;
@@ -43,8 +46,14 @@ pub use gap::{
     GapError, GapReport, MAX_GAP_SAMPLES, amortisation_gaps, bounds_from_log_weights,
     bounds_of_batch,
 };
+pub use gmm::{GMM_COMPONENTS, Gmm, GmmError, GmmFit, GmmParams, MAX_GMM_COMPONENTS, fit_gmm};
 pub use grid::{Spacing, axis, axis_values, grid_latents};
+pub use holes::{
+    Draws, Holes, HolesParams, PLANE_BINS, PLANE_EXTENT, PlaneDensity, plane_density, prior_holes,
+    project,
+};
 pub use interpolate::{PathKind, forth_and_back, lerp, path, slerp};
+pub use nearest::{NearestError, Neighbour, nearest};
 pub use principal::principal_directions;
 pub use prior::{inverse_normal_cdf, normal, prior_noise};
 pub use report::{

@@ -56,11 +56,13 @@ pub enum ViewKey {
     Embedding,
     /// The amortisation gap of each test image.
     Gap,
+    /// The prior's holes and the ex-post sampler, with nearest training images.
+    Holes,
 }
 
 impl ViewKey {
     /// Every view.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Recon,
         Self::Slider,
         Self::Grid,
@@ -74,6 +76,7 @@ impl ViewKey {
         Self::Manifold,
         Self::Embedding,
         Self::Gap,
+        Self::Holes,
     ];
 
     /// A small number naming the view in painter keys.
@@ -92,6 +95,7 @@ impl ViewKey {
             Self::Manifold => 10,
             Self::Embedding => 11,
             Self::Gap => 12,
+            Self::Holes => 13,
         }
     }
 }
@@ -161,6 +165,9 @@ pub enum Job {
         /// The snapshot step the codes came from.
         step: u64,
     },
+    /// The prior's holes: the training codes, the ex-post mixture, both samplers' draws
+    /// decoded, scored and matched to their nearest training images.
+    Holes(super::holes::HolesJob),
 }
 
 /// A t-SNE embedding of a run's codes.
@@ -264,6 +271,8 @@ pub enum Output {
     Embedding(Embedding),
     /// The amortisation gap per test image.
     Gap(Box<GapResult>),
+    /// The prior's holes.
+    Holes(Box<super::holes::HolesResult>),
     /// A job failed.
     Error(ViewKey, String),
 }
@@ -807,6 +816,10 @@ pub fn execute(
                 Err(e) => Output::Error(key, e.to_string()),
             }
         }
+        Job::Holes(h) => match super::holes::run_holes(*h, model, data, device, snap.step) {
+            Ok(r) => Output::Holes(Box::new(r)),
+            Err(e) => Output::Error(key, e),
+        },
         Job::Stats(n) => {
             let (post, dims) = explore::dimension_stats(model, data, *n, device);
             let (principal, _) = principal_directions(&post.mu, post.dim, 2);

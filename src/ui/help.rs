@@ -467,3 +467,41 @@ pub mod explore {
     pub const GAP_WORST: &str = "The test images with the largest amortisation gap: importance sampling \
          gains most over the encoder's one-shot posterior on them.";
 }
+
+/// Holes tab.
+pub const TAB_HOLES: &str = "Where the prior puts samples that no training image encodes to (the \
+     prior's holes), and an ex-post sampler (a Gaussian mixture fitted to the training codes) \
+     against N(0, I): their decodes side by side, scored by the digit probe, and each sample's \
+     nearest training images — is the model generating or remembering?";
+
+/// The holes tab's figures and controls.
+pub mod holes {
+    /// The plane.
+    pub const PLANE: &str = "The training codes' top two principal directions. Shading: the codes' \
+         density (the aggregate posterior), darker where more codes fall; rings: the prior N(0, I₂) \
+         at 1, 2 and 3 σ. Dots: N(0, I) samples; squares: ex-post samples; coloured by the distance \
+         to the nearest code (green near, red far) or by the probe's confidence (green sure, red \
+         unsure). Prior mass in holes: the prior's mass in bins holding no code.";
+    /// The N(0, I) grid.
+    pub const PRIOR: &str = "Decodes of z ~ N(0, I) (the prior tab's noise). Hover a sample: its \
+         nearest training images below.";
+    /// The ex-post grid.
+    pub const GMM: &str = "Decodes of draws from a Gaussian mixture with diagonal covariances fitted \
+         by EM to the training codes (ex-post density estimation): samples from where the codes \
+         are. Hover a sample: its nearest training images below.";
+    /// The scores.
+    pub const SCORES: &str = "The digit probe's verdict on each sampler's decodes (as compare's \
+         samples column): confidence = mean largest class probability; IS = exp E KL(p(y|x) ‖ p(y)), \
+         1 to 10. Gap: the median distance from a sample to its nearest training code.";
+    /// The neighbours.
+    pub const NEAREST: &str = "The picked sample's nearest training images: top row in pixel space \
+         (Euclidean over every pixel), bottom row in latent space (the distance between the sample's \
+         z and each training image's posterior mean). A pixel distance near 0 means the model \
+         reproduces a training image.";
+    /// Components.
+    pub const COMPONENTS: &str = "Mixture components of the ex-post sampler (diagonal covariances, \
+         fitted by EM from a seeded k-means++ start).";
+    /// Colour by confidence.
+    pub const BY_CONFIDENCE: &str = "Colour the samples on the plane by the digit probe's confidence \
+         in each (digits only) instead of by their distance to the nearest code.";
+}

@@ -299,6 +299,10 @@ impl ExplorerApp {
                     run.views.failed.remove(&ViewKey::Gap);
                     run.views.gap = Some(g);
                 }
+                Output::Holes(h) => {
+                    run.views.failed.remove(&ViewKey::Holes);
+                    run.views.holes = Some(h);
+                }
                 Output::Input(inp) => {
                     // Older than the newest request, or for an input since cleared.
                     if !has_input

@@ -28,6 +28,7 @@ pub mod exploring;
 pub mod fit;
 mod frame;
 pub mod help;
+pub mod holes;
 pub mod io;
 mod logic;
 pub mod measure;

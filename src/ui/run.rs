@@ -258,6 +258,8 @@ pub struct RunViews {
     pub embedding: Option<super::decoder::Embedding>,
     /// The amortisation gap of its test images.
     pub gap: Option<Box<super::decoder::GapResult>>,
+    /// The prior's holes and the ex-post sampler's draws.
+    pub holes: Option<Box<super::holes::HolesResult>>,
     /// The last failure per view (cleared by its next result), for panels to show.
     pub failed: HashMap<ViewKey, String>,
     /// With "Aligned" on, this run's codes fitted onto the focused run's (none for the

@@ -32,6 +32,8 @@ pub const RECON_COUNT: RangeInclusive<usize> = 1..=32;
 pub const MATRIX_ROWS: RangeInclusive<usize> = 1..=32;
 /// Decodes per side of a 2-d latent's manifold under the latent map.
 pub const MANIFOLD_SIZE: RangeInclusive<usize> = 4..=32;
+/// Components of the holes tab's ex-post mixture.
+pub const HOLES_COMPONENTS: RangeInclusive<usize> = 1..=64;
 /// Codes along a path between two test digits (both ends included).
 pub const PATH_STEPS: RangeInclusive<usize> = 2..=32;
 /// Rows (latent dimensions) of a traversal.
@@ -181,6 +183,8 @@ pub enum CompareTab {
     Collapse,
     /// The amortisation gap per test image (−ELBO − (−IWAE_k)) on the map, the worst listed.
     Gap,
+    /// The prior's holes: codes against the prior, and the ex-post sampler.
+    Holes,
 }
 
 /// How the latent map places each code.
@@ -208,6 +212,7 @@ impl CompareTab {
                 | Self::Input
                 | Self::Collapse
                 | Self::Gap
+                | Self::Holes
         )
     }
 }
@@ -268,6 +273,11 @@ pub struct ExploreSettings {
     /// Procrustes); maps drawn in the focused run's frame (chained through its epochs),
     /// lock-step sliders and grids moved along its directions in every run.
     pub aligned: bool,
+    /// The holes tab's ex-post mixture components.
+    pub holes_components: usize,
+    /// The holes tab colours draws by the probe's confidence (else by the distance to the
+    /// nearest code).
+    pub holes_by_confidence: bool,
 }
 
 impl Default for ExploreSettings {
@@ -296,6 +306,8 @@ impl Default for ExploreSettings {
             gap_k: 16,
             gap_seed: 0,
             aligned: false,
+            holes_components: crate::explore::GMM_COMPONENTS,
+            holes_by_confidence: false,
         }
     }
 }
@@ -551,6 +563,7 @@ impl Persisted {
             *sigma = finite_in(*sigma, &SHIFT_NOISE, crate::data::shift::DEFAULT_NOISE);
         }
         e.brush = finite_in(e.brush, &BRUSH, de.brush);
+        e.holes_components = clamp_to(e.holes_components, &HOLES_COMPONENTS);
         let w = &mut self.workspace;
         w.recent.truncate(MAX_RECENT);
         w.key_map.truncate(MAX_KEY_RULES);

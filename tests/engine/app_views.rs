@@ -24,9 +24,10 @@ use latent_explorer::gpu::TileSource;
 use latent_explorer::model::Vae;
 use latent_explorer::train::{EvalMetrics, RunSpec, Trainer, WorkerState};
 use latent_explorer::ui::decoder::ViewKey;
+use latent_explorer::ui::holes::{HOLES_NEIGHBOURS, HOLES_SAMPLES};
 use latent_explorer::ui::panels::map::{MapGeometry, geometry_id};
 use latent_explorer::ui::run::{MAX_KEPT_EPOCHS, Run, RunId, RunSource};
-use latent_explorer::ui::settings::{CompareTab, GridAxes, MapAxes};
+use latent_explorer::ui::settings::{CompareTab, GridAxes, Layout, MapAxes};
 use latent_explorer::ui::{ExplorerApp, RunAction, UiCommand};
 use latent_explorer::variant::VariantKind;
 
@@ -1024,4 +1025,137 @@ fn a_frame_asks_a_decoder_only_for_the_jobs_a_settings_edit_changed() {
             Some(9)
         );
     }
+}
+
+/// Brute-force neighbours computed here: every row's distance to `q`, nearest first.
+fn brute_nearest(rows: &[f32], q: &[f32], d: usize) -> Vec<(f64, usize)> {
+    let mut all: Vec<(f64, usize)> = rows
+        .chunks(d)
+        .enumerate()
+        .map(|(i, r)| {
+            let s: f64 = r
+                .iter()
+                .zip(q)
+                .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                .sum();
+            (s.sqrt(), i)
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    all
+}
+
+/// Whether the shown neighbours are the brute-force ones: the same distances (within
+/// `tol`) and the same images wherever the next distance is more than `tol` away.
+fn same_neighbours(shown: &[latent_explorer::explore::Neighbour], want: &[(f64, usize)], tol: f64) {
+    assert_eq!(shown.len(), HOLES_NEIGHBOURS);
+    for (j, n) in shown.iter().enumerate() {
+        let (dist, index) = want[j];
+        assert!(
+            (n.distance as f64 - dist).abs() <= tol,
+            "neighbour {j}: distance {} vs {dist}",
+            n.distance
+        );
+        let clear = (j == 0 || want[j].0 - want[j - 1].0 > tol) && want[j + 1].0 - dist > tol;
+        if clear {
+            assert_eq!(n.index, index, "neighbour {j}");
+        }
+    }
+}
+
+/// The holes tab: asked for only while shown; each run's N(0, I) draws are the prior
+/// tab's noise and both samplers' draws are decoded with the run's own weights; its codes
+/// are its whole training split; each draw's nearest training images in pixel space and in
+/// latent space are those of a brute-force search done here (codes encoded here too).
+#[test]
+fn the_holes_tab_decodes_each_runs_draws_and_finds_their_nearest_training_images() {
+    let (mut h, ids) = two_runs(CompareTab::Latents);
+    h.run_steps(3);
+    for r in requests(h.state(), &ids) {
+        assert!(
+            !r.contains_key(&ViewKey::Holes),
+            "asked with the tab closed"
+        );
+    }
+    h.state_mut().persisted.view.compare_tab = CompareTab::Holes;
+    run_until(&mut h, 240, "both runs' holes", |a| {
+        a.runs.iter().all(|r| r.views.holes.is_some())
+    });
+    quiesce(&mut h);
+    let refs = pair().map(|p| Reference::load(&p));
+    let seed = h.state().runs.cursor.prior_seed;
+    let mut drawn = Vec::new();
+    for (k, &id) in ids.iter().enumerate() {
+        let r = run(h.state(), id);
+        let got = r.views.holes.as_deref().expect("holes arrived");
+        let rf = &refs[k];
+        let d = rf.d;
+        assert_eq!(got.holes.prior.z, prior_noise(seed, HOLES_SAMPLES, d));
+        let train = &r.data.train;
+        assert_eq!(got.codes, train.len());
+        let p = train.image_len();
+        let px = train.pixels.to_f32();
+        let codes = vec_of(rf.model.encode(tensor(px.clone(), train.len(), p)).0);
+        for (view, draws) in [(&got.prior, &got.holes.prior), (&got.gmm, &got.holes.gmm)] {
+            let want = rf.decode(&draws.z);
+            let worst = max_abs_diff(&view.pixels, &want);
+            assert!(
+                worst <= 1e-4,
+                "{}: decodes {worst} from the reference",
+                NAMES[k]
+            );
+            let score = view.score.expect("digits are probed");
+            assert!((0.1..=1.0).contains(&score.confidence));
+            assert!((1.0..=10.0).contains(&score.inception));
+            for i in (0..HOLES_SAMPLES).step_by(3) {
+                let x = &view.pixels[i * p..(i + 1) * p];
+                same_neighbours(&view.near_pixels[i], &brute_nearest(&px, x, p), 1e-3);
+                let z = &draws.z[i * d..(i + 1) * d];
+                let near = brute_nearest(&codes, z, d);
+                same_neighbours(&view.near_codes[i], &near, 1e-3);
+                assert!((draws.gap[i] as f64 - near[0].0).abs() <= 1e-3);
+            }
+        }
+        drawn.push(got.prior.pixels.clone());
+    }
+    assert!(
+        max_abs_diff(&drawn[0], &drawn[1]) > 0.1,
+        "two models drew the same"
+    );
+    // Closed again: nothing more is asked.
+    let asked = requests(h.state(), &ids);
+    h.state_mut().persisted.view.compare_tab = CompareTab::Latents;
+    h.run_steps(5);
+    let after = requests(h.state(), &ids);
+    for k in 0..2 {
+        assert_eq!(asked[k][&ViewKey::Holes], after[k][&ViewKey::Holes]);
+    }
+    // The focus layout: new draws are asked for the focused run only, and drawn.
+    {
+        let app = h.state_mut();
+        app.persisted.view.layout = Layout::Focus;
+        app.persisted.view.compare_tab = CompareTab::Holes;
+        app.runs.focused = Some(ids[1]);
+        app.runs.cursor.prior_seed += 1;
+    }
+    let seed = seed + 1;
+    run_until(&mut h, 240, "the focused run's new holes", |a| {
+        run(a, ids[1])
+            .views
+            .holes
+            .as_ref()
+            .is_some_and(|r| r.job.seed == seed)
+    });
+    quiesce(&mut h);
+    let focused = run(h.state(), ids[1]).views.holes.as_deref().unwrap();
+    assert_eq!(
+        focused.holes.prior.z,
+        prior_noise(seed, HOLES_SAMPLES, refs[1].d)
+    );
+    assert_eq!(
+        requests(h.state(), &ids)[0][&ViewKey::Holes],
+        after[0][&ViewKey::Holes],
+        "the run not in focus was asked"
+    );
+    h.get_by_label("Prior holes");
 }

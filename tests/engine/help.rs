@@ -145,6 +145,7 @@ fn every_interactive_widget_has_hover_help_in_every_view() {
             CompareTab::Input,
             CompareTab::Collapse,
             CompareTab::Gap,
+            CompareTab::Holes,
         ] {
             let v = &mut h.state_mut().persisted.view;
             v.layout = layout;

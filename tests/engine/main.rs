@@ -28,6 +28,7 @@ mod fuzz_regressions;
 mod guide;
 mod hardening;
 mod help;
+mod holes;
 mod import;
 mod imports;
 mod json_shape;

@@ -10,6 +10,7 @@ mod draft;
 mod gap;
 mod grid;
 mod help;
+mod holes;
 mod input;
 mod live;
 pub mod map;
@@ -445,6 +446,8 @@ fn exploring_tabs(ui: &mut egui::Ui, tab: &mut CompareTab) {
         .on_hover_text(text::TAB_COLLAPSE);
     ui.selectable_value(tab, CompareTab::Gap, "Gap")
         .on_hover_text(text::TAB_GAP);
+    ui.selectable_value(tab, CompareTab::Holes, "Holes")
+        .on_hover_text(text::TAB_HOLES);
 }
 
 /// The exploring tab chosen, for the runs the layout shows.
@@ -457,6 +460,7 @@ fn exploring_tab(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
         CompareTab::Input => input::show(ui, ctx),
         CompareTab::Collapse => collapse::show(ui, ctx),
         CompareTab::Gap => gap::show(ui, ctx),
+        CompareTab::Holes => holes::show(ui, ctx),
         _ => {}
     }
 }

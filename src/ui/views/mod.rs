@@ -11,6 +11,7 @@ mod anomaly;
 mod embedding;
 mod gap;
 mod grid;
+mod holes;
 mod input;
 mod manifold;
 mod matrix;
@@ -32,7 +33,7 @@ pub use traversal::{dimension_order, traversal_dims};
 use view::{Ctx, DerivedView};
 
 /// Every derived view, in the order their jobs are asked for.
-pub const VIEWS: [&dyn DerivedView; 13] = [
+pub const VIEWS: [&dyn DerivedView; 14] = [
     &recon::Recon,
     &stats::Stats,
     &slider::Slider,
@@ -46,6 +47,7 @@ pub const VIEWS: [&dyn DerivedView; 13] = [
     &anomaly::Anomaly,
     &input::Input,
     &gap::Gap,
+    &holes::Holes,
 ];
 
 /// What one frame changes for one run's views.
