@@ -98,6 +98,20 @@ pub enum UiCommand {
     SetAlong(f32),
     /// Forget the attribute direction's sets.
     ClearDirection,
+    /// Find the nearest training images of the tile at `at` (fractions of the image view's
+    /// width and height) of `run`'s image view `view`, drawn `cols` tiles per row.
+    NearestAt {
+        /// The run.
+        run: RunId,
+        /// The image view (a view decoded from latent vectors).
+        view: super::decoder::ViewKey,
+        /// Tiles per row as drawn.
+        cols: usize,
+        /// Where in the view, as fractions of its width and height.
+        at: [f32; 2],
+    },
+    /// Close `run`'s nearest-training-images window.
+    CloseNearest(RunId),
     /// The path runs between these two test digits.
     SetPathEnds(usize, usize),
     /// Score the anomaly tab's sets again, with the same settings.

@@ -58,11 +58,13 @@ pub enum ViewKey {
     Gap,
     /// The prior's holes and the ex-post sampler, with nearest training images.
     Holes,
+    /// One decoded image's nearest training images (asked from its context menu).
+    Nearest,
 }
 
 impl ViewKey {
     /// Every view.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Recon,
         Self::Slider,
         Self::Grid,
@@ -77,6 +79,7 @@ impl ViewKey {
         Self::Embedding,
         Self::Gap,
         Self::Holes,
+        Self::Nearest,
     ];
 
     /// A small number naming the view in painter keys.
@@ -96,6 +99,7 @@ impl ViewKey {
             Self::Embedding => 11,
             Self::Gap => 12,
             Self::Holes => 13,
+            Self::Nearest => 14,
         }
     }
 }
@@ -168,6 +172,8 @@ pub enum Job {
     /// The prior's holes: the training codes, the ex-post mixture, both samplers' draws
     /// decoded, scored and matched to their nearest training images.
     Holes(super::holes::HolesJob),
+    /// Decode one latent vector and find its nearest training images.
+    Nearest(super::nearest::NearestJob),
 }
 
 /// A t-SNE embedding of a run's codes.
@@ -273,6 +279,8 @@ pub enum Output {
     Gap(Box<GapResult>),
     /// The prior's holes.
     Holes(Box<super::holes::HolesResult>),
+    /// One decoded image's nearest training images.
+    Nearest(Box<super::nearest::NearestResult>),
     /// A job failed.
     Error(ViewKey, String),
 }
@@ -818,6 +826,10 @@ pub fn execute(
         }
         Job::Holes(h) => match super::holes::run_holes(*h, model, data, device, snap.step) {
             Ok(r) => Output::Holes(Box::new(r)),
+            Err(e) => Output::Error(key, e),
+        },
+        Job::Nearest(q) => match super::nearest::run_nearest(q, model, data, device, snap.step) {
+            Ok(r) => Output::Nearest(Box::new(r)),
             Err(e) => Output::Error(key, e),
         },
         Job::Stats(n) => {

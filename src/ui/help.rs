@@ -474,6 +474,18 @@ pub const TAB_HOLES: &str = "Where the prior puts samples that no training image
      against N(0, I): their decodes side by side, scored by the digit probe, and each sample's \
      nearest training images — is the model generating or remembering?";
 
+/// The image menu's nearest training images.
+pub const NEAREST_MENU: &str = "Search the training images for the ones nearest to this decoded \
+     image: in pixel space (is the model reproducing a training image?) and in latent space (whose \
+     codes are nearest to this one's latent vector). Brute force over the training split, on the \
+     run's decode thread.";
+/// The nearest-training-images window.
+pub const NEAREST_WINDOW: &str = "The decoded image you asked about (left) and the training images \
+     nearest to it: top row in pixel space (Euclidean distance over every value), bottom row by \
+     their codes' distance to its latent vector. A pixel distance near 0 means the model \
+     reproduces a training image (remembering); neighbours that only look alike mean it is \
+     generating.";
+
 /// The holes tab's figures and controls.
 pub mod holes {
     /// The plane.

@@ -9,7 +9,7 @@ use rand::rngs::ChaCha8Rng;
 
 use super::app::ExplorerApp;
 use super::command::{RunAction, UiCommand};
-use super::decoder::{Output, ViewKey};
+use super::decoder::{Job, Output, ViewKey};
 use super::io::IoResult;
 use super::run::{RunId, RunSource};
 use super::workspace::repin;
@@ -303,6 +303,10 @@ impl ExplorerApp {
                     run.views.failed.remove(&ViewKey::Holes);
                     run.views.holes = Some(h);
                 }
+                Output::Nearest(n) => {
+                    run.views.failed.remove(&ViewKey::Nearest);
+                    run.views.nearest = Some(n);
+                }
                 Output::Input(inp) => {
                     // Older than the newest request, or for an input since cleared.
                     if !has_input
@@ -417,6 +421,35 @@ impl ExplorerApp {
             UiCommand::SetAlong(t) => {
                 if t.is_finite() {
                     self.runs.cursor.direction.t = t;
+                }
+            }
+            UiCommand::NearestAt {
+                run,
+                view,
+                cols,
+                at,
+            } => {
+                if let Some(r) = self.runs.get_mut(run) {
+                    match tile_latent(r.views.jobs.get(&view), cols, at) {
+                        Some((i, z, label)) => {
+                            r.views.nearest = None;
+                            r.views.nearest_query = Some(super::nearest::NearestJob {
+                                z,
+                                label,
+                                source: format!("{} image {i}", view_name(view)),
+                            });
+                        }
+                        None => r.status.error(format!(
+                            "{}: no decoded image there to search for",
+                            view_name(view)
+                        )),
+                    }
+                }
+            }
+            UiCommand::CloseNearest(run) => {
+                if let Some(r) = self.runs.get_mut(run) {
+                    r.views.nearest_query = None;
+                    r.views.nearest = None;
                 }
             }
             UiCommand::ClearDirection => {
@@ -581,4 +614,40 @@ impl ExplorerApp {
             c.follow_digit = true;
         }
     }
+}
+
+/// What a view is called in messages.
+fn view_name(view: ViewKey) -> &'static str {
+    match view {
+        ViewKey::Slider => "slider",
+        ViewKey::Grid => "grid",
+        ViewKey::Prior => "prior sample",
+        ViewKey::Path => "path",
+        ViewKey::Traversal => "traversal",
+        _ => "view",
+    }
+}
+
+/// The tile at `at` (fractions of the view's width and height) of a view drawn `cols`
+/// tiles per row from a decode job: its index, latent vector and label. `None` for a view
+/// not decoded from latent vectors, or a place with no tile.
+fn tile_latent(
+    job: Option<&Job>,
+    cols: usize,
+    at: [f32; 2],
+) -> Option<(usize, Vec<f32>, Option<usize>)> {
+    let Some(Job::Decode { z, n, label }) = job else {
+        return None;
+    };
+    let (n, cols) = (*n, cols.max(1));
+    if n == 0 || z.len() % n != 0 || !(0.0..=1.0).contains(&at[0]) || !(0.0..=1.0).contains(&at[1])
+    {
+        return None;
+    }
+    let d = z.len() / n;
+    let rows = n.div_ceil(cols);
+    let col = ((at[0] * cols as f32) as usize).min(cols - 1);
+    let row = ((at[1] * rows as f32) as usize).min(rows - 1);
+    let i = row * cols + col;
+    (i < n).then(|| (i, z[i * d..(i + 1) * d].to_vec(), *label))
 }

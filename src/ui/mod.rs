@@ -33,6 +33,7 @@ pub mod io;
 mod logic;
 pub mod measure;
 mod measuring;
+pub mod nearest;
 pub mod panels;
 pub mod recent;
 pub mod run;

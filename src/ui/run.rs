@@ -260,6 +260,10 @@ pub struct RunViews {
     pub gap: Option<Box<super::decoder::GapResult>>,
     /// The prior's holes and the ex-post sampler's draws.
     pub holes: Option<Box<super::holes::HolesResult>>,
+    /// The image the user asked the nearest training images of (its context menu).
+    pub nearest_query: Option<super::nearest::NearestJob>,
+    /// Its nearest training images.
+    pub nearest: Option<Box<super::nearest::NearestResult>>,
     /// The last failure per view (cleared by its next result), for panels to show.
     pub failed: HashMap<ViewKey, String>,
     /// With "Aligned" on, this run's codes fitted onto the focused run's (none for the

@@ -35,6 +35,7 @@ mod json_shape;
 mod math;
 mod metrics_out;
 mod models;
+mod nearest_app;
 mod reproduce;
 mod rundir;
 mod schedule;

@@ -337,8 +337,15 @@ fn neighbours(ui: &mut egui::Ui, run: &Run, h: &HolesResult, pick: Pick, w: f32)
     }
 }
 
-/// A training image of `run`'s data as an egui texture (kept by run and index).
-fn train_image(ui: &mut egui::Ui, run: &Run, i: usize, shape: crate::data::ImageShape, side: f32) {
+/// A training image of `run`'s data as an egui texture (kept by run and index); also the
+/// nearest-training-images window's.
+pub(super) fn train_image(
+    ui: &mut egui::Ui,
+    run: &Run,
+    i: usize,
+    shape: crate::data::ImageShape,
+    side: f32,
+) {
     let split = &run.data.train;
     if i >= split.len() {
         ui.label("—");

@@ -16,6 +16,7 @@ mod live;
 pub mod map;
 mod matrix;
 mod metrics;
+mod nearest;
 mod paths;
 mod prior;
 mod recon;
@@ -233,8 +234,54 @@ pub fn export_menu(
     cols: usize,
     animated: bool,
 ) {
+    use super::decoder::ViewKey as K;
+    // The views decoded from latent vectors, drawn `cols` tiles per row.
+    let decoded = matches!(
+        view,
+        K::Slider | K::Grid | K::Prior | K::Path | K::Traversal
+    );
+    image_menu(response, cmds, run, view, cols, animated, decoded);
+}
+
+/// [`export_menu`], with a "Nearest training images" entry for the tile under the pointer
+/// when `nearest` (the view shows its decode job's tiles, `cols` per row).
+pub fn image_menu(
+    response: &egui::Response,
+    cmds: &mut Vec<UiCommand>,
+    run: super::run::RunId,
+    view: super::decoder::ViewKey,
+    cols: usize,
+    animated: bool,
+    nearest: bool,
+) {
     use crate::export::ExportFormat;
+    // Where the menu was opened: the tile it asks about.
+    let at_id = response.id.with("menu-at");
+    if response.secondary_clicked()
+        && let Some(p) = response.interact_pointer_pos()
+    {
+        response.ctx.data_mut(|m| m.insert_temp(at_id, p));
+    }
     response.context_menu(|ui| {
+        if nearest
+            && let Some(p) = ui.ctx().data(|m| m.get_temp::<egui::Pos2>(at_id))
+            && ui
+                .button("Nearest training images")
+                .on_hover_text(super::help::NEAREST_MENU)
+                .clicked()
+        {
+            let r = response.rect;
+            cmds.push(UiCommand::NearestAt {
+                run,
+                view,
+                cols,
+                at: [
+                    (p.x - r.left()) / r.width().max(1.0),
+                    (p.y - r.top()) / r.height().max(1.0),
+                ],
+            });
+            ui.close();
+        }
         let mut choose = |ui: &mut egui::Ui, label: &str, format: ExportFormat| {
             if ui.button(label).clicked() {
                 cmds.push(UiCommand::Export {
@@ -344,6 +391,7 @@ pub fn show(ui: &mut egui::Ui, app: &mut ExplorerApp, cmds: &mut Vec<UiCommand>)
             Layout::Focus => focus_layout(ui, &mut ctx),
         });
     help::windows(ui, &mut ctx);
+    nearest::windows(ui, &mut ctx);
 }
 
 /// A plot as every view makes one. On a software rasteriser it has no backdrop: the

@@ -113,7 +113,8 @@ pub fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
                     img,
                 )
                 .on_hover_text(help::explore::PATH_STRIP);
-                export_menu(&big, ctx.cmds, run.id, ViewKey::Path, k, true);
+                // One frame at a time: no tile to search the neighbours of.
+                super::image_menu(&big, ctx.cmds, run.id, ViewKey::Path, k, true, false);
             });
         }
         ui.small(format!(

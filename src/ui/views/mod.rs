@@ -15,6 +15,7 @@ mod holes;
 mod input;
 mod manifold;
 mod matrix;
+mod nearest;
 mod path;
 mod prior;
 mod recon;
@@ -33,7 +34,7 @@ pub use traversal::{dimension_order, traversal_dims};
 use view::{Ctx, DerivedView};
 
 /// Every derived view, in the order their jobs are asked for.
-pub const VIEWS: [&dyn DerivedView; 14] = [
+pub const VIEWS: [&dyn DerivedView; 15] = [
     &recon::Recon,
     &stats::Stats,
     &slider::Slider,
@@ -48,6 +49,7 @@ pub const VIEWS: [&dyn DerivedView; 14] = [
     &input::Input,
     &gap::Gap,
     &holes::Holes,
+    &nearest::Nearest,
 ];
 
 /// What one frame changes for one run's views.
