@@ -207,7 +207,7 @@ fn the_capacity_vaes_kl_follows_the_rising_capacity() {
         if m.step >= 40 {
             gaps.push((kl - c).abs());
         }
-        if m.step % 25 == 0 {
+        if m.step.is_multiple_of(25) {
             track.push((m.step, c, kl));
         }
     }
