@@ -1732,6 +1732,14 @@ fn eval(a: &EvalArgs) -> Result<()> {
             a.iwae_k
         );
         print_eval("", &m, loaded.meta.train.variant);
+        if let Some(why) = crate::compare::literature_caveat(
+            data.train.len(),
+            data.test.len(),
+            data.shape(),
+            loaded.meta.train.binarize,
+        ) {
+            outln!("  {why}");
+        }
         // A VQ-VAE has no KL per dimension: the variance of its codes stands in, named so.
         let score = DimensionScore::of(&loaded.model);
         let per_dim = match score {
@@ -1991,6 +1999,14 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
                 data.name
             );
             out!("{}", crate::compare::seeds_table(&per_seed));
+            if let Some(why) = crate::compare::literature_caveat(
+                data.train.len(),
+                data.test.len(),
+                data.shape(),
+                a.binarize,
+            ) {
+                outln!("\n{why}");
+            }
         }
         return Ok(());
     }
@@ -2010,6 +2026,14 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
             data.test.len()
         );
         out!("{}", crate::compare::table(&rows, a.iwae_k));
+        if let Some(why) = crate::compare::literature_caveat(
+            data.train.len(),
+            data.test.len(),
+            data.shape(),
+            a.binarize,
+        ) {
+            outln!("\n{why}");
+        }
     }
     Ok(())
 }

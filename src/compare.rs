@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 
-use crate::data::Dataset;
+use crate::data::{Binarize, Dataset, ImageShape};
 use crate::model::noise::{self, Purpose, stream_seed, with_noise_stream};
 use crate::train::probe::{DigitProbe, SampleScore};
 use crate::train::{
@@ -179,6 +179,32 @@ pub fn compare(
         });
     }
     Ok(rows)
+}
+
+/// Why likelihoods measured on `train` / `test` images of `shape`, binarized `how`, cannot
+/// stand beside the published MNIST figures (all measured on the full 60,000 / 10,000
+/// split of 28×28 digits, binarized), or `None` when they can.
+pub fn literature_caveat(
+    train: usize,
+    test: usize,
+    shape: ImageShape,
+    how: Binarize,
+) -> Option<String> {
+    let mut why = Vec::new();
+    if (train, test) != (60_000, 10_000) || shape != ImageShape::grey(28, 28) {
+        why.push(format!(
+            "{train} train / {test} test images of {shape}, not MNIST's full 60,000 / 10,000 of 28x28"
+        ));
+    }
+    if how == Binarize::None {
+        why.push("grey pixels, not binarized (--binarize dynamic or static)".to_string());
+    }
+    (!why.is_empty()).then(|| {
+        format!(
+            "not comparable with published MNIST likelihoods: {}",
+            why.join("; ")
+        )
+    })
 }
 
 /// The rows as a Markdown table; variants without a likelihood bound say so.

@@ -191,6 +191,19 @@ fn cli_binarized_runs_say_so_and_eval_measures_them_on_the_same_test_draw() {
             )),
             "{text}"
         );
+        // Neither the fixture's 1,000 / 300 images nor grey pixels are the literature's
+        // protocol, and the line says which.
+        assert!(
+            text.contains(
+                "not comparable with published MNIST likelihoods: 1000 train / 300 test images"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            text.contains("grey pixels, not binarized"),
+            how == "none",
+            "{text}"
+        );
         elbo.push((how, measured, mse));
     }
     println!("test −ELBO and MSE after one epoch: {elbo:?}");
@@ -203,4 +216,41 @@ fn cli_binarized_runs_say_so_and_eval_measures_them_on_the_same_test_draw() {
         elbo[1].2 > elbo[0].2 + 0.005 && elbo[2].2 > elbo[0].2 + 0.005,
         "{elbo:?}"
     );
+}
+
+#[test]
+fn only_the_full_binarized_mnist_split_stands_beside_published_likelihoods() {
+    use latent_explorer::compare::literature_caveat;
+    use latent_explorer::data::ImageShape;
+    let digits = ImageShape::grey(28, 28);
+    assert_eq!(
+        literature_caveat(60_000, 10_000, digits, Binarize::Dynamic),
+        None
+    );
+    assert_eq!(
+        literature_caveat(60_000, 10_000, digits, Binarize::Static),
+        None
+    );
+    let grey = literature_caveat(60_000, 10_000, digits, Binarize::None).unwrap();
+    assert!(
+        grey.contains("grey pixels") && !grey.contains("60,000 / 10,000 of"),
+        "{grey}"
+    );
+    let bundled = literature_caveat(8_000, 2_000, digits, Binarize::Dynamic).unwrap();
+    assert!(
+        bundled.contains("8000 train / 2000 test") && !bundled.contains("grey"),
+        "{bundled}"
+    );
+    let colour = literature_caveat(
+        60_000,
+        10_000,
+        ImageShape {
+            rows: 28,
+            cols: 28,
+            channels: 3,
+        },
+        Binarize::Static,
+    )
+    .unwrap();
+    assert!(colour.contains("28x28 RGB"), "{colour}");
 }
