@@ -11,6 +11,12 @@ pub const BETA: &str = "β weights the KL term: loss = rec + β·KL. β > 1 (β-
 pub const FREE_BITS: &str = "Free bits λ: each latent dimension's KL (averaged over the batch) is counted \
      as at least λ nats, so the optimiser gains nothing by pushing a dimension below λ. A \
      cure for posterior collapse (Kingma et al. 2016).";
+/// Binarization of the pixels.
+pub const BINARIZE: &str = "How pixels become the Bernoulli likelihood's targets: None trains on the \
+     grey values as they are; Dynamic draws each training image from Bernoulli(pixel) anew at \
+     every step and evaluates on one fixed draw of the test split; Static uses one fixed draw \
+     of both splits. Binarized MNIST is the literature's protocol (`--binarize`); the Gaussian \
+     likelihood refuses it.";
 /// The KL schedule.
 pub const KL_SCHEDULE: &str = "How the KL weight changes over training. Constant: β throughout. Linear: from 0 \
      up to β over the warm-up steps (lets the decoder learn to use z before the KL pulls \

@@ -254,3 +254,16 @@ fn only_the_full_binarized_mnist_split_stands_beside_published_likelihoods() {
     .unwrap();
     assert!(colour.contains("28x28 RGB"), "{colour}");
 }
+
+#[test]
+fn a_run_started_from_the_apps_draft_trains_on_the_binarization_it_chose() {
+    use crate::app::{harness, nth_run, options, run_until};
+    let mut opts = options(500, 50, 1);
+    opts.autostart = false;
+    let mut h = harness(opts);
+    h.state_mut().persisted.draft.spec.binarize = Binarize::Dynamic;
+    h.state_mut()
+        .push_command(latent_explorer::ui::UiCommand::NewRun);
+    run_until(&mut h, 60, "the run", |a| a.runs.iter().count() == 1);
+    assert_eq!(nth_run(h.state(), 0).config.binarize, Binarize::Dynamic);
+}

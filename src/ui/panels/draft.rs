@@ -6,6 +6,7 @@
 use eframe::egui;
 
 use super::ViewCtx;
+use crate::data::Binarize;
 use crate::train::share::SharingPolicy;
 use crate::train::{ArchKind, ScheduleKind};
 use crate::ui::command::UiCommand;
@@ -171,6 +172,22 @@ fn body(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             if let Some(fb) = free_bits_row(ui, "Free bits", s.free_bits) {
                 s.free_bits = fb;
             }
+            let l = row_label(ui, "Binarize", help::BINARIZE);
+            egui::ComboBox::from_id_salt("binarize")
+                .selected_text(match s.binarize {
+                    Binarize::None => "None",
+                    Binarize::Dynamic => "Dynamic",
+                    Binarize::Static => "Static",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut s.binarize, Binarize::None, "None");
+                    ui.selectable_value(&mut s.binarize, Binarize::Dynamic, "Dynamic");
+                    ui.selectable_value(&mut s.binarize, Binarize::Static, "Static");
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text(help::BINARIZE);
+            ui.end_row();
             row(ui, "Learning rate", help::LR, |ui| {
                 ui.add(
                     egui::DragValue::new(&mut s.lr)
