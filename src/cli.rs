@@ -2156,17 +2156,8 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         Some(n) => n,
         None => d.min(10),
     };
-    let (base, label, base_text) = match a.digit.and_then(|i| Some((i, post.mean(i)?))) {
-        Some((i, code)) => {
-            let l = data.test.labels[i];
-            (
-                code.to_vec(),
-                Some(l),
-                format!("test {} {i} (label {l})'s posterior mean", data.noun()),
-            )
-        }
-        None => (vec![0.0; d], None, "the zero vector".to_string()),
-    };
+    let (base, label, base_text) = digit_base(a.digit, &post, &data)
+        .unwrap_or_else(|| (vec![0.0; d], None, "the zero vector".to_string()));
     let order = stats.order();
     let dims = &order[..n_dims];
     let ranges = explore::dim_ranges(&post.mu, d, a.range);
@@ -2174,28 +2165,7 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
     let labels = label.map_or(CodeLabels::None, |l| CodeLabels::All(l as usize));
     let pixels = explore::decode_codes(model, z, d, labels, &device)?;
     // Frame f: the f-th value of every shown dimension, one tile per row.
-    // Both outputs or neither: the frames first (whole or none), then `--out`, whose
-    // failure takes the frames back.
-    let frames = match &a.frames {
-        Some(dir) => Some(export_grid(
-            &pixels,
-            data.shape(),
-            a.steps,
-            ExportFormat::Frames,
-            a.delay_ms,
-            dir,
-        )?),
-        None => None,
-    };
-    let written = match export_grid(&pixels, data.shape(), a.steps, format, a.delay_ms, &a.out) {
-        Ok(w) => w,
-        Err(e) => {
-            if let Some(f) = &frames {
-                crate::export::remove_export(f);
-            }
-            return Err(e.into());
-        }
-    };
+    let (written, frames) = export_traversal(a, &pixels, data.shape(), format)?;
     outln!("range: {}", a.range.describe());
     outln!("base: {base_text}; other coordinates held there");
     outln!(
@@ -2234,16 +2204,74 @@ fn traverse(a: &TraverseArgs) -> Result<()> {
         "{} values × {n_dims} dimensions → {}{}",
         a.steps,
         written.path.display(),
-        if format == ExportFormat::Gif {
-            format!(" ({} frames, forth and back)", written.frames)
-        } else {
-            String::new()
-        }
+        gif_note(format, &written)
     );
+    print_frames(frames.as_ref());
+    Ok(())
+}
+
+/// A traversal's images (`pixels`, one row of `--steps` per row) written as `--out` in
+/// `format` and, with `--frames`, as one PNG per value. Both or neither: the frames first
+/// (whole or none), then `--out`, whose failure takes the frames back.
+fn export_traversal(
+    a: &TraverseArgs,
+    pixels: &[f32],
+    shape: crate::data::ImageShape,
+    format: ExportFormat,
+) -> Result<(crate::export::Exported, Option<crate::export::Exported>)> {
+    let frames = match &a.frames {
+        Some(dir) => Some(export_grid(
+            pixels,
+            shape,
+            a.steps,
+            ExportFormat::Frames,
+            a.delay_ms,
+            dir,
+        )?),
+        None => None,
+    };
+    match export_grid(pixels, shape, a.steps, format, a.delay_ms, &a.out) {
+        Ok(w) => Ok((w, frames)),
+        Err(e) => {
+            if let Some(f) = &frames {
+                crate::export::remove_export(f);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// What follows the path of a written traversal: a GIF's frame count.
+fn gif_note(format: ExportFormat, written: &crate::export::Exported) -> String {
+    if format == ExportFormat::Gif {
+        format!(" ({} frames, forth and back)", written.frames)
+    } else {
+        String::new()
+    }
+}
+
+/// The line naming the `--frames` written, if any.
+fn print_frames(frames: Option<&crate::export::Exported>) {
     if let Some(f) = frames {
         outln!("{} frames → {}", f.frames, f.path.display());
     }
-    Ok(())
+}
+
+/// A traversal's base from `--digit I`: test image I's posterior mean, its label (which a
+/// conditional model decodes under) and how the output names it; `None` without `--digit`.
+fn digit_base(
+    digit: Option<usize>,
+    post: &explore::Posterior,
+    data: &Dataset,
+) -> Option<(Vec<f32>, Option<u8>, String)> {
+    let i = digit?;
+    let code = post.mean(i)?;
+    let l = data.test.labels[i];
+    Some((
+        code.to_vec(),
+        Some(l),
+        format!("test {} {i} (label {l})'s posterior mean", data.noun()),
+    ))
 }
 
 /// `--direction A/B` or `--direction @FILE`, parsed.
@@ -2273,47 +2301,20 @@ fn traverse_direction(
     let set_a = spec.a.resolve(labels, n, 'A').context("--direction")?;
     let set_b = spec.b.resolve(labels, n, 'B').context("--direction")?;
     let dir = explore::attribute_direction(&post.mu, d, &set_a, &set_b).context("--direction")?;
-    let (base, label, base_text) = match a.digit.and_then(|i| Some((i, post.mean(i)?))) {
-        Some((i, code)) => {
-            let l = data.test.labels[i];
-            (
-                code.to_vec(),
-                Some(l),
-                format!("test {} {i} (label {l})'s posterior mean", data.noun()),
-            )
-        }
-        None => (
+    let (base, label, base_text) = digit_base(a.digit, &post, data).unwrap_or_else(|| {
+        (
             dir.from.clone(),
             None,
             format!("B's mean code ({})", spec.b),
-        ),
-    };
+        )
+    });
     let (lo, hi) = a.along.unwrap_or((0.0, 1.0));
     let ts = explore::amounts(lo, hi, a.steps);
     let z = explore::along(&base, &dir.vector, &ts);
     let labels = label.map_or(CodeLabels::None, |l| CodeLabels::All(l as usize));
     let pixels = explore::decode_codes(model, z, d, labels, device)?;
-    let frames = match &a.frames {
-        Some(out) => Some(export_grid(
-            &pixels,
-            data.shape(),
-            a.steps,
-            ExportFormat::Frames,
-            a.delay_ms,
-            out,
-        )?),
-        None => None,
-    };
     let format = out_format(&a.out)?;
-    let written = match export_grid(&pixels, data.shape(), a.steps, format, a.delay_ms, &a.out) {
-        Ok(w) => w,
-        Err(e) => {
-            if let Some(f) = &frames {
-                crate::export::remove_export(f);
-            }
-            return Err(e.into());
-        }
-    };
+    let (written, frames) = export_traversal(a, &pixels, data.shape(), format)?;
     let (na, nb) = dir.sizes;
     outln!(
         "direction: from B = {} ({nb} test {}) to A = {} ({na}), the difference of their mean codes",
@@ -2334,15 +2335,9 @@ fn traverse_direction(
         "t: {lo} … {hi} in {} steps (base + t · (A − B)) → {}{}",
         a.steps,
         written.path.display(),
-        if format == ExportFormat::Gif {
-            format!(" ({} frames, forth and back)", written.frames)
-        } else {
-            String::new()
-        }
+        gif_note(format, &written)
     );
-    if let Some(f) = frames {
-        outln!("{} frames → {}", f.frames, f.path.display());
-    }
+    print_frames(frames.as_ref());
     Ok(())
 }
 
