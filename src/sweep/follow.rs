@@ -260,7 +260,7 @@ impl SweepFollower {
 
     /// How many runs' metrics files are still read (those neither done nor failed).
     pub fn polled(&self) -> usize {
-        self.polled.load(Ordering::Relaxed)
+        self.polled.load(Ordering::Acquire)
     }
 }
 
@@ -366,13 +366,6 @@ impl FollowThread {
                     .get(i)
                     .is_some_and(|w| w.next_checkpoint().is_some())
             });
-            self.polled.store(
-                self.watched
-                    .iter()
-                    .filter(|w| w.polling != Polling::Never)
-                    .count(),
-                Ordering::Relaxed,
-            );
             // Sleep until the next file is due, the owner changes something, or for good
             // when nothing is left to read.
             let next = self
@@ -397,6 +390,17 @@ impl FollowThread {
             }
             c.changed = false;
         }
+    }
+
+    /// Publish how many runs are still read.
+    fn store_polled(&self) {
+        self.polled.store(
+            self.watched
+                .iter()
+                .filter(|w| w.polling != Polling::Never)
+                .count(),
+            Ordering::Release,
+        );
     }
 
     /// Read every run whose turn it is; false once the reader is gone or a stop is asked.
@@ -452,6 +456,9 @@ impl FollowThread {
                     Polling::Live => LIVE_POLL,
                     _ => QUIET_POLL,
                 };
+            // Counted before the records go out, so whoever has read a run's end also
+            // sees it no longer polled.
+            self.store_polled();
             let mut out = Vec::new();
             if restarted {
                 out.push(SweepEvent::Restarted { run: i });
