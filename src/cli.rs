@@ -286,27 +286,36 @@ pub struct CompareArgs {
     /// With --from: print CSV (a row per configuration; per figure its mean, sd and n).
     #[arg(long, requires = "from", conflicts_with = "json")]
     pub csv: bool,
-    /// Variants, comma-separated (default: all).
+    /// A fixed set-up: `disentangle` (data with known factors, `--data shapes…`) compares
+    /// the VAE, β-VAE, β-TCVAE and FactorVAE with 10 latents over 3 seeds for the measured
+    /// budget, without IWAE, and prints the median MIG and FactorVAE score with their range
+    /// and whether each variant's median MIG is above the VAE's. Flags given beside it
+    /// override its settings.
+    #[arg(long, value_enum, conflicts_with = "from")]
+    pub protocol: Option<crate::compare::CompareProtocol>,
+    /// Variants, comma-separated (default: all; the protocol's under --protocol).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Vec<VariantKind>,
-    /// Epochs each.
-    #[arg(long, default_value_t = 10, value_parser = size_arg(1, limits::MAX_EPOCHS))]
-    pub epochs: usize,
+    /// Epochs each (default: 10; the protocol's budget under --protocol).
+    #[arg(long, value_parser = size_arg(1, limits::MAX_EPOCHS))]
+    pub epochs: Option<usize>,
     /// Batch size.
     #[arg(long, default_value_t = 128, value_parser = size_arg(1, limits::MAX_BATCH))]
     pub batch: usize,
-    /// Latent dimensions.
-    #[arg(long, default_value_t = 20, value_parser = size_arg(1, limits::MAX_LATENT))]
-    pub latent: usize,
+    /// Latent dimensions (default: 20; 10 under --protocol disentangle).
+    #[arg(long, value_parser = size_arg(1, limits::MAX_LATENT))]
+    pub latent: Option<usize>,
     /// Seed (the same for every variant).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Repeat with seeds SEED, SEED+1, …: the table then gives mean ± sd over them.
-    #[arg(long, default_value_t = 1, value_parser = size_arg(1, 100))]
-    pub seeds: usize,
-    /// Importance samples for the IWAE NLL where the bound is defined (0: skip).
-    #[arg(long, default_value_t = 500, value_parser = size_arg(0, limits::MAX_IWAE_K))]
-    pub iwae_k: usize,
+    /// Repeat with seeds SEED, SEED+1, …: the table then gives mean ± sd over them
+    /// (default: 1; 3 under --protocol disentangle).
+    #[arg(long, value_parser = size_arg(1, 100))]
+    pub seeds: Option<usize>,
+    /// Importance samples for the IWAE NLL where the bound is defined (0: skip; default:
+    /// 500; 0 under --protocol disentangle).
+    #[arg(long, value_parser = size_arg(0, limits::MAX_IWAE_K))]
+    pub iwae_k: Option<usize>,
     /// Binarize the pixels as `train --binarize` does (`static`, `dynamic`; default none):
     /// the literature's MNIST protocol.
     #[arg(long, value_enum, default_value_t = crate::data::Binarize::None)]
@@ -1915,19 +1924,30 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         return Ok(());
     }
     let (data, device) = a.data.load()?;
-    let variants = if a.variants.is_empty() {
-        VariantKind::ALL.to_vec()
-    } else {
-        a.variants.clone()
+    let settings = a.protocol.map(|p| p.settings());
+    if let Some(why) = a.protocol.and_then(|p| p.unfit(&data)) {
+        bail!("--protocol: {why}");
+    }
+    let variants = match (&settings, a.variants.is_empty()) {
+        (_, false) => a.variants.clone(),
+        (Some(p), true) => p.variants.clone(),
+        (None, true) => VariantKind::ALL.to_vec(),
     };
+    let pick = |given: Option<usize>, of: fn(&crate::compare::ProtocolSettings) -> usize, plain| {
+        given.unwrap_or_else(|| settings.as_ref().map_or(plain, of))
+    };
+    let epochs = pick(a.epochs, |p| p.epochs, 10);
+    let latent = pick(a.latent, |p| p.latent, 20);
+    let seeds = pick(a.seeds, |p| p.seeds, 1);
+    let iwae_k = pick(a.iwae_k, |p| p.iwae_k, 500);
     let mut base = TrainConfig {
         batch_size: a.batch,
-        epochs: a.epochs,
+        epochs: epochs,
         seed: a.seed,
         binarize: a.binarize,
         ..TrainConfig::default()
     };
-    base.model.latent_dim = a.latent;
+    base.model.latent_dim = latent;
     let json = a.json;
     // The fixed probe that scores every variant's samples: a digit classifier trained once
     // on the training split, for digits only (28×28 grey, ten classes, no factors).
@@ -1947,8 +1967,8 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         }
         Some(p)
     };
-    let mut per_seed = Vec::with_capacity(a.seeds);
-    for s in 0..a.seeds as u64 {
+    let mut per_seed = Vec::with_capacity(seeds);
+    for s in 0..seeds as u64 {
         let seed = a.seed + s;
         let cfg = TrainConfig {
             seed,
@@ -1959,11 +1979,11 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
             &cfg,
             data.clone(),
             &device,
-            a.iwae_k,
+            iwae_k,
             probe.as_ref(),
             |v, e| {
                 if !json {
-                    eprintln!("seed {seed}, {v}: epoch {e}/{}", a.epochs);
+                    eprintln!("seed {seed}, {v}: epoch {e}/{}", epochs);
                 }
             },
         )
@@ -1971,16 +1991,35 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         per_seed.push(rows);
     }
     let protocol = || Protocol {
-        seeds: Some((a.seed..a.seed + a.seeds as u64).collect()),
+        seeds: Some((a.seed..a.seed + seeds as u64).collect()),
         ..Protocol::of_training(
             &data,
             &base,
             None,
-            envelope::bound_k(a.iwae_k, variants.iter().copied()),
+            envelope::bound_k(iwae_k, variants.iter().copied()),
             &backend_flag(a.data.backend),
         )
     };
-    if a.seeds > 1 {
+    if a.protocol.is_some() {
+        let rows = crate::compare::disentangle_rows(&per_seed);
+        if json {
+            print_json(envelope::COMPARE, protocol(), &rows)?;
+        } else {
+            outln!(
+                "protocol disentangle: {epochs} epochs each, batch {}, seeds {}..={}, {} latent {latent}, {} ({} train / {} test)\n",
+                a.batch,
+                a.seed,
+                a.seed + seeds as u64 - 1,
+                base.model.arch,
+                data.name,
+                data.train.len(),
+                data.test.len()
+            );
+            out!("{}", crate::compare::disentangle_table(&rows));
+        }
+        return Ok(());
+    }
+    if seeds > 1 {
         if json {
             let runs: Vec<_> = per_seed
                 .iter()
@@ -1991,11 +2030,11 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
         } else {
             outln!(
                 "{} epochs each, batch {}, seeds {}..={}, latent {}, {}\n",
-                a.epochs,
+                epochs,
                 a.batch,
                 a.seed,
-                a.seed + a.seeds as u64 - 1,
-                a.latent,
+                a.seed + seeds as u64 - 1,
+                latent,
                 data.name
             );
             out!("{}", crate::compare::seeds_table(&per_seed));
@@ -2016,16 +2055,16 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
     } else {
         outln!(
             "{} epochs each, batch {}, seed {}, MLP {} latent {}, {} ({} train / {} test)\n",
-            a.epochs,
+            epochs,
             a.batch,
             a.seed,
             base.model.arch,
-            a.latent,
+            latent,
             data.name,
             data.train.len(),
             data.test.len()
         );
-        out!("{}", crate::compare::table(&rows, a.iwae_k));
+        out!("{}", crate::compare::table(&rows, iwae_k));
         if let Some(why) = crate::compare::literature_caveat(
             data.train.len(),
             data.test.len(),

@@ -283,3 +283,170 @@ pub fn seeds_table(per_seed: &[Vec<CompareRow>]) -> String {
     }
     s
 }
+
+/// A fixed comparison set-up (`compare --protocol`): the data it needs, its variants, latent
+/// size, seeds and budget, and its own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompareProtocol {
+    /// The disentanglement literature's comparison (Chen et al. 2018, Kim & Mnih 2018): data
+    /// with known factors of variation (`--data shapes…`), 10 latents, the VAE against
+    /// β-VAE, β-TCVAE and FactorVAE at their papers' weights, several seeds, reported as
+    /// the median MIG and FactorVAE score with their range.
+    Disentangle,
+}
+
+/// What a [`CompareProtocol`] fixes; flags given beside `--protocol` override each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtocolSettings {
+    /// The variants compared, the reference first.
+    pub variants: Vec<VariantKind>,
+    /// Latent dimensions.
+    pub latent: usize,
+    /// Seeds per variant.
+    pub seeds: usize,
+    /// Epochs per run (the budget).
+    pub epochs: usize,
+    /// IWAE samples (0: the bound is not the point here, and costs time).
+    pub iwae_k: usize,
+}
+
+/// The disentanglement protocol's budget in epochs of the default shapes set, chosen by
+/// measurement (see the guide's measurements page for the table at 10, 30 and 60 epochs).
+pub const DISENTANGLE_EPOCHS: usize = 30;
+
+impl CompareProtocol {
+    /// Its settings.
+    pub fn settings(self) -> ProtocolSettings {
+        match self {
+            Self::Disentangle => ProtocolSettings {
+                variants: vec![
+                    VariantKind::Vae,
+                    VariantKind::BetaVae,
+                    VariantKind::BetaTcvae,
+                    VariantKind::FactorVae,
+                ],
+                latent: 10,
+                seeds: 3,
+                epochs: DISENTANGLE_EPOCHS,
+                iwae_k: 0,
+            },
+        }
+    }
+
+    /// Why `data` cannot be used with this protocol, or `None` when it can.
+    pub fn unfit(self, data: &Dataset) -> Option<String> {
+        match self {
+            Self::Disentangle => data.factors.is_none().then(|| {
+                format!(
+                    "the disentangle protocol needs data with known factors of variation \
+                     (--data shapes, shapes:SIDE or shapes:SIDE:full); {} has none",
+                    data.name
+                )
+            }),
+        }
+    }
+}
+
+/// Median, least and greatest of `v` (`None` when empty; the median of an even count is the
+/// mean of the middle two). NaNs are left out.
+pub fn median_range(v: &[f64]) -> Option<(f64, f64, f64)> {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    Some((median, s[0], s[n - 1]))
+}
+
+/// One variant's figures over seeds under the disentangle protocol.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DisentangleRow {
+    /// The variant.
+    pub variant: VariantKind,
+    /// Seeds it ran with.
+    pub seeds: usize,
+    /// The MIG's median, least and greatest over seeds.
+    pub mig: Option<(f64, f64, f64)>,
+    /// The FactorVAE score's median, least and greatest over seeds.
+    pub factor_vae_score: Option<(f64, f64, f64)>,
+    /// Whether its median MIG is above the first (reference) variant's; `None` for the
+    /// reference itself or without MIGs.
+    pub mig_above_reference: Option<bool>,
+    /// Mean wall seconds per run (training and evaluation).
+    pub wall_secs: f64,
+}
+
+/// Each variant's median and range over `per_seed` (each element one seed's rows, in the
+/// same variant order), and whether its median MIG is above the first variant's.
+pub fn disentangle_rows(per_seed: &[Vec<CompareRow>]) -> Vec<DisentangleRow> {
+    let Some(first) = per_seed.first() else {
+        return Vec::new();
+    };
+    let extra =
+        |r: &CompareRow, name: &str| r.extra.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    let mut out: Vec<DisentangleRow> = Vec::with_capacity(first.len());
+    for (i, row) in first.iter().enumerate() {
+        let rows: Vec<&CompareRow> = per_seed.iter().filter_map(|r| r.get(i)).collect();
+        let of = |name: &str| -> Vec<f64> { rows.iter().filter_map(|r| extra(r, name)).collect() };
+        let mig = median_range(&of(MIG));
+        let reference = out.first().and_then(|r| r.mig);
+        out.push(DisentangleRow {
+            variant: row.variant,
+            seeds: rows.len(),
+            mig,
+            factor_vae_score: median_range(&of(FACTOR_VAE_SCORE)),
+            mig_above_reference: match (i, mig, reference) {
+                (1.., Some((m, ..)), Some((r, ..))) => Some(m > r),
+                _ => None,
+            },
+            wall_secs: mean_sd(&rows.iter().map(|r| r.wall_secs).collect::<Vec<_>>()).0,
+        });
+    }
+    out
+}
+
+/// The disentangle protocol's table (median [least, greatest] over seeds), then a line per
+/// variant saying whether its median MIG is above the reference's.
+pub fn disentangle_table(rows: &[DisentangleRow]) -> String {
+    let mut s = String::from(
+        "| variant | seeds | MIG median [min, max] | FactorVAE score median [min, max] | wall s per run |\n| --- | --- | --- | --- | --- |\n",
+    );
+    let f = |v: Option<(f64, f64, f64)>| {
+        v.map_or("–".to_string(), |(m, lo, hi)| {
+            format!("{m:.3} [{lo:.3}, {hi:.3}]")
+        })
+    };
+    for r in rows {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {:.1} |\n",
+            r.variant,
+            r.seeds,
+            f(r.mig),
+            f(r.factor_vae_score),
+            r.wall_secs
+        ));
+    }
+    if let Some(reference) = rows.first() {
+        for r in &rows[1..] {
+            if let (Some(above), Some((m, ..)), Some((rm, ..))) =
+                (r.mig_above_reference, r.mig, reference.mig)
+            {
+                s.push_str(&format!(
+                    "\n{}: median MIG {m:.3} {} the {}'s {rm:.3}",
+                    r.variant,
+                    if above { "above" } else { "NOT above" },
+                    reference.variant
+                ));
+            }
+        }
+        s.push('\n');
+    }
+    s
+}

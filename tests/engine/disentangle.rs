@@ -513,3 +513,122 @@ fn the_whole_dsprites_grid_is_made_and_held_at_a_byte_a_pixel() {
         .to_string();
     assert!(e.contains("shapes images × pixels"), "{e}");
 }
+
+/// A compare row with only what the disentangle table reads.
+fn scored(
+    variant: latent_explorer::variant::VariantKind,
+    mig: f64,
+    fvae: f64,
+    wall: f64,
+) -> latent_explorer::compare::CompareRow {
+    use latent_explorer::compare::{CompareRow, FACTOR_VAE_SCORE, MIG};
+    CompareRow {
+        variant,
+        neg_elbo: None,
+        iwae_nll: None,
+        mse: 0.0,
+        bce: 0.0,
+        active_units: 0,
+        latent: 10,
+        samples_per_sec: 0.0,
+        wall_secs: wall,
+        samples: None,
+        extra: vec![(MIG.into(), mig), (FACTOR_VAE_SCORE.into(), fvae)],
+    }
+}
+
+#[test]
+fn the_disentangle_protocol_reports_medians_ranges_and_the_ordering_against_the_vae() {
+    use latent_explorer::compare::{self, CompareProtocol};
+    use latent_explorer::variant::VariantKind::{BetaTcvae, BetaVae, FactorVae, Vae};
+    // Medians by hand: odd and even counts, NaN left out, nothing at all.
+    assert_eq!(
+        compare::median_range(&[3.0, 1.0, 2.0]),
+        Some((2.0, 1.0, 3.0))
+    );
+    assert_eq!(
+        compare::median_range(&[4.0, 1.0, 3.0, 2.0]),
+        Some((2.5, 1.0, 4.0))
+    );
+    assert_eq!(
+        compare::median_range(&[f64::NAN, 5.0]),
+        Some((5.0, 5.0, 5.0))
+    );
+    assert_eq!(compare::median_range(&[]), None);
+    // Three seeds of four variants; the β-TCVAE's median is above the VAE's though its
+    // least is below, the β-VAE's mean would be above but its median is not.
+    let seeds = [
+        [(0.10, 0.6), (0.02, 0.5), (0.30, 0.8), (0.20, 0.7)],
+        [(0.20, 0.7), (0.90, 0.5), (0.05, 0.6), (0.25, 0.9)],
+        [(0.30, 0.8), (0.15, 0.5), (0.40, 0.7), (0.15, 0.8)],
+    ];
+    let per_seed: Vec<Vec<_>> = seeds
+        .iter()
+        .map(|s| {
+            [Vae, BetaVae, BetaTcvae, FactorVae]
+                .iter()
+                .zip(s)
+                .map(|(&v, &(m, f))| scored(v, m, f, 2.0))
+                .collect()
+        })
+        .collect();
+    let rows = compare::disentangle_rows(&per_seed);
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| (r.variant, r.seeds, r.mig, r.mig_above_reference))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Vae, 3, Some((0.20, 0.10, 0.30)), None),
+            (BetaVae, 3, Some((0.15, 0.02, 0.90)), Some(false)),
+            (BetaTcvae, 3, Some((0.30, 0.05, 0.40)), Some(true)),
+            (FactorVae, 3, Some((0.20, 0.15, 0.25)), Some(false)),
+        ]
+    );
+    assert_eq!(rows[3].factor_vae_score, Some((0.8, 0.7, 0.9)));
+    let table = compare::disentangle_table(&rows);
+    assert!(table.contains("0.300 [0.050, 0.400]"), "{table}");
+    assert!(
+        table.contains("median MIG 0.300 above the VAE's 0.200"),
+        "{table}"
+    );
+    assert!(table.contains("median MIG 0.150 NOT above"), "{table}");
+    // The protocol's set-up: the VAE first (the reference), 10 latents, at least 3 seeds.
+    let p = CompareProtocol::Disentangle.settings();
+    assert_eq!(p.variants[0], Vae);
+    assert!(p.variants.contains(&BetaTcvae) && p.variants.contains(&FactorVae));
+    assert_eq!((p.latent, p.seeds >= 3), (10, true));
+}
+
+#[test]
+fn compare_protocol_disentangle_runs_on_shapes_and_refuses_data_without_factors() {
+    use crate::explore_tools::{fails, ok};
+    let e = fails(&["compare", "--protocol", "disentangle", "--epochs", "1"]);
+    assert!(
+        e.contains("--protocol") && e.contains("known factors of variation"),
+        "{e}"
+    );
+    let text = ok(&[
+        "compare",
+        "--protocol",
+        "disentangle",
+        "--data",
+        "shapes:16",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--variants",
+        "vae,beta-tcvae",
+        "--latent",
+        "4",
+    ]);
+    assert!(
+        text.contains("protocol disentangle: 1 epochs each"),
+        "{text}"
+    );
+    assert!(text.contains("latent 4"), "{text}");
+    assert!(text.contains("| VAE | 1 |"), "{text}");
+    assert!(text.contains("β-TCVAE: median MIG"), "{text}");
+}
