@@ -38,8 +38,11 @@ fn linear_vamp(rows: usize, cols: usize, latent: usize, k: usize) -> (VaeConfig,
     (cfg, model)
 }
 
-/// `(weight [in·out] row-major, bias [out])` of the linear encoder's μ and log σ² heads.
-fn heads(model: &Vae) -> ((Vec<f32>, Vec<f32>), (Vec<f32>, Vec<f32>)) {
+/// A linear layer's weight `[in·out]` (row-major) and bias `[out]`.
+type Affine = (Vec<f32>, Vec<f32>);
+
+/// The linear encoder's μ and log σ² heads.
+fn heads(model: &Vae) -> (Affine, Affine) {
     let Encoder::Mlp(e) = &model.encoder else {
         panic!("an MLP encoder")
     };
@@ -54,7 +57,7 @@ fn heads(model: &Vae) -> ((Vec<f32>, Vec<f32>), (Vec<f32>, Vec<f32>)) {
 }
 
 /// Host `u W + b` for one input row.
-fn affine(u: &[f64], (w, b): &(Vec<f32>, Vec<f32>)) -> Vec<f64> {
+fn affine(u: &[f64], (w, b): &Affine) -> Vec<f64> {
     let out = b.len();
     (0..out)
         .map(|j| {
@@ -203,7 +206,7 @@ fn vampprior_log_density_is_the_host_log_mean_exp_over_its_pseudo_inputs_posteri
             &dev,
         )),
     ));
-    for i in 0..b {
+    for (i, &got) in bound.iter().enumerate() {
         let lw: Vec<f64> = (0..kk)
             .map(|s| {
                 let at = (s * b + i) * d;
@@ -212,11 +215,7 @@ fn vampprior_log_density_is_the_host_log_mean_exp_over_its_pseudo_inputs_posteri
             })
             .collect();
         let want = log_mean_exp_host(&lw);
-        assert!(
-            close(bound[i] as f64, want, 1e-4),
-            "image {i}: {} vs {want}",
-            bound[i]
-        );
+        assert!(close(got as f64, want, 1e-4), "image {i}: {got} vs {want}");
     }
 
     // `eval`'s bounds use the VampPrior: its IWAE bound is this one with the same noise,
@@ -466,9 +465,9 @@ fn vampprior_rejects_zero_pseudo_inputs_with_a_clear_error() {
 
 #[test]
 fn the_apps_prior_samples_of_a_vampprior_run_decode_its_mixture_draws() {
+    use latent_explorer::gpu::TileSource;
     use latent_explorer::ui::decoder::{Job, ViewKey};
     use latent_explorer::ui::settings::CompareTab;
-    use latent_explorer::gpu::TileSource;
 
     use crate::app::{harness, options, quiesce, run_until};
 
@@ -522,5 +521,8 @@ fn the_apps_prior_samples_of_a_vampprior_run_decode_its_mixture_draws() {
     let z = prior_draws(&model, seed, 64, 8);
     let want = vec_of(model.decode_mean(t2(z, [64, 8], &cpu())));
     let worst = crate::common::max_abs_diff(&got, &want);
-    assert!(worst <= 1e-4, "the app's prior samples are {worst} from the mixture's");
+    assert!(
+        worst <= 1e-4,
+        "the app's prior samples are {worst} from the mixture's"
+    );
 }
