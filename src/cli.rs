@@ -25,7 +25,7 @@ use crate::explore::{
 use crate::export::{ExportFormat, export_grid, grid_image, looped, save_gif, save_png};
 use crate::import::{ImportOptions, KeyMap};
 use crate::limits;
-use crate::model::ArchConfig;
+use crate::model::{ArchConfig, vamp};
 use crate::model_file::{self, Format};
 use crate::rundir::RunDirWriter;
 use crate::train::probe::DigitProbe;
@@ -98,6 +98,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once per process: `train`'s run spec making it larger than the others costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Commands {
     /// Open the desktop app (the default with no subcommand).
@@ -665,7 +667,8 @@ pub struct SampleArgs {
 /// Where `sample` draws z from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Sampler {
-    /// z ~ N(0, I).
+    /// z ~ the model's prior: N(0, I), or a VampPrior model's mixture (a pseudo-input
+    /// picked uniformly, then a draw of its posterior).
     Prior,
     /// A Gaussian mixture fitted to the training codes (ex-post density estimation).
     Gmm,
@@ -1780,7 +1783,7 @@ fn sample(a: &SampleArgs) -> Result<()> {
     // (`--n` is in 1..=MAX_GRID_IMAGES: clap checked it.)
     // The app's prior noise for the seed: the same draws on every backend and thread.
     let z = match a.sampler {
-        Sampler::Prior => explore::prior_noise(a.seed, a.n, cfg.latent_dim),
+        Sampler::Prior => vamp::prior_draws(&loaded.model, a.seed, a.n, cfg.latent_dim),
         Sampler::Gmm => ex_post_noise(a, &loaded, &device)?,
     };
     let pixels =

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::data::{Binarize, Dataset, ImageShape};
-use crate::model::noise::{self, Purpose, stream_seed, with_noise_stream};
+use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
 use crate::train::probe::{DigitProbe, SampleScore};
 use crate::train::{
     EpochReport, LoopError, Policy, Sink, SinkError, TrainConfig, TrainLoop, Trainer,
@@ -47,7 +47,7 @@ pub struct CompareRow {
     pub extra: Vec<(String, f64)>,
 }
 
-/// Decode [`SCORED_SAMPLES`] draws z ~ N(0, I) (a conditional model: labels 0..9 in turn;
+/// Decode [`SCORED_SAMPLES`] draws z ~ N(0, I) (a VampPrior model: of its mixture; a conditional model: labels 0..9 in turn;
 /// a VQ-VAE snaps each draw to its nearest codes; a two-layer model samples z1 ~ p(z1|z2))
 /// and score them with `probe`. The draws come from the stream of `seed` for sampling
 /// ([`Purpose::Sample`]): every variant of a comparison decodes the same z.
@@ -62,7 +62,8 @@ fn sample_and_score(trainer: &Trainer, probe: &DigitProbe) -> SampleScore {
     let device = trainer.device().clone().inner();
     let n = SCORED_SAMPLES;
     let d = trainer.config().model.latent_dim;
-    let z: Tensor<2> = noise::normal([n, d], 1.0, &device);
+    // N(0, I), or a VampPrior model's mixture.
+    let z: Tensor<2> = crate::model::vamp::prior_sample(&model, n, d, &device);
     let labels: Tensor<1, Int> = Tensor::from_data(
         TensorData::new((0..n as i64).map(|i| i % 10).collect::<Vec<_>>(), [n]),
         &device,

@@ -31,6 +31,9 @@ pub enum GapError {
     /// A two-layer model's bound runs over both layers; the gap is of one-layer models.
     #[error("the amortisation gap is computed for one-layer models; this one has two")]
     TwoLayer,
+    /// A VampPrior model's bound uses its mixture prior, not the N(0, I) of this estimate.
+    #[error("the amortisation gap is computed under the N(0, I) prior; this model has a VampPrior")]
+    VampPrior,
     /// Nothing to score.
     #[error("no images to score")]
     NoImages,
@@ -145,6 +148,9 @@ pub fn amortisation_gaps(
     }
     if model.top.is_some() {
         return Err(GapError::TwoLayer);
+    }
+    if model.pseudo.is_some() {
+        return Err(GapError::VampPrior);
     }
     let n = images.min(split.len());
     if n == 0 {

@@ -7,6 +7,8 @@ pub mod gaussian;
 pub mod init;
 pub mod likelihood;
 pub mod noise;
+pub mod pseudo;
+pub mod vamp;
 
 pub use arch::{ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder, ReluStack};
 pub use likelihood::Likelihood;
@@ -114,6 +116,12 @@ pub enum LatentKind {
         bottom: usize,
         /// Hidden widths of q(z2|z1) (and, reversed, of p(z1|z2)).
         hidden: Vec<usize>,
+    },
+    /// A VampPrior (Tomczak & Welling 2018): the prior is the mixture of the encoder's
+    /// posteriors at `pseudo_inputs` learned images (see [`vamp`]).
+    Vamp {
+        /// Pseudo-inputs K (mixture components).
+        pseudo_inputs: usize,
     },
 }
 
@@ -229,6 +237,7 @@ impl VaeConfig {
                 }
             }
             LatentKind::TwoLayer { .. } => {}
+            LatentKind::Vamp { .. } => {}
         }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
@@ -283,6 +292,14 @@ impl VaeConfig {
             LatentKind::TwoLayer { bottom, hidden } => {
                 check("lower latent dimensions", *bottom, 1, MAX_LATENT)?;
                 widths("top-layer hidden", hidden)?;
+            }
+            LatentKind::Vamp { pseudo_inputs } => {
+                check(
+                    "pseudo-inputs",
+                    *pseudo_inputs,
+                    1,
+                    pseudo::MAX_PSEUDO_INPUTS,
+                )?;
             }
         }
         limits::check(
@@ -380,6 +397,9 @@ impl VaeConfig {
                     max,
                 )?
             }
+            LatentKind::Vamp { pseudo_inputs } => {
+                limits::product(F, &[*pseudo_inputs, pixels], max)?
+            }
             _ => 0,
         };
         let sigma = usize::from(matches!(
@@ -449,6 +469,14 @@ impl VaeConfig {
             }
             _ => None,
         };
+        let pseudo = match self.latent {
+            LatentKind::Vamp { pseudo_inputs } => Some(pseudo::init_pseudo_inputs(
+                pseudo_inputs,
+                self.pixels(),
+                device,
+            )),
+            _ => None,
+        };
         let log_sigma = match self.likelihood {
             Likelihood::Gaussian {
                 sigma,
@@ -466,6 +494,7 @@ impl VaeConfig {
             classes,
             codebook,
             top,
+            pseudo,
         })
     }
 }
@@ -543,6 +572,8 @@ pub struct Vae {
     pub codebook: Option<Param<Tensor<2>>>,
     /// The second stochastic layer of a two-layer model.
     pub top: Option<TopLayer>,
+    /// The learned pseudo-inputs `[K, pixels]` of a VampPrior model (see [`vamp`]).
+    pub pseudo: Option<Param<Tensor<2>>>,
 }
 
 impl Vae {

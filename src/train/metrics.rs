@@ -10,7 +10,9 @@ use crate::data::{Batcher, Split};
 use crate::explore::{code_variance, iwae_chunk, iwae_of_batch};
 use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
 use crate::model::{Likelihood, Vae};
-use crate::variant::{code_counts, elbo_parts, two_layer_parts, usage_from_counts};
+use crate::variant::{
+    code_counts, elbo_parts, two_layer_parts, usage_from_counts, vamp_kl_per_dim, vamp_parts,
+};
 
 // What the CLI and the app compute from a model's codes and scores lives in
 // [`crate::explore`]; these names stay here for the training code that uses them.
@@ -144,6 +146,16 @@ pub fn evaluate_with_codes(
             }
             let rec = model.nll(likelihood, model.decode_image(q.clone(), None), x.clone());
             (rec, q.zeros_like())
+        } else if model.pseudo.is_some() {
+            // Per dimension, the KL against the prior's marginal there; what the joint
+            // KL adds to their sum (the mixture's dimensions are dependent) is kept with
+            // the lower layer's term, so that `kl` is the joint KL.
+            let t = vamp_parts(model, likelihood, x.clone(), None);
+            let dims = vamp_kl_per_dim(model, &t);
+            let b = x.dims()[0];
+            let shared = t.kl - dims.clone().sum_dim(1).reshape([b]);
+            kl1_sum += host_vec(shared.sum()).first().copied().unwrap_or(0.0) as f64;
+            (t.rec, dims)
         } else {
             elbo_parts(model, likelihood, x.clone(), labels, None)
         };
@@ -175,6 +187,9 @@ pub fn evaluate_with_codes(
     if model.top.is_some() {
         extra.push(("kl_z1".to_string(), kl1));
         extra.push(("kl_z2".to_string(), kl - kl1));
+    }
+    if model.pseudo.is_some() {
+        extra.push(("kl_dependence".to_string(), kl1));
     }
     if !code_counts_sum.is_empty() {
         let usage = usage_from_counts(&code_counts_sum);

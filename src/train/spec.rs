@@ -169,6 +169,9 @@ pub struct RunSpec {
     /// DIP-VAE-I, λ_od for DIP-VAE-II, as in the paper).
     #[arg(long)]
     pub dip_lambda_d: Option<f64>,
+    /// VampPrior: pseudo-inputs K, the mixture components of the prior (the paper: 500).
+    #[arg(long, default_value_t = 500)]
+    pub pseudo_inputs: usize,
     /// Binarize the pixels, the literature's MNIST protocol: `dynamic` draws each training
     /// image from Bernoulli(pixel) anew at every step (the test split one fixed draw),
     /// `static` uses one fixed draw of both splits, `none` trains on the grey values.
@@ -223,6 +226,7 @@ impl Default for RunSpec {
             capacity_steps: 2000,
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
+            pseudo_inputs: 500,
             binarize: Binarize::None,
             seed: 0,
             eval_iwae_k: 0,
@@ -373,6 +377,12 @@ impl RunSpec {
             )?;
         }
         within("bottom_latent", self.bottom_latent, 1, limits::MAX_LATENT)?;
+        within(
+            "pseudo_inputs",
+            self.pseudo_inputs,
+            1,
+            crate::model::pseudo::MAX_PSEUDO_INPUTS,
+        )?;
         within("eval_iwae_k", self.eval_iwae_k, 0, limits::MAX_IWAE_K)?;
         Ok(())
     }
@@ -406,6 +416,7 @@ impl RunSpec {
             ("capacity_steps", v == V::CapacityVae),
             ("dip_lambda_od", matches!(v, V::DipVaeI | V::DipVaeII)),
             ("dip_lambda_d", matches!(v, V::DipVaeI | V::DipVaeII)),
+            ("pseudo_inputs", v == V::VampPrior),
         ] {
             if !used {
                 keys.push(key);
@@ -455,6 +466,7 @@ impl RunSpec {
             capacity_steps: self.capacity_steps,
             dip_lambda_od: self.dip_lambda_od,
             dip_lambda_d: self.dip_lambda_d,
+            vamp_pseudo_inputs: self.pseudo_inputs,
             ..VariantParams::default()
         }
     }

@@ -118,6 +118,14 @@ pub enum Job {
         /// The label a conditional model decodes under (ignored by the others).
         label: Option<usize>,
     },
+    /// Decode `n` draws from a VampPrior model's mixture prior, reproducible from `seed`
+    /// ([`crate::model::vamp::prior_draws`]; N(0, I) noise for other models).
+    PriorDraws {
+        /// Seed of the draws.
+        seed: u64,
+        /// How many.
+        n: usize,
+    },
     /// Encode the first `n` test digits: their codes, the library's statistics of each
     /// dimension ([`explore::dimension_stats`]), the principal directions.
     Stats(usize),
@@ -707,6 +715,13 @@ pub fn execute(
             }
             let labels = label.map_or(CodeLabels::None, CodeLabels::All);
             match explore::decode_means(model, z.clone(), latent, labels, device) {
+                Ok(t) => finish(t, *n),
+                Err(e) => Output::Error(key, e.to_string()),
+            }
+        }
+        Job::PriorDraws { seed, n } => {
+            let z = crate::model::vamp::prior_draws(model, *seed, *n, latent);
+            match explore::decode_means(model, z, latent, CodeLabels::None, device) {
                 Ok(t) => finish(t, *n),
                 Err(e) => Output::Error(key, e.to_string()),
             }

@@ -228,6 +228,21 @@ impl VariantKind {
                     "The dip term near 0.",
                 ],
             },
+            Self::VampPrior => About {
+                idea: "A learned prior: the mixture of the encoder's posteriors at K learned \
+                       pseudo-inputs (images trained with the model), so the prior follows \
+                       where the codes are instead of pulling them to N(0, I).",
+                objective: "loss = rec + [log q(z|x) − log p(z)],  p(z) = (1/K) Σ_k q(z | u_k)\n     \
+                            one sample of z; K = 500 pseudo-inputs, initialised N(0.05, 0.01²) \
+                            and clamped to [0, 1]",
+                paper: "Tomczak & Welling (2018), VAE with a VampPrior, AISTATS 2018.",
+                look_for: &[
+                    "Test −ELBO below the VAE's at the same budget: the prior fits q(z).",
+                    "Prior samples are drawn from the mixture: each decodes like a digit the \
+                     encoder has seen, fewer blurry in-between images.",
+                    "The learned pseudo-inputs themselves look like rough digit prototypes.",
+                ],
+            },
         }
     }
 }

@@ -60,6 +60,10 @@ pub enum VariantKind {
     #[serde(rename = "dip-vae-ii")]
     #[value(name = "dip-vae-ii")]
     DipVaeII,
+    /// VampPrior: the prior is the mixture of the posteriors of K learned pseudo-inputs.
+    #[serde(rename = "vampprior")]
+    #[value(name = "vampprior")]
+    VampPrior,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -119,6 +123,8 @@ pub struct VariantParams {
     /// DIP-VAE: weight λ_d of its diagonal's distance from 1 (`None`: the paper's, 10 λ_od
     /// for DIP-VAE-I and λ_od for DIP-VAE-II).
     pub dip_lambda_d: Option<f64>,
+    /// VampPrior: pseudo-inputs K (Tomczak & Welling: 500 on MNIST).
+    pub vamp_pseudo_inputs: usize,
 }
 
 impl Default for VariantParams {
@@ -149,6 +155,7 @@ impl Default for VariantParams {
             capacity_steps: 2000,
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
+            vamp_pseudo_inputs: 500,
         }
     }
 }
@@ -207,6 +214,15 @@ impl VariantParams {
                 return Err(format!("{name} {w} must be finite and ≥ 0"));
             }
         }
+        if self.vamp_pseudo_inputs == 0
+            || self.vamp_pseudo_inputs > crate::model::pseudo::MAX_PSEUDO_INPUTS
+        {
+            return Err(format!(
+                "VampPrior pseudo-inputs K {} must be in 1..={}",
+                self.vamp_pseudo_inputs,
+                crate::model::pseudo::MAX_PSEUDO_INPUTS
+            ));
+        }
         // The codebook, class count and two-layer sizes are checked with the model
         // config they go into (see `VaeConfig::validate`).
         Ok(())
@@ -226,7 +242,7 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 16] = [
+    pub const ALL: [VariantKind; 17] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -243,6 +259,7 @@ impl VariantKind {
         VariantKind::CapacityVae,
         VariantKind::DipVaeI,
         VariantKind::DipVaeII,
+        VariantKind::VampPrior,
     ];
 
     /// Display name.
@@ -264,6 +281,7 @@ impl VariantKind {
             Self::CapacityVae => "Capacity VAE",
             Self::DipVaeI => "DIP-VAE-I",
             Self::DipVaeII => "DIP-VAE-II",
+            Self::VampPrior => "VampPrior",
         }
     }
 
@@ -280,6 +298,9 @@ impl VariantKind {
             Self::TwoLayer => LatentKind::TwoLayer {
                 bottom: params.two_layer_bottom,
                 hidden: params.two_layer_hidden.clone(),
+            },
+            Self::VampPrior => LatentKind::Vamp {
+                pseudo_inputs: params.vamp_pseudo_inputs,
             },
             _ => LatentKind::Gaussian,
         }

@@ -33,6 +33,7 @@ mod tcvae;
 mod two_layer;
 mod vae;
 mod vaegan;
+mod vampprior;
 mod vq;
 mod wae;
 
@@ -59,6 +60,7 @@ pub use two_layer::{
 };
 pub use vae::{Elbo, elbo_loss, elbo_parts, kl_term};
 pub use vaegan::{REAL_TARGET, VaeGan};
+pub use vampprior::{VampParts, VampPrior, vamp_iwae, vamp_kl_per_dim, vamp_parts};
 pub use vq::{CodeUsage, VqVae, code_counts, perplexity, usage_from_counts};
 pub use wae::{WaeMmd, mmd2_unbiased};
 
@@ -110,6 +112,7 @@ impl VariantKind {
                 ema_decay: 0.99,
             }),
             Self::TwoLayer => Box::new(TwoLayer),
+            Self::VampPrior => Box::new(VampPrior),
             Self::FactorVae => Box::new(FactorVae {
                 gamma: params.factor_gamma,
                 disc_hidden: params.factor_disc_hidden.clone(),

@@ -43,5 +43,6 @@ mod shader;
 mod sweep;
 mod sweep_app;
 mod training;
+mod vampprior;
 mod variants;
 mod zoo;

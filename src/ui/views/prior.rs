@@ -26,6 +26,16 @@ impl DerivedView for Prior {
     }
 
     fn job(&self, run: &Run, ctx: &Ctx<'_>) -> Result<Job, NoView> {
+        // A VampPrior's draws need its pseudo-inputs encoded: done on the decode thread.
+        if matches!(
+            run.config.model.latent,
+            crate::model::LatentKind::Vamp { .. }
+        ) {
+            return Ok(Job::PriorDraws {
+                seed: ctx.cursor.prior_seed,
+                n: PRIOR_SAMPLES,
+            });
+        }
         Ok(Job::Decode {
             z: prior_noise(ctx.cursor.prior_seed, PRIOR_SAMPLES, run.latent_dim()),
             n: PRIOR_SAMPLES,
