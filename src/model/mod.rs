@@ -4,6 +4,7 @@
 
 mod arch;
 pub mod gaussian;
+pub mod implicit;
 pub mod init;
 pub mod likelihood;
 pub mod noise;
@@ -115,6 +116,14 @@ pub enum LatentKind {
         /// Hidden widths of q(z2|z1) (and, reversed, of p(z1|z2)).
         hidden: Vec<usize>,
     },
+    /// An implicit posterior (AVB, Mescheder et al. 2017): the encoder also reads `noise`
+    /// dimensions of standard-normal noise ε (joined to the image at the MLP's input, to the
+    /// flattened features before the conv encoder's dense layer), so q(z|x) is a continuous
+    /// mixture over ε with no closed form (see [`implicit`]).
+    Implicit {
+        /// Dimensions of the encoder noise ε.
+        noise: usize,
+    },
 }
 
 /// Everything needed to build a [`Vae`]; stored in every checkpoint.
@@ -181,6 +190,14 @@ impl VaeConfig {
         }
     }
 
+    /// Dimensions of the encoder noise of an implicit model (0: none).
+    pub fn encoder_noise(&self) -> usize {
+        match self.latent {
+            LatentKind::Implicit { noise } => noise,
+            _ => 0,
+        }
+    }
+
     /// Width of the latent the image networks see: `bottom` for a two-layer model, else
     /// `latent_dim`.
     fn image_latent(&self) -> usize {
@@ -229,6 +246,7 @@ impl VaeConfig {
                 }
             }
             LatentKind::TwoLayer { .. } => {}
+            LatentKind::Implicit { .. } => {}
         }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
@@ -284,6 +302,9 @@ impl VaeConfig {
                 check("lower latent dimensions", *bottom, 1, MAX_LATENT)?;
                 widths("top-layer hidden", hidden)?;
             }
+            LatentKind::Implicit { noise } => {
+                check("encoder noise dimensions", *noise, 1, MAX_LATENT)?;
+            }
         }
         limits::check(
             "model parameters",
@@ -323,6 +344,8 @@ impl VaeConfig {
             limits::sum(F, &[w, b], max)
         };
         let classes = self.classes();
+        // What the encoder reads beside the image: the label and the implicit noise.
+        let extra = limits::sum("encoder inputs", &[classes, self.encoder_noise()], max)?;
         let latent = self.image_latent();
         let pixels = limits::product(
             "image values (pixels × channels)",
@@ -332,7 +355,7 @@ impl VaeConfig {
         let image_channels = self.channels;
         let nets = match &self.arch {
             ArchConfig::Mlp { hidden } => {
-                let input = limits::sum("encoder inputs", &[pixels, classes], max)?;
+                let input = limits::sum("encoder inputs", &[pixels, extra], max)?;
                 let mut enc = vec![input];
                 enc.extend_from_slice(hidden);
                 let code = limits::sum("decoder inputs", &[latent, classes], max)?;
@@ -343,7 +366,7 @@ impl VaeConfig {
             ArchConfig::Conv { channels, dense } => {
                 let [c1, c2] = *channels;
                 let flat = limits::product(F, &[c2, self.rows / 4, self.cols / 4], max)?;
-                let flat_in = limits::sum(F, &[flat, classes], max)?;
+                let flat_in = limits::sum(F, &[flat, extra], max)?;
                 let code = limits::sum("decoder inputs", &[latent, classes], max)?;
                 let enc = [
                     conv(image_channels, c1)?,
@@ -393,11 +416,12 @@ impl VaeConfig {
     pub fn init(&self, device: &Device) -> Result<Vae, ModelError> {
         self.validate()?;
         let classes = self.classes();
+        let noise = self.encoder_noise();
         let latent = self.image_latent();
         let (encoder, decoder) = match &self.arch {
             ArchConfig::Mlp { hidden } => (
                 Encoder::Mlp(MlpEncoder::new(
-                    self.pixels() + classes,
+                    self.pixels() + classes + noise,
                     hidden,
                     latent,
                     device,
@@ -415,7 +439,7 @@ impl VaeConfig {
                     *channels,
                     *dense,
                     latent,
-                    classes,
+                    classes + noise,
                     device,
                 )),
                 DecoderNet::Conv(ConvDecoder::new(
@@ -466,6 +490,7 @@ impl VaeConfig {
             classes,
             codebook,
             top,
+            noise,
         })
     }
 }
@@ -543,6 +568,9 @@ pub struct Vae {
     pub codebook: Option<Param<Tensor<2>>>,
     /// The second stochastic layer of a two-layer model.
     pub top: Option<TopLayer>,
+    /// Dimensions of the encoder noise ε of an implicit model (0: none; see
+    /// [`LatentKind::Implicit`]).
+    pub noise: usize,
 }
 
 impl Vae {
@@ -574,13 +602,32 @@ impl Vae {
     }
 
     /// The image encoder: `[batch, pixels] → (μ, log σ²)` of the latent the image networks
-    /// see (z1 for a two-layer model; the unquantised z_e for a VQ-VAE).
+    /// see (z1 for a two-layer model; the unquantised z_e for a VQ-VAE; for an implicit
+    /// model the Gaussian at encoder noise ε = 0).
     pub fn encode_image(
         &self,
         x: Tensor<2>,
         labels: Option<&Tensor<1, Int>>,
     ) -> (Tensor<2>, Tensor<2>) {
-        let y = self.condition(labels, x.dims()[0], &x.device());
+        self.encode_image_noisy(x, labels, None)
+    }
+
+    /// [`Vae::encode_image`] with the encoder noise ε `[batch, noise]` of an implicit model
+    /// (`None`: ε = 0). A model without encoder noise ignores `noise`.
+    pub fn encode_image_noisy(
+        &self,
+        x: Tensor<2>,
+        labels: Option<&Tensor<1, Int>>,
+        noise: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let [batch, _] = x.dims();
+        let y = self.condition(labels, batch, &x.device());
+        let eps = (self.noise > 0)
+            .then(|| noise.unwrap_or_else(|| Tensor::zeros([batch, self.noise], &x.device())));
+        let y = match (y, eps) {
+            (Some(y), Some(e)) => Some(Tensor::cat(vec![y, e], 1)),
+            (y, e) => y.or(e),
+        };
         match &self.encoder {
             Encoder::Mlp(e) => match y {
                 Some(y) => e.forward(Tensor::cat(vec![x, y], 1)),

@@ -60,6 +60,9 @@ pub enum VariantKind {
     #[serde(rename = "dip-vae-ii")]
     #[value(name = "dip-vae-ii")]
     DipVaeII,
+    /// Adversarial Variational Bayes: an implicit posterior (the encoder also reads noise)
+    /// whose KL to the prior a discriminator T(x, z) estimates.
+    Avb,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -119,6 +122,12 @@ pub struct VariantParams {
     /// DIP-VAE: weight λ_d of its diagonal's distance from 1 (`None`: the paper's, 10 λ_od
     /// for DIP-VAE-I and λ_od for DIP-VAE-II).
     pub dip_lambda_d: Option<f64>,
+    /// AVB discriminator T(x, z) hidden widths.
+    pub avb_disc_hidden: Vec<usize>,
+    /// AVB discriminator learning rate as a multiple of the run's.
+    pub avb_disc_lr: f64,
+    /// AVB: dimensions of the noise ε the implicit encoder reads.
+    pub avb_noise: usize,
 }
 
 impl Default for VariantParams {
@@ -149,6 +158,9 @@ impl Default for VariantParams {
             capacity_steps: 2000,
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
+            avb_disc_hidden: vec![256, 256],
+            avb_disc_lr: 1.0,
+            avb_noise: 20,
         }
     }
 }
@@ -185,6 +197,7 @@ impl VariantParams {
             ("VAE-GAN discriminator", &self.vaegan_disc_hidden),
             ("BiGAN discriminator", &self.bigan_disc_hidden),
             ("FactorVAE discriminator", &self.factor_disc_hidden),
+            ("AVB discriminator", &self.avb_disc_hidden),
         ] {
             if widths.contains(&0) || widths.iter().any(|&w| w > 65_536) {
                 return Err(format!(
@@ -207,7 +220,13 @@ impl VariantParams {
                 return Err(format!("{name} {w} must be finite and ≥ 0"));
             }
         }
-        // The codebook, class count and two-layer sizes are checked with the model
+        if !(self.avb_disc_lr.is_finite() && self.avb_disc_lr > 0.0) {
+            return Err(format!(
+                "AVB discriminator learning-rate scale {} must be finite and > 0",
+                self.avb_disc_lr
+            ));
+        }
+        // The codebook, class count, two-layer sizes and AVB noise are checked with the model
         // config they go into (see `VaeConfig::validate`).
         Ok(())
     }
@@ -226,7 +245,7 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 16] = [
+    pub const ALL: [VariantKind; 17] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -243,6 +262,7 @@ impl VariantKind {
         VariantKind::CapacityVae,
         VariantKind::DipVaeI,
         VariantKind::DipVaeII,
+        VariantKind::Avb,
     ];
 
     /// Display name.
@@ -264,6 +284,7 @@ impl VariantKind {
             Self::CapacityVae => "Capacity VAE",
             Self::DipVaeI => "DIP-VAE-I",
             Self::DipVaeII => "DIP-VAE-II",
+            Self::Avb => "AVB",
         }
     }
 
@@ -281,6 +302,9 @@ impl VariantKind {
                 bottom: params.two_layer_bottom,
                 hidden: params.two_layer_hidden.clone(),
             },
+            Self::Avb => LatentKind::Implicit {
+                noise: params.avb_noise,
+            },
             _ => LatentKind::Gaussian,
         }
     }
@@ -289,7 +313,7 @@ impl VariantKind {
     pub fn is_adversarial(self) -> bool {
         matches!(
             self,
-            Self::Aae | Self::VaeGan | Self::Bigan | Self::FactorVae
+            Self::Aae | Self::VaeGan | Self::Bigan | Self::FactorVae | Self::Avb
         )
     }
 
@@ -303,6 +327,8 @@ impl VariantKind {
     }
 
     /// Whether the variant's test loss is a bound on −log p(x) (so IWAE NLL is meaningful).
+    /// AVB's is: its bounds use the Gaussian q(z | x, ε = 0) of its implicit encoder as the
+    /// proposal (valid for any proposal; see [`crate::model::implicit`]).
     pub fn has_likelihood_bound(self) -> bool {
         !matches!(
             self,
