@@ -246,7 +246,10 @@ impl VariantKind {
                      closed-form KL.",
                     "Test −ELBO uses the Gaussian q(z|x, ε = 0) as its proposal: a valid bound, \
                      looser than the implicit posterior's own ELBO.",
-                    "disc/d_acc above 0.5: the posterior codes still differ from prior draws.",
+                    "disc/d_acc above 0.5: the posterior codes still differ from prior draws. On \
+                     the bundled digits it sits near 0.98 and the KL estimate near 5 nats: the \
+                     discriminator saturates and underestimates the KL, so reconstructions are \
+                     sharper than the VAE's and the −ELBO worse.",
                 ],
             },
         }
