@@ -98,6 +98,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// One value per process, parsed once: boxing the run flags would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Commands {
     /// Open the desktop app (the default with no subcommand).
