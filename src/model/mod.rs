@@ -4,6 +4,7 @@
 
 mod arch;
 pub mod gaussian;
+pub mod implicit;
 pub mod init;
 pub mod likelihood;
 pub mod noise;
@@ -123,6 +124,14 @@ pub enum LatentKind {
         /// Pseudo-inputs K (mixture components).
         pseudo_inputs: usize,
     },
+    /// An implicit posterior (AVB, Mescheder et al. 2017): the encoder also reads `noise`
+    /// dimensions of standard-normal noise ε (joined to the image at the MLP's input, to the
+    /// flattened features before the conv encoder's dense layer), so q(z|x) is a continuous
+    /// mixture over ε with no closed form (see [`implicit`]).
+    Implicit {
+        /// Dimensions of the encoder noise ε.
+        noise: usize,
+    },
 }
 
 /// Everything needed to build a [`Vae`]; stored in every checkpoint.
@@ -189,6 +198,14 @@ impl VaeConfig {
         }
     }
 
+    /// Dimensions of the encoder noise of an implicit model (0: none).
+    pub fn encoder_noise(&self) -> usize {
+        match self.latent {
+            LatentKind::Implicit { noise } => noise,
+            _ => 0,
+        }
+    }
+
     /// Width of the latent the image networks see: `bottom` for a two-layer model, else
     /// `latent_dim`.
     fn image_latent(&self) -> usize {
@@ -238,6 +255,7 @@ impl VaeConfig {
             }
             LatentKind::TwoLayer { .. } => {}
             LatentKind::Vamp { .. } => {}
+            LatentKind::Implicit { .. } => {}
         }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
@@ -301,6 +319,9 @@ impl VaeConfig {
                     pseudo::MAX_PSEUDO_INPUTS,
                 )?;
             }
+            LatentKind::Implicit { noise } => {
+                check("encoder noise dimensions", *noise, 1, MAX_LATENT)?;
+            }
         }
         limits::check(
             "model parameters",
@@ -340,6 +361,8 @@ impl VaeConfig {
             limits::sum(F, &[w, b], max)
         };
         let classes = self.classes();
+        // What the encoder reads beside the image: the label and the implicit noise.
+        let extra = limits::sum("encoder inputs", &[classes, self.encoder_noise()], max)?;
         let latent = self.image_latent();
         let pixels = limits::product(
             "image values (pixels × channels)",
@@ -349,7 +372,7 @@ impl VaeConfig {
         let image_channels = self.channels;
         let nets = match &self.arch {
             ArchConfig::Mlp { hidden } => {
-                let input = limits::sum("encoder inputs", &[pixels, classes], max)?;
+                let input = limits::sum("encoder inputs", &[pixels, extra], max)?;
                 let mut enc = vec![input];
                 enc.extend_from_slice(hidden);
                 let code = limits::sum("decoder inputs", &[latent, classes], max)?;
@@ -360,7 +383,7 @@ impl VaeConfig {
             ArchConfig::Conv { channels, dense } => {
                 let [c1, c2] = *channels;
                 let flat = limits::product(F, &[c2, self.rows / 4, self.cols / 4], max)?;
-                let flat_in = limits::sum(F, &[flat, classes], max)?;
+                let flat_in = limits::sum(F, &[flat, extra], max)?;
                 let code = limits::sum("decoder inputs", &[latent, classes], max)?;
                 let enc = [
                     conv(image_channels, c1)?,
@@ -413,11 +436,12 @@ impl VaeConfig {
     pub fn init(&self, device: &Device) -> Result<Vae, ModelError> {
         self.validate()?;
         let classes = self.classes();
+        let noise = self.encoder_noise();
         let latent = self.image_latent();
         let (encoder, decoder) = match &self.arch {
             ArchConfig::Mlp { hidden } => (
                 Encoder::Mlp(MlpEncoder::new(
-                    self.pixels() + classes,
+                    self.pixels() + classes + noise,
                     hidden,
                     latent,
                     device,
@@ -435,7 +459,7 @@ impl VaeConfig {
                     *channels,
                     *dense,
                     latent,
-                    classes,
+                    classes + noise,
                     device,
                 )),
                 DecoderNet::Conv(ConvDecoder::new(
@@ -495,6 +519,7 @@ impl VaeConfig {
             codebook,
             top,
             pseudo,
+            noise,
         })
     }
 }
@@ -574,6 +599,9 @@ pub struct Vae {
     pub top: Option<TopLayer>,
     /// The learned pseudo-inputs `[K, pixels]` of a VampPrior model (see [`vamp`]).
     pub pseudo: Option<Param<Tensor<2>>>,
+    /// Dimensions of the encoder noise ε of an implicit model (0: none; see
+    /// [`LatentKind::Implicit`]).
+    pub noise: usize,
 }
 
 impl Vae {
@@ -605,13 +633,32 @@ impl Vae {
     }
 
     /// The image encoder: `[batch, pixels] → (μ, log σ²)` of the latent the image networks
-    /// see (z1 for a two-layer model; the unquantised z_e for a VQ-VAE).
+    /// see (z1 for a two-layer model; the unquantised z_e for a VQ-VAE; for an implicit
+    /// model the Gaussian at encoder noise ε = 0).
     pub fn encode_image(
         &self,
         x: Tensor<2>,
         labels: Option<&Tensor<1, Int>>,
     ) -> (Tensor<2>, Tensor<2>) {
-        let y = self.condition(labels, x.dims()[0], &x.device());
+        self.encode_image_noisy(x, labels, None)
+    }
+
+    /// [`Vae::encode_image`] with the encoder noise ε `[batch, noise]` of an implicit model
+    /// (`None`: ε = 0). A model without encoder noise ignores `noise`.
+    pub fn encode_image_noisy(
+        &self,
+        x: Tensor<2>,
+        labels: Option<&Tensor<1, Int>>,
+        noise: Option<Tensor<2>>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let [batch, _] = x.dims();
+        let y = self.condition(labels, batch, &x.device());
+        let eps = (self.noise > 0)
+            .then(|| noise.unwrap_or_else(|| Tensor::zeros([batch, self.noise], &x.device())));
+        let y = match (y, eps) {
+            (Some(y), Some(e)) => Some(Tensor::cat(vec![y, e], 1)),
+            (y, e) => y.or(e),
+        };
         match &self.encoder {
             Encoder::Mlp(e) => match y {
                 Some(y) => e.forward(Tensor::cat(vec![x, y], 1)),

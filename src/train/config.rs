@@ -176,6 +176,7 @@ impl TrainConfig {
             ("VAE-GAN discriminator parameters", &p.vaegan_disc_hidden),
             ("BiGAN discriminator parameters", &p.bigan_disc_hidden),
             ("FactorVAE discriminator parameters", &p.factor_disc_hidden),
+            ("AVB discriminator parameters", &p.avb_disc_hidden),
         ] {
             check(
                 &format!("{name}: layers"),

@@ -172,6 +172,15 @@ pub struct RunSpec {
     /// VampPrior: pseudo-inputs K, the mixture components of the prior (the paper: 500).
     #[arg(long, default_value_t = 500)]
     pub pseudo_inputs: usize,
+    /// AVB: hidden widths of the discriminator T(x, z), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "256,256")]
+    pub avb_disc_hidden: Vec<usize>,
+    /// AVB: the discriminator's learning rate as a multiple of --lr.
+    #[arg(long, default_value_t = 1.0)]
+    pub avb_disc_lr: f64,
+    /// AVB: dimensions of the noise ε the implicit encoder reads beside the image.
+    #[arg(long, default_value_t = 20)]
+    pub avb_noise: usize,
     /// Binarize the pixels, the literature's MNIST protocol: `dynamic` draws each training
     /// image from Bernoulli(pixel) anew at every step (the test split one fixed draw),
     /// `static` uses one fixed draw of both splits, `none` trains on the grey values.
@@ -227,6 +236,9 @@ impl Default for RunSpec {
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
             pseudo_inputs: 500,
+            avb_disc_hidden: vec![256, 256],
+            avb_disc_lr: 1.0,
+            avb_noise: 20,
             binarize: Binarize::None,
             seed: 0,
             eval_iwae_k: 0,
@@ -366,6 +378,27 @@ impl RunSpec {
             non_negative("dip_lambda_d", l, false)?;
         }
         non_negative("sinkhorn_eps", self.sinkhorn_eps, true)?;
+        let avb_hidden = format!("{:?}", self.avb_disc_hidden);
+        within(
+            "avb_disc_hidden",
+            self.avb_disc_hidden.len(),
+            0,
+            limits::MAX_LAYERS,
+        )
+        .map_err(|e| SpecError {
+            value: avb_hidden.clone(),
+            ..e
+        })?;
+        require(
+            "avb_disc_hidden",
+            &avb_hidden,
+            self.avb_disc_hidden
+                .iter()
+                .all(|&w| (1..=limits::MAX_WIDTH).contains(&w)),
+            &format!("widths in 1..={}", limits::MAX_WIDTH),
+        )?;
+        non_negative("avb_disc_lr", self.avb_disc_lr, true)?;
+        within("avb_noise", self.avb_noise, 1, limits::MAX_LATENT)?;
         within("vq_codes", self.vq_codes, 2, 65_536)?;
         require("vq_code_dim", self.vq_code_dim, self.vq_code_dim > 0, "> 0")?;
         if self.variant == VariantKind::VqVae {
@@ -417,6 +450,9 @@ impl RunSpec {
             ("dip_lambda_od", matches!(v, V::DipVaeI | V::DipVaeII)),
             ("dip_lambda_d", matches!(v, V::DipVaeI | V::DipVaeII)),
             ("pseudo_inputs", v == V::VampPrior),
+            ("avb_disc_hidden", v == V::Avb),
+            ("avb_disc_lr", v == V::Avb),
+            ("avb_noise", v == V::Avb),
         ] {
             if !used {
                 keys.push(key);
@@ -467,6 +503,9 @@ impl RunSpec {
             dip_lambda_od: self.dip_lambda_od,
             dip_lambda_d: self.dip_lambda_d,
             vamp_pseudo_inputs: self.pseudo_inputs,
+            avb_disc_hidden: self.avb_disc_hidden.clone(),
+            avb_disc_lr: self.avb_disc_lr,
+            avb_noise: self.avb_noise,
             ..VariantParams::default()
         }
     }

@@ -243,6 +243,30 @@ impl VariantKind {
                     "The learned pseudo-inputs themselves look like rough digit prototypes.",
                 ],
             },
+            Self::Avb => About {
+                idea: "An implicit posterior: the encoder also reads noise ε, so q(z|x) may take \
+                       any shape and its KL has no closed form; a discriminator T(x, z) learns \
+                       log q(z|x) − log p(z) and stands in for it.",
+                objective: "phase 1, discriminator T(x, z): (x, z ~ q(z|x)) label 1 vs \
+                            (x, z ~ N(0, I)) label 0 (logistic loss; optimum T* = log q − log p)\n\
+                            phase 2, encoder and decoder: −log p(x|z) + T(x, z),   \
+                            z = μ(x, ε) + σ(x, ε)·ε′\n\
+                            (ε joins the image at the MLP's input, the features before the conv \
+                            encoder's dense layer; maps and sliders use the code at ε = 0)",
+                paper: "Mescheder, Nowozin & Geiger (2017), Adversarial Variational Bayes: \
+                        Unifying Variational Autoencoders and Generative Adversarial Networks, \
+                        ICML 2017.",
+                look_for: &[
+                    "model/kl: the discriminator's KL estimate, in nats, where the VAE shows its \
+                     closed-form KL.",
+                    "Test −ELBO uses the Gaussian q(z|x, ε = 0) as its proposal: a valid bound, \
+                     looser than the implicit posterior's own ELBO.",
+                    "disc/d_acc above 0.5: the posterior codes still differ from prior draws. On \
+                     the bundled digits it sits near 0.98 and the KL estimate near 5 nats: the \
+                     discriminator saturates and underestimates the KL, so reconstructions are \
+                     sharper than the VAE's and the −ELBO worse.",
+                ],
+            },
         }
     }
 }

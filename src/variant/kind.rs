@@ -64,6 +64,9 @@ pub enum VariantKind {
     #[serde(rename = "vampprior")]
     #[value(name = "vampprior")]
     VampPrior,
+    /// Adversarial Variational Bayes: an implicit posterior (the encoder also reads noise)
+    /// whose KL to the prior a discriminator T(x, z) estimates.
+    Avb,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -125,6 +128,12 @@ pub struct VariantParams {
     pub dip_lambda_d: Option<f64>,
     /// VampPrior: pseudo-inputs K (Tomczak & Welling: 500 on MNIST).
     pub vamp_pseudo_inputs: usize,
+    /// AVB discriminator T(x, z) hidden widths.
+    pub avb_disc_hidden: Vec<usize>,
+    /// AVB discriminator learning rate as a multiple of the run's.
+    pub avb_disc_lr: f64,
+    /// AVB: dimensions of the noise ε the implicit encoder reads.
+    pub avb_noise: usize,
 }
 
 impl Default for VariantParams {
@@ -156,6 +165,9 @@ impl Default for VariantParams {
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
             vamp_pseudo_inputs: 500,
+            avb_disc_hidden: vec![256, 256],
+            avb_disc_lr: 1.0,
+            avb_noise: 20,
         }
     }
 }
@@ -192,6 +204,7 @@ impl VariantParams {
             ("VAE-GAN discriminator", &self.vaegan_disc_hidden),
             ("BiGAN discriminator", &self.bigan_disc_hidden),
             ("FactorVAE discriminator", &self.factor_disc_hidden),
+            ("AVB discriminator", &self.avb_disc_hidden),
         ] {
             if widths.contains(&0) || widths.iter().any(|&w| w > 65_536) {
                 return Err(format!(
@@ -223,7 +236,13 @@ impl VariantParams {
                 crate::model::pseudo::MAX_PSEUDO_INPUTS
             ));
         }
-        // The codebook, class count and two-layer sizes are checked with the model
+        if !(self.avb_disc_lr.is_finite() && self.avb_disc_lr > 0.0) {
+            return Err(format!(
+                "AVB discriminator learning-rate scale {} must be finite and > 0",
+                self.avb_disc_lr
+            ));
+        }
+        // The codebook, class count, two-layer sizes and AVB noise are checked with the model
         // config they go into (see `VaeConfig::validate`).
         Ok(())
     }
@@ -242,7 +261,7 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 17] = [
+    pub const ALL: [VariantKind; 18] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -260,6 +279,7 @@ impl VariantKind {
         VariantKind::DipVaeI,
         VariantKind::DipVaeII,
         VariantKind::VampPrior,
+        VariantKind::Avb,
     ];
 
     /// Display name.
@@ -282,6 +302,7 @@ impl VariantKind {
             Self::DipVaeI => "DIP-VAE-I",
             Self::DipVaeII => "DIP-VAE-II",
             Self::VampPrior => "VampPrior",
+            Self::Avb => "AVB",
         }
     }
 
@@ -302,6 +323,9 @@ impl VariantKind {
             Self::VampPrior => LatentKind::Vamp {
                 pseudo_inputs: params.vamp_pseudo_inputs,
             },
+            Self::Avb => LatentKind::Implicit {
+                noise: params.avb_noise,
+            },
             _ => LatentKind::Gaussian,
         }
     }
@@ -310,7 +334,7 @@ impl VariantKind {
     pub fn is_adversarial(self) -> bool {
         matches!(
             self,
-            Self::Aae | Self::VaeGan | Self::Bigan | Self::FactorVae
+            Self::Aae | Self::VaeGan | Self::Bigan | Self::FactorVae | Self::Avb
         )
     }
 
@@ -324,6 +348,8 @@ impl VariantKind {
     }
 
     /// Whether the variant's test loss is a bound on −log p(x) (so IWAE NLL is meaningful).
+    /// AVB's is: its bounds use the Gaussian q(z | x, ε = 0) of its implicit encoder as the
+    /// proposal (valid for any proposal; see [`crate::model::implicit`]).
     pub fn has_likelihood_bound(self) -> bool {
         !matches!(
             self,

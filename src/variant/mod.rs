@@ -18,6 +18,7 @@
 
 mod aae;
 pub mod about;
+mod avb;
 mod bigan;
 mod capacity;
 mod critic;
@@ -40,6 +41,7 @@ mod wae;
 pub use crate::model::pairwise_sq_dists;
 pub use aae::Aae;
 pub use about::About;
+pub use avb::{Avb, avb_disc_loss, avb_kl_estimate, avb_pairs};
 pub use bigan::{Bigan, joint_pairs};
 pub use capacity::CapacityVae;
 pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce, r1_penalty};
@@ -117,6 +119,7 @@ impl VariantKind {
                 gamma: params.factor_gamma,
                 disc_hidden: params.factor_disc_hidden.clone(),
             }),
+            Self::Avb => Box::new(Avb::new(params.avb_disc_hidden.clone(), params.avb_disc_lr)),
         }
     }
 }

@@ -89,8 +89,13 @@ impl AuxModules {
     }
 }
 
-/// One draw z ~ q(z | x) per image, `[batch, latent]`, by the reparameterisation trick.
+/// One draw z ~ q(z | x) per image, `[batch, latent]`, by the reparameterisation trick
+/// (for an implicit posterior, with fresh encoder noise too).
 pub fn posterior_sample(model: &Vae, x: Tensor<2>) -> Tensor<2> {
+    if model.noise > 0 {
+        // An implicit posterior (AVB): noise through the encoder as well.
+        return crate::model::implicit::implicit_sample(model, x, None);
+    }
     let (mu, logvar) = model.encode(x);
     reparameterize(mu.clone(), logvar, standard_noise(&mu))
 }

@@ -7,6 +7,7 @@ mod app;
 mod app_align;
 mod app_fit;
 mod app_views;
+mod avb;
 mod binarize;
 mod checkpoint;
 mod cli;

@@ -62,6 +62,7 @@ fn every_variant_trains_saves_and_loads_with_both_architectures() {
         aae_disc_hidden: vec![16],
         vaegan_disc_hidden: vec![16],
         bigan_disc_hidden: vec![16],
+        avb_disc_hidden: vec![16],
         vq_codes: 16,
         two_layer_bottom: 12,
         two_layer_hidden: vec![16],
@@ -119,6 +120,7 @@ fn every_variant_trains_saves_and_loads_with_both_architectures() {
                         | VariantKind::Bigan
                         | VariantKind::VqVae
                         | VariantKind::FactorVae
+                        | VariantKind::Avb
                 ),
                 "{v}: which variants have auxiliary modules"
             );
