@@ -31,6 +31,9 @@ pub enum GapError {
     /// A two-layer model's bound runs over both layers; the gap is of one-layer models.
     #[error("the amortisation gap is computed for one-layer models; this one has two")]
     TwoLayer,
+    /// A flow posterior's density is not the Gaussian the gap's log-weights use.
+    #[error("the amortisation gap is computed for Gaussian posteriors; this one has a flow")]
+    Flow,
     /// Nothing to score.
     #[error("no images to score")]
     NoImages,
@@ -145,6 +148,9 @@ pub fn amortisation_gaps(
     }
     if model.top.is_some() {
         return Err(GapError::TwoLayer);
+    }
+    if model.flow.is_some() {
+        return Err(GapError::Flow);
     }
     let n = images.min(split.len());
     if n == 0 {

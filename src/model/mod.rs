@@ -3,12 +3,14 @@
 //! every objective shares.
 
 mod arch;
+pub mod flow;
 pub mod gaussian;
 pub mod init;
 pub mod likelihood;
 pub mod noise;
 
 pub use arch::{ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder, ReluStack};
+pub use flow::{Flow, FlowKind};
 pub use likelihood::Likelihood;
 
 use burn::module::{Module, Param};
@@ -114,6 +116,17 @@ pub enum LatentKind {
         bottom: usize,
         /// Hidden widths of q(z2|z1) (and, reversed, of p(z1|z2)).
         hidden: Vec<usize>,
+    },
+    /// A diagonal-Gaussian posterior followed by a normalizing flow of `steps` steps with
+    /// global learned parameters (IAF or planar; see [`flow`]). The explored code of an
+    /// image is the flow applied to its posterior mean.
+    Flow {
+        /// IAF or planar.
+        flow: FlowKind,
+        /// Flow steps T.
+        steps: usize,
+        /// Hidden units of each IAF step's MADE (unused by planar steps).
+        hidden: usize,
     },
 }
 
@@ -229,6 +242,14 @@ impl VaeConfig {
                 }
             }
             LatentKind::TwoLayer { .. } => {}
+            LatentKind::Flow { steps, .. } => {
+                if *steps == 0 || *steps > flow::MAX_FLOW_STEPS {
+                    return bad(format!(
+                        "flow steps {steps} must be in 1..={}",
+                        flow::MAX_FLOW_STEPS
+                    ));
+                }
+            }
         }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
@@ -283,6 +304,10 @@ impl VaeConfig {
             LatentKind::TwoLayer { bottom, hidden } => {
                 check("lower latent dimensions", *bottom, 1, MAX_LATENT)?;
                 widths("top-layer hidden", hidden)?;
+            }
+            LatentKind::Flow { steps, hidden, .. } => {
+                check("flow steps", *steps, 1, flow::MAX_FLOW_STEPS)?;
+                check("flow hidden units", *hidden, 1, MAX_WIDTH)?;
             }
         }
         limits::check(
@@ -380,6 +405,23 @@ impl VaeConfig {
                     max,
                 )?
             }
+            LatentKind::Flow {
+                flow: kind,
+                steps,
+                hidden,
+            } => {
+                let d = self.latent_dim;
+                // IAF: the MADE's three masked matrices and three biases; planar: u, w, b.
+                let step = match kind {
+                    FlowKind::Iaf => {
+                        let w = limits::product(F, &[d, *hidden, 3], max)?;
+                        let b = limits::product(F, &[d, 2], max)?;
+                        limits::sum(F, &[w, b, *hidden], max)?
+                    }
+                    FlowKind::Planar => limits::sum(F, &[d, d, 1], max)?,
+                };
+                limits::product(F, &[step, *steps], max)?
+            }
             _ => 0,
         };
         let sigma = usize::from(matches!(
@@ -449,6 +491,14 @@ impl VaeConfig {
             }
             _ => None,
         };
+        let flow = match &self.latent {
+            LatentKind::Flow {
+                flow: kind,
+                steps,
+                hidden,
+            } => Some(Flow::new(*kind, self.latent_dim, *steps, *hidden, device)),
+            _ => None,
+        };
         let log_sigma = match self.likelihood {
             Likelihood::Gaussian {
                 sigma,
@@ -466,6 +516,7 @@ impl VaeConfig {
             classes,
             codebook,
             top,
+            flow,
         })
     }
 }
@@ -543,6 +594,8 @@ pub struct Vae {
     pub codebook: Option<Param<Tensor<2>>>,
     /// The second stochastic layer of a two-layer model.
     pub top: Option<TopLayer>,
+    /// The posterior's normalizing flow (IAF or planar), global parameters.
+    pub flow: Option<Flow>,
 }
 
 impl Vae {
@@ -570,6 +623,7 @@ impl Vae {
     pub fn reconstruct(&self, x: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
         let (mu, _) = self.encode_image(x, labels);
         let z = self.quantize(mu).0;
+        let z = self.through_flow(z);
         likelihood::mean_image(self.decode_image(z, labels))
     }
 
@@ -600,6 +654,15 @@ impl Vae {
         match &self.decoder {
             DecoderNet::Mlp(d) => d.forward(z),
             DecoderNet::Conv(d) => d.forward(z),
+        }
+    }
+
+    /// `z` through the posterior's flow (unchanged without one): what the decoder sees for
+    /// a base-Gaussian point `z`.
+    pub fn through_flow(&self, z: Tensor<2>) -> Tensor<2> {
+        match &self.flow {
+            Some(f) => f.forward(z).0,
+            None => z,
         }
     }
 
@@ -640,6 +703,9 @@ impl Vae {
             let (q, _) = self.quantize(mu);
             let zeros = q.zeros_like();
             return (q, zeros);
+        }
+        if self.flow.is_some() {
+            return (self.through_flow(mu), logvar);
         }
         match &self.top {
             Some(top) => top.q.forward(mu),

@@ -169,6 +169,12 @@ pub struct RunSpec {
     /// DIP-VAE-I, λ_od for DIP-VAE-II, as in the paper).
     #[arg(long)]
     pub dip_lambda_d: Option<f64>,
+    /// IAF and planar flow: steps of the posterior's flow (1..=64).
+    #[arg(long, default_value_t = 4)]
+    pub flow_steps: usize,
+    /// IAF: hidden units of each flow step's MADE.
+    #[arg(long, default_value_t = 64)]
+    pub flow_hidden: usize,
     /// Binarize the pixels, the literature's MNIST protocol: `dynamic` draws each training
     /// image from Bernoulli(pixel) anew at every step (the test split one fixed draw),
     /// `static` uses one fixed draw of both splits, `none` trains on the grey values.
@@ -223,6 +229,8 @@ impl Default for RunSpec {
             capacity_steps: 2000,
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
+            flow_steps: 4,
+            flow_hidden: 64,
             binarize: Binarize::None,
             seed: 0,
             eval_iwae_k: 0,
@@ -373,6 +381,13 @@ impl RunSpec {
             )?;
         }
         within("bottom_latent", self.bottom_latent, 1, limits::MAX_LATENT)?;
+        within(
+            "flow_steps",
+            self.flow_steps,
+            1,
+            crate::model::flow::MAX_FLOW_STEPS,
+        )?;
+        within("flow_hidden", self.flow_hidden, 1, limits::MAX_WIDTH)?;
         within("eval_iwae_k", self.eval_iwae_k, 0, limits::MAX_IWAE_K)?;
         Ok(())
     }
@@ -406,6 +421,8 @@ impl RunSpec {
             ("capacity_steps", v == V::CapacityVae),
             ("dip_lambda_od", matches!(v, V::DipVaeI | V::DipVaeII)),
             ("dip_lambda_d", matches!(v, V::DipVaeI | V::DipVaeII)),
+            ("flow_steps", matches!(v, V::Iaf | V::PlanarFlow)),
+            ("flow_hidden", v == V::Iaf),
         ] {
             if !used {
                 keys.push(key);
@@ -455,6 +472,8 @@ impl RunSpec {
             capacity_steps: self.capacity_steps,
             dip_lambda_od: self.dip_lambda_od,
             dip_lambda_d: self.dip_lambda_d,
+            flow_steps: self.flow_steps,
+            flow_hidden: self.flow_hidden,
             ..VariantParams::default()
         }
     }

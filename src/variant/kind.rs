@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::LatentKind;
+use crate::model::{FlowKind, LatentKind};
 
 /// MMD kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -60,6 +60,10 @@ pub enum VariantKind {
     #[serde(rename = "dip-vae-ii")]
     #[value(name = "dip-vae-ii")]
     DipVaeII,
+    /// IAF: the VAE's Gaussian posterior followed by inverse autoregressive flow steps.
+    Iaf,
+    /// Planar flow: the VAE's Gaussian posterior followed by planar flow steps.
+    PlanarFlow,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -119,6 +123,10 @@ pub struct VariantParams {
     /// DIP-VAE: weight λ_d of its diagonal's distance from 1 (`None`: the paper's, 10 λ_od
     /// for DIP-VAE-I and λ_od for DIP-VAE-II).
     pub dip_lambda_d: Option<f64>,
+    /// IAF and planar flow: steps T of the posterior's flow.
+    pub flow_steps: usize,
+    /// IAF: hidden units of each step's MADE.
+    pub flow_hidden: usize,
 }
 
 impl Default for VariantParams {
@@ -149,6 +157,8 @@ impl Default for VariantParams {
             capacity_steps: 2000,
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
+            flow_steps: 4,
+            flow_hidden: 64,
         }
     }
 }
@@ -207,6 +217,19 @@ impl VariantParams {
                 return Err(format!("{name} {w} must be finite and ≥ 0"));
             }
         }
+        if self.flow_steps == 0 || self.flow_steps > crate::model::flow::MAX_FLOW_STEPS {
+            return Err(format!(
+                "flow steps {} must be in 1..={}",
+                self.flow_steps,
+                crate::model::flow::MAX_FLOW_STEPS
+            ));
+        }
+        if self.flow_hidden == 0 || self.flow_hidden > 65_536 {
+            return Err(format!(
+                "flow hidden units {} must be in 1..=65536",
+                self.flow_hidden
+            ));
+        }
         // The codebook, class count and two-layer sizes are checked with the model
         // config they go into (see `VaeConfig::validate`).
         Ok(())
@@ -226,7 +249,7 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 16] = [
+    pub const ALL: [VariantKind; 18] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -243,6 +266,8 @@ impl VariantKind {
         VariantKind::CapacityVae,
         VariantKind::DipVaeI,
         VariantKind::DipVaeII,
+        VariantKind::Iaf,
+        VariantKind::PlanarFlow,
     ];
 
     /// Display name.
@@ -264,6 +289,8 @@ impl VariantKind {
             Self::CapacityVae => "Capacity VAE",
             Self::DipVaeI => "DIP-VAE-I",
             Self::DipVaeII => "DIP-VAE-II",
+            Self::Iaf => "IAF",
+            Self::PlanarFlow => "Planar flow",
         }
     }
 
@@ -280,6 +307,15 @@ impl VariantKind {
             Self::TwoLayer => LatentKind::TwoLayer {
                 bottom: params.two_layer_bottom,
                 hidden: params.two_layer_hidden.clone(),
+            },
+            Self::Iaf | Self::PlanarFlow => LatentKind::Flow {
+                flow: if self == Self::Iaf {
+                    FlowKind::Iaf
+                } else {
+                    FlowKind::Planar
+                },
+                steps: params.flow_steps,
+                hidden: params.flow_hidden,
             },
             _ => LatentKind::Gaussian,
         }

@@ -23,6 +23,7 @@ mod capacity;
 mod critic;
 mod dip;
 mod factor_vae;
+mod flow;
 mod iwae;
 mod kind;
 mod objective;
@@ -44,6 +45,7 @@ pub use capacity::CapacityVae;
 pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce, r1_penalty};
 pub use dip::{DipVae, dip_covariance, dip_penalty};
 pub use factor_vae::{FactorVae, permute_dims};
+pub use flow::{FlowElbo, FlowParts, flow_iwae, flow_iwae_with, flow_parts};
 pub use iwae::{Iwae, iwae_bound, iwae_log_weights};
 pub use kind::{Kernel, VariantKind, VariantParams};
 pub use objective::{
@@ -114,6 +116,7 @@ impl VariantKind {
                 gamma: params.factor_gamma,
                 disc_hidden: params.factor_disc_hidden.clone(),
             }),
+            Self::Iaf | Self::PlanarFlow => Box::new(FlowElbo { kind: self }),
         }
     }
 }
