@@ -630,3 +630,77 @@ fn flow_variants_train_evaluate_and_refuse_bad_step_counts() {
         }
     }
 }
+
+/// An IAF run trained in the app, paused and explored: the slider image is the model's own
+/// decode of the shared latent vector (no flow between the cursor and the decoder), and no
+/// view reports an error or a non-finite pixel.
+#[test]
+fn an_iaf_run_trains_and_explores_in_the_app() {
+    use latent_explorer::gpu::TileSource;
+    use latent_explorer::train::{Command, WorkerState};
+    use latent_explorer::ui::decoder::ViewKey;
+    use latent_explorer::ui::{RunAction, UiCommand};
+
+    use crate::app::{harness, nth_run, options, quiesce, run_id, run_until};
+
+    let mut opts = options(600, 32, 1000);
+    if let Some(d) = opts.draft.as_mut() {
+        d.spec.variant = VariantKind::Iaf;
+        d.spec.flow_steps = 2;
+        d.spec.flow_hidden = 16;
+    }
+    let mut h = harness(opts);
+    run_until(&mut h, 120, "training", |a| {
+        a.runs.iter().next().is_some_and(|r| r.status.step >= 20)
+    });
+    let id = run_id(h.state(), 0);
+    h.state_mut()
+        .push_command(UiCommand::Run(id, RunAction::Worker(Command::Pause)));
+    run_until(&mut h, 30, "paused", |app| {
+        nth_run(app, 0).status.state == WorkerState::Paused
+    });
+    let before = nth_run(h.state(), 0).image_version(ViewKey::Slider);
+    h.state_mut().push_command(UiCommand::RandomizeLatent);
+    run_until(&mut h, 60, "the slider image of the random vector", |app| {
+        nth_run(app, 0).image_version(ViewKey::Slider) > before
+    });
+    quiesce(&mut h);
+    let app = h.state();
+    let run = nth_run(app, 0);
+    assert!(app.errors.is_empty(), "{:?}", app.errors);
+    assert!(run.status.errors.is_empty(), "{:?}", run.status.errors);
+    assert_eq!(run.config.variant, VariantKind::Iaf);
+    let z = app.runs.cursor.latent_for(run).unwrap();
+    let d = z.len();
+    let snap = run.latest().unwrap();
+    let model = &snap.model;
+    assert!(model.flow.is_some(), "the run's model has its flow");
+    let want = vec_of(model.decode_mean(t2(z, [1, d], &cpu())));
+    let got = match run.image(ViewKey::Slider).map(|i| &i.source) {
+        Some(TileSource::Host(v)) => v.as_ref().clone(),
+        _ => panic!("expected host pixels on the CPU backend"),
+    };
+    assert_eq!(got.len(), want.len());
+    let diff = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        diff < 1e-5,
+        "the slider image is not the decode of the cursor: {diff}"
+    );
+    for key in [
+        ViewKey::Recon,
+        ViewKey::Prior,
+        ViewKey::Grid,
+        ViewKey::Stats,
+    ] {
+        if let Some(TileSource::Host(v)) = run.image(key).map(|i| &i.source) {
+            assert!(
+                v.iter().all(|p| p.is_finite()),
+                "{key:?} has non-finite pixels"
+            );
+        }
+    }
+}
