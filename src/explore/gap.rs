@@ -34,6 +34,9 @@ pub enum GapError {
     /// A VampPrior model's bound uses its mixture prior, not the N(0, I) of this estimate.
     #[error("the amortisation gap is computed under the N(0, I) prior; this model has a VampPrior")]
     VampPrior,
+    /// A flow posterior's density is not the Gaussian the gap's log-weights use.
+    #[error("the amortisation gap is computed for Gaussian posteriors; this one has a flow")]
+    Flow,
     /// Nothing to score.
     #[error("no images to score")]
     NoImages,
@@ -151,6 +154,9 @@ pub fn amortisation_gaps(
     }
     if model.pseudo.is_some() {
         return Err(GapError::VampPrior);
+    }
+    if model.flow.is_some() {
+        return Err(GapError::Flow);
     }
     let n = images.min(split.len());
     if n == 0 {

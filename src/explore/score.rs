@@ -10,7 +10,8 @@ use super::encode::host_vec;
 use crate::data::{Batch, Batcher, Split};
 use crate::model::{Likelihood, Vae};
 use crate::variant::{
-    elbo_parts, iwae_bound, two_layer_iwae, two_layer_parts, vamp_iwae, vamp_parts,
+    elbo_parts, flow_iwae, flow_parts, iwae_bound, two_layer_iwae, two_layer_parts, vamp_iwae,
+    vamp_parts,
 };
 
 /// Independent ELBO samples averaged per image in [`per_image_scores`] (a lower-variance
@@ -52,6 +53,9 @@ pub fn per_image_scores(
             let score: Tensor<1> = if model.top.is_some() {
                 let t = two_layer_parts(model, likelihood, x.clone(), None, None);
                 t.rec + t.kl1 + t.kl2.sum_dim(1).reshape([b])
+            } else if model.flow.is_some() {
+                let t = flow_parts(model, likelihood, x.clone(), None);
+                t.rec + t.kl_base.sum_dim(1).reshape([b]) + t.kl_flow
             } else if model.codebook.is_some() {
                 let (z_e, _) = model.encode_image(x.clone(), None);
                 let (q, _) = model.quantize(z_e);
@@ -133,12 +137,15 @@ pub fn iwae_chunk(iwae_k: usize, image_len: usize) -> usize {
 }
 
 /// The IWAE bound with `k` samples of each image of `batch` (the two-layer model's own
-/// bound for a two-layer model, the VampPrior's log p(z) for a VampPrior model), `[batch]`.
+/// bound for a two-layer model, the VampPrior's log p(z) for a VampPrior model, the flow's for a flow posterior),
+/// `[batch]`.
 pub fn iwae_of_batch(model: &Vae, likelihood: Likelihood, batch: Batch, k: usize) -> Tensor<1> {
     if model.top.is_some() {
         two_layer_iwae(model, likelihood, batch.images, k)
     } else if model.pseudo.is_some() {
         vamp_iwae(model, likelihood, batch.images, k, None)
+    } else if model.flow.is_some() {
+        flow_iwae(model, likelihood, batch.images, k)
     } else {
         iwae_bound(
             model,

@@ -3,6 +3,7 @@
 //! every objective shares.
 
 mod arch;
+pub mod flow;
 pub mod gaussian;
 pub mod implicit;
 pub mod init;
@@ -12,6 +13,7 @@ pub mod pseudo;
 pub mod vamp;
 
 pub use arch::{ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder, ReluStack};
+pub use flow::{Flow, FlowKind};
 pub use likelihood::Likelihood;
 
 use burn::module::{Module, Param};
@@ -131,6 +133,17 @@ pub enum LatentKind {
     Implicit {
         /// Dimensions of the encoder noise ε.
         noise: usize,
+    },
+    /// A diagonal-Gaussian posterior followed by a normalizing flow of `steps` steps with
+    /// global learned parameters (IAF or planar; see [`flow`]). The explored code of an
+    /// image is the flow applied to its posterior mean.
+    Flow {
+        /// IAF or planar.
+        flow: FlowKind,
+        /// Flow steps T.
+        steps: usize,
+        /// Hidden units of each IAF step's MADE (unused by planar steps).
+        hidden: usize,
     },
 }
 
@@ -256,6 +269,14 @@ impl VaeConfig {
             LatentKind::TwoLayer { .. } => {}
             LatentKind::Vamp { .. } => {}
             LatentKind::Implicit { .. } => {}
+            LatentKind::Flow { steps, .. } => {
+                if *steps == 0 || *steps > flow::MAX_FLOW_STEPS {
+                    return bad(format!(
+                        "flow steps {steps} must be in 1..={}",
+                        flow::MAX_FLOW_STEPS
+                    ));
+                }
+            }
         }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
@@ -321,6 +342,10 @@ impl VaeConfig {
             }
             LatentKind::Implicit { noise } => {
                 check("encoder noise dimensions", *noise, 1, MAX_LATENT)?;
+            }
+            LatentKind::Flow { steps, hidden, .. } => {
+                check("flow steps", *steps, 1, flow::MAX_FLOW_STEPS)?;
+                check("flow hidden units", *hidden, 1, MAX_WIDTH)?;
             }
         }
         limits::check(
@@ -423,6 +448,23 @@ impl VaeConfig {
             LatentKind::Vamp { pseudo_inputs } => {
                 limits::product(F, &[*pseudo_inputs, pixels], max)?
             }
+            LatentKind::Flow {
+                flow: kind,
+                steps,
+                hidden,
+            } => {
+                let d = self.latent_dim;
+                // IAF: the MADE's three masked matrices and three biases; planar: u, w, b.
+                let step = match kind {
+                    FlowKind::Iaf => {
+                        let w = limits::product(F, &[d, *hidden, 3], max)?;
+                        let b = limits::product(F, &[d, 2], max)?;
+                        limits::sum(F, &[w, b, *hidden], max)?
+                    }
+                    FlowKind::Planar => limits::sum(F, &[d, d, 1], max)?,
+                };
+                limits::product(F, &[step, *steps], max)?
+            }
             _ => 0,
         };
         let sigma = usize::from(matches!(
@@ -501,6 +543,14 @@ impl VaeConfig {
             )),
             _ => None,
         };
+        let flow = match &self.latent {
+            LatentKind::Flow {
+                flow: kind,
+                steps,
+                hidden,
+            } => Some(Flow::new(*kind, self.latent_dim, *steps, *hidden, device)),
+            _ => None,
+        };
         let log_sigma = match self.likelihood {
             Likelihood::Gaussian {
                 sigma,
@@ -520,6 +570,7 @@ impl VaeConfig {
             top,
             pseudo,
             noise,
+            flow,
         })
     }
 }
@@ -602,6 +653,8 @@ pub struct Vae {
     /// Dimensions of the encoder noise ε of an implicit model (0: none; see
     /// [`LatentKind::Implicit`]).
     pub noise: usize,
+    /// The posterior's normalizing flow (IAF or planar), global parameters.
+    pub flow: Option<Flow>,
 }
 
 impl Vae {
@@ -629,6 +682,7 @@ impl Vae {
     pub fn reconstruct(&self, x: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
         let (mu, _) = self.encode_image(x, labels);
         let z = self.quantize(mu).0;
+        let z = self.through_flow(z);
         likelihood::mean_image(self.decode_image(z, labels))
     }
 
@@ -681,6 +735,15 @@ impl Vae {
         }
     }
 
+    /// `z` through the posterior's flow (unchanged without one): what the decoder sees for
+    /// a base-Gaussian point `z`.
+    pub fn through_flow(&self, z: Tensor<2>) -> Tensor<2> {
+        match &self.flow {
+            Some(f) => f.forward(z).0,
+            None => z,
+        }
+    }
+
     /// Replace each `code_dim` slice of `z` `[batch, latent]` by its nearest codebook entry
     /// (squared Euclidean distance): returns the quantised codes and the `[batch · latent /
     /// code_dim]` entry indices. Identity (and no indices) without a codebook.
@@ -718,6 +781,9 @@ impl Vae {
             let (q, _) = self.quantize(mu);
             let zeros = q.zeros_like();
             return (q, zeros);
+        }
+        if self.flow.is_some() {
+            return (self.through_flow(mu), logvar);
         }
         match &self.top {
             Some(top) => top.q.forward(mu),

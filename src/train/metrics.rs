@@ -11,7 +11,8 @@ use crate::explore::{code_variance, iwae_chunk, iwae_of_batch};
 use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
 use crate::model::{Likelihood, Vae};
 use crate::variant::{
-    code_counts, elbo_parts, two_layer_parts, usage_from_counts, vamp_kl_per_dim, vamp_parts,
+    code_counts, elbo_parts, flow_parts, two_layer_parts, usage_from_counts, vamp_kl_per_dim,
+    vamp_parts,
 };
 
 // What the CLI and the app compute from a model's codes and scores lives in
@@ -123,6 +124,7 @@ pub fn evaluate_with_codes(
     let mut kl_dim_sum: Vec<f64> = Vec::new();
     let mut se_sum = 0.0f64;
     let mut kl1_sum = 0.0f64;
+    let mut flow_sum = 0.0f64;
     let mut code_counts_sum: Vec<f64> = Vec::new();
     let mut codes: Vec<f32> = Vec::new();
     for batch in batcher.sequential(split, batch_size.max(1)) {
@@ -132,6 +134,10 @@ pub fn evaluate_with_codes(
             let t = two_layer_parts(model, likelihood, x.clone(), None, None);
             kl1_sum += host_vec(t.kl1.sum()).first().copied().unwrap_or(0.0) as f64;
             (t.rec, t.kl2)
+        } else if model.flow.is_some() {
+            let t = flow_parts(model, likelihood, x.clone(), None);
+            flow_sum += host_vec(t.kl_flow.sum()).first().copied().unwrap_or(0.0) as f64;
+            (t.rec, t.kl_base)
         } else if let Some(book) = &model.codebook {
             // Deterministic codes and a uniform code prior: no KL term to report.
             let (z_e, _) = model.encode_image(x.clone(), None);
@@ -181,7 +187,8 @@ pub fn evaluate_with_codes(
     // The same statistic the app and `traverse` rank dimensions by.
     let mean_variance = code_variance(&codes, kl_dim_sum.len());
     let kl1 = kl1_sum / nf;
-    let kl: f64 = kl_per_dim.iter().sum::<f64>() + kl1;
+    let kl_flow = flow_sum / nf;
+    let kl: f64 = kl_per_dim.iter().sum::<f64>() + kl1 + kl_flow;
     let rec = rec_sum / nf;
     let mut extra = Vec::new();
     if model.top.is_some() {
@@ -190,6 +197,10 @@ pub fn evaluate_with_codes(
     }
     if model.pseudo.is_some() {
         extra.push(("kl_dependence".to_string(), kl1));
+    }
+    if model.flow.is_some() {
+        extra.push(("kl_base".to_string(), kl - kl_flow));
+        extra.push(("kl_flow".to_string(), kl_flow));
     }
     if !code_counts_sum.is_empty() {
         let usage = usage_from_counts(&code_counts_sum);

@@ -181,6 +181,12 @@ pub struct RunSpec {
     /// AVB: dimensions of the noise ε the implicit encoder reads beside the image.
     #[arg(long, default_value_t = 20)]
     pub avb_noise: usize,
+    /// IAF and planar flow: steps of the posterior's flow (1..=64).
+    #[arg(long, default_value_t = 4)]
+    pub flow_steps: usize,
+    /// IAF: hidden units of each flow step's MADE.
+    #[arg(long, default_value_t = 64)]
+    pub flow_hidden: usize,
     /// Binarize the pixels, the literature's MNIST protocol: `dynamic` draws each training
     /// image from Bernoulli(pixel) anew at every step (the test split one fixed draw),
     /// `static` uses one fixed draw of both splits, `none` trains on the grey values.
@@ -239,6 +245,8 @@ impl Default for RunSpec {
             avb_disc_hidden: vec![256, 256],
             avb_disc_lr: 1.0,
             avb_noise: 20,
+            flow_steps: 4,
+            flow_hidden: 64,
             binarize: Binarize::None,
             seed: 0,
             eval_iwae_k: 0,
@@ -416,6 +424,13 @@ impl RunSpec {
             1,
             crate::model::pseudo::MAX_PSEUDO_INPUTS,
         )?;
+        within(
+            "flow_steps",
+            self.flow_steps,
+            1,
+            crate::model::flow::MAX_FLOW_STEPS,
+        )?;
+        within("flow_hidden", self.flow_hidden, 1, limits::MAX_WIDTH)?;
         within("eval_iwae_k", self.eval_iwae_k, 0, limits::MAX_IWAE_K)?;
         Ok(())
     }
@@ -453,6 +468,8 @@ impl RunSpec {
             ("avb_disc_hidden", v == V::Avb),
             ("avb_disc_lr", v == V::Avb),
             ("avb_noise", v == V::Avb),
+            ("flow_steps", matches!(v, V::Iaf | V::PlanarFlow)),
+            ("flow_hidden", v == V::Iaf),
         ] {
             if !used {
                 keys.push(key);
@@ -506,6 +523,8 @@ impl RunSpec {
             avb_disc_hidden: self.avb_disc_hidden.clone(),
             avb_disc_lr: self.avb_disc_lr,
             avb_noise: self.avb_noise,
+            flow_steps: self.flow_steps,
+            flow_hidden: self.flow_hidden,
             ..VariantParams::default()
         }
     }

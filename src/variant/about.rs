@@ -267,6 +267,40 @@ impl VariantKind {
                      sharper than the VAE's and the −ELBO worse.",
                 ],
             },
+            Self::Iaf => About {
+                idea: "A more flexible posterior: the encoder's Gaussian sample is pushed through \
+                       inverse autoregressive flow steps, so q(z|x) can be skewed and correlated \
+                       and the ELBO tighter.",
+                objective: "loss = −log p(x|z_T) + KL(q₀ ‖ N(0, I)) + log p(z₀) − log p(z_T) − Σ_t Σ_i log σ_t,i\n     \
+                            z₀ = μ + σ·ε, each step: (m, s) = MADE(z), σ = sigmoid(s), \
+                            z ← σ ⊙ z + (1 − σ) ⊙ m (order reversed between steps; \
+                            --flow-steps, --flow-hidden; global flow parameters, no context h)",
+                paper: "Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling (2016), \
+                        Improved Variational Inference with Inverse Autoregressive Flow, NeurIPS 2016.",
+                look_for: &[
+                    "Test −ELBO and IWAE below the VAE's at the same budget; the gap between \
+                     them narrower (a better posterior).",
+                    "log_det in the metrics: negative, the flow contracting the base Gaussian; \
+                     kl_flow in the evaluation is the flow's share of the KL.",
+                    "The map's codes are the flow applied to μ; prior samples are N(0, I) as for the VAE.",
+                ],
+            },
+            Self::PlanarFlow => About {
+                idea: "A more flexible posterior: the encoder's Gaussian sample is pushed through \
+                       planar flow steps, each bending the density along one hyperplane.",
+                objective: "loss = −log p(x|z_T) + KL(q₀ ‖ N(0, I)) + log p(z₀) − log p(z_T) − Σ_t log |1 + ûᵀψ_t|\n     \
+                            each step: z ← z + û tanh(wᵀz + b), ψ = tanh'(wᵀz + b) w, \
+                            û = u + (m(wᵀu) − wᵀu) w/‖w‖², m(a) = −1 + softplus(a) \
+                            (invertible; --flow-steps; global flow parameters)",
+                paper: "Rezende & Mohamed (2015), Variational Inference with Normalizing Flows, \
+                        ICML 2015.",
+                look_for: &[
+                    "Test −ELBO at or below the VAE's; a few global steps change little, many \
+                     steps more.",
+                    "kl_flow in the evaluation: the flow's share of the KL.",
+                    "The map's codes are the flow applied to μ; prior samples are N(0, I) as for the VAE.",
+                ],
+            },
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::LatentKind;
+use crate::model::{FlowKind, LatentKind};
 
 /// MMD kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -67,6 +67,10 @@ pub enum VariantKind {
     /// Adversarial Variational Bayes: an implicit posterior (the encoder also reads noise)
     /// whose KL to the prior a discriminator T(x, z) estimates.
     Avb,
+    /// IAF: the VAE's Gaussian posterior followed by inverse autoregressive flow steps.
+    Iaf,
+    /// Planar flow: the VAE's Gaussian posterior followed by planar flow steps.
+    PlanarFlow,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -134,6 +138,10 @@ pub struct VariantParams {
     pub avb_disc_lr: f64,
     /// AVB: dimensions of the noise ε the implicit encoder reads.
     pub avb_noise: usize,
+    /// IAF and planar flow: steps T of the posterior's flow.
+    pub flow_steps: usize,
+    /// IAF: hidden units of each step's MADE.
+    pub flow_hidden: usize,
 }
 
 impl Default for VariantParams {
@@ -168,6 +176,8 @@ impl Default for VariantParams {
             avb_disc_hidden: vec![256, 256],
             avb_disc_lr: 1.0,
             avb_noise: 20,
+            flow_steps: 4,
+            flow_hidden: 64,
         }
     }
 }
@@ -242,8 +252,21 @@ impl VariantParams {
                 self.avb_disc_lr
             ));
         }
-        // The codebook, class count, two-layer sizes and AVB noise are checked with the model
-        // config they go into (see `VaeConfig::validate`).
+        if self.flow_steps == 0 || self.flow_steps > crate::model::flow::MAX_FLOW_STEPS {
+            return Err(format!(
+                "flow steps {} must be in 1..={}",
+                self.flow_steps,
+                crate::model::flow::MAX_FLOW_STEPS
+            ));
+        }
+        if self.flow_hidden == 0 || self.flow_hidden > 65_536 {
+            return Err(format!(
+                "flow hidden units {} must be in 1..=65536",
+                self.flow_hidden
+            ));
+        }
+        // The codebook, class count, two-layer sizes, AVB noise and flow sizes are checked with
+        // the model config they go into (see `VaeConfig::validate`).
         Ok(())
     }
 }
@@ -261,7 +284,7 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 18] = [
+    pub const ALL: [VariantKind; 20] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -280,6 +303,8 @@ impl VariantKind {
         VariantKind::DipVaeII,
         VariantKind::VampPrior,
         VariantKind::Avb,
+        VariantKind::Iaf,
+        VariantKind::PlanarFlow,
     ];
 
     /// Display name.
@@ -303,6 +328,8 @@ impl VariantKind {
             Self::DipVaeII => "DIP-VAE-II",
             Self::VampPrior => "VampPrior",
             Self::Avb => "AVB",
+            Self::Iaf => "IAF",
+            Self::PlanarFlow => "Planar flow",
         }
     }
 
@@ -325,6 +352,15 @@ impl VariantKind {
             },
             Self::Avb => LatentKind::Implicit {
                 noise: params.avb_noise,
+            },
+            Self::Iaf | Self::PlanarFlow => LatentKind::Flow {
+                flow: if self == Self::Iaf {
+                    FlowKind::Iaf
+                } else {
+                    FlowKind::Planar
+                },
+                steps: params.flow_steps,
+                hidden: params.flow_hidden,
             },
             _ => LatentKind::Gaussian,
         }

@@ -24,6 +24,7 @@ mod capacity;
 mod critic;
 mod dip;
 mod factor_vae;
+mod flow;
 mod iwae;
 mod kind;
 mod objective;
@@ -47,6 +48,7 @@ pub use capacity::CapacityVae;
 pub use critic::{Critic, LEAKY_SLOPE, critic_accuracy, gan_bce, r1_penalty};
 pub use dip::{DipVae, dip_covariance, dip_penalty};
 pub use factor_vae::{FactorVae, permute_dims};
+pub use flow::{FlowElbo, FlowParts, flow_iwae, flow_iwae_with, flow_parts};
 pub use iwae::{Iwae, iwae_bound, iwae_log_weights};
 pub use kind::{Kernel, VariantKind, VariantParams};
 pub use objective::{
@@ -120,6 +122,7 @@ impl VariantKind {
                 disc_hidden: params.factor_disc_hidden.clone(),
             }),
             Self::Avb => Box::new(Avb::new(params.avb_disc_hidden.clone(), params.avb_disc_lr)),
+            Self::Iaf | Self::PlanarFlow => Box::new(FlowElbo { kind: self }),
         }
     }
 }

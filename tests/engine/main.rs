@@ -24,6 +24,7 @@ mod explore_app;
 mod explore_tools;
 mod faults;
 mod fit;
+mod flow;
 mod folder;
 mod fuzz_regressions;
 mod guide;
