@@ -6,10 +6,12 @@ mod arch;
 pub mod gaussian;
 pub mod init;
 pub mod likelihood;
+pub mod m2;
 pub mod noise;
 
 pub use arch::{ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder, ReluStack};
 pub use likelihood::Likelihood;
+pub use m2::Classifier;
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor};
@@ -115,6 +117,15 @@ pub enum LatentKind {
         /// Hidden widths of q(z2|z1) (and, reversed, of p(z1|z2)).
         hidden: Vec<usize>,
     },
+    /// Semi-supervised M2 (Kingma et al. 2014): the conditional VAE's encoder q(z|x,y) and
+    /// decoder p(x|y,z), which take the one-hot label, and a classifier q(y|x), an MLP on
+    /// the image with `hidden` widths.
+    SemiSupervised {
+        /// Label classes (10 for digits).
+        classes: usize,
+        /// Hidden widths of the classifier q(y|x).
+        hidden: Vec<usize>,
+    },
 }
 
 /// Everything needed to build a [`Vae`]; stored in every checkpoint.
@@ -177,6 +188,7 @@ impl VaeConfig {
     pub fn classes(&self) -> usize {
         match self.latent {
             LatentKind::Conditional { classes } => classes,
+            LatentKind::SemiSupervised { classes, .. } => classes,
             _ => 0,
         }
     }
@@ -229,6 +241,9 @@ impl VaeConfig {
                 }
             }
             LatentKind::TwoLayer { .. } => {}
+            LatentKind::SemiSupervised { classes, .. } => {
+                limits::check("label classes", *classes, 2, limits::MAX_CLASSES)?;
+            }
         }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
@@ -283,6 +298,10 @@ impl VaeConfig {
             LatentKind::TwoLayer { bottom, hidden } => {
                 check("lower latent dimensions", *bottom, 1, MAX_LATENT)?;
                 widths("top-layer hidden", hidden)?;
+            }
+            LatentKind::SemiSupervised { classes, hidden } => {
+                check("label classes", *classes, 0, limits::MAX_CLASSES)?;
+                widths("classifier hidden", hidden)?;
             }
         }
         limits::check(
@@ -380,6 +399,11 @@ impl VaeConfig {
                     max,
                 )?
             }
+            LatentKind::SemiSupervised { classes, hidden } => {
+                let mut widths = vec![pixels];
+                widths.extend_from_slice(hidden);
+                mlp(&widths, *classes, 1)?
+            }
             _ => 0,
         };
         let sigma = usize::from(matches!(
@@ -449,6 +473,12 @@ impl VaeConfig {
             }
             _ => None,
         };
+        let classifier = match &self.latent {
+            LatentKind::SemiSupervised { classes, hidden } => {
+                Some(Classifier::new(self.pixels(), hidden, *classes, device))
+            }
+            _ => None,
+        };
         let log_sigma = match self.likelihood {
             Likelihood::Gaussian {
                 sigma,
@@ -466,6 +496,7 @@ impl VaeConfig {
             classes,
             codebook,
             top,
+            classifier,
         })
     }
 }
@@ -543,6 +574,8 @@ pub struct Vae {
     pub codebook: Option<Param<Tensor<2>>>,
     /// The second stochastic layer of a two-layer model.
     pub top: Option<TopLayer>,
+    /// The classifier q(y|x) of a semi-supervised M2 model.
+    pub classifier: Option<Classifier>,
 }
 
 impl Vae {
@@ -568,19 +601,38 @@ impl Vae {
     /// the image latent (z1 for a two-layer model, the quantised code for a VQ-VAE),
     /// decoded. `[batch, pixels] → [batch, pixels]` in `[0, 1]`.
     pub fn reconstruct(&self, x: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
-        let (mu, _) = self.encode_image(x, labels);
+        // An M2 model without labels decodes under its classifier's label.
+        let labels = self.labels_or_predicted(&x, labels);
+        let (mu, _) = self.encode_image(x, labels.as_ref());
         let z = self.quantize(mu).0;
-        likelihood::mean_image(self.decode_image(z, labels))
+        likelihood::mean_image(self.decode_image(z, labels.as_ref()))
+    }
+
+    /// The labels a model is conditioned on for `x`: `labels` when given; for a model
+    /// with a classifier (M2) and no labels, the classifier's most probable class; else
+    /// `None`.
+    pub fn labels_or_predicted(
+        &self,
+        x: &Tensor<2>,
+        labels: Option<&Tensor<1, Int>>,
+    ) -> Option<Tensor<1, Int>> {
+        match (labels, &self.classifier) {
+            (Some(l), _) => Some(l.clone()),
+            (None, Some(c)) => Some(c.predict(x.clone())),
+            (None, None) => None,
+        }
     }
 
     /// The image encoder: `[batch, pixels] → (μ, log σ²)` of the latent the image networks
-    /// see (z1 for a two-layer model; the unquantised z_e for a VQ-VAE).
+    /// see (z1 for a two-layer model; the unquantised z_e for a VQ-VAE). An M2 model given
+    /// no labels encodes under its classifier's most probable class.
     pub fn encode_image(
         &self,
         x: Tensor<2>,
         labels: Option<&Tensor<1, Int>>,
     ) -> (Tensor<2>, Tensor<2>) {
-        let y = self.condition(labels, x.dims()[0], &x.device());
+        let labels = self.labels_or_predicted(&x, labels);
+        let y = self.condition(labels.as_ref(), x.dims()[0], &x.device());
         match &self.encoder {
             Encoder::Mlp(e) => match y {
                 Some(y) => e.forward(Tensor::cat(vec![x, y], 1)),

@@ -169,6 +169,14 @@ pub struct RunSpec {
     /// DIP-VAE-I, λ_od for DIP-VAE-II, as in the paper).
     #[arg(long)]
     pub dip_lambda_d: Option<f64>,
+    /// M2: training images that keep their labels, balanced across classes and chosen
+    /// with the seed (the rest are unlabelled).
+    #[arg(long, default_value_t = 100)]
+    pub labelled: usize,
+    /// M2: weight α of the classification loss −log q(y|x) added to each labelled image's
+    /// loss (default: the paper's 0.1 · N, N the training images).
+    #[arg(long)]
+    pub m2_alpha: Option<f64>,
     /// Binarize the pixels, the literature's MNIST protocol: `dynamic` draws each training
     /// image from Bernoulli(pixel) anew at every step (the test split one fixed draw),
     /// `static` uses one fixed draw of both splits, `none` trains on the grey values.
@@ -223,6 +231,8 @@ impl Default for RunSpec {
             capacity_steps: 2000,
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
+            labelled: 100,
+            m2_alpha: None,
             binarize: Binarize::None,
             seed: 0,
             eval_iwae_k: 0,
@@ -361,6 +371,12 @@ impl RunSpec {
         if let Some(l) = self.dip_lambda_d {
             non_negative("dip_lambda_d", l, false)?;
         }
+        if let Some(a) = self.m2_alpha {
+            non_negative("m2_alpha", a, false)?;
+        }
+        // At least one labelled image per class and no more than the training split: checked
+        // with the data, when the run starts.
+        require("labelled", self.labelled, self.labelled >= 1, "≥ 1")?;
         non_negative("sinkhorn_eps", self.sinkhorn_eps, true)?;
         within("vq_codes", self.vq_codes, 2, 65_536)?;
         require("vq_code_dim", self.vq_code_dim, self.vq_code_dim > 0, "> 0")?;
@@ -406,6 +422,8 @@ impl RunSpec {
             ("capacity_steps", v == V::CapacityVae),
             ("dip_lambda_od", matches!(v, V::DipVaeI | V::DipVaeII)),
             ("dip_lambda_d", matches!(v, V::DipVaeI | V::DipVaeII)),
+            ("labelled", v == V::M2),
+            ("m2_alpha", v == V::M2),
         ] {
             if !used {
                 keys.push(key);
@@ -455,6 +473,8 @@ impl RunSpec {
             capacity_steps: self.capacity_steps,
             dip_lambda_od: self.dip_lambda_od,
             dip_lambda_d: self.dip_lambda_d,
+            m2_labelled: self.labelled,
+            m2_alpha: self.m2_alpha,
             ..VariantParams::default()
         }
     }

@@ -60,6 +60,9 @@ pub enum VariantKind {
     #[serde(rename = "dip-vae-ii")]
     #[value(name = "dip-vae-ii")]
     DipVaeII,
+    /// Semi-supervised M2: a classifier q(y|x) and a conditional VAE trained on a few
+    /// labelled images and many unlabelled ones (y summed out under q(y|x)).
+    M2,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -119,6 +122,14 @@ pub struct VariantParams {
     /// DIP-VAE: weight λ_d of its diagonal's distance from 1 (`None`: the paper's, 10 λ_od
     /// for DIP-VAE-I and λ_od for DIP-VAE-II).
     pub dip_lambda_d: Option<f64>,
+    /// M2: training images whose labels are kept, balanced across classes (Kingma et
+    /// al.: 100, 600, 1000 and 3000 of MNIST's 50,000).
+    pub m2_labelled: usize,
+    /// M2: weight α of the classification loss −log q(y|x) added to each labelled image's
+    /// loss (`None`: the paper's 0.1 · N, N the training images).
+    pub m2_alpha: Option<f64>,
+    /// M2: hidden widths of the classifier q(y|x) (Kingma et al.: 500).
+    pub m2_hidden: Vec<usize>,
 }
 
 impl Default for VariantParams {
@@ -149,6 +160,9 @@ impl Default for VariantParams {
             capacity_steps: 2000,
             dip_lambda_od: 10.0,
             dip_lambda_d: None,
+            m2_labelled: 100,
+            m2_alpha: None,
+            m2_hidden: vec![500],
         }
     }
 }
@@ -202,12 +216,17 @@ impl VariantParams {
             ("capacity C_max", self.capacity_max),
             ("DIP λ_od", self.dip_lambda_od),
             ("DIP λ_d", self.dip_lambda_d.unwrap_or(0.0)),
+            ("M2 α", self.m2_alpha.unwrap_or(0.0)),
         ] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(format!("{name} {w} must be finite and ≥ 0"));
             }
         }
-        // The codebook, class count and two-layer sizes are checked with the model
+        if self.m2_labelled == 0 {
+            return Err("M2 labelled images must be at least 1 (one per class at least)".into());
+        }
+        // The labelled count against the data is checked by the trainer; the codebook,
+        // class count, classifier and two-layer sizes are checked with the model
         // config they go into (see `VaeConfig::validate`).
         Ok(())
     }
@@ -226,7 +245,7 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 16] = [
+    pub const ALL: [VariantKind; 17] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -243,6 +262,7 @@ impl VariantKind {
         VariantKind::CapacityVae,
         VariantKind::DipVaeI,
         VariantKind::DipVaeII,
+        VariantKind::M2,
     ];
 
     /// Display name.
@@ -264,6 +284,7 @@ impl VariantKind {
             Self::CapacityVae => "Capacity VAE",
             Self::DipVaeI => "DIP-VAE-I",
             Self::DipVaeII => "DIP-VAE-II",
+            Self::M2 => "M2 (semi-supervised)",
         }
     }
 
@@ -280,6 +301,10 @@ impl VariantKind {
             Self::TwoLayer => LatentKind::TwoLayer {
                 bottom: params.two_layer_bottom,
                 hidden: params.two_layer_hidden.clone(),
+            },
+            Self::M2 => LatentKind::SemiSupervised {
+                classes: params.cvae_classes,
+                hidden: params.m2_hidden.clone(),
             },
             _ => LatentKind::Gaussian,
         }

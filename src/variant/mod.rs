@@ -25,6 +25,7 @@ mod dip;
 mod factor_vae;
 mod iwae;
 mod kind;
+mod m2;
 mod objective;
 mod regularize;
 mod schedule;
@@ -46,6 +47,10 @@ pub use dip::{DipVae, dip_covariance, dip_penalty};
 pub use factor_vae::{FactorVae, permute_dims};
 pub use iwae::{Iwae, iwae_bound, iwae_log_weights};
 pub use kind::{Kernel, VariantKind, VariantParams};
+pub use m2::{
+    ClassParts, LabelledError, LabelledPool, M2, Marginal, UNLABELLED, class_parts,
+    classifier_accuracy, correct_predictions, m2_iwae, m2_loss, marginal, select_labelled,
+};
 pub use objective::{
     AuxModules, LossTerms, MODEL_PHASE, Objective, ParamGroup, Phase, StepContext,
     posterior_and_prior, posterior_sample,
@@ -113,6 +118,10 @@ impl VariantKind {
             Self::FactorVae => Box::new(FactorVae {
                 gamma: params.factor_gamma,
                 disc_hidden: params.factor_disc_hidden.clone(),
+            }),
+            Self::M2 => Box::new(M2 {
+                labelled: params.m2_labelled,
+                alpha: params.m2_alpha,
             }),
         }
     }
