@@ -622,6 +622,14 @@ pub struct EvalArgs {
     /// Importance samples for the IWAE NLL estimate (0: skip).
     #[arg(long, default_value_t = 500, value_parser = size_arg(0, limits::MAX_IWAE_K))]
     pub iwae_k: usize,
+    /// Also classify the test images by k nearest neighbours among the codes (posterior
+    /// means) of this many labelled training images, balanced across classes and chosen
+    /// with the run's seed as an M2 run with `--labelled N` chooses them.
+    #[arg(long, value_parser = size_arg(1, limits::MAX_GRID_IMAGES * 100))]
+    pub knn_labels: Option<usize>,
+    /// Neighbours that vote in the `--knn-labels` classifier.
+    #[arg(long, default_value_t = 1, value_parser = size_arg(1, 1000))]
+    pub knn_k: usize,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -1711,8 +1719,28 @@ fn eval(a: &EvalArgs) -> Result<()> {
         Some(scores) => (scores.mig, scores.factor_vae),
         None => (None, None),
     };
+    let knn = a
+        .knn_labels
+        .map(|n| {
+            explore::knn_accuracy(
+                &loaded.model,
+                &data,
+                n,
+                a.knn_k,
+                loaded.meta.train.seed,
+                &device,
+            )
+        })
+        .transpose()
+        .context("the --knn-labels classifier")?;
     if a.json {
         let mut v = serde_json::to_value(&m)?;
+        if let Some(acc) = m.extra("accuracy") {
+            v["accuracy"] = serde_json::json!(acc);
+        }
+        if let Some(knn) = &knn {
+            v["knn_accuracy"] = serde_json::to_value(knn)?;
+        }
         if let Some((score, gaps)) = &mig {
             v["mig"] = serde_json::json!({ "score": score, "per_factor": gaps });
         }
@@ -1744,6 +1772,28 @@ fn eval(a: &EvalArgs) -> Result<()> {
             a.iwae_k
         );
         print_eval("", &m, loaded.meta.train.variant);
+        if let Some(acc) = m.extra("accuracy") {
+            outln!(
+                "classifier q(y|x) accuracy {acc:.4} on {} test {} (chance {:.3}); test −ELBO \
+                 is U(x), y summed out under q(y|x)",
+                m.images,
+                data.nouns(),
+                1.0 / loaded.meta.train.model.classes().max(1) as f64
+            );
+        }
+        if let Some(knn) = &knn {
+            outln!(
+                "k-NN accuracy {:.4} (k = {}, on the posterior means of {} labelled training \
+                 {} chosen with seed {}) on {} test {}",
+                knn.accuracy,
+                knn.k,
+                knn.labelled,
+                data.nouns(),
+                knn.seed,
+                knn.test,
+                data.nouns()
+            );
+        }
         if let Some(why) = crate::compare::literature_caveat(
             data.train.len(),
             data.test.len(),
@@ -1786,8 +1836,16 @@ fn sample(a: &SampleArgs) -> Result<()> {
         Sampler::Prior => vamp::prior_draws(&loaded.model, a.seed, a.n, cfg.latent_dim),
         Sampler::Gmm => ex_post_noise(a, &loaded, &device)?,
     };
-    let pixels =
-        explore::decode_codes(&loaded.model, z, cfg.latent_dim, CodeLabels::None, &device)?;
+    // M2's prior is p(y) p(z) with p(y) uniform: sample i is drawn as class i mod C, every
+    // class equally often.
+    let classes = cfg.classes().max(1);
+    let m2_labels: Vec<u8> = (0..a.n).map(|i| (i % classes) as u8).collect();
+    let labels = if loaded.meta.train.variant == VariantKind::M2 {
+        CodeLabels::Each(&m2_labels)
+    } else {
+        CodeLabels::None
+    };
+    let pixels = explore::decode_codes(&loaded.model, z, cfg.latent_dim, labels, &device)?;
     let cols = (a.n as f64).sqrt().ceil() as usize;
     let img = grid_image(&pixels, cfg.shape(), cols, 2);
     save_png(&img, &a.out).with_context(|| format!("writing {}", a.out.display()))?;

@@ -18,6 +18,7 @@ mod gmm;
 mod grid;
 mod holes;
 mod interpolate;
+mod knn;
 mod nearest;
 mod principal;
 mod prior;
@@ -53,6 +54,7 @@ pub use holes::{
     project,
 };
 pub use interpolate::{PathKind, forth_and_back, lerp, path, slerp};
+pub use knn::{KnnAccuracy, KnnError, knn_accuracy, knn_predict};
 pub use nearest::{NearestError, Neighbour, nearest};
 pub use principal::principal_directions;
 pub use prior::{inverse_normal_cdf, normal, prior_noise};

@@ -10,8 +10,8 @@ use super::encode::host_vec;
 use crate::data::{Batch, Batcher, Split};
 use crate::model::{Likelihood, Vae};
 use crate::variant::{
-    elbo_parts, flow_iwae, flow_parts, iwae_bound, two_layer_iwae, two_layer_parts, vamp_iwae,
-    vamp_parts,
+    elbo_parts, flow_iwae, flow_parts, iwae_bound, m2_iwae, marginal, two_layer_iwae,
+    two_layer_parts, vamp_iwae, vamp_parts,
 };
 
 /// Independent ELBO samples averaged per image in [`per_image_scores`] (a lower-variance
@@ -63,6 +63,10 @@ pub fn per_image_scores(
             } else if model.pseudo.is_some() {
                 let t = vamp_parts(model, likelihood, x.clone(), None);
                 t.rec + t.kl
+            } else if model.classifier.is_some() {
+                // M2: U(x), y summed out under q(y|x) (no label needed).
+                let m = marginal(model, likelihood, x.clone(), None);
+                m.rec + m.kl.sum_dim(1).reshape([b]) + m.kl_y
             } else {
                 let (rec, kl) = elbo_parts(model, likelihood, x.clone(), Some(&batch.labels), None);
                 rec + kl.sum_dim(1).reshape([b])
@@ -137,10 +141,12 @@ pub fn iwae_chunk(iwae_k: usize, image_len: usize) -> usize {
 }
 
 /// The IWAE bound with `k` samples of each image of `batch` (the two-layer model's own
-/// bound for a two-layer model, the VampPrior's log p(z) for a VampPrior model, the flow's for a flow posterior),
-/// `[batch]`.
+/// bound for a two-layer model, the VampPrior's log p(z) for a VampPrior model, the flow's
+/// for a flow posterior; for M2, y summed out: [`m2_iwae`]), `[batch]`.
 pub fn iwae_of_batch(model: &Vae, likelihood: Likelihood, batch: Batch, k: usize) -> Tensor<1> {
-    if model.top.is_some() {
+    if model.classifier.is_some() {
+        m2_iwae(model, likelihood, batch.images, k)
+    } else if model.top.is_some() {
         two_layer_iwae(model, likelihood, batch.images, k)
     } else if model.pseudo.is_some() {
         vamp_iwae(model, likelihood, batch.images, k, None)

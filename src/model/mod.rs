@@ -8,6 +8,7 @@ pub mod gaussian;
 pub mod implicit;
 pub mod init;
 pub mod likelihood;
+pub mod m2;
 pub mod noise;
 pub mod pseudo;
 pub mod vamp;
@@ -15,6 +16,7 @@ pub mod vamp;
 pub use arch::{ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder, ReluStack};
 pub use flow::{Flow, FlowKind};
 pub use likelihood::Likelihood;
+pub use m2::Classifier;
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor};
@@ -145,6 +147,15 @@ pub enum LatentKind {
         /// Hidden units of each IAF step's MADE (unused by planar steps).
         hidden: usize,
     },
+    /// Semi-supervised M2 (Kingma et al. 2014): the conditional VAE's encoder q(z|x,y) and
+    /// decoder p(x|y,z), which take the one-hot label, and a classifier q(y|x), an MLP on
+    /// the image with `hidden` widths.
+    SemiSupervised {
+        /// Label classes (10 for digits).
+        classes: usize,
+        /// Hidden widths of the classifier q(y|x).
+        hidden: Vec<usize>,
+    },
 }
 
 /// Everything needed to build a [`Vae`]; stored in every checkpoint.
@@ -207,6 +218,7 @@ impl VaeConfig {
     pub fn classes(&self) -> usize {
         match self.latent {
             LatentKind::Conditional { classes } => classes,
+            LatentKind::SemiSupervised { classes, .. } => classes,
             _ => 0,
         }
     }
@@ -277,6 +289,9 @@ impl VaeConfig {
                     ));
                 }
             }
+            LatentKind::SemiSupervised { classes, .. } => {
+                limits::check("label classes", *classes, 2, limits::MAX_CLASSES)?;
+            }
         }
         if let Likelihood::Gaussian { sigma, .. } = self.likelihood
             && !(sigma.is_finite() && sigma > 0.0)
@@ -346,6 +361,10 @@ impl VaeConfig {
             LatentKind::Flow { steps, hidden, .. } => {
                 check("flow steps", *steps, 1, flow::MAX_FLOW_STEPS)?;
                 check("flow hidden units", *hidden, 1, MAX_WIDTH)?;
+            }
+            LatentKind::SemiSupervised { classes, hidden } => {
+                check("label classes", *classes, 0, limits::MAX_CLASSES)?;
+                widths("classifier hidden", hidden)?;
             }
         }
         limits::check(
@@ -465,6 +484,11 @@ impl VaeConfig {
                 };
                 limits::product(F, &[step, *steps], max)?
             }
+            LatentKind::SemiSupervised { classes, hidden } => {
+                let mut widths = vec![pixels];
+                widths.extend_from_slice(hidden);
+                mlp(&widths, *classes, 1)?
+            }
             _ => 0,
         };
         let sigma = usize::from(matches!(
@@ -551,6 +575,12 @@ impl VaeConfig {
             } => Some(Flow::new(*kind, self.latent_dim, *steps, *hidden, device)),
             _ => None,
         };
+        let classifier = match &self.latent {
+            LatentKind::SemiSupervised { classes, hidden } => {
+                Some(Classifier::new(self.pixels(), hidden, *classes, device))
+            }
+            _ => None,
+        };
         let log_sigma = match self.likelihood {
             Likelihood::Gaussian {
                 sigma,
@@ -571,6 +601,7 @@ impl VaeConfig {
             pseudo,
             noise,
             flow,
+            classifier,
         })
     }
 }
@@ -655,6 +686,8 @@ pub struct Vae {
     pub noise: usize,
     /// The posterior's normalizing flow (IAF or planar), global parameters.
     pub flow: Option<Flow>,
+    /// The classifier q(y|x) of a semi-supervised M2 model.
+    pub classifier: Option<Classifier>,
 }
 
 impl Vae {
@@ -680,15 +713,33 @@ impl Vae {
     /// the image latent (z1 for a two-layer model, the quantised code for a VQ-VAE),
     /// decoded. `[batch, pixels] → [batch, pixels]` in `[0, 1]`.
     pub fn reconstruct(&self, x: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
-        let (mu, _) = self.encode_image(x, labels);
+        // An M2 model without labels decodes under its classifier's label.
+        let labels = self.labels_or_predicted(&x, labels);
+        let (mu, _) = self.encode_image(x, labels.as_ref());
         let z = self.quantize(mu).0;
         let z = self.through_flow(z);
-        likelihood::mean_image(self.decode_image(z, labels))
+        likelihood::mean_image(self.decode_image(z, labels.as_ref()))
+    }
+
+    /// The labels a model is conditioned on for `x`: `labels` when given; for a model
+    /// with a classifier (M2) and no labels, the classifier's most probable class; else
+    /// `None`.
+    pub fn labels_or_predicted(
+        &self,
+        x: &Tensor<2>,
+        labels: Option<&Tensor<1, Int>>,
+    ) -> Option<Tensor<1, Int>> {
+        match (labels, &self.classifier) {
+            (Some(l), _) => Some(l.clone()),
+            (None, Some(c)) => Some(c.predict(x.clone())),
+            (None, None) => None,
+        }
     }
 
     /// The image encoder: `[batch, pixels] → (μ, log σ²)` of the latent the image networks
     /// see (z1 for a two-layer model; the unquantised z_e for a VQ-VAE; for an implicit
-    /// model the Gaussian at encoder noise ε = 0).
+    /// model the Gaussian at encoder noise ε = 0). An M2 model given no labels encodes
+    /// under its classifier's most probable class.
     pub fn encode_image(
         &self,
         x: Tensor<2>,
@@ -706,7 +757,8 @@ impl Vae {
         noise: Option<Tensor<2>>,
     ) -> (Tensor<2>, Tensor<2>) {
         let [batch, _] = x.dims();
-        let y = self.condition(labels, batch, &x.device());
+        let labels = self.labels_or_predicted(&x, labels);
+        let y = self.condition(labels.as_ref(), batch, &x.device());
         let eps = (self.noise > 0)
             .then(|| noise.unwrap_or_else(|| Tensor::zeros([batch, self.noise], &x.device())));
         let y = match (y, eps) {

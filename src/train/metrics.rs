@@ -11,8 +11,8 @@ use crate::explore::{code_variance, iwae_chunk, iwae_of_batch};
 use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
 use crate::model::{Likelihood, Vae};
 use crate::variant::{
-    code_counts, elbo_parts, flow_parts, two_layer_parts, usage_from_counts, vamp_kl_per_dim,
-    vamp_parts,
+    code_counts, correct_predictions, elbo_parts, flow_parts, marginal, two_layer_parts,
+    usage_from_counts, vamp_kl_per_dim, vamp_parts,
 };
 
 // What the CLI and the app compute from a model's codes and scores lives in
@@ -46,7 +46,8 @@ pub struct EvalMetrics {
     /// −IWAE bound in nats per image: an upper bound on −log p(x), the NLL estimate.
     pub iwae_nll: Option<f64>,
     /// Structure-specific figures: `kl_z1`/`kl_z2` for a two-layer model,
-    /// `perplexity`/`dead_codes` for a VQ-VAE.
+    /// `perplexity`/`dead_codes` for a VQ-VAE, `kl_y` (KL(q(y|x) ‖ p(y))) and `accuracy`
+    /// (of the classifier q(y|x) on the split's labels) for M2.
     #[serde(default)]
     pub extra: Vec<(String, f64)>,
 }
@@ -127,9 +128,14 @@ pub fn evaluate_with_codes(
     let mut flow_sum = 0.0f64;
     let mut code_counts_sum: Vec<f64> = Vec::new();
     let mut codes: Vec<f32> = Vec::new();
+    // M2: KL of the label and correct classifications, summed.
+    let (mut kl_y_sum, mut correct) = (0.0f64, 0usize);
+    let m2 = model.classifier.is_some();
     for batch in batcher.sequential(split, batch_size.max(1)) {
         let x = batch.images.clone();
-        let labels = Some(&batch.labels);
+        // M2 is evaluated without the labels: y summed out under q(y|x), codes and
+        // reconstructions under its predicted class.
+        let labels = (!m2).then_some(&batch.labels);
         let (rec, kl) = if model.top.is_some() {
             let t = two_layer_parts(model, likelihood, x.clone(), None, None);
             kl1_sum += host_vec(t.kl1.sum()).first().copied().unwrap_or(0.0) as f64;
@@ -162,6 +168,11 @@ pub fn evaluate_with_codes(
             let shared = t.kl - dims.clone().sum_dim(1).reshape([b]);
             kl1_sum += host_vec(shared.sum()).first().copied().unwrap_or(0.0) as f64;
             (t.rec, dims)
+        } else if m2 {
+            let m = marginal(model, likelihood, x.clone(), None);
+            kl_y_sum += host_vec(m.kl_y.sum()).first().copied().unwrap_or(0.0) as f64;
+            correct += correct_predictions(model, x.clone(), &batch.labels).unwrap_or(0);
+            (m.rec, m.kl)
         } else {
             elbo_parts(model, likelihood, x.clone(), labels, None)
         };
@@ -188,7 +199,8 @@ pub fn evaluate_with_codes(
     let mean_variance = code_variance(&codes, kl_dim_sum.len());
     let kl1 = kl1_sum / nf;
     let kl_flow = flow_sum / nf;
-    let kl: f64 = kl_per_dim.iter().sum::<f64>() + kl1 + kl_flow;
+    let kl_y = kl_y_sum / nf;
+    let kl: f64 = kl_per_dim.iter().sum::<f64>() + kl1 + kl_flow + kl_y;
     let rec = rec_sum / nf;
     let mut extra = Vec::new();
     if model.top.is_some() {
@@ -201,6 +213,10 @@ pub fn evaluate_with_codes(
     if model.flow.is_some() {
         extra.push(("kl_base".to_string(), kl - kl_flow));
         extra.push(("kl_flow".to_string(), kl_flow));
+    }
+    if m2 {
+        extra.push(("kl_y".to_string(), kl_y));
+        extra.push(("accuracy".to_string(), correct as f64 / nf));
     }
     if !code_counts_sum.is_empty() {
         let usage = usage_from_counts(&code_counts_sum);

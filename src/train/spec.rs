@@ -187,6 +187,14 @@ pub struct RunSpec {
     /// IAF: hidden units of each flow step's MADE.
     #[arg(long, default_value_t = 64)]
     pub flow_hidden: usize,
+    /// M2: training images that keep their labels, balanced across classes and chosen
+    /// with the seed (the rest are unlabelled).
+    #[arg(long, default_value_t = 100)]
+    pub labelled: usize,
+    /// M2: weight α of the classification loss −log q(y|x) added to each labelled image's
+    /// loss (default: the paper's 0.1 · N, N the training images).
+    #[arg(long)]
+    pub m2_alpha: Option<f64>,
     /// Binarize the pixels, the literature's MNIST protocol: `dynamic` draws each training
     /// image from Bernoulli(pixel) anew at every step (the test split one fixed draw),
     /// `static` uses one fixed draw of both splits, `none` trains on the grey values.
@@ -247,6 +255,8 @@ impl Default for RunSpec {
             avb_noise: 20,
             flow_steps: 4,
             flow_hidden: 64,
+            labelled: 100,
+            m2_alpha: None,
             binarize: Binarize::None,
             seed: 0,
             eval_iwae_k: 0,
@@ -385,6 +395,12 @@ impl RunSpec {
         if let Some(l) = self.dip_lambda_d {
             non_negative("dip_lambda_d", l, false)?;
         }
+        if let Some(a) = self.m2_alpha {
+            non_negative("m2_alpha", a, false)?;
+        }
+        // At least one labelled image per class and no more than the training split: checked
+        // with the data, when the run starts.
+        require("labelled", self.labelled, self.labelled >= 1, "≥ 1")?;
         non_negative("sinkhorn_eps", self.sinkhorn_eps, true)?;
         let avb_hidden = format!("{:?}", self.avb_disc_hidden);
         within(
@@ -470,6 +486,8 @@ impl RunSpec {
             ("avb_noise", v == V::Avb),
             ("flow_steps", matches!(v, V::Iaf | V::PlanarFlow)),
             ("flow_hidden", v == V::Iaf),
+            ("labelled", v == V::M2),
+            ("m2_alpha", v == V::M2),
         ] {
             if !used {
                 keys.push(key);
@@ -525,6 +543,8 @@ impl RunSpec {
             avb_noise: self.avb_noise,
             flow_steps: self.flow_steps,
             flow_hidden: self.flow_hidden,
+            m2_labelled: self.labelled,
+            m2_alpha: self.m2_alpha,
             ..VariantParams::default()
         }
     }

@@ -25,7 +25,9 @@ use crate::cpu::{self, lanes};
 use crate::data::{Batch, Batcher, Binarize, Dataset, epoch_permutation};
 use crate::model::Vae;
 use crate::model::noise::{Purpose, stream_seed, with_noise_stream};
-use crate::variant::{AuxModules, KlSchedule, Objective, ParamGroup, StepContext, l1_norm};
+use crate::variant::{
+    AuxModules, KlSchedule, LabelledPool, Objective, ParamGroup, StepContext, VariantKind, l1_norm,
+};
 
 /// Sum of squared gradients over a module's float parameters.
 struct GradSquares<'a> {
@@ -102,6 +104,8 @@ pub struct Trainer {
     /// Weights at the start of the previous successful step: the fallback if its update
     /// left a non-finite weight.
     previous: Option<(Vae, AuxModules)>,
+    /// The labelled images of a semi-supervised (M2) run, which join every batch.
+    labelled: Option<LabelledPool>,
 }
 
 impl Trainer {
@@ -135,6 +139,20 @@ impl Trainer {
             Binarize::None => data,
             how => Arc::new(data.binarized(how)),
         };
+        // M2 keeps a few labels, balanced and chosen with the seed; the rest is unlabelled.
+        let labelled = match objective.kind() {
+            VariantKind::M2 => Some(
+                LabelledPool::new(
+                    &data.train.labels,
+                    cfg.model.classes(),
+                    cfg.variant_params.m2_labelled,
+                    cfg.seed,
+                    cfg.batch_size,
+                )
+                .map_err(|e| TrainError::InvalidConfig(e.to_string()))?,
+            ),
+            _ => None,
+        };
         let device = device.clone().autodiff();
         let cpu = device == Device::flex();
         let (model, aux) = with_noise_stream(stream_seed(cfg.seed, Purpose::Init, &[]), || {
@@ -165,6 +183,7 @@ impl Trainer {
             lanes: if cpu { lanes::count().max(1) } else { 1 },
             lane_policy: LanePolicy::new(),
             previous: None,
+            labelled,
         })
     }
 
@@ -371,7 +390,11 @@ impl Trainer {
     /// whose loss is a per-image mean ([`Objective::per_sample`]), without the L1 penalty
     /// (a whole-model term), and with at least [`MIN_PART`] images per part.
     fn parts(&self, len: usize, ctx: &StepContext) -> usize {
-        if !self.cpu || self.cfg.optim.l1 > 0.0 || !self.objective.per_sample(ctx) {
+        if !self.cpu
+            || self.cfg.optim.l1 > 0.0
+            || !self.objective.per_sample(ctx)
+            || self.labelled.is_some()
+        {
             return 1;
         }
         self.lanes.min(len / MIN_PART).max(1)
@@ -531,8 +554,19 @@ impl Trainer {
         let parts = self.parts(end - self.cursor, &ctx);
         // The whole batch is built only when some work needs it whole.
         let whole = (parts == 1).then(|| {
-            self.batcher
-                .batch_drawn(&self.data.train, &self.order[self.cursor..end], self.draw())
+            let sweep = &self.order[self.cursor..end];
+            match &self.labelled {
+                Some(pool) => pool.batch(
+                    &self.batcher,
+                    &self.data.train,
+                    sweep,
+                    self.step,
+                    self.draw(),
+                ),
+                None => self
+                    .batcher
+                    .batch_drawn(&self.data.train, sweep, self.draw()),
+            }
         });
         let timer = std::time::Instant::now();
         // A split step's parts run here, one after another, when the policy says so.
@@ -632,6 +666,11 @@ impl Trainer {
             metrics,
             epoch_done,
         })
+    }
+
+    /// The labelled images of a semi-supervised (M2) run; `None` for other variants.
+    pub fn labelled(&self) -> Option<&LabelledPool> {
+        self.labelled.as_ref()
     }
 
     /// Whether every parameter of the model is finite (one read-back).

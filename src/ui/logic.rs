@@ -400,10 +400,9 @@ impl ExplorerApp {
                 c.follow_digit = true;
                 c.follow_input = false;
                 // A conditional model reconstructs a digit under its own label.
-                let cvae = self
-                    .runs
-                    .focused_run()
-                    .is_some_and(|r| r.config.variant == VariantKind::Cvae);
+                let cvae = self.runs.focused_run().is_some_and(|r| {
+                    matches!(r.config.variant, VariantKind::Cvae | VariantKind::M2)
+                });
                 if cvae && let Some(&l) = self.data.test.labels.get(i) {
                     self.runs.cursor.label = l as usize;
                 }

@@ -301,6 +301,23 @@ impl VariantKind {
                     "The map's codes are the flow applied to μ; prior samples are N(0, I) as for the VAE.",
                 ],
             },
+            Self::M2 => About {
+                idea: "Semi-supervised: a classifier q(y|x) beside a conditional VAE; a few \
+                       images keep their labels, the rest are explained with y summed out \
+                       under q(y|x), so the unlabelled images train the classifier too.",
+                objective: "L(x,y) = rec + KL(q(z|x,y) ‖ N(0, I)) + log C   (labelled)\n\
+                            U(x) = Σ_y q(y|x) L(x,y) − H(q(y|x))   (unlabelled)\n\
+                            loss = [Σ_l (L + α · −log q(y|x)) + Σ_u U] / N   (α = 0.1 N)",
+                paper: "Kingma, Rezende, Mohamed & Welling (2014), Semi-Supervised Learning \
+                        with Deep Generative Models, NeurIPS 2014.",
+                look_for: &[
+                    "The test accuracy of q(y|x) in the metrics (eval prints it): far above \
+                     chance with 100 labels.",
+                    "\"decode as\" beside the sliders: the same z drawn as each class keeps \
+                     its style; an image is encoded under its predicted class.",
+                    "Test −ELBO is U(x), the bound with y summed out under q(y|x).",
+                ],
+            },
         }
     }
 }

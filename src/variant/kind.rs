@@ -71,6 +71,9 @@ pub enum VariantKind {
     Iaf,
     /// Planar flow: the VAE's Gaussian posterior followed by planar flow steps.
     PlanarFlow,
+    /// Semi-supervised M2: a classifier q(y|x) and a conditional VAE trained on a few
+    /// labelled images and many unlabelled ones (y summed out under q(y|x)).
+    M2,
 }
 
 /// Hyperparameters of the variants beyond β and the KL schedule, with the papers' defaults.
@@ -142,6 +145,14 @@ pub struct VariantParams {
     pub flow_steps: usize,
     /// IAF: hidden units of each step's MADE.
     pub flow_hidden: usize,
+    /// M2: training images whose labels are kept, balanced across classes (Kingma et
+    /// al.: 100, 600, 1000 and 3000 of MNIST's 50,000).
+    pub m2_labelled: usize,
+    /// M2: weight α of the classification loss −log q(y|x) added to each labelled image's
+    /// loss (`None`: the paper's 0.1 · N, N the training images).
+    pub m2_alpha: Option<f64>,
+    /// M2: hidden widths of the classifier q(y|x) (Kingma et al.: 500).
+    pub m2_hidden: Vec<usize>,
 }
 
 impl Default for VariantParams {
@@ -178,6 +189,9 @@ impl Default for VariantParams {
             avb_noise: 20,
             flow_steps: 4,
             flow_hidden: 64,
+            m2_labelled: 100,
+            m2_alpha: None,
+            m2_hidden: vec![500],
         }
     }
 }
@@ -232,6 +246,7 @@ impl VariantParams {
             ("capacity C_max", self.capacity_max),
             ("DIP λ_od", self.dip_lambda_od),
             ("DIP λ_d", self.dip_lambda_d.unwrap_or(0.0)),
+            ("M2 α", self.m2_alpha.unwrap_or(0.0)),
         ] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(format!("{name} {w} must be finite and ≥ 0"));
@@ -265,8 +280,12 @@ impl VariantParams {
                 self.flow_hidden
             ));
         }
-        // The codebook, class count, two-layer sizes, AVB noise and flow sizes are checked with
-        // the model config they go into (see `VaeConfig::validate`).
+        if self.m2_labelled == 0 {
+            return Err("M2 labelled images must be at least 1 (one per class at least)".into());
+        }
+        // The labelled count against the data is checked by the trainer; the codebook, class
+        // count, classifier, two-layer sizes, AVB noise and flow sizes are checked with the
+        // model config they go into (see `VaeConfig::validate`).
         Ok(())
     }
 }
@@ -284,7 +303,7 @@ impl VariantParams {
 
 impl VariantKind {
     /// Every variant, in menu order.
-    pub const ALL: [VariantKind; 20] = [
+    pub const ALL: [VariantKind; 21] = [
         VariantKind::Vae,
         VariantKind::BetaVae,
         VariantKind::Iwae,
@@ -305,6 +324,7 @@ impl VariantKind {
         VariantKind::Avb,
         VariantKind::Iaf,
         VariantKind::PlanarFlow,
+        VariantKind::M2,
     ];
 
     /// Display name.
@@ -330,6 +350,7 @@ impl VariantKind {
             Self::Avb => "AVB",
             Self::Iaf => "IAF",
             Self::PlanarFlow => "Planar flow",
+            Self::M2 => "M2 (semi-supervised)",
         }
     }
 
@@ -361,6 +382,10 @@ impl VariantKind {
                 },
                 steps: params.flow_steps,
                 hidden: params.flow_hidden,
+            },
+            Self::M2 => LatentKind::SemiSupervised {
+                classes: params.cvae_classes,
+                hidden: params.m2_hidden.clone(),
             },
             _ => LatentKind::Gaussian,
         }

@@ -27,6 +27,7 @@ mod factor_vae;
 mod flow;
 mod iwae;
 mod kind;
+mod m2;
 mod objective;
 mod regularize;
 mod schedule;
@@ -51,6 +52,10 @@ pub use factor_vae::{FactorVae, permute_dims};
 pub use flow::{FlowElbo, FlowParts, flow_iwae, flow_iwae_with, flow_parts};
 pub use iwae::{Iwae, iwae_bound, iwae_log_weights};
 pub use kind::{Kernel, VariantKind, VariantParams};
+pub use m2::{
+    ClassParts, LabelledError, LabelledPool, M2, Marginal, UNLABELLED, class_parts,
+    classifier_accuracy, correct_predictions, m2_iwae, m2_loss, marginal, select_labelled,
+};
 pub use objective::{
     AuxModules, LossTerms, MODEL_PHASE, Objective, ParamGroup, Phase, StepContext,
     posterior_and_prior, posterior_sample,
@@ -123,6 +128,10 @@ impl VariantKind {
             }),
             Self::Avb => Box::new(Avb::new(params.avb_disc_hidden.clone(), params.avb_disc_lr)),
             Self::Iaf | Self::PlanarFlow => Box::new(FlowElbo { kind: self }),
+            Self::M2 => Box::new(M2 {
+                labelled: params.m2_labelled,
+                alpha: params.m2_alpha,
+            }),
         }
     }
 }

@@ -66,6 +66,8 @@ fn every_variant_trains_saves_and_loads_with_both_architectures() {
         vq_codes: 16,
         two_layer_bottom: 12,
         two_layer_hidden: vec![16],
+        m2_labelled: 10,
+        m2_hidden: vec![16],
         ..VariantParams::default()
     };
     let dir = tempfile::tempdir().unwrap();

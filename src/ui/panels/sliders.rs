@@ -58,7 +58,10 @@ pub fn show_controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>, max_height: f32) 
             ctx.push(UiCommand::EncodeDigit((cursor.digit + 1) % (last + 1)));
         }
         super::map::aligned_toggle(ui, &mut ctx.view.explore.aligned, runs);
-        if runs.iter().any(|r| r.config.variant == VariantKind::Cvae) {
+        if runs
+            .iter()
+            .any(|r| matches!(r.config.variant, VariantKind::Cvae | VariantKind::M2))
+        {
             let mut l = cursor.label;
             let t = ui.label("decode as");
             if ui
