@@ -2003,7 +2003,7 @@ fn compare_cmd(a: &CompareArgs) -> Result<()> {
     let iwae_k = pick(a.iwae_k, |p| p.iwae_k, 500);
     let mut base = TrainConfig {
         batch_size: a.batch,
-        epochs: epochs,
+        epochs,
         seed: a.seed,
         binarize: a.binarize,
         ..TrainConfig::default()
