@@ -2,15 +2,23 @@
 //! through `T` invertible steps, `z_T = f_T ∘ … ∘ f_1 (z₀)`, whose density is
 //! `log q(z_T | x) = log N(z₀; μ, σ²) − Σ_t log |det ∂f_t/∂z|`.
 //!
-//! Two kinds of step, both with *global* learned parameters (the same flow for every image;
-//! only the base Gaussian is amortised by the encoder):
+//! Two kinds of step:
 //!
-//! - **IAF** (Kingma et al. 2016), context-free: a MADE (masked autoregressive MLP,
-//!   Germain et al. 2015) maps z to `(m, s)`, output `i` seeing only inputs `< i`; the step is
-//!   the numerically stable `σ = sigmoid(s)`, `z ← σ ⊙ z + (1 − σ) ⊙ m`, with
-//!   `log |det| = Σ_i log σ_i` (the Jacobian is triangular). The variable order is reversed
-//!   before every step after the first, so each dimension is conditioned on the others.
-//! - **Planar** (Rezende & Mohamed 2015): `f(z) = z + û · tanh(wᵀz + b)` with the paper's
+//! - **IAF** (Kingma et al. 2016), amortised by a context `h` from the encoder: a MADE
+//!   (masked autoregressive MLP, Germain et al. 2015) maps `(z, h)` to `(m, s)` through the
+//!   hidden layer `relu(W₁ᴹ z + W_h h + b₁)` — `W₁ᴹ` masked, `W_h` an unmasked matrix from
+//!   the context — so output `i` sees only inputs `< i` of `z` but all of `h`. The context
+//!   is the base posterior's own parameters, `h = [μ, log σ²]` (2·d values, see
+//!   [`flow_context`]; no learned projection, no change to the encoder). Since `h` depends on
+//!   the image but not on `z`, the flow differs per image while the Jacobian in `z` stays
+//!   triangular. (Output 0 of a MADE sees no hidden unit, so each step's first coordinate
+//!   has a global `(m, s)`; the order reversal gives that coordinate a context in the
+//!   next step.) The step is the numerically stable `σ = sigmoid(s)`,
+//!   `z ← σ ⊙ z + (1 − σ) ⊙ m`, with `log |det| = Σ_i log σ_i`. The variable order is
+//!   reversed before every step after the first, so each dimension is conditioned on the
+//!   others.
+//! - **Planar** (Rezende & Mohamed 2015), with *global* parameters (the same step for every
+//!   image; they ignore the context): `f(z) = z + û · tanh(wᵀz + b)` with the paper's
 //!   reparametrisation `û = u + (m(wᵀu) − wᵀu) w / ‖w‖²`, `m(a) = −1 + softplus(a)`, which
 //!   keeps `ûᵀw > −1` (so `f` is invertible); `log |det| = log |1 + ûᵀψ(z)|`,
 //!   `ψ = tanh'(wᵀz + b) w`.
@@ -24,6 +32,16 @@ use super::noise::uniform;
 
 /// Most steps of a flow.
 pub const MAX_FLOW_STEPS: usize = 64;
+
+/// Context values per latent dimension: an IAF step on `d` dimensions reads a context of
+/// `CONTEXT_PER_DIM · d` values, `[μ, log σ²]`.
+pub const CONTEXT_PER_DIM: usize = 2;
+
+/// The IAF's context `h` of a base posterior `N(μ, σ²)`: `[μ, log σ²]`, `[batch, 2·d]` from
+/// `μ` and `log σ²` `[batch, d]`.
+pub fn flow_context(mu: Tensor<2>, logvar: Tensor<2>) -> Tensor<2> {
+    Tensor::cat(vec![mu, logvar], 1)
+}
 
 /// Which flow a [`super::LatentKind::Flow`] model's posterior uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,11 +76,13 @@ pub fn made_masks(d: usize, hidden: usize) -> (Vec<f32>, Vec<f32>) {
     (input, output)
 }
 
-/// One IAF step: a one-hidden-layer MADE `z → (m, s)`.
+/// One IAF step: a one-hidden-layer MADE `(z, h) → (m, s)`, amortised by the context `h`.
 #[derive(Module, Debug)]
 pub struct IafStep {
     /// Input → hidden weights `[d, hidden]` (masked in the forward pass).
     pub w1: Param<Tensor<2>>,
+    /// Context → hidden weights `[2·d, hidden]` (unmasked: `h` does not depend on `z`).
+    pub wh: Param<Tensor<2>>,
     /// Hidden bias `[hidden]`.
     pub b1: Param<Tensor<1>>,
     /// Hidden → m weights `[hidden, d]` (masked).
@@ -76,13 +96,17 @@ pub struct IafStep {
 }
 
 impl IafStep {
-    /// A step for `d` dimensions through `hidden` units, weights uniform in `±1/√fan_in`
-    /// from the noise stream.
+    /// A step for `d` dimensions (and a context of `2·d`) through `hidden` units, weights
+    /// uniform in `±1/√fan_in` from the noise stream (the input and the context matrices
+    /// each by their own fan-in).
     pub fn new(d: usize, hidden: usize, device: &Device) -> Self {
+        let c = CONTEXT_PER_DIM * d;
         let a = 1.0 / (d.max(1) as f64).sqrt();
+        let ac = 1.0 / (c.max(1) as f64).sqrt();
         let h = 1.0 / (hidden.max(1) as f64).sqrt();
         Self {
             w1: Param::from_tensor(uniform([d, hidden], -a, a, device)),
+            wh: Param::from_tensor(uniform([c, hidden], -ac, ac, device)),
             b1: Param::from_tensor(uniform([hidden], -a, a, device)),
             wm: Param::from_tensor(uniform([hidden, d], -h, h, device)),
             bm: Param::from_tensor(uniform([d], -h, h, device)),
@@ -91,25 +115,30 @@ impl IafStep {
         }
     }
 
-    /// The MADE: `z` `[batch, d]` → `(m, s)`, each `[batch, d]`, output `i` a function of
-    /// `z[.., 0..i]` only.
-    pub fn made(&self, z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    /// The MADE: `z` `[batch, d]` and its context `h` `[batch, 2·d]` → `(m, s)`, each
+    /// `[batch, d]`, output `i` a function of `z[.., 0..i]` and `h` only.
+    pub fn made(&self, z: Tensor<2>, context: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let [d, hidden] = self.w1.dims();
         let device = z.device();
         let (mi, mo) = made_masks(d, hidden);
         let mi: Tensor<2> = Tensor::from_data(TensorData::new(mi, [d, hidden]), &device);
         let mo: Tensor<2> = Tensor::from_data(TensorData::new(mo, [hidden, d]), &device);
-        let h = relu(z.matmul(self.w1.val() * mi) + self.b1.val().unsqueeze_dim(0));
+        let h = relu(
+            z.matmul(self.w1.val() * mi)
+                + context.matmul(self.wh.val())
+                + self.b1.val().unsqueeze_dim(0),
+        );
         let m = h.clone().matmul(self.wm.val() * mo.clone()) + self.bm.val().unsqueeze_dim(0);
         let s = h.matmul(self.ws.val() * mo) + self.bs.val().unsqueeze_dim(0);
         (m, s)
     }
 
-    /// `z ← σ ⊙ z + (1 − σ) ⊙ m` with `σ = sigmoid(s)`, and `log |det| = Σ log σ` per row:
+    /// `z ← σ ⊙ z + (1 − σ) ⊙ m` with `σ = sigmoid(s)` and `(m, s)` the MADE of `z` and
+    /// its context `h` `[batch, 2·d]`, and `log |det ∂z′/∂z| = Σ log σ` per row:
     /// `([batch, d], [batch])`.
-    pub fn forward(&self, z: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+    pub fn forward(&self, z: Tensor<2>, context: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
         let b = z.dims()[0];
-        let (m, s) = self.made(z.clone());
+        let (m, s) = self.made(z.clone(), context);
         let gate = sigmoid(s.clone());
         let out = gate.clone() * z + (gate.neg().add_scalar(1.0)) * m;
         let log_det = log_sigmoid(s).sum_dim(1).reshape([b]);
@@ -166,7 +195,8 @@ impl PlanarStep {
     }
 }
 
-/// A flow of [`IafStep`]s or [`PlanarStep`]s (one list is empty).
+/// A flow of [`IafStep`]s (amortised by a context) or [`PlanarStep`]s (global); one list
+/// is empty.
 #[derive(Module, Debug)]
 pub struct Flow {
     /// IAF steps, applied in order (order reversed before each after the first).
@@ -198,8 +228,10 @@ impl Flow {
         self.iaf.len() + self.planar.len()
     }
 
-    /// `z₀` `[batch, d]` → `(z_T, Σ_t log |det_t|)`, `([batch, d], [batch])`.
-    pub fn forward(&self, z: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+    /// `z₀` `[batch, d]` and each row's context `h` `[batch, 2·d]` (see [`flow_context`];
+    /// every IAF step reads it, planar steps ignore it) → `(z_T, Σ_t log |det_t|)`,
+    /// `([batch, d], [batch])`.
+    pub fn forward(&self, z: Tensor<2>, context: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
         let b = z.dims()[0];
         let mut z = z;
         let mut log_det: Tensor<1> = Tensor::zeros([b], &z.device());
@@ -207,7 +239,7 @@ impl Flow {
             if t > 0 {
                 z = z.flip([1]);
             }
-            let (next, ld) = step.forward(z);
+            let (next, ld) = step.forward(z, context.clone());
             z = next;
             log_det = log_det + ld;
         }

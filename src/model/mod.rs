@@ -136,9 +136,10 @@ pub enum LatentKind {
         /// Dimensions of the encoder noise ε.
         noise: usize,
     },
-    /// A diagonal-Gaussian posterior followed by a normalizing flow of `steps` steps with
-    /// global learned parameters (IAF or planar; see [`flow`]). The explored code of an
-    /// image is the flow applied to its posterior mean.
+    /// A diagonal-Gaussian posterior followed by a normalizing flow of `steps` steps (see
+    /// [`flow`]): IAF steps amortised by the context `[μ, log σ²]` of each image, or planar
+    /// steps with global parameters. The explored code of an image is the flow applied to
+    /// its posterior mean, with that image's context.
     Flow {
         /// IAF or planar.
         flow: FlowKind,
@@ -473,10 +474,11 @@ impl VaeConfig {
                 hidden,
             } => {
                 let d = self.latent_dim;
-                // IAF: the MADE's three masked matrices and three biases; planar: u, w, b.
+                // IAF: the MADE's three masked matrices, the context matrix [2·d, hidden]
+                // and three biases; planar: u, w, b.
                 let step = match kind {
                     FlowKind::Iaf => {
-                        let w = limits::product(F, &[d, *hidden, 3], max)?;
+                        let w = limits::product(F, &[d, *hidden, 3 + flow::CONTEXT_PER_DIM], max)?;
                         let b = limits::product(F, &[d, 2], max)?;
                         limits::sum(F, &[w, b, *hidden], max)?
                     }
@@ -684,7 +686,8 @@ pub struct Vae {
     /// Dimensions of the encoder noise ε of an implicit model (0: none; see
     /// [`LatentKind::Implicit`]).
     pub noise: usize,
-    /// The posterior's normalizing flow (IAF or planar), global parameters.
+    /// The posterior's normalizing flow: IAF (amortised by the context `[μ, log σ²]`) or
+    /// planar (global parameters).
     pub flow: Option<Flow>,
     /// The classifier q(y|x) of a semi-supervised M2 model.
     pub classifier: Option<Classifier>,
@@ -715,9 +718,9 @@ impl Vae {
     pub fn reconstruct(&self, x: Tensor<2>, labels: Option<&Tensor<1, Int>>) -> Tensor<2> {
         // An M2 model without labels decodes under its classifier's label.
         let labels = self.labels_or_predicted(&x, labels);
-        let (mu, _) = self.encode_image(x, labels.as_ref());
-        let z = self.quantize(mu).0;
-        let z = self.through_flow(z);
+        let (mu, logvar) = self.encode_image(x, labels.as_ref());
+        let z = self.quantize(mu.clone()).0;
+        let z = self.through_flow(z, &mu, &logvar);
         likelihood::mean_image(self.decode_image(z, labels.as_ref()))
     }
 
@@ -788,10 +791,14 @@ impl Vae {
     }
 
     /// `z` through the posterior's flow (unchanged without one): what the decoder sees for
-    /// a base-Gaussian point `z`.
-    pub fn through_flow(&self, z: Tensor<2>) -> Tensor<2> {
+    /// a point `z` of the base Gaussian `N(μ, σ²)` of an image, `μ` and `log σ²`
+    /// `[batch, latent]` giving each row's context (see [`flow::flow_context`]).
+    pub fn through_flow(&self, z: Tensor<2>, mu: &Tensor<2>, logvar: &Tensor<2>) -> Tensor<2> {
         match &self.flow {
-            Some(f) => f.forward(z).0,
+            Some(f) => {
+                f.forward(z, flow::flow_context(mu.clone(), logvar.clone()))
+                    .0
+            }
             None => z,
         }
     }
@@ -835,7 +842,7 @@ impl Vae {
             return (q, zeros);
         }
         if self.flow.is_some() {
-            return (self.through_flow(mu), logvar);
+            return (self.through_flow(mu.clone(), &mu, &logvar), logvar);
         }
         match &self.top {
             Some(top) => top.q.forward(mu),

@@ -272,9 +272,10 @@ impl VariantKind {
                        inverse autoregressive flow steps, so q(z|x) can be skewed and correlated \
                        and the ELBO tighter.",
                 objective: "loss = −log p(x|z_T) + KL(q₀ ‖ N(0, I)) + log p(z₀) − log p(z_T) − Σ_t Σ_i log σ_t,i\n     \
-                            z₀ = μ + σ·ε, each step: (m, s) = MADE(z), σ = sigmoid(s), \
-                            z ← σ ⊙ z + (1 − σ) ⊙ m (order reversed between steps; \
-                            --flow-steps, --flow-hidden; global flow parameters, no context h)",
+                            z₀ = μ + σ·ε, each step: (m, s) = MADE(z, h), hidden = \
+                            relu(W₁ᴹ z + W_h h + b₁), context h = [μ, log σ²] of the image, \
+                            σ = sigmoid(s), z ← σ ⊙ z + (1 − σ) ⊙ m (order reversed between \
+                            steps; --flow-steps, --flow-hidden; amortised: a flow per image)",
                 paper: "Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling (2016), \
                         Improved Variational Inference with Inverse Autoregressive Flow, NeurIPS 2016.",
                 look_for: &[
@@ -282,7 +283,8 @@ impl VariantKind {
                      them narrower (a better posterior).",
                     "log_det in the metrics: negative, the flow contracting the base Gaussian; \
                      kl_flow in the evaluation is the flow's share of the KL.",
-                    "The map's codes are the flow applied to μ; prior samples are N(0, I) as for the VAE.",
+                    "The map's codes are the flow applied to μ with the image's own context; \
+                     prior samples are N(0, I) as for the VAE.",
                 ],
             },
             Self::PlanarFlow => About {
@@ -291,7 +293,7 @@ impl VariantKind {
                 objective: "loss = −log p(x|z_T) + KL(q₀ ‖ N(0, I)) + log p(z₀) − log p(z_T) − Σ_t log |1 + ûᵀψ_t|\n     \
                             each step: z ← z + û tanh(wᵀz + b), ψ = tanh'(wᵀz + b) w, \
                             û = u + (m(wᵀu) − wᵀu) w/‖w‖², m(a) = −1 + softplus(a) \
-                            (invertible; --flow-steps; global flow parameters)",
+                            (invertible; --flow-steps; global flow parameters, no context)",
                 paper: "Rezende & Mohamed (2015), Variational Inference with Normalizing Flows, \
                         ICML 2015.",
                 look_for: &[

@@ -1,6 +1,7 @@
 //! Flow posteriors: the VAE with `q(z|x)` a diagonal Gaussian followed by a normalizing
 //! flow (IAF, Kingma et al. 2016; planar, Rezende & Mohamed 2015; see
-//! [`crate::model::flow`]). With `z₀ = μ + σ ε` and `z_T = f(z₀)`,
+//! [`crate::model::flow`]; the IAF's steps read each image's context `h = [μ, log σ²]`).
+//! With `z₀ = μ + σ ε` and `z_T = f(z₀; h)`,
 //!
 //! `log q(z_T | x) = log N(z₀; μ, σ²) − Σ_t log |det_t|`,
 //!
@@ -17,6 +18,7 @@ use burn::tensor::Tensor;
 
 use super::{AuxModules, LossTerms, Objective, StepContext, VariantKind};
 use crate::data::Batch;
+use crate::model::flow::flow_context;
 use crate::model::gaussian::{
     kl_std_normal, log_mean_exp, log_normal, log_std_normal, reparameterize, standard_noise,
 };
@@ -50,7 +52,7 @@ pub fn flow_parts(
     let eps = eps.unwrap_or_else(|| standard_noise(&mu));
     let z0 = reparameterize(mu.clone(), logvar.clone(), eps);
     let (zt, log_det) = match &model.flow {
-        Some(f) => f.forward(z0.clone()),
+        Some(f) => f.forward(z0.clone(), flow_context(mu.clone(), logvar.clone())),
         None => (z0.clone(), Tensor::zeros([b], &z0.device())),
     };
     let rec = model.nll(likelihood, model.decode_image(zt.clone(), None), x);
@@ -85,7 +87,7 @@ pub fn flow_iwae_with(
     let eps = eps.unwrap_or_else(|| standard_noise(&mu));
     let z0 = reparameterize(mu.clone(), logvar.clone(), eps);
     let (zt, log_det) = match &model.flow {
-        Some(f) => f.forward(z0.clone()),
+        Some(f) => f.forward(z0.clone(), flow_context(mu.clone(), logvar.clone())),
         None => (z0.clone(), Tensor::zeros([n], &z0.device())),
     };
     let log_px = model

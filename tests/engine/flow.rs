@@ -1,13 +1,17 @@
 //! Flow posteriors (IAF and planar flows): each step's and a whole chain's log-determinant
 //! against the log |det| of a Jacobian taken by finite differences of a host f64 flow (LU),
-//! the MADE's autoregressive property, the planar reparametrisation's invertibility on
-//! adversarial (u, w), the flow ELBO and IWAE bound against host log densities, and an
-//! identity IAF giving exactly the VAE's ELBO on the same noise.
+//! the IAF's context held fixed; the MADE's autoregressive property in z with the context
+//! fixed; the IAF amortised (two images' contexts, one z, two flows) and the planar flow
+//! global; the planar reparametrisation's invertibility on adversarial (u, w), the flow ELBO
+//! and IWAE bound against host log densities, and an identity IAF giving exactly the VAE's
+//! ELBO on the same noise.
 
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
 use latent_explorer::data::Batcher;
-use latent_explorer::model::flow::{IafStep, PlanarStep, made_masks, planar_u_hat};
+use latent_explorer::model::flow::{
+    CONTEXT_PER_DIM, IafStep, PlanarStep, flow_context, made_masks, planar_u_hat,
+};
 use latent_explorer::model::gaussian::{LN_2PI, with_noise_stream};
 use latent_explorer::model::{ArchConfig, Flow, FlowKind, LatentKind, Likelihood, VaeConfig};
 use latent_explorer::train::{TrainConfig, Trainer};
@@ -43,12 +47,14 @@ fn f64s2(t: Tensor<2>) -> Vec<f64> {
 /// (0.2, 0.8) or so, so that the log-determinant is far from 0).
 fn randomize_iaf(step: &mut IafStep, rng: &mut Lcg) {
     let [d, h] = step.w1.dims();
+    let c = step.wh.dims()[0];
     step.w1 = Param::from_tensor(t2(scaled(rng, d * h, 0.8), [d, h], &cpu()));
     step.b1 = Param::from_tensor(t1(scaled(rng, h, 0.3)));
     step.wm = Param::from_tensor(t2(scaled(rng, h * d, 0.5), [h, d], &cpu()));
     step.bm = Param::from_tensor(t1(scaled(rng, d, 0.5)));
     step.ws = Param::from_tensor(t2(scaled(rng, h * d, 0.5), [h, d], &cpu()));
     step.bs = Param::from_tensor(t1(scaled(rng, d, 0.8)));
+    step.wh = Param::from_tensor(t2(scaled(rng, c * h, 0.5), [c, h], &cpu()));
 }
 
 fn randomize_planar(step: &mut PlanarStep, rng: &mut Lcg) {
@@ -72,7 +78,9 @@ enum HostStep {
     Iaf {
         d: usize,
         h: usize,
+        c: usize,
         w1: Vec<f64>,
+        wh: Vec<f64>,
         b1: Vec<f64>,
         wm: Vec<f64>,
         bm: Vec<f64>,
@@ -92,7 +100,9 @@ impl HostStep {
         Self::Iaf {
             d,
             h,
+            c: s.wh.dims()[0],
             w1: f64s2(s.w1.val()),
+            wh: f64s2(s.wh.val()),
             b1: f64s(s.b1.val()),
             wm: f64s2(s.wm.val()),
             bm: f64s(s.bm.val()),
@@ -109,22 +119,26 @@ impl HostStep {
         }
     }
 
-    fn apply(&self, z: &[f64]) -> Vec<f64> {
+    /// The step at `z` with the context `ctx` (`[μ, log σ²]`; planar steps ignore it).
+    fn apply(&self, z: &[f64], ctx: &[f64]) -> Vec<f64> {
         match self {
             Self::Iaf {
                 d,
                 h,
+                c,
                 w1,
+                wh,
                 b1,
                 wm,
                 bm,
                 ws,
                 bs,
             } => {
-                let (d, h) = (*d, *h);
+                let (d, h, c) = (*d, *h, *c);
+                assert_eq!(ctx.len(), c, "context length");
                 // MADE degrees: input and output i have degree i + 1, hidden unit k has
-                // k mod (d − 1) + 1; hidden sees inputs of degree ≤ its own, outputs see
-                // hidden units of strictly lower degree.
+                // k mod (d − 1) + 1; hidden sees inputs of degree ≤ its own (and the whole
+                // context), outputs see hidden units of strictly lower degree.
                 let deg = |k: usize| if d > 1 { k % (d - 1) + 1 } else { 1 };
                 let hid: Vec<f64> = (0..h)
                     .map(|k| {
@@ -132,7 +146,8 @@ impl HostStep {
                             .filter(|&i| i < deg(k))
                             .map(|i| z[i] * w1[i * h + k])
                             .sum();
-                        (a + b1[k]).max(0.0)
+                        let from_ctx: f64 = (0..c).map(|q| ctx[q] * wh[q * h + k]).sum();
+                        (a + from_ctx + b1[k]).max(0.0)
                     })
                     .collect();
                 (0..d)
@@ -177,13 +192,13 @@ fn host_flow(flow: &Flow) -> Vec<HostStep> {
         .collect()
 }
 
-fn host_chain(steps: &[HostStep], z: &[f64]) -> Vec<f64> {
+fn host_chain(steps: &[HostStep], z: &[f64], ctx: &[f64]) -> Vec<f64> {
     let mut z = z.to_vec();
     for (t, s) in steps.iter().enumerate() {
         if t > 0 && matches!(s, HostStep::Iaf { .. }) {
             z.reverse();
         }
-        z = s.apply(&z);
+        z = s.apply(&z, ctx);
     }
     z
 }
@@ -230,10 +245,11 @@ fn jacobian(f: &dyn Fn(&[f64]) -> Vec<f64>, z: &[f64]) -> Vec<f64> {
     jac
 }
 
-/// Burn's `(f(z), log |det|)` for each row of `z` against the host flow `f` and the
-/// log |det| of its finite-difference Jacobian. Returns the host log-dets.
+/// Burn's `(f(z), log |det|)` for each row of `z` against the host flow `f(row, z)` (row
+/// `r`'s context fixed inside it) and the log |det| of its finite-difference Jacobian in z.
+/// Returns the host log-dets.
 fn check_against_host(
-    f: &dyn Fn(&[f64]) -> Vec<f64>,
+    f: &dyn Fn(usize, &[f64]) -> Vec<f64>,
     out: (Tensor<2>, Tensor<1>),
     z: &[f32],
     d: usize,
@@ -243,6 +259,7 @@ fn check_against_host(
     let mut host = Vec::new();
     for (r, row) in z.chunks(d).enumerate() {
         let zr: Vec<f64> = row.iter().map(|&v| v as f64).collect();
+        let f = |zz: &[f64]| f(r, zz);
         let want = f(&zr);
         for i in 0..d {
             let got = zt[r * d + i] as f64;
@@ -252,7 +269,7 @@ fn check_against_host(
                 want[i]
             );
         }
-        let host_ld = log_abs_det(jacobian(f, &zr), d);
+        let host_ld = log_abs_det(jacobian(&f, &zr), d);
         assert!(
             (ld[r] as f64 - host_ld).abs() < 2e-4 * host_ld.abs().max(1.0),
             "{what}, row {r}: log|det| {} against the host Jacobian's {host_ld}",
@@ -267,28 +284,51 @@ fn check_against_host(
 fn each_flow_steps_and_a_chains_log_det_match_the_host_jacobian() {
     let dev = cpu();
     let (d, b) = (5, 6);
+    let c = CONTEXT_PER_DIM * d;
     let mut rng = Lcg(11);
     let z = rng.normals(b * d);
+    // Each row's context [μ, log σ²], fixed while the Jacobian in z is taken.
+    let h = scaled(&mut rng, b * c, 1.0);
+    let ctx = |r: usize| -> Vec<f64> { h[r * c..(r + 1) * c].iter().map(|&v| v as f64).collect() };
     for kind in [FlowKind::Iaf, FlowKind::Planar] {
         let mut flow = Flow::new(kind, d, 3, 12, &dev);
         randomize(&mut flow, &mut rng);
         let host = host_flow(&flow);
         // One step.
         let one = match kind {
-            FlowKind::Iaf => flow.iaf[0].forward(t2(z.clone(), [b, d], &dev)),
+            FlowKind::Iaf => {
+                flow.iaf[0].forward(t2(z.clone(), [b, d], &dev), t2(h.clone(), [b, c], &dev))
+            }
             FlowKind::Planar => flow.planar[0].forward(t2(z.clone(), [b, d], &dev)),
         };
-        let first = |zz: &[f64]| host[0].apply(zz);
+        let first = |r: usize, zz: &[f64]| host[0].apply(zz, &ctx(r));
         let lds = check_against_host(&first, one, &z, d, &format!("{kind:?} step"));
+        // With the context fixed, one step's Jacobian in z is lower triangular: output i
+        // moves with no input j > i (an IAF step; a planar step's is dense).
+        if kind == FlowKind::Iaf {
+            for r in 0..b {
+                let zr: Vec<f64> = z[r * d..(r + 1) * d].iter().map(|&v| v as f64).collect();
+                let jac = jacobian(&|zz: &[f64]| first(r, zz), &zr);
+                for i in 0..d {
+                    for j in i + 1..d {
+                        assert!(
+                            jac[i * d + j].abs() < 1e-7,
+                            "row {r}: ∂f_{i}/∂z_{j} = {} with the context fixed",
+                            jac[i * d + j]
+                        );
+                    }
+                }
+            }
+        }
         assert!(
             lds.iter().any(|l| l.abs() > 0.1),
             "{kind:?}: log-dets too near 0 to tell anything: {lds:?}"
         );
         // The whole chain of three steps (the IAF's order reversed between steps).
-        let chain = |zz: &[f64]| host_chain(&host, zz);
+        let chain = |r: usize, zz: &[f64]| host_chain(&host, zz, &ctx(r));
         let lds = check_against_host(
             &chain,
-            flow.forward(t2(z.clone(), [b, d], &dev)),
+            flow.forward(t2(z.clone(), [b, d], &dev), t2(h.clone(), [b, c], &dev)),
             &z,
             d,
             &format!("{kind:?} chain"),
@@ -310,20 +350,23 @@ fn the_made_is_autoregressive() {
             assert_eq!(paths > 0.0, i < j, "input {i} → output {j}: {paths} paths");
         }
     }
-    // The network: perturbing input j leaves outputs 0..=j of m and s unchanged and
-    // changes some later output.
+    // The network, each row's context fixed: perturbing input j leaves outputs 0..=j of m
+    // and s unchanged and changes some later output.
+    let c = CONTEXT_PER_DIM * d;
     let mut rng = Lcg(5);
     let mut step = IafStep::new(d, h, &dev);
     randomize_iaf(&mut step, &mut rng);
     let z = rng.normals(b * d);
-    let (m0, s0) = step.made(t2(z.clone(), [b, d], &dev));
+    let hc = scaled(&mut rng, b * c, 1.0);
+    let context = || t2(hc.clone(), [b, c], &dev);
+    let (m0, s0) = step.made(t2(z.clone(), [b, d], &dev), context());
     let (m0, s0) = (vec_of(m0), vec_of(s0));
     for j in 0..d {
         let mut zj = z.clone();
         for r in 0..b {
             zj[r * d + j] += 1.5;
         }
-        let (m1, s1) = step.made(t2(zj, [b, d], &dev));
+        let (m1, s1) = step.made(t2(zj, [b, d], &dev), context());
         let (m1, s1) = (vec_of(m1), vec_of(s1));
         let mut later_changed = false;
         for r in 0..b {
@@ -345,6 +388,121 @@ fn the_made_is_autoregressive() {
             j + 1 < d,
             "input {j}: whether a later output changed"
         );
+    }
+    // z fixed, another context: output 0 (which sees no hidden unit) keeps its bias, every
+    // later output moves in some row (in one row all its hidden units may be cut by relu).
+    let other = scaled(&mut rng, b * c, 1.0);
+    let (m2, s2) = step.made(t2(z.clone(), [b, d], &dev), t2(other, [b, c], &dev));
+    let (m2, s2) = (vec_of(m2), vec_of(s2));
+    for i in 0..d {
+        let moved: Vec<f32> = (0..b)
+            .map(|r| {
+                let k = r * d + i;
+                (m2[k] - m0[k]).abs().max((s2[k] - s0[k]).abs())
+            })
+            .collect();
+        if i == 0 {
+            assert!(
+                moved.iter().all(|&v| v < 1e-6),
+                "output 0 moved with the context: {moved:?}"
+            );
+        } else {
+            assert!(
+                moved.iter().filter(|&&v| v > 1e-4).count() >= b / 2,
+                "output {i} ignores the context: {moved:?}"
+            );
+        }
+    }
+}
+
+/// The IAF is amortised: one base point z under two images' contexts [μ, log σ²] gives two
+/// different flow outputs and log-determinants, each the host flow's with that image's
+/// context; the codes the app maps (`encode`: the flow of μ with its own context) are the
+/// host's too. The planar flow is global: the same z gives the same output whatever the
+/// context.
+#[test]
+fn the_iaf_is_amortised_two_images_contexts_give_two_flows_of_one_z() {
+    let dev = cpu();
+    dev.seed(7);
+    let data = small(64, 16);
+    let d = 4;
+    let c = CONTEXT_PER_DIM * d;
+    let batch = Batcher::new(dev.clone()).batch(&data.test, &[0, 1]);
+    for kind in [FlowKind::Iaf, FlowKind::Planar] {
+        let mut model = flow_config(kind).init(&dev).unwrap();
+        let mut rng = Lcg(41);
+        randomize(model.flow.as_mut().unwrap(), &mut rng);
+        let host = host_flow(model.flow.as_ref().unwrap());
+        let (mu, lv) = model.encode_image(batch.images.clone(), None);
+        let context = flow_context(mu.clone(), lv.clone());
+        assert_eq!(context.dims(), [2, c]);
+        let (muh, lvh) = (f64s2(mu.clone()), f64s2(lv.clone()));
+        let ctx = |i: usize| -> Vec<f64> {
+            muh[i * d..(i + 1) * d]
+                .iter()
+                .chain(&lvh[i * d..(i + 1) * d])
+                .copied()
+                .collect()
+        };
+        let gap: f64 = (0..c).map(|q| (ctx(0)[q] - ctx(1)[q]).abs()).sum();
+        assert!(gap > 0.1, "the two images' contexts hardly differ: {gap}");
+        // One z for both images.
+        let z = rng.normals(d);
+        let zz: Vec<f32> = z.iter().chain(&z).copied().collect();
+        let flow = model.flow.as_ref().unwrap();
+        let (zt, ld) = flow.forward(t2(zz.clone(), [2, d], &dev), context.clone());
+        let (zt, ld) = (f64s2(zt), f64s(ld));
+        let apart = (0..d)
+            .map(|j| (zt[j] - zt[d + j]).abs())
+            .fold(0.0, f64::max);
+        match kind {
+            FlowKind::Iaf => {
+                assert!(
+                    apart > 0.05,
+                    "one z, two images: the IAF's outputs differ by only {apart} ({zt:?})"
+                );
+                assert!(
+                    (ld[0] - ld[1]).abs() > 1e-3,
+                    "one z, two images: the same log|det| {ld:?}"
+                );
+            }
+            FlowKind::Planar => {
+                assert!(apart < 1e-6, "the planar flow is global: {apart}");
+                assert!((ld[0] - ld[1]).abs() < 1e-6, "{ld:?}");
+            }
+        }
+        let z64: Vec<f64> = z.iter().map(|&v| v as f64).collect();
+        for i in 0..2 {
+            let want = host_chain(&host, &z64, &ctx(i));
+            for j in 0..d {
+                assert!(
+                    (zt[i * d + j] - want[j]).abs() < 1e-4 * want[j].abs().max(1.0),
+                    "{kind:?} image {i}: f(z)[{j}] = {}, host {}",
+                    zt[i * d + j],
+                    want[j]
+                );
+            }
+        }
+        // `through_flow` (what `encode` and `reconstruct` use) is the same flow.
+        let through = f64s2(model.through_flow(t2(zz, [2, d], &dev), &mu, &lv));
+        assert!(
+            through.iter().zip(&zt).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{kind:?}: through_flow {through:?} vs the flow's {zt:?}"
+        );
+        // The map's codes: the flow of each image's μ with its own context.
+        let (codes, _) = model.encode(batch.images.clone());
+        let codes = f64s2(codes);
+        for i in 0..2 {
+            let want = host_chain(&host, &muh[i * d..(i + 1) * d], &ctx(i));
+            for j in 0..d {
+                assert!(
+                    (codes[i * d + j] - want[j]).abs() < 1e-4 * want[j].abs().max(1.0),
+                    "{kind:?} image {i}: code[{j}] = {}, host {}",
+                    codes[i * d + j],
+                    want[j]
+                );
+            }
+        }
     }
 }
 
@@ -508,9 +666,15 @@ fn the_flow_elbo_and_iwae_bound_match_host_log_densities() {
                     mu[r + j] + e[q] as f64 * (0.5 * lv[r + j]).exp()
                 })
                 .collect();
+            // Row r's context: [μ, log σ²] of its image.
+            let ctx = |r: usize| -> Vec<f64> {
+                let i = img(r) * d;
+                mu[i..i + d].iter().chain(&lv[i..i + d]).copied().collect()
+            };
             let zt: Vec<f32> = z0
                 .chunks(d)
-                .flat_map(|z| host_chain(&host, z))
+                .enumerate()
+                .flat_map(|(r, z)| host_chain(&host, z, &ctx(r)))
                 .map(|v| v as f32)
                 .collect();
             let logits = vec_of(model.decode_image(t2(zt.clone(), [n, d], &dev), None));
@@ -518,7 +682,8 @@ fn the_flow_elbo_and_iwae_bound_match_host_log_densities() {
                 .map(|r| {
                     let i = img(r);
                     let z = &z0[r * d..(r + 1) * d];
-                    let chain = |zz: &[f64]| host_chain(&host, zz);
+                    let h = ctx(r);
+                    let chain = |zz: &[f64]| host_chain(&host, zz, &h);
                     let ld = log_abs_det(jacobian(&chain, z), d);
                     let log_px = log_bernoulli(&x[i * p..(i + 1) * p], &logits[r * p..(r + 1) * p]);
                     let log_pt: f64 = zt[r * d..(r + 1) * d]
