@@ -7,7 +7,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend};
 
 use super::map::digit_image;
-use super::{ViewCtx, column_width, run_label};
+use super::{ViewCtx, column_width, k_seed_rescore, run_label};
 use crate::data::Shift;
 use crate::explore::Histogram;
 use crate::ui::command::UiCommand;
@@ -72,18 +72,15 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
             }
             _ => {}
         }
-        let l = ui.label("IWAE k");
-        ui.add(egui::DragValue::new(&mut ex.anomaly_iwae_k).range(settings::ANOMALY_IWAE_K))
-            .labelled_by(l.id)
-            .on_hover_text(help::explore::SCORE_IWAE);
-        let l = ui.label("seed");
-        ui.add(egui::DragValue::new(&mut ex.anomaly_seed))
-            .labelled_by(l.id)
-            .on_hover_text(help::explore::SCORE_SEED);
-        rescore = ui
-            .button("Rescore")
-            .on_hover_text(help::explore::RESCORE)
-            .clicked();
+        rescore = k_seed_rescore(
+            ui,
+            "IWAE k",
+            &mut ex.anomaly_iwae_k,
+            settings::ANOMALY_IWAE_K,
+            help::explore::SCORE_IWAE,
+            &mut ex.anomaly_seed,
+            help::explore::SCORE_SEED,
+        );
     });
     if rescore {
         ctx.push(UiCommand::Rescore);

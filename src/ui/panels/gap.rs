@@ -7,7 +7,7 @@ use eframe::egui;
 
 use super::collapse::{colour_bar, heat_colour};
 use super::map::{digit_image, project};
-use super::{ViewCtx, column_width, run_label};
+use super::{ViewCtx, column_width, k_seed_rescore, run_label};
 use crate::ui::command::UiCommand;
 use crate::ui::decoder::{GapResult, ViewKey};
 use crate::ui::help;
@@ -24,18 +24,15 @@ fn controls(ui: &mut egui::Ui, ctx: &mut ViewCtx<'_>) {
     let ex = &mut ctx.view.explore;
     let mut rescore = false;
     ui.horizontal_wrapped(|ui| {
-        let l = ui.label("samples k");
-        ui.add(egui::DragValue::new(&mut ex.gap_k).range(settings::GAP_K))
-            .labelled_by(l.id)
-            .on_hover_text(help::explore::GAP_K);
-        let l = ui.label("seed");
-        ui.add(egui::DragValue::new(&mut ex.gap_seed))
-            .labelled_by(l.id)
-            .on_hover_text(help::explore::GAP_SEED);
-        rescore = ui
-            .button("Rescore")
-            .on_hover_text(help::explore::RESCORE)
-            .clicked();
+        rescore = k_seed_rescore(
+            ui,
+            "samples k",
+            &mut ex.gap_k,
+            settings::GAP_K,
+            help::explore::GAP_K,
+            &mut ex.gap_seed,
+            help::explore::GAP_SEED,
+        );
     });
     if rescore {
         ctx.push(UiCommand::Rescore);

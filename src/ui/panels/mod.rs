@@ -203,6 +203,31 @@ pub fn arranged<'r>(
     });
 }
 
+/// A per-image score's controls, the same in every tab that scores images: its sample count
+/// `k` (labelled `k_label`, within `k_range`), its noise `seed`, and a *Rescore* button;
+/// true when the button was clicked. Drawn into the caller's row.
+pub fn k_seed_rescore(
+    ui: &mut egui::Ui,
+    k_label: &str,
+    k: &mut usize,
+    k_range: std::ops::RangeInclusive<usize>,
+    k_help: &str,
+    seed: &mut u64,
+    seed_help: &str,
+) -> bool {
+    let l = ui.label(k_label);
+    ui.add(egui::DragValue::new(k).range(k_range))
+        .labelled_by(l.id)
+        .on_hover_text(k_help);
+    let l = ui.label("seed");
+    ui.add(egui::DragValue::new(seed))
+        .labelled_by(l.id)
+        .on_hover_text(seed_help);
+    ui.button("Rescore")
+        .on_hover_text(text::explore::RESCORE)
+        .clicked()
+}
+
 /// The width each of `n` side-by-side run columns may take (frames and gaps included).
 pub fn column_width(ui: &egui::Ui, n: usize) -> f32 {
     let n = n.max(1) as f32;
