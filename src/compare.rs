@@ -47,6 +47,13 @@ pub struct CompareRow {
     pub extra: Vec<(String, f64)>,
 }
 
+impl CompareRow {
+    /// The structure-specific figure `name` of [`CompareRow::extra`], if measured.
+    pub fn extra(&self, name: &str) -> Option<f64> {
+        self.extra.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+}
+
 /// Decode [`SCORED_SAMPLES`] draws z ~ N(0, I) (a VampPrior model: of its mixture; a conditional model: labels 0..9 in turn;
 /// a VQ-VAE snaps each draw to its nearest codes; a two-layer model samples z1 ~ p(z1|z2))
 /// and score them with `probe`. The draws come from the stream of `seed` for sampling
@@ -269,9 +276,7 @@ pub fn seeds_table(per_seed: &[Vec<CompareRow>]) -> String {
             let (m, sd) = mean_sd(&v);
             format!("{m:.digits$} ± {sd:.digits$}")
         };
-        let extra = |name: &'static str| {
-            move |r: &CompareRow| r.extra.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
-        };
+        let extra = |name: &'static str| move |r: &CompareRow| r.extra(name);
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             row.variant,
@@ -390,12 +395,10 @@ pub fn disentangle_rows(per_seed: &[Vec<CompareRow>]) -> Vec<DisentangleRow> {
     let Some(first) = per_seed.first() else {
         return Vec::new();
     };
-    let extra =
-        |r: &CompareRow, name: &str| r.extra.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
     let mut out: Vec<DisentangleRow> = Vec::with_capacity(first.len());
     for (i, row) in first.iter().enumerate() {
         let rows: Vec<&CompareRow> = per_seed.iter().filter_map(|r| r.get(i)).collect();
-        let of = |name: &str| -> Vec<f64> { rows.iter().filter_map(|r| extra(r, name)).collect() };
+        let of = |name: &str| -> Vec<f64> { rows.iter().filter_map(|r| r.extra(name)).collect() };
         let mig = median_range(&of(MIG));
         let reference = out.first().and_then(|r| r.mig);
         out.push(DisentangleRow {
