@@ -9,7 +9,8 @@ use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
-use super::flex::{Collect, Shared, from_vec, has_avx2_fma, over_chunks, values};
+use super::flex::{Collect, Shared, from_vec, over_chunks, values};
+use super::simd::multiversion;
 
 /// Adam's settings, and its bias corrections as burn arranges them: per element, with `g`
 /// the gradient plus `decay · θ`, `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, then
@@ -168,23 +169,13 @@ struct AdamScalars {
     lr: f32,
 }
 
-/// The Adam update of one range of elements.
-#[inline(never)]
-fn adam_kernel(theta: &[f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], s: AdamScalars) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { adam_kernel_avx2(theta, g, m, v, s) };
-    }
-    adam_kernel_body(theta, g, m, v, s)
-}
-
-/// [`adam_kernel`] compiled for AVX2: eight lanes for the square root and the division that
-/// bound it. The same arithmetic, so the same results (Rust never fuses `a·b + c` itself).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn adam_kernel_avx2(theta: &[f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], s: AdamScalars) {
-    adam_kernel_body(theta, g, m, v, s)
+multiversion! {
+    /// The Adam update of one range of elements: sixteen or eight lanes for the square root
+    /// and the division that bound it where the CPU has them ([`super::simd`]). The same
+    /// arithmetic at every level, so the same results (Rust never fuses `a·b + c` itself).
+    #[inline(never)]
+    fn adam_kernel / adam_kernel_avx512 / adam_kernel_avx2 =
+        adam_kernel_body(theta: &[f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], s: AdamScalars)
 }
 
 #[inline(always)]

@@ -9,7 +9,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Shape, Tensor};
 
-use super::flex::{contiguous, flex_f32, from_vec, has_avx2_fma, values};
+use super::flex::{contiguous, flex_f32, from_vec, values};
+use super::simd::multiversion;
 
 /// Fused binary cross-entropy with logits, summed over the last dimension (the Bernoulli
 /// `−log p(x | z)` of each image), as one forward pass and a one-pass backward on the CPU
@@ -63,29 +64,13 @@ pub fn bce_with_logits_rows<const D: usize>(
     Ok(Tensor::from_primitive::<Autodiff<Flex>>(out))
 }
 
-/// Per row of `cols` values: `Σ softplus(l) − x·l`, and, when `with_diff`, `σ(l) − x` per
-/// element (the gradient of the row sum with respect to each logit). The element-wise part
-/// is branch-free so that it vectorises ([`exp_nonpositive`], [`log1p_unit`]); row sums are
-/// accumulated in `f64`.
-fn bce_rows_forward(l: &[f32], x: &[f32], cols: usize, with_diff: bool) -> (Vec<f32>, Vec<f32>) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { bce_rows_forward_avx2(l, x, cols, with_diff) };
-    }
-    bce_rows_forward_body(l, x, cols, with_diff)
-}
-
-/// [`bce_rows_forward`] compiled for AVX2: the same arithmetic eight lanes wide.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn bce_rows_forward_avx2(
-    l: &[f32],
-    x: &[f32],
-    cols: usize,
-    with_diff: bool,
-) -> (Vec<f32>, Vec<f32>) {
-    bce_rows_forward_body(l, x, cols, with_diff)
+multiversion! {
+    /// Per row of `cols` values: `Σ softplus(l) − x·l`, and, when `with_diff`, `σ(l) − x` per
+    /// element (the gradient of the row sum with respect to each logit). The element-wise
+    /// part is branch-free so that it vectorises ([`exp_nonpositive`], [`log1p_unit`]); row
+    /// sums are accumulated in `f64`. The same arithmetic at every [`super::simd`] level.
+    fn bce_rows_forward / bce_rows_forward_avx512 / bce_rows_forward_avx2 =
+        bce_rows_forward_body(l: &[f32], x: &[f32], cols: usize, with_diff: bool) -> (Vec<f32>, Vec<f32>)
 }
 
 #[inline(always)]

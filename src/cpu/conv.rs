@@ -36,6 +36,7 @@ use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
 use super::flex::{contiguous, flex_f32, from_vec, values};
+use super::simd::multiversion;
 
 /// At most this many parts of a batch are handed to rayon's threads (and as many partial
 /// weight gradients summed).
@@ -225,6 +226,7 @@ impl Geom {
 
 /// The kernel offsets `lo..hi` along one axis (of `k`) that read inside `0..side` from
 /// output position `o` (input coordinate `o·s + offset − p`).
+#[inline(always)]
 fn offsets(o: usize, k: usize, s: usize, p: usize, side: usize) -> (usize, usize) {
     let at = o * s;
     let hi = (side + p).saturating_sub(at).min(k);
@@ -235,6 +237,7 @@ fn offsets(o: usize, k: usize, s: usize, p: usize, side: usize) -> (usize, usize
 /// (`cols` rows of `rows` values): row `(y, x)` holds, for each kernel offset `(i, j)` in
 /// turn, the `c` channels at `(y·sh + i − ph, x·sw + j − pw)`, zero in the padding. The
 /// offsets of one kernel row read one contiguous run of the image.
+#[inline(always)]
 fn im2col(x: &[f32], g: &Geom, col: &mut [f32]) {
     let c = g.c;
     for (n, row) in col.chunks_exact_mut(g.rows()).take(g.cols()).enumerate() {
@@ -256,6 +259,7 @@ fn im2col(x: &[f32], g: &Geom, col: &mut [f32]) {
 
 /// The adjoint of [`im2col`]: add every column value back onto the (channels-last) image
 /// position it was read from (`x` must start zeroed, or hold what the values add to).
+#[inline(always)]
 fn col2im(col: &[f32], g: &Geom, x: &mut [f32]) {
     let c = g.c;
     for (n, row) in col.chunks_exact(g.rows()).take(g.cols()).enumerate() {
@@ -276,6 +280,7 @@ fn col2im(col: &[f32], g: &Geom, x: &mut [f32]) {
 }
 
 /// `x` (`rows × cols`, row-major) transposed into `out` (`cols × rows`).
+#[inline(always)]
 fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     for (r, line) in x.chunks_exact(cols).take(rows).enumerate() {
         for (c, &v) in line.iter().enumerate() {
@@ -286,6 +291,7 @@ fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
 
 /// An image (`c` planes) as [`im2col`] reads it: itself for one channel, else its channels
 /// last, in `scratch`.
+#[inline(always)]
 fn channels_last<'a>(x: &'a [f32], g: &Geom, scratch: &'a mut [f32]) -> &'a [f32] {
     if g.c == 1 {
         return x;
@@ -469,6 +475,7 @@ fn over_parts<R: Send>(
 /// Images `first..first + count` of `src` (images of `other × cols`) gathered channel by
 /// channel into `out` (`other × count·cols`): channel `o` of image `p` at
 /// `o·count·cols + p·cols`. The layout gemm reads in place as the transposed operand.
+#[inline(always)]
 fn gather(src: &[f32], [first, count]: [usize; 2], other: usize, cols: usize, out: &mut [f32]) {
     let pn = count * cols;
     for p in 0..count {
@@ -485,26 +492,33 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `f` with `N` scratch slices of the given lengths from this thread's [`SCRATCH`]. Their
+/// This thread's [`SCRATCH`] buffer, taken out while in use (a nested call would start from
+/// an empty one) and grown to at least `len` values; give it back with [`put_scratch`]. Its
 /// contents are left over from earlier calls: every user writes a slice before reading it.
-fn with_scratch<R, const N: usize>(lens: [usize; N], f: impl FnOnce([&mut [f32]; N]) -> R) -> R {
-    SCRATCH.with(|cell| {
-        // Taken out while in use (a nested call would start from an empty buffer).
-        let mut buf = cell.take();
-        let total = lens.iter().sum();
-        if buf.len() < total {
-            buf.resize(total, 0.0);
-        }
-        let mut rest = &mut buf[..];
-        let slices = std::array::from_fn(|i| {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(lens[i]);
-            rest = tail;
-            head
-        });
-        let out = f(slices);
-        cell.replace(buf);
-        out
-    })
+fn take_scratch(len: usize) -> Vec<f32> {
+    let mut buf = SCRATCH.with(|cell| cell.take());
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    buf
+}
+
+/// Give back the buffer [`take_scratch`] lent.
+fn put_scratch(buf: Vec<f32>) {
+    SCRATCH.with(|cell| cell.replace(buf));
+}
+
+/// `buf` cut into `N` slices of the given lengths, one after another.
+#[inline(always)]
+fn split<const N: usize>(buf: &mut [f32], lens: [usize; N]) -> [&mut [f32]; N] {
+    let mut rest = buf;
+    let mut out: [&mut [f32]; N] = std::array::from_fn(|_| <&mut [f32]>::default());
+    for (slot, &len) in out.iter_mut().zip(&lens) {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        *slot = head;
+        rest = tail;
+    }
+    out
 }
 
 /// The products of one part of `count` images (`pn = count · cols` columns in all), each
@@ -578,6 +592,7 @@ impl Part<'_> {
 /// Copy `t` (row-major `pn × other`, from [`Part::weights_times_columns`]) into `out`
 /// (`count` images of `other × cols`, channels first), adding `bias` (when given) and
 /// applying `act`.
+#[inline(always)]
 fn scatter(
     t: &[f32],
     pn: usize,
@@ -609,72 +624,112 @@ fn scatter(
 
 /// The forward pass with the weights `wp` in the columns' order
 /// ([`weights_channels_last`]): `act(b + W·im2col(x))` or `act(b + col2im(Wᵀ·x))` for every
-/// image.
+/// image, part by part ([`forward_part`]).
 fn forward(spec: &Spec, x: &[f32], wp: &[f32], b: &[f32]) -> Vec<f32> {
-    let g = spec.geom;
-    let (rows, cols, other, c) = (g.rows(), g.cols(), spec.other, g.c);
-    let plane = g.ih * g.iw;
-    let (inp, outp) = (spec.input_len(), spec.output_len());
+    let (rows, other) = (spec.geom.rows(), spec.other);
+    let outp = spec.output_len();
     let mut wt = vec![0.0f32; other * rows];
     transpose(wp, other, rows, &mut wt);
     let mut y = vec![0.0f32; spec.batch * outp];
+    let k = Kernel { spec, wp, wt: &wt };
     over_parts(spec, Some(&mut y), outp, |first, out| {
-        let Some(out) = out else { return };
-        let count = out.len() / outp;
-        let part = Part {
-            pn: count * cols,
-            rows,
-            other,
-            wp,
-            wt: &wt,
-        };
-        let lens = [
-            part.pn * rows,
-            if c > 1 { g.image() } else { 0 },
-            other * part.pn,
-            part.pn * other,
-        ];
-        with_scratch(lens, |[colt, img, s2, t]| {
-            if spec.transposed {
-                gather(x, [first, count], other, cols, s2);
-                part.columns_from_weights(s2, colt);
-                for (col, yb) in colt
-                    .chunks_exact(cols * rows)
-                    .zip(out.chunks_exact_mut(outp))
-                {
-                    if c == 1 {
-                        yb.fill(b[0]);
-                        col2im(col, &g, yb);
-                    } else {
-                        img.fill(0.0);
-                        col2im(col, &g, img);
-                        // Back to channels first, with the bias.
-                        for (ch, (o, &bias)) in yb.chunks_exact_mut(plane).zip(b).enumerate() {
-                            for (p, v) in o.iter_mut().enumerate() {
-                                *v = bias + img[p * c + ch];
-                            }
-                        }
-                    }
-                    if spec.act == Activation::Relu {
-                        for v in yb.iter_mut() {
-                            // Keeps NaN, as burn's ReLU does.
-                            if *v <= 0.0 {
-                                *v = 0.0;
-                            }
-                        }
-                    }
-                }
-            } else {
-                for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
-                    let xb = &x[(first + i) * inp..][..inp];
-                    im2col(channels_last(xb, &g, img), &g, col);
-                }
-                part.weights_times_columns(colt, t);
-                scatter(t, part.pn, cols, Some(b), spec.act, out);
-            }
-        });
+        if let Some(out) = out {
+            forward_part(&k, x, b, first, out);
+        }
     });
     y
+}
+
+/// What every part of a batch shares: the layer, its weights in the columns' order (`wp`,
+/// `other × rows`) and the same transposed (`wt`).
+struct Kernel<'a> {
+    spec: &'a Spec,
+    wp: &'a [f32],
+    wt: &'a [f32],
+}
+
+impl Kernel<'_> {
+    /// The products of a part of `count` images.
+    fn part(&self, count: usize) -> Part<'_> {
+        Part {
+            pn: count * self.spec.geom.cols(),
+            rows: self.spec.geom.rows(),
+            other: self.spec.other,
+            wp: self.wp,
+            wt: self.wt,
+        }
+    }
+
+    /// The lengths of a part's scratch slices: its columns, a channels-last image, the
+    /// gathered channels and the product.
+    fn scratch_lens(&self, part: &Part) -> [usize; 4] {
+        let g = &self.spec.geom;
+        [
+            part.pn * part.rows,
+            if g.c > 1 { g.image() } else { 0 },
+            part.other * part.pn,
+            part.pn * part.other,
+        ]
+    }
+}
+
+multiversion! {
+    /// One part of [`forward`]: the images from `first` on, into `out` (theirs). Its loops
+    /// (im2col, col2im, the copies out) are compiled for each [`super::simd`] level;
+    /// `gemm` picks its own kernels.
+    fn forward_part / forward_part_avx512 / forward_part_avx2 =
+        forward_part_body(k: &Kernel, x: &[f32], b: &[f32], first: usize, out: &mut [f32])
+}
+
+#[inline(always)]
+fn forward_part_body(k: &Kernel, x: &[f32], b: &[f32], first: usize, out: &mut [f32]) {
+    let (spec, g) = (k.spec, k.spec.geom);
+    let (rows, cols, c) = (g.rows(), g.cols(), g.c);
+    let plane = g.ih * g.iw;
+    let (inp, outp) = (spec.input_len(), spec.output_len());
+    let count = out.len() / outp;
+    let part = k.part(count);
+    let lens = k.scratch_lens(&part);
+    let mut buf = take_scratch(lens.iter().sum());
+    let [colt, img, s2, t] = split(&mut buf, lens);
+    if spec.transposed {
+        gather(x, [first, count], part.other, cols, s2);
+        part.columns_from_weights(s2, colt);
+        for (col, yb) in colt
+            .chunks_exact(cols * rows)
+            .zip(out.chunks_exact_mut(outp))
+        {
+            if c == 1 {
+                yb.fill(b[0]);
+                col2im(col, &g, yb);
+            } else {
+                img.fill(0.0);
+                col2im(col, &g, img);
+                // Back to channels first, with the bias.
+                for (ch, (o, &bias)) in yb.chunks_exact_mut(plane).zip(b).enumerate() {
+                    for (p, v) in o.iter_mut().enumerate() {
+                        *v = bias + img[p * c + ch];
+                    }
+                }
+            }
+            if spec.act == Activation::Relu {
+                for v in yb.iter_mut() {
+                    // Keeps NaN, as burn's ReLU does.
+                    if *v <= 0.0 {
+                        *v = 0.0;
+                    }
+                }
+            }
+        }
+    } else {
+        for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
+            let xb = &x[(first + i) * inp..][..inp];
+            im2col(channels_last(xb, &g, img), &g, col);
+        }
+        part.weights_times_columns(colt, t);
+        scatter(t, part.pn, cols, Some(b), spec.act, out);
+    }
+    put_scratch(buf);
 }
 
 /// The gradients the backward step computes: each only when asked for.
@@ -686,11 +741,10 @@ struct Grads {
 
 /// The backward pass for the output gradient `gy` (already masked by the activation), with
 /// the weights `wp` in the columns' order: the gradients of the input, weights (in burn's
-/// order) and bias that `need` asks for (in that order).
+/// order) and bias that `need` asks for (in that order), part by part ([`backward_part`]).
 fn backward(spec: &Spec, x: &[f32], wp: &[f32], gy: &[f32], need: [bool; 3]) -> Grads {
     let g = spec.geom;
-    let (rows, cols, other, c) = (g.rows(), g.cols(), spec.other, g.c);
-    let plane = g.ih * g.iw;
+    let (rows, other) = (g.rows(), spec.other);
     let (inp, outp) = (spec.input_len(), spec.output_len());
     let db = need[2].then(|| {
         let (channels, plane) = spec.output_planes();
@@ -705,65 +759,11 @@ fn backward(spec: &Spec, x: &[f32], wp: &[f32], gy: &[f32], need: [bool; 3]) -> 
     });
     let mut wt = vec![0.0f32; other * rows];
     transpose(wp, other, rows, &mut wt);
+    let k = Kernel { spec, wp, wt: &wt };
     let mut dx = need[0].then(|| vec![0.0f32; spec.batch * inp]);
     let partials = over_parts(spec, dx.as_deref_mut(), inp, |first, dx_part| {
-        let count = spec.part_len().min(spec.batch - first);
-        let part = Part {
-            pn: count * cols,
-            rows,
-            other,
-            wp,
-            wt: &wt,
-        };
         let mut dw = need[1].then(|| vec![0.0f32; other * rows]);
-        let lens = [
-            part.pn * rows,
-            if c > 1 { g.image() } else { 0 },
-            other * part.pn,
-            part.pn * other,
-        ];
-        with_scratch(lens, |[colt, img, s2, t]| {
-            if spec.transposed {
-                // The columns of ∂y; ∂W += x·columns; ∂x = W·columns.
-                for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
-                    let gb = &gy[(first + i) * outp..][..outp];
-                    im2col(channels_last(gb, &g, img), &g, col);
-                }
-                if let Some(dw) = dw.as_deref_mut() {
-                    gather(x, [first, count], other, cols, s2);
-                    part.add_weight_gradient(colt, s2, dw);
-                }
-                if let Some(dxp) = dx_part {
-                    part.weights_times_columns(colt, t);
-                    scatter(t, part.pn, cols, None, Activation::Identity, dxp);
-                }
-            } else {
-                // ∂W += ∂y·columns of x; ∂x = col2im(∂yᵀ·W).
-                gather(gy, [first, count], other, cols, s2);
-                if let Some(dw) = dw.as_deref_mut() {
-                    for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
-                        let xb = &x[(first + i) * inp..][..inp];
-                        im2col(channels_last(xb, &g, img), &g, col);
-                    }
-                    part.add_weight_gradient(colt, s2, dw);
-                }
-                if let Some(dxp) = dx_part {
-                    part.columns_from_weights(s2, colt);
-                    for (col, dxb) in colt
-                        .chunks_exact(cols * rows)
-                        .zip(dxp.chunks_exact_mut(inp))
-                    {
-                        if c == 1 {
-                            col2im(col, &g, dxb);
-                        } else {
-                            img.fill(0.0);
-                            col2im(col, &g, img);
-                            transpose(img, plane, c, dxb);
-                        }
-                    }
-                }
-            }
-        });
+        backward_part(&k, x, gy, first, dx_part, dw.as_deref_mut());
         dw
     });
     // The parts' weight gradients, summed in order, back in burn's order.
@@ -782,6 +782,82 @@ fn backward(spec: &Spec, x: &[f32], wp: &[f32], gy: &[f32], need: [bool; 3]) -> 
         w: dw,
         b: db,
     }
+}
+
+multiversion! {
+    /// One part of [`backward`]: the images from `first` on, their input gradient into
+    /// `dx_part` and their weight gradient added to `dw` (each when given). Compiled for
+    /// each [`super::simd`] level, as [`forward_part`] is.
+    fn backward_part / backward_part_avx512 / backward_part_avx2 =
+        backward_part_body(
+            k: &Kernel,
+            x: &[f32],
+            gy: &[f32],
+            first: usize,
+            dx_part: Option<&mut [f32]>,
+            dw: Option<&mut [f32]>,
+        )
+}
+
+#[inline(always)]
+fn backward_part_body(
+    k: &Kernel,
+    x: &[f32],
+    gy: &[f32],
+    first: usize,
+    dx_part: Option<&mut [f32]>,
+    dw: Option<&mut [f32]>,
+) {
+    let (spec, g) = (k.spec, k.spec.geom);
+    let (rows, cols, other, c) = (g.rows(), g.cols(), spec.other, g.c);
+    let plane = g.ih * g.iw;
+    let (inp, outp) = (spec.input_len(), spec.output_len());
+    let count = spec.part_len().min(spec.batch - first);
+    let part = k.part(count);
+    let lens = k.scratch_lens(&part);
+    let mut buf = take_scratch(lens.iter().sum());
+    let [colt, img, s2, t] = split(&mut buf, lens);
+    if spec.transposed {
+        // The columns of ∂y; ∂W += x·columns; ∂x = W·columns.
+        for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
+            let gb = &gy[(first + i) * outp..][..outp];
+            im2col(channels_last(gb, &g, img), &g, col);
+        }
+        if let Some(dw) = dw {
+            gather(x, [first, count], other, cols, s2);
+            part.add_weight_gradient(colt, s2, dw);
+        }
+        if let Some(dxp) = dx_part {
+            part.weights_times_columns(colt, t);
+            scatter(t, part.pn, cols, None, Activation::Identity, dxp);
+        }
+    } else {
+        // ∂W += ∂y·columns of x; ∂x = col2im(∂yᵀ·W).
+        gather(gy, [first, count], other, cols, s2);
+        if let Some(dw) = dw {
+            for (i, col) in colt.chunks_exact_mut(cols * rows).enumerate() {
+                let xb = &x[(first + i) * inp..][..inp];
+                im2col(channels_last(xb, &g, img), &g, col);
+            }
+            part.add_weight_gradient(colt, s2, dw);
+        }
+        if let Some(dxp) = dx_part {
+            part.columns_from_weights(s2, colt);
+            for (col, dxb) in colt
+                .chunks_exact(cols * rows)
+                .zip(dxp.chunks_exact_mut(inp))
+            {
+                if c == 1 {
+                    col2im(col, &g, dxb);
+                } else {
+                    img.fill(0.0);
+                    col2im(col, &g, img);
+                    transpose(img, plane, c, dxb);
+                }
+            }
+        }
+    }
+    put_scratch(buf);
 }
 
 /// The forward pass on flex tensors, with an autodiff node when the inputs are tracked;

@@ -107,19 +107,6 @@ impl ModuleVisitor for Collect<'_> {
     }
 }
 
-/// Whether this CPU runs the AVX2 + FMA builds of the kernels (each kernel is compiled
-/// twice, for the baseline x86-64 and for AVX2, and picks at run time).
-pub(super) fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// A contiguous `f32` flex tensor (a copy only when it is not one: a strided view or
 /// another dtype).
 pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {

@@ -31,7 +31,8 @@ use burn::nn::Linear;
 use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
-use super::flex::{contiguous, flex_f32, from_vec, has_avx2_fma, values};
+use super::flex::{contiguous, flex_f32, from_vec, values};
+use super::simd::{Simd, level};
 
 /// Inputs with at most this fraction of non-zero values take the sparse kernels.
 ///
@@ -382,13 +383,31 @@ fn sparse_rows(
     out: &mut [MaybeUninit<f32>],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { sparse_rows_avx2(s, first, m, n, start, out) };
+    match level() {
+        // SAFETY: `level` only answers a level whose features the CPU has.
+        Simd::Avx512 => return unsafe { sparse_rows_avx512(s, first, m, n, start, out) },
+        // SAFETY: as above.
+        Simd::Avx2 => return unsafe { sparse_rows_avx2(s, first, m, n, start, out) },
+        Simd::Baseline => {}
     }
     sparse_rows_body::<false>(s, first, m, n, start, out)
 }
 
+/// [`sparse_rows`] for AVX-512: a block of 64 columns is four registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+fn sparse_rows_avx512(
+    s: &Sparse,
+    first: usize,
+    m: &[f32],
+    n: usize,
+    start: &[f32],
+    out: &mut [MaybeUninit<f32>],
+) {
+    sparse_rows_body::<true>(s, first, m, n, start, out)
+}
+
+/// [`sparse_rows`] for AVX2 + FMA: the same fused arithmetic as AVX-512, eight lanes wide.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn sparse_rows_avx2(

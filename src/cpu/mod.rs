@@ -7,8 +7,8 @@
 //! convolutions and transposed convolutions ([`conv2d`], [`conv_transpose2d`]: im2col and
 //! `gemm`, with the bias and ReLU in the same pass).
 //!
-//! The element-wise kernels are compiled twice, for baseline x86-64 and for AVX2 + FMA,
-//! and pick at run time. Every kernel here is tested against burn's own operations
+//! The hot kernels are compiled once per level of vector instructions (baseline x86-64,
+//! AVX2 + FMA, AVX-512) and pick at run time ([`simd`]). Every kernel here is tested against burn's own operations
 //! (`tests/engine/cpu.rs`).
 
 mod adam;
@@ -19,6 +19,7 @@ mod grads;
 pub mod lanes;
 mod linear;
 pub mod priority;
+pub mod simd;
 
 pub use adam::{AdamRule, FlatAdam};
 pub use bce::{bce_with_logits_rows, exp_nonpositive, log1p_unit};

@@ -851,3 +851,66 @@ fn convolutions_the_cpu_kernels_do_not_cover_fall_back_to_burn() {
         assert_eq!(ours, vec_of(layer.forward(x.clone())), "transposed {i}");
     }
 }
+
+/// Three split training steps of `arch` from fixed weights at the current SIMD level: the
+/// losses and the weights after them.
+fn three_steps(arch: latent_explorer::model::ArchConfig) -> (Vec<f64>, Vec<f32>) {
+    let mut cfg = TrainConfig {
+        batch_size: 64,
+        ..TrainConfig::default()
+    };
+    cfg.model.arch = arch;
+    let data = small(192, 20);
+    let base = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
+    let init = base.snapshot();
+    let mut t = Trainer::new(cfg, data, &cpu()).unwrap().with_weights(
+        init.model.clone(),
+        init.aux.clone(),
+        0,
+        0,
+    );
+    t.set_parts(Some(2));
+    let losses = (0..3)
+        .map(|_| t.step().unwrap().metrics.get("loss").unwrap())
+        .collect();
+    (losses, param_values(t.model()))
+}
+
+#[test]
+fn every_simd_level_above_the_baseline_takes_bit_identical_steps() {
+    // The kernels' AVX-512 and AVX2 builds do the same arithmetic (fused where the body
+    // says so, reductions in a fixed order), so training steps through every kernel (the
+    // sparse linear layer on digits, the convolutions, the fused likelihood, Adam) agree to
+    // the bit. Only AVX2 is ever capped to here: the cap is process-wide and the baseline
+    // rounds differently, which would disturb the other tests' bit-exact comparisons.
+    use latent_explorer::cpu::simd::{Simd, available, level, limit};
+    use latent_explorer::model::ArchConfig;
+    let top = available();
+    if top < Simd::Avx512 {
+        eprintln!("this CPU runs {}: AVX-512 not compared", top.name());
+    }
+    for arch in [ArchConfig::mlp_default(), ArchConfig::conv_default()] {
+        let at_top = three_steps(arch.clone());
+        let before = limit(Some(Simd::Avx2));
+        assert!(level() <= Simd::Avx2, "the cap holds");
+        let at_avx2 = three_steps(arch.clone());
+        limit(before);
+        assert_eq!(
+            at_top.0,
+            at_avx2.0,
+            "{arch}: losses differ between {} and avx2",
+            top.name()
+        );
+        assert!(
+            at_top.1 == at_avx2.1,
+            "{arch}: weights differ between {} and avx2 (max {})",
+            top.name(),
+            max_abs_diff(&at_top.1, &at_avx2.1)
+        );
+        assert!(
+            at_top.0.iter().all(|l| l.is_finite()),
+            "{arch}: losses {:?}",
+            at_top.0
+        );
+    }
+}
