@@ -961,9 +961,36 @@ pub struct BenchArgs {
     /// Directory with MNIST-format files; default: the bundled subset.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// The most capable vector instructions the CPU kernels may use (default: the best
+    /// this CPU has). AVX-512 and AVX2 give the same numbers; for measuring one against
+    /// the other.
+    #[arg(long, value_enum)]
+    pub simd: Option<SimdChoice>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A level of vector instructions for `bench --simd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimdChoice {
+    /// Baseline x86-64 (no fused multiply-add).
+    Baseline,
+    /// AVX2 with FMA.
+    Avx2,
+    /// AVX-512 (where the CPU has it).
+    Avx512,
+}
+
+impl SimdChoice {
+    fn level(self) -> crate::cpu::simd::Simd {
+        use crate::cpu::simd::Simd;
+        match self {
+            SimdChoice::Baseline => Simd::Baseline,
+            SimdChoice::Avx2 => Simd::Avx2,
+            SimdChoice::Avx512 => Simd::Avx512,
+        }
+    }
 }
 
 /// Parse the process's arguments and run the CLI (clap's own errors and `--help` exit
@@ -2154,12 +2181,16 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
     if a.arch == ArchKind::Conv {
         cfg.train.model.arch = ArchConfig::conv_default();
     }
+    if let Some(choice) = a.simd {
+        crate::cpu::simd::limit(Some(choice.level()));
+    }
     let name = match a.backend {
         BackendChoice::Cpu => format!(
-            "{} ({} threads; batches split over {} lanes)",
+            "{} ({} threads; batches split over {} lanes; {} kernels)",
             a.backend,
             rayon::current_num_threads(),
-            crate::cpu::lanes::count()
+            crate::cpu::lanes::count(),
+            crate::cpu::simd::level().name()
         ),
         BackendChoice::Wgpu => format!("{} ({} threads)", a.backend, rayon::current_num_threads()),
     };

@@ -518,12 +518,16 @@ fn cli_bench_prints_its_figures_as_json_and_text() {
         "1",
         "--arch",
         "conv",
+        "--simd",
+        "baseline",
     ]);
     assert!(
         text.contains("samples/s") && text.contains("mean") && text.contains("ms/decode"),
         "{text}"
     );
     assert!(text.contains("conv[32-64, dense 256] VAE"), "{text}");
+    // The kernels' level, capped by --simd, in the header.
+    assert!(text.contains("baseline kernels"), "{text}");
     let e = fails(&[
         "bench",
         "--data",
