@@ -965,32 +965,10 @@ pub struct BenchArgs {
     /// this CPU has). AVX-512 and AVX2 give the same numbers; for measuring one against
     /// the other.
     #[arg(long, value_enum)]
-    pub simd: Option<SimdChoice>,
+    pub simd: Option<crate::cpu::simd::Simd>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// A level of vector instructions for `bench --simd`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SimdChoice {
-    /// Baseline x86-64 (no fused multiply-add).
-    Baseline,
-    /// AVX2 with FMA.
-    Avx2,
-    /// AVX-512 (where the CPU has it).
-    Avx512,
-}
-
-impl SimdChoice {
-    fn level(self) -> crate::cpu::simd::Simd {
-        use crate::cpu::simd::Simd;
-        match self {
-            SimdChoice::Baseline => Simd::Baseline,
-            SimdChoice::Avx2 => Simd::Avx2,
-            SimdChoice::Avx512 => Simd::Avx512,
-        }
-    }
 }
 
 /// Parse the process's arguments and run the CLI (clap's own errors and `--help` exit
@@ -2181,9 +2159,8 @@ fn bench_cmd(a: &BenchArgs) -> Result<()> {
     if a.arch == ArchKind::Conv {
         cfg.train.model.arch = ArchConfig::conv_default();
     }
-    if let Some(choice) = a.simd {
-        crate::cpu::simd::limit(Some(choice.level()));
-    }
+    // No flag: no cap (the best level this CPU has).
+    crate::cpu::simd::limit(a.simd);
     let name = match a.backend {
         BackendChoice::Cpu => format!(
             "{} ({} threads; batches split over {} lanes; {} kernels)",

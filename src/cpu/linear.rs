@@ -32,7 +32,7 @@ use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
 use super::flex::{contiguous, flex_f32, from_vec, values};
-use super::simd::{Simd, level};
+use super::simd::multiversion;
 
 /// Inputs with at most this fraction of non-zero values take the sparse kernels.
 ///
@@ -373,8 +373,22 @@ fn sparse_product(s: &Sparse, m: &[f32], n: usize, start: &[f32]) -> Vec<f32> {
     out
 }
 
-/// Rows `first..` of [`sparse_product`] into `out` (as many rows as it holds).
-fn sparse_rows(
+multiversion! {
+    /// Rows `first..` of [`sparse_product`] into `out` (as many rows as it holds): fused
+    /// multiply-adds at AVX2 and AVX-512 (a block of 64 columns is four AVX-512 registers),
+    /// unfused at the baseline.
+    fn sparse_rows / sparse_rows_avx512 / sparse_rows_avx2 = sparse_rows_fused else sparse_rows_unfused (
+        s: &Sparse,
+        first: usize,
+        m: &[f32],
+        n: usize,
+        start: &[f32],
+        out: &mut [MaybeUninit<f32>],
+    )
+}
+
+#[inline(always)]
+fn sparse_rows_fused(
     s: &Sparse,
     first: usize,
     m: &[f32],
@@ -382,43 +396,19 @@ fn sparse_rows(
     start: &[f32],
     out: &mut [MaybeUninit<f32>],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    match level() {
-        // SAFETY: `level` only answers a level whose features the CPU has.
-        Simd::Avx512 => return unsafe { sparse_rows_avx512(s, first, m, n, start, out) },
-        // SAFETY: as above.
-        Simd::Avx2 => return unsafe { sparse_rows_avx2(s, first, m, n, start, out) },
-        Simd::Baseline => {}
-    }
+    sparse_rows_body::<true>(s, first, m, n, start, out)
+}
+
+#[inline(always)]
+fn sparse_rows_unfused(
+    s: &Sparse,
+    first: usize,
+    m: &[f32],
+    n: usize,
+    start: &[f32],
+    out: &mut [MaybeUninit<f32>],
+) {
     sparse_rows_body::<false>(s, first, m, n, start, out)
-}
-
-/// [`sparse_rows`] for AVX-512: a block of 64 columns is four registers.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
-fn sparse_rows_avx512(
-    s: &Sparse,
-    first: usize,
-    m: &[f32],
-    n: usize,
-    start: &[f32],
-    out: &mut [MaybeUninit<f32>],
-) {
-    sparse_rows_body::<true>(s, first, m, n, start, out)
-}
-
-/// [`sparse_rows`] for AVX2 + FMA: the same fused arithmetic as AVX-512, eight lanes wide.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn sparse_rows_avx2(
-    s: &Sparse,
-    first: usize,
-    m: &[f32],
-    n: usize,
-    start: &[f32],
-    out: &mut [MaybeUninit<f32>],
-) {
-    sparse_rows_body::<true>(s, first, m, n, start, out)
 }
 
 /// Column block by column block, so that the block of `m` in use stays in cache while

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A level of vector instructions, from the least to the most capable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Simd {
     /// Baseline x86-64 (SSE2), or any other architecture: what the compiler makes of it.
     Baseline = 0,
@@ -78,9 +78,12 @@ pub fn limit(max: Option<Simd>) -> Option<Simd> {
 }
 
 /// Define `$name` dispatching to copies of the `#[inline(always)]` function `$body` compiled
-/// for each [`Simd`] level; the copies are `$name` with `_avx512` and `_avx2` added.
+/// for each [`Simd`] level; the copies are `$name` with `_avx512` and `_avx2` added. A body
+/// that fuses multiply-adds names its unfused twin for the baseline with `else $base`.
 macro_rules! multiversion {
-    ($(#[$m:meta])* $vis:vis fn $name:ident / $avx512:ident / $avx2:ident = $body:ident ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
+    (@baseline $body:ident) => { $body };
+    (@baseline $body:ident $base:ident) => { $base };
+    ($(#[$m:meta])* $vis:vis fn $name:ident / $avx512:ident / $avx2:ident = $body:ident $(else $base:ident)? ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
         $(#[$m])*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
@@ -91,7 +94,7 @@ macro_rules! multiversion {
                 $crate::cpu::simd::Simd::Avx2 => return unsafe { $avx2($($arg),*) },
                 $crate::cpu::simd::Simd::Baseline => {}
             }
-            $body($($arg),*)
+            $crate::cpu::simd::multiversion!(@baseline $body $($base)?)($($arg),*)
         }
 
         #[cfg(target_arch = "x86_64")]

@@ -278,25 +278,9 @@ fn split_batches_take_the_same_steps_as_whole_batches() {
 
 #[test]
 fn split_vae_steps_are_reproducible_whatever_the_lanes_timing() {
-    let cfg = TrainConfig {
-        batch_size: 64,
-        ..TrainConfig::default()
-    };
-    let data = small(256, 20);
-    let base = Trainer::new(cfg.clone(), data.clone(), &cpu()).unwrap();
-    let init = base.snapshot();
-    let run = || {
-        let mut t = Trainer::new(cfg.clone(), data.clone(), &cpu())
-            .unwrap()
-            .with_weights(init.model.clone(), init.aux.clone(), 0, 0);
-        t.set_parts(Some(2));
-        let losses: Vec<f64> = (0..3)
-            .map(|_| t.step().unwrap().metrics.get("loss").unwrap())
-            .collect();
-        (losses, param_values(t.model()))
-    };
-    let (l1, p1) = run();
-    let (l2, p2) = run();
+    let arch = latent_explorer::model::ArchConfig::mlp_default();
+    let (l1, p1) = three_steps(arch.clone());
+    let (l2, p2) = three_steps(arch);
     assert_eq!(l1, l2, "split steps drew different noise");
     assert_eq!(p1, p2);
 }
