@@ -37,6 +37,7 @@ use rayon::prelude::*;
 
 use super::flex::{contiguous, flex_f32, from_vec, values};
 use super::simd::multiversion;
+use super::transpose::transpose;
 
 /// At most this many parts of a batch are handed to rayon's threads (and as many partial
 /// weight gradients summed).
@@ -275,16 +276,6 @@ fn col2im(col: &[f32], g: &Geom, x: &mut [f32]) {
             for (d, &v) in dst.iter_mut().zip(&seg[jlo * c..jhi * c]) {
                 *d += v;
             }
-        }
-    }
-}
-
-/// `x` (`rows × cols`, row-major) transposed into `out` (`cols × rows`).
-#[inline(always)]
-fn transpose(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
-    for (r, line) in x.chunks_exact(cols).take(rows).enumerate() {
-        for (c, &v) in line.iter().enumerate() {
-            out[c * rows + r] = v;
         }
     }
 }
@@ -602,23 +593,30 @@ fn scatter(
     out: &mut [f32],
 ) {
     let other = t.len() / pn.max(1);
-    let zeros = vec![0.0f32; if bias.is_some() { 0 } else { other }];
-    let bias = bias.unwrap_or(&zeros);
     for (image, src) in out
         .chunks_exact_mut(other * cols)
         .zip(t.chunks_exact(other * cols))
     {
-        for (o, (run, &b)) in image.chunks_exact_mut(cols).zip(bias).enumerate() {
-            for (d, &v) in run.iter_mut().zip(src[o..].iter().step_by(other)) {
-                let v = v + b;
-                // Keeps NaN, as burn's ReLU does.
-                *d = if act == Activation::Relu && v <= 0.0 {
-                    0.0
-                } else {
-                    v
-                };
+        transpose(src, cols, other, image);
+        if bias.is_some() || act != Activation::Identity {
+            for (o, run) in image.chunks_exact_mut(cols).enumerate() {
+                let b = bias.map_or(0.0, |b| b[o]);
+                bias_act(run, b, act);
             }
         }
+    }
+}
+
+/// `v + b`, then `act`, in place.
+#[inline(always)]
+fn bias_act(run: &mut [f32], b: f32, act: Activation) {
+    match act {
+        Activation::Identity => run.iter_mut().for_each(|v| *v += b),
+        Activation::Relu => run.iter_mut().for_each(|v| {
+            let s = *v + b;
+            // Keeps NaN, as burn's ReLU does.
+            *v = if s <= 0.0 { 0.0 } else { s };
+        }),
     }
 }
 
@@ -700,24 +698,19 @@ fn forward_part_body(k: &Kernel, x: &[f32], b: &[f32], first: usize, out: &mut [
             .zip(out.chunks_exact_mut(outp))
         {
             if c == 1 {
+                // Summed onto the bias.
                 yb.fill(b[0]);
                 col2im(col, &g, yb);
+                if spec.act == Activation::Relu {
+                    bias_act(yb, 0.0, spec.act);
+                }
             } else {
                 img.fill(0.0);
                 col2im(col, &g, img);
-                // Back to channels first, with the bias.
-                for (ch, (o, &bias)) in yb.chunks_exact_mut(plane).zip(b).enumerate() {
-                    for (p, v) in o.iter_mut().enumerate() {
-                        *v = bias + img[p * c + ch];
-                    }
-                }
-            }
-            if spec.act == Activation::Relu {
-                for v in yb.iter_mut() {
-                    // Keeps NaN, as burn's ReLU does.
-                    if *v <= 0.0 {
-                        *v = 0.0;
-                    }
+                // Back to channels first, then the bias.
+                transpose(img, plane, c, yb);
+                for (o, &bias) in yb.chunks_exact_mut(plane).zip(b) {
+                    bias_act(o, bias, spec.act);
                 }
             }
         }

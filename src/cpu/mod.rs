@@ -20,9 +20,11 @@ pub mod lanes;
 mod linear;
 pub mod priority;
 pub mod simd;
+mod transpose;
 
 pub use adam::{AdamRule, FlatAdam};
 pub use bce::{bce_with_logits_rows, exp_nonpositive, log1p_unit};
 pub use conv::{Activation, conv_transpose2d, conv2d};
 pub use grads::sum_grads;
 pub use linear::{SPARSE_MAX_DENSITY, linear, linear_with_density};
+pub use transpose::transpose;

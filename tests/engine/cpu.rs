@@ -898,3 +898,99 @@ fn every_simd_level_above_the_baseline_takes_bit_identical_steps() {
         );
     }
 }
+
+#[test]
+fn transposes_of_any_shape_match_the_definition() {
+    // Whole 8 × 8 blocks, ragged edges on either side, a single row or column, the
+    // convolutions' planes (196 × 32, 49 × 64 and back), and nothing at all.
+    use latent_explorer::cpu::transpose;
+    let mut rng = Lcg(47);
+    for (rows, cols) in [
+        (8, 8),
+        (16, 24),
+        (7, 9),
+        (9, 7),
+        (1, 13),
+        (13, 1),
+        (17, 33),
+        (196, 32),
+        (32, 196),
+        (49, 64),
+        (64, 49),
+        (0, 5),
+        (5, 0),
+    ] {
+        let x = rng.normals(rows * cols);
+        // One value more than needed: it must stay as it was.
+        let mut out = vec![f32::NAN; rows * cols + 1];
+        transpose(&x, rows, cols, &mut out);
+        for r in 0..rows {
+            for c in 0..cols {
+                assert_eq!(
+                    out[c * rows + r].to_bits(),
+                    x[r * cols + c].to_bits(),
+                    "{rows} × {cols}: ({r}, {c})"
+                );
+            }
+        }
+        assert!(
+            out[rows * cols].is_nan(),
+            "{rows} × {cols}: wrote past the end"
+        );
+    }
+}
+
+/// The variable that makes [`every_kernel_matches_burn_at_the_baseline_level_too`] the child
+/// that runs the kernels' tests at the baseline level.
+const BASELINE_CHILD: &str = "LATENT_EXPLORER_TEST_BASELINE_CHILD";
+
+#[test]
+fn every_kernel_matches_burn_at_the_baseline_level_too() {
+    // On a CPU with AVX2 every other test runs the AVX2 or AVX-512 builds of the kernels,
+    // and the baseline build (what a CPU without AVX2 runs) would go untested. The cap is
+    // process-wide and the baseline rounds differently, so the kernels' tests run again at
+    // the baseline in a process of their own: this test binary, running only this test.
+    use latent_explorer::cpu::simd::{Simd, available, level, limit};
+    if std::env::var_os(BASELINE_CHILD).is_some() {
+        limit(Some(Simd::Baseline));
+        assert_eq!(level(), Simd::Baseline, "the cap holds");
+        transposes_of_any_shape_match_the_definition();
+        the_cpu_convolution_matches_burns_forward_and_gradients();
+        the_cpu_transposed_convolution_matches_burns_forward_and_gradients();
+        the_cpu_linear_layer_matches_burns_forward_and_gradients();
+        the_cpu_linear_layer_without_autodiff_matches_burns_and_keeps_nan();
+        fused_bce_rows_match_burns_composition_forward_and_backward();
+        flat_adam_follows_burns_adam_step_for_step();
+        summed_split_gradients_and_their_norm_match_burns_sums();
+        split_batches_take_the_same_steps_as_whole_batches();
+        println!("baseline kernels checked");
+        return;
+    }
+    if available() == Simd::Baseline {
+        eprintln!("this CPU runs the baseline kernels: every other test checked them");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "cpu::every_kernel_matches_burn_at_the_baseline_level_too",
+            "--exact",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(BASELINE_CHILD, "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "the baseline kernels failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("baseline kernels checked") && stdout.contains("1 passed"),
+        "the child did not run the checks:\n{stdout}"
+    );
+}
