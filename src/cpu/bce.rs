@@ -9,7 +9,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Shape, Tensor};
 
-use super::flex::{contiguous, flex_f32, from_vec, values};
+use super::flex::{contiguous, flex_f32, from_vec, sum_f64, values};
 use super::simd::multiversion;
 
 /// Fused binary cross-entropy with logits, summed over the last dimension (the Bernoulli
@@ -108,21 +108,6 @@ fn bce_rows_forward_body(
         diff.clear();
     }
     (sums, diff)
-}
-
-/// The sum of `v` in `f64`, in eight interleaved partial sums (so that it vectorises; one
-/// running sum would be a chain of dependent additions).
-#[inline(always)]
-fn sum_f64(v: &[f32]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut chunks = v.chunks_exact(8);
-    for c in &mut chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x as f64;
-        }
-    }
-    let tail: f64 = chunks.remainder().iter().map(|&x| x as f64).sum();
-    acc.iter().sum::<f64>() + tail
 }
 
 /// `exp(a)` for `a ≤ 0`, within 2 ulp of the correctly rounded value down to

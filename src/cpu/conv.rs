@@ -35,7 +35,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
-use super::flex::{contiguous, flex_f32, from_vec, values};
+use super::flex::{contiguous, flex_f32, from_vec, sum_f64, values};
 use super::simd::multiversion;
 use super::transpose::transpose;
 
@@ -443,7 +443,7 @@ impl Spec {
 }
 
 /// `work(first image, output part)` over the parts of a batch, side by side on rayon's
-/// threads; `out` (when given) cut into the parts' images of `per_image` values each. The
+/// threads (one after another when [inline](super::lanes::inline_here)); `out` (when given) cut into the parts' images of `per_image` values each. The
 /// results come back in order.
 fn over_parts<R: Send>(
     spec: &Spec,
@@ -457,6 +457,14 @@ fn over_parts<R: Send>(
         Some(o) => o.chunks_mut(len * per_image).map(Some).collect(),
         None => (0..parts).map(|_| None).collect(),
     };
+    if super::lanes::inline_here() {
+        // Inline (see `lanes::inline_here`): one part after another on this thread.
+        return outs
+            .into_iter()
+            .enumerate()
+            .map(|(p, o)| work(p * len, o))
+            .collect();
+    }
     outs.into_par_iter()
         .enumerate()
         .map(|(p, o)| work(p * len, o))
@@ -745,7 +753,7 @@ fn backward(spec: &Spec, x: &[f32], wp: &[f32], gy: &[f32], need: [bool; 3]) -> 
         let mut db = vec![0.0f64; channels];
         for image in gy.chunks_exact(outp) {
             for (d, p) in db.iter_mut().zip(image.chunks_exact(plane)) {
-                *d += p.iter().map(|&v| f64::from(v)).sum::<f64>();
+                *d += sum_f64(p);
             }
         }
         db.into_iter().map(|v| v as f32).collect()

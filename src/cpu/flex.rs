@@ -116,3 +116,18 @@ pub(super) fn contiguous(t: FlexTensor) -> FlexTensor {
         FlexTensor::from_data(t.into_data().convert::<f32>())
     }
 }
+
+/// The sum of `v` in `f64`, in eight interleaved partial sums (so that it vectorises; one
+/// running sum would be a chain of dependent additions).
+#[inline(always)]
+pub(super) fn sum_f64(v: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x as f64;
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().map(|&x| x as f64).sum();
+    acc.iter().sum::<f64>() + tail
+}

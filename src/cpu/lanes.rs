@@ -41,6 +41,14 @@ pub fn inline<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Whether work on this thread runs inline (inside [`inline`]): then the kernels run their
+/// own loops serially too, instead of sharing them with the calling thread's rayon pool.
+/// Measured on the MLP: the inline way's products, split over the pool's two threads, went
+/// to 18–26k images/s against 40k for the same work on one thread, from the hand-offs.
+pub fn inline_here() -> bool {
+    INLINE.with(Cell::get)
+}
+
 /// [`inline`] when `yes`, else `f` as it is.
 pub fn inline_if<R>(yes: bool, f: impl FnOnce() -> R) -> R {
     if yes { inline(f) } else { f() }

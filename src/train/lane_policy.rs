@@ -8,12 +8,20 @@
 /// thread wins. After a stretch of [`LanePolicy::PERIOD`] steps (doubled, up to
 /// [`LanePolicy::LONGEST`], each time a probe confirms the choice) the other way is tried
 /// for [`LanePolicy::PROBE`] steps.
+///
+/// Each way's cost is the **median** of its recent steps, not a running mean: on a shared
+/// machine single steps take ten times as long now and then (a neighbour takes the core),
+/// and one such step in a running mean made the policy leave the faster way for a stretch
+/// (measured: two lanes at 69k images/s left for one thread at 37k). The first step after
+/// each change of way is not counted either: it pays for the change (lanes waking up,
+/// caches filling).
 #[derive(Debug, Clone)]
-pub(super) struct LanePolicy {
-    /// Smoothed seconds per image of recent steps, on the lanes and inline.
-    cost: [Option<f64>; 2],
+pub struct LanePolicy {
+    /// Seconds per image of recent steps on the lanes (`[0]`) and inline (`[1]`): the
+    /// current stretch's last [`LanePolicy::WINDOW`], and the other way's last probe.
+    samples: [Vec<f64>; 2],
     /// Whether steps now run on the lanes.
-    pub(super) lanes: bool,
+    lanes: bool,
     /// Steps left in the current stretch.
     left: u32,
     /// Whether the current stretch is a probe of the other way.
@@ -21,37 +29,65 @@ pub(super) struct LanePolicy {
     /// Steps of the next stretch between probes.
     period: u32,
     /// The chosen way's cost when it was chosen: a stretch ends early (with a probe) when
-    /// its cost grows half as much again, e.g. when a window starts taking the CPU.
+    /// the median of its last [`LanePolicy::RECENT`] steps grows half as much again, e.g.
+    /// when a window starts taking the CPU.
     chosen: Option<f64>,
+    /// Whether the next step is the first of its way after a change (not counted).
+    fresh: bool,
+}
+
+impl Default for LanePolicy {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LanePolicy {
-    const PERIOD: u32 = 96;
-    const LONGEST: u32 = 16 * Self::PERIOD;
-    const PROBE: u32 = 3;
+    /// Steps of the first stretch, and of every stretch after a change of way.
+    pub const PERIOD: u32 = 96;
+    /// The longest stretch between probes.
+    pub const LONGEST: u32 = 16 * Self::PERIOD;
+    /// Steps of a probe of the other way (the first not counted).
+    pub const PROBE: u32 = 4;
+    /// Steps of a way kept for its median.
+    pub const WINDOW: usize = 16;
+    /// Steps whose median ends a stretch early when it grew (see `chosen`).
+    pub const RECENT: usize = 8;
 
-    pub(super) fn new() -> Self {
+    /// A policy that starts on the lanes.
+    pub fn new() -> Self {
         Self {
-            cost: [None, None],
+            samples: [Vec::new(), Vec::new()],
             lanes: true,
             left: Self::PERIOD,
             probing: false,
             period: Self::PERIOD,
             chosen: None,
+            fresh: true,
         }
     }
 
+    /// Whether the next split step runs on the lanes (else inline).
+    pub fn lanes(&self) -> bool {
+        self.lanes
+    }
+
     /// Record a split step's seconds per image, then pick the way of the next step.
-    pub(super) fn record(&mut self, secs_per_image: f64) {
-        let slot = &mut self.cost[usize::from(!self.lanes)];
-        *slot = Some(match *slot {
-            Some(c) => 0.7 * c + 0.3 * secs_per_image,
-            None => secs_per_image,
-        });
+    pub fn record(&mut self, secs_per_image: f64) {
+        let way = usize::from(!self.lanes);
+        if std::mem::take(&mut self.fresh) {
+            // The change of way's own cost: not this way's.
+        } else if secs_per_image.is_finite() {
+            let s = &mut self.samples[way];
+            s.push(secs_per_image);
+            if s.len() > Self::WINDOW {
+                s.remove(0);
+            }
+        }
         self.left = self.left.saturating_sub(1);
-        let now = self.cost[usize::from(!self.lanes)];
         if !self.probing
-            && let (Some(now), Some(chosen)) = (now, self.chosen)
+            && let Some(chosen) = self.chosen
+            && let Some(now) = median_of_last(&self.samples[way], Self::RECENT)
             && now > 1.5 * chosen
         {
             // The machine changed: look again now, and often for a while.
@@ -64,8 +100,12 @@ impl LanePolicy {
         if self.probing {
             // Back to the faster way for a stretch: longer each time the way stays.
             let before = !self.lanes;
-            if let [Some(on_lanes), Some(inline)] = self.cost {
+            let on_lanes = median_of_last(&self.samples[0], Self::WINDOW);
+            let inline = median_of_last(&self.samples[1], Self::WINDOW);
+            if let (Some(on_lanes), Some(inline)) = (on_lanes, inline) {
                 self.lanes = on_lanes <= inline;
+            } else {
+                self.lanes = before;
             }
             self.period = if self.lanes == before {
                 (self.period * 2).min(Self::LONGEST)
@@ -74,11 +114,31 @@ impl LanePolicy {
             };
             self.probing = false;
             self.left = self.period;
-            self.chosen = self.cost[usize::from(!self.lanes)];
+            self.chosen = if self.lanes { on_lanes } else { inline };
+            // Back from the probe to the way before it is a change; staying on the probed
+            // way is not.
+            self.fresh = self.lanes == before;
         } else {
             self.lanes = !self.lanes;
+            self.samples[usize::from(!self.lanes)].clear();
             self.probing = true;
             self.left = Self::PROBE;
+            self.fresh = true;
         }
     }
+}
+
+/// The median of the last `n` values of `v` (`None` when it is empty).
+fn median_of_last(v: &[f64], n: usize) -> Option<f64> {
+    let mut last = v[v.len().saturating_sub(n)..].to_vec();
+    if last.is_empty() {
+        return None;
+    }
+    last.sort_by(f64::total_cmp);
+    let m = last.len() / 2;
+    Some(if last.len() % 2 == 1 {
+        last[m]
+    } else {
+        (last[m - 1] + last[m]) / 2.0
+    })
 }

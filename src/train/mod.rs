@@ -25,6 +25,7 @@ pub use crate::variant::iwae_bound;
 pub use config::{OptimConfig, TrainConfig};
 pub use error::TrainError;
 pub use history::LossHistory;
+pub use lane_policy::LanePolicy;
 pub use metrics::{EvalMetrics, evaluate};
 pub use protocol::{
     Command, Event, LatestSlot, Outbox, Snapshot, TrySendError, Waker, WorkerState,

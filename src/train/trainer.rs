@@ -570,7 +570,7 @@ impl Trainer {
         });
         let timer = std::time::Instant::now();
         // A split step's parts run here, one after another, when the policy says so.
-        let here = parts > 1 && !self.lane_policy.lanes;
+        let here = parts > 1 && !self.lane_policy.lanes();
         let start = (self.model.clone(), self.aux.clone());
         let phases = self.objective.phases().to_vec();
         let multi = phases.len() > 1;

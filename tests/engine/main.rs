@@ -34,6 +34,7 @@ mod holes;
 mod import;
 mod imports;
 mod json_shape;
+mod lane_policy;
 mod m2;
 mod math;
 mod metrics_out;

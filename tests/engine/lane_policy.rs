@@ -1,0 +1,95 @@
+//! The lane policy's choices on simulated step times: the faster way is kept through single
+//! slow steps and the cost of changing ways, and a lasting change of the machine is
+//! followed within a few steps.
+
+use latent_explorer::train::LanePolicy;
+
+/// Which way each of `steps` steps ran (`true`: the lanes), with `cost(step, lanes)` the
+/// seconds per image of a step; the first step after every change of way costs twenty
+/// times as much (lanes waking up, caches filling).
+fn drive(steps: usize, cost: impl Fn(usize, bool) -> f64) -> Vec<bool> {
+    let mut p = LanePolicy::new();
+    let mut ways = Vec::with_capacity(steps);
+    let mut last = None;
+    for i in 0..steps {
+        let lanes = p.lanes();
+        let switched = last.is_some_and(|l| l != lanes);
+        let c = cost(i, lanes) * if switched { 20.0 } else { 1.0 };
+        p.record(c);
+        ways.push(lanes);
+        last = Some(lanes);
+    }
+    ways
+}
+
+/// The longest run of steps on `way` in `ways[from..]`.
+fn longest_run(ways: &[bool], from: usize, way: bool) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for &w in &ways[from..] {
+        run = if w == way { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
+}
+
+#[test]
+fn single_slow_steps_and_changes_of_way_do_not_move_the_policy_off_the_faster_way() {
+    // Lanes 1.0, inline 1.8; every 37th step ten times as slow whichever way it ran (a
+    // neighbour took the core). Before the median, one such step in the running mean sent
+    // the policy inline for a whole stretch.
+    let ways = drive(4000, |i, lanes| {
+        let base = if lanes { 1.0 } else { 1.8 };
+        if i % 37 == 20 { 10.0 * base } else { base }
+    });
+    let probe = LanePolicy::PROBE as usize;
+    assert!(
+        longest_run(&ways, 0, false) <= probe,
+        "inline for {} steps in a row (probes are {probe})",
+        longest_run(&ways, 0, false)
+    );
+    let inline = ways.iter().filter(|&&w| !w).count();
+    assert!(inline > 0, "the other way was never probed");
+    assert!(inline <= 40, "{inline} of 4000 steps inline");
+}
+
+#[test]
+fn a_lasting_change_of_the_machine_is_followed_within_a_few_steps() {
+    // The lanes win until step 1000, then a window takes a core and they cost 3.0 against
+    // inline's 1.8: within the recent window, one probe and the change's own step the
+    // policy is inline, and from then on it leaves only to probe.
+    let change = 1000;
+    let ways = drive(4000, |i, lanes| match (lanes, i >= change) {
+        (true, false) => 1.0,
+        (true, true) => 3.0,
+        (false, _) => 1.8,
+    });
+    assert!(ways[change - 1], "on the lanes before the change");
+    let limit = change + LanePolicy::RECENT + LanePolicy::PROBE as usize + 2;
+    let moved = (change..ways.len())
+        .find(|&i| !ways[i])
+        .expect("never inline after the change");
+    assert!(
+        moved <= limit,
+        "inline only from step {moved} (the change at {change})"
+    );
+    let settled = moved + LanePolicy::PROBE as usize;
+    assert!(
+        longest_run(&ways, settled, true) <= LanePolicy::PROBE as usize,
+        "back on the lanes for {} steps in a row after the change",
+        longest_run(&ways, settled, true)
+    );
+}
+
+#[test]
+fn a_faster_inline_way_is_taken_after_the_first_stretch_and_kept() {
+    let ways = drive(3000, |_, lanes| if lanes { 2.0 } else { 1.0 });
+    let first = (LanePolicy::PERIOD + LanePolicy::PROBE) as usize;
+    assert!(ways[..LanePolicy::PERIOD as usize].iter().all(|&w| w));
+    let after = &ways[first..];
+    let on_lanes = after.iter().filter(|&&w| w).count();
+    assert!(
+        on_lanes * 20 < after.len(),
+        "{on_lanes} of {} steps after the first probe on the slower lanes",
+        after.len()
+    );
+}
