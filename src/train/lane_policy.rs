@@ -18,7 +18,7 @@
 #[derive(Debug, Clone)]
 pub struct LanePolicy {
     /// Seconds per image of recent steps on the lanes (`[0]`) and inline (`[1]`): the
-    /// current stretch's last [`LanePolicy::WINDOW`], and the other way's last probe.
+    /// current stretch's last [`LanePolicy::RECENT`], and the other way's last probe.
     samples: [Vec<f64>; 2],
     /// Whether steps now run on the lanes.
     lanes: bool,
@@ -34,6 +34,10 @@ pub struct LanePolicy {
     chosen: Option<f64>,
     /// Whether the next step is the first of its way after a change (not counted).
     fresh: bool,
+    /// Steps counted since the way was last chosen: a stretch ends early only on
+    /// [`LanePolicy::RECENT`] steps of its own (else the samples that ended the last
+    /// stretch would end every one after it, each after a step).
+    counted: usize,
 }
 
 impl Default for LanePolicy {
@@ -49,10 +53,8 @@ impl LanePolicy {
     pub const LONGEST: u32 = 16 * Self::PERIOD;
     /// Steps of a probe of the other way (the first not counted).
     pub const PROBE: u32 = 4;
-    /// Steps of a way kept for its median.
-    pub const WINDOW: usize = 16;
-    /// Steps whose median ends a stretch early when it grew (see `chosen`).
-    pub const RECENT: usize = 8;
+    /// Steps of a way whose median is its cost (odd: the median is one of them).
+    pub const RECENT: usize = 7;
 
     /// A policy that starts on the lanes.
     pub fn new() -> Self {
@@ -64,6 +66,7 @@ impl LanePolicy {
             period: Self::PERIOD,
             chosen: None,
             fresh: true,
+            counted: 0,
         }
     }
 
@@ -80,12 +83,14 @@ impl LanePolicy {
         } else if secs_per_image.is_finite() {
             let s = &mut self.samples[way];
             s.push(secs_per_image);
-            if s.len() > Self::WINDOW {
+            self.counted += 1;
+            if s.len() > Self::RECENT {
                 s.remove(0);
             }
         }
         self.left = self.left.saturating_sub(1);
         if !self.probing
+            && self.counted >= Self::RECENT
             && let Some(chosen) = self.chosen
             && let Some(now) = median_of_last(&self.samples[way], Self::RECENT)
             && now > 1.5 * chosen
@@ -100,8 +105,8 @@ impl LanePolicy {
         if self.probing {
             // Back to the faster way for a stretch: longer each time the way stays.
             let before = !self.lanes;
-            let on_lanes = median_of_last(&self.samples[0], Self::WINDOW);
-            let inline = median_of_last(&self.samples[1], Self::WINDOW);
+            let on_lanes = median_of_last(&self.samples[0], Self::RECENT);
+            let inline = median_of_last(&self.samples[1], Self::RECENT);
             if let (Some(on_lanes), Some(inline)) = (on_lanes, inline) {
                 self.lanes = on_lanes <= inline;
             } else {
@@ -115,6 +120,7 @@ impl LanePolicy {
             self.probing = false;
             self.left = self.period;
             self.chosen = if self.lanes { on_lanes } else { inline };
+            self.counted = 0;
             // Back from the probe to the way before it is a change; staying on the probed
             // way is not.
             self.fresh = self.lanes == before;

@@ -93,3 +93,24 @@ fn a_faster_inline_way_is_taken_after_the_first_stretch_and_kept() {
         after.len()
     );
 }
+
+#[test]
+fn a_machine_slower_for_both_ways_keeps_the_faster_one_without_probing_on_every_step() {
+    // At step 1000 everything takes twice as long: the lanes stay the faster way. The
+    // policy looks again (the stretch's steps grew), confirms the lanes and goes back to
+    // probing at doubling intervals (five probes in the 3,000 steps); it once probed after
+    // every single step from then on, because the samples that ended one stretch ended
+    // the next.
+    let change = 1000;
+    let ways = drive(4000, |i, lanes| {
+        let base = if lanes { 1.0 } else { 1.8 };
+        if i >= change { 2.0 * base } else { base }
+    });
+    let inline_after = ways[change..].iter().filter(|&&w| !w).count();
+    assert!(
+        inline_after <= 6 * LanePolicy::PROBE as usize,
+        "{inline_after} of {} steps inline after the change",
+        ways.len() - change
+    );
+    assert!(longest_run(&ways, change, false) <= LanePolicy::PROBE as usize);
+}
