@@ -443,8 +443,9 @@ impl Spec {
 }
 
 /// `work(first image, output part)` over the parts of a batch, side by side on rayon's
-/// threads (one after another when [inline](super::lanes::inline_here)); `out` (when given) cut into the parts' images of `per_image` values each. The
-/// results come back in order.
+/// threads (one after another where [`super::lanes::may_share`] says no); `out` (when
+/// given) cut into the parts' images of `per_image` values each. The results come back in
+/// order.
 fn over_parts<R: Send>(
     spec: &Spec,
     out: Option<&mut [f32]>,
@@ -457,8 +458,8 @@ fn over_parts<R: Send>(
         Some(o) => o.chunks_mut(len * per_image).map(Some).collect(),
         None => (0..parts).map(|_| None).collect(),
     };
-    if super::lanes::inline_here() {
-        // Inline (see `lanes::inline_here`): one part after another on this thread.
+    if !super::lanes::may_share() {
+        // Inline, or a pool of one thread: one part after another on this thread.
         return outs
             .into_iter()
             .enumerate()

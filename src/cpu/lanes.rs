@@ -41,12 +41,13 @@ pub fn inline<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Whether work on this thread runs inline (inside [`inline`]): then the kernels run their
-/// own loops serially too, instead of sharing them with the calling thread's rayon pool.
-/// Measured on the MLP: the inline way's products, split over the pool's two threads, went
-/// to 18–26k images/s against 40k for the same work on one thread, from the hand-offs.
-pub fn inline_here() -> bool {
-    INLINE.with(Cell::get)
+/// Whether a kernel called on this thread may share its loops with the thread's rayon
+/// pool: not [`inline`], and in a pool of more than one thread. Inline, the kernels run
+/// their loops serially: the inline way's products, split over the pool's two threads,
+/// went to 18–31k images/s on the MLP against 40k for the same work on one thread, from
+/// the hand-offs.
+pub fn may_share() -> bool {
+    !INLINE.with(Cell::get) && rayon::current_num_threads() > 1
 }
 
 /// [`inline`] when `yes`, else `f` as it is.

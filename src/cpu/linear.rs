@@ -119,7 +119,7 @@ pub fn linear_with_density(layer: &Linear, x: Tensor<2>, max_density: f32) -> Te
 
 /// `gemm`'s threading for an `m × n × k` product.
 fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
-    if m.saturating_mul(n).saturating_mul(k) >= PAR_MACS && !super::lanes::inline_here() {
+    if m.saturating_mul(n).saturating_mul(k) >= PAR_MACS && super::lanes::may_share() {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -358,10 +358,8 @@ fn sparse_product(s: &Sparse, m: &[f32], n: usize, start: &[f32]) -> Vec<f32> {
     let rows = s.rows();
     let mut out: Vec<f32> = Vec::with_capacity(rows * n);
     let dst = &mut out.spare_capacity_mut()[..rows * n];
-    let shared = n * s.vals.len() >= PAR_SPARSE_MACS
-        && rows > PAR_ROWS
-        && rayon::current_num_threads() > 1
-        && !super::lanes::inline_here();
+    let shared =
+        n * s.vals.len() >= PAR_SPARSE_MACS && rows > PAR_ROWS && super::lanes::may_share();
     if shared {
         dst.par_chunks_mut(PAR_ROWS * n)
             .enumerate()

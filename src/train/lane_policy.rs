@@ -92,7 +92,7 @@ impl LanePolicy {
         if !self.probing
             && self.counted >= Self::RECENT
             && let Some(chosen) = self.chosen
-            && let Some(now) = median_of_last(&self.samples[way], Self::RECENT)
+            && let Some(now) = median(&self.samples[way])
             && now > 1.5 * chosen
         {
             // The machine changed: look again now, and often for a while.
@@ -105,8 +105,8 @@ impl LanePolicy {
         if self.probing {
             // Back to the faster way for a stretch: longer each time the way stays.
             let before = !self.lanes;
-            let on_lanes = median_of_last(&self.samples[0], Self::RECENT);
-            let inline = median_of_last(&self.samples[1], Self::RECENT);
+            let on_lanes = median(&self.samples[0]);
+            let inline = median(&self.samples[1]);
             if let (Some(on_lanes), Some(inline)) = (on_lanes, inline) {
                 self.lanes = on_lanes <= inline;
             } else {
@@ -134,17 +134,17 @@ impl LanePolicy {
     }
 }
 
-/// The median of the last `n` values of `v` (`None` when it is empty).
-fn median_of_last(v: &[f64], n: usize) -> Option<f64> {
-    let mut last = v[v.len().saturating_sub(n)..].to_vec();
-    if last.is_empty() {
+/// The median of `v` (`None` when it is empty).
+fn median(v: &[f64]) -> Option<f64> {
+    let mut sorted = v.to_vec();
+    if sorted.is_empty() {
         return None;
     }
-    last.sort_by(f64::total_cmp);
-    let m = last.len() / 2;
-    Some(if last.len() % 2 == 1 {
-        last[m]
+    sorted.sort_by(f64::total_cmp);
+    let m = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 1 {
+        sorted[m]
     } else {
-        (last[m - 1] + last[m]) / 2.0
+        (sorted[m - 1] + sorted[m]) / 2.0
     })
 }
