@@ -15,6 +15,13 @@
 /// (measured: two lanes at 69k images/s left for one thread at 37k). The first step after
 /// each change of way is not counted either: it pays for the change (lanes waking up,
 /// caches filling).
+///
+/// A probe that beats the current way is **confirmed** before the policy moves: the current
+/// way runs [`LanePolicy::PROBE`] steps more, and the policy changes only if the probe also
+/// beats those. Without it a neighbour that slowed the machine for a few steps sent an
+/// idle machine's two lanes (2.4 ms a step) to one thread (3.4 ms) for a whole stretch:
+/// the slow steps set off the probe, and the probe, run after they ended, was compared
+/// with them (`bench --threads 2`, MLP: 30–32k images/s against 48–56k on the lanes).
 #[derive(Debug, Clone)]
 pub struct LanePolicy {
     /// Seconds per image of recent steps on the lanes (`[0]`) and inline (`[1]`): the
@@ -26,6 +33,9 @@ pub struct LanePolicy {
     left: u32,
     /// Whether the current stretch is a probe of the other way.
     probing: bool,
+    /// The cost of a probe that beat the way before it, while that way runs again to confirm
+    /// it ([`LanePolicy::PROBE`] steps): the policy moves only if the probe beats these too.
+    confirming: Option<f64>,
     /// Steps of the next stretch between probes.
     period: u32,
     /// The chosen way's cost when it was chosen: a stretch ends early (with a probe) when
@@ -63,6 +73,7 @@ impl LanePolicy {
             lanes: true,
             left: Self::PERIOD,
             probing: false,
+            confirming: None,
             period: Self::PERIOD,
             chosen: None,
             fresh: true,
@@ -90,6 +101,7 @@ impl LanePolicy {
         }
         self.left = self.left.saturating_sub(1);
         if !self.probing
+            && self.confirming.is_none()
             && self.counted >= Self::RECENT
             && let Some(chosen) = self.chosen
             && let Some(now) = median(&self.samples[way])
@@ -103,27 +115,34 @@ impl LanePolicy {
             return;
         }
         if self.probing {
-            // Back to the faster way for a stretch: longer each time the way stays.
-            let before = !self.lanes;
-            let on_lanes = median(&self.samples[0]);
-            let inline = median(&self.samples[1]);
-            if let (Some(on_lanes), Some(inline)) = (on_lanes, inline) {
-                self.lanes = on_lanes <= inline;
-            } else {
-                self.lanes = before;
-            }
-            self.period = if self.lanes == before {
-                (self.period * 2).min(Self::LONGEST)
-            } else {
-                Self::PERIOD
-            };
             self.probing = false;
-            self.left = self.period;
-            self.chosen = if self.lanes { on_lanes } else { inline };
-            self.counted = 0;
-            // Back from the probe to the way before it is a change; staying on the probed
-            // way is not.
-            self.fresh = self.lanes == before;
+            let probed = median(&self.samples[way]);
+            let before = median(&self.samples[1 - way]);
+            // Back to the way before the probe: for a stretch if the probe lost, for a
+            // confirmation if it won.
+            self.lanes = !self.lanes;
+            self.fresh = true;
+            match (probed, before) {
+                (Some(probed), Some(before)) if probed < before => {
+                    self.samples[1 - way].clear();
+                    self.confirming = Some(probed);
+                    self.left = Self::PROBE;
+                }
+                _ => self.stay(before),
+            }
+        } else if let Some(probed) = self.confirming.take() {
+            let now = median(&self.samples[way]);
+            if now.is_some_and(|now| probed < now) {
+                // Confirmed: the probed way, whose samples are the probe's.
+                self.lanes = !self.lanes;
+                self.period = Self::PERIOD;
+                self.left = self.period;
+                self.chosen = Some(probed);
+                self.counted = 0;
+                self.fresh = true;
+            } else {
+                self.stay(now);
+            }
         } else {
             self.lanes = !self.lanes;
             self.samples[usize::from(!self.lanes)].clear();
@@ -131,6 +150,15 @@ impl LanePolicy {
             self.left = Self::PROBE;
             self.fresh = true;
         }
+    }
+
+    /// Keep the current way for a stretch twice as long as the last (the probe lost), at
+    /// `cost`.
+    fn stay(&mut self, cost: Option<f64>) {
+        self.period = (self.period * 2).min(Self::LONGEST);
+        self.left = self.period;
+        self.chosen = cost;
+        self.counted = 0;
     }
 }
 

@@ -114,3 +114,31 @@ fn a_machine_slower_for_both_ways_keeps_the_faster_one_without_probing_on_every_
     );
     assert!(longest_run(&ways, change, false) <= LanePolicy::PROBE as usize);
 }
+
+#[test]
+fn a_probe_run_after_a_passing_slowdown_does_not_move_the_policy() {
+    // Lanes 1.0, inline 1.4. A neighbour slows both ways fivefold for five steps (as seen in
+    // `bench --threads 2` on the VM): four slow steps among the last seven set off an early
+    // probe, which then runs after the slowdown ended. Compared with the slow steps before it, the probe won and
+    // the policy ran inline for a whole stretch (30–32k images/s against 48–56k); now it
+    // confirms the probe against the lanes' steps after it and stays.
+    let slow = |i: usize| [500, 1700, 2400].iter().any(|&s| (s..s + 5).contains(&i));
+    let ways = drive(3000, |i, lanes| {
+        let base = if lanes { 1.0 } else { 1.4 };
+        if slow(i) { 5.0 * base } else { base }
+    });
+    let probe = LanePolicy::PROBE as usize;
+    assert!(
+        ways[500..520].iter().any(|&w| !w),
+        "the slowdown set off no probe"
+    );
+    assert!(
+        longest_run(&ways, 0, false) <= probe,
+        "inline for {} steps in a row (probes are {probe})",
+        longest_run(&ways, 0, false)
+    );
+    // Probes only: at doubling intervals, the intervals restarted by each slowdown (about a
+    // dozen probes in all, 1.5% of the steps); the old policy's stretches alone were 300.
+    let inline = ways.iter().filter(|&&w| !w).count();
+    assert!(inline <= 12 * probe, "{inline} of 3000 steps inline");
+}
