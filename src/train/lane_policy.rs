@@ -21,7 +21,7 @@
 /// beats those. Without it a neighbour that slowed the machine for a few steps sent an
 /// idle machine's two lanes (2.4 ms a step) to one thread (3.4 ms) for a whole stretch:
 /// the slow steps set off the probe, and the probe, run after they ended, was compared
-/// with them (`bench --threads 2`, MLP: 30–32k images/s against 48–56k on the lanes).
+/// with them (`bench --threads 2`, MLP: 29–33k images/s against 47–56k on the lanes).
 #[derive(Debug, Clone)]
 pub struct LanePolicy {
     /// Seconds per image of recent steps on the lanes (`[0]`) and inline (`[1]`): the
