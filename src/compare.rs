@@ -15,6 +15,7 @@ use crate::train::{
 };
 use crate::variant::VariantKind;
 
+pub use crate::stats::median_range;
 pub use crate::train::metrics::{FACTOR_VAE_SCORE, MIG};
 
 /// Prior samples scored per variant.
@@ -352,23 +353,6 @@ impl CompareProtocol {
             }),
         }
     }
-}
-
-/// Median, least and greatest of `v` (`None` when empty; the median of an even count is the
-/// mean of the middle two). NaNs are left out.
-pub fn median_range(v: &[f64]) -> Option<(f64, f64, f64)> {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-    if s.is_empty() {
-        return None;
-    }
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    let median = if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    };
-    Some((median, s[0], s[n - 1]))
 }
 
 /// One variant's figures over seeds under the disentangle protocol.

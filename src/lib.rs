@@ -1,6 +1,7 @@
 //! Latent Explorer: train and explore variational autoencoders.
 //!
 //! The engine, from the bottom up:
+//! - [`stats`]: medians, shared by layers that cannot depend on each other.
 //! - [`data`]: IDX (MNIST-format) datasets, the bundled MNIST subset, batching.
 //! - [`cpu`]: the CPU backend's own kernels (linear layer, Adam, gradient sums) and its
 //!   training lanes.
@@ -46,6 +47,7 @@ pub mod model_file;
 pub mod paths;
 pub mod report;
 pub mod rundir;
+pub mod stats;
 pub mod sweep;
 pub mod train;
 pub mod ui;

@@ -164,15 +164,5 @@ impl LanePolicy {
 
 /// The median of `v` (`None` when it is empty).
 fn median(v: &[f64]) -> Option<f64> {
-    let mut sorted = v.to_vec();
-    if sorted.is_empty() {
-        return None;
-    }
-    sorted.sort_by(f64::total_cmp);
-    let m = sorted.len() / 2;
-    Some(if sorted.len() % 2 == 1 {
-        sorted[m]
-    } else {
-        (sorted[m - 1] + sorted[m]) / 2.0
-    })
+    crate::stats::median_range(v).map(|(m, _, _)| m)
 }
